@@ -199,6 +199,11 @@ impl Aliases {
     pub fn bits(self) -> u8 {
         self.0
     }
+
+    /// The alias set of [`Aliases::bits`]; unknown bits are ignored.
+    pub fn from_bits(bits: u8) -> Aliases {
+        Aliases(bits & Aliases::ALL.0)
+    }
 }
 
 impl std::ops::BitOr for Aliases {

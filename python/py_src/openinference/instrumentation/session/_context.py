@@ -1,0 +1,143 @@
+"""Session attributes in the OpenTelemetry context (contextvars).
+
+Every scope writes two things into a new context: the values OpenInference keeps
+under its own keys (so that OpenInference's packages read what we set), and,
+under a private key, the native ``Attributes`` in effect together with those
+values. Reading checks that the OpenInference keys still hold exactly what we
+wrote; if another package changed them since, the context is read afresh.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional, Tuple
+
+from opentelemetry import baggage as _baggage
+from opentelemetry.context import Context, attach, get_current
+
+from ._native import Attributes
+
+logger = logging.getLogger("openinference.instrumentation.session")
+
+#: The keys OpenInference keeps context attributes under, in the order of
+#: ``Attributes.context_values()``.
+CONTEXT_KEYS: Tuple[str, ...] = (
+    "session.id",
+    "user.id",
+    "metadata",
+    "tag.tags",
+    "llm.prompt_template.template",
+    "llm.prompt_template.version",
+    "llm.prompt_template.variables",
+)
+_K0, _K1, _K2, _K3, _K4, _K5, _K6 = CONTEXT_KEYS
+_CONTEXT_KEY_SET = frozenset(CONTEXT_KEYS)
+
+#: Private key: ``(Attributes in effect, the tuple of values written under CONTEXT_KEYS)``.
+SCOPE_KEY = "openinference.session.scope"
+
+# The key the OpenTelemetry API keeps baggage under; private to it, so found
+# defensively. Only used to restore baggage in ``clear_session``.
+_BAGGAGE_CONTEXT_KEY: Optional[str] = getattr(_baggage, "_BAGGAGE_KEY", None)
+
+#: Every context key a scope may write.
+OWNED_KEYS: Tuple[str, ...] = CONTEXT_KEYS + (SCOPE_KEY,) + (
+    (_BAGGAGE_CONTEXT_KEY,) if _BAGGAGE_CONTEXT_KEY else ()
+)
+
+
+class _Settings:
+    """Process-wide switches (not context: they are configuration)."""
+
+    __slots__ = ("baggage",)
+
+    def __init__(self) -> None:
+        self.baggage = False
+
+
+settings = _Settings()
+
+# One-entry cache for contexts filled by another package: their spans share the
+# same value objects, so the last conversion is usually the one needed again.
+_foreign_cache: Tuple[Tuple[Any, ...], Optional[Attributes]] = ((), None)
+
+
+def _values_in(ctx: Context) -> Tuple[Any, ...]:
+    get = ctx.get
+    return (get(_K0), get(_K1), get(_K2), get(_K3), get(_K4), get(_K5), get(_K6))
+
+
+def _from_values(values: Tuple[Any, ...]) -> Optional[Attributes]:
+    global _foreign_cache
+    cached_values, cached = _foreign_cache
+    if cached_values == values:
+        return cached
+    attrs, problems = Attributes.from_context_values(*values)
+    for problem in problems:
+        logger.warning("ignoring a session context value: %s", problem)
+    _foreign_cache = (values, attrs)
+    return attrs
+
+
+def _from_baggage(ctx: Context) -> Optional[Attributes]:
+    session_id = _baggage.get_baggage("session.id", ctx)
+    user_id = _baggage.get_baggage("user.id", ctx)
+    if session_id is None and user_id is None:
+        return None
+    # Inbound baggage is untrusted: values that do not validate are ignored.
+    attrs, problems = Attributes.from_context_values(session_id, user_id, None, None, None, None, None)
+    for problem in problems:
+        logger.warning("ignoring a baggage value: %s", problem)
+    return attrs
+
+
+def attributes_in(ctx: Context) -> Optional[Attributes]:
+    """The attributes in effect in ``ctx``, whoever set them."""
+    entry = ctx.get(SCOPE_KEY)
+    if entry is not None:
+        attrs, values = entry
+        current = _values_in(ctx)
+        if current == values:
+            return attrs  # type: ignore[no-any-return]
+        # Another package changed OpenInference keys inside our scope: what it
+        # set is the inner scope; our free-form attributes still hold.
+        foreign = _from_values(current)
+        return attrs.with_scope(foreign) if foreign is not None else attrs  # type: ignore[no-any-return]
+    if not _CONTEXT_KEY_SET.isdisjoint(ctx):
+        attrs = _from_values(_values_in(ctx))
+        if attrs is not None:
+            return attrs
+    if settings.baggage:
+        return _from_baggage(ctx)
+    return None
+
+
+def context_with(scope: Attributes, ctx: Context) -> Context:
+    """A new context in which ``scope`` is opened within ``ctx``."""
+    outer = attributes_in(ctx)
+    effective = scope if outer is None else outer.with_scope(scope)
+    v = effective.context_values()
+    new = Context(
+        {
+            **ctx,
+            _K0: v[0],
+            _K1: v[1],
+            _K2: v[2],
+            _K3: v[3],
+            _K4: v[4],
+            _K5: v[5],
+            _K6: v[6],
+            SCOPE_KEY: (effective, v),
+        }
+    )
+    if settings.baggage:
+        if v[0] is not None:
+            new = _baggage.set_baggage("session.id", v[0], new)
+        if v[1] is not None:
+            new = _baggage.set_baggage("user.id", v[1], new)
+    return new
+
+
+def open_scope(scope: Attributes) -> object:
+    """Attaches ``scope`` within the current context; returns the detach token."""
+    return attach(context_with(scope, get_current()))

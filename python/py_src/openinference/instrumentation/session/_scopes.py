@@ -1,0 +1,321 @@
+"""The public scope API: ``using_*`` context managers and decorators,
+``set_session`` / ``clear_session``, ``get_context_attributes`` and ``bind_context``."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from contextvars import ContextVar
+from types import TracebackType
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Tuple,
+    Type,
+    TypeVar,
+    cast,
+)
+
+from opentelemetry.context import Context, attach, detach, get_current
+
+from . import _context
+from ._native import Attributes, parse_aliases, validate_session_id
+
+F = TypeVar("F", bound=Callable[..., Any])
+AttributeValue = Any
+
+
+class ContextScope:
+    """A scope that sets session context attributes.
+
+    Use it as a context manager (``with``), an async context manager
+    (``async with``) or a decorator of a function, coroutine function, generator
+    or async generator. The arguments were validated when it was created.
+    """
+
+    __slots__ = ("_attributes", "_tokens")
+
+    def __init__(self, attributes: Attributes) -> None:
+        self._attributes = attributes
+        self._tokens: List[object] = []
+
+    def __enter__(self) -> "ContextScope":
+        self._tokens.append(_context.open_scope(self._attributes))
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        if self._tokens:
+            detach(self._tokens.pop())
+
+    async def __aenter__(self) -> "ContextScope":
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    def __call__(self, fn: F) -> F:
+        return cast(F, _decorate(self._attributes, fn))
+
+
+def _decorate(attrs: Attributes, fn: Callable[..., Any]) -> Callable[..., Any]:
+    open_scope = _context.open_scope
+    if inspect.isasyncgenfunction(fn):
+
+        @functools.wraps(fn)
+        async def agen_wrapper(*args: Any, **kwargs: Any) -> Any:
+            agen = fn(*args, **kwargs)
+            step: Any = agen.asend
+            arg: Any = None
+            while True:
+                token = open_scope(attrs)
+                try:
+                    item = await step(arg)
+                except StopAsyncIteration:
+                    return
+                finally:
+                    detach(token)
+                try:
+                    arg = yield item
+                    step = agen.asend
+                except GeneratorExit:
+                    token = open_scope(attrs)
+                    try:
+                        await agen.aclose()
+                    finally:
+                        detach(token)
+                    raise
+                except BaseException as exc:  # re-raised inside the generator
+                    step, arg = agen.athrow, exc
+
+        return agen_wrapper
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
+            gen = fn(*args, **kwargs)
+            step: Any = gen.send
+            arg: Any = None
+            while True:
+                token = open_scope(attrs)
+                try:
+                    item = step(arg)
+                except StopIteration as stop:
+                    return stop.value
+                finally:
+                    detach(token)
+                try:
+                    arg = yield item
+                    step = gen.send
+                except GeneratorExit:
+                    token = open_scope(attrs)
+                    try:
+                        gen.close()
+                    finally:
+                        detach(token)
+                    raise
+                except BaseException as exc:  # re-raised inside the generator
+                    step, arg = gen.throw, exc
+
+        return gen_wrapper
+
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def coro_wrapper(*args: Any, **kwargs: Any) -> Any:
+            token = open_scope(attrs)
+            try:
+                return await fn(*args, **kwargs)
+            finally:
+                detach(token)
+
+        return coro_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        token = open_scope(attrs)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            detach(token)
+
+    return wrapper
+
+
+def using_session(session_id: str) -> ContextScope:
+    """Every span started inside carries ``session.id = session_id``."""
+    return ContextScope(Attributes(session_id=session_id))
+
+
+def using_user(user_id: str) -> ContextScope:
+    """Every span started inside carries ``user.id = user_id``."""
+    return ContextScope(Attributes(user_id=user_id))
+
+
+def using_metadata(metadata: Mapping[str, Any]) -> ContextScope:
+    """Merges ``metadata`` (a JSON-serializable dict) into the metadata in effect."""
+    if metadata is None:
+        raise TypeError("metadata must be a dict, not NoneType")
+    return ContextScope(Attributes(metadata=metadata))
+
+
+def using_tags(tags: List[str]) -> ContextScope:
+    """Adds ``tags`` to the tags in effect."""
+    if tags is None:
+        raise TypeError("tags must be a list of str, not NoneType")
+    return ContextScope(Attributes(tags=tags))
+
+
+def using_prompt_template(
+    *,
+    template: str = "",
+    version: str = "",
+    variables: Optional[Mapping[str, Any]] = None,
+) -> ContextScope:
+    """Sets the prompt template, its version and its variables."""
+    return ContextScope(
+        Attributes(
+            prompt_template=template or None,
+            prompt_template_version=version or None,
+            prompt_template_variables=variables,
+        )
+    )
+
+
+def using_attributes(
+    *,
+    session_id: Optional[str] = None,
+    user_id: Optional[str] = None,
+    metadata: Optional[Mapping[str, Any]] = None,
+    tags: Optional[List[str]] = None,
+    prompt_template: Optional[str] = None,
+    prompt_template_version: Optional[str] = None,
+    prompt_template_variables: Optional[Mapping[str, Any]] = None,
+    attributes: Optional[Mapping[str, AttributeValue]] = None,
+) -> ContextScope:
+    """Sets several context attributes at once; ``None`` leaves one as it is.
+
+    ``attributes`` are free-form span attributes (str, bool, int, float or a list
+    of one of those), inherited like metadata.
+    """
+    return ContextScope(
+        Attributes(
+            session_id=session_id,
+            user_id=user_id,
+            metadata=metadata,
+            tags=tags,
+            prompt_template=prompt_template,
+            prompt_template_version=prompt_template_version,
+            prompt_template_variables=prompt_template_variables,
+            attributes=attributes,
+        )
+    )
+
+
+# What set_session did, innermost last: (session id, the context before it).
+_set_sessions: ContextVar[Tuple[Tuple[str, Context], ...]] = ContextVar(
+    "openinference_session_set_sessions", default=()
+)
+
+
+def set_session(session_id: str) -> None:
+    """Sets the session of the current thread or task, and of the tasks it
+    starts, until ``clear_session``."""
+    attrs = Attributes(session_id=session_id)
+    before = get_current()
+    attach(_context.context_with(attrs, before))
+    _set_sessions.set(_set_sessions.get() + ((session_id, before),))
+
+
+def clear_session(session_id: Optional[str] = None) -> None:
+    """Undoes the last ``set_session`` of this thread or task, restoring the
+    session attributes that were in effect before it.
+
+    Raises ``ValueError`` when no ``set_session`` is in effect here, or when
+    ``session_id`` is given and is not the session set last.
+    """
+    if session_id is not None:
+        session_id = validate_session_id(session_id)
+    stack = _set_sessions.get()
+    if not stack:
+        raise ValueError("clear_session: no session was set with set_session in this thread or task")
+    current_id, before = stack[-1]
+    if session_id is not None and session_id != current_id:
+        raise ValueError(
+            f"clear_session: session_id {session_id!r} is not the session set last ({current_id!r})"
+        )
+    current = get_current()
+    restored = {k: v for k, v in current.items() if k not in _context.OWNED_KEYS}
+    restored.update((k, before[k]) for k in _context.OWNED_KEYS if k in before)
+    attach(Context(restored))
+    _set_sessions.set(stack[:-1])
+
+
+def get_context_attributes(
+    context: Optional[Context] = None, *, aliases: Iterable[str] = ()
+) -> Dict[str, AttributeValue]:
+    """The span attributes a span started in ``context`` (default: the current
+    context) gets from the session context: exactly what ``SessionSpanProcessor``
+    stamps. ``metadata`` is a JSON string and ``tag.tags`` a list. A new dict,
+    yours to change::
+
+        tracer.start_as_current_span("step", attributes=get_context_attributes())
+    """
+    ctx = context if context is not None else get_current()
+    attrs = _context.attributes_in(ctx)
+    if attrs is None:
+        return {}
+    bits = parse_aliases(list(aliases)) if aliases else 0
+    return {
+        k: list(v) if isinstance(v, (list, tuple)) else v
+        for k, v in attrs.span_attributes(bits).items()
+    }
+
+
+def bind_context(fn: F) -> F:
+    """Wraps ``fn`` so that it runs in the current OpenTelemetry context (session
+    included) wherever it is called: for thread pools, which do not copy
+    context::
+
+        executor.submit(bind_context(handle_turn), message)
+    """
+    ctx = get_current()
+
+    @functools.wraps(fn)
+    def bound(*args: Any, **kwargs: Any) -> Any:
+        token = attach(ctx)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            detach(token)
+
+    return cast(F, bound)
+
+
+def set_baggage_propagation(enabled: bool) -> None:
+    """Turns W3C Baggage propagation of the session on or off (off by default).
+
+    When on, scopes also put ``session.id`` and ``user.id`` in the baggage, which
+    the default propagator sends to downstream services; and the span processor
+    falls back to those baggage entries when the context holds no session. Turn
+    it on in both services: inbound baggage is untrusted, so reading it is never
+    the default.
+    """
+    if not isinstance(enabled, bool):
+        raise TypeError(f"enabled must be a bool, not {type(enabled).__name__}")
+    _context.settings.baggage = enabled

@@ -1,0 +1,304 @@
+//! `openinference.instrumentation.session._native`: the Python binding of the core.
+//!
+//! Thin by design: it converts Python values into core types (raising `TypeError`
+//! for a wrong type and `ValueError` for a value the core refuses, both naming
+//! the argument) and core values back into Python objects. The rules themselves
+//! (validation, inheritance, span attributes) live in `openinference-session`;
+//! the context operations live in Python, in the OpenTelemetry context.
+
+use openinference_session::attributes::ContextValues;
+use openinference_session::{Aliases, ContextAttributes};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+
+mod convert;
+mod error;
+
+use convert::{attribute_from_py, attribute_to_py, json_object_from_py};
+use error::CoreResultExt;
+
+/// Context attributes, validated: either what one scope sets or what is in
+/// effect inside nested scopes. Immutable; caches its Python forms.
+#[pyclass(frozen, module = "openinference.instrumentation.session._native")]
+struct Attributes {
+    inner: ContextAttributes,
+    context_values: PyOnceLock<Py<PyTuple>>,
+    span_attributes: [PyOnceLock<Py<PyDict>>; 8],
+}
+
+impl Attributes {
+    fn wrap(inner: ContextAttributes) -> Self {
+        Attributes {
+            inner,
+            context_values: PyOnceLock::new(),
+            span_attributes: std::array::from_fn(|_| PyOnceLock::new()),
+        }
+    }
+}
+
+fn string_arg(value: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<String>> {
+    match value {
+        None => Ok(None),
+        Some(v) if v.is_none() => Ok(None),
+        Some(v) => match v.cast::<PyString>() {
+            Ok(s) => Ok(Some(s.to_str()?.to_owned())),
+            Err(_) => Err(PyTypeError::new_err(format!(
+                "{name} must be a str, not {}",
+                v.get_type().name()?
+            ))),
+        },
+    }
+}
+
+fn tags_arg(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<String>>> {
+    let Some(value) = value.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    if value.is_instance_of::<PyString>() || !(value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>()) {
+        return Err(PyTypeError::new_err(format!(
+            "tags must be a list of str, not {}",
+            value.get_type().name()?
+        )));
+    }
+    value
+        .try_iter()?
+        .enumerate()
+        .map(|(i, item)| {
+            let item = item?;
+            match item.cast::<PyString>() {
+                Ok(s) => Ok(s.to_str()?.to_owned()),
+                Err(_) => Err(PyTypeError::new_err(format!(
+                    "tags[{i}] must be a str, not {}",
+                    item.get_type().name()?
+                ))),
+            }
+        })
+        .collect::<PyResult<Vec<_>>>()
+        .map(Some)
+}
+
+#[pymethods]
+impl Attributes {
+    /// Validates what one scope sets. Every argument is optional.
+    #[new]
+    #[pyo3(signature = (
+        session_id=None, user_id=None, metadata=None, tags=None, prompt_template=None,
+        prompt_template_version=None, prompt_template_variables=None, attributes=None
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        session_id: Option<&Bound<'_, PyAny>>,
+        user_id: Option<&Bound<'_, PyAny>>,
+        metadata: Option<&Bound<'_, PyAny>>,
+        tags: Option<&Bound<'_, PyAny>>,
+        prompt_template: Option<&Bound<'_, PyAny>>,
+        prompt_template_version: Option<&Bound<'_, PyAny>>,
+        prompt_template_variables: Option<&Bound<'_, PyAny>>,
+        attributes: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let mut a = ContextAttributes::new();
+        if let Some(id) = string_arg(session_id, "session_id")? {
+            a = a.with_session_id(id).into_py_err()?;
+        }
+        if let Some(id) = string_arg(user_id, "user_id")? {
+            a = a.with_user_id(id).into_py_err()?;
+        }
+        if let Some(m) = metadata.filter(|v| !v.is_none()) {
+            a = a.with_metadata(json_object_from_py(m, "metadata")?).into_py_err()?;
+        }
+        if let Some(t) = tags_arg(tags)? {
+            a = a.with_tags(t).into_py_err()?;
+        }
+        if let Some(t) = string_arg(prompt_template, "prompt_template")? {
+            a = a.with_prompt_template(t).into_py_err()?;
+        }
+        if let Some(v) = string_arg(prompt_template_version, "prompt_template_version")? {
+            a = a.with_prompt_template_version(v).into_py_err()?;
+        }
+        if let Some(v) = prompt_template_variables.filter(|v| !v.is_none()) {
+            let object = json_object_from_py(v, "prompt_template_variables")?;
+            a = a.with_prompt_template_variables(object).into_py_err()?;
+        }
+        if let Some(attrs) = attributes.filter(|v| !v.is_none()) {
+            let dict = attrs.cast::<PyDict>().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "attributes must be a dict, not {}",
+                    attrs.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                ))
+            })?;
+            for (key, value) in dict.iter() {
+                let key: String = key.extract().map_err(|_| {
+                    PyTypeError::new_err("attributes keys must be str")
+                })?;
+                let value = attribute_from_py(&key, &value)?;
+                a = a.with_attribute(key, value).into_py_err()?;
+            }
+        }
+        Ok(Attributes::wrap(a))
+    }
+
+    /// Reads the values OpenInference (or another package) keeps under its keys
+    /// in the OpenTelemetry context. Lenient: returns the attributes that
+    /// validate (None when nothing does) and the messages for those that do not.
+    #[staticmethod]
+    #[allow(clippy::too_many_arguments)]
+    fn from_context_values(
+        py: Python<'_>,
+        session_id: Option<&Bound<'_, PyAny>>,
+        user_id: Option<&Bound<'_, PyAny>>,
+        metadata: Option<&Bound<'_, PyAny>>,
+        tags: Option<&Bound<'_, PyAny>>,
+        prompt_template: Option<&Bound<'_, PyAny>>,
+        prompt_template_version: Option<&Bound<'_, PyAny>>,
+        prompt_template_variables: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(Option<Py<Attributes>>, Vec<String>)> {
+        let mut problems = Vec::new();
+        // Foreign values of a wrong type are reported, never raised.
+        let mut text = |v: Option<&Bound<'_, PyAny>>, name: &str| match string_arg(v, name) {
+            Ok(s) => s,
+            Err(e) => {
+                problems.push(e.to_string());
+                None
+            }
+        };
+        let mut values = ContextValues {
+            session_id: text(session_id, "session.id"),
+            user_id: text(user_id, "user.id"),
+            metadata: text(metadata, "metadata"),
+            tags: None,
+            prompt_template: text(prompt_template, "llm.prompt_template.template"),
+            prompt_template_version: text(prompt_template_version, "llm.prompt_template.version"),
+            prompt_template_variables: text(
+                prompt_template_variables,
+                "llm.prompt_template.variables",
+            ),
+            attributes: None,
+        };
+        // OpenInference Python keeps tags as a list; its JS sibling as JSON text.
+        values.tags = match tags.filter(|t| !t.is_none()) {
+            None => None,
+            Some(t) if t.is_instance_of::<PyString>() => {
+                match serde_json::from_str::<Vec<String>>(t.cast::<PyString>()?.to_str()?) {
+                    Ok(list) => Some(list),
+                    Err(e) => {
+                        problems.push(format!("tag.tags is not a JSON list of strings: {e}"));
+                        None
+                    }
+                }
+            }
+            Some(t) => match tags_arg(Some(t)) {
+                Ok(list) => list,
+                Err(e) => {
+                    problems.push(e.to_string());
+                    None
+                }
+            },
+        };
+        let (attrs, errors) = ContextAttributes::from_context_values(&values);
+        problems.extend(errors.iter().map(ToString::to_string));
+        let attrs = if attrs.is_empty() {
+            None
+        } else {
+            Some(Py::new(py, Attributes::wrap(attrs))?)
+        };
+        Ok((attrs, problems))
+    }
+
+    /// The attributes in effect inside `scope` opened within these.
+    fn with_scope(&self, scope: &Attributes) -> Attributes {
+        Attributes::wrap(self.inner.with_scope(&scope.inner))
+    }
+
+    /// The values for OpenInference's context keys, in the order of
+    /// `CONTEXT_KEYS` (None where unset). Cached: the same tuple every call.
+    fn context_values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let tuple = self.context_values.get_or_try_init(py, || {
+            let v = self.inner.to_context_values();
+            let tags = match &v.tags {
+                Some(t) => Some(PyList::new(py, t)?.into_any()),
+                None => None,
+            };
+            let items: [Option<Bound<'py, PyAny>>; 7] = [
+                v.session_id.map(|s| PyString::new(py, &s).into_any()),
+                v.user_id.map(|s| PyString::new(py, &s).into_any()),
+                v.metadata.map(|s| PyString::new(py, &s).into_any()),
+                tags,
+                v.prompt_template.map(|s| PyString::new(py, &s).into_any()),
+                v.prompt_template_version.map(|s| PyString::new(py, &s).into_any()),
+                v.prompt_template_variables.map(|s| PyString::new(py, &s).into_any()),
+            ];
+            PyResult::Ok(PyTuple::new(py, items)?.unbind())
+        })?;
+        Ok(tuple.bind(py).clone())
+    }
+
+    /// The span attributes these stamp, with the alias set `aliases` (bits from
+    /// `parse_aliases`). Cached and shared: callers must not mutate the dict.
+    #[pyo3(signature = (aliases=0))]
+    fn span_attributes<'py>(&self, py: Python<'py>, aliases: u8) -> PyResult<Bound<'py, PyDict>> {
+        let slot = self
+            .span_attributes
+            .get(usize::from(aliases))
+            .ok_or_else(|| PyValueError::new_err(format!("aliases must be 0..=7, got {aliases}")))?;
+        let dict = slot.get_or_try_init(py, || {
+            let dict = PyDict::new(py);
+            for (key, value) in self.inner.span_attributes(Aliases::from_bits(aliases)) {
+                dict.set_item(key.as_ref(), attribute_to_py(py, &value)?)?;
+            }
+            PyResult::Ok(dict.unbind())
+        })?;
+        Ok(dict.bind(py).clone())
+    }
+
+    /// The session id, if set.
+    #[getter]
+    fn session_id(&self) -> Option<&str> {
+        self.inner.session_id()
+    }
+
+    /// The user id, if set.
+    #[getter]
+    fn user_id(&self) -> Option<&str> {
+        self.inner.user_id()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Attributes({:?})", self.inner.span_attributes(Aliases::NONE))
+    }
+}
+
+/// Parses alias names (`gen_ai`, `langsmith`, `traceloop`) into bits.
+#[pyfunction]
+fn parse_aliases(names: &Bound<'_, PyAny>) -> PyResult<u8> {
+    let names = tags_arg(Some(names)).map_err(|_| {
+        PyTypeError::new_err("aliases must be a list of str such as [\"gen_ai\"]")
+    })?;
+    let names = names.unwrap_or_default();
+    Aliases::parse(names.iter().map(String::as_str))
+        .map(Aliases::bits)
+        .into_py_err()
+}
+
+/// Checks an id the way the core does (for `clear_session`'s argument).
+#[pyfunction]
+fn validate_session_id(session_id: &Bound<'_, PyAny>) -> PyResult<String> {
+    let id = string_arg(Some(session_id), "session_id")?
+        .ok_or_else(|| PyTypeError::new_err("session_id must be a str, not NoneType"))?;
+    openinference_session::attributes::validate_id(openinference_session::Field::SessionId, &id)
+        .into_py_err()?;
+    Ok(id)
+}
+
+#[pymodule(gil_used = false)]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Attributes>()?;
+    m.add_function(wrap_pyfunction!(parse_aliases, m)?)?;
+    m.add_function(wrap_pyfunction!(validate_session_id, m)?)?;
+    m.add(
+        "MAX_ID_BYTES",
+        openinference_session::attributes::MAX_ID_BYTES,
+    )?;
+    Ok(())
+}
