@@ -1,0 +1,119 @@
+//! Configuration in two stages: [`ServeArgs`] is what the user typed (flags and
+//! their `OI_SESSIONS_*` environment variables, each declared once here), and
+//! [`Config`] is the resolved form the server runs with.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::pricing::{PriceError, PriceTable};
+
+/// Default HTTP address (OTLP/HTTP, the API), the same as Phoenix.
+pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:6006";
+/// Default OTLP/gRPC address.
+pub const DEFAULT_GRPC_ADDR: &str = "127.0.0.1:4317";
+/// Default request size limit: 16 MiB, compressed or inflated.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
+
+/// Flags of `oi-sessions serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// HTTP listen address (OTLP/HTTP at /v1/traces and the API); port 0 picks a free port
+    #[arg(long, env = "OI_SESSIONS_HTTP_ADDR", default_value = DEFAULT_HTTP_ADDR)]
+    pub http_addr: SocketAddr,
+    /// OTLP/gRPC listen address, or "off"; port 0 picks a free port
+    #[arg(long, env = "OI_SESSIONS_GRPC_ADDR", default_value = DEFAULT_GRPC_ADDR)]
+    pub grpc_addr: String,
+    /// Directory of the SQLite database [default: $XDG_DATA_HOME/oi-sessions or ~/.local/share/oi-sessions]
+    #[arg(long, env = "OI_SESSIONS_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Largest accepted request body in bytes, before and after gzip
+    #[arg(long, env = "OI_SESSIONS_MAX_REQUEST_BYTES", default_value_t = DEFAULT_MAX_REQUEST_BYTES)]
+    pub max_request_bytes: usize,
+    /// Require "Authorization: Bearer <key>" on ingest and API
+    #[arg(long, env = "OI_SESSIONS_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// JSON file of model prices ({"model": {"prompt": usd_per_mtok, "completion": usd_per_mtok}}) laid over the shipped table
+    #[arg(long, env = "OI_SESSIONS_PRICES")]
+    pub prices: Option<PathBuf>,
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// `--grpc-addr` is neither an address nor "off".
+    #[error("invalid --grpc-addr {0:?}: expected host:port or off")]
+    GrpcAddr(String),
+    /// No data dir given and no home directory to default to.
+    #[error("no --data-dir given and no HOME or XDG_DATA_HOME to default to")]
+    NoDataDir,
+    /// `--max-request-bytes` is 0.
+    #[error("--max-request-bytes must be positive")]
+    MaxRequestBytes,
+    /// `--api-key` is empty.
+    #[error("--api-key must not be empty")]
+    EmptyApiKey,
+    /// The price file is unusable.
+    #[error(transparent)]
+    Prices(#[from] PriceError),
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// HTTP listen address.
+    pub http_addr: SocketAddr,
+    /// gRPC listen address, `None` when off.
+    pub grpc_addr: Option<SocketAddr>,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Request size limit.
+    pub max_request_bytes: usize,
+    /// Bearer key.
+    pub api_key: Option<String>,
+    /// Price table.
+    pub prices: PriceTable,
+}
+
+fn default_data_dir() -> Option<PathBuf> {
+    let non_empty = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    non_empty("XDG_DATA_HOME")
+        .or_else(|| non_empty("HOME").map(|h| h.join(".local").join("share")))
+        .map(|d| d.join("oi-sessions"))
+}
+
+impl ServeArgs {
+    /// Resolves the flags into a [`Config`].
+    pub fn resolve(self) -> Result<Config, ConfigError> {
+        let grpc_addr = match self.grpc_addr.trim() {
+            "off" | "none" | "" => None,
+            a => Some(a.parse().map_err(|_| ConfigError::GrpcAddr(a.to_owned()))?),
+        };
+        if self.max_request_bytes == 0 {
+            return Err(ConfigError::MaxRequestBytes);
+        }
+        if self.api_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
+            return Err(ConfigError::EmptyApiKey);
+        }
+        let prices = match &self.prices {
+            Some(path) => PriceTable::with_file(path)?,
+            None => PriceTable::default(),
+        };
+        Ok(Config {
+            http_addr: self.http_addr,
+            grpc_addr,
+            data_dir: self
+                .data_dir
+                .or_else(default_data_dir)
+                .ok_or(ConfigError::NoDataDir)?,
+            max_request_bytes: self.max_request_bytes,
+            api_key: self.api_key,
+            prices,
+        })
+    }
+}

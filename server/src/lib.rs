@@ -1,0 +1,161 @@
+//! openinference-session-server: a sessions server for OpenInference and
+//! OpenTelemetry GenAI traces.
+//!
+//! It ingests OTLP (HTTP protobuf/JSON and gRPC), stores spans behind the
+//! [`store::Store`] trait (SQLite by default), links traces to sessions by the
+//! rules of [`turn`], and serves the sessions API. Entry points: [`app`] builds
+//! the HTTP router, [`serve`] runs it on bound listeners until a shutdown
+//! future resolves.
+
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod grpc;
+pub mod ingest;
+pub mod model;
+pub mod otlp;
+pub mod pricing;
+pub mod semconv;
+pub mod store;
+pub mod turn;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::error::ApiError;
+use crate::pricing::PriceTable;
+use crate::store::Store;
+
+/// The committed OpenAPI document, served at `/openapi.json`.
+pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
+
+/// Exports handled at once; more get 503 with `Retry-After`.
+pub const MAX_CONCURRENT_EXPORTS: usize = 64;
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Largest request body, compressed or inflated.
+    pub max_request_bytes: usize,
+    /// Bearer key required on ingest and API when set.
+    pub api_key: Option<Arc<str>>,
+    /// Prices for calls that report no cost.
+    pub prices: Arc<PriceTable>,
+    /// Bounds concurrent exports.
+    pub ingest_permits: Arc<Semaphore>,
+}
+
+impl AppState {
+    /// State over a store with default limits and prices.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            max_request_bytes: config::DEFAULT_MAX_REQUEST_BYTES,
+            api_key: None,
+            prices: Arc::new(PriceTable::default()),
+            ingest_permits: Arc::new(Semaphore::new(MAX_CONCURRENT_EXPORTS)),
+        }
+    }
+}
+
+/// Whether an `Authorization` value is `Bearer <key>`, compared in constant time.
+pub fn bearer_matches(header: Option<&str>, key: &str) -> bool {
+    let Some(given) = header.and_then(|h| h.strip_prefix("Bearer ")) else {
+        return false;
+    };
+    let (a, b) = (given.trim().as_bytes(), key.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn require_key(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if let Some(key) = &state.api_key {
+        let given = request
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if !bearer_matches(given, key) {
+            return ApiError::unauthorized().into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// The HTTP router: OTLP ingest, the JSON API, health and the OpenAPI document.
+pub fn app(state: AppState) -> Router {
+    let protected = Router::new()
+        .route("/v1/traces", post(ingest::export))
+        .route("/v1/projects", get(api::projects))
+        .route("/v1/projects/{project}/sessions", get(api::sessions))
+        .route(
+            "/v1/projects/{project}/sessions/{session_id}",
+            get(api::session).delete(api::delete_session),
+        )
+        .route(
+            "/v1/projects/{project}/sessions/{session_id}/turns",
+            get(api::turns),
+        )
+        .route("/v1/projects/{project}/traces", get(api::traces))
+        .route("/v1/projects/{project}/traces/{trace_id}", get(api::trace))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_key,
+        ));
+    Router::new()
+        .merge(protected)
+        .route("/healthz", get(api::health))
+        .route("/openapi.json", get(api::openapi))
+        .fallback(api::fallback)
+        .with_state(state)
+}
+
+/// Serves HTTP (and gRPC when given a listener) until `shutdown` resolves, then
+/// lets in-flight requests finish: an export that was acknowledged is committed.
+pub async fn serve(
+    http: TcpListener,
+    grpc: Option<TcpListener>,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = tx.send(true);
+    });
+    let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let grpc_task = grpc.map(|listener| {
+        let service = grpc::service(state.clone());
+        let stop = wait(rx.clone());
+        tokio::spawn(async move {
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming_shutdown(
+                    tonic::transport::server::TcpIncoming::from(listener),
+                    stop,
+                )
+                .await
+        })
+    });
+    axum::serve(http, app(state))
+        .with_graceful_shutdown(wait(rx))
+        .await?;
+    if let Some(task) = grpc_task {
+        match task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "grpc server failed"),
+            Err(e) => tracing::error!(error = %e, "grpc server task failed"),
+        }
+    }
+    Ok(())
+}

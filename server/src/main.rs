@@ -1,0 +1,97 @@
+//! `oi-sessions`: the sessions server binary. Parses flags, opens the store,
+//! binds the listeners, prints one `oi-sessions listening <proto>=<addr>` line
+//! per listener on stdout and serves until SIGINT or SIGTERM.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use openinference_session_server::config::ServeArgs;
+use openinference_session_server::store::sqlite::SqliteStore;
+use openinference_session_server::{AppState, serve};
+use tracing_subscriber::EnvFilter;
+
+/// Sessions server for OpenInference and OpenTelemetry GenAI traces
+#[derive(Parser)]
+#[command(name = "oi-sessions", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: OTLP ingest (HTTP and gRPC) and the sessions API
+    Serve(ServeArgs),
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for sigterm");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("OI_SESSIONS_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let Command::Serve(args) = Cli::parse().command;
+    let config = args.resolve()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let store = SqliteStore::open_dir(&config.data_dir)
+            .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
+        let http = tokio::net::TcpListener::bind(config.http_addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.http_addr))?;
+        let grpc = match config.grpc_addr {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr}"))?,
+            ),
+            None => None,
+        };
+        let mut state = AppState::new(Arc::new(store));
+        state.max_request_bytes = config.max_request_bytes;
+        state.api_key = config.api_key.map(Arc::from);
+        state.prices = Arc::new(config.prices);
+        {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "oi-sessions listening http={}", http.local_addr()?)?;
+            if let Some(g) = &grpc {
+                writeln!(out, "oi-sessions listening grpc={}", g.local_addr()?)?;
+            }
+            out.flush()?;
+        }
+        tracing::info!(data_dir = %config.data_dir.display(), "serving");
+        serve(http, grpc, state, shutdown_signal()).await?;
+        Ok(())
+    })
+}

@@ -1,0 +1,409 @@
+//! The server's own data model: a span as stored (with the facts derived from its
+//! attributes at ingest), the per-trace summary, and the shapes the API returns.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// A validated span ready to store, with the facts the read side needs already
+/// pulled out of its attributes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpanRecord {
+    /// Project the span was sent to.
+    pub project: String,
+    /// 16-byte trace id.
+    pub trace_id: [u8; 16],
+    /// 8-byte span id.
+    pub span_id: [u8; 8],
+    /// Parent span id; `None` for a root.
+    pub parent_span_id: Option<[u8; 8]>,
+    /// Span name.
+    pub name: String,
+    /// OTLP span kind name (`INTERNAL`, `SERVER`, ...).
+    pub kind: String,
+    /// Start, Unix nanoseconds.
+    pub start_ns: i64,
+    /// End, Unix nanoseconds.
+    pub end_ns: i64,
+    /// OTLP status code: 0 unset, 1 ok, 2 error.
+    pub status_code: i32,
+    /// OTLP status message.
+    pub status_message: String,
+    /// Attributes as a flat JSON object.
+    pub attributes: Map<String, Value>,
+    /// Events: `{name, time, attributes}`.
+    pub events: Vec<Value>,
+    /// What ingest derived from the attributes.
+    pub facts: SpanFacts,
+}
+
+/// Facts derived from one span's attributes, the inputs of the per-trace rules.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpanFacts {
+    /// Span id (repeated here so the trace rules need nothing else).
+    pub span_id: [u8; 8],
+    /// Parent span id.
+    pub parent_span_id: Option<[u8; 8]>,
+    /// Start, Unix nanoseconds.
+    pub start_ns: i64,
+    /// End, Unix nanoseconds.
+    pub end_ns: i64,
+    /// OTLP status code.
+    pub status_code: i32,
+    /// Session id this span carries, if any.
+    pub session_id: Option<String>,
+    /// User id this span carries, if any.
+    pub user_id: Option<String>,
+    /// OpenInference span kind, upper case.
+    pub oi_kind: Option<String>,
+    /// Whether this span is a model call whose token counts are leaves.
+    pub is_llm: bool,
+    /// `input.value`.
+    pub input_value: Option<String>,
+    /// `input.mime_type`.
+    pub input_mime: Option<String>,
+    /// `output.value`.
+    pub output_value: Option<String>,
+    /// `output.mime_type`.
+    pub output_mime: Option<String>,
+    /// The last user message of the model call's input messages.
+    pub llm_last_user: Option<String>,
+    /// The assistant's reply of the model call.
+    pub llm_reply: Option<String>,
+    /// Token counts of this span (LLM spans only).
+    pub tokens: TokenCount,
+    /// Cost of this span (LLM spans only), reported or priced.
+    pub cost: Cost,
+    /// `tag.tags`.
+    pub tags: Vec<String>,
+    /// `metadata`, when it is a JSON object.
+    pub metadata: Map<String, Value>,
+}
+
+/// Token counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TokenCount {
+    /// Prompt (input) tokens.
+    pub prompt: i64,
+    /// Completion (output) tokens.
+    pub completion: i64,
+    /// Total tokens.
+    pub total: i64,
+}
+
+impl TokenCount {
+    /// Adds another count into this one.
+    pub fn add(&mut self, other: &TokenCount) {
+        self.prompt += other.prompt;
+        self.completion += other.completion;
+        self.total += other.total;
+    }
+}
+
+/// Cost in US dollars.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Cost {
+    /// Prompt cost.
+    pub prompt: f64,
+    /// Completion cost.
+    pub completion: f64,
+    /// Total cost.
+    pub total: f64,
+}
+
+impl Cost {
+    /// Adds another cost into this one.
+    pub fn add(&mut self, other: &Cost) {
+        self.prompt += other.prompt;
+        self.completion += other.completion;
+        self.total += other.total;
+    }
+}
+
+/// A turn's input or output as shown to a reader.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Io {
+    /// What the user typed or was answered.
+    pub value: String,
+    /// Mime type of `value`.
+    pub mime_type: String,
+    /// The span's raw `input.value`/`output.value` when `value` was read out of
+    /// an LLM call's messages instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw_value: Option<String>,
+}
+
+/// What the trace rules derive from all spans of one trace.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TraceSummary {
+    /// Earliest span start.
+    pub start_ns: i64,
+    /// Latest span end.
+    pub end_ns: i64,
+    /// Number of spans.
+    pub span_count: i64,
+    /// Whether any span has status error.
+    pub has_error: bool,
+    /// The session the trace belongs to.
+    pub session_id: Option<String>,
+    /// Other session ids seen on the trace's spans, kept visible.
+    pub session_conflicts: Vec<String>,
+    /// The user the trace belongs to.
+    pub user_id: Option<String>,
+    /// The root span, when it has arrived.
+    pub root_span_id: Option<[u8; 8]>,
+    /// Turn input.
+    pub input: Option<Io>,
+    /// Turn output.
+    pub output: Option<Io>,
+    /// Sum over the trace's LLM spans.
+    pub tokens: TokenCount,
+    /// Sum over the trace's LLM spans.
+    pub cost: Cost,
+    /// Union of tags.
+    pub tags: Vec<String>,
+    /// Merged metadata, the topmost span's value winning per key.
+    pub metadata: Map<String, Value>,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page<T> {
+    /// The items.
+    pub data: Vec<T>,
+    /// Opaque cursor of the next page, `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A project in `GET /v1/projects`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ProjectInfo {
+    /// Project name.
+    pub name: String,
+    /// Number of traces.
+    pub trace_count: i64,
+    /// Number of sessions.
+    pub session_count: i64,
+    /// End of the latest trace, RFC 3339.
+    pub last_activity: Option<String>,
+}
+
+/// Latency percentiles in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Latency {
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+}
+
+/// A session, as listed and as detailed.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SessionInfo {
+    /// The session id the app sent.
+    pub session_id: String,
+    /// Project name.
+    pub project: String,
+    /// Earliest trace start, RFC 3339.
+    pub start_time: String,
+    /// Latest trace end, RFC 3339.
+    pub end_time: String,
+    /// `end_time - start_time`.
+    pub duration_ms: f64,
+    /// Number of traces (turns).
+    pub num_traces: i64,
+    /// Number of traces with an error span.
+    pub num_traces_with_error: i64,
+    /// Distinct user ids, in order of first appearance.
+    pub user_ids: Vec<String>,
+    /// Union of tags.
+    pub tags: Vec<String>,
+    /// Merged metadata.
+    pub metadata: Map<String, Value>,
+    /// Input of the first turn.
+    pub first_input: Option<Io>,
+    /// Output of the last turn.
+    pub last_output: Option<Io>,
+    /// Token sums.
+    pub token_count: TokenCount,
+    /// Cost sums.
+    pub cost: Cost,
+    /// Turn latency percentiles.
+    pub latency_ms: Latency,
+}
+
+/// A turn: one trace of a session, read as a conversation step.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Turn {
+    /// Hex trace id.
+    pub trace_id: String,
+    /// Trace start, RFC 3339.
+    pub start_time: String,
+    /// Trace end, RFC 3339.
+    pub end_time: String,
+    /// `end_time - start_time`.
+    pub latency_ms: f64,
+    /// `ok` or `error`.
+    pub status: String,
+    /// The trace's user.
+    pub user_id: Option<String>,
+    /// What the user said.
+    pub input: Option<Io>,
+    /// What the app answered.
+    pub output: Option<Io>,
+    /// Token sums over the trace's LLM spans.
+    pub token_count: TokenCount,
+    /// Cost sums over the trace's LLM spans.
+    pub cost: Cost,
+    /// Number of spans.
+    pub span_count: i64,
+    /// Other session ids seen on this trace's spans.
+    pub session_conflicts: Vec<String>,
+}
+
+/// A trace in a list.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TraceInfo {
+    /// Hex trace id.
+    pub trace_id: String,
+    /// Project name.
+    pub project: String,
+    /// The session the trace belongs to.
+    pub session_id: Option<String>,
+    /// Other session ids seen on the trace's spans.
+    pub session_conflicts: Vec<String>,
+    /// Trace start, RFC 3339.
+    pub start_time: String,
+    /// Trace end, RFC 3339.
+    pub end_time: String,
+    /// `end_time - start_time`.
+    pub latency_ms: f64,
+    /// `ok` or `error`.
+    pub status: String,
+    /// The trace's user.
+    pub user_id: Option<String>,
+    /// Hex id of the root span, when it has arrived.
+    pub root_span_id: Option<String>,
+    /// Turn input.
+    pub input: Option<Io>,
+    /// Turn output.
+    pub output: Option<Io>,
+    /// Token sums.
+    pub token_count: TokenCount,
+    /// Cost sums.
+    pub cost: Cost,
+    /// Number of spans.
+    pub span_count: i64,
+}
+
+/// A span as the trace detail shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SpanInfo {
+    /// Hex span id.
+    pub span_id: String,
+    /// Hex parent span id.
+    pub parent_span_id: Option<String>,
+    /// Span name.
+    pub name: String,
+    /// OTLP span kind.
+    pub kind: String,
+    /// `unset`, `ok` or `error`.
+    pub status: String,
+    /// Status message.
+    pub status_message: String,
+    /// Start, RFC 3339.
+    pub start_time: String,
+    /// End, RFC 3339.
+    pub end_time: String,
+    /// Attributes.
+    pub attributes: Map<String, Value>,
+    /// Events.
+    pub events: Vec<Value>,
+}
+
+/// A trace with its spans.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TraceDetail {
+    /// The trace's summary fields.
+    #[serde(flatten)]
+    pub trace: TraceInfo,
+    /// Every span, ordered by start time.
+    pub spans: Vec<SpanInfo>,
+}
+
+/// Lowercase hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
+/// Parses lowercase or uppercase hex; `None` when not hex or odd length.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    let digit = |c: u8| -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    };
+    s.as_bytes()
+        .chunks(2)
+        .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
+        .collect()
+}
+
+/// Formats Unix nanoseconds as RFC 3339 UTC.
+pub fn rfc3339(ns: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(ns.max(0) as u64);
+    humantime::format_rfc3339_nanos(t).to_string()
+}
+
+/// Parses an RFC 3339 UTC time into Unix nanoseconds.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let t = humantime::parse_rfc3339_weak(s).ok()?;
+    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
+    i64::try_from(d.as_nanos()).ok()
+}
+
+/// Status name of an OTLP status code.
+pub fn status_name(code: i32) -> &'static str {
+    match code {
+        1 => "ok",
+        2 => "error",
+        _ => "unset",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trip() {
+        assert_eq!(hex(&[0, 0xab, 0x10]), "00ab10");
+        assert_eq!(unhex("00AB10"), Some(vec![0, 0xab, 0x10]));
+        assert_eq!(unhex("0g"), None);
+        assert_eq!(unhex("abc"), None);
+    }
+
+    #[test]
+    fn rfc3339_round_trip() {
+        let ns = 1_795_615_864_481_083_091;
+        let s = rfc3339(ns);
+        assert_eq!(s, "2026-11-25T14:11:04.481083091Z");
+        assert_eq!(parse_rfc3339(&s), Some(ns));
+        assert_eq!(
+            parse_rfc3339("2026-11-25T14:11:04Z"),
+            Some(1_795_615_864_000_000_000)
+        );
+        assert_eq!(parse_rfc3339("yesterday"), None);
+    }
+}

@@ -1,0 +1,420 @@
+//! From the protobuf request to [`SpanRecord`]s: project resolution, per-span
+//! validation (a bad span is rejected alone, with a reason), attribute
+//! flattening and the facts the read side needs (session, user, turn input and
+//! output, tokens, cost).
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use serde_json::{Map, Value};
+
+use crate::model::{Cost, SpanFacts, SpanRecord, TokenCount};
+use crate::pricing::PriceTable;
+use crate::semconv as k;
+
+/// The spans that passed validation and the reasons for those that did not.
+#[derive(Debug, Default)]
+pub struct Mapped {
+    /// Valid spans.
+    pub records: Vec<SpanRecord>,
+    /// One reason per rejected span.
+    pub rejected: Vec<String>,
+}
+
+/// Converts an OTLP value to plain JSON.
+pub fn any_to_json(v: &AnyValue) -> Value {
+    match &v.value {
+        None => Value::Null,
+        Some(any_value::Value::StringValue(s)) => Value::String(s.clone()),
+        Some(any_value::Value::BoolValue(b)) => Value::Bool(*b),
+        Some(any_value::Value::IntValue(i)) => Value::from(*i),
+        Some(any_value::Value::DoubleValue(d)) => {
+            serde_json::Number::from_f64(*d).map_or(Value::Null, Value::Number)
+        }
+        Some(any_value::Value::ArrayValue(a)) => {
+            Value::Array(a.values.iter().map(any_to_json).collect())
+        }
+        Some(any_value::Value::KvlistValue(kv)) => Value::Object(attributes_to_json(&kv.values)),
+        Some(any_value::Value::BytesValue(b)) => Value::String(crate::model::hex(b)),
+        #[allow(unreachable_patterns)]
+        Some(_) => Value::Null,
+    }
+}
+
+fn attributes_to_json(kvs: &[KeyValue]) -> Map<String, Value> {
+    kvs.iter()
+        .map(|kv| {
+            (
+                kv.key.clone(),
+                kv.value.as_ref().map_or(Value::Null, any_to_json),
+            )
+        })
+        .collect()
+}
+
+/// A non-empty trimmed string view of an attribute (numbers are stringified).
+fn text(attrs: &Map<String, Value>, key: &str) -> Option<String> {
+    match attrs.get(key)? {
+        Value::String(s) => {
+            let s = s.trim();
+            (!s.is_empty()).then(|| s.to_owned())
+        }
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn first_text(attrs: &Map<String, Value>, keys: &[&str]) -> Option<String> {
+    keys.iter().find_map(|key| text(attrs, key))
+}
+
+fn int(attrs: &Map<String, Value>, key: &str) -> Option<i64> {
+    match attrs.get(key)? {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn float(attrs: &Map<String, Value>, key: &str) -> Option<f64> {
+    match attrs.get(key)? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// The text of a message content: a string, or the text parts of a list.
+fn content_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(parts) => {
+            let texts: Vec<&str> = parts
+                .iter()
+                .filter_map(|p| match p {
+                    Value::String(s) => Some(s.as_str()),
+                    Value::Object(o) => o
+                        .get("content")
+                        .or_else(|| o.get("text"))
+                        .and_then(Value::as_str),
+                    _ => None,
+                })
+                .collect();
+            (!texts.is_empty()).then(|| texts.join("\n"))
+        }
+        _ => None,
+    }
+}
+
+/// A message's role and its ordered text parts.
+type MessageParts = (Option<String>, Vec<(usize, String)>);
+
+/// `(role, text)` of OpenInference's flattened `llm.{input,output}_messages.<i>.message.*`.
+fn oi_messages(attrs: &Map<String, Value>, prefix: &str) -> Vec<(String, String)> {
+    let mut by_index: std::collections::BTreeMap<usize, MessageParts> = Default::default();
+    for (key, value) in attrs {
+        let Some(rest) = key.strip_prefix(prefix) else {
+            continue;
+        };
+        let Some((index, field)) = rest.split_once('.') else {
+            continue;
+        };
+        let Ok(index) = index.parse::<usize>() else {
+            continue;
+        };
+        let entry = by_index.entry(index).or_default();
+        match field {
+            "message.role" => entry.0 = value.as_str().map(str::to_owned),
+            "message.content" => {
+                if let Some(s) = value.as_str() {
+                    entry.1.push((0, s.to_owned()));
+                }
+            }
+            _ => {
+                // message.contents.<j>.message_content.text
+                if let Some(rest) = field.strip_prefix("message.contents.")
+                    && let Some((j, "message_content.text")) = rest.split_once('.')
+                    && let (Ok(j), Some(s)) = (j.parse::<usize>(), value.as_str())
+                {
+                    entry.1.push((j + 1, s.to_owned()));
+                }
+            }
+        }
+    }
+    by_index
+        .into_values()
+        .filter_map(|(role, mut parts)| {
+            parts.sort();
+            let text: Vec<String> = parts.into_iter().map(|(_, s)| s).collect();
+            Some((role?, text.join("\n")))
+        })
+        .collect()
+}
+
+/// `(role, text)` of a JSON message list: GenAI (`parts`) or chat-completions
+/// style (`content`).
+fn json_messages(v: &Value) -> Vec<(String, String)> {
+    let Some(list) = v.as_array() else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|m| {
+            let role = m.get("role")?.as_str()?.to_owned();
+            let text = m
+                .get("parts")
+                .and_then(content_text)
+                .or_else(|| m.get("content").and_then(content_text))
+                .unwrap_or_default();
+            Some((role, text))
+        })
+        .collect()
+}
+
+fn parse_json_attr(attrs: &Map<String, Value>, key: &str) -> Option<Value> {
+    match attrs.get(key)? {
+        Value::String(s) => serde_json::from_str(s).ok(),
+        v @ Value::Array(_) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+fn last_user(messages: &[(String, String)]) -> Option<String> {
+    messages
+        .iter()
+        .rev()
+        .find(|(role, text)| role == "user" && !text.is_empty())
+        .map(|(_, t)| t.clone())
+}
+
+fn first_assistant(messages: &[(String, String)]) -> Option<String> {
+    messages
+        .iter()
+        .find(|(role, text)| (role == "assistant" || role == "model") && !text.is_empty())
+        .map(|(_, t)| t.clone())
+}
+
+/// The last user message and the assistant reply of a model call.
+fn llm_messages(attrs: &Map<String, Value>) -> (Option<String>, Option<String>) {
+    let user = last_user(&oi_messages(attrs, k::OI_INPUT_MESSAGES))
+        .or_else(|| {
+            parse_json_attr(attrs, k::GEN_AI_INPUT_MESSAGES)
+                .and_then(|v| last_user(&json_messages(&v)))
+        })
+        .or_else(|| {
+            // The provider request in `input.value` (chat-completions shape).
+            parse_json_attr(attrs, k::INPUT_VALUE)
+                .and_then(|v| v.get("messages").map(json_messages))
+                .and_then(|m| last_user(&m))
+        });
+    let reply = first_assistant(&oi_messages(attrs, k::OI_OUTPUT_MESSAGES))
+        .or_else(|| {
+            parse_json_attr(attrs, k::GEN_AI_OUTPUT_MESSAGES)
+                .and_then(|v| first_assistant(&json_messages(&v)))
+        })
+        .or_else(|| {
+            parse_json_attr(attrs, k::OUTPUT_VALUE).and_then(|v| {
+                let message = v.get("choices")?.get(0)?.get("message")?;
+                content_text(message.get("content")?)
+            })
+        });
+    (user, reply)
+}
+
+/// Derives the facts of one span from its attributes.
+pub fn derive_facts(attrs: &Map<String, Value>, prices: &PriceTable) -> SpanFacts {
+    let oi_kind = text(attrs, k::OI_SPAN_KIND).map(|s| s.to_ascii_uppercase());
+    let operation = text(attrs, k::GEN_AI_OPERATION);
+    let prompt = k::PROMPT_TOKEN_KEYS.iter().find_map(|key| int(attrs, key));
+    let completion = k::COMPLETION_TOKEN_KEYS
+        .iter()
+        .find_map(|key| int(attrs, key));
+    let is_llm = match (&oi_kind, &operation) {
+        (Some(kind), _) => kind == "LLM",
+        (None, Some(op)) => k::GEN_AI_LLM_OPERATIONS.contains(&op.as_str()),
+        // An unlabelled span that reports usage is a model call.
+        (None, None) => prompt.is_some() || completion.is_some(),
+    };
+    let (llm_last_user, llm_reply) = if is_llm {
+        llm_messages(attrs)
+    } else {
+        (None, None)
+    };
+    let mut tokens = TokenCount::default();
+    let mut cost = Cost::default();
+    if is_llm {
+        tokens.prompt = prompt.unwrap_or(0);
+        tokens.completion = completion.unwrap_or(0);
+        tokens.total = k::TOTAL_TOKEN_KEYS
+            .iter()
+            .find_map(|key| int(attrs, key))
+            .unwrap_or(tokens.prompt + tokens.completion);
+        let reported = (
+            float(attrs, k::COST_PROMPT),
+            float(attrs, k::COST_COMPLETION),
+            float(attrs, k::COST_TOTAL),
+        );
+        cost = if reported != (None, None, None) {
+            let prompt = reported.0.unwrap_or(0.0);
+            let completion = reported.1.unwrap_or(0.0);
+            Cost {
+                prompt,
+                completion,
+                total: reported.2.unwrap_or(prompt + completion),
+            }
+        } else {
+            first_text(attrs, k::MODEL_KEYS)
+                .and_then(|model| prices.cost(&model, &tokens))
+                .unwrap_or_default()
+        };
+    }
+    let io = |key: &str| match attrs.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Value::Null) | None => None,
+        Some(Value::String(_)) => None,
+        Some(other) => Some(other.to_string()),
+    };
+    let tags = match attrs.get(k::TAGS) {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|t| t.as_str().map(str::to_owned))
+            .collect(),
+        Some(Value::String(s)) => serde_json::from_str::<Vec<String>>(s).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let metadata = match attrs.get(k::METADATA) {
+        Some(Value::String(s)) => serde_json::from_str::<Map<String, Value>>(s).unwrap_or_default(),
+        Some(Value::Object(o)) => o.clone(),
+        _ => Map::new(),
+    };
+    SpanFacts {
+        session_id: first_text(attrs, k::SESSION_KEYS),
+        user_id: first_text(attrs, k::USER_KEYS),
+        oi_kind,
+        is_llm,
+        input_value: io(k::INPUT_VALUE),
+        input_mime: text(attrs, k::INPUT_MIME),
+        output_value: io(k::OUTPUT_VALUE),
+        output_mime: text(attrs, k::OUTPUT_MIME),
+        llm_last_user,
+        llm_reply,
+        tokens,
+        cost,
+        tags,
+        metadata,
+        ..Default::default()
+    }
+}
+
+fn span_kind_name(kind: i32) -> &'static str {
+    match kind {
+        1 => "INTERNAL",
+        2 => "SERVER",
+        3 => "CLIENT",
+        4 => "PRODUCER",
+        5 => "CONSUMER",
+        _ => "UNSPECIFIED",
+    }
+}
+
+fn check_id<const N: usize>(bytes: &[u8], what: &str) -> Result<[u8; N], String> {
+    let id: [u8; N] = bytes
+        .try_into()
+        .map_err(|_| format!("invalid {what}: expected {N} bytes, got {}", bytes.len()))?;
+    if id == [0; N] {
+        return Err(format!("invalid {what}: all zero"));
+    }
+    Ok(id)
+}
+
+/// Resolves the project of a resource: the header, else the resource keys, else
+/// the default.
+pub fn resolve_project(header: Option<&str>, resource: &Map<String, Value>) -> String {
+    header
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(str::to_owned)
+        .or_else(|| first_text(resource, k::PROJECT_RESOURCE_KEYS))
+        .unwrap_or_else(|| k::DEFAULT_PROJECT.to_owned())
+}
+
+/// Validates and converts every span of a request.
+pub fn map_request(
+    request: &ExportTraceServiceRequest,
+    project_header: Option<&str>,
+    prices: &PriceTable,
+) -> Mapped {
+    let mut out = Mapped::default();
+    for rs in &request.resource_spans {
+        let resource = rs
+            .resource
+            .as_ref()
+            .map(|r| attributes_to_json(&r.attributes))
+            .unwrap_or_default();
+        let project = resolve_project(project_header, &resource);
+        for ss in &rs.scope_spans {
+            for span in &ss.spans {
+                let checked = (|| {
+                    let trace_id = check_id::<16>(&span.trace_id, "trace id")?;
+                    let span_id = check_id::<8>(&span.span_id, "span id")?;
+                    let parent_span_id = match span.parent_span_id.as_slice() {
+                        [] => None,
+                        p if p == [0; 8] => None,
+                        p => Some(check_id::<8>(p, "parent span id")?),
+                    };
+                    let start = i64::try_from(span.start_time_unix_nano)
+                        .map_err(|_| "start time out of range".to_owned())?;
+                    let end = i64::try_from(span.end_time_unix_nano)
+                        .map_err(|_| "end time out of range".to_owned())?;
+                    if start == 0 {
+                        return Err("missing start time".to_owned());
+                    }
+                    if end < start {
+                        return Err("end time before start time".to_owned());
+                    }
+                    Ok((trace_id, span_id, parent_span_id, start, end))
+                })();
+                let (trace_id, span_id, parent_span_id, start_ns, end_ns) = match checked {
+                    Ok(v) => v,
+                    Err(reason) => {
+                        out.rejected.push(reason);
+                        continue;
+                    }
+                };
+                let attributes = attributes_to_json(&span.attributes);
+                let status = span.status.clone().unwrap_or_default();
+                let mut facts = derive_facts(&attributes, prices);
+                facts.span_id = span_id;
+                facts.parent_span_id = parent_span_id;
+                facts.start_ns = start_ns;
+                facts.end_ns = end_ns;
+                facts.status_code = status.code;
+                let events = span
+                    .events
+                    .iter()
+                    .map(|e| {
+                        serde_json::json!({
+                            "name": e.name,
+                            "time": crate::model::rfc3339(e.time_unix_nano.min(i64::MAX as u64) as i64),
+                            "attributes": attributes_to_json(&e.attributes),
+                        })
+                    })
+                    .collect();
+                out.records.push(SpanRecord {
+                    project: project.clone(),
+                    trace_id,
+                    span_id,
+                    parent_span_id,
+                    name: span.name.clone(),
+                    kind: span_kind_name(span.kind).to_owned(),
+                    start_ns,
+                    end_ns,
+                    status_code: status.code,
+                    status_message: status.message,
+                    attributes,
+                    events,
+                    facts,
+                });
+            }
+        }
+    }
+    out
+}

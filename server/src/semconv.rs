@@ -1,0 +1,96 @@
+//! The attribute keys the server reads, in precedence order: where a session id,
+//! a user id and a project name come from, and which spans count as LLM calls.
+//!
+//! These tables are the single source for `docs/server.md`; keep the two in step.
+
+/// Request header that overrides every other source of the project name.
+pub const PROJECT_HEADER: &str = "x-project-name";
+
+/// Resource attribute keys that name the project, first match wins; the
+/// fallback is [`DEFAULT_PROJECT`].
+pub const PROJECT_RESOURCE_KEYS: &[&str] = &["openinference.project.name", "service.name"];
+
+/// The project used when nothing names one.
+pub const DEFAULT_PROJECT: &str = "default";
+
+/// Span attribute keys that carry a session id, first match wins.
+pub const SESSION_KEYS: &[&str] = &[
+    "session.id",
+    "gen_ai.conversation.id",
+    "langfuse.session.id",
+    "traceloop.association.properties.session_id",
+    "mlflow.trace.session",
+    "langsmith.metadata.thread_id",
+    "langsmith.metadata.session_id",
+    "langsmith.metadata.conversation_id",
+];
+
+/// Span attribute keys that carry a user id, first match wins.
+pub const USER_KEYS: &[&str] = &[
+    "user.id",
+    "enduser.id",
+    "langfuse.user.id",
+    "traceloop.association.properties.user_id",
+    "mlflow.trace.user",
+    "langsmith.metadata.user_id",
+];
+
+/// OpenInference span kind.
+pub const OI_SPAN_KIND: &str = "openinference.span.kind";
+/// OpenTelemetry GenAI operation name.
+pub const GEN_AI_OPERATION: &str = "gen_ai.operation.name";
+/// GenAI operations that are model calls (their token counts are the leaves).
+pub const GEN_AI_LLM_OPERATIONS: &[&str] =
+    &["chat", "text_completion", "generate_content", "completion"];
+
+/// OpenInference input/output.
+pub const INPUT_VALUE: &str = "input.value";
+/// OpenInference input mime type.
+pub const INPUT_MIME: &str = "input.mime_type";
+/// OpenInference output.
+pub const OUTPUT_VALUE: &str = "output.value";
+/// OpenInference output mime type.
+pub const OUTPUT_MIME: &str = "output.mime_type";
+
+/// OpenInference flattened message prefixes.
+pub const OI_INPUT_MESSAGES: &str = "llm.input_messages.";
+/// OpenInference flattened output message prefix.
+pub const OI_OUTPUT_MESSAGES: &str = "llm.output_messages.";
+/// GenAI structured messages (JSON with `parts`).
+pub const GEN_AI_INPUT_MESSAGES: &str = "gen_ai.input.messages";
+/// GenAI structured output messages.
+pub const GEN_AI_OUTPUT_MESSAGES: &str = "gen_ai.output.messages";
+
+/// Prompt token keys, first match wins.
+pub const PROMPT_TOKEN_KEYS: &[&str] = &[
+    "llm.token_count.prompt",
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.prompt_tokens",
+];
+/// Completion token keys, first match wins.
+pub const COMPLETION_TOKEN_KEYS: &[&str] = &[
+    "llm.token_count.completion",
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.completion_tokens",
+];
+/// Total token keys; absent means prompt + completion.
+pub const TOTAL_TOKEN_KEYS: &[&str] = &["llm.token_count.total", "gen_ai.usage.total_tokens"];
+
+/// Reported cost keys (OpenInference), in US dollars.
+pub const COST_PROMPT: &str = "llm.cost.prompt";
+/// Reported completion cost.
+pub const COST_COMPLETION: &str = "llm.cost.completion";
+/// Reported total cost.
+pub const COST_TOTAL: &str = "llm.cost.total";
+
+/// Model name keys used to price a call, first match wins.
+pub const MODEL_KEYS: &[&str] = &[
+    "llm.model_name",
+    "gen_ai.response.model",
+    "gen_ai.request.model",
+];
+
+/// OpenInference tags (array of strings).
+pub const TAGS: &str = "tag.tags";
+/// OpenInference metadata (a JSON object serialized as a string).
+pub const METADATA: &str = "metadata";

@@ -1,0 +1,514 @@
+//! The conformance suite every [`Store`] backend must pass, written once
+//! against the trait: call [`run_all`] with a function that opens a fresh,
+//! empty store. Each check names the part of the contract it guards.
+
+use serde_json::{Map, Value, json};
+
+use super::{Order, PageQuery, SessionQuery, SessionSort, Store, StoreError, TraceQuery};
+use crate::model::SpanRecord;
+use crate::otlp::map::derive_facts;
+use crate::pricing::PriceTable;
+
+/// Base time of the synthetic spans, Unix ns.
+const BASE: i64 = 1_790_000_000_000_000_000;
+
+/// A synthetic span: trace `t`, span `s`, parent `p`, start `start` seconds
+/// after [`BASE`], with attributes.
+pub fn record(project: &str, t: u8, s: u8, p: Option<u8>, start: i64, attrs: Value) -> SpanRecord {
+    let attributes: Map<String, Value> = attrs.as_object().cloned().unwrap_or_default();
+    let mut facts = derive_facts(&attributes, &PriceTable::default());
+    let start_ns = BASE + start * 1_000_000_000;
+    facts.span_id = [s; 8];
+    facts.parent_span_id = p.map(|p| [p; 8]);
+    facts.start_ns = start_ns;
+    facts.end_ns = start_ns + 250_000_000;
+    SpanRecord {
+        project: project.to_owned(),
+        trace_id: [t; 16],
+        span_id: [s; 8],
+        parent_span_id: p.map(|p| [p; 8]),
+        name: format!("span-{s}"),
+        kind: "INTERNAL".to_owned(),
+        start_ns,
+        end_ns: start_ns + 250_000_000,
+        status_code: 0,
+        status_message: String::new(),
+        attributes,
+        events: Vec::new(),
+        facts,
+    }
+}
+
+fn session_ids<S: Store>(store: &S, project: &str) -> Vec<String> {
+    let q = SessionQuery {
+        page: PageQuery {
+            limit: 1000,
+            cursor: None,
+        },
+        order: Order::Asc,
+        ..Default::default()
+    };
+    store
+        .sessions(project, &q)
+        .expect("list sessions")
+        .data
+        .into_iter()
+        .map(|s| s.session_id)
+        .collect()
+}
+
+/// Idempotent writes: re-sending spans stores nothing twice and changes no
+/// aggregate.
+pub fn idempotent_writes<S: Store>(store: S) {
+    let batch = vec![
+        record(
+            "p",
+            1,
+            1,
+            None,
+            0,
+            json!({"session.id": "s1", "input.value": "hi"}),
+        ),
+        record(
+            "p",
+            1,
+            2,
+            Some(1),
+            1,
+            json!({"openinference.span.kind": "LLM", "llm.token_count.prompt": 5, "llm.token_count.completion": 2}),
+        ),
+    ];
+    let first = store.write(&batch).expect("write");
+    assert_eq!((first.inserted, first.duplicates), (2, 0));
+    let again = store.write(&batch).expect("write again");
+    assert_eq!((again.inserted, again.duplicates), (0, 2));
+    let s = store.session("p", "s1").expect("session");
+    assert_eq!(s.num_traces, 1);
+    assert_eq!(s.token_count.total, 7);
+    let t = store.trace("p", &[1; 16]).expect("trace");
+    assert_eq!(t.spans.len(), 2);
+}
+
+/// Order independence: the root's session id wins even when the root arrives
+/// last, the trace moves, the emptied session disappears and the loser stays
+/// visible as a conflict.
+pub fn root_arriving_last_moves_the_trace<S: Store>(store: S) {
+    store
+        .write(&[record(
+            "p",
+            1,
+            2,
+            Some(1),
+            0,
+            json!({"session.id": "child-id"}),
+        )])
+        .expect("write child");
+    assert_eq!(session_ids(&store, "p"), ["child-id"]);
+    store
+        .write(&[record("p", 1, 1, None, 1, json!({"session.id": "root-id"}))])
+        .expect("write root");
+    assert_eq!(session_ids(&store, "p"), ["root-id"]);
+    assert!(matches!(
+        store.session("p", "child-id"),
+        Err(StoreError::NotFound("session"))
+    ));
+    let turns = store
+        .turns(
+            "p",
+            "root-id",
+            &PageQuery {
+                limit: 10,
+                cursor: None,
+            },
+        )
+        .expect("turns");
+    assert_eq!(turns.data.len(), 1);
+    assert_eq!(turns.data[0].session_conflicts, ["child-id"]);
+}
+
+/// Order independence across batches: every split and order of the same spans
+/// ends in the same state.
+pub fn split_and_order_do_not_matter<S: Store>(mut open: impl FnMut() -> S) {
+    let spans = vec![
+        record(
+            "p",
+            7,
+            1,
+            None,
+            0,
+            json!({"input.value": "q", "output.value": "a"}),
+        ),
+        record(
+            "p",
+            7,
+            2,
+            Some(1),
+            1,
+            json!({"session.id": "a", "user.id": "u"}),
+        ),
+        // Same start as span 2: the smaller span id wins the tie.
+        record("p", 7, 3, Some(1), 1, json!({"session.id": "b"})),
+        record(
+            "p",
+            7,
+            4,
+            Some(2),
+            2,
+            json!({"openinference.span.kind": "LLM", "llm.token_count.total": 9}),
+        ),
+    ];
+    let mut answers = Vec::new();
+    for rotation in 0..spans.len() {
+        let store = open();
+        let mut order = spans.clone();
+        order.rotate_left(rotation);
+        for s in &order {
+            store.write(std::slice::from_ref(s)).expect("write");
+        }
+        let s = store.session("p", "a").expect("session a");
+        let t = store.trace("p", &[7; 16]).expect("trace");
+        answers.push((session_ids(&store, "p"), s.token_count, s.user_ids, t.trace));
+    }
+    let store = open();
+    store.write(&spans).expect("write all");
+    let s = store.session("p", "a").expect("session a");
+    let t = store.trace("p", &[7; 16]).expect("trace");
+    let whole = (session_ids(&store, "p"), s.token_count, s.user_ids, t.trace);
+    for a in &answers {
+        assert_eq!(a, &whole);
+    }
+    assert_eq!(whole.0, ["a"]);
+    assert_eq!(whole.3.session_conflicts, ["b"]);
+}
+
+/// Keys: the same session id in two projects is two sessions.
+pub fn sessions_are_keyed_by_project<S: Store>(store: S) {
+    store
+        .write(&[
+            record("one", 1, 1, None, 0, json!({"session.id": "same"})),
+            record("two", 2, 1, None, 0, json!({"session.id": "same"})),
+            record("two", 3, 1, None, 5, json!({"session.id": "same"})),
+        ])
+        .expect("write");
+    assert_eq!(store.session("one", "same").expect("one").num_traces, 1);
+    assert_eq!(store.session("two", "same").expect("two").num_traces, 2);
+    let projects: Vec<_> = store
+        .projects()
+        .expect("projects")
+        .into_iter()
+        .map(|p| (p.name, p.session_count, p.trace_count))
+        .collect();
+    assert_eq!(
+        projects,
+        [("one".to_owned(), 1, 1), ("two".to_owned(), 1, 2)]
+    );
+}
+
+/// Ordering of reads: keyset paging visits every session once, for every sort
+/// and direction, and rejects a cursor from another query.
+pub fn paging_is_complete_and_stable<S: Store>(store: S) {
+    let mut spans = Vec::new();
+    for n in 0..7u8 {
+        // Equal sort values on purpose: ties must break by row id.
+        spans.push(record("p", n + 1, 1, None, i64::from(n % 3), json!({"session.id": format!("s{n}"), "openinference.span.kind": "LLM", "llm.token_count.total": i64::from(n % 2), "llm.cost.total": f64::from(n % 2) * 0.5})));
+    }
+    store.write(&spans).expect("write");
+    for &(_, sort) in SessionSort::ALL {
+        for order in [Order::Asc, Order::Desc] {
+            let mut seen = Vec::new();
+            let mut cursor = None;
+            loop {
+                let q = SessionQuery {
+                    page: PageQuery { limit: 3, cursor },
+                    sort,
+                    order,
+                    ..Default::default()
+                };
+                let page = store.sessions("p", &q).expect("page");
+                assert!(page.data.len() <= 3);
+                seen.extend(page.data.into_iter().map(|s| s.session_id));
+                match page.next_cursor {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
+            }
+            seen.sort();
+            assert_eq!(
+                seen,
+                ["s0", "s1", "s2", "s3", "s4", "s5", "s6"],
+                "{sort:?} {order:?}"
+            );
+        }
+    }
+    let first = store
+        .sessions(
+            "p",
+            &SessionQuery {
+                page: PageQuery {
+                    limit: 2,
+                    cursor: None,
+                },
+                ..Default::default()
+            },
+        )
+        .expect("page");
+    let foreign = SessionQuery {
+        page: PageQuery {
+            limit: 2,
+            cursor: first.next_cursor,
+        },
+        sort: SessionSort::TotalCost,
+        ..Default::default()
+    };
+    assert!(matches!(
+        store.sessions("p", &foreign),
+        Err(StoreError::InvalidCursor)
+    ));
+    let garbage = SessionQuery {
+        page: PageQuery {
+            limit: 2,
+            cursor: Some("'; DROP TABLE spans; --".into()),
+        },
+        ..Default::default()
+    };
+    assert!(matches!(
+        store.sessions("p", &garbage),
+        Err(StoreError::InvalidCursor)
+    ));
+}
+
+/// Filters of the session list.
+pub fn session_filters<S: Store>(store: S) {
+    store
+        .write(&[
+            record("p", 1, 1, None, 0, json!({"session.id": "a", "user.id": "ann", "tag.tags": ["vip"], "metadata": "{\"plan\": \"pro\"}", "input.value": "Where is my PARCEL?"})),
+            record("p", 2, 1, None, 100, json!({"session.id": "b", "user.id": "bob", "input.value": "100% sure_"})),
+            record("p", 3, 1, None, 200, json!({"session.id": "b"})),
+        ])
+        .expect("write");
+    let ids = |q: SessionQuery| -> Vec<String> {
+        let q = SessionQuery {
+            page: PageQuery {
+                limit: 50,
+                cursor: None,
+            },
+            order: Order::Asc,
+            ..q
+        };
+        store
+            .sessions("p", &q)
+            .expect("list")
+            .data
+            .into_iter()
+            .map(|s| s.session_id)
+            .collect()
+    };
+    assert_eq!(
+        ids(SessionQuery {
+            user_id: Some("bob".into()),
+            ..Default::default()
+        }),
+        ["b"]
+    );
+    assert_eq!(
+        ids(SessionQuery {
+            tag: Some("vip".into()),
+            ..Default::default()
+        }),
+        ["a"]
+    );
+    assert_eq!(
+        ids(SessionQuery {
+            metadata: vec![("plan".into(), "pro".into())],
+            ..Default::default()
+        }),
+        ["a"]
+    );
+    assert_eq!(
+        ids(SessionQuery {
+            min_traces: Some(2),
+            ..Default::default()
+        }),
+        ["b"]
+    );
+    assert_eq!(
+        ids(SessionQuery {
+            q: Some("parcel".into()),
+            ..Default::default()
+        }),
+        ["a"]
+    );
+    assert_eq!(
+        ids(SessionQuery {
+            q: Some("0% s".into()),
+            ..Default::default()
+        }),
+        ["b"]
+    );
+    assert_eq!(
+        ids(SessionQuery {
+            q: Some("%".into()),
+            ..Default::default()
+        }),
+        ["b"]
+    );
+    assert!(
+        ids(SessionQuery {
+            q: Some("_x".into()),
+            ..Default::default()
+        })
+        .is_empty()
+    );
+    assert_eq!(
+        ids(SessionQuery {
+            has_error: Some(false),
+            ..Default::default()
+        }),
+        ["a", "b"]
+    );
+    assert!(
+        ids(SessionQuery {
+            has_error: Some(true),
+            ..Default::default()
+        })
+        .is_empty()
+    );
+    let at = |s: i64| BASE + s * 1_000_000_000;
+    assert_eq!(
+        ids(SessionQuery {
+            start_ns: Some(at(50)),
+            ..Default::default()
+        }),
+        ["b"]
+    );
+    assert_eq!(
+        ids(SessionQuery {
+            end_ns: Some(at(50)),
+            ..Default::default()
+        }),
+        ["a"]
+    );
+    assert_eq!(
+        ids(SessionQuery {
+            start_ns: Some(at(150)),
+            end_ns: Some(at(160)),
+            ..Default::default()
+        }),
+        ["b"],
+        "overlap counts"
+    );
+}
+
+/// Deleting a session removes its traces and spans and nothing else.
+pub fn delete_session_removes_its_traces<S: Store>(store: S) {
+    store
+        .write(&[
+            record("p", 1, 1, None, 0, json!({"session.id": "gone"})),
+            record("p", 2, 1, None, 0, json!({"session.id": "kept"})),
+        ])
+        .expect("write");
+    store.delete_session("p", "gone").expect("delete");
+    assert!(matches!(
+        store.session("p", "gone"),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.trace("p", &[1; 16]),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.delete_session("p", "gone"),
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(store.session("p", "kept").expect("kept").num_traces, 1);
+    let traces = store
+        .traces(
+            "p",
+            &TraceQuery {
+                page: PageQuery {
+                    limit: 10,
+                    cursor: None,
+                },
+                ..Default::default()
+            },
+        )
+        .expect("traces");
+    assert_eq!(traces.data.len(), 1);
+}
+
+/// Unknown names are `NotFound`, never an empty success.
+pub fn unknown_names_are_not_found<S: Store>(store: S) {
+    assert!(matches!(
+        store.session("nope", "x"),
+        Err(StoreError::NotFound("project"))
+    ));
+    assert!(matches!(
+        store.sessions(
+            "nope",
+            &SessionQuery {
+                page: PageQuery {
+                    limit: 1,
+                    cursor: None
+                },
+                ..Default::default()
+            }
+        ),
+        Err(StoreError::NotFound("project"))
+    ));
+    store
+        .write(&[record("p", 1, 1, None, 0, json!({}))])
+        .expect("write");
+    assert!(matches!(
+        store.session("p", "x"),
+        Err(StoreError::NotFound("session"))
+    ));
+    assert!(matches!(
+        store.trace("p", &[9; 16]),
+        Err(StoreError::NotFound("trace"))
+    ));
+    store.health().expect("health");
+}
+
+/// Turns come in time order, paged.
+pub fn turns_in_time_order<S: Store>(store: S) {
+    let spans: Vec<_> = (0..5u8)
+        .rev()
+        .map(|n| {
+            record(
+                "p",
+                n + 1,
+                1,
+                None,
+                i64::from(n) * 10,
+                json!({"session.id": "s", "input.value": format!("q{n}")}),
+            )
+        })
+        .collect();
+    store.write(&spans).expect("write");
+    let mut inputs = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .turns("p", "s", &PageQuery { limit: 2, cursor })
+            .expect("turns");
+        inputs.extend(page.data.into_iter().map(|t| t.input.expect("input").value));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(inputs, ["q0", "q1", "q2", "q3", "q4"]);
+}
+
+/// Runs every check, each on a fresh store from `open`.
+pub fn run_all<S: Store>(mut open: impl FnMut() -> S) {
+    idempotent_writes(open());
+    root_arriving_last_moves_the_trace(open());
+    split_and_order_do_not_matter(&mut open);
+    sessions_are_keyed_by_project(open());
+    paging_is_complete_and_stable(open());
+    session_filters(open());
+    delete_session_removes_its_traces(open());
+    unknown_names_are_not_found(open());
+    turns_in_time_order(open());
+}

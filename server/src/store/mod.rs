@@ -1,0 +1,222 @@
+//! Storage: one trait every backend implements, the queries the API asks of it,
+//! and the conformance suite every backend must pass.
+//!
+//! # Contract
+//!
+//! - **Idempotent writes.** A span is identified by (trace id, span id). Writing
+//!   a span that is already stored changes nothing, whatever its content.
+//! - **Durable before acknowledged.** When [`Store::write`] returns `Ok`, every
+//!   span of the batch is committed to stable storage and visible to reads; an
+//!   `Err` means none of the batch was written. A batch is one transaction.
+//! - **Order independence.** The state after a set of writes does not depend on
+//!   the order the spans arrived in, nor on how they were split into batches: the
+//!   per-trace rules of [`crate::turn`] are re-applied to all spans of a trace
+//!   whenever one of its spans arrives, and every session aggregate that the
+//!   change touches (the old session and the new one, when a trace moves) is
+//!   recomputed in the same transaction.
+//! - **Keys.** A trace is keyed by (project, trace id) and a session by
+//!   (project, session id): the same session id in two projects is two sessions.
+//! - **Ordering of reads.** Lists are stable under keyset paging: every sort has
+//!   the row id as its tie-breaker, and cursors are opaque strings that only the
+//!   backend that issued them decodes.
+//!
+//! # Blocking
+//!
+//! The trait is synchronous. The server calls it from `spawn_blocking`, which
+//! suits SQLite (a blocking library) and keeps the trait object-safe; a
+//! PostgreSQL backend can use a blocking client or `Handle::block_on` inside.
+
+pub mod conformance;
+pub mod sqlite;
+
+use crate::model::{
+    Page, ProjectInfo, SessionInfo, SpanRecord, TraceDetail, TraceInfo, Turn, hex, unhex,
+};
+
+/// Why a storage call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The project, session or trace does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The cursor was not issued by this query.
+    #[error("invalid cursor")]
+    InvalidCursor,
+    /// The backend failed; the detail is for logs, not for clients.
+    #[error("storage failure: {0}")]
+    Backend(String),
+}
+
+/// How the session list is sorted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SessionSort {
+    /// First trace start.
+    #[default]
+    StartTime,
+    /// Last trace end.
+    EndTime,
+    /// Number of traces.
+    NumTraces,
+    /// Total tokens.
+    TotalTokens,
+    /// Total cost.
+    TotalCost,
+    /// End minus start.
+    Duration,
+}
+
+impl SessionSort {
+    /// All sort keys with their query-parameter names.
+    pub const ALL: &[(&'static str, SessionSort)] = &[
+        ("start_time", SessionSort::StartTime),
+        ("end_time", SessionSort::EndTime),
+        ("num_traces", SessionSort::NumTraces),
+        ("total_tokens", SessionSort::TotalTokens),
+        ("total_cost", SessionSort::TotalCost),
+        ("duration", SessionSort::Duration),
+    ];
+
+    /// The query-parameter name.
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, s)| *s == self)
+            .map_or("start_time", |(n, _)| n)
+    }
+}
+
+/// Sort direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    /// Ascending.
+    Asc,
+    /// Descending.
+    #[default]
+    Desc,
+}
+
+/// Paging of a list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PageQuery {
+    /// Page size (the API bounds it).
+    pub limit: usize,
+    /// Cursor from the previous page.
+    pub cursor: Option<String>,
+}
+
+/// The session list query.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionQuery {
+    /// Paging.
+    pub page: PageQuery,
+    /// Sort key.
+    pub sort: SessionSort,
+    /// Sort direction.
+    pub order: Order,
+    /// Sessions that end at or after this time (Unix ns).
+    pub start_ns: Option<i64>,
+    /// Sessions that start at or before this time (Unix ns).
+    pub end_ns: Option<i64>,
+    /// Sessions with a trace of this user.
+    pub user_id: Option<String>,
+    /// Sessions with a trace carrying this tag.
+    pub tag: Option<String>,
+    /// Sessions with a trace whose metadata has key = value (string compare).
+    pub metadata: Vec<(String, String)>,
+    /// Sessions with (or without) an errored trace.
+    pub has_error: Option<bool>,
+    /// Sessions with at least this many traces.
+    pub min_traces: Option<i64>,
+    /// Case-insensitive text search over turn inputs and outputs.
+    pub q: Option<String>,
+}
+
+/// The trace list query.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TraceQuery {
+    /// Paging.
+    pub page: PageQuery,
+    /// Traces of this session only.
+    pub session_id: Option<String>,
+    /// Traces that end at or after this time (Unix ns).
+    pub start_ns: Option<i64>,
+    /// Traces that start at or before this time (Unix ns).
+    pub end_ns: Option<i64>,
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteOutcome {
+    /// Spans newly stored.
+    pub inserted: usize,
+    /// Spans already stored (ignored).
+    pub duplicates: usize,
+}
+
+/// A storage backend. See the module documentation for the contract.
+pub trait Store: Send + Sync + 'static {
+    /// Stores a batch of spans in one transaction and re-applies the trace and
+    /// session rules to everything the batch touches.
+    fn write(&self, spans: &[SpanRecord]) -> Result<WriteOutcome, StoreError>;
+    /// Every project.
+    fn projects(&self) -> Result<Vec<ProjectInfo>, StoreError>;
+    /// A page of a project's sessions.
+    fn sessions(
+        &self,
+        project: &str,
+        query: &SessionQuery,
+    ) -> Result<Page<SessionInfo>, StoreError>;
+    /// One session.
+    fn session(&self, project: &str, session_id: &str) -> Result<SessionInfo, StoreError>;
+    /// A page of a session's turns, in time order.
+    fn turns(
+        &self,
+        project: &str,
+        session_id: &str,
+        page: &PageQuery,
+    ) -> Result<Page<Turn>, StoreError>;
+    /// Deletes a session with its traces and spans.
+    fn delete_session(&self, project: &str, session_id: &str) -> Result<(), StoreError>;
+    /// A page of a project's traces, newest first.
+    fn traces(&self, project: &str, query: &TraceQuery) -> Result<Page<TraceInfo>, StoreError>;
+    /// One trace with every span.
+    fn trace(&self, project: &str, trace_id: &[u8; 16]) -> Result<TraceDetail, StoreError>;
+    /// Checks that the backend answers.
+    fn health(&self) -> Result<(), StoreError>;
+}
+
+/// A keyset position: the sort value (as text) and the row id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cursor {
+    /// Which list and sort the cursor belongs to.
+    pub scope: String,
+    /// The sort value of the last row returned.
+    pub value: String,
+    /// The row id of the last row returned.
+    pub id: i64,
+}
+
+impl Cursor {
+    /// Encodes as an opaque string.
+    pub fn encode(&self) -> String {
+        hex(format!("{}\n{}\n{}", self.scope, self.value, self.id).as_bytes())
+    }
+
+    /// Decodes a cursor issued for `scope`.
+    pub fn decode(s: &str, scope: &str) -> Result<Self, StoreError> {
+        let bytes = unhex(s).ok_or(StoreError::InvalidCursor)?;
+        let text = String::from_utf8(bytes).map_err(|_| StoreError::InvalidCursor)?;
+        let mut parts = text.splitn(3, '\n');
+        let (Some(sc), Some(value), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(StoreError::InvalidCursor);
+        };
+        if sc != scope {
+            return Err(StoreError::InvalidCursor);
+        }
+        Ok(Self {
+            scope: sc.to_owned(),
+            value: value.to_owned(),
+            id: id.parse().map_err(|_| StoreError::InvalidCursor)?,
+        })
+    }
+}
