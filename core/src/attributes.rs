@@ -221,11 +221,11 @@ impl std::ops::BitOr for Aliases {
 pub struct ContextAttributes {
     session_id: Option<String>,
     user_id: Option<String>,
-    metadata: Option<JsonObject>,
+    metadata: Option<JsonText>,
     tags: Option<Vec<String>>,
     prompt_template: Option<String>,
     prompt_template_version: Option<String>,
-    prompt_template_variables: Option<JsonObject>,
+    prompt_template_variables: Option<JsonText>,
     attributes: BTreeMap<String, AttributeValue>,
 }
 
@@ -248,47 +248,48 @@ pub fn validate_id(field: Field, id: &str) -> Result<()> {
     Ok(())
 }
 
-fn validate_object(field: Field, object: &JsonObject) -> Result<()> {
-    fn check_numbers(field: Field, value: &Value) -> Result<()> {
-        match value {
-            Value::Number(n) if n.as_f64().is_some_and(|f| !f.is_finite()) => {
-                Err(Error::NonFiniteNumber {
-                    field,
-                    value: n.to_string(),
-                })
-            }
-            Value::Array(items) => items.iter().try_for_each(|v| check_numbers(field, v)),
-            Value::Object(map) => map.values().try_for_each(|v| check_numbers(field, v)),
-            _ => Ok(()),
-        }
-    }
-    object.values().try_for_each(|v| check_numbers(field, v))?;
-    let len = json_len(object);
-    if len > MAX_VALUE_BYTES {
-        return Err(Error::TooLong {
-            field,
-            len,
-            limit: MAX_VALUE_BYTES,
-        });
-    }
-    Ok(())
+/// A JSON object and its serialized text, serialized once: the size limit needs
+/// the text, and so do the span and context forms.
+#[derive(Debug, Clone, PartialEq)]
+struct JsonText {
+    object: JsonObject,
+    text: String,
 }
 
-fn json_len(object: &JsonObject) -> usize {
-    struct Counter(usize);
-    impl std::io::Write for Counter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
+impl JsonText {
+    /// Validates an object passed by a caller: finite numbers, size limit.
+    fn validated(field: Field, object: JsonObject) -> Result<Self> {
+        fn check_numbers(field: Field, value: &Value) -> Result<()> {
+            match value {
+                Value::Number(n) if n.as_f64().is_some_and(|f| !f.is_finite()) => {
+                    Err(Error::NonFiniteNumber {
+                        field,
+                        value: n.to_string(),
+                    })
+                }
+                Value::Array(items) => items.iter().try_for_each(|v| check_numbers(field, v)),
+                Value::Object(map) => map.values().try_for_each(|v| check_numbers(field, v)),
+                _ => Ok(()),
+            }
         }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
+        object.values().try_for_each(|v| check_numbers(field, v))?;
+        let json = JsonText::from_object(object);
+        if json.text.len() > MAX_VALUE_BYTES {
+            return Err(Error::TooLong {
+                field,
+                len: json.text.len(),
+                limit: MAX_VALUE_BYTES,
+            });
         }
+        Ok(json)
     }
-    let mut counter = Counter(0);
-    // Writing into a counter cannot fail: a JSON object always serializes.
-    let _ = serde_json::to_writer(&mut counter, object);
-    counter.0
+
+    /// Wraps an object built from validated parts (a merge).
+    fn from_object(object: JsonObject) -> Self {
+        // Serializing a map of JSON values cannot fail.
+        let text = serde_json::to_string(&object).unwrap_or_default();
+        JsonText { object, text }
+    }
 }
 
 /// Parses text that must hold a JSON object.
@@ -318,11 +319,6 @@ pub fn json_kind(value: &Value) -> &'static str {
     }
 }
 
-fn to_json_string(object: &JsonObject) -> String {
-    // Serializing a map of JSON values cannot fail.
-    serde_json::to_string(object).unwrap_or_default()
-}
-
 impl ContextAttributes {
     /// Nothing set.
     pub fn new() -> Self {
@@ -347,8 +343,7 @@ impl ContextAttributes {
 
     /// Sets the metadata object.
     pub fn with_metadata(mut self, metadata: JsonObject) -> Result<Self> {
-        validate_object(Field::Metadata, &metadata)?;
-        self.metadata = Some(metadata);
+        self.metadata = Some(JsonText::validated(Field::Metadata, metadata)?);
         Ok(self)
     }
 
@@ -401,8 +396,10 @@ impl ContextAttributes {
 
     /// Sets the prompt template variables.
     pub fn with_prompt_template_variables(mut self, variables: JsonObject) -> Result<Self> {
-        validate_object(Field::PromptTemplateVariables, &variables)?;
-        self.prompt_template_variables = Some(variables);
+        self.prompt_template_variables = Some(JsonText::validated(
+            Field::PromptTemplateVariables,
+            variables,
+        )?);
         Ok(self)
     }
 
@@ -424,7 +421,7 @@ impl ContextAttributes {
     }
     /// The metadata object.
     pub fn metadata(&self) -> Option<&JsonObject> {
-        self.metadata.as_ref()
+        self.metadata.as_ref().map(|m| &m.object)
     }
     /// The tags.
     pub fn tags(&self) -> Option<&[String]> {
@@ -440,7 +437,7 @@ impl ContextAttributes {
     }
     /// The prompt template variables.
     pub fn prompt_template_variables(&self) -> Option<&JsonObject> {
-        self.prompt_template_variables.as_ref()
+        self.prompt_template_variables.as_ref().map(|v| &v.object)
     }
     /// The free-form attributes.
     pub fn attributes(&self) -> &BTreeMap<String, AttributeValue> {
@@ -460,9 +457,9 @@ impl ContextAttributes {
         }
         let metadata = match (&self.metadata, &scope.metadata) {
             (Some(outer), Some(inner)) => {
-                let mut merged = outer.clone();
-                merged.extend(inner.iter().map(|(k, v)| (k.clone(), v.clone())));
-                Some(merged)
+                let mut merged = outer.object.clone();
+                merged.extend(inner.object.iter().map(|(k, v)| (k.clone(), v.clone())));
+                Some(JsonText::from_object(merged))
             }
             (outer, inner) => pick(inner, outer),
         };
@@ -510,7 +507,7 @@ impl ContextAttributes {
         if let Some(metadata) = &self.metadata {
             push(
                 keys::METADATA,
-                AttributeValue::String(to_json_string(metadata)),
+                AttributeValue::String(metadata.text.clone()),
             );
         }
         if let Some(tags) = &self.tags {
@@ -531,7 +528,7 @@ impl ContextAttributes {
         if let Some(variables) = &self.prompt_template_variables {
             push(
                 keys::PROMPT_TEMPLATE_VARIABLES,
-                AttributeValue::String(to_json_string(variables)),
+                AttributeValue::String(variables.text.clone()),
             );
         }
         let alias_pairs: [(Aliases, &'static str, &Option<String>); 5] = [
@@ -572,18 +569,21 @@ impl ContextAttributes {
         ContextValues {
             session_id: self.session_id.clone(),
             user_id: self.user_id.clone(),
-            metadata: self.metadata.as_ref().map(to_json_string),
+            metadata: self.metadata.as_ref().map(|m| m.text.clone()),
             tags: self.tags.clone(),
             prompt_template: self.prompt_template.clone(),
             prompt_template_version: self.prompt_template_version.clone(),
-            prompt_template_variables: self.prompt_template_variables.as_ref().map(to_json_string),
+            prompt_template_variables: self
+                .prompt_template_variables
+                .as_ref()
+                .map(|v| v.text.clone()),
             attributes: (!self.attributes.is_empty()).then(|| {
                 let object: JsonObject = self
                     .attributes
                     .iter()
                     .map(|(k, v)| (k.clone(), v.to_json()))
                     .collect();
-                to_json_string(&object)
+                JsonText::from_object(object).text
             }),
         }
     }

@@ -20,40 +20,59 @@ fn type_name(value: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|_| "?".to_owned())
 }
 
+/// Where a value sits inside an argument, rendered only when an error needs it
+/// (formatting it for every key would cost more than the conversion).
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    Root(&'a str),
+    Key(&'a Path<'a>, &'a str),
+    Index(&'a Path<'a>, usize),
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Root(name) => f.write_str(name),
+            Path::Key(parent, key) => write!(f, "{parent}[{key:?}]"),
+            Path::Index(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
+}
+
 /// Converts a `dict` that must be JSON-serializable into a JSON object.
 pub(crate) fn json_object_from_py(value: &Bound<'_, PyAny>, name: &str) -> PyResult<JsonObject> {
     let dict = value.cast::<PyDict>().map_err(|_| {
         PyTypeError::new_err(format!("{name} must be a dict, not {}", type_name(value)))
     })?;
-    dict_to_json(dict, name, 0)
+    dict_to_json(dict, &Path::Root(name), 0)
 }
 
-fn dict_to_json(dict: &Bound<'_, PyDict>, path: &str, depth: usize) -> PyResult<JsonObject> {
+fn dict_to_json(dict: &Bound<'_, PyDict>, path: &Path<'_>, depth: usize) -> PyResult<JsonObject> {
     let mut object = JsonObject::new();
     for (key, value) in dict.iter() {
-        let key = key
-            .cast::<PyString>()
-            .map_err(|_| {
-                PyTypeError::new_err(format!(
-                    "{path} is not JSON-serializable: key {} is a {}, keys must be str",
-                    key.repr().map(|r| r.to_string()).unwrap_or_default(),
-                    type_name(&key)
-                ))
-            })?
-            .to_str()?
-            .to_owned();
-        let child = format!("{path}[{key:?}]");
-        let value = to_json(&value, &child, depth + 1)?;
-        object.insert(key, value);
+        let key = key.cast::<PyString>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "{path} is not JSON-serializable: key {} is a {}, keys must be str",
+                key.repr().map(|r| r.to_string()).unwrap_or_default(),
+                type_name(&key)
+            ))
+        })?;
+        let key = key.to_str()?;
+        let value = to_json(&value, &Path::Key(path, key), depth + 1)?;
+        object.insert(key.to_owned(), value);
     }
     Ok(object)
 }
 
-fn to_json(value: &Bound<'_, PyAny>, path: &str, depth: usize) -> PyResult<Value> {
+fn to_json(value: &Bound<'_, PyAny>, path: &Path<'_>, depth: usize) -> PyResult<Value> {
     if depth > MAX_DEPTH {
         return Err(PyValueError::new_err(format!(
             "{path} is nested deeper than {MAX_DEPTH} levels"
         )));
+    }
+    // exact-type checks first: they are the common case and the cheapest
+    if let Ok(s) = value.cast_exact::<PyString>() {
+        return Ok(Value::String(s.to_str()?.to_owned()));
     }
     if value.is_none() {
         return Ok(Value::Null);
@@ -89,7 +108,7 @@ fn to_json(value: &Bound<'_, PyAny>, path: &str, depth: usize) -> PyResult<Value
         return value
             .try_iter()?
             .enumerate()
-            .map(|(i, item)| to_json(&item?, &format!("{path}[{i}]"), depth + 1))
+            .map(|(i, item)| to_json(&item?, &Path::Index(path, i), depth + 1))
             .collect::<PyResult<Vec<_>>>()
             .map(Value::Array);
     }
@@ -102,7 +121,8 @@ fn to_json(value: &Bound<'_, PyAny>, path: &str, depth: usize) -> PyResult<Value
 /// Converts a free-form attribute value (str, bool, int, float, or a list of
 /// one of those).
 pub(crate) fn attribute_from_py(key: &str, value: &Bound<'_, PyAny>) -> PyResult<AttributeValue> {
-    let path = format!("attributes[{key:?}]");
+    let root = Path::Root("attributes");
+    let path = Path::Key(&root, key);
     let json = to_json(value, &path, 0)?;
     if matches!(json, Value::Null | Value::Object(_)) {
         return Err(PyTypeError::new_err(format!(

@@ -7,7 +7,7 @@
 //! the context operations live in Python, in the OpenTelemetry context.
 
 use openinference_session::attributes::ContextValues;
-use openinference_session::{Aliases, ContextAttributes};
+use openinference_session::{Aliases, ContextAttributes, keys};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -24,7 +24,8 @@ use error::CoreResultExt;
 #[pyclass(frozen, module = "openinference.instrumentation.session._native")]
 struct Attributes {
     inner: ContextAttributes,
-    context_values: PyOnceLock<Py<PyTuple>>,
+    /// `context_values()` and `context_updates()`, built together on first use.
+    context_forms: PyOnceLock<(Py<PyTuple>, Py<PyDict>)>,
     span_attributes: [PyOnceLock<Py<PyDict>>; 8],
 }
 
@@ -32,10 +33,28 @@ impl Attributes {
     fn wrap(inner: ContextAttributes) -> Self {
         Attributes {
             inner,
-            context_values: PyOnceLock::new(),
+            context_forms: PyOnceLock::new(),
             span_attributes: std::array::from_fn(|_| PyOnceLock::new()),
         }
     }
+}
+
+/// `PyOnceLock::get_or_try_init` without its detach from the interpreter
+/// (which costs more than what these caches compute). Two threads may both
+/// compute the value; both results are equal and the first stored wins.
+fn init_cached<'a, T>(
+    cell: &'a PyOnceLock<T>,
+    py: Python<'_>,
+    compute: impl FnOnce() -> PyResult<T>,
+) -> PyResult<&'a T> {
+    if let Some(value) = cell.get(py) {
+        return Ok(value);
+    }
+    let value = compute()?;
+    let _ = cell.set(py, value);
+    Ok(cell
+        .get(py)
+        .expect("the cell was set just above, by this thread or another"))
 }
 
 fn string_arg(value: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<String>> {
@@ -56,27 +75,65 @@ fn tags_arg(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<String>>> {
     let Some(value) = value.filter(|v| !v.is_none()) else {
         return Ok(None);
     };
-    if value.is_instance_of::<PyString>() || !(value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>()) {
-        return Err(PyTypeError::new_err(format!(
-            "tags must be a list of str, not {}",
-            value.get_type().name()?
-        )));
+    let item_text = |i: usize, item: Bound<'_, PyAny>| -> PyResult<String> {
+        match item.cast::<PyString>() {
+            Ok(s) => Ok(s.to_str()?.to_owned()),
+            Err(_) => Err(PyTypeError::new_err(format!(
+                "tags[{i}] must be a str, not {}",
+                item.get_type().name()?
+            ))),
+        }
+    };
+    // lists and tuples are walked directly, without a Python iterator object
+    if let Ok(list) = value.cast::<PyList>() {
+        return list
+            .iter()
+            .enumerate()
+            .map(|(i, t)| item_text(i, t))
+            .collect::<PyResult<_>>()
+            .map(Some);
     }
-    value
-        .try_iter()?
-        .enumerate()
-        .map(|(i, item)| {
-            let item = item?;
-            match item.cast::<PyString>() {
-                Ok(s) => Ok(s.to_str()?.to_owned()),
-                Err(_) => Err(PyTypeError::new_err(format!(
-                    "tags[{i}] must be a str, not {}",
-                    item.get_type().name()?
-                ))),
+    if let Ok(tuple) = value.cast::<PyTuple>() {
+        return tuple
+            .iter()
+            .enumerate()
+            .map(|(i, t)| item_text(i, t))
+            .collect::<PyResult<_>>()
+            .map(Some);
+    }
+    Err(PyTypeError::new_err(format!(
+        "tags must be a list of str, not {}",
+        value.get_type().name()?
+    )))
+}
+
+impl Attributes {
+    fn context_forms<'py>(&self, py: Python<'py>) -> PyResult<&(Py<PyTuple>, Py<PyDict>)> {
+        init_cached(&self.context_forms, py, || {
+            let v = self.inner.to_context_values();
+            let text = |s: Option<String>| s.map(|s| PyString::new(py, &s).into_any());
+            let tags = match &v.tags {
+                Some(t) => Some(PyList::new(py, t)?.into_any()),
+                None => None,
+            };
+            let items: [Option<Bound<'py, PyAny>>; 7] = [
+                text(v.session_id),
+                text(v.user_id),
+                text(v.metadata),
+                tags,
+                text(v.prompt_template),
+                text(v.prompt_template_version),
+                text(v.prompt_template_variables),
+            ];
+            let updates = PyDict::new(py);
+            for (key, value) in CONTEXT_KEYS.iter().zip(&items) {
+                if let Some(value) = value {
+                    updates.set_item(key, value)?;
+                }
             }
+            PyResult::Ok((PyTuple::new(py, items)?.unbind(), updates.unbind()))
         })
-        .collect::<PyResult<Vec<_>>>()
-        .map(Some)
+    }
 }
 
 #[pymethods]
@@ -106,7 +163,9 @@ impl Attributes {
             a = a.with_user_id(id).into_py_err()?;
         }
         if let Some(m) = metadata.filter(|v| !v.is_none()) {
-            a = a.with_metadata(json_object_from_py(m, "metadata")?).into_py_err()?;
+            a = a
+                .with_metadata(json_object_from_py(m, "metadata")?)
+                .into_py_err()?;
         }
         if let Some(t) = tags_arg(tags)? {
             a = a.with_tags(t).into_py_err()?;
@@ -125,18 +184,32 @@ impl Attributes {
             let dict = attrs.cast::<PyDict>().map_err(|_| {
                 PyTypeError::new_err(format!(
                     "attributes must be a dict, not {}",
-                    attrs.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                    attrs
+                        .get_type()
+                        .name()
+                        .map(|n| n.to_string())
+                        .unwrap_or_default()
                 ))
             })?;
             for (key, value) in dict.iter() {
-                let key: String = key.extract().map_err(|_| {
-                    PyTypeError::new_err("attributes keys must be str")
-                })?;
+                let key: String = key
+                    .extract()
+                    .map_err(|_| PyTypeError::new_err("attributes keys must be str"))?;
                 let value = attribute_from_py(&key, &value)?;
                 a = a.with_attribute(key, value).into_py_err()?;
             }
         }
         Ok(Attributes::wrap(a))
+    }
+
+    /// Validates a session id alone: the common scope, without keyword parsing.
+    #[staticmethod]
+    fn for_session(session_id: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let id = string_arg(Some(session_id), "session_id")?
+            .ok_or_else(|| PyTypeError::new_err("session_id must be a str, not NoneType"))?;
+        Ok(Attributes::wrap(
+            ContextAttributes::new().with_session_id(id).into_py_err()?,
+        ))
     }
 
     /// Reads the values OpenInference (or another package) keeps under its keys
@@ -214,24 +287,13 @@ impl Attributes {
     /// The values for OpenInference's context keys, in the order of
     /// `CONTEXT_KEYS` (None where unset). Cached: the same tuple every call.
     fn context_values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        let tuple = self.context_values.get_or_try_init(py, || {
-            let v = self.inner.to_context_values();
-            let tags = match &v.tags {
-                Some(t) => Some(PyList::new(py, t)?.into_any()),
-                None => None,
-            };
-            let items: [Option<Bound<'py, PyAny>>; 7] = [
-                v.session_id.map(|s| PyString::new(py, &s).into_any()),
-                v.user_id.map(|s| PyString::new(py, &s).into_any()),
-                v.metadata.map(|s| PyString::new(py, &s).into_any()),
-                tags,
-                v.prompt_template.map(|s| PyString::new(py, &s).into_any()),
-                v.prompt_template_version.map(|s| PyString::new(py, &s).into_any()),
-                v.prompt_template_variables.map(|s| PyString::new(py, &s).into_any()),
-            ];
-            PyResult::Ok(PyTuple::new(py, items)?.unbind())
-        })?;
-        Ok(tuple.bind(py).clone())
+        Ok(self.context_forms(py)?.0.bind(py).clone())
+    }
+
+    /// The set values of `context_values()` by key: what a scope writes into
+    /// the context. Cached and shared: callers must not mutate the dict.
+    fn context_updates<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        Ok(self.context_forms(py)?.1.bind(py).clone())
     }
 
     /// The span attributes these stamp, with the alias set `aliases` (bits from
@@ -241,8 +303,10 @@ impl Attributes {
         let slot = self
             .span_attributes
             .get(usize::from(aliases))
-            .ok_or_else(|| PyValueError::new_err(format!("aliases must be 0..=7, got {aliases}")))?;
-        let dict = slot.get_or_try_init(py, || {
+            .ok_or_else(|| {
+                PyValueError::new_err(format!("aliases must be 0..=7, got {aliases}"))
+            })?;
+        let dict = init_cached(slot, py, || {
             let dict = PyDict::new(py);
             for (key, value) in self.inner.span_attributes(Aliases::from_bits(aliases)) {
                 dict.set_item(key.as_ref(), attribute_to_py(py, &value)?)?;
@@ -265,16 +329,18 @@ impl Attributes {
     }
 
     fn __repr__(&self) -> String {
-        format!("Attributes({:?})", self.inner.span_attributes(Aliases::NONE))
+        format!(
+            "Attributes({:?})",
+            self.inner.span_attributes(Aliases::NONE)
+        )
     }
 }
 
 /// Parses alias names (`gen_ai`, `langsmith`, `traceloop`) into bits.
 #[pyfunction]
 fn parse_aliases(names: &Bound<'_, PyAny>) -> PyResult<u8> {
-    let names = tags_arg(Some(names)).map_err(|_| {
-        PyTypeError::new_err("aliases must be a list of str such as [\"gen_ai\"]")
-    })?;
+    let names = tags_arg(Some(names))
+        .map_err(|_| PyTypeError::new_err("aliases must be a list of str such as [\"gen_ai\"]"))?;
     let names = names.unwrap_or_default();
     Aliases::parse(names.iter().map(String::as_str))
         .map(Aliases::bits)
@@ -291,6 +357,17 @@ fn validate_session_id(session_id: &Bound<'_, PyAny>) -> PyResult<String> {
     Ok(id)
 }
 
+/// OpenInference's context keys, in the order of `context_values()`.
+const CONTEXT_KEYS: [&str; 7] = [
+    keys::SESSION_ID,
+    keys::USER_ID,
+    keys::METADATA,
+    keys::TAG_TAGS,
+    keys::PROMPT_TEMPLATE_TEMPLATE,
+    keys::PROMPT_TEMPLATE_VERSION,
+    keys::PROMPT_TEMPLATE_VARIABLES,
+];
+
 #[pymodule(gil_used = false)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Attributes>()?;
@@ -300,5 +377,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "MAX_ID_BYTES",
         openinference_session::attributes::MAX_ID_BYTES,
     )?;
+    m.add("CONTEXT_KEYS", PyTuple::new(m.py(), CONTEXT_KEYS)?)?;
     Ok(())
 }

@@ -10,26 +10,20 @@ wrote; if another package changed them since, the context is read afresh.
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional, Tuple
+from contextvars import Token
+from typing import Any
 
 from opentelemetry import baggage as _baggage
 from opentelemetry.context import Context, attach, get_current
 
+from ._native import CONTEXT_KEYS as _NATIVE_CONTEXT_KEYS
 from ._native import Attributes
 
 logger = logging.getLogger("openinference.instrumentation.session")
 
 #: The keys OpenInference keeps context attributes under, in the order of
-#: ``Attributes.context_values()``.
-CONTEXT_KEYS: Tuple[str, ...] = (
-    "session.id",
-    "user.id",
-    "metadata",
-    "tag.tags",
-    "llm.prompt_template.template",
-    "llm.prompt_template.version",
-    "llm.prompt_template.variables",
-)
+#: ``Attributes.context_values()`` (defined once, by the core).
+CONTEXT_KEYS: tuple[str, ...] = _NATIVE_CONTEXT_KEYS
 _K0, _K1, _K2, _K3, _K4, _K5, _K6 = CONTEXT_KEYS
 _CONTEXT_KEY_SET = frozenset(CONTEXT_KEYS)
 
@@ -38,11 +32,11 @@ SCOPE_KEY = "openinference.session.scope"
 
 # The key the OpenTelemetry API keeps baggage under; private to it, so found
 # defensively. Only used to restore baggage in ``clear_session``.
-_BAGGAGE_CONTEXT_KEY: Optional[str] = getattr(_baggage, "_BAGGAGE_KEY", None)
+_BAGGAGE_CONTEXT_KEY: str | None = getattr(_baggage, "_BAGGAGE_KEY", None)
 
 #: Every context key a scope may write.
-OWNED_KEYS: Tuple[str, ...] = CONTEXT_KEYS + (SCOPE_KEY,) + (
-    (_BAGGAGE_CONTEXT_KEY,) if _BAGGAGE_CONTEXT_KEY else ()
+OWNED_KEYS: tuple[str, ...] = (
+    CONTEXT_KEYS + (SCOPE_KEY,) + ((_BAGGAGE_CONTEXT_KEY,) if _BAGGAGE_CONTEXT_KEY else ())
 )
 
 
@@ -59,15 +53,15 @@ settings = _Settings()
 
 # One-entry cache for contexts filled by another package: their spans share the
 # same value objects, so the last conversion is usually the one needed again.
-_foreign_cache: Tuple[Tuple[Any, ...], Optional[Attributes]] = ((), None)
+_foreign_cache: tuple[tuple[Any, ...], Attributes | None] = ((), None)
 
 
-def _values_in(ctx: Context) -> Tuple[Any, ...]:
+def _values_in(ctx: Context) -> tuple[Any, ...]:
     get = ctx.get
     return (get(_K0), get(_K1), get(_K2), get(_K3), get(_K4), get(_K5), get(_K6))
 
 
-def _from_values(values: Tuple[Any, ...]) -> Optional[Attributes]:
+def _from_values(values: tuple[Any, ...]) -> Attributes | None:
     global _foreign_cache
     cached_values, cached = _foreign_cache
     if cached_values == values:
@@ -79,7 +73,7 @@ def _from_values(values: Tuple[Any, ...]) -> Optional[Attributes]:
     return attrs
 
 
-def _from_baggage(ctx: Context) -> Optional[Attributes]:
+def _from_baggage(ctx: Context) -> Attributes | None:
     session_id = _baggage.get_baggage("session.id", ctx)
     user_id = _baggage.get_baggage("user.id", ctx)
     if session_id is None and user_id is None:
@@ -91,22 +85,28 @@ def _from_baggage(ctx: Context) -> Optional[Attributes]:
     return attrs
 
 
-def attributes_in(ctx: Context) -> Optional[Attributes]:
+def scope_entry(ctx: Context) -> tuple[Attributes, tuple[Any, ...]] | None:
+    """What our last scope left in ``ctx``: the attributes in effect and the values
+    it wrote under ``CONTEXT_KEYS``."""
+    return ctx.get(SCOPE_KEY)  # type: ignore[return-value]
+
+
+def attributes_in(ctx: Context) -> Attributes | None:
     """The attributes in effect in ``ctx``, whoever set them."""
-    entry = ctx.get(SCOPE_KEY)
+    entry = scope_entry(ctx)
     if entry is not None:
         attrs, values = entry
         current = _values_in(ctx)
         if current == values:
-            return attrs  # type: ignore[no-any-return]
+            return attrs
         # Another package changed OpenInference keys inside our scope: what it
         # set is the inner scope; our free-form attributes still hold.
         foreign = _from_values(current)
-        return attrs.with_scope(foreign) if foreign is not None else attrs  # type: ignore[no-any-return]
+        return attrs.with_scope(foreign) if foreign is not None else attrs
     if not _CONTEXT_KEY_SET.isdisjoint(ctx):
-        attrs = _from_values(_values_in(ctx))
-        if attrs is not None:
-            return attrs
+        foreign = _from_values(_values_in(ctx))
+        if foreign is not None:
+            return foreign
     if settings.baggage:
         return _from_baggage(ctx)
     return None
@@ -114,30 +114,22 @@ def attributes_in(ctx: Context) -> Optional[Attributes]:
 
 def context_with(scope: Attributes, ctx: Context) -> Context:
     """A new context in which ``scope`` is opened within ``ctx``."""
-    outer = attributes_in(ctx)
-    effective = scope if outer is None else outer.with_scope(scope)
-    v = effective.context_values()
-    new = Context(
-        {
-            **ctx,
-            _K0: v[0],
-            _K1: v[1],
-            _K2: v[2],
-            _K3: v[3],
-            _K4: v[4],
-            _K5: v[5],
-            _K6: v[6],
-            SCOPE_KEY: (effective, v),
-        }
-    )
+    if SCOPE_KEY not in ctx and _CONTEXT_KEY_SET.isdisjoint(ctx) and not settings.baggage:
+        effective = scope  # nothing to inherit: the common outermost scope
+    else:
+        outer = attributes_in(ctx)
+        effective = scope if outer is None else outer.with_scope(scope)
+    values = effective.context_values()
+    # Only set values are written: an unset key reads as None either way.
+    new = Context({**ctx, **effective.context_updates(), SCOPE_KEY: (effective, values)})
     if settings.baggage:
-        if v[0] is not None:
-            new = _baggage.set_baggage("session.id", v[0], new)
-        if v[1] is not None:
-            new = _baggage.set_baggage("user.id", v[1], new)
+        if values[0] is not None:
+            new = _baggage.set_baggage("session.id", values[0], new)
+        if values[1] is not None:
+            new = _baggage.set_baggage("user.id", values[1], new)
     return new
 
 
-def open_scope(scope: Attributes) -> object:
+def open_scope(scope: Attributes) -> Token[Context]:
     """Attaches ``scope`` within the current context; returns the detach token."""
     return attach(context_with(scope, get_current()))

@@ -1,24 +1,33 @@
 """Type stubs of the native core binding (Rust, pyo3)."""
 
-from typing import Any, List, Mapping, Optional, Sequence, Tuple
+from collections.abc import Mapping, Sequence
+from typing import Any, final
+
+from typing_extensions import Self
+
+__all__ = ["CONTEXT_KEYS", "MAX_ID_BYTES", "Attributes", "parse_aliases", "validate_session_id"]
 
 MAX_ID_BYTES: int
+CONTEXT_KEYS: tuple[str, ...]
 
+@final
 class Attributes:
     """Validated context attributes: what one scope sets, or what is in effect
     inside nested scopes. Immutable."""
 
     def __new__(
         cls,
-        session_id: Optional[str] = None,
-        user_id: Optional[str] = None,
-        metadata: Optional[Mapping[str, Any]] = None,
-        tags: Optional[Sequence[str]] = None,
-        prompt_template: Optional[str] = None,
-        prompt_template_version: Optional[str] = None,
-        prompt_template_variables: Optional[Mapping[str, Any]] = None,
-        attributes: Optional[Mapping[str, Any]] = None,
-    ) -> "Attributes": ...
+        session_id: str | None = None,
+        user_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        tags: Sequence[str] | None = None,
+        prompt_template: str | None = None,
+        prompt_template_version: str | None = None,
+        prompt_template_variables: Mapping[str, Any] | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> Self: ...
+    @staticmethod
+    def for_session(session_id: str) -> Attributes: ...
     @staticmethod
     def from_context_values(
         session_id: Any,
@@ -28,14 +37,15 @@ class Attributes:
         prompt_template: Any,
         prompt_template_version: Any,
         prompt_template_variables: Any,
-    ) -> Tuple[Optional["Attributes"], List[str]]: ...
-    def with_scope(self, scope: "Attributes") -> "Attributes": ...
-    def context_values(self) -> Tuple[Any, ...]: ...
+    ) -> tuple[Attributes | None, list[str]]: ...
+    def with_scope(self, scope: Attributes) -> Attributes: ...
+    def context_values(self) -> tuple[Any, ...]: ...
+    def context_updates(self) -> dict[str, Any]: ...
     def span_attributes(self, aliases: int = 0) -> dict[str, Any]: ...
     @property
-    def session_id(self) -> Optional[str]: ...
+    def session_id(self) -> str | None: ...
     @property
-    def user_id(self) -> Optional[str]: ...
+    def user_id(self) -> str | None: ...
 
 def parse_aliases(names: Sequence[str]) -> int: ...
 def validate_session_id(session_id: str) -> str: ...

@@ -3,14 +3,14 @@ at start, whatever library started it."""
 
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 from opentelemetry.context import Context, get_current
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from . import _context
-from ._context import SCOPE_KEY, _values_in, attributes_in, logger
-from ._native import parse_aliases
+from ._context import _values_in, attributes_in, logger, scope_entry
+from ._native import Attributes, parse_aliases
 
 _CONTEXT_KEY_SET = frozenset(_context.CONTEXT_KEYS)
 
@@ -33,10 +33,11 @@ class SessionSpanProcessor(SpanProcessor):
     def __init__(self, *, aliases: Iterable[str] = ()) -> None:
         self._aliases = parse_aliases(list(aliases))
 
-    def on_start(self, span: Span, parent_context: Optional[Context] = None) -> None:
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         try:
             ctx = parent_context if parent_context is not None else get_current()
-            entry = ctx.get(SCOPE_KEY)
+            entry = scope_entry(ctx)
+            attrs: Attributes | None
             if entry is not None:
                 attrs, values = entry
                 if _values_in(ctx) != values:
@@ -47,7 +48,7 @@ class SessionSpanProcessor(SpanProcessor):
                 attrs = attributes_in(ctx)
             if attrs is not None:
                 span.set_attributes(attrs.span_attributes(self._aliases))
-        except Exception:  # the span path must never fail the application
+        except Exception:  # noqa: BLE001 - the span path must never fail the application
             logger.warning("could not stamp session attributes on a span", exc_info=True)
 
     def on_end(self, span: ReadableSpan) -> None:

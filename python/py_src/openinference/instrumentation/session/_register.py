@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Dict, Iterable, Mapping, Optional
+from collections.abc import Iterable, Mapping
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -20,17 +20,17 @@ PROJECT_NAME_ATTRIBUTE = "openinference.project.name"
 
 
 def register(
-    endpoint: Optional[str] = None,
-    project_name: Optional[str] = None,
+    endpoint: str | None = None,
+    project_name: str | None = None,
     *,
     protocol: str = "http/protobuf",
-    api_key: Optional[str] = None,
-    headers: Optional[Mapping[str, str]] = None,
+    api_key: str | None = None,
+    headers: Mapping[str, str] | None = None,
     batch: bool = True,
     set_global_tracer_provider: bool = True,
     aliases: Iterable[str] = (),
     propagate_baggage: bool = False,
-    resource_attributes: Optional[Mapping[str, str]] = None,
+    resource_attributes: Mapping[str, str] | None = None,
 ) -> TracerProvider:
     """Builds a ``TracerProvider`` that stamps session attributes and exports
     OTLP to ``endpoint`` (default: ``$OI_SESSIONS_ENDPOINT``, else a local
@@ -48,7 +48,7 @@ def register(
     if not isinstance(project, str):
         raise TypeError(f"project_name must be a str, not {type(project).__name__}")
     key = api_key or os.environ.get("OI_SESSIONS_API_KEY")
-    all_headers: Dict[str, str] = dict(headers or {})
+    all_headers: dict[str, str] = dict(headers or {})
     if key:
         all_headers["authorization"] = f"Bearer {key}"
 
@@ -59,11 +59,11 @@ def register(
                 OTLPSpanExporter as GrpcExporter,
             )
         except ImportError as e:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "protocol='grpc' needs opentelemetry-exporter-otlp-proto-grpc installed"
-            ) from e
+            raise ImportError("protocol='grpc' needs opentelemetry-exporter-otlp-proto-grpc installed") from e
         url = endpoint or os.environ.get("OI_SESSIONS_GRPC_ENDPOINT") or DEFAULT_GRPC_ENDPOINT
-        exporter = GrpcExporter(endpoint=url, headers=tuple(all_headers.items()) or None, insecure=url.startswith("http://"))
+        exporter = GrpcExporter(
+            endpoint=url, headers=tuple(all_headers.items()) or None, insecure=url.startswith("http://")
+        )
     else:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 

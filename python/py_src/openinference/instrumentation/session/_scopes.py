@@ -5,25 +5,20 @@ from __future__ import annotations
 
 import functools
 import inspect
-from contextvars import ContextVar
+from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import (
     Any,
-    Callable,
-    Dict,
-    Iterable,
-    List,
-    Mapping,
-    Optional,
-    Tuple,
-    Type,
     TypeVar,
     cast,
 )
 
 from opentelemetry.context import Context, attach, detach, get_current
+from typing_extensions import Self
 
 from . import _context
+from ._context import context_with
 from ._native import Attributes, parse_aliases, validate_session_id
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,33 +33,43 @@ class ContextScope:
     or async generator. The arguments were validated when it was created.
     """
 
-    __slots__ = ("_attributes", "_tokens")
+    __slots__ = ("_attributes", "_outer_tokens", "_token")
 
     def __init__(self, attributes: Attributes) -> None:
         self._attributes = attributes
-        self._tokens: List[object] = []
+        self._token: Token[Context] | None = None
+        # Only a scope object entered again before it exits needs a stack.
+        self._outer_tokens: list[Token[Context]] | None = None
 
-    def __enter__(self) -> "ContextScope":
-        self._tokens.append(_context.open_scope(self._attributes))
+    def __enter__(self) -> Self:
+        token = attach(context_with(self._attributes, get_current()))
+        if self._token is not None:
+            if self._outer_tokens is None:
+                self._outer_tokens = []
+            self._outer_tokens.append(self._token)
+        self._token = token
         return self
 
     def __exit__(
         self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
-        if self._tokens:
-            detach(self._tokens.pop())
+        token = self._token
+        if token is None:
+            return
+        self._token = self._outer_tokens.pop() if self._outer_tokens else None
+        detach(token)
 
-    async def __aenter__(self) -> "ContextScope":
+    async def __aenter__(self) -> Self:
         return self.__enter__()
 
     async def __aexit__(
         self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.__exit__(exc_type, exc, tb)
 
@@ -99,7 +104,7 @@ def _decorate(attrs: Attributes, fn: Callable[..., Any]) -> Callable[..., Any]:
                     finally:
                         detach(token)
                     raise
-                except BaseException as exc:  # re-raised inside the generator
+                except BaseException as exc:  # noqa: BLE001 - re-raised inside the generator
                     step, arg = agen.athrow, exc
 
         return agen_wrapper
@@ -129,7 +134,7 @@ def _decorate(attrs: Attributes, fn: Callable[..., Any]) -> Callable[..., Any]:
                     finally:
                         detach(token)
                     raise
-                except BaseException as exc:  # re-raised inside the generator
+                except BaseException as exc:  # noqa: BLE001 - re-raised inside the generator
                     step, arg = gen.throw, exc
 
         return gen_wrapper
@@ -157,14 +162,41 @@ def _decorate(attrs: Attributes, fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _required(name: str, value: Any) -> Any:
+    # None means "leave as is" to the native constructor; here it is a mistake.
+    if value is None:
+        raise TypeError(f"{name} must be a str, not NoneType")
+    return value
+
+
+# Validated session attributes by id. Attributes are immutable, so a chat app
+# entering the same session turn after turn reuses one object and its cached
+# context and span forms. Bounded: cleared when full.
+_SESSION_CACHE_SIZE = 4096
+_session_cache: dict[str, Attributes] = {}
+
+
+def _session_attributes(session_id: str) -> Attributes:
+    if type(session_id) is str:
+        cached = _session_cache.get(session_id)
+        if cached is not None:
+            return cached
+    attrs = Attributes.for_session(session_id)  # raises TypeError/ValueError
+    if len(_session_cache) >= _SESSION_CACHE_SIZE:
+        _session_cache.clear()
+    _session_cache[session_id] = attrs
+    return attrs
+
+
 def using_session(session_id: str) -> ContextScope:
     """Every span started inside carries ``session.id = session_id``."""
-    return ContextScope(Attributes(session_id=session_id))
+    cached = _session_cache.get(session_id) if type(session_id) is str else None
+    return ContextScope(cached if cached is not None else _session_attributes(session_id))
 
 
 def using_user(user_id: str) -> ContextScope:
     """Every span started inside carries ``user.id = user_id``."""
-    return ContextScope(Attributes(user_id=user_id))
+    return ContextScope(Attributes(user_id=_required("user_id", user_id)))
 
 
 def using_metadata(metadata: Mapping[str, Any]) -> ContextScope:
@@ -174,7 +206,7 @@ def using_metadata(metadata: Mapping[str, Any]) -> ContextScope:
     return ContextScope(Attributes(metadata=metadata))
 
 
-def using_tags(tags: List[str]) -> ContextScope:
+def using_tags(tags: list[str]) -> ContextScope:
     """Adds ``tags`` to the tags in effect."""
     if tags is None:
         raise TypeError("tags must be a list of str, not NoneType")
@@ -185,7 +217,7 @@ def using_prompt_template(
     *,
     template: str = "",
     version: str = "",
-    variables: Optional[Mapping[str, Any]] = None,
+    variables: Mapping[str, Any] | None = None,
 ) -> ContextScope:
     """Sets the prompt template, its version and its variables."""
     return ContextScope(
@@ -199,36 +231,37 @@ def using_prompt_template(
 
 def using_attributes(
     *,
-    session_id: Optional[str] = None,
-    user_id: Optional[str] = None,
-    metadata: Optional[Mapping[str, Any]] = None,
-    tags: Optional[List[str]] = None,
-    prompt_template: Optional[str] = None,
-    prompt_template_version: Optional[str] = None,
-    prompt_template_variables: Optional[Mapping[str, Any]] = None,
-    attributes: Optional[Mapping[str, AttributeValue]] = None,
+    session_id: str | None = None,
+    user_id: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    tags: list[str] | None = None,
+    prompt_template: str | None = None,
+    prompt_template_version: str | None = None,
+    prompt_template_variables: Mapping[str, Any] | None = None,
+    attributes: Mapping[str, AttributeValue] | None = None,
 ) -> ContextScope:
     """Sets several context attributes at once; ``None`` leaves one as it is.
 
     ``attributes`` are free-form span attributes (str, bool, int, float or a list
     of one of those), inherited like metadata.
     """
+    # positional: the native constructor parses them faster than keywords
     return ContextScope(
         Attributes(
-            session_id=session_id,
-            user_id=user_id,
-            metadata=metadata,
-            tags=tags,
-            prompt_template=prompt_template,
-            prompt_template_version=prompt_template_version,
-            prompt_template_variables=prompt_template_variables,
-            attributes=attributes,
+            session_id,
+            user_id,
+            metadata,
+            tags,
+            prompt_template,
+            prompt_template_version,
+            prompt_template_variables,
+            attributes,
         )
     )
 
 
 # What set_session did, innermost last: (session id, the context before it).
-_set_sessions: ContextVar[Tuple[Tuple[str, Context], ...]] = ContextVar(
+_set_sessions: ContextVar[tuple[tuple[str, Context], ...]] = ContextVar(
     "openinference_session_set_sessions", default=()
 )
 
@@ -236,13 +269,13 @@ _set_sessions: ContextVar[Tuple[Tuple[str, Context], ...]] = ContextVar(
 def set_session(session_id: str) -> None:
     """Sets the session of the current thread or task, and of the tasks it
     starts, until ``clear_session``."""
-    attrs = Attributes(session_id=session_id)
+    attrs = _session_attributes(session_id)
     before = get_current()
     attach(_context.context_with(attrs, before))
     _set_sessions.set(_set_sessions.get() + ((session_id, before),))
 
 
-def clear_session(session_id: Optional[str] = None) -> None:
+def clear_session(session_id: str | None = None) -> None:
     """Undoes the last ``set_session`` of this thread or task, restoring the
     session attributes that were in effect before it.
 
@@ -267,8 +300,8 @@ def clear_session(session_id: Optional[str] = None) -> None:
 
 
 def get_context_attributes(
-    context: Optional[Context] = None, *, aliases: Iterable[str] = ()
-) -> Dict[str, AttributeValue]:
+    context: Context | None = None, *, aliases: Iterable[str] = ()
+) -> dict[str, AttributeValue]:
     """The span attributes a span started in ``context`` (default: the current
     context) gets from the session context: exactly what ``SessionSpanProcessor``
     stamps. ``metadata`` is a JSON string and ``tag.tags`` a list. A new dict,
@@ -281,10 +314,7 @@ def get_context_attributes(
     if attrs is None:
         return {}
     bits = parse_aliases(list(aliases)) if aliases else 0
-    return {
-        k: list(v) if isinstance(v, (list, tuple)) else v
-        for k, v in attrs.span_attributes(bits).items()
-    }
+    return {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in attrs.span_attributes(bits).items()}
 
 
 def bind_context(fn: F) -> F:
