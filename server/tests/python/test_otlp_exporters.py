@@ -31,7 +31,16 @@ QUESTIONS = ["Where is my parcel?", "It was due Monday", "Thanks"]
 def server(tmp_path):
     assert BIN.exists(), f"build the server first: cargo build -p openinference-session-server ({BIN})"
     proc = subprocess.Popen(
-        [str(BIN), "serve", "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--data-dir", str(tmp_path)],
+        [
+            str(BIN),
+            "serve",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--grpc-addr",
+            "127.0.0.1:0",
+            "--data-dir",
+            str(tmp_path),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -110,6 +119,8 @@ def test_otlp_grpc_exporter_scrambled_gzip(server):
     from grpc import Compression
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
-    exporter = OTLPSpanExporter(endpoint=f"http://{server['grpc']}", insecure=True, compression=Compression.Gzip)
+    exporter = OTLPSpanExporter(
+        endpoint=f"http://{server['grpc']}", insecure=True, compression=Compression.Gzip
+    )
     export_scrambled(exporter, recorded_chat("py-grpc"))
     check_session(server, "py-grpc")
