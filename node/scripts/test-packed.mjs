@@ -1,0 +1,60 @@
+// Runs the tests the way a user meets the package: `npm pack`, then install the
+// tarball into a scratch app in a temporary directory (with the OpenTelemetry
+// packages and @arizeai/openinference-core from npm), then `node --test` there.
+// Nothing is imported from the source tree.
+//
+//   npm test --workspace node            all tests
+//   npm test --workspace node -- NAME    only test/NAME.test.mjs
+//   OI_KEEP_APP=1 npm test ...           keep the scratch app and print its path
+import { execFileSync, spawnSync } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const pkgDir = fileURLToPath(new URL("..", import.meta.url));
+
+/** Packs the package (its `prepare` script builds the addon and the TypeScript). */
+export function pack(dest) {
+  const out = execFileSync("npm", ["pack", "--json", "--pack-destination", dest], {
+    cwd: pkgDir,
+    stdio: ["ignore", "pipe", "inherit"],
+    encoding: "utf8",
+  });
+  const [{ filename }] = JSON.parse(out.slice(out.indexOf("[")));
+  return join(dest, filename);
+}
+
+/** A scratch app with the tarball and `extra` packages (name@version) installed. */
+export function scratchApp(prefix, extra) {
+  const app = mkdtempSync(join(tmpdir(), prefix));
+  const tarball = pack(app);
+  writeFileSync(join(app, "package.json"), JSON.stringify({ name: "scratch-app", private: true, type: "module" }));
+  const dev = JSON.parse(readFileSync(join(pkgDir, "package.json"), "utf8")).devDependencies;
+  const deps = extra.map((name) => `${name}@${dev[name]}`);
+  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", tarball, ...deps], {
+    cwd: app,
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  return app;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const app = scratchApp("oi-session-test-", [
+    "@opentelemetry/api",
+    "@opentelemetry/context-async-hooks",
+    "@opentelemetry/sdk-trace-base",
+    "@arizeai/openinference-core",
+  ]);
+  const only = process.argv[2];
+  const testDir = join(pkgDir, "test");
+  cpSync(testDir, join(app, "test"), { recursive: true });
+  const files = readdirSync(testDir)
+    .filter((f) => f.endsWith(".test.mjs") || f.endsWith(".test.cjs"))
+    .filter((f) => !only || f.startsWith(`${only}.test.`))
+    .map((f) => join("test", f));
+  const run = spawnSync(process.execPath, ["--test", "--test-reporter=spec", ...files], { cwd: app, stdio: "inherit" });
+  if (process.env.OI_KEEP_APP) console.log(`scratch app kept at ${app}`);
+  else rmSync(app, { recursive: true, force: true });
+  process.exit(run.status ?? 1);
+}

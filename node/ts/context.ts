@@ -1,0 +1,300 @@
+// Session attributes in the OpenTelemetry JS context (AsyncLocalStorage through
+// the context manager), never in Rust state.
+//
+// Entering a scope makes one `SessionContext`: the context it was opened in,
+// plus the `Scope` in effect. A `SessionContext` answers OpenInference's own
+// context keys (`Symbol.for("OpenInference SDK Context Key <attribute>")`) with
+// the values OpenInference JS would have written, so its packages read what we
+// set; and it answers a private key with the `Scope`, whose span attributes are
+// computed once by the core and then only copied onto spans.
+//
+// Why a context class of our own: `Context` is an interface in
+// `@opentelemetry/api`, and its base implementation copies every entry on each
+// `setValue`. Writing nine keys that way would cost nine copies per scope; this
+// class costs one small object, and `setValue` for any other key (the active
+// span, baggage) keeps it. Setting one of OpenInference's keys on it turns it
+// into a plain context holding all our values; `scopeIn` then sees that those
+// keys no longer hold what we wrote and reads them afresh.
+
+import { createContextKey, diag, propagation } from "@opentelemetry/api";
+import type { AttributeValue, Attributes as SpanAttributes, Context } from "@opentelemetry/api";
+import native = require("../native/index.js");
+
+/** OpenInference's context attribute names, in the core's `contextValues` order. */
+export const CONTEXT_ATTRIBUTE_NAMES = [
+  "session.id",
+  "user.id",
+  "metadata",
+  "tag.tags",
+  "llm.prompt_template.template",
+  "llm.prompt_template.version",
+  "llm.prompt_template.variables",
+  "attributes",
+] as const;
+
+/** OpenInference JS's context keys, shared with `@arizeai/openinference-core`. */
+export const CONTEXT_KEYS: readonly symbol[] = CONTEXT_ATTRIBUTE_NAMES.map((name) =>
+  createContextKey(`OpenInference SDK Context Key ${name}`),
+);
+
+export const enum Slot {
+  SessionId = 0,
+  UserId = 1,
+  Metadata = 2,
+  Tags = 3,
+  PromptTemplate = 4,
+  PromptTemplateVersion = 5,
+  PromptTemplateVariables = 6,
+  Attributes = 7,
+}
+
+const SLOT_OF_KEY = new Map<symbol, number>(CONTEXT_KEYS.map((key, slot) => [key, slot]));
+
+// Private and unregistered: another copy of this package keeps its own scopes,
+// and reads ours through OpenInference's keys like any other package would.
+const SCOPE_KEY: symbol = Symbol("openinference-session scope");
+
+/** Process-wide switches: configuration, not context. */
+export const settings = { baggage: false };
+
+type ContextValues = readonly (string | undefined)[];
+
+/** Span attributes in two forms: the object, and its entries for a quick loop. */
+export interface SpanAttributesCache {
+  readonly object: SpanAttributes;
+  readonly entries: readonly (readonly [string, AttributeValue])[];
+}
+
+/**
+ * The attributes in effect in a context. Immutable; what the core computes for
+ * it (the merge with the outer scope, the context values, the span attributes
+ * per alias set) is computed on first use and kept.
+ */
+export class Scope {
+  private attrs: native.Attributes | undefined;
+  private outer: Scope | undefined;
+  private scope: native.Attributes | undefined;
+  private values: ContextValues | undefined;
+  private span: (SpanAttributesCache | undefined)[] | undefined;
+
+  private constructor(
+    attrs: native.Attributes | undefined,
+    outer: Scope | undefined,
+    scope: native.Attributes | undefined,
+  ) {
+    this.attrs = attrs;
+    this.outer = outer;
+    this.scope = scope;
+  }
+
+  /** A scope whose attributes are `attrs`, whole. */
+  static of(attrs: native.Attributes): Scope {
+    return new Scope(attrs, undefined, undefined);
+  }
+
+  /** The scope in effect when `scope` opens within `outer`. */
+  static within(outer: Scope | undefined, scope: native.Attributes): Scope {
+    return outer === undefined ? new Scope(scope, undefined, undefined) : new Scope(undefined, outer, scope);
+  }
+
+  /** The native attributes in effect. */
+  attributes(): native.Attributes {
+    let attrs = this.attrs;
+    if (attrs === undefined) {
+      attrs = (this.outer as Scope).attributes().withScope(this.scope as native.Attributes);
+      this.attrs = attrs;
+      this.outer = undefined;
+      this.scope = undefined;
+    }
+    return attrs;
+  }
+
+  /** The values under OpenInference's keys, in `CONTEXT_KEYS` order. */
+  contextValues(): ContextValues {
+    let values = this.values;
+    if (values === undefined) {
+      values = Object.freeze(this.attributes().contextValues().map((v) => v ?? undefined));
+      this.values = values;
+    }
+    return values;
+  }
+
+  /** The span attributes for the alias set `bits`; shared and frozen. */
+  spanAttributes(bits: number): SpanAttributesCache {
+    const cache = (this.span ??= []);
+    let entry = cache[bits];
+    if (entry === undefined) {
+      const object = JSON.parse(this.attributes().spanAttributesJson(bits)) as Record<string, AttributeValue>;
+      for (const value of Object.values(object)) {
+        if (Array.isArray(value)) Object.freeze(value);
+      }
+      Object.freeze(object);
+      entry = Object.freeze({ object, entries: Object.freeze(Object.entries(object)) });
+      cache[bits] = entry;
+    }
+    return entry;
+  }
+}
+
+/** A context with a session scope open in it (see the module comment). */
+export class SessionContext implements Context {
+  constructor(
+    readonly base: Context,
+    readonly scope: Scope,
+  ) {}
+
+  getValue(key: symbol): unknown {
+    if (key === SCOPE_KEY) return this.scope;
+    const slot = SLOT_OF_KEY.get(key);
+    return slot === undefined ? this.base.getValue(key) : this.scope.contextValues()[slot];
+  }
+
+  setValue(key: symbol, value: unknown): Context {
+    if (key === SCOPE_KEY || SLOT_OF_KEY.has(key)) return this.flatten().setValue(key, value);
+    return new SessionContext(this.base.setValue(key, value), this.scope);
+  }
+
+  deleteValue(key: symbol): Context {
+    if (key === SCOPE_KEY || SLOT_OF_KEY.has(key)) return this.flatten().deleteValue(key);
+    return new SessionContext(this.base.deleteValue(key), this.scope);
+  }
+
+  /** The same values in a plain context. */
+  private flatten(): Context {
+    const values = this.scope.contextValues();
+    let ctx = this.base;
+    for (let slot = 0; slot < CONTEXT_KEYS.length; slot++) {
+      ctx = ctx.setValue(CONTEXT_KEYS[slot], values[slot]);
+    }
+    return ctx.setValue(SCOPE_KEY, this.scope);
+  }
+}
+
+function warn(message: string): void {
+  diag.warn(`openinference-session: ${message}`);
+}
+
+function valuesIn(ctx: Context): unknown[] {
+  const values = new Array<unknown>(CONTEXT_KEYS.length);
+  for (let slot = 0; slot < CONTEXT_KEYS.length; slot++) values[slot] = ctx.getValue(CONTEXT_KEYS[slot]);
+  return values;
+}
+
+function sameValues(a: readonly unknown[], b: readonly unknown[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+// One-entry cache for contexts filled by another package: the spans of one
+// foreign scope share the same values, so the last reading is usually the one
+// needed again.
+let lastForeign: { values: unknown[]; scope: Scope | undefined } | undefined;
+
+function foreignText(values: unknown[], slot: Slot, problems: string[]): string | undefined {
+  const value = values[slot];
+  if (value === undefined || value === null || typeof value === "string") return value ?? undefined;
+  problems.push(`${CONTEXT_ATTRIBUTE_NAMES[slot]} must be a string, not ${typeof value}`);
+  return undefined;
+}
+
+/** Reads the values another package left under OpenInference's keys, leniently. */
+function readForeign(values: unknown[]): native.Attributes | undefined {
+  const problems: string[] = [];
+  const tags = values[Slot.Tags];
+  // OpenInference JS keeps tags as JSON text; a list (the Python shape) is read too.
+  const tagList =
+    Array.isArray(tags) && tags.every((t) => typeof t === "string") ? (tags as string[]) : undefined;
+  const read = native.Attributes.fromContextValues({
+    sessionId: foreignText(values, Slot.SessionId, problems),
+    userId: foreignText(values, Slot.UserId, problems),
+    metadata: foreignText(values, Slot.Metadata, problems),
+    tags: tagList,
+    tagsJson: tagList === undefined ? foreignText(values, Slot.Tags, problems) : undefined,
+    promptTemplate: foreignText(values, Slot.PromptTemplate, problems),
+    promptTemplateVersion: foreignText(values, Slot.PromptTemplateVersion, problems),
+    promptTemplateVariables: foreignText(values, Slot.PromptTemplateVariables, problems),
+    attributes: foreignText(values, Slot.Attributes, problems),
+  });
+  for (const problem of problems.concat(read.problems)) {
+    warn(`ignoring a session context value: ${problem}`);
+  }
+  return read.attributes ?? undefined;
+}
+
+function foreignScope(values: unknown[]): Scope | undefined {
+  const cached = lastForeign;
+  if (cached !== undefined && sameValues(cached.values, values)) return cached.scope;
+  const attrs = readForeign(values);
+  const scope = attrs === undefined ? undefined : Scope.of(attrs);
+  lastForeign = { values, scope };
+  return scope;
+}
+
+function baggageScope(ctx: Context): Scope | undefined {
+  const bag = propagation.getBaggage(ctx);
+  if (bag === undefined) return undefined;
+  const sessionId = bag.getEntry("session.id")?.value;
+  const userId = bag.getEntry("user.id")?.value;
+  if (sessionId === undefined && userId === undefined) return undefined;
+  // Inbound baggage is untrusted: values that do not validate are ignored.
+  const read = native.Attributes.fromContextValues({ sessionId, userId });
+  for (const problem of read.problems) warn(`ignoring a baggage value: ${problem}`);
+  const attrs = read.attributes;
+  return attrs ? Scope.of(attrs) : undefined;
+}
+
+/** The scope in effect in `ctx`, whoever set it; undefined outside any session. */
+export function scopeIn(ctx: Context): Scope | undefined {
+  if (ctx instanceof SessionContext) return ctx.scope;
+  const own = ctx.getValue(SCOPE_KEY);
+  const values = valuesIn(ctx);
+  if (own instanceof Scope && sameValues(values, own.contextValues())) return own;
+  // Another package set (or cleared) OpenInference's keys, maybe inside our
+  // scope. Those keys hold everything a scope sets, free-form attributes
+  // included, so they are read whole: a value they dropped is dropped.
+  for (let slot = 0; slot < values.length; slot++) {
+    if (values[slot] !== undefined) return foreignScope(values);
+  }
+  return settings.baggage ? baggageScope(ctx) : undefined;
+}
+
+function withBaggage(ctx: Context, scope: Scope): Context {
+  const attrs = scope.attributes();
+  const sessionId = attrs.sessionId;
+  const userId = attrs.userId;
+  if (sessionId == null && userId == null) return ctx;
+  let bag = propagation.getBaggage(ctx) ?? propagation.createBaggage();
+  if (sessionId != null) bag = bag.setEntry("session.id", { value: sessionId });
+  if (userId != null) bag = bag.setEntry("user.id", { value: userId });
+  return propagation.setBaggage(ctx, bag);
+}
+
+/** A new context in which the scope `attrs` is open within `ctx`. */
+export function enter(ctx: Context, attrs: native.Attributes): Context {
+  let base: Context;
+  let outer: Scope | undefined;
+  if (ctx instanceof SessionContext) {
+    base = ctx.base;
+    outer = ctx.scope;
+  } else {
+    base = ctx;
+    outer = scopeIn(ctx);
+  }
+  const scope = Scope.within(outer, attrs);
+  if (settings.baggage) base = withBaggage(base, scope);
+  return new SessionContext(base, scope);
+}
+
+/** A new context without one attribute (named by its OpenInference key). */
+export function clear(ctx: Context, slot: Slot): Context {
+  const scope = scopeIn(ctx);
+  if (scope === undefined) return ctx.deleteValue(CONTEXT_KEYS[slot]);
+  let base = ctx instanceof SessionContext ? ctx.base : ctx;
+  if (settings.baggage && (slot === Slot.SessionId || slot === Slot.UserId)) {
+    const bag = propagation.getBaggage(base);
+    if (bag !== undefined) {
+      base = propagation.setBaggage(base, bag.removeEntry(CONTEXT_ATTRIBUTE_NAMES[slot]));
+    }
+  }
+  return new SessionContext(base, Scope.of(scope.attributes().without(CONTEXT_ATTRIBUTE_NAMES[slot])));
+}

@@ -1,0 +1,62 @@
+// `SessionSpanProcessor`: stamps the session context attributes on every span
+// at start, whatever library started it.
+
+import { context, diag } from "@opentelemetry/api";
+import type { AttributeValue, Context } from "@opentelemetry/api";
+import { aliasBits } from "./api";
+import type { AliasOptions } from "./api";
+import { SessionContext, scopeIn } from "./context";
+
+/** What the processor needs of a span: `@opentelemetry/sdk-trace-base`'s `Span` has it. */
+export interface StampableSpan {
+  setAttribute(key: string, value: AttributeValue): unknown;
+}
+
+/**
+ * Add once, at start-up:
+ * `new BasicTracerProvider({ spanProcessors: [new SessionSpanProcessor(), ...] })`.
+ *
+ * The attributes come from the parent context the SDK hands over: this
+ * package's scopes, `@arizeai/openinference-core`'s setters, and (when baggage
+ * propagation is on) W3C Baggage. The context wins over a value a library sets
+ * at span start, so a library stamping its own `session.id` cannot split the
+ * application's session.
+ *
+ * `aliases` also writes the keys of other conventions: `"gen_ai"`
+ * (`gen_ai.conversation.id`), `"langsmith"`, `"traceloop"`.
+ *
+ * Never throws into the application: a failure is logged with `diag` and the
+ * span goes on.
+ */
+export class SessionSpanProcessor {
+  private readonly bits: number;
+
+  constructor(options?: AliasOptions) {
+    this.bits = aliasBits(options);
+  }
+
+  onStart(span: StampableSpan, parentContext?: Context): void {
+    try {
+      const ctx = parentContext ?? context.active();
+      const scope = ctx instanceof SessionContext ? ctx.scope : scopeIn(ctx);
+      if (scope === undefined) return;
+      const entries = scope.spanAttributes(this.bits).entries;
+      for (let i = 0; i < entries.length; i++) {
+        const entry = entries[i];
+        span.setAttribute(entry[0], entry[1]);
+      }
+    } catch (error) {
+      diag.warn("openinference-session: could not stamp session attributes on a span", error);
+    }
+  }
+
+  onEnd(_span: unknown): void {}
+
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
