@@ -50,8 +50,15 @@ def scope_cases() -> dict[str, Callable[[], object]]:
         with oi_using_attributes(session_id="conv-42", user_id="user-7", metadata=METADATA, tags=TAGS):
             pass
 
+    fresh_ids = iter([f"conv-{i}" for i in range(400_000)])
+
+    def ours_session_new_id() -> None:
+        with using_session(next(fresh_ids)):
+            pass
+
     return {
         "ours: using_session enter+exit": ours_session,
+        "ours: using_session enter+exit, a new id each time": ours_session_new_id,
         "theirs: using_session enter+exit": theirs_session,
         "ours: 4-attribute using_attributes enter+exit": ours_four,
         "theirs: 4-attribute using_attributes enter+exit": theirs_four,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar, Token
 from types import TracebackType
@@ -171,9 +172,10 @@ def _required(name: str, value: Any) -> Any:
 
 # Validated session attributes by id. Attributes are immutable, so a chat app
 # entering the same session turn after turn reuses one object and its cached
-# context and span forms. Bounded: cleared when full.
+# context and span forms. Bounded: the oldest entry goes when full (clearing
+# all at once would free thousands of objects in one call).
 _SESSION_CACHE_SIZE = 4096
-_session_cache: dict[str, Attributes] = {}
+_session_cache: OrderedDict[str, Attributes] = OrderedDict()
 
 
 def _session_attributes(session_id: str) -> Attributes:
@@ -183,7 +185,10 @@ def _session_attributes(session_id: str) -> Attributes:
             return cached
     attrs = Attributes.for_session(session_id)  # raises TypeError/ValueError
     if len(_session_cache) >= _SESSION_CACHE_SIZE:
-        _session_cache.clear()
+        try:
+            _session_cache.popitem(last=False)
+        except KeyError:  # another thread emptied it first
+            pass
     _session_cache[session_id] = attrs
     return attrs
 

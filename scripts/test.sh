@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Every test of the project: lints and types, the Rust core and server, the
+# Python package (installed from its wheel), and end-to-end runs through the
+# real server. Installs what it needs into .venv (Python) and node_modules (Node).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+ensure_venv
+
+log "rust: format and lints"
+cargo_locked fmt --all --check
+cargo_locked clippy --quiet -p openinference-session -p openinference-session-python \
+  -p openinference-session-server --all-targets -- -D warnings
+
+log "rust: core and server tests"
+cargo_locked test --quiet -p openinference-session -p openinference-session-server
+
+build_and_install_wheel
+
+log "python: lints and types"
+"$PY" -m ruff check python examples tests
+"$PY" -m ruff format --check python examples tests
+(cd /tmp && "$PY" -m mypy --strict -p openinference.instrumentation.session)
+(cd /tmp && "$PY" -m mypy.stubtest openinference.instrumentation.session._native)
+
+log "python: tests against the installed wheel"
+OI_SESSION_WHEEL="$(ls "$ROOT"/dist/openinference_instrumentation_session-*.whl)" \
+  "$PY" -m pytest -q -p no:cacheprovider python/tests
+
+log "end to end: Python apps and exporters -> oi-sessions -> API"
+cargo_locked build --release --quiet -p openinference-session-server
+OI_SESSIONS_BIN="$ROOT/target/release/oi-sessions" "$PY" -m pytest -q -p no:cacheprovider tests/e2e
+
+log "all tests passed"
