@@ -30,6 +30,7 @@ OI_SESSION_WHEEL="$(ls "$ROOT"/dist/openinference_instrumentation_session-*.whl)
 
 log "end to end: Python apps and exporters -> oi-sessions -> API"
 cargo_locked build --release --quiet -p openinference-session-server
-OI_SESSIONS_BIN="$ROOT/target/release/oi-sessions" "$PY" -m pytest -q -p no:cacheprovider tests/e2e
+OI_SESSIONS_BIN="$ROOT/target/release/oi-sessions" "$PY" -m pytest -q -p no:cacheprovider \
+  tests/e2e server/tests/python
 
 log "all tests passed"
