@@ -100,3 +100,72 @@ pub fn decode(body: &[u8], encoding: Encoding) -> Result<DecodedRequest, OtlpErr
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pricing::PriceTable;
+
+    /// A small deterministic generator (xorshift) so failures reproduce.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!(
+            "{}/tests/fixtures/otlp/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    /// Decoding and mapping never panic on mutated real requests: bytes flipped,
+    /// truncated, spliced. (A stand-in for a fuzzer that runs on stable.)
+    #[test]
+    fn mutated_requests_never_panic() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let prices = PriceTable::default();
+        for (name, encoding) in [
+            ("otel-genai.pb", Encoding::Protobuf),
+            ("openinference-chain-root.pb", Encoding::Protobuf),
+            ("otel-genai.json", Encoding::Json),
+            ("openinference-llm-root.json", Encoding::Json),
+        ] {
+            let original = fixture(name);
+            for _ in 0..3000 {
+                let mut body = original.clone();
+                for _ in 0..=(rng.next() % 8) {
+                    let at = (rng.next() as usize) % body.len();
+                    match rng.next() % 4 {
+                        0 => body[at] = rng.next() as u8,
+                        1 => body.truncate(at.max(1)),
+                        2 => body.insert(at, rng.next() as u8),
+                        _ => {
+                            let len = (rng.next() as usize) % 64;
+                            let from = (rng.next() as usize) % body.len();
+                            let chunk: Vec<u8> = body[from..(from + len).min(body.len())].to_vec();
+                            body.splice(at..at, chunk);
+                        }
+                    }
+                }
+                if let Ok(decoded) = decode(&body, encoding) {
+                    let mapped = map::map_request(&decoded.request, None, &prices);
+                    let mut spans = std::collections::HashMap::<_, Vec<_>>::new();
+                    for r in mapped.records {
+                        spans.entry(r.trace_id).or_default().push(r.facts);
+                    }
+                    for facts in spans.values() {
+                        crate::turn::summarize(facts);
+                    }
+                }
+                let _ = gunzip(&body, 1 << 20);
+            }
+        }
+    }
+}
