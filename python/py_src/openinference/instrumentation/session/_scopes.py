@@ -19,7 +19,15 @@ from opentelemetry.context import Context, attach, detach, get_current
 from typing_extensions import Self
 
 from . import _context
-from ._context import context_with
+from ._context import (
+    _CONTEXT_KEY_SET,
+    SCOPE_KEY,
+    context_with,
+    fast_attach,
+    fast_detach,
+    fast_get_current,
+)
+from ._context import settings as _settings
 from ._native import Attributes, parse_aliases, validate_session_id
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -39,15 +47,22 @@ class ContextScope:
     def __init__(self, attributes: Attributes) -> None:
         self._attributes = attributes
         self._token: Token[Context] | None = None
-        # Only a scope object entered again before it exits needs a stack.
-        self._outer_tokens: list[Token[Context]] | None = None
+        # `_outer_tokens` is set only when a scope object is entered again before
+        # it exits (rare); leaving it unset keeps creating a scope cheap.
 
     def __enter__(self) -> Self:
-        token = attach(context_with(self._attributes, get_current()))
+        attrs = self._attributes
+        ctx = fast_get_current()
+        if SCOPE_KEY not in ctx and _CONTEXT_KEY_SET.isdisjoint(ctx) and not _settings.baggage:
+            # the outermost scope, inlined: nothing to inherit (see context_with)
+            new = Context({**ctx, **attrs.context_updates(), SCOPE_KEY: (attrs, attrs.context_values())})
+        else:
+            new = context_with(attrs, ctx)
+        token = fast_attach(new)
         if self._token is not None:
-            if self._outer_tokens is None:
-                self._outer_tokens = []
-            self._outer_tokens.append(self._token)
+            outer: list[Token[Context]] = getattr(self, "_outer_tokens", None) or []
+            outer.append(self._token)
+            self._outer_tokens = outer
         self._token = token
         return self
 
@@ -60,8 +75,9 @@ class ContextScope:
         token = self._token
         if token is None:
             return
-        self._token = self._outer_tokens.pop() if self._outer_tokens else None
-        detach(token)
+        outer = getattr(self, "_outer_tokens", None)
+        self._token = outer.pop() if outer else None
+        fast_detach(token)
 
     async def __aenter__(self) -> Self:
         return self.__enter__()
