@@ -10,6 +10,7 @@ wrote; if another package changed them since, the context is read afresh.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextvars import Token
 from typing import Any
 
@@ -46,6 +47,8 @@ OWNED_KEYS: tuple[str, ...] = (
 # entering a scope costs beyond the context copy); if a future OpenTelemetry
 # hides it, the public functions serve.
 _runtime = getattr(_otel_context, "_RUNTIME_CONTEXT", None)
+fast_get_current: Callable[[], Context]
+fast_attach: Callable[[Context], Token[Context]]
 if _runtime is not None and all(hasattr(_runtime, m) for m in ("get_current", "attach", "detach")):
     fast_get_current = _runtime.get_current
     fast_attach = _runtime.attach
