@@ -10,54 +10,30 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
- * Context attributes, validated: what one scope sets, or what is in effect
- * inside nested scopes. Immutable; the wrapper caches its JavaScript forms.
+ * Checks what one scope sets (JSON text, see the wrapper's `ScopeInit`),
+ * building nothing: [`effective`] builds it when it is first needed.
  */
-export declare class Attributes {
-  /** A scope that sets the session id only: the hot path of `withSession`. */
-  static session(sessionId: string): Attributes
-  /** A scope that sets what `spec` holds. */
-  static scope(spec: ScopeSpec): Attributes
-  /**
-   * Reads values another package (OpenInference) keeps under its context
-   * keys. Lenient: never throws for a bad value, reports it instead.
-   */
-  static fromContextValues(values: ForeignValues): ForeignRead
-  /** The attributes in effect inside `scope` opened within these. */
-  withScope(scope: Attributes): Attributes
-  /**
-   * These attributes less one of them (`clearSession` and friends), named by
-   * its OpenInference context key; `llm.prompt_template.template` clears the
-   * whole prompt template (text, version and variables).
-   */
-  without(key: string): Attributes
-  /**
-   * The values for OpenInference's context keys, in OpenInference JS's
-   * shapes (strings; metadata, tags, variables and attributes as JSON text),
-   * in the order `session.id`, `user.id`, `metadata`, `tag.tags`,
-   * `llm.prompt_template.template`, `.version`, `.variables`, `attributes`.
-   */
-  contextValues(): Array<string | undefined | null>
-  /**
-   * The span attributes these stamp with the alias set `aliases` (bits from
-   * `parseAliases`), as JSON object text in the core's key order.
-   */
-  spanAttributesJson(aliases: number): string
-  /** The session id, if set. */
-  get sessionId(): string | null
-  /** The user id, if set. */
-  get userId(): string | null
-}
+export declare function checkScope(specJson: string): void
+
+/** Checks a session id. */
+export declare function checkSessionId(sessionId: string): void
 
 /**
- * The result of reading foreign values: the attributes that validate (none
- * when nothing does) and a message for each value left out.
+ * What is in effect when the scope `spec_json` opens within the scope whose
+ * context values are `outer_values_json` (the core's inheritance rule), as
+ * two lines: the context values, then the span attributes without aliases.
  */
-export declare class ForeignRead {
-  /** The attributes read, none when no value validates. */
-  get attributes(): Attributes | null
+export declare function effective(outerValuesJson: string | undefined | null, specJson: string): string
+
+/** The result of reading foreign values. */
+export interface ForeignRead {
+  /**
+   * The context values of what validated, as JSON text (see
+   * [`effective`]); `None` when nothing did.
+   */
+  valuesJson?: string
   /** Why values were left out, for the wrapper to log. */
-  get problems(): Array<string>
+  problems: Array<string>
 }
 
 /**
@@ -93,24 +69,20 @@ export declare const MAX_ID_BYTES: number
 export declare function parseAliases(names: Array<string>): number
 
 /**
- * What one scope sets, as the TypeScript wrapper hands it over: objects as
- * JSON text, every field optional.
+ * Reads values another package (OpenInference) keeps under its context keys.
+ * Lenient: never throws for a bad value, reports it instead.
  */
-export interface ScopeSpec {
-  /** The session id. */
-  sessionId?: string
-  /** The user id. */
-  userId?: string
-  /** The metadata, JSON object text. */
-  metadataJson?: string
-  /** The tags. */
-  tags?: Array<string>
-  /** The prompt template text. */
-  promptTemplate?: string
-  /** The prompt template version. */
-  promptTemplateVersion?: string
-  /** The prompt template variables, JSON object text. */
-  promptTemplateVariablesJson?: string
-  /** Free-form span attributes, JSON object text. */
-  attributesJson?: string
-}
+export declare function readForeign(values: ForeignValues): ForeignRead
+
+/**
+ * The span attributes that context values stamp with the alias set
+ * `aliases` (bits from [`parse_aliases`]), as JSON object text.
+ */
+export declare function spanAttributesJson(values: string, aliases: number): string
+
+/**
+ * The context values less one attribute, named by its slot in the values
+ * (`clearSession` and friends); the prompt template slot (4) clears its
+ * text, version and variables.
+ */
+export declare function without(values: string, slot: number): string

@@ -835,7 +835,11 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
-module.exports.Attributes = nativeBinding.Attributes
-module.exports.ForeignRead = nativeBinding.ForeignRead
+module.exports.checkScope = nativeBinding.checkScope
+module.exports.checkSessionId = nativeBinding.checkSessionId
+module.exports.effective = nativeBinding.effective
 module.exports.MAX_ID_BYTES = nativeBinding.MAX_ID_BYTES
 module.exports.parseAliases = nativeBinding.parseAliases
+module.exports.readForeign = nativeBinding.readForeign
+module.exports.spanAttributesJson = nativeBinding.spanAttributesJson
+module.exports.without = nativeBinding.without

@@ -10,38 +10,24 @@
 //! The TypeScript wrapper checks the JavaScript types of the arguments (so that
 //! a wrong type is a `TypeError` naming the argument) and hands objects over as
 //! JSON text; this crate validates the values with the core.
+//!
+//! What crosses is text. A napi call costs 0.1 to 0.3 µs whatever it does, each
+//! value passed or returned is more napi calls, and a native object returned to
+//! JavaScript (a wrapped class) costs about a microsecond to create and collect:
+//! more than a whole scope may. So a scope's arguments cross as one JSON object,
+//! what a scope holds in JavaScript is its *context values* (the strings
+//! OpenInference JS keeps under its context keys) as one JSON array, and span
+//! attributes come back as one JSON object, computed once per context.
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use openinference_session::attributes::{ContextValues, parse_object};
+use openinference_session::attributes::{ContextValues, parse_object, validate_id};
 use openinference_session::{Aliases, AttributeValue, ContextAttributes, Field};
+use serde::Deserialize;
 
 mod error;
 
 use error::CoreResultExt;
-
-/// What one scope sets, as the TypeScript wrapper hands it over: objects as
-/// JSON text, every field optional.
-#[napi(object)]
-#[derive(Default)]
-pub struct ScopeSpec {
-    /// The session id.
-    pub session_id: Option<String>,
-    /// The user id.
-    pub user_id: Option<String>,
-    /// The metadata, JSON object text.
-    pub metadata_json: Option<String>,
-    /// The tags.
-    pub tags: Option<Vec<String>>,
-    /// The prompt template text.
-    pub prompt_template: Option<String>,
-    /// The prompt template version.
-    pub prompt_template_version: Option<String>,
-    /// The prompt template variables, JSON object text.
-    pub prompt_template_variables_json: Option<String>,
-    /// Free-form span attributes, JSON object text.
-    pub attributes_json: Option<String>,
-}
 
 /// Values another package left under OpenInference's context keys, already
 /// known to be strings (the wrapper reports other types itself). Tags may be
@@ -69,219 +55,243 @@ pub struct ForeignValues {
     pub attributes: Option<String>,
 }
 
-/// The result of reading foreign values: the attributes that validate (none
-/// when nothing does) and a message for each value left out.
-#[napi]
+/// The result of reading foreign values.
+#[napi(object)]
 pub struct ForeignRead {
-    attributes: Option<ContextAttributes>,
-    problems: Vec<String>,
-}
-
-#[napi]
-impl ForeignRead {
-    /// The attributes read, none when no value validates.
-    #[napi(getter)]
-    pub fn attributes(&self) -> Option<Attributes> {
-        self.attributes.clone().map(|inner| Attributes { inner })
-    }
-
+    /// The context values of what validated, as JSON text (see
+    /// [`effective`]); `None` when nothing did.
+    pub values_json: Option<String>,
     /// Why values were left out, for the wrapper to log.
-    #[napi(getter)]
-    pub fn problems(&self) -> Vec<String> {
-        self.problems.clone()
-    }
+    pub problems: Vec<String>,
 }
 
-/// Context attributes, validated: what one scope sets, or what is in effect
-/// inside nested scopes. Immutable; the wrapper caches its JavaScript forms.
+/// What one scope sets, as the TypeScript wrapper hands it over: one JSON
+/// object whose JavaScript types are checked already, objects inside it as
+/// JSON text (the wrapper serializes them when the scope opens, so that a
+/// later change to the caller's object does not leak into the scope).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Spec {
+    session_id: Option<String>,
+    user_id: Option<String>,
+    metadata_json: Option<String>,
+    tags: Option<Vec<String>>,
+    prompt_template: Option<String>,
+    prompt_template_version: Option<String>,
+    prompt_template_variables_json: Option<String>,
+    attributes_json: Option<String>,
+}
+
+/// The attributes of one scope, validated by the core.
+fn build_scope(spec_json: &str) -> Result<ContextAttributes> {
+    let spec: Spec = serde_json::from_str(spec_json)
+        .map_err(|e| Error::new(Status::InvalidArg, format!("invalid scope: {e}")))?;
+    let build = || -> openinference_session::Result<ContextAttributes> {
+        let mut a = ContextAttributes::new();
+        if let Some(id) = spec.session_id {
+            a = a.with_session_id(id)?;
+        }
+        if let Some(id) = spec.user_id {
+            a = a.with_user_id(id)?;
+        }
+        if let Some(json) = &spec.metadata_json {
+            a = a.with_metadata_json(json)?;
+        }
+        if let Some(tags) = spec.tags {
+            a = a.with_tags(tags)?;
+        }
+        if let Some(template) = spec.prompt_template {
+            a = a.with_prompt_template(template)?;
+        }
+        if let Some(version) = spec.prompt_template_version {
+            a = a.with_prompt_template_version(version)?;
+        }
+        if let Some(json) = &spec.prompt_template_variables_json {
+            let variables = parse_object(Field::PromptTemplateVariables, json)?;
+            a = a.with_prompt_template_variables(variables)?;
+        }
+        if let Some(json) = &spec.attributes_json {
+            let attributes = parse_object(Field::Attributes, json)?;
+            a = attributes.iter().try_fold(a, |a, (key, value)| {
+                a.with_attribute(key.clone(), AttributeValue::from_json(key, value)?)
+            })?;
+        }
+        Ok(a)
+    };
+    build().into_napi()
+}
+
+/// The context values of `attrs` as JSON text: an array of OpenInference JS's
+/// values (strings; metadata, tags, variables and attributes as JSON text;
+/// `null` where unset) in the order `session.id`, `user.id`, `metadata`,
+/// `tag.tags`, `llm.prompt_template.template`, `.version`, `.variables`,
+/// `attributes`.
+fn values_json(attrs: &ContextAttributes) -> String {
+    let v = attrs.to_context_values();
+    let tags = v
+        .tags
+        .map(|t| serde_json::to_string(&t).unwrap_or_else(|_| "[]".to_owned()));
+    let values = [
+        v.session_id,
+        v.user_id,
+        v.metadata,
+        tags,
+        v.prompt_template,
+        v.prompt_template_version,
+        v.prompt_template_variables,
+        v.attributes,
+    ];
+    serde_json::to_string(&values).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// The attributes that [`values_json`] text stands for.
+fn from_values_json(json: &str) -> Result<ContextAttributes> {
+    let values: Vec<Option<String>> = serde_json::from_str(json)
+        .map_err(|e| Error::new(Status::InvalidArg, format!("invalid context values: {e}")))?;
+    let mut it = values.into_iter();
+    let mut next = || it.next().flatten();
+    let session_id = next();
+    let user_id = next();
+    let metadata = next();
+    let tags = next().and_then(|json| serde_json::from_str::<Vec<String>>(&json).ok());
+    let values = ContextValues {
+        session_id,
+        user_id,
+        metadata,
+        tags,
+        prompt_template: next(),
+        prompt_template_version: next(),
+        prompt_template_variables: next(),
+        attributes: next(),
+    };
+    // Values this binding wrote came from valid attributes: they read back whole.
+    Ok(ContextAttributes::from_context_values(&values).0)
+}
+
+/// The span attributes of `attrs` as JSON object text, in the core's order
+/// (a JSON map would sort the keys).
+fn span_json(attrs: &ContextAttributes, aliases: Aliases) -> String {
+    fn write<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+        // Strings, numbers, booleans and lists of them always serialize.
+        let _ = serde_json::to_writer(&mut *out, value);
+    }
+    let mut out = Vec::with_capacity(128);
+    out.push(b'{');
+    for (i, (key, value)) in attrs.span_attributes(aliases).iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write(&mut out, key.as_ref());
+        out.push(b':');
+        match value {
+            AttributeValue::String(v) => write(&mut out, v),
+            AttributeValue::Bool(v) => write(&mut out, v),
+            AttributeValue::Int(v) => write(&mut out, v),
+            AttributeValue::Float(v) => write(&mut out, v),
+            AttributeValue::StringArray(v) => write(&mut out, v),
+            AttributeValue::BoolArray(v) => write(&mut out, v),
+            AttributeValue::IntArray(v) => write(&mut out, v),
+            AttributeValue::FloatArray(v) => write(&mut out, v),
+        }
+    }
+    out.push(b'}');
+    // serde_json writes UTF-8.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Checks a session id.
 #[napi]
-pub struct Attributes {
-    inner: ContextAttributes,
+pub fn check_session_id(session_id: String) -> Result<()> {
+    validate_id(Field::SessionId, &session_id).into_napi()
 }
 
-fn free_form(a: ContextAttributes, json: &str) -> openinference_session::Result<ContextAttributes> {
-    let object = parse_object(Field::Attributes, json)?;
-    object.iter().try_fold(a, |a, (key, value)| {
-        a.with_attribute(key.clone(), AttributeValue::from_json(key, value)?)
-    })
-}
-
+/// Checks what one scope sets (JSON text, see the wrapper's `ScopeInit`),
+/// building nothing: [`effective`] builds it when it is first needed.
 #[napi]
-impl Attributes {
-    /// A scope that sets the session id only: the hot path of `withSession`.
-    #[napi(factory)]
-    pub fn session(session_id: String) -> Result<Attributes> {
-        let inner = ContextAttributes::new()
-            .with_session_id(session_id)
-            .into_napi()?;
-        Ok(Attributes { inner })
-    }
+pub fn check_scope(spec_json: String) -> Result<()> {
+    build_scope(&spec_json).map(drop)
+}
 
-    /// A scope that sets what `spec` holds.
-    #[napi(factory)]
-    pub fn scope(spec: ScopeSpec) -> Result<Attributes> {
-        let build = || -> openinference_session::Result<ContextAttributes> {
-            let mut a = ContextAttributes::new();
-            if let Some(id) = spec.session_id {
-                a = a.with_session_id(id)?;
-            }
-            if let Some(id) = spec.user_id {
-                a = a.with_user_id(id)?;
-            }
-            if let Some(json) = &spec.metadata_json {
-                a = a.with_metadata_json(json)?;
-            }
-            if let Some(tags) = spec.tags {
-                a = a.with_tags(tags)?;
-            }
-            if let Some(template) = spec.prompt_template {
-                a = a.with_prompt_template(template)?;
-            }
-            if let Some(version) = spec.prompt_template_version {
-                a = a.with_prompt_template_version(version)?;
-            }
-            if let Some(json) = &spec.prompt_template_variables_json {
-                let object = parse_object(Field::PromptTemplateVariables, json)?;
-                a = a.with_prompt_template_variables(object)?;
-            }
-            if let Some(json) = &spec.attributes_json {
-                a = free_form(a, json)?;
-            }
-            Ok(a)
-        };
-        Ok(Attributes {
-            inner: build().into_napi()?,
-        })
-    }
+/// What is in effect when the scope `spec_json` opens within the scope whose
+/// context values are `outer_values_json` (the core's inheritance rule), as
+/// two lines: the context values, then the span attributes without aliases.
+#[napi]
+pub fn effective(outer_values_json: Option<String>, spec_json: String) -> Result<String> {
+    let scope = build_scope(&spec_json)?;
+    let attrs = match outer_values_json {
+        Some(outer) => from_values_json(&outer)?.with_scope(&scope),
+        None => scope,
+    };
+    // JSON text never holds a raw newline, so it separates the two parts.
+    Ok(format!(
+        "{}\n{}",
+        values_json(&attrs),
+        span_json(&attrs, Aliases::NONE)
+    ))
+}
 
-    /// Reads values another package (OpenInference) keeps under its context
-    /// keys. Lenient: never throws for a bad value, reports it instead.
-    #[napi]
-    pub fn from_context_values(values: ForeignValues) -> ForeignRead {
-        let mut problems = Vec::new();
-        let tags = match (values.tags, values.tags_json) {
-            (Some(list), _) => Some(list),
-            (None, Some(json)) => match serde_json::from_str::<Vec<String>>(&json) {
-                Ok(list) => Some(list),
-                Err(e) => {
-                    problems.push(format!("tag.tags is not a JSON list of strings: {e}"));
-                    None
-                }
-            },
-            (None, None) => None,
-        };
-        let context_values = ContextValues {
-            session_id: values.session_id,
-            user_id: values.user_id,
-            metadata: values.metadata,
-            tags,
-            prompt_template: values.prompt_template,
-            prompt_template_version: values.prompt_template_version,
-            prompt_template_variables: values.prompt_template_variables,
-            attributes: values.attributes,
-        };
-        let (inner, errors) = ContextAttributes::from_context_values(&context_values);
-        problems.extend(errors.iter().map(error::message));
-        ForeignRead {
-            attributes: (!inner.is_empty()).then_some(inner),
-            problems,
+/// The span attributes that context values stamp with the alias set
+/// `aliases` (bits from [`parse_aliases`]), as JSON object text.
+#[napi]
+pub fn span_attributes_json(values: String, aliases: u32) -> Result<String> {
+    let bits = u8::try_from(aliases).unwrap_or(0);
+    Ok(span_json(
+        &from_values_json(&values)?,
+        Aliases::from_bits(bits),
+    ))
+}
+
+/// The context values less one attribute, named by its slot in the values
+/// (`clearSession` and friends); the prompt template slot (4) clears its
+/// text, version and variables.
+#[napi]
+pub fn without(values: String, slot: u32) -> Result<String> {
+    let mut values: Vec<Option<String>> = serde_json::from_str(&values)
+        .map_err(|e| Error::new(Status::InvalidArg, format!("invalid context values: {e}")))?;
+    let slots: &[usize] = match slot {
+        4 => &[4, 5, 6],
+        n => &[n as usize],
+    };
+    for &i in slots {
+        if let Some(v) = values.get_mut(i) {
+            *v = None;
         }
     }
+    let text = serde_json::to_string(&values).unwrap_or_default();
+    Ok(values_json(&from_values_json(&text)?))
+}
 
-    /// The attributes in effect inside `scope` opened within these.
-    #[napi]
-    pub fn with_scope(&self, scope: &Attributes) -> Attributes {
-        Attributes {
-            inner: self.inner.with_scope(&scope.inner),
-        }
-    }
-
-    /// These attributes less one of them (`clearSession` and friends), named by
-    /// its OpenInference context key; `llm.prompt_template.template` clears the
-    /// whole prompt template (text, version and variables).
-    #[napi]
-    pub fn without(&self, key: String) -> Result<Attributes> {
-        let mut values = self.inner.to_context_values();
-        match key.as_str() {
-            "session.id" => values.session_id = None,
-            "user.id" => values.user_id = None,
-            "metadata" => values.metadata = None,
-            "tag.tags" => values.tags = None,
-            "llm.prompt_template.template" => {
-                values.prompt_template = None;
-                values.prompt_template_version = None;
-                values.prompt_template_variables = None;
+/// Reads values another package (OpenInference) keeps under its context keys.
+/// Lenient: never throws for a bad value, reports it instead.
+#[napi]
+pub fn read_foreign(values: ForeignValues) -> ForeignRead {
+    let mut problems = Vec::new();
+    let tags = match (values.tags, values.tags_json) {
+        (Some(list), _) => Some(list),
+        (None, Some(json)) => match serde_json::from_str::<Vec<String>>(&json) {
+            Ok(list) => Some(list),
+            Err(e) => {
+                problems.push(format!("tag.tags is not a JSON list of strings: {e}"));
+                None
             }
-            "attributes" => values.attributes = None,
-            _ => {
-                return Err(Error::new(
-                    Status::InvalidArg,
-                    format!("unknown key {key:?}"),
-                ));
-            }
-        }
-        // The values came from valid attributes, so they read back whole.
-        let (inner, _) = ContextAttributes::from_context_values(&values);
-        Ok(Attributes { inner })
-    }
-
-    /// The values for OpenInference's context keys, in OpenInference JS's
-    /// shapes (strings; metadata, tags, variables and attributes as JSON text),
-    /// in the order `session.id`, `user.id`, `metadata`, `tag.tags`,
-    /// `llm.prompt_template.template`, `.version`, `.variables`, `attributes`.
-    #[napi]
-    pub fn context_values(&self) -> Vec<Option<String>> {
-        let v = self.inner.to_context_values();
-        let tags = v
-            .tags
-            .map(|t| serde_json::to_string(&t).unwrap_or_else(|_| "[]".to_owned()));
-        vec![
-            v.session_id,
-            v.user_id,
-            v.metadata,
-            tags,
-            v.prompt_template,
-            v.prompt_template_version,
-            v.prompt_template_variables,
-            v.attributes,
-        ]
-    }
-
-    /// The span attributes these stamp with the alias set `aliases` (bits from
-    /// `parseAliases`), as JSON object text in the core's key order.
-    #[napi]
-    pub fn span_attributes_json(&self, aliases: u32) -> String {
-        let bits = u8::try_from(aliases).unwrap_or(0);
-        // Written by hand rather than through a JSON map, which would sort the
-        // keys: the core's order is the order spans get.
-        let mut out = String::from("{");
-        for (i, (key, value)) in self
-            .inner
-            .span_attributes(Aliases::from_bits(bits))
-            .into_iter()
-            .enumerate()
-        {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(&serde_json::Value::from(key.as_ref()).to_string());
-            out.push(':');
-            out.push_str(&value.to_json().to_string());
-        }
-        out.push('}');
-        out
-    }
-
-    /// The session id, if set.
-    #[napi(getter)]
-    pub fn session_id(&self) -> Option<String> {
-        self.inner.session_id().map(str::to_owned)
-    }
-
-    /// The user id, if set.
-    #[napi(getter)]
-    pub fn user_id(&self) -> Option<String> {
-        self.inner.user_id().map(str::to_owned)
+        },
+        (None, None) => None,
+    };
+    let context_values = ContextValues {
+        session_id: values.session_id,
+        user_id: values.user_id,
+        metadata: values.metadata,
+        tags,
+        prompt_template: values.prompt_template,
+        prompt_template_version: values.prompt_template_version,
+        prompt_template_variables: values.prompt_template_variables,
+        attributes: values.attributes,
+    };
+    let (attrs, errors) = ContextAttributes::from_context_values(&context_values);
+    problems.extend(errors.iter().map(error::message));
+    ForeignRead {
+        values_json: (!attrs.is_empty()).then(|| values_json(&attrs)),
+        problems,
     }
 }
 

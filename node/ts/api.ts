@@ -6,7 +6,8 @@ import { context } from "@opentelemetry/api";
 import type { Attributes as SpanAttributes, AttributeValue, Context } from "@opentelemetry/api";
 import native = require("../native/index.js");
 import { Slot, clear, enter, scopeIn, settings } from "./context";
-import { attributesText, checkObject, checkString, checkTags, describe, jsonObjectText } from "./convert";
+import type { ScopeInit } from "./context";
+import { checkAttributes, checkJsonObject, checkObject, checkString, checkTags, describe } from "./convert";
 
 /** A session: the conversation a span belongs to. */
 export interface Session {
@@ -57,26 +58,63 @@ export interface AliasOptions {
 export const MAX_ID_BYTES: number = native.MAX_ID_BYTES;
 
 /** Calls into the core, turning its refusals into TypeErrors (it names the argument). */
-function core<T>(make: () => T): T {
+function core<T>(call: () => T): T {
   try {
-    return make();
+    return call();
   } catch (error) {
     throw new TypeError((error as Error).message);
   }
 }
 
-function sessionScope(sessionId: unknown): native.Attributes {
-  checkString(sessionId, "sessionId");
-  return core(() => native.Attributes.session(sessionId as string));
+/**
+ * Whether the core would certainly accept `id` as an id or a tag: not blank
+ * (its first character is visible ASCII) and at most 1,365 UTF-16 code units
+ * (so at most 4,095 UTF-8 bytes, under `MAX_ID_BYTES`). A shortcut that saves
+ * a call into Rust for the usual id, never a rule of its own: whatever it does
+ * not vouch for, the core checks.
+ */
+function surelyValidId(id: string): boolean {
+  const first = id.charCodeAt(0);
+  return first > 0x20 && first < 0x7f && id.length <= 1365;
 }
 
-function scopeOf(init: ContextAttributesInit, name: string): native.Attributes {
+/** Text this short is within every size limit of the core (3 UTF-8 bytes per code unit at most). */
+const SURELY_SMALL = 80_000;
+
+function surelySmall(text: string | undefined): boolean {
+  return text === undefined || text.length <= SURELY_SMALL;
+}
+
+function sessionScope(sessionId: unknown): ScopeInit {
+  const id = checkString(sessionId, "sessionId");
+  if (!surelyValidId(id)) core(() => native.checkSessionId(id));
+  return { sessionId: id };
+}
+
+/** Checks a scope: the JavaScript types were checked by the caller, the values are checked here. */
+function checked(spec: ScopeInit): ScopeInit {
+  const surely =
+    spec.attributesJson === undefined &&
+    (spec.sessionId === undefined || surelyValidId(spec.sessionId)) &&
+    (spec.userId === undefined || surelyValidId(spec.userId)) &&
+    (spec.promptTemplateVersion === undefined || surelyValidId(spec.promptTemplateVersion)) &&
+    (spec.tags === undefined || spec.tags.every(surelyValidId)) &&
+    surelySmall(spec.metadataJson) &&
+    surelySmall(spec.promptTemplate) &&
+    surelySmall(spec.promptTemplateVariablesJson);
+  if (!surely) core(() => native.checkScope(JSON.stringify(spec)));
+  return spec;
+}
+
+const json = (value: Record<string, unknown>): string => JSON.stringify(value);
+
+function scopeOf(init: ContextAttributesInit, name: string): ScopeInit {
   checkObject(init, name);
-  const spec: native.ScopeSpec = {};
+  const spec: ScopeInit = {};
   if (init.sessionId !== undefined) spec.sessionId = checkString(init.sessionId, "sessionId");
   if (init.userId !== undefined) spec.userId = checkString(init.userId, "userId");
-  if (init.metadata !== undefined) spec.metadataJson = jsonObjectText(init.metadata, "metadata");
-  if (init.tags !== undefined) spec.tags = checkTags(init.tags);
+  if (init.metadata !== undefined) spec.metadataJson = json(checkJsonObject(init.metadata, "metadata"));
+  if (init.tags !== undefined) spec.tags = checkTags(init.tags).slice();
   if (init.promptTemplate !== undefined) {
     spec.promptTemplate = checkString(init.promptTemplate, "promptTemplate");
   }
@@ -84,10 +122,10 @@ function scopeOf(init: ContextAttributesInit, name: string): native.Attributes {
     spec.promptTemplateVersion = checkString(init.promptTemplateVersion, "promptTemplateVersion");
   }
   if (init.promptTemplateVariables !== undefined) {
-    spec.promptTemplateVariablesJson = jsonObjectText(init.promptTemplateVariables, "promptTemplateVariables");
+    spec.promptTemplateVariablesJson = json(checkJsonObject(init.promptTemplateVariables, "promptTemplateVariables"));
   }
-  if (init.attributes !== undefined) spec.attributesJson = attributesText(init.attributes);
-  return core(() => native.Attributes.scope(spec));
+  if (init.attributes !== undefined) spec.attributesJson = json(checkAttributes(init.attributes));
+  return checked(spec);
 }
 
 function checkContext(ctx: unknown): Context {
@@ -132,8 +170,7 @@ export function clearSession(ctx: Context): Context {
 export function setUser(ctx: Context, user: User): Context {
   checkContext(ctx);
   checkObject(user, "user");
-  checkString(user.userId, "userId");
-  return enter(ctx, scopeOf({ userId: user.userId }, "user"));
+  return enter(ctx, checked({ userId: checkString(user.userId, "userId") }));
 }
 
 /** The user in effect in `ctx`, if any. */
@@ -152,7 +189,7 @@ export function clearUser(ctx: Context): Context {
 /** A new context whose metadata is `metadata` merged into the metadata in effect. */
 export function setMetadata(ctx: Context, metadata: Metadata): Context {
   checkContext(ctx);
-  return enter(ctx, core(() => native.Attributes.scope({ metadataJson: jsonObjectText(metadata, "metadata") })));
+  return enter(ctx, checked({ metadataJson: json(checkJsonObject(metadata, "metadata")) }));
 }
 
 /** The metadata in effect in `ctx` (a new object), if any. */
@@ -170,8 +207,7 @@ export function clearMetadata(ctx: Context): Context {
 /** A new context whose tags are the tags in effect plus `tags`. */
 export function setTags(ctx: Context, tags: Tags): Context {
   checkContext(ctx);
-  const checked = checkTags(tags);
-  return enter(ctx, core(() => native.Attributes.scope({ tags: checked })));
+  return enter(ctx, checked({ tags: checkTags(tags).slice() }));
 }
 
 /** The tags in effect in `ctx` (a new array), if any. */
@@ -226,7 +262,7 @@ export function clearPromptTemplate(ctx: Context): Context {
 /** A new context whose free-form span attributes are `attributes` merged into those in effect. */
 export function setAttributes(ctx: Context, attributes: SpanAttributes): Context {
   checkContext(ctx);
-  return enter(ctx, core(() => native.Attributes.scope({ attributesJson: attributesText(attributes) })));
+  return enter(ctx, checked({ attributesJson: json(checkAttributes(attributes)) }));
 }
 
 /** The free-form span attributes in effect in `ctx` (a new object), if any. */

@@ -16,7 +16,7 @@
 // into a plain context holding all our values; `scopeIn` then sees that those
 // keys no longer hold what we wrote and reads them afresh.
 
-import { createContextKey, diag, propagation } from "@opentelemetry/api";
+import { ROOT_CONTEXT, createContextKey, diag, propagation } from "@opentelemetry/api";
 import type { AttributeValue, Attributes as SpanAttributes, Context } from "@opentelemetry/api";
 import native = require("../native/index.js");
 
@@ -66,54 +66,89 @@ export interface SpanAttributesCache {
 }
 
 /**
- * The attributes in effect in a context. Immutable; what the core computes for
- * it (the merge with the outer scope, the context values, the span attributes
- * per alias set) is computed on first use and kept.
+ * What one scope sets, as the core reads it (one JSON object, camelCase
+ * names): ids and the prompt template as strings, tags as an array, objects
+ * as JSON text made when the scope opened.
+ */
+export interface ScopeInit {
+  sessionId?: string;
+  userId?: string;
+  metadataJson?: string;
+  tags?: string[];
+  promptTemplate?: string;
+  promptTemplateVersion?: string;
+  promptTemplateVariablesJson?: string;
+  attributesJson?: string;
+}
+
+function spanCache(json: string): SpanAttributesCache {
+  const object = JSON.parse(json) as Record<string, AttributeValue>;
+  const entries = Object.entries(object);
+  for (let i = 0; i < entries.length; i++) {
+    const value = entries[i][1];
+    if (Array.isArray(value)) Object.freeze(value);
+  }
+  return { object: Object.freeze(object), entries: Object.freeze(entries) };
+}
+
+/**
+ * The attributes in effect in a context, held as their context values (JSON
+ * text from the core). Immutable. What the core computes for it (the merge
+ * with the outer scope, the span attributes per alias set) is computed on
+ * first use and kept: opening a scope costs a check, and spans only copy.
  */
 export class Scope {
-  private attrs: native.Attributes | undefined;
-  private outer: Scope | undefined;
-  private scope: native.Attributes | undefined;
+  private json: string | undefined;
   private values: ContextValues | undefined;
+  private outer: Scope | undefined;
+  private spec: ScopeInit | undefined;
   private span: (SpanAttributesCache | undefined)[] | undefined;
 
-  private constructor(
-    attrs: native.Attributes | undefined,
-    outer: Scope | undefined,
-    scope: native.Attributes | undefined,
-  ) {
-    this.attrs = attrs;
+  private constructor(json: string | undefined, outer: Scope | undefined, spec: ScopeInit | undefined) {
+    this.json = json;
     this.outer = outer;
-    this.scope = scope;
+    this.spec = spec;
   }
 
-  /** A scope whose attributes are `attrs`, whole. */
-  static of(attrs: native.Attributes): Scope {
-    return new Scope(attrs, undefined, undefined);
+  /** The scope whose context values are the JSON text `valuesJson`. */
+  static of(valuesJson: string): Scope {
+    return new Scope(valuesJson, undefined, undefined);
   }
 
-  /** The scope in effect when `scope` opens within `outer`. */
-  static within(outer: Scope | undefined, scope: native.Attributes): Scope {
-    return outer === undefined ? new Scope(scope, undefined, undefined) : new Scope(undefined, outer, scope);
+  /**
+   * The scope in effect when a scope setting `spec` (checked already, and
+   * holding only strings and a copied tag array) opens within `outer`.
+   */
+  static within(outer: Scope | undefined, spec: ScopeInit): Scope {
+    return new Scope(undefined, outer, spec);
   }
 
-  /** The native attributes in effect. */
-  attributes(): native.Attributes {
-    let attrs = this.attrs;
-    if (attrs === undefined) {
-      attrs = (this.outer as Scope).attributes().withScope(this.scope as native.Attributes);
-      this.attrs = attrs;
-      this.outer = undefined;
-      this.scope = undefined;
-    }
-    return attrs;
+  private resolve(): string {
+    const out = native.effective(
+      this.outer === undefined ? null : this.outer.valuesJson(),
+      JSON.stringify(this.spec),
+    );
+    const newline = out.indexOf("\n");
+    const json = out.slice(0, newline);
+    this.json = json;
+    (this.span ??= [])[0] = spanCache(out.slice(newline + 1));
+    this.outer = undefined;
+    this.spec = undefined;
+    return json;
+  }
+
+  /** The context values as the core's JSON text. */
+  valuesJson(): string {
+    return this.json ?? this.resolve();
   }
 
   /** The values under OpenInference's keys, in `CONTEXT_KEYS` order. */
   contextValues(): ContextValues {
     let values = this.values;
     if (values === undefined) {
-      values = Object.freeze(this.attributes().contextValues().map((v) => v ?? undefined));
+      values = Object.freeze(
+        (JSON.parse(this.valuesJson()) as (string | null)[]).map((v) => v ?? undefined),
+      );
       this.values = values;
     }
     return values;
@@ -121,15 +156,11 @@ export class Scope {
 
   /** The span attributes for the alias set `bits`; shared and frozen. */
   spanAttributes(bits: number): SpanAttributesCache {
+    const json = this.valuesJson();
     const cache = (this.span ??= []);
     let entry = cache[bits];
     if (entry === undefined) {
-      const object = JSON.parse(this.attributes().spanAttributesJson(bits)) as Record<string, AttributeValue>;
-      for (const value of Object.values(object)) {
-        if (Array.isArray(value)) Object.freeze(value);
-      }
-      Object.freeze(object);
-      entry = Object.freeze({ object, entries: Object.freeze(Object.entries(object)) });
+      entry = spanCache(native.spanAttributesJson(json, bits));
       cache[bits] = entry;
     }
     return entry;
@@ -198,13 +229,13 @@ function foreignText(values: unknown[], slot: Slot, problems: string[]): string 
 }
 
 /** Reads the values another package left under OpenInference's keys, leniently. */
-function readForeign(values: unknown[]): native.Attributes | undefined {
+function readForeign(values: unknown[]): Scope | undefined {
   const problems: string[] = [];
   const tags = values[Slot.Tags];
   // OpenInference JS keeps tags as JSON text; a list (the Python shape) is read too.
   const tagList =
     Array.isArray(tags) && tags.every((t) => typeof t === "string") ? (tags as string[]) : undefined;
-  const read = native.Attributes.fromContextValues({
+  const read = native.readForeign({
     sessionId: foreignText(values, Slot.SessionId, problems),
     userId: foreignText(values, Slot.UserId, problems),
     metadata: foreignText(values, Slot.Metadata, problems),
@@ -218,14 +249,13 @@ function readForeign(values: unknown[]): native.Attributes | undefined {
   for (const problem of problems.concat(read.problems)) {
     warn(`ignoring a session context value: ${problem}`);
   }
-  return read.attributes ?? undefined;
+  return read.valuesJson == null ? undefined : Scope.of(read.valuesJson);
 }
 
 function foreignScope(values: unknown[]): Scope | undefined {
   const cached = lastForeign;
   if (cached !== undefined && sameValues(cached.values, values)) return cached.scope;
-  const attrs = readForeign(values);
-  const scope = attrs === undefined ? undefined : Scope.of(attrs);
+  const scope = readForeign(values);
   lastForeign = { values, scope };
   return scope;
 }
@@ -237,15 +267,15 @@ function baggageScope(ctx: Context): Scope | undefined {
   const userId = bag.getEntry("user.id")?.value;
   if (sessionId === undefined && userId === undefined) return undefined;
   // Inbound baggage is untrusted: values that do not validate are ignored.
-  const read = native.Attributes.fromContextValues({ sessionId, userId });
+  const read = native.readForeign({ sessionId, userId });
   for (const problem of read.problems) warn(`ignoring a baggage value: ${problem}`);
-  const attrs = read.attributes;
-  return attrs ? Scope.of(attrs) : undefined;
+  return read.valuesJson == null ? undefined : Scope.of(read.valuesJson);
 }
 
 /** The scope in effect in `ctx`, whoever set it; undefined outside any session. */
 export function scopeIn(ctx: Context): Scope | undefined {
   if (ctx instanceof SessionContext) return ctx.scope;
+  if (ctx === ROOT_CONTEXT) return undefined; // spans outside any context: nothing to read
   const own = ctx.getValue(SCOPE_KEY);
   const values = valuesIn(ctx);
   if (own instanceof Scope && sameValues(values, own.contextValues())) return own;
@@ -259,18 +289,18 @@ export function scopeIn(ctx: Context): Scope | undefined {
 }
 
 function withBaggage(ctx: Context, scope: Scope): Context {
-  const attrs = scope.attributes();
-  const sessionId = attrs.sessionId;
-  const userId = attrs.userId;
-  if (sessionId == null && userId == null) return ctx;
+  const values = scope.contextValues();
+  const sessionId = values[Slot.SessionId];
+  const userId = values[Slot.UserId];
+  if (sessionId === undefined && userId === undefined) return ctx;
   let bag = propagation.getBaggage(ctx) ?? propagation.createBaggage();
-  if (sessionId != null) bag = bag.setEntry("session.id", { value: sessionId });
-  if (userId != null) bag = bag.setEntry("user.id", { value: userId });
+  if (sessionId !== undefined) bag = bag.setEntry("session.id", { value: sessionId });
+  if (userId !== undefined) bag = bag.setEntry("user.id", { value: userId });
   return propagation.setBaggage(ctx, bag);
 }
 
-/** A new context in which the scope `attrs` is open within `ctx`. */
-export function enter(ctx: Context, attrs: native.Attributes): Context {
+/** A new context in which a scope setting `spec` (checked already) is open within `ctx`. */
+export function enter(ctx: Context, spec: ScopeInit): Context {
   let base: Context;
   let outer: Scope | undefined;
   if (ctx instanceof SessionContext) {
@@ -280,12 +310,12 @@ export function enter(ctx: Context, attrs: native.Attributes): Context {
     base = ctx;
     outer = scopeIn(ctx);
   }
-  const scope = Scope.within(outer, attrs);
+  const scope = Scope.within(outer, spec);
   if (settings.baggage) base = withBaggage(base, scope);
   return new SessionContext(base, scope);
 }
 
-/** A new context without one attribute (named by its OpenInference key). */
+/** A new context without one attribute. */
 export function clear(ctx: Context, slot: Slot): Context {
   const scope = scopeIn(ctx);
   if (scope === undefined) return ctx.deleteValue(CONTEXT_KEYS[slot]);
@@ -296,5 +326,5 @@ export function clear(ctx: Context, slot: Slot): Context {
       base = propagation.setBaggage(base, bag.removeEntry(CONTEXT_ATTRIBUTE_NAMES[slot]));
     }
   }
-  return new SessionContext(base, Scope.of(scope.attributes().without(CONTEXT_ATTRIBUTE_NAMES[slot])));
+  return new SessionContext(base, Scope.of(native.without(scope.valuesJson(), slot)));
 }

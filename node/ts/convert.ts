@@ -83,10 +83,10 @@ function checkJson(value: unknown, path: string, depth: number): void {
   throw new TypeError(`${path} is not JSON-serializable: ${describe(value)}`);
 }
 
-/** JSON text of a plain object of JSON values (metadata, template variables). */
-export function jsonObjectText(value: unknown, name: string): string {
+/** Checks a plain object of JSON values (metadata, template variables). */
+export function checkJsonObject(value: unknown, name: string): Record<string, unknown> {
   checkJson(checkObject(value, name), name, 0);
-  return JSON.stringify(value);
+  return value as Record<string, unknown>;
 }
 
 function checkAttributeScalar(value: unknown, path: string): void {
@@ -105,8 +105,8 @@ function checkAttributeScalar(value: unknown, path: string): void {
   );
 }
 
-/** JSON text of free-form span attributes (string, number, boolean or a list of one). */
-export function attributesText(value: unknown, name = "attributes"): string {
+/** Checks free-form span attributes (string, number, boolean or a list of one). */
+export function checkAttributes(value: unknown, name = "attributes"): Record<string, unknown> {
   const object = checkObject(value, name);
   for (const key of Object.keys(object)) {
     const item = object[key];
@@ -118,5 +118,5 @@ export function attributesText(value: unknown, name = "attributes"): string {
       checkAttributeScalar(item, path);
     }
   }
-  return JSON.stringify(object);
+  return object;
 }
