@@ -18,6 +18,7 @@ pub mod pricing;
 pub mod semconv;
 pub mod store;
 pub mod turn;
+pub mod ui;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -90,7 +91,8 @@ async fn require_key(State(state): State<AppState>, request: Request, next: Next
     next.run(request).await
 }
 
-/// The HTTP router: OTLP ingest, the JSON API, health and the OpenAPI document.
+/// The HTTP router: OTLP ingest, the JSON API, health, the OpenAPI document and
+/// the web UI.
 pub fn app(state: AppState) -> Router {
     let protected = Router::new()
         .route("/v1/traces", post(ingest::export))
@@ -114,7 +116,7 @@ pub fn app(state: AppState) -> Router {
         .merge(protected)
         .route("/healthz", get(api::health))
         .route("/openapi.json", get(api::openapi))
-        .fallback(api::fallback)
+        .fallback(ui::serve)
         .with_state(state)
 }
 

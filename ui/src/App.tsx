@@ -1,0 +1,60 @@
+import { useState } from "react";
+import { apiKey, setApiKey } from "./lib/api";
+import { Link, matchRoute, useLocation } from "./lib/router";
+import { ProjectsPage } from "./pages/projects/ProjectsPage";
+import { SessionsPage } from "./pages/sessions/SessionsPage";
+import { SessionPage } from "./pages/session/SessionPage";
+import { TracePage } from "./pages/trace/TracePage";
+
+export function App() {
+  const { pathname } = useLocation();
+  const route = matchRoute(pathname);
+  let page;
+  switch (route.page) {
+    case "projects":
+      page = <ProjectsPage />;
+      break;
+    case "sessions":
+      page = <SessionsPage key={route.project} project={route.project} />;
+      break;
+    case "session":
+      page = <SessionPage key={`${route.project}/${route.sessionId}`} project={route.project} sessionId={route.sessionId} />;
+      break;
+    case "trace":
+      page = <TracePage key={`${route.project}/${route.traceId}`} project={route.project} traceId={route.traceId} />;
+      break;
+    default:
+      page = <p>Nothing here: {route.path}</p>;
+  }
+  return (
+    <>
+      <header className="topbar">
+        <Link to="/" className="brand">
+          oi-sessions
+        </Link>
+        <ApiKeyButton />
+      </header>
+      <main>{page}</main>
+    </>
+  );
+}
+
+/** For a server started with --api-key: the key is kept in this browser only. */
+function ApiKeyButton() {
+  const [has, setHas] = useState(apiKey() !== null);
+  return (
+    <button
+      type="button"
+      className="link-button"
+      onClick={() => {
+        const key = window.prompt("API key of this server (empty to forget it)", apiKey() ?? "");
+        if (key === null) return;
+        setApiKey(key.trim() || null);
+        setHas(key.trim() !== "");
+        window.location.reload();
+      }}
+    >
+      {has ? "API key ✓" : "API key"}
+    </button>
+  );
+}

@@ -1,0 +1,23 @@
+/** What to do when there is nothing to show yet: send a first session. */
+export function EmptyState({ title }: { title: string }) {
+  const origin = window.location.origin;
+  return (
+    <div className="empty">
+      <h2>{title}</h2>
+      <p>Send a first session to this server. In Python:</p>
+      <pre className="snippet">{`pip install openinference-instrumentation-session
+from openinference.instrumentation.session import register, using_session
+tracer = register(endpoint="${origin}/v1/traces", project_name="my-app").get_tracer("app")
+with using_session("conv-1"), tracer.start_as_current_span("turn"): ...`}</pre>
+      <p>In Node:</p>
+      <pre className="snippet">{`npm install openinference-session @opentelemetry/sdk-trace-base @opentelemetry/exporter-trace-otlp-proto
+import { SessionSpanProcessor, withSession } from "openinference-session";
+provider.addSpanProcessor(new SessionSpanProcessor());   // exporter: ${origin}/v1/traces
+await withSession("conv-1", () => handleTurn());`}</pre>
+      <p>
+        Any OpenTelemetry exporter works: OTLP/HTTP at <code>{origin}/v1/traces</code>, OTLP/gRPC on port 4317, with
+        the session id in <code>session.id</code> (or <code>gen_ai.conversation.id</code>).
+      </p>
+    </div>
+  );
+}
