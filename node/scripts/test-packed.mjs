@@ -10,6 +10,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 
 const pkgDir = fileURLToPath(new URL("..", import.meta.url));
@@ -53,7 +54,13 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     .filter((f) => f.endsWith(".test.mjs") || f.endsWith(".test.cjs"))
     .filter((f) => !only || f.startsWith(`${only}.test.`))
     .map((f) => join("test", f));
-  const run = spawnSync(process.execPath, ["--test", "--test-reporter=spec", ...files], { cwd: app, stdio: "inherit" });
+  // The type test compiles against the installed declarations with our own tsc.
+  const tsc = createRequire(join(pkgDir, "package.json")).resolve("typescript/bin/tsc");
+  const run = spawnSync(process.execPath, ["--test", "--test-reporter=spec", ...files], {
+    cwd: app,
+    stdio: "inherit",
+    env: { ...process.env, OI_TSC: tsc },
+  });
   if (process.env.OI_KEEP_APP) console.log(`scratch app kept at ${app}`);
   else rmSync(app, { recursive: true, force: true });
   process.exit(run.status ?? 1);

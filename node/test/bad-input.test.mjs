@@ -96,3 +96,47 @@ test("a refused call leaves nothing behind", () => {
   assert.throws(() => s.withSession("", () => assert.fail("must not run")), TypeError);
   assert.equal(s.getSession(ROOT_CONTEXT), undefined);
 });
+
+test("the shortcut that spares the core a call agrees with the core on every id", async () => {
+  // The wrapper accepts the usual id without calling into Rust; whatever it
+  // accepts, the core must accept too (and whatever it sends on, the core decides).
+  const { createRequire } = await import("node:module");
+  const { dirname, join } = await import("node:path");
+  const require = createRequire(import.meta.url);
+  const root = dirname(require.resolve("openinference-session/package.json"));
+  const native = require(join(root, "native", "index.js"));
+  const alphabet = ["a", "Z", "0", "~", "!", " ", "\t", "\n", "\u000b", "\u00a0", "\u0085", "\u1680", "\u180e",
+    "\u2000", "\u200b", "\u2028", "\u202f", "\u3000", "\ufeff", "é", "😀", "\u0000", "\u007f"];
+  const accepts = (call) => {
+    try {
+      call();
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  let seed = 42;
+  const random = (n) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const ids = [];
+  for (let i = 0; i < 5000; i++) {
+    const length = random(6);
+    ids.push(Array.from({ length }, () => alphabet[random(alphabet.length)]).join(""));
+  }
+  for (const [char, count] of [["x", 4096], ["x", 4097], ["é", 2048], ["é", 2049], ["😀", 1024], ["😀", 1025], ["é", 1365], ["x", 1365]]) {
+    ids.push(char.repeat(count), `a${char.repeat(count - 1)}`);
+  }
+  for (const id of ids) {
+    assert.equal(
+      accepts(() => s.setSession(ROOT_CONTEXT, { sessionId: id })),
+      accepts(() => native.checkSessionId(id)),
+      JSON.stringify(id.slice(0, 20)),
+    );
+    assert.equal(
+      accepts(() => s.setTags(ROOT_CONTEXT, [id])),
+      accepts(() => native.checkScope(JSON.stringify({ tags: [id] }))),
+    );
+  }
+});
