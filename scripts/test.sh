@@ -28,9 +28,16 @@ log "python: tests against the installed wheel"
 OI_SESSION_WHEEL="$(ls "$ROOT"/dist/openinference_instrumentation_session-*.whl)" \
   "$PY" -m pytest -q -p no:cacheprovider python/tests
 
+log "ui: types, lint, unit tests"
+(cd ui && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } \
+  && npm run --silent typecheck && npm run --silent lint && npx vitest run --reporter=dot)
+
 log "end to end: Python apps and exporters -> oi-sessions -> API"
 cargo_locked build --release --quiet -p openinference-session-server
 OI_SESSIONS_BIN="$ROOT/target/release/oi-sessions" "$PY" -m pytest -q -p no:cacheprovider \
   tests/e2e server/tests/python
+
+log "end to end: the UI in Chromium (playwright-core) against oi-sessions"
+(cd ui && OI_SESSIONS_BIN="$ROOT/target/release/oi-sessions" OI_PYTHON="$PY" node --test tests/browser/)
 
 log "all tests passed"

@@ -6,5 +6,5 @@ export default defineConfig({
   plugins: [react()],
   build: { outDir: "dist", sourcemap: false, chunkSizeWarningLimit: 400 },
   server: { proxy: { "/v1": "http://127.0.0.1:6006", "/healthz": "http://127.0.0.1:6006" } },
-  test: { environment: "jsdom", include: ["src/**/*.test.{ts,tsx}"] },
+  test: { globals: true, environment: "jsdom", include: ["src/**/*.test.{ts,tsx}"] },
 });

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { api, query, seg, type Page, type Session } from "../../lib/api";
+import { api, ApiError, query, seg, type Page, type Session } from "../../lib/api";
 import { formatCost, formatCount, formatDuration, formatTime, preview } from "../../lib/format";
 import { Link, routePath, setQuery, useLocation } from "../../lib/router";
 import { VirtualList } from "../../components/VirtualList";
@@ -83,8 +83,12 @@ export function SessionsPage({ project }: { project: string }) {
         Sessions <span className="muted">in {project}</span>
       </h1>
       <Filters q={q} />
-      {loaded.error && <ErrorNote error={loaded.error} />}
-      {!stale && !loaded.loading && loaded.sessions.length === 0 && !loaded.error ? (
+      {loaded.error && !(loaded.error instanceof ApiError && loaded.error.status === 404) && (
+        <ErrorNote error={loaded.error} />
+      )}
+      {loaded.error instanceof ApiError && loaded.error.status === 404 ? (
+        <EmptyState title="No sessions in this project yet" />
+      ) : !stale && !loaded.loading && loaded.sessions.length === 0 && !loaded.error ? (
         filtered ? (
           <p className="muted">No session matches these filters.</p>
         ) : (
