@@ -234,8 +234,11 @@ fn main() {
             "workload: {sessions} sessions, {spans} spans, {:.1} KB OTLP per span, generated while sending",
             sample_bytes as f64 / sample_spans as f64 / 1024.0
         );
+        // BENCH_DIR keeps the database for inspection; by default a temp dir.
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open_dir(dir.path()).unwrap();
+        let keep = std::env::var_os("BENCH_DIR").map(std::path::PathBuf::from);
+        let data_dir = keep.clone().unwrap_or_else(|| dir.path().to_owned());
+        let store = SqliteStore::open_dir(&data_dir).unwrap();
         let state = AppState::new(Arc::new(store));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -279,7 +282,7 @@ fn main() {
             spans as f64 / elapsed.as_secs_f64(),
             SESSIONS_PER_REQUEST * TURNS * 3
         );
-        let db: u64 = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
+        let db: u64 = std::fs::read_dir(&data_dir).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
         println!("disk: {:.0} bytes per span ({:.1} MB incl. WAL)", db as f64 / spans as f64, db as f64 / 1e6);
 
         let p = "/v1/projects/bench";

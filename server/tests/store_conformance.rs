@@ -30,3 +30,51 @@ fn sqlite_reopens_with_data_and_schema() {
     use openinference_session_server::store::Store;
     assert_eq!(store.session("p", "s1").unwrap().num_traces, 1);
 }
+
+/// A deleted session leaves none of its texts in the file, while a text that
+/// another session shares stays.
+#[test]
+fn sqlite_delete_releases_texts() {
+    use openinference_session_server::store::Store;
+    use openinference_session_server::store::conformance::record;
+    use serde_json::json;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_dir(dir.path()).unwrap();
+    let secret = "my card number is 4111 1111 1111 1111, please keep it private".to_owned();
+    let shared = "a system prompt that both conversations send with every request".to_owned();
+    store
+        .write(&[
+            record("p", 1, 1, None, 0, json!({"session.id": "a", "input.value": secret, "llm.input_messages.0.message.content": shared})),
+            record("p", 2, 1, None, 0, json!({"session.id": "b", "llm.input_messages.0.message.content": shared})),
+        ])
+        .unwrap();
+    // Re-sending must not count references twice.
+    store
+        .write(&[record("p", 1, 1, None, 0, json!({"session.id": "a", "input.value": secret, "llm.input_messages.0.message.content": shared}))])
+        .unwrap();
+    let db = rusqlite::Connection::open(dir.path().join("oi-sessions.sqlite3")).unwrap();
+    let count = |t: &str| -> i64 {
+        db.query_row("SELECT count(*) FROM texts WHERE text = ?1", [t], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+    assert_eq!(
+        (count(&secret), count(&shared)),
+        (1, 1),
+        "each text stored once"
+    );
+    store.delete_session("p", "a").unwrap();
+    assert_eq!(count(&secret), 0, "the deleted conversation's text is gone");
+    assert_eq!(count(&shared), 1, "a text still used elsewhere stays");
+    let t = store.trace("p", &[2; 16]).unwrap();
+    assert_eq!(
+        t.spans[0].attributes["llm.input_messages.0.message.content"],
+        json!(shared)
+    );
+    store.delete_session("p", "b").unwrap();
+    let left: i64 = db
+        .query_row("SELECT count(*) FROM texts", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 0);
+}

@@ -500,6 +500,33 @@ pub fn turns_in_time_order<S: Store>(store: S) {
     assert_eq!(inputs, ["q0", "q1", "q2", "q3", "q4"]);
 }
 
+/// Attributes and events come back exactly as written, long repeated strings
+/// and nested values included.
+pub fn attributes_round_trip<S: Store>(store: S) {
+    let long = "a message long enough to be stored once and shared ".repeat(3);
+    let attrs = json!({
+        "session.id": "s",
+        "input.value": long,
+        "llm.input_messages.0.message.content": long,
+        "nested": {"list": [1, 2.5, true, null, "x"], "deeper": {"k": "v"}},
+        "count": 42,
+        "empty": "",
+    });
+    let mut first = record("p", 1, 1, None, 0, attrs.clone());
+    first.events =
+        vec![json!({"name": "exception", "time": "2026-01-01T00:00:00Z", "attributes": {"k": 1}})];
+    let second = record("p", 1, 2, Some(1), 1, json!({"output.value": long}));
+    store
+        .write(&[first.clone(), second.clone()])
+        .expect("write");
+    let t = store.trace("p", &[1; 16]).expect("trace");
+    assert_eq!(t.spans.len(), 2);
+    assert_eq!(Value::Object(t.spans[0].attributes.clone()), attrs);
+    assert_eq!(t.spans[0].events, first.events);
+    assert_eq!(t.spans[1].attributes, second.attributes);
+    assert_eq!(t.trace.input.expect("input").value, long);
+}
+
 /// Runs every check, each on a fresh store from `open`.
 pub fn run_all<S: Store>(mut open: impl FnMut() -> S) {
     idempotent_writes(open());
@@ -511,4 +538,5 @@ pub fn run_all<S: Store>(mut open: impl FnMut() -> S) {
     delete_session_removes_its_traces(open());
     unknown_names_are_not_found(open());
     turns_in_time_order(open());
+    attributes_round_trip(open());
 }

@@ -76,10 +76,10 @@ const MIGRATIONS: &[&str] = &[
         has_error INTEGER NOT NULL,
         input_value TEXT,
         input_mime TEXT,
-        input_raw TEXT,
+        input_raw_text INTEGER,
         output_value TEXT,
         output_mime TEXT,
-        output_raw TEXT,
+        output_raw_text INTEGER,
         prompt_tokens INTEGER NOT NULL,
         completion_tokens INTEGER NOT NULL,
         total_tokens INTEGER NOT NULL,
@@ -92,6 +92,13 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX traces_by_session ON traces (session_rowid, start_ns, id);
     CREATE INDEX traces_by_start_time ON traces (project_id, start_ns, id);
+    CREATE TABLE texts (
+        id INTEGER PRIMARY KEY,
+        hash INTEGER NOT NULL,
+        refs INTEGER NOT NULL,
+        text TEXT NOT NULL
+    );
+    CREATE INDEX texts_by_hash ON texts (hash);
     CREATE TABLE spans (
         id INTEGER PRIMARY KEY,
         trace_id BLOB NOT NULL,
@@ -108,12 +115,12 @@ const MIGRATIONS: &[&str] = &[
         user_id TEXT,
         oi_kind TEXT,
         is_llm INTEGER NOT NULL,
-        input_value TEXT,
+        input_text INTEGER,
         input_mime TEXT,
-        output_value TEXT,
+        output_text INTEGER,
         output_mime TEXT,
-        llm_last_user TEXT,
-        llm_reply TEXT,
+        last_user_text INTEGER,
+        reply_text INTEGER,
         prompt_tokens INTEGER NOT NULL,
         completion_tokens INTEGER NOT NULL,
         total_tokens INTEGER NOT NULL,
@@ -122,8 +129,7 @@ const MIGRATIONS: &[&str] = &[
         cost_total REAL NOT NULL,
         tags TEXT NOT NULL,
         metadata TEXT NOT NULL,
-        attributes TEXT NOT NULL,
-        events TEXT NOT NULL,
+        body BLOB NOT NULL,
         UNIQUE (trace_id, span_id)
     );
     "#,
@@ -223,6 +229,171 @@ fn json_text<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned())
 }
 
+/// FNV-1a: a hash that is stable across Rust releases, so stored hashes stay
+/// valid; collisions are resolved by comparing the texts.
+fn fnv64(text: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h as i64
+}
+
+/// Attribute strings at least this long are stored once in `texts` and
+/// referenced (a chat's LLM spans repeat the whole conversation so far).
+const INTERN_MIN_BYTES: usize = 48;
+
+/// Content-addressed, reference-counted texts of one write transaction.
+struct Texts {
+    /// Text to (row id, references added in this transaction).
+    seen: HashMap<String, (i64, i64)>,
+    /// One compressor for the whole batch: setting one up zeroes large tables.
+    compress: flate2::Compress,
+}
+
+impl Default for Texts {
+    fn default() -> Self {
+        Self {
+            seen: HashMap::new(),
+            compress: flate2::Compress::new(flate2::Compression::fast(), false),
+        }
+    }
+}
+
+impl Texts {
+    /// Raw deflate of `input`.
+    fn deflate(&mut self, input: &[u8]) -> Vec<u8> {
+        let c = &mut self.compress;
+        c.reset();
+        let mut out = Vec::with_capacity(input.len() / 2 + 64);
+        loop {
+            let consumed = usize::try_from(c.total_in())
+                .unwrap_or(usize::MAX)
+                .min(input.len());
+            match c.compress_vec(&input[consumed..], &mut out, flate2::FlushCompress::Finish) {
+                Ok(flate2::Status::StreamEnd) | Err(_) => return out,
+                // Out of room: grow and go on.
+                Ok(_) => out.reserve(out.capacity().max(64)),
+            }
+        }
+    }
+
+    /// The row id of `text`, stored if new; counts one reference.
+    fn intern(&mut self, tx: &Transaction<'_>, text: &str) -> rusqlite::Result<i64> {
+        if let Some((id, refs)) = self.seen.get_mut(text) {
+            *refs += 1;
+            return Ok(*id);
+        }
+        let id = match find_text(tx, text)? {
+            Some(id) => id,
+            None => {
+                tx.prepare_cached("INSERT INTO texts (hash, refs, text) VALUES (?1, 0, ?2)")?
+                    .execute(params![fnv64(text), text])?;
+                tx.last_insert_rowid()
+            }
+        };
+        self.seen.insert(text.to_owned(), (id, 1));
+        Ok(id)
+    }
+
+    /// Writes the reference counts added by this transaction.
+    fn flush(self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        let mut stmt = tx.prepare_cached("UPDATE texts SET refs = refs + ?1 WHERE id = ?2")?;
+        for (id, refs) in self.seen.into_values() {
+            stmt.execute(params![refs, id])?;
+        }
+        Ok(())
+    }
+}
+
+/// The row id of a stored text, if any.
+fn find_text(tx: &Transaction<'_>, text: &str) -> rusqlite::Result<Option<i64>> {
+    let mut stmt = tx.prepare_cached("SELECT id, text FROM texts WHERE hash = ?1")?;
+    let mut rows = stmt.query([fnv64(text)])?;
+    while let Some(r) = rows.next()? {
+        if r.get_ref(1)?.as_str()? == text {
+            return Ok(Some(r.get(0)?));
+        }
+    }
+    Ok(None)
+}
+
+/// A span's attributes and events as stored: long strings replaced by text
+/// references, the rest deflated.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Body {
+    /// Attributes not interned.
+    a: Map<String, Value>,
+    /// Interned attributes: (key, text id).
+    r: Vec<(String, i64)>,
+    /// Events.
+    e: Vec<Value>,
+}
+
+fn encode_body(
+    tx: &Transaction<'_>,
+    texts: &mut Texts,
+    attributes: &Map<String, Value>,
+    events: &[Value],
+) -> rusqlite::Result<Vec<u8>> {
+    let mut body = Body {
+        a: Map::new(),
+        r: Vec::new(),
+        e: events.to_vec(),
+    };
+    for (key, value) in attributes {
+        match value {
+            Value::String(text) if text.len() >= INTERN_MIN_BYTES => {
+                body.r.push((key.clone(), texts.intern(tx, text)?));
+            }
+            other => {
+                body.a.insert(key.clone(), other.clone());
+            }
+        }
+    }
+    let json = serde_json::to_vec(&body)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    Ok(texts.deflate(&json))
+}
+
+fn inflate(blob: &[u8]) -> Result<Body, StoreError> {
+    let mut json = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::DeflateDecoder::new(blob), &mut json)
+        .map_err(|e| StoreError::Backend(format!("corrupt span body: {e}")))?;
+    serde_json::from_slice(&json)
+        .map_err(|e| StoreError::Backend(format!("corrupt span body: {e}")))
+}
+
+fn decode_body(
+    tx: &Transaction<'_>,
+    blob: &[u8],
+) -> Result<(Map<String, Value>, Vec<Value>), StoreError> {
+    let body = inflate(blob)?;
+    let mut attributes = body.a;
+    let mut stmt = tx.prepare_cached("SELECT text FROM texts WHERE id = ?1")?;
+    for (key, id) in body.r {
+        let text: String = stmt.query_row([id], |r| r.get(0))?;
+        attributes.insert(key, Value::String(text));
+    }
+    attributes.sort_keys();
+    Ok((attributes, body.e))
+}
+
+/// Every text reference a span holds: its columns and its body.
+fn span_text_refs(tx: &Transaction<'_>, span_rowid: i64) -> Result<Vec<i64>, StoreError> {
+    let (cols, blob): ([Option<i64>; 4], Vec<u8>) = tx
+        .prepare_cached(
+            "SELECT input_text, output_text, last_user_text, reply_text, body FROM spans WHERE id = ?1",
+        )?
+        .query_row([span_rowid], |r| {
+            Ok(([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?], r.get(4)?))
+        })?;
+    let mut refs: Vec<i64> = cols.into_iter().flatten().collect();
+    refs.extend(inflate(&blob)?.r.into_iter().map(|(_, id)| id));
+    Ok(refs)
+}
+
 fn project_id(
     tx: &Transaction<'_>,
     name: &str,
@@ -246,10 +417,15 @@ fn load_facts(
 ) -> rusqlite::Result<Vec<SpanFacts>> {
     let mut stmt = tx.prepare_cached(
         "SELECT span_id, parent_span_id, start_ns, end_ns, status_code, session_id, user_id,
-                oi_kind, is_llm, input_value, input_mime, output_value, output_mime,
-                llm_last_user, llm_reply, prompt_tokens, completion_tokens, total_tokens,
+                oi_kind, is_llm, ti.text, input_mime, tout.text, output_mime,
+                tu.text, tr.text, prompt_tokens, completion_tokens, total_tokens,
                 cost_prompt, cost_completion, cost_total, tags, metadata
-         FROM spans WHERE trace_id = ?1 AND project_id = ?2",
+         FROM spans
+         LEFT JOIN texts ti ON ti.id = input_text
+         LEFT JOIN texts tout ON tout.id = output_text
+         LEFT JOIN texts tu ON tu.id = last_user_text
+         LEFT JOIN texts tr ON tr.id = reply_text
+         WHERE trace_id = ?1 AND project_id = ?2",
     )?;
     let rows = stmt.query_map(params![&trace_id[..], project_id], |r| {
         let id8 = |v: Option<Vec<u8>>| v.and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok());
@@ -302,10 +478,13 @@ fn upsert_trace(
     };
     let (iv, im, ir) = io(&s.input);
     let (ov, om, or) = io(&s.output);
+    // A raw value is some span's input or output text: point at it, no new reference.
+    let ir = ir.map(|t| find_text(tx, &t)).transpose()?.flatten();
+    let or = or.map(|t| find_text(tx, &t)).transpose()?.flatten();
     tx.prepare_cached(
         "INSERT INTO traces (project_id, trace_id, session_rowid, session_id, session_conflicts,
             user_id, root_span_id, start_ns, end_ns, span_count, has_error,
-            input_value, input_mime, input_raw, output_value, output_mime, output_raw,
+            input_value, input_mime, input_raw_text, output_value, output_mime, output_raw_text,
             prompt_tokens, completion_tokens, total_tokens, cost_prompt, cost_completion, cost_total,
             tags, metadata)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
@@ -316,9 +495,9 @@ fn upsert_trace(
             root_span_id = excluded.root_span_id, start_ns = excluded.start_ns,
             end_ns = excluded.end_ns, span_count = excluded.span_count,
             has_error = excluded.has_error, input_value = excluded.input_value,
-            input_mime = excluded.input_mime, input_raw = excluded.input_raw,
+            input_mime = excluded.input_mime, input_raw_text = excluded.input_raw_text,
             output_value = excluded.output_value, output_mime = excluded.output_mime,
-            output_raw = excluded.output_raw, prompt_tokens = excluded.prompt_tokens,
+            output_raw_text = excluded.output_raw_text, prompt_tokens = excluded.prompt_tokens,
             completion_tokens = excluded.completion_tokens, total_tokens = excluded.total_tokens,
             cost_prompt = excluded.cost_prompt, cost_completion = excluded.cost_completion,
             cost_total = excluded.cost_total, tags = excluded.tags, metadata = excluded.metadata",
@@ -378,20 +557,33 @@ fn write_tx(tx: &Transaction<'_>, spans: &[SpanRecord]) -> rusqlite::Result<Writ
     let mut outcome = WriteOutcome::default();
     let mut projects = HashMap::new();
     let mut touched = BTreeSet::new();
+    let mut texts = Texts::default();
     {
+        let mut exists =
+            tx.prepare_cached("SELECT 1 FROM spans WHERE trace_id = ?1 AND span_id = ?2")?;
         let mut insert = tx.prepare_cached(
-            "INSERT OR IGNORE INTO spans (trace_id, span_id, project_id, parent_span_id, name, kind,
+            "INSERT INTO spans (trace_id, span_id, project_id, parent_span_id, name, kind,
                 status_code, status_message, start_ns, end_ns, session_id, user_id, oi_kind, is_llm,
-                input_value, input_mime, output_value, output_mime, llm_last_user, llm_reply,
+                input_text, input_mime, output_text, output_mime, last_user_text, reply_text,
                 prompt_tokens, completion_tokens, total_tokens, cost_prompt, cost_completion,
-                cost_total, tags, metadata, attributes, events)
+                cost_total, tags, metadata, body)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
+                ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)",
         )?;
         for s in spans {
+            // Re-sent spans change nothing, not even text reference counts.
+            if exists.exists(params![&s.trace_id[..], &s.span_id[..]])? {
+                outcome.duplicates += 1;
+                continue;
+            }
             let pid = project_id(tx, &s.project, &mut projects)?;
             let f = &s.facts;
-            let n = insert.execute(params![
+            let mut text =
+                |t: &Option<String>| t.as_deref().map(|t| texts.intern(tx, t)).transpose();
+            let (input, output) = (text(&f.input_value)?, text(&f.output_value)?);
+            let (last_user, reply) = (text(&f.llm_last_user)?, text(&f.llm_reply)?);
+            let body = encode_body(tx, &mut texts, &s.attributes, &s.events)?;
+            insert.execute(params![
                 &s.trace_id[..],
                 &s.span_id[..],
                 pid,
@@ -406,12 +598,12 @@ fn write_tx(tx: &Transaction<'_>, spans: &[SpanRecord]) -> rusqlite::Result<Writ
                 f.user_id,
                 f.oi_kind,
                 f.is_llm,
-                f.input_value,
+                input,
                 f.input_mime,
-                f.output_value,
+                output,
                 f.output_mime,
-                f.llm_last_user,
-                f.llm_reply,
+                last_user,
+                reply,
                 f.tokens.prompt,
                 f.tokens.completion,
                 f.tokens.total,
@@ -420,17 +612,13 @@ fn write_tx(tx: &Transaction<'_>, spans: &[SpanRecord]) -> rusqlite::Result<Writ
                 f.cost.total,
                 json_text(&f.tags),
                 json_text(&f.metadata),
-                json_text(&s.attributes),
-                json_text(&s.events),
+                body,
             ])?;
-            if n == 1 {
-                outcome.inserted += 1;
-                touched.insert((pid, s.trace_id));
-            } else {
-                outcome.duplicates += 1;
-            }
+            outcome.inserted += 1;
+            touched.insert((pid, s.trace_id));
         }
     }
+    texts.flush(tx)?;
     let mut sessions = BTreeSet::new();
     for (pid, trace_id) in touched {
         let facts = load_facts(tx, pid, &trace_id)?;
@@ -531,8 +719,10 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// Fills what a session row does not hold from its traces.
 fn fill_session(tx: &Transaction<'_>, rowid: i64, s: &mut SessionInfo) -> rusqlite::Result<()> {
     let mut stmt = tx.prepare_cached(
-        "SELECT user_id, tags, metadata, input_value, input_mime, input_raw,
-                output_value, output_mime, output_raw, end_ns - start_ns
+        "SELECT user_id, tags, metadata, input_value, input_mime,
+                (SELECT text FROM texts WHERE id = input_raw_text),
+                output_value, output_mime, (SELECT text FROM texts WHERE id = output_raw_text),
+                end_ns - start_ns
          FROM traces WHERE session_rowid = ?1 ORDER BY start_ns, id",
     )?;
     let mut rows = stmt.query([rowid])?;
@@ -571,8 +761,9 @@ fn fill_session(tx: &Transaction<'_>, rowid: i64, s: &mut SessionInfo) -> rusqli
 
 /// The columns [`trace_row`] reads, from `traces t`.
 const TRACE_COLS: &str = "t.id, t.trace_id, t.session_id, t.session_conflicts, t.start_ns,
-    t.end_ns, t.has_error, t.user_id, t.root_span_id, t.input_value, t.input_mime, t.input_raw,
-    t.output_value, t.output_mime, t.output_raw, t.prompt_tokens, t.completion_tokens,
+    t.end_ns, t.has_error, t.user_id, t.root_span_id, t.input_value, t.input_mime,
+    (SELECT text FROM texts WHERE id = t.input_raw_text), t.output_value, t.output_mime,
+    (SELECT text FROM texts WHERE id = t.output_raw_text), t.prompt_tokens, t.completion_tokens,
     t.total_tokens, t.cost_prompt, t.cost_completion, t.cost_total, t.span_count";
 
 fn trace_row(r: &Row<'_>, project: &str) -> rusqlite::Result<(i64, TraceInfo)> {
@@ -879,11 +1070,29 @@ impl Store for SqliteStore {
         let tx = conn.transaction()?;
         let (rowid, _) = session_lookup(&tx, project, session_id)?;
         let pid = project_rowid(&tx, project)?;
-        tx.execute(
-            "DELETE FROM spans WHERE project_id = ?1
-               AND trace_id IN (SELECT trace_id FROM traces WHERE session_rowid = ?2)",
-            params![pid, rowid],
-        )?;
+        let span_rowids: Vec<i64> = tx
+            .prepare(
+                "SELECT id FROM spans WHERE project_id = ?1
+                   AND trace_id IN (SELECT trace_id FROM traces WHERE session_rowid = ?2)",
+            )?
+            .query_map(params![pid, rowid], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        // Release the spans' texts: a deleted conversation leaves no text behind
+        // unless another span still uses it.
+        let mut released: HashMap<i64, i64> = HashMap::new();
+        for &span in &span_rowids {
+            for id in span_text_refs(&tx, span)? {
+                *released.entry(id).or_default() += 1;
+            }
+            tx.prepare_cached("DELETE FROM spans WHERE id = ?1")?
+                .execute([span])?;
+        }
+        for (id, n) in released {
+            tx.prepare_cached("UPDATE texts SET refs = refs - ?1 WHERE id = ?2")?
+                .execute(params![n, id])?;
+            tx.prepare_cached("DELETE FROM texts WHERE id = ?1 AND refs <= 0")?
+                .execute([id])?;
+        }
         tx.execute("DELETE FROM traces WHERE session_rowid = ?1", [rowid])?;
         tx.execute("DELETE FROM sessions WHERE id = ?1", [rowid])?;
         tx.commit()?;
@@ -963,12 +1172,12 @@ impl Store for SqliteStore {
                 .ok_or(StoreError::NotFound("trace"))?;
             let mut stmt = tx.prepare_cached(
                 "SELECT span_id, parent_span_id, name, kind, status_code, status_message,
-                        start_ns, end_ns, attributes, events
+                        start_ns, end_ns, body
                  FROM spans WHERE trace_id = ?1 AND project_id = ?2 ORDER BY start_ns, span_id",
             )?;
-            let spans = stmt
+            let rows = stmt
                 .query_map(params![&trace_id[..], pid], |r| {
-                    Ok(SpanInfo {
+                    let span = SpanInfo {
                         span_id: hex(&r.get::<_, Vec<u8>>(0)?),
                         parent_span_id: r.get::<_, Option<Vec<u8>>>(1)?.map(|p| hex(&p)),
                         name: r.get(2)?,
@@ -977,12 +1186,17 @@ impl Store for SqliteStore {
                         status_message: r.get(5)?,
                         start_time: rfc3339(r.get(6)?),
                         end_time: rfc3339(r.get(7)?),
-                        attributes: serde_json::from_str(&r.get::<_, String>(8)?)
-                            .unwrap_or_default(),
-                        events: serde_json::from_str(&r.get::<_, String>(9)?).unwrap_or_default(),
-                    })
+                        attributes: Map::new(),
+                        events: Vec::new(),
+                    };
+                    Ok((span, r.get::<_, Vec<u8>>(8)?))
                 })?
-                .collect::<Result<_, _>>()?;
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut spans = Vec::with_capacity(rows.len());
+            for (mut span, body) in rows {
+                (span.attributes, span.events) = decode_body(tx, &body)?;
+                spans.push(span);
+            }
             Ok(TraceDetail { trace, spans })
         })
     }
