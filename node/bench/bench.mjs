@@ -15,7 +15,9 @@ context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 
 const BATCH = Number(process.env.BENCH_BATCH ?? 20000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
-const IDS = Array.from({ length: 1024 }, (_, i) => `conversation-${i}-${Math.random().toString(36).slice(2)}`);
+// More distinct ids than any cache holds: "a new id each time" means it.
+const IDS = Array.from({ length: 65536 }, (_, i) => `conversation-${i}-${Math.random().toString(36).slice(2)}`);
+const id = (i) => IDS[i & 65535];
 
 /** Median µs per call of `fn(i)` over ROUNDS batches of BATCH calls. */
 function measure(fn) {
@@ -72,36 +74,56 @@ context.with(oi.setSession(ROOT_CONTEXT, { sessionId: IDS[0] }), () => {
 });
 
 // Scopes: enter and leave, with a different session id each time.
-record("session scope, ours: withSession", measure((i) => s.withSession(IDS[i & 1023], noop)));
+record("session scope, ours: withSession", measure((i) => s.withSession(id(i), noop)));
 record(
   "session scope, ours: setSession + context.with",
-  measure((i) => context.with(s.setSession(context.active(), { sessionId: IDS[i & 1023] }), noop)),
+  measure((i) => context.with(s.setSession(context.active(), { sessionId: id(i) }), noop)),
 );
 record(
   "session scope, theirs: setSession + context.with",
-  measure((i) => context.with(oi.setSession(context.active(), { sessionId: IDS[i & 1023] }), noop)),
+  measure((i) => context.with(oi.setSession(context.active(), { sessionId: id(i) }), noop)),
 );
 record(
   "four-attribute scope, ours: withAttributes",
-  measure((i) => s.withAttributes({ sessionId: IDS[i & 1023], userId: "u-1", metadata, tags }, noop)),
+  measure((i) => s.withAttributes({ sessionId: id(i), userId: "u-1", metadata, tags }, noop)),
 );
 record(
   "four-attribute scope, theirs: four chained setters + context.with",
   measure((i) =>
     context.with(
-      oi.setTags(oi.setMetadata(oi.setUser(oi.setSession(context.active(), { sessionId: IDS[i & 1023] }), { userId: "u-1" }), metadata), tags),
+      oi.setTags(oi.setMetadata(oi.setUser(oi.setSession(context.active(), { sessionId: id(i) }), { userId: "u-1" }), metadata), tags),
       noop,
     ),
   ),
 );
-// A scope and one span in it: both costs together, as a turn pays them.
+// A scope and one span in it: both costs together, as a turn pays them. A new
+// id each time computes the scope's attributes in the core; the same id again
+// (each turn of one conversation) finds them computed.
 record(
-  "session scope + one span, ours",
-  measure((i) => s.withSession(IDS[i & 1023], () => ours.startSpan("op").end())),
+  "session scope + one span, ours, a new id each time",
+  measure((i) => s.withSession(id(i), () => ours.startSpan("op").end())),
+);
+record(
+  "session scope + one span, ours, the same id again",
+  measure(() => s.withSession(IDS[0], () => ours.startSpan("op").end())),
+);
+record(
+  "session scope + three spans, ours, a new id each time",
+  measure((i) => s.withSession(id(i), () => { ours.startSpan("a").end(); ours.startSpan("b").end(); ours.startSpan("c").end(); })),
 );
 record(
   "session scope + one span, theirs (OITracer)",
-  measure((i) => context.with(oi.setSession(context.active(), { sessionId: IDS[i & 1023] }), () => theirs.startSpan("op").end())),
+  measure((i) => context.with(oi.setSession(context.active(), { sessionId: id(i) }), () => theirs.startSpan("op").end())),
+);
+record(
+  "session scope + three spans, theirs (OITracer)",
+  measure((i) =>
+    context.with(oi.setSession(context.active(), { sessionId: id(i) }), () => {
+      theirs.startSpan("a").end();
+      theirs.startSpan("b").end();
+      theirs.startSpan("c").end();
+    }),
+  ),
 );
 
 const bare = results["bare span (no processor)"];

@@ -91,6 +91,32 @@ function spanCache(json: string): SpanAttributesCache {
   return { object: Object.freeze(object), entries: Object.freeze(entries) };
 }
 
+/** What the core computes for a scope: its context values and its span attributes without aliases. */
+interface Resolved {
+  readonly json: string;
+  readonly span: SpanAttributesCache;
+}
+
+function resolveIn(outerJson: string | null, spec: string): Resolved {
+  const out = native.effective(outerJson, spec);
+  const newline = out.indexOf("\n");
+  return { json: out.slice(0, newline), span: spanCache(out.slice(newline + 1)) };
+}
+
+// Top-level scopes recur: a chat server opens `withSession(conversationId)` for
+// every turn of a conversation. What the core computed for a small top-level
+// scope is kept, keyed by the scope's JSON; the results are immutable, so
+// sharing them is safe. Bounded: forgotten wholesale when full.
+const TOP_LEVEL_ENTRIES = 1024;
+const TOP_LEVEL_SPEC_CHARS = 1024;
+const topLevel = new Map<string, Resolved>();
+
+function remember(spec: string, resolved: Resolved): void {
+  if (spec.length > TOP_LEVEL_SPEC_CHARS) return;
+  if (topLevel.size >= TOP_LEVEL_ENTRIES) topLevel.clear();
+  topLevel.set(spec, resolved);
+}
+
 /**
  * The attributes in effect in a context, held as their context values (JSON
  * text from the core). Immutable. What the core computes for it (the merge
@@ -124,17 +150,22 @@ export class Scope {
   }
 
   private resolve(): string {
-    const out = native.effective(
-      this.outer === undefined ? null : this.outer.valuesJson(),
-      JSON.stringify(this.spec),
-    );
-    const newline = out.indexOf("\n");
-    const json = out.slice(0, newline);
-    this.json = json;
-    (this.span ??= [])[0] = spanCache(out.slice(newline + 1));
+    const spec = JSON.stringify(this.spec);
+    let resolved: Resolved | undefined;
+    if (this.outer === undefined) {
+      resolved = topLevel.get(spec);
+      if (resolved === undefined) {
+        resolved = resolveIn(null, spec);
+        remember(spec, resolved);
+      }
+    } else {
+      resolved = resolveIn(this.outer.valuesJson(), spec);
+    }
+    this.json = resolved.json;
+    (this.span ??= [])[0] = resolved.span;
     this.outer = undefined;
     this.spec = undefined;
-    return json;
+    return resolved.json;
   }
 
   /** The context values as the core's JSON text. */
