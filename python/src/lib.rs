@@ -15,6 +15,7 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
 mod convert;
 mod error;
+mod scope;
 
 use convert::{attribute_from_py, attribute_to_py, json_object_from_py};
 use error::CoreResultExt;
@@ -22,7 +23,7 @@ use error::CoreResultExt;
 /// Context attributes, validated: either what one scope sets or what is in
 /// effect inside nested scopes. Immutable; caches its Python forms.
 #[pyclass(frozen, module = "openinference.instrumentation.session._native")]
-struct Attributes {
+pub(crate) struct Attributes {
     inner: ContextAttributes,
     /// `context_values()` and `context_updates()`, built together on first use.
     context_forms: PyOnceLock<(Py<PyTuple>, Py<PyDict>)>,
@@ -108,7 +109,11 @@ fn tags_arg(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<String>>> {
 }
 
 impl Attributes {
-    fn context_forms<'py>(&self, py: Python<'py>) -> PyResult<&(Py<PyTuple>, Py<PyDict>)> {
+    /// The tuple of `context_values()` and the dict of `context_updates()`.
+    pub(crate) fn context_forms<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<&(Py<PyTuple>, Py<PyDict>)> {
         init_cached(&self.context_forms, py, || {
             let v = self.inner.to_context_values();
             let text = |s: Option<String>| s.map(|s| PyString::new(py, &s).into_any());
@@ -371,6 +376,9 @@ const CONTEXT_KEYS: [&str; 7] = [
 #[pymodule(gil_used = false)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Attributes>()?;
+    m.add_class::<scope::ContextScope>()?;
+    m.add_function(wrap_pyfunction!(scope::install_context_hooks, m)?)?;
+    m.add_function(wrap_pyfunction!(scope::set_baggage_flag, m)?)?;
     m.add_function(wrap_pyfunction!(parse_aliases, m)?)?;
     m.add_function(wrap_pyfunction!(validate_session_id, m)?)?;
     m.add(

@@ -1,11 +1,20 @@
 """Type stubs of the native core binding (Rust, pyo3)."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, final
 
-from typing_extensions import Self
+from typing_extensions import Self, disjoint_base
 
-__all__ = ["CONTEXT_KEYS", "MAX_ID_BYTES", "Attributes", "parse_aliases", "validate_session_id"]
+__all__ = [
+    "CONTEXT_KEYS",
+    "MAX_ID_BYTES",
+    "Attributes",
+    "ContextScope",
+    "install_context_hooks",
+    "parse_aliases",
+    "set_baggage_flag",
+    "validate_session_id",
+]
 
 MAX_ID_BYTES: int
 CONTEXT_KEYS: tuple[str, ...]
@@ -47,5 +56,24 @@ class Attributes:
     @property
     def user_id(self) -> str | None: ...
 
+@disjoint_base
+class ContextScope:
+    """Enters and leaves a scope of ``Attributes`` in OpenTelemetry's context."""
+
+    def __new__(cls, attributes: Attributes) -> Self: ...
+    @property
+    def attributes(self) -> Attributes: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *exc_info: object) -> bool: ...
+
+def install_context_hooks(
+    get_current: Callable[[], Any],
+    attach: Callable[[Any], Any],
+    detach: Callable[[Any], None],
+    context_type: type,
+    context_with: Callable[[Attributes, Any], Any],
+    scope_key: str,
+) -> None: ...
+def set_baggage_flag(enabled: bool) -> None: ...
 def parse_aliases(names: Sequence[str]) -> int: ...
 def validate_session_id(session_id: str) -> str: ...

@@ -7,7 +7,7 @@ import functools
 import inspect
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
 from types import TracebackType
 from typing import (
     Any,
@@ -19,65 +19,23 @@ from opentelemetry.context import Context, attach, detach, get_current
 from typing_extensions import Self
 
 from . import _context
-from ._context import (
-    _CONTEXT_KEY_SET,
-    SCOPE_KEY,
-    context_with,
-    fast_attach,
-    fast_detach,
-    fast_get_current,
-)
-from ._context import settings as _settings
-from ._native import Attributes, parse_aliases, validate_session_id
+from ._native import Attributes, parse_aliases, set_baggage_flag, validate_session_id
+from ._native import ContextScope as _NativeContextScope
 
 F = TypeVar("F", bound=Callable[..., Any])
 AttributeValue = Any
 
 
-class ContextScope:
+class ContextScope(_NativeContextScope):
     """A scope that sets session context attributes.
 
     Use it as a context manager (``with``), an async context manager
     (``async with``) or a decorator of a function, coroutine function, generator
     or async generator. The arguments were validated when it was created.
+    ``__enter__``/``__exit__`` are native (see ``python/src/scope.rs``).
     """
 
-    __slots__ = ("_attributes", "_outer_tokens", "_token")
-
-    def __init__(self, attributes: Attributes) -> None:
-        self._attributes = attributes
-        self._token: Token[Context] | None = None
-        # `_outer_tokens` is set only when a scope object is entered again before
-        # it exits (rare); leaving it unset keeps creating a scope cheap.
-
-    def __enter__(self) -> Self:
-        attrs = self._attributes
-        ctx = fast_get_current()
-        if SCOPE_KEY not in ctx and _CONTEXT_KEY_SET.isdisjoint(ctx) and not _settings.baggage:
-            # the outermost scope, inlined: nothing to inherit (see context_with)
-            new = Context({**ctx, **attrs.context_updates(), SCOPE_KEY: (attrs, attrs.context_values())})
-        else:
-            new = context_with(attrs, ctx)
-        token = fast_attach(new)
-        if self._token is not None:
-            outer: list[Token[Context]] = getattr(self, "_outer_tokens", None) or []
-            outer.append(self._token)
-            self._outer_tokens = outer
-        self._token = token
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        token = self._token
-        if token is None:
-            return
-        outer = getattr(self, "_outer_tokens", None)
-        self._token = outer.pop() if outer else None
-        fast_detach(token)
+    __slots__ = ()
 
     async def __aenter__(self) -> Self:
         return self.__enter__()
@@ -91,7 +49,7 @@ class ContextScope:
         self.__exit__(exc_type, exc, tb)
 
     def __call__(self, fn: F) -> F:
-        return cast(F, _decorate(self._attributes, fn))
+        return cast(F, _decorate(self.attributes, fn))
 
 
 def _decorate(attrs: Attributes, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -370,3 +328,4 @@ def set_baggage_propagation(enabled: bool) -> None:
     if not isinstance(enabled, bool):
         raise TypeError(f"enabled must be a bool, not {type(enabled).__name__}")
     _context.settings.baggage = enabled
+    set_baggage_flag(enabled)

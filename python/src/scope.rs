@@ -1,0 +1,170 @@
+//! `ContextScope`: entering and leaving a session scope without Python frames.
+//!
+//! The context still lives in OpenTelemetry's Python context: this calls its
+//! runtime's `get_current`/`attach`/`detach` (handed over once by
+//! `_context.py` through [`install_context_hooks`]). What it saves is the
+//! interpreter's work around them: the scope object, `__enter__` and
+//! `__exit__` frames and the dict merging, about half of what a scope cost in
+//! Python. Anything but the outermost case (another scope, OpenInference keys
+//! or baggage in effect) is handed to `_context.context_with`, so the rules of
+//! inheritance stay in one place.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyString, PyTuple};
+
+use crate::{Attributes, CONTEXT_KEYS};
+
+/// The Python callables and constants the scope path uses.
+struct Hooks {
+    get_current: Py<PyAny>,
+    attach: Py<PyAny>,
+    detach: Py<PyAny>,
+    context_type: Py<PyAny>,
+    context_with: Py<PyAny>,
+    scope_key: Py<PyString>,
+    /// `CONTEXT_KEYS` and the scope key, interned: what makes a context not
+    /// the outermost case.
+    inherited_keys: Vec<Py<PyString>>,
+}
+
+static HOOKS: PyOnceLock<Hooks> = PyOnceLock::new();
+
+/// Whether baggage propagation is on (mirrors `_context.settings.baggage`):
+/// with it on, even the outermost scope takes the Python path.
+static BAGGAGE: AtomicBool = AtomicBool::new(false);
+
+/// Hands over OpenTelemetry's runtime functions, its `Context` type and
+/// `_context.context_with`. Called once, by `_context.py` at import.
+#[pyfunction]
+pub(crate) fn install_context_hooks(
+    py: Python<'_>,
+    get_current: Py<PyAny>,
+    attach: Py<PyAny>,
+    detach: Py<PyAny>,
+    context_type: Py<PyAny>,
+    context_with: Py<PyAny>,
+    scope_key: &Bound<'_, PyString>,
+) -> PyResult<()> {
+    let mut inherited_keys: Vec<Py<PyString>> = CONTEXT_KEYS
+        .iter()
+        .map(|k| PyString::intern(py, k).unbind())
+        .collect();
+    let scope_key = PyString::intern(py, scope_key.to_str()?).unbind();
+    inherited_keys.push(scope_key.clone_ref(py));
+    // A second call (a module reloaded) keeps the first hooks: both are the same functions.
+    let _ = HOOKS.set(
+        py,
+        Hooks {
+            get_current,
+            attach,
+            detach,
+            context_type,
+            context_with,
+            scope_key,
+            inherited_keys,
+        },
+    );
+    Ok(())
+}
+
+/// Mirrors the baggage switch of `set_baggage_propagation`.
+#[pyfunction]
+pub(crate) fn set_baggage_flag(enabled: bool) {
+    BAGGAGE.store(enabled, Ordering::Relaxed);
+}
+
+fn hooks(py: Python<'_>) -> PyResult<&Hooks> {
+    HOOKS.get(py).ok_or_else(|| {
+        PyRuntimeError::new_err("openinference.instrumentation.session._context was not imported")
+    })
+}
+
+/// A scope that sets session context attributes: `with`, and (through the
+/// Python subclass) `async with` and decorators.
+#[pyclass(subclass, module = "openinference.instrumentation.session._native")]
+pub(crate) struct ContextScope {
+    attributes: Py<Attributes>,
+    /// Detach tokens, innermost last: one per `__enter__` not yet exited.
+    tokens: Vec<Py<PyAny>>,
+}
+
+impl ContextScope {
+    /// The context inside this scope, opened in `ctx`.
+    fn context_in<'py>(
+        &self,
+        py: Python<'py>,
+        hooks: &Hooks,
+        ctx: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let outermost = !BAGGAGE.load(Ordering::Relaxed)
+            && match ctx.cast::<PyDict>() {
+                Ok(dict) => {
+                    let mut clear = true;
+                    for key in &hooks.inherited_keys {
+                        if dict.contains(key.bind(py))? {
+                            clear = false;
+                            break;
+                        }
+                    }
+                    clear
+                }
+                Err(_) => false,
+            };
+        let attrs = self.attributes.bind(py);
+        if !outermost {
+            return hooks.context_with.bind(py).call1((attrs, ctx));
+        }
+        let (values, updates) = attrs.get().context_forms(py)?;
+        let new = hooks.context_type.bind(py).call0()?;
+        // dict-level writes: `Context` forbids item assignment from Python, not
+        // the dict protocol it is built on
+        let dict = new.cast::<PyDict>()?;
+        dict.update(ctx.cast::<PyDict>()?.as_mapping())?;
+        dict.update(updates.bind(py).as_mapping())?;
+        let entry = PyTuple::new(py, [attrs.as_any(), values.bind(py).as_any()])?;
+        dict.set_item(hooks.scope_key.bind(py), entry)?;
+        Ok(new)
+    }
+}
+
+#[pymethods]
+impl ContextScope {
+    #[new]
+    fn new(attributes: Py<Attributes>) -> Self {
+        ContextScope {
+            attributes,
+            tokens: Vec::new(),
+        }
+    }
+
+    /// The validated attributes this scope sets.
+    #[getter]
+    fn attributes(&self, py: Python<'_>) -> Py<Attributes> {
+        self.attributes.clone_ref(py)
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
+        let py = slf.py();
+        let hooks = hooks(py)?;
+        let ctx = hooks.get_current.bind(py).call0()?;
+        let new = slf.borrow().context_in(py, hooks, &ctx)?;
+        let token = hooks.attach.bind(py).call1((new,))?;
+        slf.borrow_mut().tokens.push(token.unbind());
+        Ok(slf)
+    }
+
+    /// Restores the context from before the matching `__enter__`. Never
+    /// suppresses the exception of the `with` block.
+    #[pyo3(signature = (*_exc_info))]
+    fn __exit__(&mut self, py: Python<'_>, _exc_info: &Bound<'_, PyTuple>) -> PyResult<bool> {
+        if let Some(token) = self.tokens.pop() {
+            // the hook is OpenTelemetry's detach wrapper: it logs, never raises
+            hooks(py)?.detach.bind(py).call1((token,))?;
+        }
+        Ok(false)
+    }
+}
