@@ -85,22 +85,19 @@ fn tags_arg(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<String>>> {
             ))),
         }
     };
+    let texts = |items: &mut dyn Iterator<Item = Bound<'_, PyAny>>| {
+        items
+            .enumerate()
+            .map(|(i, t)| item_text(i, t))
+            .collect::<PyResult<Vec<_>>>()
+            .map(Some)
+    };
     // lists and tuples are walked directly, without a Python iterator object
     if let Ok(list) = value.cast::<PyList>() {
-        return list
-            .iter()
-            .enumerate()
-            .map(|(i, t)| item_text(i, t))
-            .collect::<PyResult<_>>()
-            .map(Some);
+        return texts(&mut list.iter());
     }
     if let Ok(tuple) = value.cast::<PyTuple>() {
-        return tuple
-            .iter()
-            .enumerate()
-            .map(|(i, t)| item_text(i, t))
-            .collect::<PyResult<_>>()
-            .map(Some);
+        return texts(&mut tuple.iter());
     }
     Err(PyTypeError::new_err(format!(
         "tags must be a list of str, not {}",
