@@ -64,4 +64,11 @@ with using_attributes(session_id="s-xss", user_id="mallory"):
         "and a [link](javascript:window.__xss=3) and **bold text**",
     )
 
+# a long conversation: 1,000 turns
+with using_attributes(session_id="s-long", user_id="user-long"):
+    for t in range(1000):
+        with tracer.start_as_current_span("chat-turn") as span:
+            span.set_attribute("input.value", f"long question {t:04d}")
+            span.set_attribute("output.value", f"long answer {t:04d}")
+
 provider.shutdown()

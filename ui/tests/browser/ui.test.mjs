@@ -70,7 +70,7 @@ before(async () => {
   base = await startServer();
   const fill = spawnSync(python, [join(here, "fill.py"), `${base}/v1/traces`, repo], { encoding: "utf8" });
   assert.equal(fill.status, 0, fill.stderr);
-  await waitFor(async () => (await api("/v1/projects/support-bot/sessions?limit=200")).data.length === 43, "43 sessions");
+  await waitFor(async () => (await api("/v1/projects/support-bot/sessions?limit=200")).data.length === 44, "44 sessions");
   browser = await chromium.launch({
     executablePath: chromiumPath,
     args: [
@@ -107,7 +107,7 @@ describe("the sessions UI", () => {
     await table.waitFor();
     const text = await table.innerText();
     assert.match(text, /support-bot/);
-    assert.match(text, /43/);
+    assert.match(text, /44/);
     await shot("projects");
   });
 
@@ -117,18 +117,18 @@ describe("the sessions UI", () => {
     await rows().first().waitFor();
     timings.sessions_page = Date.now() - t0;
     assert.ok((await rows().count()) >= 20, "rows are rendered");
-    assert.equal((await rowIds())[0], "s-xss"); // sent last
+    assert.equal((await rowIds())[0], "s-long"); // started last
     await shot("sessions");
   });
 
   it("sorts by turns, and the sort survives a reload", async () => {
     await page.getByRole("button", { name: /^Turns/ }).click();
     await page.waitForURL(/sort=num_traces/);
-    await waitFor(async () => ["browser-chat", "s-004"].includes((await rowIds())[0]) || (await rowIds())[0].startsWith("s-0"), "sorted rows");
+    await waitFor(async () => (await rowIds())[0] === "s-long", "sorted rows");
     const turns = async () => (await rows().locator(".cell.num").allInnerTexts()).filter((_, i) => i % 5 === 0).map(Number);
     const first = await turns();
     assert.deepEqual(first, [...first].sort((a, b) => b - a), "turns descending");
-    assert.equal(first[0], 5);
+    assert.deepEqual(first.slice(0, 2), [1000, 5]);
     await page.reload();
     await rows().first().waitFor();
     assert.deepEqual(await turns(), first);
@@ -145,7 +145,7 @@ describe("the sessions UI", () => {
     await waitFor(async () => (await rowIds()).join() === "s-030,s-000", "tag + metadata filter");
 
     await page.goto(base + "/projects/support-bot/sessions?min_turns=5");
-    await waitFor(async () => (await rows().count()) === 8, "min turns");
+    await waitFor(async () => (await rows().count()) === 9, "min turns");
   });
 
   it("searches inputs and outputs from the search box", async () => {
@@ -210,6 +210,19 @@ describe("the sessions UI", () => {
     await page.getByTestId("back-to-session").click();
     await page.getByTestId("turn").first().waitFor();
     assert.match(page.url(), /sessions\/browser-chat$/);
+  });
+
+  it("opens a 1,000-turn session quickly and pages through it", async () => {
+    const t0 = Date.now();
+    await page.goto(base + "/projects/support-bot/sessions/s-long");
+    await page.getByTestId("turn").first().waitFor();
+    timings.long_session_page = Date.now() - t0;
+    assert.equal(await page.getByTestId("turn").count(), 50);
+    assert.equal(await page.getByTestId("turn-input").first().locator(".markdown").innerText(), "long question 0000");
+    for (let i = 0; i < 3; i++) await page.getByTestId("turn").last().scrollIntoViewIfNeeded();
+    await waitFor(async () => (await page.getByTestId("turn").count()) >= 150, "more turns as the end scrolls into view");
+    const inputs = await page.getByTestId("turn-input").locator(".markdown").allInnerTexts();
+    assert.deepEqual(inputs.slice(98, 101), ["long question 0098", "long question 0099", "long question 0100"]);
   });
 
   it("makes errored turns stand out", async () => {
