@@ -620,11 +620,14 @@ fn write_tx(tx: &Transaction<'_>, spans: &[SpanRecord]) -> rusqlite::Result<Writ
             ])?;
             outcome.inserted += 1;
             let key = (pid, s.trace_id);
-            if !touched.contains_key(&key) {
-                let stored = trace_exists.exists(params![pid, &s.trace_id[..]])?;
-                touched.insert(key, (stored, Vec::new()));
-            }
-            if let Some((false, facts)) = touched.get_mut(&key) {
+            let entry = match touched.entry(key) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => e.insert((
+                    trace_exists.exists(params![pid, &s.trace_id[..]])?,
+                    Vec::new(),
+                )),
+            };
+            if let (false, facts) = entry {
                 facts.push(s.facts.clone());
             }
         }
