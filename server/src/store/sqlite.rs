@@ -133,6 +133,8 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (trace_id, span_id)
     );
     "#,
+    // 2: the session list's user filter walks an index instead of every session.
+    "CREATE INDEX traces_by_user ON traces (project_id, user_id, session_rowid);",
 ];
 
 /// Name of the database file inside the data directory.
@@ -923,8 +925,10 @@ impl Store for SqliteStore {
             }
             if let Some(user) = &q.user_id {
                 sql.push_str(
-                    " AND EXISTS (SELECT 1 FROM traces t WHERE t.session_rowid = s.id AND t.user_id = ?)",
+                    " AND s.id IN (SELECT t.session_rowid FROM traces t
+                        WHERE t.project_id = ? AND t.user_id = ?)",
                 );
+                args.push(pid.into());
                 args.push(user.clone().into());
             }
             if let Some(tag) = &q.tag {
