@@ -67,3 +67,25 @@ test("a context made for one flow stays bound to it when handed to another", asy
     assert.equal(getSession(context.active())?.sessionId, "other");
   });
 });
+
+test(`${FLOWS} concurrent flows with openinference-core's setSession are stamped by our processor`, async () => {
+  const { setSession: theirSetSession } = await import("@arizeai/openinference-core");
+  const t = traced();
+  await Promise.all(
+    Array.from({ length: FLOWS }, (_, i) =>
+      context.with(theirSetSession(context.active(), { sessionId: `theirs-${i}` }), async () => {
+        await tick();
+        t.span(`theirs-${i}`);
+        await withAttributes({ userId: `u-${i}` }, async () => {
+          await tick();
+          t.span(`mixed-${i}`);
+        });
+      }),
+    ),
+  );
+  for (let i = 0; i < FLOWS; i++) {
+    assert.equal(t.attrs(`theirs-${i}`)["session.id"], `theirs-${i}`);
+    assert.equal(t.attrs(`mixed-${i}`)["session.id"], `theirs-${i}`);
+    assert.equal(t.attrs(`mixed-${i}`)["user.id"], `u-${i}`);
+  }
+});
