@@ -18,11 +18,14 @@ use super::{
     Cursor, Order, PageQuery, SessionQuery, SessionSort, Store, StoreError, TraceQuery,
     WriteOutcome,
 };
+use crate::annotation::{Annotation, NewAnnotation};
 use crate::model::{
     Cost, Io, Latency, Page, ProjectInfo, SessionInfo, SpanFacts, SpanInfo, SpanRecord, TokenCount,
     TraceDetail, TraceInfo, TraceSummary, Turn, hex, rfc3339, status_name,
 };
 use crate::turn;
+
+mod annotations;
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
@@ -133,6 +136,8 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (trace_id, span_id)
     );
     "#,
+    // 2: session annotations.
+    annotations::MIGRATION,
 ];
 
 /// Name of the database file inside the data directory.
@@ -696,6 +701,7 @@ fn session_row(r: &Row<'_>, project: &str) -> rusqlite::Result<(i64, SessionInfo
                 total: r.get(11)?,
             },
             latency_ms: Latency::default(),
+            annotations: Vec::new(),
         },
     ))
 }
@@ -756,6 +762,7 @@ fn fill_session(tx: &Transaction<'_>, rowid: i64, s: &mut SessionInfo) -> rusqli
         p99: percentile(&latencies, 0.99),
     };
     s.tags = tags.into_iter().collect();
+    s.annotations = annotations::summaries(tx, &s.project, &s.session_id)?;
     Ok(())
 }
 
@@ -1095,6 +1102,7 @@ impl Store for SqliteStore {
         }
         tx.execute("DELETE FROM traces WHERE session_rowid = ?1", [rowid])?;
         tx.execute("DELETE FROM sessions WHERE id = ?1", [rowid])?;
+        annotations::delete_all(&tx, pid, session_id)?;
         tx.commit()?;
         Ok(())
     }
@@ -1199,6 +1207,27 @@ impl Store for SqliteStore {
             }
             Ok(TraceDetail { trace, spans })
         })
+    }
+
+    fn upsert_annotations(
+        &self,
+        project: &str,
+        annotations: &[NewAnnotation],
+    ) -> Result<Vec<Annotation>, StoreError> {
+        self.upsert_annotations_impl(project, annotations)
+    }
+
+    fn annotations(&self, project: &str, session_id: &str) -> Result<Vec<Annotation>, StoreError> {
+        self.annotations_impl(project, session_id)
+    }
+
+    fn delete_annotation(
+        &self,
+        project: &str,
+        session_id: &str,
+        id: i64,
+    ) -> Result<(), StoreError> {
+        self.delete_annotation_impl(project, session_id, id)
     }
 
     fn health(&self) -> Result<(), StoreError> {
