@@ -13,23 +13,26 @@ import * as s from "openinference-session";
 
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 
-const BATCH = Number(process.env.BENCH_BATCH ?? 20000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
+const BATCH = Number(process.env.BENCH_BATCH ?? 10000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 21);
 // More distinct ids than any cache holds: "a new id each time" means it.
 const IDS = Array.from({ length: 65536 }, (_, i) => `conversation-${i}-${Math.random().toString(36).slice(2)}`);
 const id = (i) => IDS[i & 65535];
 
-/** Median µs per call of `fn(i)` over ROUNDS batches of BATCH calls. */
-function measure(fn) {
-  for (let i = 0; i < BATCH; i++) fn(i); // warm-up
-  const rounds = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < BATCH; i++) fn(i);
-    rounds.push(Number(process.hrtime.bigint() - start) / BATCH / 1000);
-  }
-  rounds.sort((a, b) => a - b);
-  return rounds[Math.floor(rounds.length / 2)];
+/** Runs `fn(i)` BATCH times; returns µs per call. */
+function batch(fn) {
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < BATCH; i++) fn(i);
+  return Number(process.hrtime.bigint() - start) / BATCH / 1000;
+}
+
+// Cases run interleaved, one batch of each per round, so that a slow moment of
+// this shared machine hits every case alike; "adds" figures are medians of the
+// per-round differences.
+const cases = [];
+/** Registers a case: `fn(i)` is one operation, run in the context `ctx` (default: the root context). */
+function measure(name, fn, ctx) {
+  cases.push({ name, run: ctx === undefined ? () => batch(fn) : () => context.with(ctx, () => batch(fn)), rounds: [] });
 }
 
 const plain = new BasicTracerProvider().getTracer("bench");
@@ -41,108 +44,109 @@ const noop = () => undefined;
 const metadata = { plan: "pro", region: "eu", turn: 3 };
 const tags = ["chat", "beta"];
 
-const results = {};
-function record(name, value) {
-  results[name] = Math.round(value * 1000) / 1000;
-}
 
 // Spans.
-record("bare span (no processor)", measure(() => plain.startSpan("op").end()));
-record("bare span (a no-op processor)", measure(() => withNoop.startSpan("op").end()));
-record("span outside any session, our processor", measure(() => ours.startSpan("op").end()));
+measure("bare span (no processor)", () => plain.startSpan("op").end());
+measure("bare span (a no-op processor)", () => withNoop.startSpan("op").end());
+measure("span outside any session, our processor", () => ours.startSpan("op").end());
 const outside = trace.setSpan(ROOT_CONTEXT, plain.startSpan("parent"));
-record("span outside any session under a parent span, our processor", measure(() => ours.startSpan("op", {}, outside).end()));
-record("span under a parent span, a no-op processor", measure(() => withNoop.startSpan("op", {}, outside).end()));
+measure("child span outside any session, a no-op processor", () => withNoop.startSpan("op", {}, outside).end());
+measure("child span outside any session, our processor", () => ours.startSpan("op", {}, outside).end());
 const fixed = { "session.id": IDS[0] };
-record("span with a fixed session.id attribute", measure(() => plain.startSpan("op", { attributes: fixed }).end()));
-context.with(s.setSession(ROOT_CONTEXT, { sessionId: IDS[0] }), () => {
-  record("span in a session, our processor", measure(() => ours.startSpan("op").end()));
-});
-context.with(
-  s.setContextAttributes(ROOT_CONTEXT, { sessionId: IDS[0], userId: "u-1", metadata, tags }),
-  () => record("span in a four-attribute scope, our processor", measure(() => ours.startSpan("op").end())),
+measure("span with a fixed session.id attribute", () => plain.startSpan("op", { attributes: fixed }).end());
+const oursSession = s.setSession(ROOT_CONTEXT, { sessionId: IDS[0] });
+measure("span in a session, our processor", () => ours.startSpan("op").end(), oursSession);
+const fourAttributes = s.setContextAttributes(ROOT_CONTEXT, { sessionId: IDS[0], userId: "u-1", metadata, tags });
+measure("span in a four-attribute scope, our processor", () => ours.startSpan("op").end(), fourAttributes);
+const theirSession = oi.setSession(ROOT_CONTEXT, { sessionId: IDS[0] });
+measure("span in a session, their OITracer", () => theirs.startSpan("op").end(), theirSession);
+measure(
+  "span in a session, their getAttributesFromContext by hand",
+  () => plain.startSpan("op", { attributes: oi.getAttributesFromContext(context.active()) }).end(),
+  theirSession,
 );
-context.with(oi.setSession(ROOT_CONTEXT, { sessionId: IDS[0] }), () => {
-  record("span in a session, their OITracer", measure(() => theirs.startSpan("op").end()));
-  record(
-    "span in a session, their getAttributesFromContext by hand",
-    measure(() => plain.startSpan("op", { attributes: oi.getAttributesFromContext(context.active()) }).end()),
-  );
-});
-context.with(oi.setSession(ROOT_CONTEXT, { sessionId: IDS[0] }), () => {
-  record("span in their session, our processor", measure(() => ours.startSpan("op").end()));
-});
+measure("span in their session, our processor", () => ours.startSpan("op").end(), theirSession);
 
 // Scopes: enter and leave, with a different session id each time.
-record("session scope, ours: withSession", measure((i) => s.withSession(id(i), noop)));
-record(
-  "session scope, ours: setSession + context.with",
-  measure((i) => context.with(s.setSession(context.active(), { sessionId: id(i) }), noop)),
+measure("session scope, ours: withSession", (i) => s.withSession(id(i), noop));
+measure("session scope, ours: setSession + context.with", (i) =>
+  context.with(s.setSession(context.active(), { sessionId: id(i) }), noop),
 );
-record(
-  "session scope, theirs: setSession + context.with",
-  measure((i) => context.with(oi.setSession(context.active(), { sessionId: id(i) }), noop)),
+measure("session scope, theirs: setSession + context.with", (i) =>
+  context.with(oi.setSession(context.active(), { sessionId: id(i) }), noop),
 );
-record(
-  "four-attribute scope, ours: withAttributes",
-  measure((i) => s.withAttributes({ sessionId: id(i), userId: "u-1", metadata, tags }, noop)),
+measure("four-attribute scope, ours: withAttributes", (i) =>
+  s.withAttributes({ sessionId: id(i), userId: "u-1", metadata, tags }, noop),
 );
-record(
-  "four-attribute scope, theirs: four chained setters + context.with",
-  measure((i) =>
-    context.with(
-      oi.setTags(oi.setMetadata(oi.setUser(oi.setSession(context.active(), { sessionId: id(i) }), { userId: "u-1" }), metadata), tags),
-      noop,
-    ),
-  ),
-);
-// A scope and one span in it: both costs together, as a turn pays them. A new
-// id each time computes the scope's attributes in the core; the same id again
-// (each turn of one conversation) finds them computed.
-record(
-  "session scope + one span, ours, a new id each time",
-  measure((i) => s.withSession(id(i), () => ours.startSpan("op").end())),
-);
-record(
-  "session scope + one span, ours, the same id again",
-  measure(() => s.withSession(IDS[0], () => ours.startSpan("op").end())),
-);
-record(
-  "session scope + three spans, ours, a new id each time",
-  measure((i) => s.withSession(id(i), () => { ours.startSpan("a").end(); ours.startSpan("b").end(); ours.startSpan("c").end(); })),
-);
-record(
-  "session scope + one span, theirs (OITracer)",
-  measure((i) => context.with(oi.setSession(context.active(), { sessionId: id(i) }), () => theirs.startSpan("op").end())),
-);
-record(
-  "session scope + three spans, theirs (OITracer)",
-  measure((i) =>
-    context.with(oi.setSession(context.active(), { sessionId: id(i) }), () => {
-      theirs.startSpan("a").end();
-      theirs.startSpan("b").end();
-      theirs.startSpan("c").end();
-    }),
+measure("four-attribute scope, theirs: four chained setters + context.with", (i) =>
+  context.with(
+    oi.setTags(oi.setMetadata(oi.setUser(oi.setSession(context.active(), { sessionId: id(i) }), { userId: "u-1" }), metadata), tags),
+    noop,
   ),
 );
 
-const bare = results["bare span (no processor)"];
-const derived = {
-  "a session adds to a span, ours": results["span in a session, our processor"] - bare,
-  "a session adds to a span, theirs (OITracer)": results["span in a session, their OITracer"] - bare,
-  "a session adds to a span, theirs (by hand)": results["span in a session, their getAttributesFromContext by hand"] - bare,
-  "a fixed attribute adds to a span": results["span with a fixed session.id attribute"] - bare,
-  "our processor adds to a span outside any session (vs a no-op processor)":
-    results["span outside any session, our processor"] - results["bare span (a no-op processor)"],
-  "our processor adds to a child span outside any session (vs a no-op processor)":
-    results["span outside any session under a parent span, our processor"] - results["span under a parent span, a no-op processor"],
+// A scope and its spans: both costs together, as a turn pays them. A new id
+// each time computes the scope's attributes in the core; the same id again
+// (each turn of one conversation) finds them computed.
+const three = (tracer) => () => {
+  tracer.startSpan("a").end();
+  tracer.startSpan("b").end();
+  tracer.startSpan("c").end();
 };
-for (const [k, v] of Object.entries(derived)) record(k, v);
+measure("turn: session scope + one span, ours, a new id each time", (i) =>
+  s.withSession(id(i), () => ours.startSpan("op").end()),
+);
+measure("turn: session scope + one span, ours, the same id again", () =>
+  s.withSession(IDS[0], () => ours.startSpan("op").end()),
+);
+measure("turn: session scope + one span, theirs (OITracer)", (i) =>
+  context.with(oi.setSession(context.active(), { sessionId: id(i) }), () => theirs.startSpan("op").end()),
+);
+measure("turn: session scope + three spans, ours, a new id each time", (i) => s.withSession(id(i), three(ours)));
+measure("turn: session scope + three spans, theirs (OITracer)", (i) =>
+  context.with(oi.setSession(context.active(), { sessionId: id(i) }), three(theirs)),
+);
+
+for (const c of cases) c.run(); // warm-up
+for (let r = 0; r < ROUNDS; r++) for (const c of cases) c.rounds.push(c.run());
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+};
+const byName = new Map(cases.map((c) => [c.name, c.rounds]));
+const results = {};
+const round3 = (v) => Math.round(v * 1000) / 1000;
+for (const c of cases) results[c.name] = round3(median(c.rounds));
+const adds = (name, base) => {
+  const a = byName.get(name);
+  const b = byName.get(base);
+  return round3(median(a.map((v, i) => v - b[i])));
+};
+const bare = "bare span (no processor)";
+const noopBase = "bare span (a no-op processor)";
+const derived = {
+  "adds: a session to a span, ours": adds("span in a session, our processor", noopBase),
+  "adds: a four-attribute scope to a span, ours": adds("span in a four-attribute scope, our processor", noopBase),
+  "adds: their session to a span, our processor": adds("span in their session, our processor", noopBase),
+  "adds: a session to a span, theirs (OITracer)": adds("span in a session, their OITracer", bare),
+  "adds: a session to a span, theirs (getAttributesFromContext by hand)": adds(
+    "span in a session, their getAttributesFromContext by hand",
+    bare,
+  ),
+  "adds: a fixed attribute to a span": adds("span with a fixed session.id attribute", bare),
+  "adds: our processor to a span outside any session": adds("span outside any session, our processor", noopBase),
+  "adds: our processor to a child span outside any session": adds(
+    "child span outside any session, our processor",
+    "child span outside any session, a no-op processor",
+  ),
+};
+Object.assign(results, derived);
 
 if (process.argv.includes("--json")) {
   console.log(JSON.stringify({ node: process.version, batch: BATCH, rounds: ROUNDS, results }, null, 2));
 } else {
-  console.log(`node ${process.version}, median of ${ROUNDS} batches of ${BATCH} calls, µs per call`);
+  console.log(`node ${process.version}, ${ROUNDS} interleaved rounds of ${BATCH} calls per case, medians, µs per call`);
   const width = Math.max(...Object.keys(results).map((k) => k.length));
   for (const [k, v] of Object.entries(results)) console.log(`${k.padEnd(width)}  ${v.toFixed(3)}`);
 }

@@ -21,7 +21,8 @@ export declare function checkSessionId(sessionId: string): void
 /**
  * What is in effect when the scope `spec_json` opens within the scope whose
  * context values are `outer_values_json` (the core's inheritance rule), as
- * two lines: the context values, then the span attributes without aliases.
+ * two lines: the context values, then the span attributes without aliases
+ * (see [`span_json`]).
  */
 export declare function effective(outerValuesJson: string | undefined | null, specJson: string): string
 
@@ -76,7 +77,7 @@ export declare function readForeign(values: ForeignValues): ForeignRead
 
 /**
  * The span attributes that context values stamp with the alias set
- * `aliases` (bits from [`parse_aliases`]), as JSON object text.
+ * `aliases` (bits from [`parse_aliases`]), as [`span_json`] writes them.
  */
 export declare function spanAttributesJson(values: string, aliases: number): string
 

@@ -168,21 +168,23 @@ fn from_values_json(json: &str) -> Result<ContextAttributes> {
     Ok(ContextAttributes::from_context_values(&values).0)
 }
 
-/// The span attributes of `attrs` as JSON object text, in the core's order
-/// (a JSON map would sort the keys).
+/// The span attributes of `attrs` as JSON text of a flat array, key then
+/// value, in the core's order: `["session.id","conv-42","tag.tags",["a"]]`.
+/// Flat because JavaScript consumes it as is, one `setAttribute` per pair,
+/// without building an object per scope.
 fn span_json(attrs: &ContextAttributes, aliases: Aliases) -> String {
     fn write<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
         // Strings, numbers, booleans and lists of them always serialize.
         let _ = serde_json::to_writer(&mut *out, value);
     }
     let mut out = Vec::with_capacity(128);
-    out.push(b'{');
+    out.push(b'[');
     for (i, (key, value)) in attrs.span_attributes(aliases).iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
         write(&mut out, key.as_ref());
-        out.push(b':');
+        out.push(b',');
         match value {
             AttributeValue::String(v) => write(&mut out, v),
             AttributeValue::Bool(v) => write(&mut out, v),
@@ -194,7 +196,7 @@ fn span_json(attrs: &ContextAttributes, aliases: Aliases) -> String {
             AttributeValue::FloatArray(v) => write(&mut out, v),
         }
     }
-    out.push(b'}');
+    out.push(b']');
     // serde_json writes UTF-8.
     String::from_utf8(out).unwrap_or_default()
 }
@@ -214,7 +216,8 @@ pub fn check_scope(spec_json: String) -> Result<()> {
 
 /// What is in effect when the scope `spec_json` opens within the scope whose
 /// context values are `outer_values_json` (the core's inheritance rule), as
-/// two lines: the context values, then the span attributes without aliases.
+/// two lines: the context values, then the span attributes without aliases
+/// (see [`span_json`]).
 #[napi]
 pub fn effective(outer_values_json: Option<String>, spec_json: String) -> Result<String> {
     let scope = build_scope(&spec_json)?;
@@ -231,7 +234,7 @@ pub fn effective(outer_values_json: Option<String>, spec_json: String) -> Result
 }
 
 /// The span attributes that context values stamp with the alias set
-/// `aliases` (bits from [`parse_aliases`]), as JSON object text.
+/// `aliases` (bits from [`parse_aliases`]), as [`span_json`] writes them.
 #[napi]
 pub fn span_attributes_json(values: String, aliases: u32) -> Result<String> {
     let bits = u8::try_from(aliases).unwrap_or(0);

@@ -306,8 +306,10 @@ export function getAttributesFromContext(ctx: Context = context.active(), option
   const scope = scopeIn(checkContext(ctx));
   const out: SpanAttributes = {};
   if (scope === undefined) return out;
-  for (const [key, item] of scope.spanAttributes(bits).entries) {
-    out[key] = (Array.isArray(item) ? item.slice() : item) as AttributeValue;
+  const pairs = scope.spanAttributes(bits);
+  for (let i = 0; i < pairs.length; i += 2) {
+    const item = pairs[i + 1] as AttributeValue;
+    out[pairs[i] as string] = Array.isArray(item) ? (item.slice() as AttributeValue) : item;
   }
   return out;
 }

@@ -17,7 +17,7 @@
 // keys no longer hold what we wrote and reads them afresh.
 
 import { ROOT_CONTEXT, createContextKey, diag, propagation } from "@opentelemetry/api";
-import type { AttributeValue, Attributes as SpanAttributes, Context } from "@opentelemetry/api";
+import type { AttributeValue, Context } from "@opentelemetry/api";
 import native = require("../native/index.js");
 
 /** OpenInference's context attribute names, in the core's `contextValues` order. */
@@ -59,11 +59,12 @@ export const settings = { baggage: false };
 
 type ContextValues = readonly (string | undefined)[];
 
-/** Span attributes in two forms: the object, and its entries for a quick loop. */
-export interface SpanAttributesCache {
-  readonly object: SpanAttributes;
-  readonly entries: readonly (readonly [string, AttributeValue])[];
-}
+/**
+ * Span attributes as the core returns them: one flat array, key then value,
+ * in the core's order. Shared by every span of a scope: the arrays inside are
+ * frozen.
+ */
+export type SpanAttributePairs = readonly (string | AttributeValue)[];
 
 /**
  * What one scope sets, as the core reads it (one JSON object, camelCase
@@ -81,26 +82,25 @@ export interface ScopeInit {
   attributesJson?: string;
 }
 
-function spanCache(json: string): SpanAttributesCache {
-  const object = JSON.parse(json) as Record<string, AttributeValue>;
-  const entries = Object.entries(object);
-  for (let i = 0; i < entries.length; i++) {
-    const value = entries[i][1];
+function spanPairs(json: string): SpanAttributePairs {
+  const pairs = JSON.parse(json) as (string | AttributeValue)[];
+  for (let i = 1; i < pairs.length; i += 2) {
+    const value = pairs[i];
     if (Array.isArray(value)) Object.freeze(value);
   }
-  return { object: Object.freeze(object), entries: Object.freeze(entries) };
+  return Object.freeze(pairs);
 }
 
 /** What the core computes for a scope: its context values and its span attributes without aliases. */
 interface Resolved {
   readonly json: string;
-  readonly span: SpanAttributesCache;
+  readonly span: SpanAttributePairs;
 }
 
 function resolveIn(outerJson: string | null, spec: string): Resolved {
   const out = native.effective(outerJson, spec);
   const newline = out.indexOf("\n");
-  return { json: out.slice(0, newline), span: spanCache(out.slice(newline + 1)) };
+  return { json: out.slice(0, newline), span: spanPairs(out.slice(newline + 1)) };
 }
 
 // Top-level scopes recur: a chat server opens `withSession(conversationId)` for
@@ -128,7 +128,9 @@ export class Scope {
   private values: ContextValues | undefined;
   private outer: Scope | undefined;
   private spec: ScopeInit | undefined;
-  private span: (SpanAttributesCache | undefined)[] | undefined;
+  /** Span attributes without aliases (what nearly every processor asks for), then per alias set. */
+  private span0: SpanAttributePairs | undefined;
+  private spanAliased: (SpanAttributePairs | undefined)[] | undefined;
 
   private constructor(json: string | undefined, outer: Scope | undefined, spec: ScopeInit | undefined) {
     this.json = json;
@@ -162,7 +164,7 @@ export class Scope {
       resolved = resolveIn(this.outer.valuesJson(), spec);
     }
     this.json = resolved.json;
-    (this.span ??= [])[0] = resolved.span;
+    this.span0 = resolved.span;
     this.outer = undefined;
     this.spec = undefined;
     return resolved.json;
@@ -186,15 +188,16 @@ export class Scope {
   }
 
   /** The span attributes for the alias set `bits`; shared and frozen. */
-  spanAttributes(bits: number): SpanAttributesCache {
+  spanAttributes(bits: number): SpanAttributePairs {
     const json = this.valuesJson();
-    const cache = (this.span ??= []);
-    let entry = cache[bits];
-    if (entry === undefined) {
-      entry = spanCache(native.spanAttributesJson(json, bits));
-      cache[bits] = entry;
+    if (bits === 0) return (this.span0 ??= spanPairs(native.spanAttributesJson(json, 0)));
+    const cache = (this.spanAliased ??= []);
+    let pairs = cache[bits];
+    if (pairs === undefined) {
+      pairs = spanPairs(native.spanAttributesJson(json, bits));
+      cache[bits] = pairs;
     }
-    return entry;
+    return pairs;
   }
 }
 

@@ -40,10 +40,9 @@ export class SessionSpanProcessor {
       const ctx = parentContext ?? context.active();
       const scope = ctx instanceof SessionContext ? ctx.scope : scopeIn(ctx);
       if (scope === undefined) return;
-      const entries = scope.spanAttributes(this.bits).entries;
-      for (let i = 0; i < entries.length; i++) {
-        const entry = entries[i];
-        span.setAttribute(entry[0], entry[1]);
+      const pairs = scope.spanAttributes(this.bits);
+      for (let i = 0; i < pairs.length; i += 2) {
+        span.setAttribute(pairs[i] as string, pairs[i + 1] as AttributeValue);
       }
     } catch (error) {
       diag.warn("openinference-session: could not stamp session attributes on a span", error);

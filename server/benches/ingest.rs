@@ -205,6 +205,22 @@ async fn latency(addr: SocketAddr, label: &str, paths: &[String]) {
     );
 }
 
+/// User + system CPU time of this process, in seconds.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| {
+        f.iter().filter_map(|v| v.parse::<f64>().ok()).sum()
+    });
+    ticks / 100.0
+}
+
 fn peak_rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -249,6 +265,7 @@ fn main() {
         let rss_before = peak_rss_kb();
         let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let t = Instant::now();
+        let cpu = cpu_seconds();
         let tasks: Vec<_> = (0..clients)
             .map(|_| {
                 let next = next.clone();
@@ -277,10 +294,16 @@ fn main() {
             task.await.unwrap();
         }
         let elapsed = t.elapsed();
+        let cpu = cpu_seconds() - cpu;
         println!(
             "ingest: {spans} spans in {elapsed:.2?} = {:.0} spans/s end to end ({clients} clients, {} spans a request, committed when acknowledged)",
             spans as f64 / elapsed.as_secs_f64(),
             SESSIONS_PER_REQUEST * TURNS * 3
+        );
+        println!(
+            "cpu: {:.0} µs per span (server and load generator together, {:.2} cores busy)",
+            cpu * 1e6 / spans as f64,
+            cpu / elapsed.as_secs_f64()
         );
         let db: u64 = std::fs::read_dir(&data_dir).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
         println!("disk: {:.0} bytes per span ({:.1} MB incl. WAL)", db as f64 / spans as f64, db as f64 / 1e6);

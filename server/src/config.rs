@@ -117,3 +117,58 @@ impl ServeArgs {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn resolve(args: &[&str]) -> Result<Config, ConfigError> {
+        let mut argv = vec!["oi-sessions"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv)
+            .expect("flags parse")
+            .serve
+            .resolve()
+    }
+
+    #[test]
+    fn flags_resolve() {
+        let c = resolve(&[
+            "--data-dir",
+            "/d",
+            "--grpc-addr",
+            "off",
+            "--http-addr",
+            "0.0.0.0:0",
+        ])
+        .unwrap();
+        assert_eq!(c.grpc_addr, None);
+        assert_eq!(c.http_addr.port(), 0);
+        assert_eq!(c.data_dir, PathBuf::from("/d"));
+        let c = resolve(&["--data-dir", "/d", "--grpc-addr", "127.0.0.1:0"]).unwrap();
+        assert_eq!(c.grpc_addr, Some("127.0.0.1:0".parse().unwrap()));
+        assert!(matches!(
+            resolve(&["--data-dir", "/d", "--grpc-addr", "x"]),
+            Err(ConfigError::GrpcAddr(_))
+        ));
+        assert!(matches!(
+            resolve(&["--data-dir", "/d", "--max-request-bytes", "0"]),
+            Err(ConfigError::MaxRequestBytes)
+        ));
+        assert!(matches!(
+            resolve(&["--data-dir", "/d", "--api-key", " "]),
+            Err(ConfigError::EmptyApiKey)
+        ));
+        assert!(matches!(
+            resolve(&["--data-dir", "/d", "--prices", "/nonexistent.json"]),
+            Err(ConfigError::Prices(_))
+        ));
+    }
+}

@@ -152,3 +152,34 @@ mod tests {
         assert!((c.total - 1.35).abs() < 1e-9);
     }
 }
+
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+
+    #[test]
+    fn a_price_file_adds_and_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("prices.json");
+        std::fs::write(
+            &path,
+            r#"{"my-model": {"prompt": 1.0, "completion": 2.0}, "GPT-4o-mini": {"prompt": 9.0, "completion": 9.0}}"#,
+        )
+        .unwrap();
+        let t = PriceTable::with_file(&path).unwrap();
+        assert_eq!(t.lookup("my-model-v2").unwrap().completion, 2.0);
+        assert_eq!(t.lookup("gpt-4o-mini").unwrap().prompt, 9.0);
+        assert_eq!(
+            t.lookup("gpt-4o").unwrap().prompt,
+            2.50,
+            "shipped entries stay"
+        );
+        std::fs::write(&path, "[1, 2]").unwrap();
+        let err = PriceTable::with_file(&path).unwrap_err().to_string();
+        assert!(err.starts_with("invalid price file"), "{err}");
+        let err = PriceTable::with_file(&dir.path().join("missing.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("cannot read price file"), "{err}");
+    }
+}

@@ -11,7 +11,7 @@ use crate::annotation::{Annotation, AnnotationSummary, AnnotatorKind, NewAnnotat
 use crate::model::rfc3339;
 use crate::store::StoreError;
 
-/// Migration 2: the annotations table. The unique key is the upsert key.
+/// Migration 3: the annotations table. The unique key is the upsert key.
 pub(super) const MIGRATION: &str = r#"
     CREATE TABLE session_annotations (
         id INTEGER PRIMARY KEY,
