@@ -7,6 +7,8 @@
 //! the HTTP router, [`serve`] runs it on bound listeners until a shutdown
 //! future resolves.
 
+pub mod annotation;
+pub mod annotation_api;
 pub mod api;
 pub mod config;
 pub mod error;
@@ -27,7 +29,7 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
@@ -105,6 +107,18 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/v1/projects/{project}/sessions/{session_id}/turns",
             get(api::turns),
+        )
+        .route(
+            "/v1/projects/{project}/sessions/{session_id}/annotations",
+            get(annotation_api::list).post(annotation_api::create),
+        )
+        .route(
+            "/v1/projects/{project}/sessions/{session_id}/annotations/{id}",
+            delete(annotation_api::delete),
+        )
+        .route(
+            "/v1/projects/{project}/session_annotations",
+            post(annotation_api::create_many),
         )
         .route("/v1/projects/{project}/traces", get(api::traces))
         .route("/v1/projects/{project}/traces/{trace_id}", get(api::trace))

@@ -229,6 +229,8 @@ pub struct SessionInfo {
     pub cost: Cost,
     /// Turn latency percentiles.
     pub latency_ms: Latency,
+    /// The session's annotations, summarized by name.
+    pub annotations: Vec<crate::annotation::AnnotationSummary>,
 }
 
 /// A turn: one trace of a session, read as a conversation step.

@@ -948,6 +948,9 @@ async fn openapi_document_is_served_and_covers_the_routes() {
         "/v1/projects/{project}/sessions/{session_id}/turns",
         "/v1/projects/{project}/traces",
         "/v1/projects/{project}/traces/{trace_id}",
+        "/v1/projects/{project}/sessions/{session_id}/annotations",
+        "/v1/projects/{project}/sessions/{session_id}/annotations/{id}",
+        "/v1/projects/{project}/session_annotations",
         "/healthz",
     ] {
         assert!(paths.contains_key(path), "{path} missing from openapi.json");

@@ -5,6 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use super::{Order, PageQuery, SessionQuery, SessionSort, Store, StoreError, TraceQuery};
+use crate::annotation::{AnnotatorKind, NewAnnotation};
 use crate::model::SpanRecord;
 use crate::otlp::map::derive_facts;
 use crate::pricing::PriceTable;
@@ -527,6 +528,166 @@ pub fn attributes_round_trip<S: Store>(store: S) {
     assert_eq!(t.trace.input.expect("input").value, long);
 }
 
+fn annotation(
+    session: &str,
+    name: &str,
+    label: &str,
+    score: Option<f64>,
+    identifier: &str,
+) -> NewAnnotation {
+    NewAnnotation {
+        session_id: session.to_owned(),
+        name: name.to_owned(),
+        annotator_kind: AnnotatorKind::Llm,
+        label: Some(label.to_owned()),
+        score,
+        explanation: Some(format!("{name} is {label}")),
+        metadata: json!({"judge": "test"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        identifier: identifier.to_owned(),
+        user_id: None,
+    }
+}
+
+fn two_sessions<S: Store>(store: &S) {
+    store
+        .write(&[
+            record("p", 1, 1, None, 0, json!({"session.id": "s1"})),
+            record("p", 2, 2, None, 5, json!({"session.id": "s2"})),
+        ])
+        .expect("write");
+}
+
+/// Annotations: the same (session, name, identifier) replaces, another
+/// identifier adds; reads return what was written, oldest first.
+pub fn annotations_upsert_by_name_and_identifier<S: Store>(store: S) {
+    two_sessions(&store);
+    let first = store
+        .upsert_annotations("p", &[annotation("s1", "goal", "met", Some(1.0), "")])
+        .expect("upsert");
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].label.as_deref(), Some("met"));
+    assert_eq!(first[0].annotator_kind, AnnotatorKind::Llm);
+    assert_eq!(first[0].metadata.get("judge"), Some(&json!("test")));
+    let again = store
+        .upsert_annotations(
+            "p",
+            &[
+                annotation("s1", "goal", "missed", Some(0.0), ""),
+                annotation("s1", "note", "looks fine", None, "reviewer-a"),
+                annotation("s1", "note", "agree", None, "reviewer-b"),
+            ],
+        )
+        .expect("upsert");
+    assert_eq!(again[0].id, first[0].id, "same key, same annotation");
+    let all = store.annotations("p", "s1").expect("list");
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[0].label.as_deref(), Some("missed"));
+    assert_eq!(all[0].score, Some(0.0));
+    assert!(store.annotations("p", "s2").expect("list").is_empty());
+}
+
+/// Annotations need an existing session; a batch with one unknown session
+/// writes nothing.
+pub fn annotations_need_an_existing_session<S: Store>(store: S) {
+    two_sessions(&store);
+    let err = store
+        .upsert_annotations(
+            "p",
+            &[
+                annotation("s1", "goal", "met", None, ""),
+                annotation("nope", "goal", "met", None, ""),
+            ],
+        )
+        .expect_err("unknown session");
+    assert!(matches!(err, StoreError::NotFound("session")), "{err:?}");
+    assert!(
+        store.annotations("p", "s1").expect("list").is_empty(),
+        "all or nothing"
+    );
+    assert!(matches!(
+        store.annotations("p", "nope"),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.upsert_annotations("other-project", &[annotation("s1", "g", "x", None, "")]),
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// Sessions carry a summary of their annotations: counts, labels, mean score.
+pub fn sessions_summarize_their_annotations<S: Store>(store: S) {
+    two_sessions(&store);
+    store
+        .upsert_annotations(
+            "p",
+            &[
+                annotation("s1", "goal", "met", Some(1.0), "a"),
+                annotation("s1", "goal", "missed", Some(0.0), "b"),
+                annotation("s1", "goal", "met", Some(1.0), "c"),
+                annotation("s2", "feedback", "thumbs_down", None, ""),
+            ],
+        )
+        .expect("upsert");
+    let s1 = store.session("p", "s1").expect("session");
+    assert_eq!(s1.annotations.len(), 1);
+    let goal = &s1.annotations[0];
+    assert_eq!((goal.name.as_str(), goal.count), ("goal", 3));
+    assert!((goal.mean_score.expect("mean") - 2.0 / 3.0).abs() < 1e-9);
+    assert_eq!(goal.labels.get("met"), Some(&2));
+    let listed = store
+        .sessions(
+            "p",
+            &SessionQuery {
+                page: PageQuery {
+                    limit: 10,
+                    cursor: None,
+                },
+                ..Default::default()
+            },
+        )
+        .expect("list");
+    let s2 = listed
+        .data
+        .iter()
+        .find(|s| s.session_id == "s2")
+        .expect("s2");
+    assert_eq!(s2.annotations[0].labels.get("thumbs_down"), Some(&1));
+}
+
+/// Deleting an annotation, and deleting a session, remove annotations.
+pub fn deleting_removes_annotations<S: Store>(store: S) {
+    two_sessions(&store);
+    let stored = store
+        .upsert_annotations(
+            "p",
+            &[
+                annotation("s1", "goal", "met", None, ""),
+                annotation("s2", "goal", "met", None, ""),
+            ],
+        )
+        .expect("upsert");
+    assert!(
+        matches!(
+            store.delete_annotation("p", "s2", stored[0].id),
+            Err(StoreError::NotFound("annotation"))
+        ),
+        "an id of another session"
+    );
+    store
+        .delete_annotation("p", "s1", stored[0].id)
+        .expect("delete");
+    assert!(store.annotations("p", "s1").expect("list").is_empty());
+    store.delete_session("p", "s2").expect("delete session");
+    // the same session id coming back starts without the old verdicts
+    store
+        .write(&[record("p", 3, 3, None, 9, json!({"session.id": "s2"}))])
+        .expect("write");
+    assert!(store.annotations("p", "s2").expect("list").is_empty());
+}
+
 /// Runs every check, each on a fresh store from `open`.
 pub fn run_all<S: Store>(mut open: impl FnMut() -> S) {
     idempotent_writes(open());
@@ -539,4 +700,8 @@ pub fn run_all<S: Store>(mut open: impl FnMut() -> S) {
     unknown_names_are_not_found(open());
     turns_in_time_order(open());
     attributes_round_trip(open());
+    annotations_upsert_by_name_and_identifier(open());
+    annotations_need_an_existing_session(open());
+    sessions_summarize_their_annotations(open());
+    deleting_removes_annotations(open());
 }

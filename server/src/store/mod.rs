@@ -16,6 +16,8 @@
 //!   recomputed in the same transaction.
 //! - **Keys.** A trace is keyed by (project, trace id) and a session by
 //!   (project, session id): the same session id in two projects is two sessions.
+//!   An annotation is keyed by (project, session id, name, identifier): writing
+//!   the same key again replaces it. Deleting a session deletes its annotations.
 //! - **Ordering of reads.** Lists are stable under keyset paging: every sort has
 //!   the row id as its tie-breaker, and cursors are opaque strings that only the
 //!   backend that issued them decodes.
@@ -29,6 +31,7 @@
 pub mod conformance;
 pub mod sqlite;
 
+use crate::annotation::{Annotation, NewAnnotation};
 use crate::model::{
     Page, ProjectInfo, SessionInfo, SpanRecord, TraceDetail, TraceInfo, Turn, hex, unhex,
 };
@@ -181,6 +184,20 @@ pub trait Store: Send + Sync + 'static {
     fn traces(&self, project: &str, query: &TraceQuery) -> Result<Page<TraceInfo>, StoreError>;
     /// One trace with every span.
     fn trace(&self, project: &str, trace_id: &[u8; 16]) -> Result<TraceDetail, StoreError>;
+    /// Creates or replaces session annotations, keyed by (project, session id,
+    /// name, identifier), all in one transaction. Every session must exist
+    /// (`NotFound("session")` otherwise, and nothing is written). Returns the
+    /// stored annotations in the order given.
+    fn upsert_annotations(
+        &self,
+        project: &str,
+        annotations: &[NewAnnotation],
+    ) -> Result<Vec<Annotation>, StoreError>;
+    /// A session's annotations, oldest first.
+    fn annotations(&self, project: &str, session_id: &str) -> Result<Vec<Annotation>, StoreError>;
+    /// Deletes one annotation of a session.
+    fn delete_annotation(&self, project: &str, session_id: &str, id: i64)
+    -> Result<(), StoreError>;
     /// Checks that the backend answers.
     fn health(&self) -> Result<(), StoreError>;
 }

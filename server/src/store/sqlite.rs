@@ -18,11 +18,14 @@ use super::{
     Cursor, Order, PageQuery, SessionQuery, SessionSort, Store, StoreError, TraceQuery,
     WriteOutcome,
 };
+use crate::annotation::{Annotation, NewAnnotation};
 use crate::model::{
     Cost, Io, Latency, Page, ProjectInfo, SessionInfo, SpanFacts, SpanInfo, SpanRecord, TokenCount,
     TraceDetail, TraceInfo, TraceSummary, Turn, hex, rfc3339, status_name,
 };
 use crate::turn;
+
+mod annotations;
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
@@ -135,6 +138,8 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // 2: the session list's user filter walks an index instead of every session.
     "CREATE INDEX traces_by_user ON traces (project_id, user_id, session_rowid);",
+    // 3: session annotations.
+    annotations::MIGRATION,
 ];
 
 /// Name of the database file inside the data directory.
@@ -722,6 +727,7 @@ fn session_row(r: &Row<'_>, project: &str) -> rusqlite::Result<(i64, SessionInfo
                 total: r.get(11)?,
             },
             latency_ms: Latency::default(),
+            annotations: Vec::new(),
         },
     ))
 }
@@ -782,6 +788,7 @@ fn fill_session(tx: &Transaction<'_>, rowid: i64, s: &mut SessionInfo) -> rusqli
         p99: percentile(&latencies, 0.99),
     };
     s.tags = tags.into_iter().collect();
+    s.annotations = annotations::summaries(tx, &s.project, &s.session_id)?;
     Ok(())
 }
 
@@ -1123,6 +1130,7 @@ impl Store for SqliteStore {
         }
         tx.execute("DELETE FROM traces WHERE session_rowid = ?1", [rowid])?;
         tx.execute("DELETE FROM sessions WHERE id = ?1", [rowid])?;
+        annotations::delete_all(&tx, pid, session_id)?;
         tx.commit()?;
         Ok(())
     }
@@ -1227,6 +1235,27 @@ impl Store for SqliteStore {
             }
             Ok(TraceDetail { trace, spans })
         })
+    }
+
+    fn upsert_annotations(
+        &self,
+        project: &str,
+        annotations: &[NewAnnotation],
+    ) -> Result<Vec<Annotation>, StoreError> {
+        self.upsert_annotations_impl(project, annotations)
+    }
+
+    fn annotations(&self, project: &str, session_id: &str) -> Result<Vec<Annotation>, StoreError> {
+        self.annotations_impl(project, session_id)
+    }
+
+    fn delete_annotation(
+        &self,
+        project: &str,
+        session_id: &str,
+        id: i64,
+    ) -> Result<(), StoreError> {
+        self.delete_annotation_impl(project, session_id, id)
     }
 
     fn health(&self) -> Result<(), StoreError> {

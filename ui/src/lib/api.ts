@@ -21,6 +21,27 @@ export interface Project {
   session_count: number;
   last_activity: string | null;
 }
+export interface AnnotationSummary {
+  name: string;
+  count: number;
+  mean_score: number | null;
+  labels: Record<string, number>;
+}
+export type AnnotatorKind = "HUMAN" | "LLM" | "CODE";
+export interface Annotation {
+  id: number;
+  session_id: string;
+  name: string;
+  annotator_kind: AnnotatorKind;
+  label: string | null;
+  score: number | null;
+  explanation: string | null;
+  metadata: Record<string, unknown>;
+  identifier: string;
+  user_id: string | null;
+  created_at: string;
+  updated_at: string;
+}
 export interface Session {
   session_id: string;
   project: string;
@@ -37,6 +58,7 @@ export interface Session {
   token_count: TokenCount;
   cost: Cost;
   latency_ms: { p50: number; p99: number };
+  annotations?: AnnotationSummary[];
 }
 export type Status = "ok" | "error" | "unset";
 export interface Turn {

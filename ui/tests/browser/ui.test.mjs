@@ -225,6 +225,41 @@ describe("the sessions UI", () => {
     assert.deepEqual(inputs.slice(98, 101), ["long question 0098", "long question 0099", "long question 0100"]);
   });
 
+  it("records verdicts: thumbs that toggle, named annotations, evaluator results", async () => {
+    await page.goto(base + "/projects/support-bot/sessions/browser-chat");
+    const panel = page.getByTestId("annotations");
+    await panel.getByText("No verdict on this session yet.").waitFor();
+    await panel.getByRole("button", { name: "👍" }).click();
+    await panel.getByTestId("annotation").first().waitFor();
+    assert.match(await panel.getByTestId("annotation").first().innerText(), /user_feedback[\s\S]*HUMAN[\s\S]*thumbs_up/);
+    assert.equal(await panel.getByRole("button", { name: "👍" }).getAttribute("aria-pressed"), "true");
+    await panel.getByRole("button", { name: "👎" }).click();
+    await waitFor(async () => /thumbs_down/.test(await panel.getByTestId("annotation").first().innerText()), "toggled");
+    assert.equal(await panel.getByTestId("annotation").count(), 1, "the thumbs replace each other");
+
+    await panel.getByText("add an annotation").click();
+    await panel.locator("input[name=name]").fill("goal_completion");
+    await panel.locator("input[name=label]").fill("met");
+    await panel.locator("input[name=score]").fill("0.75");
+    await panel.locator("input[name=explanation]").fill("the VAT number was fixed");
+    await panel.getByRole("button", { name: "Save" }).click();
+    await waitFor(async () => (await panel.getByTestId("annotation").count()) === 2, "second annotation");
+    const header = page.getByTestId("session-header");
+    await waitFor(async () => /goal_completion: 0\.75 · met/.test(await header.innerText()), "header summary");
+    const stored = await api("/v1/projects/support-bot/sessions/browser-chat/annotations");
+    assert.deepEqual(stored.data.map((a) => [a.name, a.label, a.score]), [
+      ["user_feedback", "thumbs_down", 0],
+      ["goal_completion", "met", 0.75],
+    ]);
+    await panel.getByRole("button", { name: "delete goal_completion" }).click();
+    await waitFor(async () => (await panel.getByTestId("annotation").count()) === 1, "deleted");
+
+    // the evaluator's verdicts show in the sessions table
+    await page.goto(base + "/projects/support-bot/sessions?errors=1");
+    await waitFor(async () => (await rowIds()).join() === "s-error", "errored session");
+    assert.match(await rows().first().innerText(), /error_free: 0\.00 · had_errors/);
+  });
+
   it("makes errored turns stand out", async () => {
     await page.goto(base + "/projects/support-bot/sessions?errors=1");
     await waitFor(async () => (await rowIds()).join() === "s-error", "errors filter");

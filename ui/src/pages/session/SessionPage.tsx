@@ -6,12 +6,17 @@ import { useFetch } from "../../lib/useFetch";
 import { ContentView } from "../../components/ContentView";
 import { ErrorNote, StatusBadge } from "../../components/Status";
 import { stepsOf } from "./steps";
+import { AnnotationsPanel } from "./AnnotationsPanel";
+import { AnnotationSummaries } from "../../components/AnnotationSummaries";
 
 const TURNS_PAGE = 50;
 
 export function SessionPage({ project, sessionId }: { project: string; sessionId: string }) {
   const base = `/v1/projects/${seg(project)}/sessions/${seg(sessionId)}`;
-  const summary = useFetch(base, (signal) => api<Session>(base, { signal }));
+  // the header's annotation summary is re-read when a verdict changes
+  const [annotationsVersion, setAnnotationsVersion] = useState(0);
+  const onAnnotationsChange = useCallback(() => setAnnotationsVersion((v) => v + 1), []);
+  const summary = useFetch(`${base}#${annotationsVersion}`, (signal) => api<Session>(base, { signal }));
   const [turns, setTurns] = useState<Turn[]>([]);
   const [next, setNext] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
@@ -79,6 +84,7 @@ export function SessionPage({ project, sessionId }: { project: string; sessionId
         Session <code>{sessionId}</code>
       </h1>
       {s && <SessionHeader session={s} />}
+      <AnnotationsPanel project={project} sessionId={sessionId} onChange={onAnnotationsChange} />
       {error && <ErrorNote error={error} />}
       <ol className="conversation" data-testid="conversation">
         {turns.map((turn, i) => (
@@ -135,6 +141,7 @@ function SessionHeader({ session: s }: { session: Session }) {
             {k}: {typeof v === "string" ? v : JSON.stringify(v)}
           </span>
         ))}
+        <AnnotationSummaries summaries={s.annotations} />
       </div>
     </div>
   );

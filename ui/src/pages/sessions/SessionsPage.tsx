@@ -4,6 +4,7 @@ import { formatCost, formatCount, formatDuration, formatTime, preview } from "..
 import { Link, routePath, setQuery, useLocation } from "../../lib/router";
 import { VirtualList } from "../../components/VirtualList";
 import { EmptyState } from "../../components/EmptyState";
+import { AnnotationSummaries } from "../../components/AnnotationSummaries";
 import { ErrorNote } from "../../components/Status";
 import { apiParams, parseSessionQuery, RANGES, windowStart, type Sort } from "./sessionQuery";
 
@@ -22,6 +23,7 @@ const COLUMNS: { label: string; sort?: Sort; className?: string }[] = [
   { label: "Tokens", sort: "total_tokens", className: "num" },
   { label: "Cost", sort: "total_cost", className: "num" },
   { label: "Errors", className: "num" },
+  { label: "Annotations" },
 ];
 
 interface Loaded {
@@ -156,6 +158,9 @@ function SessionRow({ session: s }: { session: Session }) {
       <div className="cell num">{formatCount(s.token_count.total)}</div>
       <div className="cell num">{formatCost(s.cost.total)}</div>
       <div className="cell num">{s.num_traces_with_error || ""}</div>
+      <div className="cell">
+        <AnnotationSummaries summaries={s.annotations} />
+      </div>
     </div>
   );
 }

@@ -7,6 +7,10 @@
         print(session["session_id"], session["num_traces"])
     turns = client.get_turns("support-bot", "conv-42")
 
+Annotations (verdicts on how a session went) are written with
+:meth:`SessionsClient.annotate_session` and, in bulk, :meth:`log_session_annotations`;
+:mod:`openinference.instrumentation.session.evals` runs evaluators over sessions.
+
 Answers are the API's JSON objects (see the server's `/openapi.json`). Standard
 library only; errors raise :class:`SessionsAPIError` with the server's code,
 message and, for a bad parameter, its name.
@@ -19,7 +23,7 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 DEFAULT_BASE_URL = "http://127.0.0.1:6006"
@@ -56,10 +60,17 @@ class SessionsClient:
         self._api_key = api_key or os.environ.get("OI_SESSIONS_API_KEY")
         self._timeout = timeout
 
-    def _request(self, method: str, path: str, params: Mapping[str, Any] | None = None) -> Any:
+    def _request(
+        self, method: str, path: str, params: Mapping[str, Any] | None = None, body: Any = None
+    ) -> Any:
         query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
         url = self.base_url + path + (("?" + urllib.parse.urlencode(query)) if query else "")
-        request = urllib.request.Request(url, method=method, headers={"accept": "application/json"})
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            url, data=data, method=method, headers={"accept": "application/json"}
+        )
+        if data is not None:
+            request.add_header("content-type", "application/json")
         if self._api_key:
             request.add_header("authorization", f"Bearer {self._api_key}")
         try:
@@ -124,6 +135,60 @@ class SessionsClient:
         """Deletes a session with its traces and spans."""
         self._request("DELETE", f"/v1/projects/{_quote(project)}/sessions/{_quote(session_id)}")
 
+    # --- annotations ------------------------------------------------------------
+
+    def annotate_session(
+        self,
+        project: str,
+        session_id: str,
+        name: str,
+        *,
+        label: str | None = None,
+        score: float | None = None,
+        explanation: str | None = None,
+        annotator_kind: str = "HUMAN",
+        metadata: Mapping[str, Any] | None = None,
+        identifier: str = "",
+        user_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Creates or replaces (same ``name`` and ``identifier``) one annotation of
+        a session: a verdict on how the session went. Needs a ``label``, a
+        ``score`` or an ``explanation``; ``annotator_kind`` is ``HUMAN``, ``LLM``
+        or ``CODE``."""
+        body = _annotation(
+            None, name, label, score, explanation, annotator_kind, metadata, identifier, user_id
+        )
+        path = f"/v1/projects/{_quote(project)}/sessions/{_quote(session_id)}/annotations"
+        return self._request("POST", path, body=body)  # type: ignore[no-any-return]
+
+    def log_session_annotations(
+        self, project: str, annotations: Iterable[Mapping[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Creates or replaces many annotations (each a dict with ``session_id``,
+        ``name`` and a verdict), 1,000 per request, each request all or nothing."""
+        items = [dict(a) for a in annotations]
+        stored: list[dict[str, Any]] = []
+        for start in range(0, len(items), 1000):
+            page = self._request(
+                "POST",
+                f"/v1/projects/{_quote(project)}/session_annotations",
+                body={"data": items[start : start + 1000]},
+            )
+            stored.extend(page["data"])
+        return stored
+
+    def get_session_annotations(self, project: str, session_id: str) -> list[dict[str, Any]]:
+        """A session's annotations, oldest first."""
+        path = f"/v1/projects/{_quote(project)}/sessions/{_quote(session_id)}/annotations"
+        return list(self._request("GET", path)["data"])
+
+    def delete_session_annotation(self, project: str, session_id: str, annotation_id: int) -> None:
+        """Deletes one annotation."""
+        path = (
+            f"/v1/projects/{_quote(project)}/sessions/{_quote(session_id)}/annotations/{int(annotation_id)}"
+        )
+        self._request("DELETE", path)
+
     # --- traces ---------------------------------------------------------------
 
     def list_traces(
@@ -139,6 +204,38 @@ class SessionsClient:
         return self._request(  # type: ignore[no-any-return]
             "GET", f"/v1/projects/{_quote(project)}/traces/{_quote(trace_id)}"
         )
+
+
+def _annotation(
+    session_id: str | None,
+    name: str,
+    label: str | None,
+    score: float | None,
+    explanation: str | None,
+    annotator_kind: str,
+    metadata: Mapping[str, Any] | None,
+    identifier: str,
+    user_id: str | None,
+) -> dict[str, Any]:
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("name must be a non-empty string")
+    if annotator_kind not in ("HUMAN", "LLM", "CODE"):
+        raise ValueError(f"annotator_kind must be HUMAN, LLM or CODE, got {annotator_kind!r}")
+    if label is None and score is None and explanation is None:
+        raise ValueError("an annotation needs a label, a score or an explanation")
+    body: dict[str, Any] = {"name": name, "annotator_kind": annotator_kind, "identifier": identifier}
+    for key, value in (
+        ("session_id", session_id),
+        ("label", label),
+        ("score", score),
+        ("explanation", explanation),
+        ("user_id", user_id),
+    ):
+        if value is not None:
+            body[key] = value
+    if metadata:
+        body["metadata"] = dict(metadata)
+    return body
 
 
 def _param(value: Any) -> str:

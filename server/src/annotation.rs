@@ -1,0 +1,293 @@
+//! Session annotations: the verdicts people, code and LLM judges give on how a
+//! whole session went (a label, a score, an explanation), keyed so that an
+//! evaluator re-running on a session replaces its earlier verdict.
+//!
+//! An annotation is identified by (project, session id, name, identifier): a
+//! second write with the same four replaces the first, so `user_feedback` from
+//! one user toggles instead of piling up, and distinct `identifier`s keep
+//! several annotations of one name (notes from different reviewers).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Longest annotation name, in bytes.
+pub const MAX_NAME_BYTES: usize = 256;
+/// Longest label or identifier, in bytes.
+pub const MAX_LABEL_BYTES: usize = 1024;
+/// Longest explanation, in bytes.
+pub const MAX_EXPLANATION_BYTES: usize = 64 * 1024;
+/// Largest metadata object, serialized, in bytes.
+pub const MAX_METADATA_BYTES: usize = 64 * 1024;
+/// Most annotations in one bulk request.
+pub const MAX_BATCH: usize = 1000;
+
+/// Who (or what) gave the verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum AnnotatorKind {
+    /// A person, in the UI or through the API.
+    #[default]
+    Human,
+    /// An LLM judge.
+    Llm,
+    /// Code (a heuristic, a test).
+    Code,
+}
+
+impl AnnotatorKind {
+    /// The stored and serialized name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnnotatorKind::Human => "HUMAN",
+            AnnotatorKind::Llm => "LLM",
+            AnnotatorKind::Code => "CODE",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "HUMAN" => Some(AnnotatorKind::Human),
+            "LLM" => Some(AnnotatorKind::Llm),
+            "CODE" => Some(AnnotatorKind::Code),
+            _ => None,
+        }
+    }
+}
+
+/// An annotation as a client writes it.
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NewAnnotation {
+    /// The session annotated (taken from the path for single writes).
+    #[serde(default)]
+    pub session_id: String,
+    /// What is judged: `goal_completion`, `user_feedback`, `note`, ...
+    pub name: String,
+    /// Who judged.
+    #[serde(default)]
+    pub annotator_kind: AnnotatorKind,
+    /// A categorical verdict.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// A numeric verdict.
+    #[serde(default)]
+    pub score: Option<f64>,
+    /// Why.
+    #[serde(default)]
+    pub explanation: Option<String>,
+    /// Anything else (the judge's model, a run id).
+    #[serde(default)]
+    pub metadata: Map<String, Value>,
+    /// Distinguishes several annotations of one name on one session; empty by
+    /// default, so a rewrite replaces.
+    #[serde(default)]
+    pub identifier: String,
+    /// The person who annotated, when known.
+    #[serde(default)]
+    pub user_id: Option<String>,
+}
+
+impl NewAnnotation {
+    /// Checks the annotation; the error names the field.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        fn check_len(
+            field: &'static str,
+            value: &str,
+            limit: usize,
+        ) -> Result<(), (&'static str, String)> {
+            if value.len() > limit {
+                return Err((
+                    field,
+                    format!(
+                        "{field} is {} bytes, over the limit of {limit}",
+                        value.len()
+                    ),
+                ));
+            }
+            Ok(())
+        }
+        if self.session_id.trim().is_empty() {
+            return Err((
+                "session_id",
+                "session_id must be a non-empty string".to_owned(),
+            ));
+        }
+        check_len("session_id", &self.session_id, 4096)?;
+        if self.name.trim().is_empty() {
+            return Err(("name", "name must be a non-empty string".to_owned()));
+        }
+        check_len("name", &self.name, MAX_NAME_BYTES)?;
+        if self.label.is_none() && self.score.is_none() && self.explanation.is_none() {
+            return Err((
+                "label",
+                "an annotation needs a label, a score or an explanation".to_owned(),
+            ));
+        }
+        if let Some(label) = &self.label {
+            if label.trim().is_empty() {
+                return Err(("label", "label must not be empty".to_owned()));
+            }
+            check_len("label", label, MAX_LABEL_BYTES)?;
+        }
+        if let Some(score) = self.score
+            && !score.is_finite()
+        {
+            return Err(("score", "score must be a finite number".to_owned()));
+        }
+        if let Some(explanation) = &self.explanation {
+            check_len("explanation", explanation, MAX_EXPLANATION_BYTES)?;
+        }
+        check_len("identifier", &self.identifier, MAX_LABEL_BYTES)?;
+        if let Some(user) = &self.user_id {
+            check_len("user_id", user, 4096)?;
+        }
+        let metadata_len = serde_json::to_string(&self.metadata)
+            .map(|s| s.len())
+            .unwrap_or(0);
+        if metadata_len > MAX_METADATA_BYTES {
+            return Err((
+                "metadata",
+                format!("metadata is {metadata_len} bytes, over the limit of {MAX_METADATA_BYTES}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A stored annotation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Annotation {
+    /// Stable id (for deletion).
+    pub id: i64,
+    /// The session annotated.
+    pub session_id: String,
+    /// What is judged.
+    pub name: String,
+    /// Who judged.
+    pub annotator_kind: AnnotatorKind,
+    /// Categorical verdict.
+    pub label: Option<String>,
+    /// Numeric verdict.
+    pub score: Option<f64>,
+    /// Why.
+    pub explanation: Option<String>,
+    /// Anything else.
+    pub metadata: Map<String, Value>,
+    /// See [`NewAnnotation::identifier`].
+    pub identifier: String,
+    /// Who annotated, when known.
+    pub user_id: Option<String>,
+    /// First written, RFC 3339.
+    pub created_at: String,
+    /// Last written, RFC 3339.
+    pub updated_at: String,
+}
+
+/// The annotations of one name on a session, summarized for lists and headers.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct AnnotationSummary {
+    /// The annotation name.
+    pub name: String,
+    /// How many annotations of this name.
+    pub count: i64,
+    /// Mean of their scores, when any has one.
+    pub mean_score: Option<f64>,
+    /// How many carry each label.
+    pub labels: BTreeMap<String, i64>,
+}
+
+/// Summarizes annotations by name, names in order.
+pub fn summarize(annotations: &[Annotation]) -> Vec<AnnotationSummary> {
+    let mut by_name: BTreeMap<&str, (AnnotationSummary, f64, i64)> = BTreeMap::new();
+    for a in annotations {
+        let (summary, sum, scored) = by_name.entry(&a.name).or_insert_with(|| {
+            (
+                AnnotationSummary {
+                    name: a.name.clone(),
+                    ..Default::default()
+                },
+                0.0,
+                0,
+            )
+        });
+        summary.count += 1;
+        if let Some(score) = a.score {
+            *sum += score;
+            *scored += 1;
+        }
+        if let Some(label) = &a.label {
+            *summary.labels.entry(label.clone()).or_default() += 1;
+        }
+    }
+    by_name
+        .into_values()
+        .map(|(mut summary, sum, scored)| {
+            summary.mean_score = (scored > 0).then(|| sum / scored as f64);
+            summary
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(name: &str) -> NewAnnotation {
+        NewAnnotation {
+            session_id: "s".into(),
+            name: name.into(),
+            label: Some("good".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        assert!(note("ok").validate().is_ok());
+        assert_eq!(note(" ").validate().unwrap_err().0, "name");
+        let mut a = note("x");
+        a.label = None;
+        assert_eq!(a.validate().unwrap_err().0, "label");
+        a.score = Some(f64::NAN);
+        assert_eq!(a.validate().unwrap_err().0, "score");
+        let mut b = note("x");
+        b.explanation = Some("e".repeat(MAX_EXPLANATION_BYTES + 1));
+        assert_eq!(b.validate().unwrap_err().0, "explanation");
+        let mut c = note("x");
+        c.session_id = String::new();
+        assert_eq!(c.validate().unwrap_err().0, "session_id");
+    }
+
+    #[test]
+    fn summaries_count_labels_and_average_scores() {
+        let make = |name: &str, label: Option<&str>, score: Option<f64>| Annotation {
+            id: 0,
+            session_id: "s".into(),
+            name: name.into(),
+            annotator_kind: AnnotatorKind::Llm,
+            label: label.map(Into::into),
+            score,
+            explanation: None,
+            metadata: Map::new(),
+            identifier: String::new(),
+            user_id: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+        };
+        let s = summarize(&[
+            make("goal", Some("met"), Some(1.0)),
+            make("goal", Some("missed"), Some(0.0)),
+            make("goal", Some("met"), None),
+            make("feedback", Some("thumbs_up"), None),
+        ]);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].name, "feedback");
+        assert_eq!(s[0].mean_score, None);
+        assert_eq!(s[1].count, 3);
+        assert_eq!(s[1].mean_score, Some(0.5));
+        assert_eq!(s[1].labels.get("met"), Some(&2));
+    }
+}
