@@ -103,18 +103,25 @@ function resolveIn(outerJson: string | null, spec: string): Resolved {
   return { json: out.slice(0, newline), span: spanPairs(out.slice(newline + 1)) };
 }
 
-// Top-level scopes recur: a chat server opens `withSession(conversationId)` for
-// every turn of a conversation. What the core computed for a small top-level
-// scope is kept, keyed by the scope's JSON; the results are immutable, so
-// sharing them is safe. Bounded: forgotten wholesale when full.
-const TOP_LEVEL_ENTRIES = 1024;
-const TOP_LEVEL_SPEC_CHARS = 1024;
-const topLevel = new Map<string, Resolved>();
+// Top-level scopes recur: the same session opened again and again, a turn after
+// a turn or a call after a call of one conversation. The last few top-level
+// scopes' results are kept, keyed by the scope's JSON (they are immutable, so
+// sharing them is safe). Few on purpose: a large cache thrashed by many
+// concurrent conversations costs more in garbage collection than it saves.
+const RECENT = 8;
+const recentSpecs: (string | undefined)[] = new Array<string | undefined>(RECENT).fill(undefined);
+const recentResolved: (Resolved | undefined)[] = new Array<Resolved | undefined>(RECENT).fill(undefined);
+let recentNext = 0;
 
-function remember(spec: string, resolved: Resolved): void {
-  if (spec.length > TOP_LEVEL_SPEC_CHARS) return;
-  if (topLevel.size >= TOP_LEVEL_ENTRIES) topLevel.clear();
-  topLevel.set(spec, resolved);
+function topLevel(spec: string): Resolved {
+  for (let i = 0; i < RECENT; i++) {
+    if (recentSpecs[i] === spec) return recentResolved[i] as Resolved;
+  }
+  const resolved = resolveIn(null, spec);
+  recentSpecs[recentNext] = spec;
+  recentResolved[recentNext] = resolved;
+  recentNext = (recentNext + 1) % RECENT;
+  return resolved;
 }
 
 /**
@@ -153,16 +160,7 @@ export class Scope {
 
   private resolve(): string {
     const spec = JSON.stringify(this.spec);
-    let resolved: Resolved | undefined;
-    if (this.outer === undefined) {
-      resolved = topLevel.get(spec);
-      if (resolved === undefined) {
-        resolved = resolveIn(null, spec);
-        remember(spec, resolved);
-      }
-    } else {
-      resolved = resolveIn(this.outer.valuesJson(), spec);
-    }
+    const resolved = this.outer === undefined ? topLevel(spec) : resolveIn(this.outer.valuesJson(), spec);
     this.json = resolved.json;
     this.span0 = resolved.span;
     this.outer = undefined;
