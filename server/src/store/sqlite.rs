@@ -133,6 +133,7 @@ const MIGRATIONS: &[&str] = &[
         tags TEXT NOT NULL,
         metadata TEXT NOT NULL,
         body BLOB NOT NULL,
+        text_refs BLOB NOT NULL,
         UNIQUE (trace_id, span_id)
     );
     "#,
@@ -252,40 +253,13 @@ fn fnv64(text: &str) -> i64 {
 const INTERN_MIN_BYTES: usize = 48;
 
 /// Content-addressed, reference-counted texts of one write transaction.
+#[derive(Default)]
 struct Texts {
     /// Text to (row id, references added in this transaction).
     seen: HashMap<String, (i64, i64)>,
-    /// One compressor for the whole batch: setting one up zeroes large tables.
-    compress: flate2::Compress,
-}
-
-impl Default for Texts {
-    fn default() -> Self {
-        Self {
-            seen: HashMap::new(),
-            compress: flate2::Compress::new(flate2::Compression::fast(), false),
-        }
-    }
 }
 
 impl Texts {
-    /// Raw deflate of `input`.
-    fn deflate(&mut self, input: &[u8]) -> Vec<u8> {
-        let c = &mut self.compress;
-        c.reset();
-        let mut out = Vec::with_capacity(input.len() / 2 + 64);
-        loop {
-            let consumed = usize::try_from(c.total_in())
-                .unwrap_or(usize::MAX)
-                .min(input.len());
-            match c.compress_vec(&input[consumed..], &mut out, flate2::FlushCompress::Finish) {
-                Ok(flate2::Status::StreamEnd) | Err(_) => return out,
-                // Out of room: grow and go on.
-                Ok(_) => out.reserve(out.capacity().max(64)),
-            }
-        }
-    }
-
     /// The row id of `text`, stored if new; counts one reference.
     fn intern(&mut self, tx: &Transaction<'_>, text: &str) -> rusqlite::Result<i64> {
         if let Some((id, refs)) = self.seen.get_mut(text) {
@@ -326,42 +300,110 @@ fn find_text(tx: &Transaction<'_>, text: &str) -> rusqlite::Result<Option<i64>> 
     Ok(None)
 }
 
-/// A span's attributes and events as stored: long strings replaced by text
-/// references, the rest deflated.
+/// A span's attributes and events as stored (deflated JSON): the keys of the
+/// interned attributes are here, their text ids in the span's `text_refs`.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Body {
     /// Attributes not interned.
     a: Map<String, Value>,
-    /// Interned attributes: (key, text id).
-    r: Vec<(String, i64)>,
+    /// Keys of the interned attributes, in `text_refs` order.
+    k: Vec<String>,
     /// Events.
     e: Vec<Value>,
 }
 
-fn encode_body(
-    tx: &Transaction<'_>,
-    texts: &mut Texts,
-    attributes: &Map<String, Value>,
-    events: &[Value],
-) -> rusqlite::Result<Vec<u8>> {
-    let mut body = Body {
-        a: Map::new(),
-        r: Vec::new(),
-        e: events.to_vec(),
-    };
-    for (key, value) in attributes {
-        match value {
-            Value::String(text) if text.len() >= INTERN_MIN_BYTES => {
-                body.r.push((key.clone(), texts.intern(tx, text)?));
+/// A span encoded before the writer lock is taken: only text interning and
+/// B-tree work are left for the single writer.
+struct Prepared<'a> {
+    record: &'a SpanRecord,
+    /// Deflated [`Body`].
+    body: Vec<u8>,
+    /// The interned attributes' texts, in [`Body::k`] order.
+    texts: Vec<&'a str>,
+}
+
+fn prepare(spans: &[SpanRecord]) -> Vec<Prepared<'_>> {
+    let mut compress = flate2::Compress::new(flate2::Compression::fast(), false);
+    spans
+        .iter()
+        .map(|record| {
+            let mut body = Body {
+                a: Map::new(),
+                k: Vec::new(),
+                e: record.events.clone(),
+            };
+            let mut texts = Vec::new();
+            for (key, value) in &record.attributes {
+                match value {
+                    Value::String(text) if text.len() >= INTERN_MIN_BYTES => {
+                        body.k.push(key.clone());
+                        texts.push(text.as_str());
+                    }
+                    other => {
+                        body.a.insert(key.clone(), other.clone());
+                    }
+                }
             }
-            other => {
-                body.a.insert(key.clone(), other.clone());
+            let json = serde_json::to_vec(&body).unwrap_or_default();
+            Prepared {
+                record,
+                body: deflate(&mut compress, &json),
+                texts,
             }
+        })
+        .collect()
+}
+
+/// Raw deflate with a reused compressor (setting one up zeroes large tables).
+fn deflate(c: &mut flate2::Compress, input: &[u8]) -> Vec<u8> {
+    c.reset();
+    let mut out = Vec::with_capacity(input.len() / 2 + 64);
+    loop {
+        let consumed = usize::try_from(c.total_in())
+            .unwrap_or(usize::MAX)
+            .min(input.len());
+        match c.compress_vec(&input[consumed..], &mut out, flate2::FlushCompress::Finish) {
+            Ok(flate2::Status::StreamEnd) | Err(_) => return out,
+            // Out of room: grow and go on.
+            Ok(_) => out.reserve(out.capacity().max(64)),
         }
     }
-    let json = serde_json::to_vec(&body)
-        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    Ok(texts.deflate(&json))
+}
+
+/// Text ids as LEB128 varints.
+fn pack_ids(ids: &[i64]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(ids.len() * 3);
+    for &id in ids {
+        let mut v = id as u64;
+        loop {
+            let byte = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(byte);
+                break;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    out
+}
+
+fn unpack_ids(bytes: &[u8]) -> Result<Vec<i64>, StoreError> {
+    let mut ids = Vec::new();
+    let (mut v, mut shift) = (0u64, 0u32);
+    for &b in bytes {
+        if shift > 63 {
+            return Err(StoreError::Backend("corrupt text refs".to_owned()));
+        }
+        v |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            ids.push(v as i64);
+            (v, shift) = (0, 0);
+        } else {
+            shift += 7;
+        }
+    }
+    Ok(ids)
 }
 
 fn inflate(blob: &[u8]) -> Result<Body, StoreError> {
@@ -375,11 +417,16 @@ fn inflate(blob: &[u8]) -> Result<Body, StoreError> {
 fn decode_body(
     tx: &Transaction<'_>,
     blob: &[u8],
+    refs: &[u8],
 ) -> Result<(Map<String, Value>, Vec<Value>), StoreError> {
     let body = inflate(blob)?;
+    let ids = unpack_ids(refs)?;
+    if ids.len() != body.k.len() {
+        return Err(StoreError::Backend("corrupt text refs".to_owned()));
+    }
     let mut attributes = body.a;
     let mut stmt = tx.prepare_cached("SELECT text FROM texts WHERE id = ?1")?;
-    for (key, id) in body.r {
+    for (key, id) in body.k.into_iter().zip(ids) {
         let text: String = stmt.query_row([id], |r| r.get(0))?;
         attributes.insert(key, Value::String(text));
     }
@@ -389,16 +436,17 @@ fn decode_body(
 
 /// Every text reference a span holds: its columns and its body.
 fn span_text_refs(tx: &Transaction<'_>, span_rowid: i64) -> Result<Vec<i64>, StoreError> {
-    let (cols, blob): ([Option<i64>; 4], Vec<u8>) = tx
+    let (cols, refs): ([Option<i64>; 4], Vec<u8>) = tx
         .prepare_cached(
-            "SELECT input_text, output_text, last_user_text, reply_text, body FROM spans WHERE id = ?1",
+            "SELECT input_text, output_text, last_user_text, reply_text, text_refs
+             FROM spans WHERE id = ?1",
         )?
         .query_row([span_rowid], |r| {
             Ok(([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?], r.get(4)?))
         })?;
-    let mut refs: Vec<i64> = cols.into_iter().flatten().collect();
-    refs.extend(inflate(&blob)?.r.into_iter().map(|(_, id)| id));
-    Ok(refs)
+    let mut all: Vec<i64> = cols.into_iter().flatten().collect();
+    all.extend(unpack_ids(&refs)?);
+    Ok(all)
 }
 
 fn project_id(
@@ -560,7 +608,7 @@ fn refresh_session(tx: &Transaction<'_>, session_rowid: i64) -> rusqlite::Result
     Ok(())
 }
 
-fn write_tx(tx: &Transaction<'_>, spans: &[SpanRecord]) -> rusqlite::Result<WriteOutcome> {
+fn write_tx(tx: &Transaction<'_>, spans: &[Prepared<'_>]) -> rusqlite::Result<WriteOutcome> {
     let mut outcome = WriteOutcome::default();
     let mut projects = HashMap::new();
     // Traces this batch added spans to: whether the trace was stored before,
@@ -577,11 +625,12 @@ fn write_tx(tx: &Transaction<'_>, spans: &[SpanRecord]) -> rusqlite::Result<Writ
                 status_code, status_message, start_ns, end_ns, session_id, user_id, oi_kind, is_llm,
                 input_text, input_mime, output_text, output_mime, last_user_text, reply_text,
                 prompt_tokens, completion_tokens, total_tokens, cost_prompt, cost_completion,
-                cost_total, tags, metadata, body)
+                cost_total, tags, metadata, body, text_refs)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)",
+                ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
         )?;
-        for s in spans {
+        for p in spans {
+            let s = p.record;
             // Re-sent spans change nothing, not even text reference counts.
             if exists.exists(params![&s.trace_id[..], &s.span_id[..]])? {
                 outcome.duplicates += 1;
@@ -593,7 +642,11 @@ fn write_tx(tx: &Transaction<'_>, spans: &[SpanRecord]) -> rusqlite::Result<Writ
                 |t: &Option<String>| t.as_deref().map(|t| texts.intern(tx, t)).transpose();
             let (input, output) = (text(&f.input_value)?, text(&f.output_value)?);
             let (last_user, reply) = (text(&f.llm_last_user)?, text(&f.llm_reply)?);
-            let body = encode_body(tx, &mut texts, &s.attributes, &s.events)?;
+            let ids = p
+                .texts
+                .iter()
+                .map(|t| texts.intern(tx, t))
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             insert.execute(params![
                 &s.trace_id[..],
                 &s.span_id[..],
@@ -623,7 +676,8 @@ fn write_tx(tx: &Transaction<'_>, spans: &[SpanRecord]) -> rusqlite::Result<Writ
                 f.cost.total,
                 json_text(&f.tags),
                 json_text(&f.metadata),
-                body,
+                p.body,
+                pack_ids(&ids),
             ])?;
             outcome.inserted += 1;
             let key = (pid, s.trace_id);
@@ -869,9 +923,11 @@ impl Store for SqliteStore {
         if spans.is_empty() {
             return Ok(WriteOutcome::default());
         }
+        // Encoding runs on the caller's thread, concurrently, before the writer.
+        let prepared = prepare(spans);
         let mut conn = self.writer.lock().map_err(|_| poisoned())?;
         let tx = conn.transaction()?;
-        let outcome = write_tx(&tx, spans)?;
+        let outcome = write_tx(&tx, &prepared)?;
         tx.commit()?;
         Ok(outcome)
     }
@@ -1208,7 +1264,7 @@ impl Store for SqliteStore {
                 .ok_or(StoreError::NotFound("trace"))?;
             let mut stmt = tx.prepare_cached(
                 "SELECT span_id, parent_span_id, name, kind, status_code, status_message,
-                        start_ns, end_ns, body
+                        start_ns, end_ns, body, text_refs
                  FROM spans WHERE trace_id = ?1 AND project_id = ?2 ORDER BY start_ns, span_id",
             )?;
             let rows = stmt
@@ -1225,12 +1281,12 @@ impl Store for SqliteStore {
                         attributes: Map::new(),
                         events: Vec::new(),
                     };
-                    Ok((span, r.get::<_, Vec<u8>>(8)?))
+                    Ok((span, r.get::<_, Vec<u8>>(8)?, r.get::<_, Vec<u8>>(9)?))
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             let mut spans = Vec::with_capacity(rows.len());
-            for (mut span, body) in rows {
-                (span.attributes, span.events) = decode_body(tx, &body)?;
+            for (mut span, body, refs) in rows {
+                (span.attributes, span.events) = decode_body(tx, &body, &refs)?;
                 spans.push(span);
             }
             Ok(TraceDetail { trace, spans })
