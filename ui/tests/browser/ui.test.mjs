@@ -7,7 +7,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -189,6 +189,22 @@ describe("the sessions UI", () => {
     assert.match(steps, /TOOL/);
     assert.match(steps, /lookup_invoice/);
     assert.match(steps, /LLM/);
+  });
+
+  it("downloads the whole conversation as a Markdown transcript", async () => {
+    await page.goto(base + "/projects/support-bot/sessions/browser-chat");
+    await page.getByTestId("turn").first().waitFor();
+    const [file] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "download transcript" }).click(),
+    ]);
+    assert.equal(file.suggestedFilename(), "session-browser-chat.md");
+    const text = readFileSync(await file.path(), "utf8");
+    const order = ["My invoice shows the wrong VAT number", "I corrected the VAT number", "Can you resend it", "Thanks, that worked"];
+    const positions = order.map((t) => text.indexOf(t));
+    assert.ok(positions.every((p) => p >= 0), text);
+    assert.deepEqual(positions, [...positions].sort((a, b) => a - b));
+    await page.getByRole("link", { name: "view trace" }).first().waitFor();
   });
 
   it("opens a turn's trace: span tree, details, and the way back", async () => {

@@ -7,6 +7,7 @@ import { ContentView } from "../../components/ContentView";
 import { ErrorNote, StatusBadge } from "../../components/Status";
 import { stepsOf } from "./steps";
 import { AnnotationsPanel } from "./AnnotationsPanel";
+import { allTurns, download, transcriptMarkdown } from "./transcript";
 import { AnnotationSummaries } from "../../components/AnnotationSummaries";
 
 const TURNS_PAGE = 50;
@@ -82,6 +83,20 @@ export function SessionPage({ project, sessionId }: { project: string; sessionId
       </p>
       <h1 className="session-title">
         Session <code>{sessionId}</code>
+        {s && (
+          <button
+            type="button"
+            className="link-button small"
+            onClick={() =>
+              allTurns(project, sessionId).then(
+                (all) => download(`session-${sessionId}.md`, transcriptMarkdown(s, all)),
+                (e: Error) => setError(e),
+              )
+            }
+          >
+            download transcript
+          </button>
+        )}
       </h1>
       {s && <SessionHeader session={s} />}
       <AnnotationsPanel project={project} sessionId={sessionId} onChange={onAnnotationsChange} />
