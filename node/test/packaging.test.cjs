@@ -25,3 +25,19 @@ test("the tarball carries the addon, the loader and the type declarations", () =
   assert.equal(pkg.exports["."].types, "./dist/index.d.ts");
   assert.ok(!fs.existsSync(path.join(root, "src")), "no Rust sources shipped");
 });
+
+test("withSession warns once when no context manager is registered", async () => {
+  // This file registers none: OpenTelemetry's no-op manager is in place.
+  const { diag, DiagLogLevel } = require("@opentelemetry/api");
+  const warnings = [];
+  diag.setLogger({ warn: (m) => warnings.push(m), error() {}, info() {}, debug() {}, verbose() {} }, DiagLogLevel.WARN);
+  try {
+    const { withSession } = require("openinference-session");
+    assert.equal(withSession("s", () => 1), 1);
+    withSession("s", () => 2);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /no OpenTelemetry context manager is registered/);
+  } finally {
+    diag.disable();
+  }
+});

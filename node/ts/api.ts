@@ -2,7 +2,7 @@
 // is a one-line change: `setX(ctx, value) -> Context`, `getX(ctx)`,
 // `clearX(ctx)`, plus the callback forms `withX(value, fn)`.
 
-import { context } from "@opentelemetry/api";
+import { context, diag } from "@opentelemetry/api";
 import type { Attributes as SpanAttributes, AttributeValue, Context } from "@opentelemetry/api";
 import native = require("../native/index.js");
 import { Slot, clear, enter, scopeIn, settings } from "./context";
@@ -321,6 +321,27 @@ export const getContextAttributes = getAttributesFromContext;
 
 type Fn<A extends unknown[], R> = (...args: A) => R;
 
+let managerChecked = false;
+
+/**
+ * `context.with`, after checking once that a context manager is registered:
+ * without one, OpenTelemetry's no-op manager runs `fn` in the root context and
+ * the scope would be lost without a word.
+ */
+function within<A extends unknown[], R>(ctx: Context, fn: Fn<A, R>, thisArg: ThisParameterType<Fn<A, R>> | undefined, args: A): R {
+  if (!managerChecked) {
+    managerChecked = true;
+    if (context.with(ctx, () => context.active()) !== ctx) {
+      diag.warn(
+        "openinference-session: no OpenTelemetry context manager is registered, so withSession and the " +
+          "other with* functions cannot carry a session; register one (NodeTracerProvider.register(), or " +
+          "context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable()))",
+      );
+    }
+  }
+  return context.with(ctx, fn, thisArg, ...args);
+}
+
 /**
  * Runs `fn` with the session set in the active context: every span started in
  * it, across `await`, carries `session.id`. Needs a context manager
@@ -333,7 +354,7 @@ export function withSession<A extends unknown[], R>(
   ...args: A
 ): R {
   const scope = sessionScope(sessionId);
-  return context.with(enter(context.active(), scope), fn, thisArg, ...args);
+  return within(enter(context.active(), scope), fn, thisArg, args);
 }
 
 /** Runs `fn` with the user set in the active context. */
@@ -343,7 +364,7 @@ export function withUser<A extends unknown[], R>(
   thisArg?: ThisParameterType<Fn<A, R>>,
   ...args: A
 ): R {
-  return context.with(setUser(context.active(), { userId }), fn, thisArg, ...args);
+  return within(setUser(context.active(), { userId }), fn, thisArg, args);
 }
 
 /** Runs `fn` with `metadata` merged into the metadata in effect. */
@@ -353,7 +374,7 @@ export function withMetadata<A extends unknown[], R>(
   thisArg?: ThisParameterType<Fn<A, R>>,
   ...args: A
 ): R {
-  return context.with(setMetadata(context.active(), metadata), fn, thisArg, ...args);
+  return within(setMetadata(context.active(), metadata), fn, thisArg, args);
 }
 
 /** Runs `fn` with `tags` added to the tags in effect. */
@@ -363,7 +384,7 @@ export function withTags<A extends unknown[], R>(
   thisArg?: ThisParameterType<Fn<A, R>>,
   ...args: A
 ): R {
-  return context.with(setTags(context.active(), tags), fn, thisArg, ...args);
+  return within(setTags(context.active(), tags), fn, thisArg, args);
 }
 
 /** Runs `fn` with the prompt template set. */
@@ -373,7 +394,7 @@ export function withPromptTemplate<A extends unknown[], R>(
   thisArg?: ThisParameterType<Fn<A, R>>,
   ...args: A
 ): R {
-  return context.with(setPromptTemplate(context.active(), promptTemplate), fn, thisArg, ...args);
+  return within(setPromptTemplate(context.active(), promptTemplate), fn, thisArg, args);
 }
 
 /**
@@ -386,7 +407,7 @@ export function withAttributes<A extends unknown[], R>(
   thisArg?: ThisParameterType<Fn<A, R>>,
   ...args: A
 ): R {
-  return context.with(setContextAttributes(context.active(), init), fn, thisArg, ...args);
+  return within(setContextAttributes(context.active(), init), fn, thisArg, args);
 }
 
 /**
