@@ -92,43 +92,40 @@ pub(crate) struct ContextScope {
     tokens: Vec<Py<PyAny>>,
 }
 
-impl ContextScope {
-    /// The context inside this scope, opened in `ctx`.
-    fn context_in<'py>(
-        &self,
-        py: Python<'py>,
-        hooks: &Hooks,
-        ctx: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let outermost = !BAGGAGE.load(Ordering::Relaxed)
-            && match ctx.cast::<PyDict>() {
-                Ok(dict) => {
-                    let mut clear = true;
-                    for key in &hooks.inherited_keys {
-                        if dict.contains(key.bind(py))? {
-                            clear = false;
-                            break;
-                        }
+/// The context inside a scope of `attrs`, opened in `ctx`.
+fn context_in<'py>(
+    py: Python<'py>,
+    hooks: &Hooks,
+    attrs: &Bound<'py, Attributes>,
+    ctx: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let outermost = !BAGGAGE.load(Ordering::Relaxed)
+        && match ctx.cast::<PyDict>() {
+            Ok(dict) => {
+                let mut clear = true;
+                for key in &hooks.inherited_keys {
+                    if dict.contains(key.bind(py))? {
+                        clear = false;
+                        break;
                     }
-                    clear
                 }
-                Err(_) => false,
-            };
-        let attrs = self.attributes.bind(py);
-        if !outermost {
-            return hooks.context_with.bind(py).call1((attrs, ctx));
-        }
-        let (values, updates) = attrs.get().context_forms(py)?;
-        let new = hooks.context_type.bind(py).call0()?;
-        // dict-level writes: `Context` forbids item assignment from Python, not
-        // the dict protocol it is built on
-        let dict = new.cast::<PyDict>()?;
-        dict.update(ctx.cast::<PyDict>()?.as_mapping())?;
-        dict.update(updates.bind(py).as_mapping())?;
-        let entry = PyTuple::new(py, [attrs.as_any(), values.bind(py).as_any()])?;
-        dict.set_item(hooks.scope_key.bind(py), entry)?;
-        Ok(new)
+                clear
+            }
+            Err(_) => false,
+        };
+    if !outermost {
+        return hooks.context_with.bind(py).call1((attrs, ctx));
     }
+    let (values, updates) = attrs.get().context_forms(py)?;
+    let new = hooks.context_type.bind(py).call0()?;
+    // dict-level writes: `Context` forbids item assignment from Python, not
+    // the dict protocol it is built on
+    let dict = new.cast::<PyDict>()?;
+    dict.update(ctx.cast::<PyDict>()?.as_mapping())?;
+    dict.update(updates.bind(py).as_mapping())?;
+    let entry = PyTuple::new(py, [attrs.as_any(), values.bind(py).as_any()])?;
+    dict.set_item(hooks.scope_key.bind(py), entry)?;
+    Ok(new)
 }
 
 #[pymethods]
@@ -147,11 +144,14 @@ impl ContextScope {
         self.attributes.clone_ref(py)
     }
 
+    // Borrows of the scope object are held only around its own fields, never
+    // across a call into Python: another thread may use the same object then.
     fn __enter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
         let py = slf.py();
         let hooks = hooks(py)?;
+        let attrs = slf.borrow().attributes.clone_ref(py).into_bound(py);
         let ctx = hooks.get_current.bind(py).call0()?;
-        let new = slf.borrow().context_in(py, hooks, &ctx)?;
+        let new = context_in(py, hooks, &attrs, &ctx)?;
         let token = hooks.attach.bind(py).call1((new,))?;
         slf.borrow_mut().tokens.push(token.unbind());
         Ok(slf)
@@ -160,8 +160,10 @@ impl ContextScope {
     /// Restores the context from before the matching `__enter__`. Never
     /// suppresses the exception of the `with` block.
     #[pyo3(signature = (*_exc_info))]
-    fn __exit__(&mut self, py: Python<'_>, _exc_info: &Bound<'_, PyTuple>) -> PyResult<bool> {
-        if let Some(token) = self.tokens.pop() {
+    fn __exit__(slf: &Bound<'_, Self>, _exc_info: &Bound<'_, PyTuple>) -> PyResult<bool> {
+        let py = slf.py();
+        let token = slf.borrow_mut().tokens.pop();
+        if let Some(token) = token {
             // the hook is OpenTelemetry's detach wrapper: it logs, never raises
             hooks(py)?.detach.bind(py).call1((token,))?;
         }

@@ -303,3 +303,14 @@ def test_bind_context_carries_the_session_into_a_thread_pool() -> None:
         unbound = pool.submit(read).result()
     assert bound == "pooled"
     assert unbound is None  # thread pools do not copy context by themselves
+
+
+def test_one_scope_object_can_be_entered_again_inside_itself() -> None:
+    scope = using_session("re-entered")
+    with scope:
+        with scope, using_user("inner"):
+            assert get_context_attributes() == {"session.id": "re-entered", "user.id": "inner"}
+        assert get_context_attributes() == {"session.id": "re-entered"}
+    assert get_context_attributes() == {}
+    scope.__exit__(None, None, None)  # an extra exit is harmless
+    assert get_context_attributes() == {}

@@ -32,7 +32,9 @@ class ContextScope(_NativeContextScope):
     Use it as a context manager (``with``), an async context manager
     (``async with``) or a decorator of a function, coroutine function, generator
     or async generator. The arguments were validated when it was created.
-    ``__enter__``/``__exit__`` are native (see ``python/src/scope.rs``).
+    ``__enter__``/``__exit__`` are native (see ``python/src/scope.rs``). One
+    object serves one ``with`` at a time per thread or task (nesting it in
+    itself is fine); ``with using_session(...)`` makes a new one each time.
     """
 
     __slots__ = ()
