@@ -76,16 +76,31 @@ test("their setter inside our scope is the inner scope; ours inside theirs inher
   assert.equal(s.getSession(oi.clearSession(ours)), undefined);
 });
 
-test("their OITracer with our processor: the session is stamped; OITracer's own later write of tags stays", () => {
-  // OITracer sets the context attributes on the span after it started, and a
-  // write after start wins (the OpenTelemetry rule): tags stay its JSON text.
+test("their OITracer with our processor: the session is stamped and tags end as an array", () => {
+  // OITracer writes the context attributes right after a span starts, tags as
+  // JSON text; the processor turns that text back into the array before the
+  // span ends.
   const t = traced();
   const tracer = new oi.OITracer({ tracer: t.tracer });
-  context.with(s.setContextAttributes(ROOT_CONTEXT, { sessionId: "s", tags: ["x"] }), () => {
+  context.with(s.setContextAttributes(ROOT_CONTEXT, { sessionId: "s", tags: ["x", "y"] }), () => {
     tracer.startSpan("oi-span").end();
   });
+  context.with(oi.setTags(oi.setSession(ROOT_CONTEXT, { sessionId: "theirs" }), ["t"]), () => {
+    tracer.startSpan("all-theirs").end();
+  });
   assert.equal(t.attrs("oi-span")["session.id"], "s");
-  assert.equal(t.attrs("oi-span")["tag.tags"], '["x"]');
+  assert.deepEqual(t.attrs("oi-span")["tag.tags"], ["x", "y"]);
+  assert.deepEqual(t.attrs("all-theirs")["tag.tags"], ["t"]);
+});
+
+test("a tag.tags string that is not a JSON list of strings is left alone", () => {
+  const t = traced();
+  for (const [name, value] of [["plain", "billing"], ["numbers", "[1,2]"], ["object", '{"a":1}']]) {
+    const span = t.tracer.startSpan(name);
+    span.setAttribute("tag.tags", value);
+    span.end();
+    assert.equal(t.attrs(name)["tag.tags"], value);
+  }
 });
 
 test("foreign values of the wrong shape are ignored with a warning, never thrown", () => {

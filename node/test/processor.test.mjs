@@ -71,6 +71,8 @@ test("never throws into the application: a failing span is logged and skipped", 
 test("processor lifecycle methods resolve", async () => {
   const processor = new SessionSpanProcessor();
   processor.onEnd({});
+  processor.onEnding({});
+  processor.onEnding({ attributes: { "tag.tags": "[" }, setAttribute() { throw new Error("never called"); } });
   await processor.forceFlush();
   await processor.shutdown();
 });

@@ -10,6 +10,11 @@ import { SessionContext, scopeIn } from "./context";
 /** What the processor needs of a span: `@opentelemetry/sdk-trace-base`'s `Span` has it. */
 export interface StampableSpan {
   setAttribute(key: string, value: AttributeValue): unknown;
+  readonly attributes?: Readonly<Record<string, AttributeValue | undefined>>;
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === "string");
 }
 
 /**
@@ -24,6 +29,11 @@ export interface StampableSpan {
  *
  * `aliases` also writes the keys of other conventions: `"gen_ai"`
  * (`gen_ai.conversation.id`), `"langsmith"`, `"traceloop"`.
+ *
+ * Tags are an array of strings on every span it sees, as in Python.
+ * OpenInference JS writes `tag.tags` as JSON text, and its `OITracer` does so
+ * right after a span starts; before the span ends (`onEnding`), the processor
+ * turns such text back into the array it holds. The same tags, one shape.
  *
  * Never throws into the application: a failure is logged with `diag` and the
  * span goes on.
@@ -46,6 +56,17 @@ export class SessionSpanProcessor {
       }
     } catch (error) {
       diag.warn("openinference-session: could not stamp session attributes on a span", error);
+    }
+  }
+
+  onEnding(span: StampableSpan): void {
+    try {
+      const tags = span.attributes?.["tag.tags"];
+      if (typeof tags !== "string") return;
+      const parsed: unknown = JSON.parse(tags);
+      if (isStringArray(parsed)) span.setAttribute("tag.tags", parsed);
+    } catch {
+      // not JSON: somebody's own string, left as it is
     }
   }
 
