@@ -18,11 +18,11 @@ test("the tarball carries the addon, the loader and the type declarations", () =
   const root = path.dirname(require.resolve("openinference-session/package.json"));
   const files = fs.readdirSync(path.join(root, "native"));
   assert.ok(files.some((f) => f.endsWith(".node")), files.join(", "));
-  for (const f of ["dist/index.d.ts", "dist/api.d.ts", "native/index.d.ts"]) {
+  for (const f of ["types/index.d.ts", "types/api.d.ts", "native/index.d.ts"]) {
     assert.ok(fs.existsSync(path.join(root, f)), f);
   }
   const pkg = require("openinference-session/package.json");
-  assert.equal(pkg.exports["."].types, "./dist/index.d.ts");
+  assert.equal(pkg.exports["."].types, "./types/index.d.ts");
   assert.ok(!fs.existsSync(path.join(root, "src")), "no Rust sources shipped");
 });
 
