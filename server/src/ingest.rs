@@ -103,17 +103,26 @@ pub async fn export(
         .clone()
         .try_acquire_owned()
         .map_err(|_| ApiError::unavailable("too many concurrent exports, retry later"))?;
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
-        if e.to_string().contains("length limit") {
-            OtlpError::TooLarge { limit }.into()
-        } else {
+    let bytes = tokio::time::timeout(state.body_timeout, axum::body::to_bytes(body, limit))
+        .await
+        .map_err(|_| {
             ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_body",
-                format!("cannot read body: {e}"),
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!("body not received within {:?}", state.body_timeout),
             )
-        }
-    })?;
+        })?
+        .map_err(|e| {
+            if e.to_string().contains("length limit") {
+                OtlpError::TooLarge { limit }.into()
+            } else {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_body",
+                    format!("cannot read body: {e}"),
+                )
+            }
+        })?;
     let decoded = tokio::task::spawn_blocking(move || {
         if gzip {
             otlp::decode(&otlp::gunzip(&bytes, limit)?, encoding)

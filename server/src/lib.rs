@@ -41,7 +41,14 @@ use crate::store::Store;
 pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 
 /// Exports handled at once; more get 503 with `Retry-After`.
-pub const MAX_CONCURRENT_EXPORTS: usize = 64;
+///
+/// One writer commits them in turn, so a few suffice; the bound also caps the
+/// memory that bodies in flight can take.
+pub const MAX_CONCURRENT_EXPORTS: usize = 16;
+
+/// Time a client gets to send an export's body; a slower one gets 408 and
+/// frees its slot.
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Shared state of the handlers.
 #[derive(Clone)]
@@ -56,6 +63,8 @@ pub struct AppState {
     pub prices: Arc<PriceTable>,
     /// Bounds concurrent exports.
     pub ingest_permits: Arc<Semaphore>,
+    /// Time allowed to receive an export's body.
+    pub body_timeout: std::time::Duration,
 }
 
 impl AppState {
@@ -67,6 +76,7 @@ impl AppState {
             api_key: None,
             prices: Arc::new(PriceTable::default()),
             ingest_permits: Arc::new(Semaphore::new(MAX_CONCURRENT_EXPORTS)),
+            body_timeout: BODY_TIMEOUT,
         }
     }
 }

@@ -1015,3 +1015,28 @@ async fn graceful_stop_keeps_acknowledged_spans() {
     let server = TestServer::start_in(dir, |_| {}).await;
     check_openinference_chain_root(&server).await;
 }
+
+/// A client that never finishes its body gets 408 and frees its slot; the
+/// server keeps serving.
+#[tokio::test]
+async fn slow_body_times_out() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server =
+        TestServer::start_with(|s| s.body_timeout = std::time::Duration::from_millis(300)).await;
+    let mut stream = tokio::net::TcpStream::connect(server.http).await.unwrap();
+    stream
+        .write_all(b"POST /v1/traces HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-protobuf\r\ncontent-length: 1000\r\n\r\nonly a little")
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut raw),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("body_timeout"), "{text}");
+    ingest_fixture(&server, "otel-genai.pb").await;
+    check_otel_genai(&server).await;
+}
