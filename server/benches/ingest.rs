@@ -5,6 +5,7 @@
 //!
 //! ```sh
 //! BENCH_SESSIONS=10000 cargo bench -p openinference-session-server --bench ingest
+//! BENCH_ORDER=turn BENCH_SESSIONS=10000 cargo bench -p openinference-session-server --bench ingest
 //! ```
 
 use std::net::SocketAddr;
@@ -64,9 +65,12 @@ fn sentence(seed: u64, words: usize) -> String {
         .join(" ")
 }
 
-fn workload(sessions: std::ops::Range<usize>) -> (Vec<Vec<u8>>, usize, usize) {
+/// The requests for a range of sessions: by session (each session's turns
+/// together) or by turn (turn t of every session in the range together, the way
+/// an exporter batches concurrent conversations by time).
+fn workload(sessions: std::ops::Range<usize>, by_turn: bool) -> (Vec<Vec<u8>>, usize, usize) {
     let base: u64 = 1_790_000_000_000_000_000;
-    let mut spans = Vec::new();
+    let mut spans: Vec<(usize, Span)> = Vec::new();
     for s in sessions {
         let mut history: Vec<(String, String)> = Vec::new();
         for t in 0..TURNS {
@@ -103,49 +107,62 @@ fn workload(sessions: std::ops::Range<usize>) -> (Vec<Vec<u8>>, usize, usize) {
             llm_attrs.push(kv("llm.output_messages.0.message.role", "assistant"));
             llm_attrs.push(kv("llm.output_messages.0.message.content", answer.clone()));
             history.push(("assistant".into(), answer.clone()));
-            spans.push(Span {
-                trace_id: trace_id.to_vec(),
-                span_id: id(1),
-                name: "chat-turn".into(),
-                kind: 2,
-                start_time_unix_nano: start,
-                end_time_unix_nano: start + 900_000_000,
-                attributes: vec![
-                    kv("openinference.span.kind", "CHAIN"),
-                    kv("session.id", format!("session-{s}")),
-                    kv("user.id", format!("user-{}", s % 97)),
-                    kv("input.value", question),
-                    kv("output.value", answer),
-                ],
-                ..Default::default()
-            });
-            spans.push(Span {
-                trace_id: trace_id.to_vec(),
-                span_id: id(2),
-                parent_span_id: id(1),
-                name: "retrieve".into(),
-                kind: 1,
-                start_time_unix_nano: start + 10_000_000,
-                end_time_unix_nano: start + 90_000_000,
-                attributes: vec![
-                    kv("openinference.span.kind", "RETRIEVER"),
-                    kv("input.value", sentence(n + 7, 10)),
-                ],
-                ..Default::default()
-            });
-            spans.push(Span {
-                trace_id: trace_id.to_vec(),
-                span_id: id(3),
-                parent_span_id: id(1),
-                name: "ChatCompletion".into(),
-                kind: 3,
-                start_time_unix_nano: start + 100_000_000,
-                end_time_unix_nano: start + 880_000_000,
-                attributes: llm_attrs,
-                ..Default::default()
-            });
+            spans.push((
+                t,
+                Span {
+                    trace_id: trace_id.to_vec(),
+                    span_id: id(1),
+                    name: "chat-turn".into(),
+                    kind: 2,
+                    start_time_unix_nano: start,
+                    end_time_unix_nano: start + 900_000_000,
+                    attributes: vec![
+                        kv("openinference.span.kind", "CHAIN"),
+                        kv("session.id", format!("session-{s}")),
+                        kv("user.id", format!("user-{}", s % 97)),
+                        kv("input.value", question),
+                        kv("output.value", answer),
+                    ],
+                    ..Default::default()
+                },
+            ));
+            spans.push((
+                t,
+                Span {
+                    trace_id: trace_id.to_vec(),
+                    span_id: id(2),
+                    parent_span_id: id(1),
+                    name: "retrieve".into(),
+                    kind: 1,
+                    start_time_unix_nano: start + 10_000_000,
+                    end_time_unix_nano: start + 90_000_000,
+                    attributes: vec![
+                        kv("openinference.span.kind", "RETRIEVER"),
+                        kv("input.value", sentence(n + 7, 10)),
+                    ],
+                    ..Default::default()
+                },
+            ));
+            spans.push((
+                t,
+                Span {
+                    trace_id: trace_id.to_vec(),
+                    span_id: id(3),
+                    parent_span_id: id(1),
+                    name: "ChatCompletion".into(),
+                    kind: 3,
+                    start_time_unix_nano: start + 100_000_000,
+                    end_time_unix_nano: start + 880_000_000,
+                    attributes: llm_attrs,
+                    ..Default::default()
+                },
+            ));
         }
     }
+    if by_turn {
+        spans.sort_by_key(|(t, _)| *t);
+    }
+    let spans: Vec<Span> = spans.into_iter().map(|(_, span)| span).collect();
     let total = spans.len();
     let mut bytes = 0;
     let bodies: Vec<Vec<u8>> = spans
@@ -244,11 +261,14 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
         let spans = sessions * TURNS * 3;
-        let (sample, sample_spans, sample_bytes) = workload(0..SESSIONS_PER_REQUEST.min(sessions));
+        let by_turn = std::env::var("BENCH_ORDER").is_ok_and(|v| v == "turn");
+        let group = if by_turn { SESSIONS_PER_REQUEST * TURNS } else { SESSIONS_PER_REQUEST };
+        let (sample, sample_spans, sample_bytes) = workload(0..SESSIONS_PER_REQUEST.min(sessions), false);
         drop(sample);
         println!(
-            "workload: {sessions} sessions, {spans} spans, {:.1} KB OTLP per span, generated while sending",
-            sample_bytes as f64 / sample_spans as f64 / 1024.0
+            "workload: {sessions} sessions, {spans} spans, {:.1} KB OTLP per span, generated while sending, batched by {}",
+            sample_bytes as f64 / sample_spans as f64 / 1024.0,
+            if by_turn { "turn" } else { "session" }
         );
         // BENCH_DIR keeps the database for inspection; by default a temp dir.
         let dir = tempfile::tempdir().unwrap();
@@ -271,11 +291,11 @@ fn main() {
                 let next = next.clone();
                 tokio::spawn(async move {
                     loop {
-                        let first = next.fetch_add(SESSIONS_PER_REQUEST, std::sync::atomic::Ordering::Relaxed);
+                        let first = next.fetch_add(group, std::sync::atomic::Ordering::Relaxed);
                         if first >= sessions {
                             break;
                         }
-                        let (bodies, _, _) = workload(first..(first + SESSIONS_PER_REQUEST).min(sessions));
+                        let (bodies, _, _) = workload(first..(first + group).min(sessions), by_turn);
                         for body in &bodies {
                             loop {
                                 let (status, _) = http(addr, "POST", "/v1/traces", body).await;

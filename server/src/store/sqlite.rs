@@ -155,15 +155,21 @@ pub struct SqliteStore {
     readers: Mutex<Vec<Connection>>,
 }
 
-fn open(path: &Path) -> Result<Connection, StoreError> {
+/// Page cache of the writer, KiB.
+const WRITER_CACHE_KIB: i64 = 16 * 1024;
+/// Page cache of each reader, KiB: readers lean on the OS page cache, and this
+/// keeps the pool's memory bounded.
+const READER_CACHE_KIB: i64 = 4 * 1024;
+
+fn open(path: &Path, cache_kib: i64) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
-         PRAGMA foreign_keys = ON;
-         PRAGMA cache_size = -16000;",
+         PRAGMA foreign_keys = ON;",
     )?;
+    conn.pragma_update(None, "cache_size", -cache_kib)?;
     Ok(conn)
 }
 
@@ -196,7 +202,7 @@ impl SqliteStore {
 
     /// Opens (creating and migrating as needed) a database file.
     pub fn open_file(path: &Path) -> Result<Self, StoreError> {
-        let mut writer = open(path)?;
+        let mut writer = open(path, WRITER_CACHE_KIB)?;
         migrate(&mut writer)?;
         Ok(Self {
             path: path.to_owned(),
@@ -212,7 +218,7 @@ impl SqliteStore {
         let conn = self.readers.lock().map_err(|_| poisoned())?.pop();
         let conn = match conn {
             Some(c) => c,
-            None => open(&self.path)?,
+            None => open(&self.path, READER_CACHE_KIB)?,
         };
         // One read transaction: every query of a response sees the same snapshot.
         let result = {
