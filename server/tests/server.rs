@@ -1040,3 +1040,71 @@ async fn slow_body_times_out() {
     ingest_fixture(&server, "otel-genai.pb").await;
     check_otel_genai(&server).await;
 }
+
+#[tokio::test]
+async fn overlong_ids_and_project_names_are_rejected_per_span() {
+    let server = TestServer::start().await;
+    let long = "x".repeat(1025);
+    let r = server
+        .post_pb(&request(
+            "p",
+            vec![
+                span(1, 1, None, 0, vec![s("session.id", &long)]),
+                span(
+                    2,
+                    1,
+                    None,
+                    0,
+                    vec![s("session.id", "ok"), s("user.id", &long)],
+                ),
+                span(3, 1, None, 0, vec![s("session.id", "ok")]),
+            ],
+        ))
+        .await;
+    assert_eq!(r.status, 200);
+    use prost::Message;
+    let resp =
+        opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse::decode(
+            &r.body[..],
+        )
+        .unwrap();
+    let partial = resp.partial_success.unwrap();
+    assert_eq!(partial.rejected_spans, 2);
+    assert!(
+        partial
+            .error_message
+            .contains("session id longer than 1024 bytes"),
+        "{}",
+        partial.error_message
+    );
+    assert!(
+        partial
+            .error_message
+            .contains("user id longer than 1024 bytes"),
+        "{}",
+        partial.error_message
+    );
+    assert_eq!(
+        server.get_ok("/v1/projects/p/sessions/ok").await["num_traces"],
+        1
+    );
+    let r = server
+        .post_pb(&request(
+            &"p".repeat(257),
+            vec![span(4, 1, None, 0, vec![])],
+        ))
+        .await;
+    let partial =
+        opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse::decode(
+            &r.body[..],
+        )
+        .unwrap()
+        .partial_success
+        .unwrap();
+    assert_eq!(partial.rejected_spans, 1);
+    assert!(
+        partial
+            .error_message
+            .contains("project name longer than 256 bytes")
+    );
+}

@@ -11,6 +11,11 @@ use crate::model::{Cost, SpanFacts, SpanRecord, TokenCount};
 use crate::pricing::PriceTable;
 use crate::semconv as k;
 
+/// Longest accepted session or user id, in bytes.
+pub const MAX_ID_BYTES: usize = 1024;
+/// Longest accepted project name, in bytes.
+pub const MAX_NAME_BYTES: usize = 256;
+
 /// The spans that passed validation and the reasons for those that did not.
 #[derive(Debug, Default)]
 pub struct Mapped {
@@ -350,9 +355,13 @@ pub fn map_request(
             .map(|r| attributes_to_json(&r.attributes))
             .unwrap_or_default();
         let project = resolve_project(project_header, &resource);
+        let project_ok = project.len() <= MAX_NAME_BYTES;
         for ss in &rs.scope_spans {
             for span in &ss.spans {
                 let checked = (|| {
+                    if !project_ok {
+                        return Err(format!("project name longer than {MAX_NAME_BYTES} bytes"));
+                    }
                     let trace_id = check_id::<16>(&span.trace_id, "trace id")?;
                     let span_id = check_id::<8>(&span.span_id, "span id")?;
                     let parent_span_id = match span.parent_span_id.as_slice() {
@@ -382,6 +391,18 @@ pub fn map_request(
                 let attributes = attributes_to_json(&span.attributes);
                 let status = span.status.clone().unwrap_or_default();
                 let mut facts = derive_facts(&attributes, prices);
+                // An id that long is not an id: it would bloat every index it is in.
+                let too_long = [
+                    ("session id", &facts.session_id),
+                    ("user id", &facts.user_id),
+                ]
+                .into_iter()
+                .find(|(_, id)| id.as_ref().is_some_and(|id| id.len() > MAX_ID_BYTES));
+                if let Some((what, _)) = too_long {
+                    out.rejected
+                        .push(format!("{what} longer than {MAX_ID_BYTES} bytes"));
+                    continue;
+                }
                 facts.span_id = span_id;
                 facts.parent_span_id = parent_span_id;
                 facts.start_ns = start_ns;
