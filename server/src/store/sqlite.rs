@@ -153,6 +153,46 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// Held for its `Drop`: stops the checkpoint thread with the store.
+    _checkpointer: Checkpointer,
+}
+
+/// Copies the WAL into the database in the background (passive checkpoints:
+/// never blocks the writer or readers).
+struct Checkpointer {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    const EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+    fn start(conn: Connection) -> Self {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("sqlite-checkpoint".to_owned())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(Self::EVERY)
+                {
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(error = %e, "wal checkpoint failed");
+                    }
+                }
+            })
+            .ok();
+        Self { stop, thread }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// Page cache of the writer, KiB.
@@ -204,10 +244,18 @@ impl SqliteStore {
     pub fn open_file(path: &Path) -> Result<Self, StoreError> {
         let mut writer = open(path, WRITER_CACHE_KIB)?;
         migrate(&mut writer)?;
+        // Checkpoints run on their own thread so that the single writer only
+        // writes; the writer checkpoints itself only if the WAL grows past
+        // this many pages (the checkpointer stalled).
+        writer.pragma_update(None, "wal_autocheckpoint", 16_384)?;
+        // Once checkpointed, the WAL file is cut back to this size.
+        writer.pragma_update(None, "journal_size_limit", 32 * 1024 * 1024)?;
+        let checkpointer = Checkpointer::start(open(path, READER_CACHE_KIB)?);
         Ok(Self {
             path: path.to_owned(),
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
+            _checkpointer: checkpointer,
         })
     }
 
