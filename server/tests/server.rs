@@ -1041,10 +1041,34 @@ async fn slow_body_times_out() {
     check_otel_genai(&server).await;
 }
 
+/// Every id the instrumentation accepts (up to the core's 4 KiB) is stored.
+#[tokio::test]
+async fn ids_at_the_instrumentation_limit_are_accepted() {
+    let server = TestServer::start().await;
+    let id = "s".repeat(openinference_session::attributes::MAX_ID_BYTES);
+    let r = server
+        .post_pb(&request(
+            "p",
+            vec![span(
+                1,
+                1,
+                None,
+                0,
+                vec![s("session.id", &id), s("user.id", &id)],
+            )],
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let listed = server.get_ok("/v1/projects/p/sessions").await;
+    assert_eq!(listed["data"][0]["session_id"], id.as_str());
+    assert_eq!(listed["data"][0]["user_ids"][0], id.as_str());
+}
+
 #[tokio::test]
 async fn overlong_ids_and_project_names_are_rejected_per_span() {
+    use openinference_session_server::otlp::map::MAX_ID_BYTES;
     let server = TestServer::start().await;
-    let long = "x".repeat(1025);
+    let long = "x".repeat(MAX_ID_BYTES + 1);
     let r = server
         .post_pb(&request(
             "p",
@@ -1073,14 +1097,14 @@ async fn overlong_ids_and_project_names_are_rejected_per_span() {
     assert!(
         partial
             .error_message
-            .contains("session id longer than 1024 bytes"),
+            .contains(&format!("session id longer than {MAX_ID_BYTES} bytes")),
         "{}",
         partial.error_message
     );
     assert!(
         partial
             .error_message
-            .contains("user id longer than 1024 bytes"),
+            .contains(&format!("user id longer than {MAX_ID_BYTES} bytes")),
         "{}",
         partial.error_message
     );

@@ -11,8 +11,9 @@ use crate::model::{Cost, SpanFacts, SpanRecord, TokenCount};
 use crate::pricing::PriceTable;
 use crate::semconv as k;
 
-/// Longest accepted session or user id, in bytes.
-pub const MAX_ID_BYTES: usize = 1024;
+/// Longest accepted session or user id, in bytes: the instrumentation's limit
+/// (the core's), so every id our packages accept is stored.
+pub const MAX_ID_BYTES: usize = openinference_session::attributes::MAX_ID_BYTES;
 /// Longest accepted project name, in bytes.
 pub const MAX_NAME_BYTES: usize = 256;
 
