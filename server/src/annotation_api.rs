@@ -15,19 +15,9 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::annotation::{Annotation, MAX_BATCH, NewAnnotation};
+use crate::api::blocking;
 use crate::error::ApiError;
 use crate::model::Page;
-use crate::store::{Store, StoreError};
-
-async fn blocking<T: Send + 'static>(
-    state: &AppState,
-    f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let store = state.store.clone();
-    Ok(tokio::task::spawn_blocking(move || f(store.as_ref()))
-        .await
-        .map_err(ApiError::internal)??)
-}
 
 /// These endpoints take no query parameters: any is a mistake worth naming.
 fn no_query(uri: &Uri) -> Result<(), ApiError> {

@@ -24,7 +24,8 @@ const MAX_PARAM_BYTES: usize = 1024;
 
 type Params = Result<Query<Vec<(String, String)>>, QueryRejection>;
 
-async fn blocking<T: Send + 'static>(
+/// Runs a store call off the async runtime.
+pub(crate) async fn blocking<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
