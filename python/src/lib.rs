@@ -31,6 +31,13 @@ pub(crate) struct Attributes {
 }
 
 impl Attributes {
+    /// The attributes of a session id alone.
+    pub(crate) fn for_session_id(id: &str) -> PyResult<Self> {
+        Ok(Attributes::wrap(
+            ContextAttributes::new().with_session_id(id).into_py_err()?,
+        ))
+    }
+
     fn wrap(inner: ContextAttributes) -> Self {
         Attributes {
             inner,
@@ -204,14 +211,10 @@ impl Attributes {
         Ok(Attributes::wrap(a))
     }
 
-    /// Validates a session id alone: the common scope, without keyword parsing.
+    /// Validates a session id alone (cached: see `session_attributes`).
     #[staticmethod]
-    fn for_session(session_id: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let id = string_arg(Some(session_id), "session_id")?
-            .ok_or_else(|| PyTypeError::new_err("session_id must be a str, not NoneType"))?;
-        Ok(Attributes::wrap(
-            ContextAttributes::new().with_session_id(id).into_py_err()?,
-        ))
+    fn for_session(py: Python<'_>, session_id: &Bound<'_, PyAny>) -> PyResult<Py<Attributes>> {
+        scope::session_attributes(py, session_id)
     }
 
     /// Reads the values OpenInference (or another package) keeps under its keys
@@ -376,6 +379,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<scope::ContextScope>()?;
     m.add_function(wrap_pyfunction!(scope::install_context_hooks, m)?)?;
     m.add_function(wrap_pyfunction!(scope::set_baggage_flag, m)?)?;
+    m.add_function(wrap_pyfunction!(scope::using_session, m)?)?;
     m.add_function(wrap_pyfunction!(parse_aliases, m)?)?;
     m.add_function(wrap_pyfunction!(validate_session_id, m)?)?;
     m.add(

@@ -9,9 +9,11 @@
 //! or baggage in effect) is handed to `_context.context_with`, so the rules of
 //! inheritance stay in one place.
 
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use pyo3::exceptions::PyRuntimeError;
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyTuple};
@@ -25,6 +27,11 @@ struct Hooks {
     detach: Py<PyAny>,
     context_type: Py<PyAny>,
     context_with: Py<PyAny>,
+    /// `_scopes._decorate(attributes, fn)`: the decorator forms.
+    decorate: Py<PyAny>,
+    /// `async def (scope)` calling `__enter__` / `__exit__`: `async with`.
+    aenter: Py<PyAny>,
+    aexit: Py<PyAny>,
     scope_key: Py<PyString>,
     /// `CONTEXT_KEYS` and the scope key, interned: what makes a context not
     /// the outermost case.
@@ -37,9 +44,11 @@ static HOOKS: PyOnceLock<Hooks> = PyOnceLock::new();
 /// with it on, even the outermost scope takes the Python path.
 static BAGGAGE: AtomicBool = AtomicBool::new(false);
 
-/// Hands over OpenTelemetry's runtime functions, its `Context` type and
-/// `_context.context_with`. Called once, by `_context.py` at import.
+/// Hands over OpenTelemetry's runtime functions, its `Context` type,
+/// `_context.context_with` and the Python halves of the decorator and
+/// `async with` forms. Called once, by `_scopes.py` at import.
 #[pyfunction]
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn install_context_hooks(
     py: Python<'_>,
     get_current: Py<PyAny>,
@@ -48,6 +57,9 @@ pub(crate) fn install_context_hooks(
     context_type: Py<PyAny>,
     context_with: Py<PyAny>,
     scope_key: &Bound<'_, PyString>,
+    decorate: Py<PyAny>,
+    aenter: Py<PyAny>,
+    aexit: Py<PyAny>,
 ) -> PyResult<()> {
     let mut inherited_keys: Vec<Py<PyString>> = CONTEXT_KEYS
         .iter()
@@ -64,6 +76,9 @@ pub(crate) fn install_context_hooks(
             detach,
             context_type,
             context_with,
+            decorate,
+            aenter,
+            aexit,
             scope_key,
             inherited_keys,
         },
@@ -83,9 +98,14 @@ fn hooks(py: Python<'_>) -> PyResult<&Hooks> {
     })
 }
 
-/// A scope that sets session context attributes: `with`, and (through the
-/// Python subclass) `async with` and decorators.
-#[pyclass(subclass, module = "openinference.instrumentation.session._native")]
+/// A scope that sets session context attributes.
+///
+/// Use it as a context manager (`with`), an async context manager
+/// (`async with`) or a decorator of a function, coroutine function, generator
+/// or async generator. The arguments were validated when it was created. One
+/// object serves one `with` at a time per thread or task (nesting it in itself
+/// is fine); `with using_session(...)` makes a new one each time.
+#[pyclass(module = "openinference.instrumentation.session._native")]
 pub(crate) struct ContextScope {
     attributes: Py<Attributes>,
     /// Detach tokens, innermost last: one per `__enter__` not yet exited.
@@ -157,6 +177,32 @@ impl ContextScope {
         Ok(slf)
     }
 
+    /// `async with`: enters when awaited, in the awaiting task.
+    fn __aenter__<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        hooks(py)?.aenter.bind(py).call1((slf,))
+    }
+
+    /// `async with`: exits when awaited; never suppresses the exception.
+    #[pyo3(signature = (*_exc_info))]
+    fn __aexit__<'py>(
+        slf: Bound<'py, Self>,
+        _exc_info: &Bound<'py, PyTuple>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        hooks(py)?.aexit.bind(py).call1((slf,))
+    }
+
+    /// As a decorator: the function runs inside this scope at every call.
+    fn __call__<'py>(
+        slf: &Bound<'py, Self>,
+        func: Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let attrs = slf.borrow().attributes.clone_ref(py);
+        hooks(py)?.decorate.bind(py).call1((attrs, func))
+    }
+
     /// Restores the context from before the matching `__enter__`. Never
     /// suppresses the exception of the `with` block.
     #[pyo3(signature = (*_exc_info))]
@@ -169,4 +215,59 @@ impl ContextScope {
         }
         Ok(false)
     }
+}
+
+/// Validated session attributes by id. Attributes are immutable, so a chat app
+/// entering the same session turn after turn reuses one object and its cached
+/// context and span forms. Bounded: the oldest id goes when full.
+struct SessionCache {
+    by_id: HashMap<String, Py<Attributes>>,
+    order: VecDeque<String>,
+}
+
+const SESSION_CACHE_SIZE: usize = 4096;
+
+static SESSION_CACHE: Mutex<Option<SessionCache>> = Mutex::new(None);
+
+/// The validated attributes of a session id, from the cache when seen lately.
+#[pyfunction]
+pub(crate) fn session_attributes(
+    py: Python<'_>,
+    session_id: &Bound<'_, PyAny>,
+) -> PyResult<Py<Attributes>> {
+    let Ok(text) = session_id.cast::<PyString>() else {
+        return Err(PyTypeError::new_err(format!(
+            "session_id must be a str, not {}",
+            session_id.get_type().name()?
+        )));
+    };
+    let id = text.to_str()?;
+    let mut guard = SESSION_CACHE
+        .lock()
+        .map_err(|_| PyRuntimeError::new_err("session cache poisoned"))?;
+    let cache = guard.get_or_insert_with(|| SessionCache {
+        by_id: HashMap::new(),
+        order: VecDeque::new(),
+    });
+    if let Some(attrs) = cache.by_id.get(id) {
+        return Ok(attrs.clone_ref(py));
+    }
+    let attrs = Py::new(py, Attributes::for_session_id(id)?)?;
+    if cache.order.len() >= SESSION_CACHE_SIZE
+        && let Some(oldest) = cache.order.pop_front()
+    {
+        cache.by_id.remove(&oldest);
+    }
+    cache.order.push_back(id.to_owned());
+    cache.by_id.insert(id.to_owned(), attrs.clone_ref(py));
+    Ok(attrs)
+}
+
+/// Every span started inside carries `session.id = session_id`.
+#[pyfunction]
+pub(crate) fn using_session(
+    py: Python<'_>,
+    session_id: &Bound<'_, PyAny>,
+) -> PyResult<ContextScope> {
+    Ok(ContextScope::new(session_attributes(py, session_id)?))
 }

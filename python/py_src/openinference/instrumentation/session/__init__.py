@@ -17,11 +17,10 @@ are kept under OpenInference's own context keys: ``openinference-instrumentation
 reads what this package sets and the other way round.
 """
 
-from ._native import MAX_ID_BYTES
+from ._native import MAX_ID_BYTES, ContextScope, using_session
 from ._processor import SessionSpanProcessor
 from ._register import DEFAULT_ENDPOINT, register
 from ._scopes import (
-    ContextScope,
     bind_context,
     clear_session,
     get_context_attributes,
@@ -30,7 +29,6 @@ from ._scopes import (
     using_attributes,
     using_metadata,
     using_prompt_template,
-    using_session,
     using_tags,
     using_user,
 )

@@ -19,7 +19,7 @@ from opentelemetry import context as _otel_context
 from opentelemetry.context import Context, attach, get_current
 
 from ._native import CONTEXT_KEYS as _NATIVE_CONTEXT_KEYS
-from ._native import Attributes, install_context_hooks
+from ._native import Attributes
 
 logger = logging.getLogger("openinference.instrumentation.session")
 
@@ -159,8 +159,3 @@ def context_with(scope: Attributes, ctx: Context) -> Context:
 def open_scope(scope: Attributes) -> Token[Context]:
     """Attaches ``scope`` within the current context; returns the detach token."""
     return fast_attach(context_with(scope, fast_get_current()))
-
-
-# The native ContextScope enters the outermost scope itself and hands every other
-# case to context_with; it calls the same runtime functions as this module.
-install_context_hooks(fast_get_current, fast_attach, fast_detach, Context, context_with, SCOPE_KEY)

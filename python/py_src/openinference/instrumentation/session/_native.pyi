@@ -1,9 +1,11 @@
 """Type stubs of the native core binding (Rust, pyo3)."""
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, final
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar, final
 
-from typing_extensions import Self, disjoint_base
+from typing_extensions import Self
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 __all__ = [
     "CONTEXT_KEYS",
@@ -13,6 +15,7 @@ __all__ = [
     "install_context_hooks",
     "parse_aliases",
     "set_baggage_flag",
+    "using_session",
     "validate_session_id",
 ]
 
@@ -56,15 +59,23 @@ class Attributes:
     @property
     def user_id(self) -> str | None: ...
 
-@disjoint_base
+@final
 class ContextScope:
-    """Enters and leaves a scope of ``Attributes`` in OpenTelemetry's context."""
+    """A scope that sets session context attributes: ``with``, ``async with``,
+    or a decorator of a function, coroutine function, generator or async
+    generator."""
 
     def __new__(cls, attributes: Attributes) -> Self: ...
     @property
     def attributes(self) -> Attributes: ...
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc_info: object) -> bool: ...
+    def __aenter__(self) -> Awaitable[Self]: ...
+    def __aexit__(self, *exc_info: object) -> Awaitable[None]: ...
+    def __call__(self, fn: _F) -> _F: ...
+
+def using_session(session_id: str) -> ContextScope:
+    """Every span started inside carries ``session.id = session_id``."""
 
 def install_context_hooks(
     get_current: Callable[[], Any],
@@ -73,6 +84,9 @@ def install_context_hooks(
     context_type: type,
     context_with: Callable[[Attributes, Any], Any],
     scope_key: str,
+    decorate: Callable[[Attributes, Callable[..., Any]], Callable[..., Any]],
+    aenter: Callable[[ContextScope], Awaitable[ContextScope]],
+    aexit: Callable[[ContextScope], Awaitable[None]],
 ) -> None: ...
 def set_baggage_flag(enabled: bool) -> None: ...
 def parse_aliases(names: Sequence[str]) -> int: ...

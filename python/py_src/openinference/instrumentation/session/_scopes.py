@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
-from types import TracebackType
 from typing import (
     Any,
     TypeVar,
@@ -16,42 +14,19 @@ from typing import (
 )
 
 from opentelemetry.context import Context, attach, detach, get_current
-from typing_extensions import Self
 
 from . import _context
-from ._native import Attributes, parse_aliases, set_baggage_flag, validate_session_id
-from ._native import ContextScope as _NativeContextScope
+from ._native import (
+    Attributes,
+    ContextScope,
+    install_context_hooks,
+    parse_aliases,
+    set_baggage_flag,
+    validate_session_id,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 AttributeValue = Any
-
-
-class ContextScope(_NativeContextScope):
-    """A scope that sets session context attributes.
-
-    Use it as a context manager (``with``), an async context manager
-    (``async with``) or a decorator of a function, coroutine function, generator
-    or async generator. The arguments were validated when it was created.
-    ``__enter__``/``__exit__`` are native (see ``python/src/scope.rs``). One
-    object serves one ``with`` at a time per thread or task (nesting it in
-    itself is fine); ``with using_session(...)`` makes a new one each time.
-    """
-
-    __slots__ = ()
-
-    async def __aenter__(self) -> Self:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
-
-    def __call__(self, fn: F) -> F:
-        return cast(F, _decorate(self.attributes, fn))
 
 
 def _decorate(attrs: Attributes, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -146,35 +121,6 @@ def _required(name: str, value: Any) -> Any:
     return value
 
 
-# Validated session attributes by id. Attributes are immutable, so a chat app
-# entering the same session turn after turn reuses one object and its cached
-# context and span forms. Bounded: the oldest entry goes when full (clearing
-# all at once would free thousands of objects in one call).
-_SESSION_CACHE_SIZE = 4096
-_session_cache: OrderedDict[str, Attributes] = OrderedDict()
-
-
-def _session_attributes(session_id: str) -> Attributes:
-    if type(session_id) is str:
-        cached = _session_cache.get(session_id)
-        if cached is not None:
-            return cached
-    attrs = Attributes.for_session(session_id)  # raises TypeError/ValueError
-    if len(_session_cache) >= _SESSION_CACHE_SIZE:
-        try:
-            _session_cache.popitem(last=False)
-        except KeyError:  # another thread emptied it first
-            pass
-    _session_cache[session_id] = attrs
-    return attrs
-
-
-def using_session(session_id: str) -> ContextScope:
-    """Every span started inside carries ``session.id = session_id``."""
-    cached = _session_cache.get(session_id) if type(session_id) is str else None
-    return ContextScope(cached if cached is not None else _session_attributes(session_id))
-
-
 def using_user(user_id: str) -> ContextScope:
     """Every span started inside carries ``user.id = user_id``."""
     return ContextScope(Attributes(user_id=_required("user_id", user_id)))
@@ -250,7 +196,7 @@ _set_sessions: ContextVar[tuple[tuple[str, Context], ...]] = ContextVar(
 def set_session(session_id: str) -> None:
     """Sets the session of the current thread or task, and of the tasks it
     starts, until ``clear_session``."""
-    attrs = _session_attributes(session_id)
+    attrs = Attributes.for_session(session_id)
     before = get_current()
     attach(_context.context_with(attrs, before))
     _set_sessions.set(_set_sessions.get() + ((session_id, before),))
@@ -331,3 +277,27 @@ def set_baggage_propagation(enabled: bool) -> None:
         raise TypeError(f"enabled must be a bool, not {type(enabled).__name__}")
     _context.settings.baggage = enabled
     set_baggage_flag(enabled)
+
+
+async def _enter_async(scope: ContextScope) -> ContextScope:
+    return scope.__enter__()
+
+
+async def _exit_async(scope: ContextScope) -> None:
+    scope.__exit__(None, None, None)
+
+
+# The native ContextScope enters the outermost scope itself and hands every
+# other case to context_with; it calls the same runtime functions as
+# _context.py, and these Python halves for decorators and `async with`.
+install_context_hooks(
+    _context.fast_get_current,
+    _context.fast_attach,
+    _context.fast_detach,
+    Context,
+    _context.context_with,
+    _context.SCOPE_KEY,
+    _decorate,
+    _enter_async,
+    _exit_async,
+)
