@@ -165,6 +165,12 @@ function SessionRow({ session: s }: { session: Session }) {
   );
 }
 
+function toLocalInput(iso: string): string {
+  const d = new Date(iso);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
 function Filters({ q }: { q: ReturnType<typeof parseSessionQuery> }) {
   const field = (name: string, value: string, placeholder: string, label: string) => (
     <label>
@@ -179,6 +185,22 @@ function Filters({ q }: { q: ReturnType<typeof parseSessionQuery> }) {
         }}
         onBlur={(e) => {
           if (e.currentTarget.value.trim() !== value) setQuery({ [name]: e.currentTarget.value.trim() || null });
+        }}
+      />
+    </label>
+  );
+  // a local date-time input; the URL keeps the instant in UTC
+  const timeField = (name: "from" | "to", value: string, label: string) => (
+    <label>
+      {label}
+      <input
+        key={value}
+        type="datetime-local"
+        name={name}
+        defaultValue={value ? toLocalInput(value) : ""}
+        onChange={(e) => {
+          const t = Date.parse(e.currentTarget.value);
+          setQuery({ [name]: Number.isNaN(t) ? null : new Date(t).toISOString() });
         }}
       />
     </label>
@@ -201,11 +223,17 @@ function Filters({ q }: { q: ReturnType<typeof parseSessionQuery> }) {
         <select name="range" value={q.range} onChange={(e) => setQuery({ range: e.target.value === "all" ? null : e.target.value })}>
           {Object.keys(RANGES).map((r) => (
             <option key={r} value={r}>
-              {r === "all" ? "all time" : `last ${r}`}
+              {r === "all" ? "all time" : r === "custom" ? "from … to …" : `last ${r}`}
             </option>
           ))}
         </select>
       </label>
+      {q.range === "custom" && (
+        <>
+          {timeField("from", q.from, "From")}
+          {timeField("to", q.to, "To")}
+        </>
+      )}
       {field("user", q.user, "user id", "User")}
       {field("tag", q.tag, "tag", "Tag")}
       {field("metadata", q.metadata, "key=value", "Metadata")}

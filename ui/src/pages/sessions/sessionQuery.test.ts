@@ -23,6 +23,14 @@ describe("the sessions list's URL state", () => {
       q: "refund",
     });
     expect(windowStart(q, Date.parse("2026-01-01T12:00:00Z"))).toBe("2026-01-01T11:00:00.000Z");
+    const custom = parseSessionQuery(
+      new URLSearchParams("range=custom&from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00.000Z"),
+    );
+    expect(windowStart(custom, Date.now())).toBe("2026-11-01T00:00:00.000Z");
+    expect(apiParams(custom)).toEqual({ sort: "start_time", order: "desc", end_time: "2026-11-02T00:00:00.000Z" });
+    const badTimes = parseSessionQuery(new URLSearchParams("range=custom&from=yesterday&to=soon"));
+    expect(windowStart(badTimes, Date.now())).toBeNull();
+    expect(apiParams(badTimes)).toEqual({ sort: "start_time", order: "desc" });
     const junk = parseSessionQuery(new URLSearchParams("sort=drop table&range=forever&min_turns=abc&metadata=novalue"));
     expect(apiParams(junk)).toEqual({ sort: "start_time", order: "desc" });
   });
