@@ -6,6 +6,9 @@
 //! (validation, inheritance, span attributes) live in `openinference-session`;
 //! the context operations live in Python, in the OpenTelemetry context.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+
 use openinference_session::attributes::ContextValues;
 use openinference_session::{Aliases, ContextAttributes, keys};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -137,7 +140,7 @@ impl Attributes {
             let updates = PyDict::new(py);
             for (key, value) in CONTEXT_KEYS.iter().zip(&items) {
                 if let Some(value) = value {
-                    updates.set_item(key, value)?;
+                    updates.set_item(interned_key(py, key), value)?;
                 }
             }
             PyResult::Ok((PyTuple::new(py, items)?.unbind(), updates.unbind()))
@@ -314,7 +317,11 @@ impl Attributes {
         let dict = init_cached(slot, py, || {
             let dict = PyDict::new(py);
             for (key, value) in self.inner.span_attributes(Aliases::from_bits(aliases)) {
-                dict.set_item(key.as_ref(), attribute_to_py(py, &value)?)?;
+                let value = attribute_to_py(py, &value)?;
+                match key {
+                    Cow::Borrowed(known) => dict.set_item(interned_key(py, known), value)?,
+                    Cow::Owned(free_form) => dict.set_item(free_form, value)?,
+                }
             }
             PyResult::Ok(dict.unbind())
         })?;
@@ -360,6 +367,23 @@ fn validate_session_id(session_id: &Bound<'_, PyAny>) -> PyResult<String> {
     openinference_session::attributes::validate_id(openinference_session::Field::SessionId, &id)
         .into_py_err()?;
     Ok(id)
+}
+
+/// The attribute keys the core writes, as interned Python strings: building a
+/// dict with a `&str` key makes (and hashes) a new Python string every time.
+static KEYS: PyOnceLock<HashMap<&'static str, Py<PyString>>> = PyOnceLock::new();
+
+fn interned_key<'py>(py: Python<'py>, key: &str) -> Bound<'py, PyString> {
+    let keys = KEYS.get_or_init(py, || {
+        keys::RESERVED
+            .iter()
+            .map(|k| (*k, PyString::intern(py, k).unbind()))
+            .collect()
+    });
+    match keys.get(key) {
+        Some(interned) => interned.bind(py).clone(),
+        None => PyString::new(py, key),
+    }
 }
 
 /// OpenInference's context keys, in the order of `context_values()`.
