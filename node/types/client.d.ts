@@ -1,0 +1,278 @@
+/**
+ * A small client for the `oi-sessions` API: projects, sessions, turns, traces
+ * and session annotations. The Node twin of the Python
+ * `openinference.instrumentation.session.client.SessionsClient`.
+ *
+ * ```ts
+ * import { SessionsClient } from "openinference-session";
+ *
+ * const client = new SessionsClient();           // $OI_SESSIONS_URL or http://127.0.0.1:6006, $OI_SESSIONS_API_KEY
+ * for await (const session of client.iterSessions("support-bot", { userId: "user-42" })) {
+ *   console.log(session.session_id, session.num_traces);
+ * }
+ * const turns = await client.getTurns("support-bot", "conv-42");
+ * ```
+ *
+ * Answers are the API's JSON objects, field names as the API spells them
+ * (snake_case; see the server's `/openapi.json`); options are camelCase. Uses
+ * the global `fetch` (Node 18+). Errors reject with {@link SessionsApiError};
+ * bad arguments with a `TypeError` naming the argument.
+ *
+ * @module
+ */
+/** Where the client goes when neither `baseUrl` nor `$OI_SESSIONS_URL` is set. */
+export declare const DEFAULT_BASE_URL = "http://127.0.0.1:6006";
+/** How many annotations one bulk request carries at most (the server's limit). */
+export declare const MAX_ANNOTATIONS_PER_REQUEST = 1000;
+/** The server answered with an error, or gave no answer (`status` 0). */
+export declare class SessionsApiError extends Error {
+    /** The HTTP status; 0 when the server could not be reached or did not answer in time. */
+    readonly status: number;
+    /** The API's error code (`invalid_parameter`, `not_found`, `invalid_body`, ...); `unreachable` or `timeout` with status 0. */
+    readonly code: string;
+    /** The query, path or body parameter at fault, when the server names one. */
+    readonly parameter: string | undefined;
+    constructor(status: number, code: string, message: string, parameter?: string);
+    /** `404 not_found: message (parameter x)`, the Python error's text. */
+    toString(): string;
+}
+/** An input or output: the text shown as the message, and its MIME type. */
+export interface Io {
+    value: string;
+    mime_type: string;
+    /** The span's raw `input.value`/`output.value` when `value` was read from an LLM call's messages. */
+    raw_value?: string;
+}
+export interface TokenCount {
+    prompt?: number;
+    completion?: number;
+    total?: number;
+}
+/** US dollars. */
+export interface Cost {
+    prompt?: number;
+    completion?: number;
+    total?: number;
+}
+export interface Project {
+    name: string;
+    trace_count: number;
+    session_count: number;
+    last_activity: string | null;
+}
+/** The annotations of one name on a session, summarized. */
+export interface AnnotationSummary {
+    name: string;
+    count: number;
+    mean_score?: number | null;
+    /** How many annotations of this name carry each label. */
+    labels: Record<string, number>;
+}
+export interface SessionSummary {
+    session_id: string;
+    project: string;
+    start_time: string;
+    end_time: string;
+    duration_ms: number;
+    num_traces: number;
+    num_traces_with_error: number;
+    user_ids: string[];
+    tags: string[];
+    metadata: Record<string, unknown>;
+    first_input: Io | null;
+    last_output: Io | null;
+    token_count: TokenCount;
+    cost: Cost;
+    latency_ms: {
+        p50?: number;
+        p99?: number;
+    };
+    annotations: AnnotationSummary[];
+}
+/** One turn of a session: one trace, with its input and output. */
+export interface Turn {
+    trace_id: string;
+    start_time: string;
+    end_time: string;
+    latency_ms: number;
+    status: "ok" | "error";
+    user_id: string | null;
+    input: Io | null;
+    output: Io | null;
+    token_count: TokenCount;
+    cost: Cost;
+    span_count: number;
+    /** Other session ids seen on this trace's spans. */
+    session_conflicts: string[];
+}
+export interface Trace {
+    trace_id: string;
+    project: string;
+    session_id: string | null;
+    session_conflicts: string[];
+    start_time: string;
+    end_time: string;
+    latency_ms: number;
+    status: "ok" | "error";
+    user_id: string | null;
+    root_span_id: string | null;
+    input: Io | null;
+    output: Io | null;
+    token_count: TokenCount;
+    cost: Cost;
+    span_count: number;
+}
+export interface Span {
+    span_id: string;
+    parent_span_id: string | null;
+    name: string;
+    kind: "UNSPECIFIED" | "INTERNAL" | "SERVER" | "CLIENT" | "PRODUCER" | "CONSUMER";
+    status: "unset" | "ok" | "error";
+    status_message?: string;
+    start_time: string;
+    end_time: string;
+    attributes: Record<string, unknown>;
+    events: Array<{
+        name: string;
+        time: string;
+        attributes: Record<string, unknown>;
+    }>;
+}
+/** A trace with every span. */
+export interface TraceDetail extends Trace {
+    spans: Span[];
+}
+/** One page of a list: pass `next_cursor` back as `cursor` for the next (null on the last page). */
+export interface Page<T> {
+    data: T[];
+    next_cursor: string | null;
+}
+export type AnnotatorKind = "HUMAN" | "LLM" | "CODE";
+/** A stored session annotation. */
+export interface Annotation {
+    id: number;
+    session_id: string;
+    name: string;
+    annotator_kind: AnnotatorKind;
+    label: string | null;
+    score: number | null;
+    explanation: string | null;
+    metadata: Record<string, unknown>;
+    identifier: string;
+    user_id: string | null;
+    created_at: string;
+    updated_at: string;
+}
+export interface SessionsClientOptions {
+    /** The server; default `$OI_SESSIONS_URL`, else `http://127.0.0.1:6006`. */
+    baseUrl?: string;
+    /** Sent as a bearer token; default `$OI_SESSIONS_API_KEY`. */
+    apiKey?: string;
+    /** How long one request may take, in milliseconds; default 30,000. */
+    timeoutMs?: number;
+}
+/** The session list's filters (the API's query parameters, camelCase). */
+export interface SessionFilters {
+    sort?: "start_time" | "end_time" | "num_traces" | "total_tokens" | "total_cost" | "duration";
+    order?: "asc" | "desc";
+    /** Sessions that end at or after it (RFC 3339 text or a `Date`). */
+    startTime?: string | Date;
+    /** Sessions that start at or before it (RFC 3339 text or a `Date`). */
+    endTime?: string | Date;
+    /** Sessions with a trace of this user. */
+    userId?: string;
+    /** Sessions with a trace carrying this tag. */
+    tag?: string;
+    hasError?: boolean;
+    minTraces?: number;
+    /** Case-insensitive (ASCII) text search over turn inputs and outputs. */
+    q?: string;
+    /** Sessions with a trace whose metadata has each key equal to the value (compared as text). */
+    metadata?: Record<string, string | number | boolean>;
+}
+export interface ListSessionsOptions extends SessionFilters {
+    /** Page size (1 to 1,000; the server's default is 50). */
+    limit?: number;
+    /** `next_cursor` of the previous page. */
+    cursor?: string;
+}
+export interface IterSessionsOptions extends SessionFilters {
+    /** How many sessions each request fetches. */
+    pageSize?: number;
+}
+export interface ListTracesOptions {
+    /** Traces of this session only. */
+    sessionId?: string;
+    startTime?: string | Date;
+    endTime?: string | Date;
+    pageSize?: number;
+}
+/** A verdict on a session: at least one of `label`, `score` and `explanation`. */
+export interface AnnotationOptions {
+    label?: string | null;
+    score?: number | null;
+    explanation?: string | null;
+    /** `HUMAN` (default), `LLM` or `CODE`. */
+    annotatorKind?: AnnotatorKind;
+    metadata?: Record<string, unknown>;
+    /** Distinguishes several annotations of one name on one session; default `""`. */
+    identifier?: string;
+    userId?: string | null;
+}
+/** One annotation of a bulk request ({@link SessionsClient.logSessionAnnotations}). */
+export interface SessionAnnotationInput extends AnnotationOptions {
+    sessionId: string;
+    name: string;
+}
+/** Reads (and deletes) sessions on an `oi-sessions` server, and writes their annotations. */
+export declare class SessionsClient {
+    #private;
+    /** The server's base URL, without a trailing slash. */
+    readonly baseUrl: string;
+    readonly timeoutMs: number;
+    constructor(options?: SessionsClientOptions);
+    /** Every project: name, trace and session counts, last activity. */
+    listProjects(): Promise<Project[]>;
+    /**
+     * One page of a project's sessions: `{ data, next_cursor }`. Filters are the
+     * API's query parameters, camelCase: `sort`, `order`, `startTime`, `endTime`,
+     * `userId`, `tag`, `hasError`, `minTraces`, `q`, and `metadata: { plan: "pro" }`
+     * for `metadata.<key>` filters.
+     */
+    listSessions(project: string, options?: ListSessionsOptions): Promise<Page<SessionSummary>>;
+    /**
+     * Every session matching the filters (those of {@link listSessions}), following
+     * the cursor: `for await (const s of client.iterSessions(project, { tag: "billing" }))`.
+     * Arguments are checked when called (a `TypeError` is thrown then, not at the first `next()`).
+     */
+    iterSessions(project: string, options?: IterSessionsOptions): AsyncGenerator<SessionSummary, void, undefined>;
+    /** A session's summary: times, counts, users, tags, metadata, tokens, cost, latency, annotations. */
+    getSession(project: string, sessionId: string): Promise<SessionSummary>;
+    /** Every turn of a session, in time order: one per trace, with its input and output. */
+    getTurns(project: string, sessionId: string, options?: {
+        pageSize?: number;
+    }): Promise<Turn[]>;
+    /** Deletes a session with its traces, spans and annotations. */
+    deleteSession(project: string, sessionId: string): Promise<void>;
+    /**
+     * Creates or replaces (same `name` and `identifier`) one annotation of a
+     * session: a verdict on how the session went. Needs a `label`, a `score` or an
+     * `explanation`; `annotatorKind` is `HUMAN` (default), `LLM` or `CODE`.
+     */
+    annotateSession(project: string, sessionId: string, name: string, options?: AnnotationOptions): Promise<Annotation>;
+    /**
+     * Creates or replaces many annotations of any sessions of the project (each
+     * `{ sessionId, name, label?, score?, explanation?, ... }`), 1,000 per
+     * request, each request all or nothing. Every annotation is checked before
+     * the first request. Resolves to the stored annotations, in order.
+     */
+    logSessionAnnotations(project: string, annotations: Iterable<SessionAnnotationInput>): Promise<Annotation[]>;
+    /** A session's annotations, oldest first. */
+    getSessionAnnotations(project: string, sessionId: string): Promise<Annotation[]>;
+    /** Deletes one annotation (its `id`). */
+    deleteSessionAnnotation(project: string, sessionId: string, annotationId: number): Promise<void>;
+    /** Every trace of a project, or of one session (`{ sessionId }`), in every page. */
+    listTraces(project: string, options?: ListTracesOptions): Promise<Trace[]>;
+    /** A trace with every span. */
+    getTrace(project: string, traceId: string): Promise<TraceDetail>;
+}
