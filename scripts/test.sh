@@ -46,8 +46,9 @@ cargo_locked build --release --quiet -p openinference-session-server
 OI_SESSIONS_BIN="$ROOT/target/release/oi-sessions" "$PY" -m pytest -q -p no:cacheprovider \
   tests/e2e server/tests/python
 
-log "end to end: the Node example chat app -> oi-sessions"
+log "end to end: the Node example chat app, the Node API client and evals -> oi-sessions"
 OI_SESSIONS_BIN="$ROOT/target/release/oi-sessions" node --test examples/node-chat/
+OI_SESSIONS_BIN="$ROOT/target/release/oi-sessions" npm run --silent test:e2e --workspace node
 
 log "end to end: the UI in Chromium (playwright-core) against oi-sessions"
 (cd ui && OI_SESSIONS_BIN="$ROOT/target/release/oi-sessions" OI_PYTHON="$PY" node --test tests/browser/)
