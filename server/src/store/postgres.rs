@@ -869,45 +869,63 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank - 1]
 }
 
-/// Fills what a session row does not hold from its traces.
-fn fill_session(
+/// Fills what session rows do not hold from their traces and annotations: two
+/// queries for a whole page, not two per session.
+fn fill_sessions(
     tx: &mut Transaction<'_>,
-    rowid: i64,
-    s: &mut SessionInfo,
+    project: &str,
+    sessions: &mut [(i64, SessionInfo)],
 ) -> Result<(), StoreError> {
+    if sessions.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = sessions.iter().map(|(id, _)| *id).collect();
+    let at: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     let rows = tx.query(
-        "SELECT user_id, tags, metadata, input_value, input_mime, input_raw,
+        "SELECT session_rowid, user_id, tags, metadata, input_value, input_mime, input_raw,
                 output_value, output_mime, output_raw, end_ns - start_ns
-         FROM traces WHERE session_rowid = $1 ORDER BY start_ns, id",
-        &[&rowid],
+         FROM traces WHERE session_rowid = ANY($1::int8[]) ORDER BY session_rowid, start_ns, id",
+        &[&ids],
     )?;
-    let mut tags = BTreeSet::new();
-    let mut latencies = Vec::with_capacity(rows.len());
+    let mut tags: Vec<BTreeSet<String>> = vec![BTreeSet::new(); sessions.len()];
+    let mut latencies: Vec<Vec<f64>> = vec![Vec::new(); sessions.len()];
     for r in rows {
-        if let Some(user) = r.get::<_, Option<String>>(0)
+        let Some(&i) = at.get(&r.get::<_, i64>(0)) else {
+            continue;
+        };
+        let s = &mut sessions[i].1;
+        if let Some(user) = r.get::<_, Option<String>>(1)
             && !s.user_ids.contains(&user)
         {
             s.user_ids.push(user);
         }
-        tags.extend(serde_json::from_value::<Vec<String>>(r.get(1)).unwrap_or_default());
-        for (k, v) in serde_json::from_value::<Map<String, Value>>(r.get(2)).unwrap_or_default() {
+        tags[i].extend(serde_json::from_value::<Vec<String>>(r.get(2)).unwrap_or_default());
+        for (k, v) in serde_json::from_value::<Map<String, Value>>(r.get(3)).unwrap_or_default() {
             s.metadata.entry(k).or_insert(v);
         }
         if s.first_input.is_none() {
-            s.first_input = io_from(r.get(3), r.get(4), r.get(5));
+            s.first_input = io_from(r.get(4), r.get(5), r.get(6));
         }
-        if let Some(out) = io_from(r.get(6), r.get(7), r.get(8)) {
+        if let Some(out) = io_from(r.get(7), r.get(8), r.get(9)) {
             s.last_output = Some(out);
         }
-        latencies.push(r.get::<_, i64>(9) as f64 / 1e6);
+        latencies[i].push(r.get::<_, i64>(10) as f64 / 1e6);
     }
-    latencies.sort_by(f64::total_cmp);
-    s.latency_ms = Latency {
-        p50: percentile(&latencies, 0.5),
-        p99: percentile(&latencies, 0.99),
-    };
-    s.tags = tags.into_iter().collect();
-    s.annotations = annotations::summaries(tx, &s.project, &s.session_id)?;
+    let names: Vec<&str> = sessions
+        .iter()
+        .map(|(_, s)| s.session_id.as_str())
+        .collect();
+    let mut annotations = annotations::summaries_of(tx, project, &names)?;
+    for (i, (_, s)) in sessions.iter_mut().enumerate() {
+        let l = &mut latencies[i];
+        l.sort_by(f64::total_cmp);
+        s.latency_ms = Latency {
+            p50: percentile(l, 0.5),
+            p99: percentile(l, 0.99),
+        };
+        s.tags = std::mem::take(&mut tags[i]).into_iter().collect();
+        s.annotations = annotations.remove(&s.session_id).unwrap_or_default();
+    }
     Ok(())
 }
 
@@ -1191,14 +1209,10 @@ impl Store for PostgresStore {
                     (id, value, s)
                 })
                 .collect();
-            let (data, next_cursor) = paged(rows, limit, &scope);
-            let mut out = Vec::with_capacity(data.len());
-            for (id, mut s) in data {
-                fill_session(tx, id, &mut s)?;
-                out.push(s);
-            }
+            let (mut data, next_cursor) = paged(rows, limit, &scope);
+            fill_sessions(tx, project, &mut data)?;
             Ok(Page {
-                data: out,
+                data: data.into_iter().map(|(_, s)| s).collect(),
                 next_cursor,
             })
         })
@@ -1206,8 +1220,9 @@ impl Store for PostgresStore {
 
     fn session(&self, project: &str, session_id: &str) -> Result<SessionInfo, StoreError> {
         self.read(|tx| {
-            let (id, mut s) = session_lookup(tx, project, session_id)?;
-            fill_session(tx, id, &mut s)?;
+            let mut one = [session_lookup(tx, project, session_id)?];
+            fill_sessions(tx, project, &mut one)?;
+            let [(_, s)] = one;
             Ok(s)
         })
     }

@@ -1,6 +1,7 @@
 //! Session annotations in PostgreSQL: one row per (project, session id, name,
 //! identifier), a request's annotations written in one transaction.
 
+use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use postgres::{Row, Transaction};
@@ -58,13 +59,29 @@ pub(super) fn of_session(
         .collect())
 }
 
-/// The per-name summaries shown with a session.
-pub(super) fn summaries(
+/// The per-name summaries shown with each of a page of sessions, in one query.
+pub(super) fn summaries_of(
     tx: &mut Transaction<'_>,
     project: &str,
-    session_id: &str,
-) -> Result<Vec<AnnotationSummary>, StoreError> {
-    Ok(summarize(&of_session(tx, project, session_id)?))
+    session_ids: &[&str],
+) -> Result<HashMap<String, Vec<AnnotationSummary>>, StoreError> {
+    let ids: Vec<String> = session_ids.iter().map(|s| clean(s).into_owned()).collect();
+    let mut by_session: HashMap<String, Vec<Annotation>> = HashMap::new();
+    for r in tx.query(
+        &format!(
+            "SELECT {COLS} FROM session_annotations a JOIN projects p ON p.id = a.project_id
+             WHERE p.name = $1 AND a.session_id = ANY($2::text[])
+             ORDER BY a.created_ns, a.id"
+        ),
+        &[&clean(project).as_ref(), &ids],
+    )? {
+        let a = row(&r);
+        by_session.entry(a.session_id.clone()).or_default().push(a);
+    }
+    Ok(by_session
+        .into_iter()
+        .map(|(id, list)| (id, summarize(&list)))
+        .collect())
 }
 
 /// Deletes every annotation of a session (the session is being deleted).
