@@ -122,6 +122,28 @@ pub(super) const MIGRATIONS: &[&str] = &[
         UNIQUE (project_id, session_id, name, identifier)
     );
     "#,
+    // 3: a trigram index for the text search `q` (ILIKE '%...%' over turn
+    // inputs and outputs), so a search that matches little does not scan every
+    // turn. pg_trgm ships with PostgreSQL and is a trusted extension; where it
+    // cannot be installed, search still works by scanning.
+    r#"
+    DO $$
+    DECLARE trgm_schema text;
+    BEGIN
+        BEGIN
+            CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public;
+        EXCEPTION WHEN OTHERS THEN
+            RAISE NOTICE 'pg_trgm unavailable, text search scans: %', SQLERRM;
+        END;
+        SELECT n.nspname INTO trgm_schema FROM pg_extension e
+            JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm';
+        IF trgm_schema IS NOT NULL THEN
+            EXECUTE format('CREATE INDEX traces_text_search ON traces USING gin
+                (input_value %I.gin_trgm_ops, output_value %I.gin_trgm_ops)',
+                trgm_schema, trgm_schema);
+        END IF;
+    END $$;
+    "#,
 ];
 
 /// Any constant: the advisory lock key that serializes servers migrating the
