@@ -686,87 +686,94 @@ fn write_spans(tx: &mut Transaction<'_>, spans: &[Prepared<'_>]) -> Result<Write
     if locked.len() != ids.len() {
         return Err(Fail::Retry);
     }
-    let upsert = tx.prepare(UPSERT_TRACE)?;
-    for ((pid, trace_id), s) in &summaries {
-        let rowid = s
-            .session_id
-            .as_ref()
-            .and_then(|sid| session_rowids.get(&(*pid, sid.clone())).copied());
-        upsert_trace(tx, &upsert, *pid, trace_id, s, rowid)?;
-    }
+    upsert_traces(tx, &summaries, &session_rowids)?;
     refresh_sessions(tx, &ids)?;
     Ok(outcome)
 }
 
-const UPSERT_TRACE: &str = "INSERT INTO traces (project_id, trace_id, session_rowid, session_id,
-        session_conflicts, user_id, root_span_id, start_ns, end_ns, span_count, has_error,
-        input_value, input_mime, input_raw, output_value, output_mime, output_raw,
-        prompt_tokens, completion_tokens, total_tokens, cost_prompt, cost_completion, cost_total,
-        tags, metadata)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-        $19, $20, $21, $22, $23, $24, $25)
-     ON CONFLICT (project_id, trace_id) DO UPDATE SET
-        session_rowid = excluded.session_rowid, session_id = excluded.session_id,
-        session_conflicts = excluded.session_conflicts, user_id = excluded.user_id,
-        root_span_id = excluded.root_span_id, start_ns = excluded.start_ns,
-        end_ns = excluded.end_ns, span_count = excluded.span_count,
-        has_error = excluded.has_error, input_value = excluded.input_value,
-        input_mime = excluded.input_mime, input_raw = excluded.input_raw,
-        output_value = excluded.output_value, output_mime = excluded.output_mime,
-        output_raw = excluded.output_raw, prompt_tokens = excluded.prompt_tokens,
-        completion_tokens = excluded.completion_tokens, total_tokens = excluded.total_tokens,
-        cost_prompt = excluded.cost_prompt, cost_completion = excluded.cost_completion,
-        cost_total = excluded.cost_total, tags = excluded.tags, metadata = excluded.metadata";
-
-fn upsert_trace(
+/// Writes the traces' summaries: one `INSERT ... SELECT FROM unnest` for the
+/// whole batch (each trace appears once).
+fn upsert_traces(
     tx: &mut Transaction<'_>,
-    stmt: &postgres::Statement,
-    project_id: i64,
-    trace_id: &[u8; 16],
-    s: &TraceSummary,
-    session_rowid: Option<i64>,
+    summaries: &[((i64, [u8; 16]), TraceSummary)],
+    session_rowids: &HashMap<(i64, String), i64>,
 ) -> Result<(), postgres::Error> {
-    let io = |io: &Option<Io>| {
-        (
-            io.as_ref().map(|i| i.value.clone()),
-            io.as_ref().map(|i| i.mime_type.clone()),
-            io.as_ref().and_then(|i| i.raw_value.clone()),
-        )
-    };
-    let (iv, im, ir) = io(&s.input);
-    let (ov, om, or) = io(&s.output);
-    let conflicts = serde_json::to_value(&s.session_conflicts).unwrap_or(Value::Null);
-    let tags = serde_json::to_value(&s.tags).unwrap_or(Value::Null);
-    let metadata = Value::Object(s.metadata.clone());
-    let root = s.root_span_id.as_ref().map(|r| &r[..]);
-    let params: [&(dyn ToSql + Sync); 25] = [
-        &project_id,
-        &&trace_id[..],
-        &session_rowid,
-        &s.session_id,
-        &conflicts,
-        &s.user_id,
-        &root,
-        &s.start_ns,
-        &s.end_ns,
-        &s.span_count,
-        &s.has_error,
-        &iv,
-        &im,
-        &ir,
-        &ov,
-        &om,
-        &or,
-        &s.tokens.prompt,
-        &s.tokens.completion,
-        &s.tokens.total,
-        &s.cost.prompt,
-        &s.cost.completion,
-        &s.cost.total,
-        &tags,
-        &metadata,
-    ];
-    tx.execute(stmt, &params)?;
+    let n = summaries.len();
+    let mut pid: Vec<i64> = Vec::with_capacity(n);
+    let mut trace: Vec<&[u8]> = Vec::with_capacity(n);
+    let mut rowid: Vec<Option<i64>> = Vec::with_capacity(n);
+    let mut session: Vec<Option<&str>> = Vec::with_capacity(n);
+    let mut conflicts: Vec<Value> = Vec::with_capacity(n);
+    let mut user: Vec<Option<&str>> = Vec::with_capacity(n);
+    let mut root: Vec<Option<&[u8]>> = Vec::with_capacity(n);
+    let mut start: Vec<i64> = Vec::with_capacity(n);
+    let mut end: Vec<i64> = Vec::with_capacity(n);
+    let mut count: Vec<i64> = Vec::with_capacity(n);
+    let mut error: Vec<bool> = Vec::with_capacity(n);
+    let mut io: [Vec<Option<&str>>; 6] = Default::default();
+    let mut tok: [Vec<i64>; 3] = Default::default();
+    let mut cost: [Vec<f64>; 3] = Default::default();
+    let mut tags: Vec<Value> = Vec::with_capacity(n);
+    let mut metadata: Vec<Value> = Vec::with_capacity(n);
+    for ((p, t), s) in summaries {
+        pid.push(*p);
+        trace.push(&t[..]);
+        rowid.push(
+            s.session_id
+                .as_ref()
+                .and_then(|sid| session_rowids.get(&(*p, sid.clone())).copied()),
+        );
+        session.push(s.session_id.as_deref());
+        conflicts.push(serde_json::to_value(&s.session_conflicts).unwrap_or(Value::Null));
+        user.push(s.user_id.as_deref());
+        root.push(s.root_span_id.as_ref().map(|r| &r[..]));
+        start.push(s.start_ns);
+        end.push(s.end_ns);
+        count.push(s.span_count);
+        error.push(s.has_error);
+        for (k, v) in [&s.input, &s.output].into_iter().enumerate() {
+            io[k * 3].push(v.as_ref().map(|i| i.value.as_str()));
+            io[k * 3 + 1].push(v.as_ref().map(|i| i.mime_type.as_str()));
+            io[k * 3 + 2].push(v.as_ref().and_then(|i| i.raw_value.as_deref()));
+        }
+        tok[0].push(s.tokens.prompt);
+        tok[1].push(s.tokens.completion);
+        tok[2].push(s.tokens.total);
+        cost[0].push(s.cost.prompt);
+        cost[1].push(s.cost.completion);
+        cost[2].push(s.cost.total);
+        tags.push(serde_json::to_value(&s.tags).unwrap_or(Value::Null));
+        metadata.push(Value::Object(s.metadata.clone()));
+    }
+    tx.execute(
+        "INSERT INTO traces (project_id, trace_id, session_rowid, session_id,
+            session_conflicts, user_id, root_span_id, start_ns, end_ns, span_count, has_error,
+            input_value, input_mime, input_raw, output_value, output_mime, output_raw,
+            prompt_tokens, completion_tokens, total_tokens, cost_prompt, cost_completion,
+            cost_total, tags, metadata)
+         SELECT * FROM unnest($1::int8[], $2::bytea[], $3::int8[], $4::text[], $5::jsonb[],
+            $6::text[], $7::bytea[], $8::int8[], $9::int8[], $10::int8[], $11::bool[],
+            $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[],
+            $18::int8[], $19::int8[], $20::int8[], $21::float8[], $22::float8[], $23::float8[],
+            $24::jsonb[], $25::jsonb[])
+         ON CONFLICT (project_id, trace_id) DO UPDATE SET
+            session_rowid = excluded.session_rowid, session_id = excluded.session_id,
+            session_conflicts = excluded.session_conflicts, user_id = excluded.user_id,
+            root_span_id = excluded.root_span_id, start_ns = excluded.start_ns,
+            end_ns = excluded.end_ns, span_count = excluded.span_count,
+            has_error = excluded.has_error, input_value = excluded.input_value,
+            input_mime = excluded.input_mime, input_raw = excluded.input_raw,
+            output_value = excluded.output_value, output_mime = excluded.output_mime,
+            output_raw = excluded.output_raw, prompt_tokens = excluded.prompt_tokens,
+            completion_tokens = excluded.completion_tokens, total_tokens = excluded.total_tokens,
+            cost_prompt = excluded.cost_prompt, cost_completion = excluded.cost_completion,
+            cost_total = excluded.cost_total, tags = excluded.tags, metadata = excluded.metadata",
+        &[
+            &pid, &trace, &rowid, &session, &conflicts, &user, &root, &start, &end, &count, &error,
+            &io[0], &io[1], &io[2], &io[3], &io[4], &io[5], &tok[0], &tok[1], &tok[2], &cost[0],
+            &cost[1], &cost[2], &tags, &metadata,
+        ],
+    )?;
     Ok(())
 }
 
