@@ -141,3 +141,117 @@ fn postgres_concurrent_writers_agree() {
         );
     }
 }
+
+/// PostgreSQL text cannot hold NUL: such a span is still stored, its body
+/// (attributes) exact, and the derived columns carry U+FFFD instead.
+#[test]
+fn postgres_stores_nul_characters() {
+    use openinference_session_server::store::conformance::record;
+    use serde_json::json;
+    let (_schemas, mut open) = fresh("nul");
+    let store = open();
+    let attrs = json!({"session.id": "a\u{0}b", "input.value": "hi\u{0}there", "tag.tags": ["t\u{0}"], "metadata": "{\"k\u{0}\": \"v\u{0}\"}"});
+    store
+        .write(&[record("p\u{0}", 1, 1, None, 0, attrs.clone())])
+        .expect("write with NUL");
+    let s = store
+        .session("p\u{0}", "a\u{0}b")
+        .expect("session by the id as sent");
+    assert_eq!(s.session_id, "a\u{fffd}b");
+    assert_eq!(s.first_input.expect("input").value, "hi\u{fffd}there");
+    assert_eq!(s.tags, ["t\u{fffd}"]);
+    let t = store.trace("p\u{0}", &[1; 16]).expect("trace");
+    assert_eq!(
+        serde_json::Value::Object(t.spans[0].attributes.clone()),
+        attrs
+    );
+}
+
+/// Deleting a session while another connection keeps writing traces into it
+/// (retrying on deadlocks) leaves aggregates that match the traces stored.
+#[test]
+fn postgres_delete_racing_writes_stays_consistent() {
+    use openinference_session_server::store::conformance::record;
+    use openinference_session_server::store::{PageQuery, StoreError, TraceQuery};
+    use serde_json::json;
+    let url = database_url();
+    let (_schemas, mut open) = fresh("race");
+    drop(open());
+    let name = _schemas.0.borrow()[0].clone();
+    let store = std::sync::Arc::new(PostgresStore::open_in_schema(&url, &name).expect("open"));
+    let writer = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            for t in 1..=40u8 {
+                // A new trace of the session, and a late child of the previous one.
+                let mut batch = vec![record(
+                    "p",
+                    t,
+                    1,
+                    None,
+                    i64::from(t),
+                    json!({"session.id": "s"}),
+                )];
+                if t > 1 {
+                    batch.push(record(
+                        "p",
+                        t - 1,
+                        2,
+                        Some(1),
+                        i64::from(t),
+                        json!({"session.id": "s"}),
+                    ));
+                }
+                store.write(&batch).expect("write during deletes");
+            }
+        })
+    };
+    let deleter = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            for _ in 0..40 {
+                match store.delete_session("p", "s") {
+                    Ok(()) | Err(StoreError::NotFound(_)) => {}
+                    Err(e) => panic!("delete during writes: {e}"),
+                }
+            }
+        })
+    };
+    writer.join().expect("writer");
+    deleter.join().expect("deleter");
+    let traces = store
+        .traces(
+            "p",
+            &TraceQuery {
+                page: PageQuery {
+                    limit: 1000,
+                    cursor: None,
+                },
+                session_id: Some("s".into()),
+                ..Default::default()
+            },
+        )
+        .expect("traces");
+    match store.session("p", "s") {
+        Ok(s) => assert_eq!(s.num_traces as usize, traces.data.len()),
+        Err(StoreError::NotFound(_)) => assert!(traces.data.is_empty()),
+        Err(e) => panic!("{e}"),
+    }
+    let all = store
+        .traces(
+            "p",
+            &TraceQuery {
+                page: PageQuery {
+                    limit: 1000,
+                    cursor: None,
+                },
+                ..Default::default()
+            },
+        )
+        .expect("all traces");
+    assert_eq!(
+        all.data.len(),
+        traces.data.len(),
+        "no trace left without its session"
+    );
+}

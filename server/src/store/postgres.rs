@@ -1288,23 +1288,24 @@ impl Store for PostgresStore {
     fn delete_session(&self, project: &str, session_id: &str) -> Result<(), StoreError> {
         self.write_tx(|tx| {
             let pid = project_rowid(tx, project)?;
-            // The session row locked first: no trace moves in or out meanwhile.
-            let rowid: i64 = tx
-                .query_opt(
-                    "SELECT id FROM sessions WHERE project_id = $1 AND session_id = $2 FOR UPDATE",
-                    &[&pid, &clean(session_id).as_ref()],
-                )?
-                .map(|r| r.get(0))
-                .ok_or(StoreError::NotFound("session"))?;
-            let traces: Vec<Vec<u8>> = tx
-                .query(
-                    "SELECT trace_id FROM traces WHERE session_rowid = $1",
-                    &[&rowid],
-                )?
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
-            // And each trace: a writer adding a span to one of them waits.
+            let sid = clean(session_id).into_owned();
+            let traces_of = |tx: &mut Transaction<'_>| -> Result<Vec<Vec<u8>>, postgres::Error> {
+                let mut ids: Vec<Vec<u8>> = tx
+                    .query(
+                        "SELECT t.trace_id FROM traces t JOIN sessions s ON s.id = t.session_rowid
+                         WHERE s.project_id = $1 AND s.session_id = $2",
+                        &[&pid, &sid],
+                    )?
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+                ids.sort();
+                Ok(ids)
+            };
+            // Locks in the writers' order, traces first (by key) then the
+            // session row, so a delete and a write never wait on each other in
+            // a cycle.
+            let traces = traces_of(tx)?;
             let mut keys: Vec<i64> = traces
                 .iter()
                 .map(|t| trace_lock_key(pid, &id16(t)))
@@ -1315,6 +1316,17 @@ impl Store for PostgresStore {
                 "SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::int8[]) AS k",
                 &[&keys],
             )?;
+            let rowid: i64 = tx
+                .query_opt(
+                    "SELECT id FROM sessions WHERE project_id = $1 AND session_id = $2 FOR UPDATE",
+                    &[&pid, &sid],
+                )?
+                .map(|r| r.get(0))
+                .ok_or(StoreError::NotFound("session"))?;
+            // A trace that joined before the locks were held: start again.
+            if traces_of(tx)? != traces {
+                return Err(Fail::Retry);
+            }
             tx.execute(
                 "DELETE FROM spans WHERE project_id = $1 AND trace_id = ANY($2::bytea[])",
                 &[&pid, &traces],
