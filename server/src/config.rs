@@ -37,6 +37,9 @@ pub struct ServeArgs {
     /// JSON file of model prices ({"model": {"prompt": usd_per_mtok, "completion": usd_per_mtok}}) laid over the shipped table
     #[arg(long, env = "OI_SESSIONS_PRICES")]
     pub prices: Option<PathBuf>,
+    /// PostgreSQL URL (postgres://user:password@host:port/db) to store in instead of SQLite in --data-dir
+    #[arg(long, env = "OI_SESSIONS_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
 }
 
 /// Why the configuration cannot be used.
@@ -57,6 +60,27 @@ pub enum ConfigError {
     /// The price file is unusable.
     #[error(transparent)]
     Prices(#[from] PriceError),
+    /// `--database-url` is not a PostgreSQL URL (the value is not repeated: it
+    /// holds a password).
+    #[error("--database-url must be a postgres:// or postgresql:// url")]
+    DatabaseUrl,
+}
+
+/// A database URL: its `Debug` never shows the value, which holds a password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The URL itself, for connecting only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseUrl(<redacted>)")
+    }
 }
 
 /// The resolved configuration.
@@ -74,6 +98,8 @@ pub struct Config {
     pub api_key: Option<String>,
     /// Price table.
     pub prices: PriceTable,
+    /// PostgreSQL to store in; `None`: SQLite in `data_dir`.
+    pub database_url: Option<DatabaseUrl>,
 }
 
 fn default_data_dir() -> Option<PathBuf> {
@@ -104,6 +130,13 @@ impl ServeArgs {
             Some(path) => PriceTable::with_file(path)?,
             None => PriceTable::default(),
         };
+        let database_url = match self.database_url {
+            None => None,
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Some(DatabaseUrl(url))
+            }
+            Some(_) => return Err(ConfigError::DatabaseUrl),
+        };
         Ok(Config {
             http_addr: self.http_addr,
             grpc_addr,
@@ -114,6 +147,7 @@ impl ServeArgs {
             max_request_bytes: self.max_request_bytes,
             api_key: self.api_key,
             prices,
+            database_url,
         })
     }
 }
@@ -170,5 +204,25 @@ mod tests {
             resolve(&["--data-dir", "/d", "--prices", "/nonexistent.json"]),
             Err(ConfigError::Prices(_))
         ));
+    }
+
+    #[test]
+    fn database_url_resolves_and_never_shows_its_password() {
+        let c = resolve(&["--data-dir", "/d"]).unwrap();
+        assert_eq!(c.database_url, None);
+        let c = resolve(&[
+            "--data-dir",
+            "/d",
+            "--database-url",
+            "postgres://oi:s3cret@127.0.0.1:5432/oi",
+        ])
+        .unwrap();
+        let url = c.database_url.as_ref().unwrap();
+        assert_eq!(url.expose(), "postgres://oi:s3cret@127.0.0.1:5432/oi");
+        assert!(!format!("{c:?}").contains("s3cret"));
+        let err =
+            resolve(&["--data-dir", "/d", "--database-url", "mysql://u:s3cret@h/d"]).unwrap_err();
+        assert!(matches!(err, ConfigError::DatabaseUrl));
+        assert!(!err.to_string().contains("s3cret"));
     }
 }

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use openinference_session_server::config::ServeArgs;
+use openinference_session_server::store::Store;
+use openinference_session_server::store::postgres::{PostgresStore, describe, parse_url};
 use openinference_session_server::store::sqlite::SqliteStore;
 use openinference_session_server::{AppState, serve};
 use tracing_subscriber::EnvFilter;
@@ -60,13 +62,28 @@ fn main() -> anyhow::Result<()> {
         .init();
     let Command::Serve(args) = Cli::parse().command;
     let config = args.resolve()?;
+    // PostgreSQL's blocking client runs its own runtime, so it is opened before
+    // ours starts; the password never reaches a message.
+    let (postgres, store_name): (Option<Arc<dyn Store>>, String) = match &config.database_url {
+        Some(url) => {
+            let name = format!("postgresql {}", describe(&parse_url(url.expose())?));
+            let store = PostgresStore::open(url.expose())
+                .with_context(|| format!("cannot open the store in {name}"))?;
+            (Some(Arc::new(store)), name)
+        }
+        None => (None, config.data_dir.display().to_string()),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let store = SqliteStore::open_dir(&config.data_dir)
-            .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
+        let store: Arc<dyn Store> = match postgres {
+            Some(store) => store,
+            None => Arc::new(SqliteStore::open_dir(&config.data_dir).with_context(|| {
+                format!("cannot open the store in {}", config.data_dir.display())
+            })?),
+        };
         let http = tokio::net::TcpListener::bind(config.http_addr)
             .await
             .with_context(|| format!("cannot listen on {}", config.http_addr))?;
@@ -78,7 +95,7 @@ fn main() -> anyhow::Result<()> {
             ),
             None => None,
         };
-        let mut state = AppState::new(Arc::new(store));
+        let mut state = AppState::new(store);
         state.max_request_bytes = config.max_request_bytes;
         state.api_key = config.api_key.map(Arc::from);
         state.prices = Arc::new(config.prices);
@@ -90,7 +107,7 @@ fn main() -> anyhow::Result<()> {
             }
             out.flush()?;
         }
-        tracing::info!(data_dir = %config.data_dir.display(), "serving");
+        tracing::info!(store = %store_name, "serving");
         serve(http, grpc, state, shutdown_signal()).await?;
         Ok(())
     })

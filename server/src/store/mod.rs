@@ -29,6 +29,7 @@
 //! PostgreSQL backend can use a blocking client or `Handle::block_on` inside.
 
 pub mod conformance;
+pub mod postgres;
 pub mod sqlite;
 
 use crate::annotation::{Annotation, NewAnnotation};

@@ -1,0 +1,187 @@
+//! The PostgreSQL schema as an ordered list of migrations; the one-row table
+//! `schema_version` records the last one applied.
+
+use postgres::Client;
+
+use crate::store::StoreError;
+
+/// Versioned migrations, applied in order, each in its own transaction.
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: projects, sessions, traces, spans. Traces and sessions are materialized
+    // rows that every write re-derives for what it touched, as in SQLite.
+    r#"
+    CREATE TABLE projects (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        name text NOT NULL UNIQUE
+    );
+    CREATE TABLE sessions (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        project_id bigint NOT NULL REFERENCES projects(id),
+        session_id text NOT NULL,
+        start_ns bigint NOT NULL DEFAULT 0,
+        end_ns bigint NOT NULL DEFAULT 0,
+        duration_ns bigint NOT NULL DEFAULT 0,
+        num_traces bigint NOT NULL DEFAULT 0,
+        num_traces_with_error bigint NOT NULL DEFAULT 0,
+        prompt_tokens bigint NOT NULL DEFAULT 0,
+        completion_tokens bigint NOT NULL DEFAULT 0,
+        total_tokens bigint NOT NULL DEFAULT 0,
+        cost_prompt double precision NOT NULL DEFAULT 0,
+        cost_completion double precision NOT NULL DEFAULT 0,
+        cost_total double precision NOT NULL DEFAULT 0,
+        UNIQUE (project_id, session_id)
+    );
+    CREATE INDEX sessions_by_start_time ON sessions (project_id, start_ns, id);
+    CREATE INDEX sessions_by_end_time ON sessions (project_id, end_ns, id);
+    CREATE INDEX sessions_by_num_traces ON sessions (project_id, num_traces, id);
+    CREATE INDEX sessions_by_total_tokens ON sessions (project_id, total_tokens, id);
+    CREATE INDEX sessions_by_total_cost ON sessions (project_id, cost_total, id);
+    CREATE INDEX sessions_by_duration ON sessions (project_id, duration_ns, id);
+    CREATE TABLE traces (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        project_id bigint NOT NULL REFERENCES projects(id),
+        trace_id bytea NOT NULL,
+        session_rowid bigint REFERENCES sessions(id) ON DELETE SET NULL,
+        session_id text,
+        session_conflicts jsonb NOT NULL DEFAULT '[]',
+        user_id text,
+        root_span_id bytea,
+        start_ns bigint NOT NULL,
+        end_ns bigint NOT NULL,
+        span_count bigint NOT NULL,
+        has_error boolean NOT NULL,
+        input_value text,
+        input_mime text,
+        input_raw text,
+        output_value text,
+        output_mime text,
+        output_raw text,
+        prompt_tokens bigint NOT NULL,
+        completion_tokens bigint NOT NULL,
+        total_tokens bigint NOT NULL,
+        cost_prompt double precision NOT NULL,
+        cost_completion double precision NOT NULL,
+        cost_total double precision NOT NULL,
+        tags jsonb NOT NULL DEFAULT '[]',
+        metadata jsonb NOT NULL DEFAULT '{}',
+        UNIQUE (project_id, trace_id)
+    );
+    CREATE INDEX traces_by_session ON traces (session_rowid, start_ns, id);
+    CREATE INDEX traces_by_start_time ON traces (project_id, start_ns, id);
+    CREATE INDEX traces_by_user ON traces (project_id, user_id, session_rowid);
+    CREATE TABLE spans (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        trace_id bytea NOT NULL,
+        span_id bytea NOT NULL,
+        project_id bigint NOT NULL REFERENCES projects(id),
+        parent_span_id bytea,
+        name text NOT NULL,
+        kind text NOT NULL,
+        status_code integer NOT NULL,
+        status_message text NOT NULL,
+        start_ns bigint NOT NULL,
+        end_ns bigint NOT NULL,
+        session_id text,
+        user_id text,
+        oi_kind text,
+        is_llm boolean NOT NULL,
+        input_value text,
+        input_mime text,
+        output_value text,
+        output_mime text,
+        last_user text,
+        reply text,
+        prompt_tokens bigint NOT NULL,
+        completion_tokens bigint NOT NULL,
+        total_tokens bigint NOT NULL,
+        cost_prompt double precision NOT NULL,
+        cost_completion double precision NOT NULL,
+        cost_total double precision NOT NULL,
+        tags jsonb NOT NULL,
+        metadata jsonb NOT NULL,
+        body bytea NOT NULL,
+        UNIQUE (trace_id, span_id)
+    );
+    "#,
+    // 2: session annotations; the unique key is the upsert key.
+    r#"
+    CREATE TABLE session_annotations (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        project_id bigint NOT NULL REFERENCES projects(id),
+        session_id text NOT NULL,
+        name text NOT NULL,
+        identifier text NOT NULL,
+        annotator_kind text NOT NULL,
+        label text,
+        score double precision,
+        explanation text,
+        metadata jsonb NOT NULL,
+        user_id text,
+        created_ns bigint NOT NULL,
+        updated_ns bigint NOT NULL,
+        UNIQUE (project_id, session_id, name, identifier)
+    );
+    "#,
+    // 3: a trigram index for the text search `q` (ILIKE '%...%' over turn
+    // inputs and outputs), so a search that matches little does not scan every
+    // turn. pg_trgm ships with PostgreSQL and is a trusted extension; where it
+    // cannot be installed, search still works by scanning.
+    r#"
+    DO $$
+    DECLARE trgm_schema text;
+    BEGIN
+        BEGIN
+            CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public;
+        EXCEPTION WHEN OTHERS THEN
+            RAISE NOTICE 'pg_trgm unavailable, text search scans: %', SQLERRM;
+        END;
+        SELECT n.nspname INTO trgm_schema FROM pg_extension e
+            JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm';
+        IF trgm_schema IS NOT NULL THEN
+            EXECUTE format('CREATE INDEX traces_text_search ON traces USING gin
+                (input_value %I.gin_trgm_ops, output_value %I.gin_trgm_ops)',
+                trgm_schema, trgm_schema);
+        END IF;
+    END $$;
+    "#,
+];
+
+/// Any constant: the advisory lock key that serializes servers migrating the
+/// same database at start-up.
+const MIGRATION_LOCK: i64 = 0x6f69_7365_7373_0001;
+
+/// Applies the missing migrations; refuses a schema newer than this binary.
+pub(super) fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")?;
+    let version: Option<i32> = tx
+        .query_opt("SELECT version FROM schema_version", &[])?
+        .map(|r| r.get(0));
+    let version = match version {
+        Some(v) => v,
+        None => {
+            tx.execute("INSERT INTO schema_version (version) VALUES (0)", &[])?;
+            0
+        }
+    };
+    let version = usize::try_from(version).unwrap_or(usize::MAX);
+    if version > MIGRATIONS.len() {
+        return Err(StoreError::Backend(format!(
+            "database schema version {version} is newer than this server ({})",
+            MIGRATIONS.len()
+        )));
+    }
+    // One transaction for all pending migrations: a server stopped midway
+    // leaves the schema as it was.
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        tx.batch_execute(sql)?;
+        tx.execute(
+            "UPDATE schema_version SET version = $1",
+            &[&i32::try_from(i + 1).unwrap_or(i32::MAX)],
+        )?;
+        tracing::info!(version = i + 1, "applied migration");
+    }
+    tx.commit()?;
+    Ok(())
+}
