@@ -13,7 +13,10 @@ cargo_locked fmt --all --check
 cargo_locked clippy --quiet -p openinference-session -p openinference-session-python \
   -p openinference-session-server -p openinference-session-node --all-targets -- -D warnings
 
-log "rust: core and server tests"
+log "postgresql for the server's PostgreSQL tests (installed and started if missing)"
+export OI_SESSIONS_TEST_DATABASE_URL="${OI_SESSIONS_TEST_DATABASE_URL:-$(bash scripts/postgres.sh)}"
+
+log "rust: core and server tests (the store conformance suite on SQLite and on PostgreSQL)"
 cargo_locked test --quiet -p openinference-session -p openinference-session-server
 
 build_and_install_wheel
