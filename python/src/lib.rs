@@ -404,6 +404,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scope::install_context_hooks, m)?)?;
     m.add_function(wrap_pyfunction!(scope::set_baggage_flag, m)?)?;
     m.add_function(wrap_pyfunction!(scope::using_session, m)?)?;
+    m.add_function(wrap_pyfunction!(scope::using_attributes, m)?)?;
     m.add_function(wrap_pyfunction!(parse_aliases, m)?)?;
     m.add_function(wrap_pyfunction!(validate_session_id, m)?)?;
     m.add(

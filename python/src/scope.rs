@@ -271,3 +271,37 @@ pub(crate) fn using_session(
 ) -> PyResult<ContextScope> {
     Ok(ContextScope::new(session_attributes(py, session_id)?))
 }
+
+/// Sets several context attributes at once; `None` leaves one as it is.
+///
+/// `attributes` are free-form span attributes (str, bool, int, float or a list
+/// of one of those), inherited like metadata.
+#[pyfunction]
+#[pyo3(signature = (
+    *, session_id=None, user_id=None, metadata=None, tags=None, prompt_template=None,
+    prompt_template_version=None, prompt_template_variables=None, attributes=None
+))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn using_attributes(
+    py: Python<'_>,
+    session_id: Option<&Bound<'_, PyAny>>,
+    user_id: Option<&Bound<'_, PyAny>>,
+    metadata: Option<&Bound<'_, PyAny>>,
+    tags: Option<&Bound<'_, PyAny>>,
+    prompt_template: Option<&Bound<'_, PyAny>>,
+    prompt_template_version: Option<&Bound<'_, PyAny>>,
+    prompt_template_variables: Option<&Bound<'_, PyAny>>,
+    attributes: Option<&Bound<'_, PyAny>>,
+) -> PyResult<ContextScope> {
+    let attrs = Attributes::new(
+        session_id,
+        user_id,
+        metadata,
+        tags,
+        prompt_template,
+        prompt_template_version,
+        prompt_template_variables,
+        attributes,
+    )?;
+    Ok(ContextScope::new(Py::new(py, attrs)?))
+}

@@ -17,7 +17,7 @@ are kept under OpenInference's own context keys: ``openinference-instrumentation
 reads what this package sets and the other way round.
 """
 
-from ._native import MAX_ID_BYTES, ContextScope, using_session
+from ._native import MAX_ID_BYTES, ContextScope, using_attributes, using_session
 from ._processor import SessionSpanProcessor
 from ._register import DEFAULT_ENDPOINT, register
 from ._scopes import (
@@ -26,7 +26,6 @@ from ._scopes import (
     get_context_attributes,
     set_baggage_propagation,
     set_session,
-    using_attributes,
     using_metadata,
     using_prompt_template,
     using_tags,

@@ -15,6 +15,7 @@ __all__ = [
     "install_context_hooks",
     "parse_aliases",
     "set_baggage_flag",
+    "using_attributes",
     "using_session",
     "validate_session_id",
 ]
@@ -76,6 +77,19 @@ class ContextScope:
 
 def using_session(session_id: str) -> ContextScope:
     """Every span started inside carries ``session.id = session_id``."""
+
+def using_attributes(
+    *,
+    session_id: str | None = None,
+    user_id: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    tags: Sequence[str] | None = None,
+    prompt_template: str | None = None,
+    prompt_template_version: str | None = None,
+    prompt_template_variables: Mapping[str, Any] | None = None,
+    attributes: Mapping[str, Any] | None = None,
+) -> ContextScope:
+    """Sets several context attributes at once; ``None`` leaves one as it is."""
 
 def install_context_hooks(
     get_current: Callable[[], Any],

@@ -156,37 +156,6 @@ def using_prompt_template(
     )
 
 
-def using_attributes(
-    *,
-    session_id: str | None = None,
-    user_id: str | None = None,
-    metadata: Mapping[str, Any] | None = None,
-    tags: list[str] | None = None,
-    prompt_template: str | None = None,
-    prompt_template_version: str | None = None,
-    prompt_template_variables: Mapping[str, Any] | None = None,
-    attributes: Mapping[str, AttributeValue] | None = None,
-) -> ContextScope:
-    """Sets several context attributes at once; ``None`` leaves one as it is.
-
-    ``attributes`` are free-form span attributes (str, bool, int, float or a list
-    of one of those), inherited like metadata.
-    """
-    # positional: the native constructor parses them faster than keywords
-    return ContextScope(
-        Attributes(
-            session_id,
-            user_id,
-            metadata,
-            tags,
-            prompt_template,
-            prompt_template_version,
-            prompt_template_variables,
-            attributes,
-        )
-    )
-
-
 # What set_session did, innermost last: (session id, the context before it).
 _set_sessions: ContextVar[tuple[tuple[str, Context], ...]] = ContextVar(
     "openinference_session_set_sessions", default=()
