@@ -1,0 +1,243 @@
+//! The synthetic chat workload and the measuring helpers shared by the ingest
+//! benchmarks (`ingest.rs` on SQLite, `ingest_postgres.rs` on PostgreSQL):
+//! sessions of 10 turns, 3 spans a turn, LLM spans carrying the growing
+//! conversation, as OTLP/HTTP protobuf bodies; a minimal HTTP client; read
+//! latency percentiles; this process's CPU time and peak RSS.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use prost::Message;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub const TURNS: usize = 10;
+/// 17 sessions x 10 turns x 3 spans = 510 spans a request (the SDK's batch is 512).
+pub const SESSIONS_PER_REQUEST: usize = 17;
+
+pub fn kv(k: &str, v: impl Into<String>) -> KeyValue {
+    KeyValue {
+        key: k.into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(v.into())),
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn ki(k: &str, v: i64) -> KeyValue {
+    KeyValue {
+        key: k.into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::IntValue(v)),
+        }),
+        ..Default::default()
+    }
+}
+
+pub const WORDS: &[&str] = &[
+    "invoice", "parcel", "refund", "account", "password", "delivery", "address", "order",
+    "billing", "support", "please", "could", "you", "check", "the", "status", "of", "my", "recent",
+    "payment", "thanks", "again",
+];
+
+pub fn sentence(seed: u64, words: usize) -> String {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..words)
+        .map(|_| {
+            x ^= x >> 33;
+            x = x.wrapping_mul(0xff51afd7ed558ccd);
+            WORDS[(x % WORDS.len() as u64) as usize]
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The requests for a range of sessions: by session (each session's turns
+/// together) or by turn (turn t of every session in the range together, the way
+/// an exporter batches concurrent conversations by time).
+pub fn workload(sessions: std::ops::Range<usize>, by_turn: bool) -> (Vec<Vec<u8>>, usize, usize) {
+    let base: u64 = 1_790_000_000_000_000_000;
+    let mut spans: Vec<(usize, Span)> = Vec::new();
+    for s in sessions {
+        let mut history: Vec<(String, String)> = Vec::new();
+        for t in 0..TURNS {
+            let n = (s * TURNS + t) as u64;
+            let mut trace_id = [0u8; 16];
+            trace_id[..8].copy_from_slice(&(n + 1).to_be_bytes());
+            trace_id[8] = 1;
+            let start = base + n * 1_000_000_000;
+            let question = sentence(n, 25);
+            let answer = sentence(n ^ 0xabc, 60);
+            let id = |k: u8| {
+                let mut id = [k; 8];
+                id[..4].copy_from_slice(&(n as u32 + 1).to_be_bytes());
+                id.to_vec()
+            };
+            let mut llm_attrs = vec![
+                kv("openinference.span.kind", "LLM"),
+                kv("llm.model_name", "gpt-4o-mini"),
+                ki("llm.token_count.prompt", 50 * (t as i64 + 1)),
+                ki("llm.token_count.completion", 60),
+                kv("session.id", format!("session-{s}")),
+            ];
+            history.push(("user".into(), question.clone()));
+            for (i, (role, content)) in history.iter().enumerate() {
+                llm_attrs.push(kv(
+                    &format!("llm.input_messages.{i}.message.role"),
+                    role.clone(),
+                ));
+                llm_attrs.push(kv(
+                    &format!("llm.input_messages.{i}.message.content"),
+                    content.clone(),
+                ));
+            }
+            llm_attrs.push(kv("llm.output_messages.0.message.role", "assistant"));
+            llm_attrs.push(kv("llm.output_messages.0.message.content", answer.clone()));
+            history.push(("assistant".into(), answer.clone()));
+            spans.push((
+                t,
+                Span {
+                    trace_id: trace_id.to_vec(),
+                    span_id: id(1),
+                    name: "chat-turn".into(),
+                    kind: 2,
+                    start_time_unix_nano: start,
+                    end_time_unix_nano: start + 900_000_000,
+                    attributes: vec![
+                        kv("openinference.span.kind", "CHAIN"),
+                        kv("session.id", format!("session-{s}")),
+                        kv("user.id", format!("user-{}", s % 97)),
+                        kv("input.value", question),
+                        kv("output.value", answer),
+                    ],
+                    ..Default::default()
+                },
+            ));
+            spans.push((
+                t,
+                Span {
+                    trace_id: trace_id.to_vec(),
+                    span_id: id(2),
+                    parent_span_id: id(1),
+                    name: "retrieve".into(),
+                    kind: 1,
+                    start_time_unix_nano: start + 10_000_000,
+                    end_time_unix_nano: start + 90_000_000,
+                    attributes: vec![
+                        kv("openinference.span.kind", "RETRIEVER"),
+                        kv("input.value", sentence(n + 7, 10)),
+                    ],
+                    ..Default::default()
+                },
+            ));
+            spans.push((
+                t,
+                Span {
+                    trace_id: trace_id.to_vec(),
+                    span_id: id(3),
+                    parent_span_id: id(1),
+                    name: "ChatCompletion".into(),
+                    kind: 3,
+                    start_time_unix_nano: start + 100_000_000,
+                    end_time_unix_nano: start + 880_000_000,
+                    attributes: llm_attrs,
+                    ..Default::default()
+                },
+            ));
+        }
+    }
+    if by_turn {
+        spans.sort_by_key(|(t, _)| *t);
+    }
+    let spans: Vec<Span> = spans.into_iter().map(|(_, span)| span).collect();
+    let total = spans.len();
+    let mut bytes = 0;
+    let bodies: Vec<Vec<u8>> = spans
+        .chunks(SESSIONS_PER_REQUEST * TURNS * 3)
+        .map(|chunk| {
+            let body = ExportTraceServiceRequest {
+                resource_spans: vec![ResourceSpans {
+                    resource: Some(Resource {
+                        attributes: vec![kv("service.name", "bench")],
+                        ..Default::default()
+                    }),
+                    scope_spans: vec![ScopeSpans {
+                        spans: chunk.to_vec(),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+            }
+            .encode_to_vec();
+            bytes += body.len();
+            body
+        })
+        .collect();
+    (bodies, total, bytes)
+}
+
+pub async fn http(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nhost: b\r\nconnection: close\r\ncontent-type: application/x-protobuf\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(body).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let status = std::str::from_utf8(&raw[9..12]).unwrap().parse().unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    (status, raw[split + 4..].to_vec())
+}
+
+pub async fn latency(addr: SocketAddr, label: &str, paths: &[String]) {
+    let mut times = Vec::new();
+    for p in paths {
+        let t = Instant::now();
+        let (status, body) = http(addr, "GET", p, b"").await;
+        assert_eq!(status, 200, "{p}: {}", String::from_utf8_lossy(&body));
+        times.push(t.elapsed());
+    }
+    times.sort();
+    let pct = |q: f64| times[((q * times.len() as f64).ceil() as usize).clamp(1, times.len()) - 1];
+    println!(
+        "{label:<34} p50 {:>8.2?}  p95 {:>8.2?}  (n={})",
+        pct(0.5),
+        pct(0.95),
+        times.len()
+    );
+}
+
+/// User + system CPU time of this process, in seconds.
+pub fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| {
+        f.iter().filter_map(|v| v.parse::<f64>().ok()).sum()
+    });
+    ticks / 100.0
+}
+
+pub fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap())
+        })
+        .unwrap_or(0)
+}
