@@ -11,11 +11,13 @@
 mod workload;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use openinference_session_server::store::sqlite::SqliteStore;
 use openinference_session_server::{AppState, serve};
-use workload::{SESSIONS_PER_REQUEST, TURNS, cpu_seconds, http, latency, peak_rss_kb, workload};
+use workload::{
+    SESSIONS_PER_REQUEST, TURNS, cpu_seconds, latency, peak_rss_kb, send_all, workload,
+};
 
 fn main() {
     let sessions: usize = std::env::var("BENCH_SESSIONS")
@@ -51,36 +53,9 @@ fn main() {
             let _ = stopped.await;
         }));
         let rss_before = peak_rss_kb();
-        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let t = Instant::now();
         let cpu = cpu_seconds();
-        let tasks: Vec<_> = (0..clients)
-            .map(|_| {
-                let next = next.clone();
-                tokio::spawn(async move {
-                    loop {
-                        let first = next.fetch_add(group, std::sync::atomic::Ordering::Relaxed);
-                        if first >= sessions {
-                            break;
-                        }
-                        let (bodies, _, _) = workload(first..(first + group).min(sessions), by_turn);
-                        for body in &bodies {
-                            loop {
-                                let (status, _) = http(addr, "POST", "/v1/traces", body).await;
-                                if status == 200 {
-                                    break;
-                                }
-                                assert_eq!(status, 503);
-                                tokio::time::sleep(Duration::from_millis(50)).await;
-                            }
-                        }
-                    }
-                })
-            })
-            .collect();
-        for task in tasks {
-            task.await.unwrap();
-        }
+        send_all(addr, sessions, clients, group, by_turn).await;
         let elapsed = t.elapsed();
         let cpu = cpu_seconds() - cpu;
         println!(

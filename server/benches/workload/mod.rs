@@ -241,3 +241,43 @@ pub fn peak_rss_kb() -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// Sends sessions `0..sessions` from `clients` concurrent clients, `group`
+/// sessions a unit of work, retrying a 503 until it is accepted: every span is
+/// committed when this returns.
+pub async fn send_all(
+    addr: SocketAddr,
+    sessions: usize,
+    clients: usize,
+    group: usize,
+    by_turn: bool,
+) {
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let next = next.clone();
+            tokio::spawn(async move {
+                loop {
+                    let first = next.fetch_add(group, std::sync::atomic::Ordering::Relaxed);
+                    if first >= sessions {
+                        break;
+                    }
+                    let (bodies, _, _) = workload(first..(first + group).min(sessions), by_turn);
+                    for body in &bodies {
+                        loop {
+                            let (status, _) = http(addr, "POST", "/v1/traces", body).await;
+                            if status == 200 {
+                                break;
+                            }
+                            assert_eq!(status, 503);
+                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
