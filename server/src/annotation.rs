@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use openinference_session::attributes::MAX_ID_BYTES;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -24,7 +25,7 @@ pub const MAX_METADATA_BYTES: usize = 64 * 1024;
 pub const MAX_BATCH: usize = 1000;
 
 /// Who (or what) gave the verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum AnnotatorKind {
     /// A person, in the UI or through the API.
@@ -58,7 +59,7 @@ impl AnnotatorKind {
 }
 
 /// An annotation as a client writes it.
-#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAnnotation {
     /// The session annotated (taken from the path for single writes).
@@ -115,7 +116,7 @@ impl NewAnnotation {
                 "session_id must be a non-empty string".to_owned(),
             ));
         }
-        check_len("session_id", &self.session_id, 4096)?;
+        check_len("session_id", &self.session_id, MAX_ID_BYTES)?;
         if self.name.trim().is_empty() {
             return Err(("name", "name must be a non-empty string".to_owned()));
         }
@@ -142,7 +143,7 @@ impl NewAnnotation {
         }
         check_len("identifier", &self.identifier, MAX_LABEL_BYTES)?;
         if let Some(user) = &self.user_id {
-            check_len("user_id", user, 4096)?;
+            check_len("user_id", user, MAX_ID_BYTES)?;
         }
         let metadata_len = serde_json::to_string(&self.metadata)
             .map(|s| s.len())
@@ -158,7 +159,7 @@ impl NewAnnotation {
 }
 
 /// A stored annotation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Annotation {
     /// Stable id (for deletion).
     pub id: i64,
@@ -169,16 +170,20 @@ pub struct Annotation {
     /// Who judged.
     pub annotator_kind: AnnotatorKind,
     /// Categorical verdict.
+    #[schema(required = true)]
     pub label: Option<String>,
     /// Numeric verdict.
+    #[schema(required = true)]
     pub score: Option<f64>,
     /// Why.
+    #[schema(required = true)]
     pub explanation: Option<String>,
     /// Anything else.
     pub metadata: Map<String, Value>,
     /// See [`NewAnnotation::identifier`].
     pub identifier: String,
     /// Who annotated, when known.
+    #[schema(required = true)]
     pub user_id: Option<String>,
     /// First written, RFC 3339.
     pub created_at: String,
@@ -187,13 +192,14 @@ pub struct Annotation {
 }
 
 /// The annotations of one name on a session, summarized for lists and headers.
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default, utoipa::ToSchema)]
 pub struct AnnotationSummary {
     /// The annotation name.
     pub name: String,
     /// How many annotations of this name.
     pub count: i64,
     /// Mean of their scores, when any has one.
+    #[schema(required = true)]
     pub mean_score: Option<f64>,
     /// How many carry each label.
     pub labels: BTreeMap<String, i64>,

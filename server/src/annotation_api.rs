@@ -9,76 +9,24 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::annotation::{Annotation, MAX_BATCH, NewAnnotation};
 use crate::api::blocking;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::model::Page;
+use crate::request::{Params, QueryParams, json_body};
 
-/// These endpoints take no query parameters: any is a mistake worth naming.
-fn no_query(uri: &Uri) -> Result<(), ApiError> {
-    match uri.query().filter(|q| !q.is_empty()) {
-        None => Ok(()),
-        Some(q) => {
-            let name = q
-                .split('&')
-                .next()
-                .unwrap_or(q)
-                .split('=')
-                .next()
-                .unwrap_or(q);
-            Err(ApiError::bad_parameter(
-                name,
-                format!("unknown parameter {name:?}"),
-            ))
-        }
-    }
-}
-
-/// Reads a JSON body within the server's request size limit.
-async fn json_body<T: for<'de> Deserialize<'de>>(
+/// Reads a JSON body within the server's limits.
+async fn body<T: for<'de> Deserialize<'de>>(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<T, ApiError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !content_type.starts_with("application/json") {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            format!("expected application/json, got {content_type:?}"),
-        ));
-    }
-    let limit = state.max_request_bytes;
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
-        if e.to_string().contains("length limit") {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!("body over the limit of {limit} bytes"),
-            )
-        } else {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_body",
-                format!("cannot read body: {e}"),
-            )
-        }
-    })?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
-            format!("invalid annotation JSON: {e}"),
-        )
-    })
+    json_body(headers, body, state.max_request_bytes, state.body_timeout).await
 }
 
 fn validated(annotation: &NewAnnotation, index: Option<usize>) -> Result<(), ApiError> {
@@ -86,19 +34,28 @@ fn validated(annotation: &NewAnnotation, index: Option<usize>) -> Result<(), Api
         let at = index
             .map(|i| format!("data[{i}].{field}"))
             .unwrap_or_else(|| field.to_owned());
-        let mut error = ApiError::bad_parameter(&at, message);
-        error.code = "invalid_body";
-        error
+        ApiError::invalid_body(message).at(at)
     })
 }
 
 /// `GET /v1/projects/{project}/sessions/{session_id}/annotations`.
+#[utoipa::path(
+    get, path = "/v1/projects/{project}/sessions/{session_id}/annotations", tag = "annotations",
+    params(
+        ("project" = String, Path, description = "Project name"),
+        ("session_id" = String, Path, description = "The session id the app sent"),
+    ),
+    responses(
+        (status = 200, description = "The session's annotations, oldest first", body = Page<Annotation>),
+        (status = 404, description = "No such project or session", body = ErrorBody),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     Path((project, session_id)): Path<(String, String)>,
-    uri: Uri,
+    params: Params,
 ) -> Result<Json<Page<Annotation>>, ApiError> {
-    no_query(&uri)?;
+    QueryParams::none(params)?;
     let data = blocking(&state, move |s| s.annotations(&project, &session_id)).await?;
     Ok(Json(Page {
         data,
@@ -108,20 +65,34 @@ pub async fn list(
 
 /// `POST /v1/projects/{project}/sessions/{session_id}/annotations`: one
 /// annotation, created or replaced (same name and identifier).
+#[utoipa::path(
+    post, path = "/v1/projects/{project}/sessions/{session_id}/annotations", tag = "annotations",
+    params(
+        ("project" = String, Path, description = "Project name"),
+        ("session_id" = String, Path, description = "The session id the app sent"),
+    ),
+    request_body(content = NewAnnotation, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The stored annotation", body = Annotation),
+        (status = 400, description = "The annotation is invalid (the field is named)", body = ErrorBody),
+        (status = 404, description = "No such project or session", body = ErrorBody),
+        (status = 413, description = "Body over the limit", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     Path((project, session_id)): Path<(String, String)>,
-    uri: Uri,
+    params: Params,
     headers: HeaderMap,
-    body: Body,
+    request: Body,
 ) -> Result<Json<Annotation>, ApiError> {
-    no_query(&uri)?;
-    let mut annotation: NewAnnotation = json_body(&state, &headers, body).await?;
+    QueryParams::none(params)?;
+    let mut annotation: NewAnnotation = body(&state, &headers, request).await?;
     if !annotation.session_id.is_empty() && annotation.session_id != session_id {
-        let mut error =
-            ApiError::bad_parameter("session_id", "session_id in the body differs from the path");
-        error.code = "invalid_body";
-        return Err(error);
+        return Err(
+            ApiError::invalid_body("session_id in the body differs from the path").at("session_id"),
+        );
     }
     annotation.session_id = session_id;
     validated(&annotation, None)?;
@@ -136,33 +107,42 @@ pub async fn create(
 }
 
 /// The bulk request body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Batch {
-    data: Vec<NewAnnotation>,
+pub struct AnnotationBatch {
+    /// Up to 1,000 annotations, of any sessions of the project.
+    pub data: Vec<NewAnnotation>,
 }
 
 /// `POST /v1/projects/{project}/session_annotations`: many annotations, of any
 /// sessions of the project, in one transaction.
+#[utoipa::path(
+    post, path = "/v1/projects/{project}/session_annotations", tag = "annotations",
+    params(("project" = String, Path, description = "Project name")),
+    request_body(content = AnnotationBatch, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The stored annotations, in the order given", body = Page<Annotation>),
+        (status = 400, description = "An annotation is invalid (`data[i].field` is named); nothing was stored", body = ErrorBody),
+        (status = 404, description = "No such project, or a session does not exist; nothing was stored", body = ErrorBody),
+        (status = 413, description = "Body over the limit", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
+    )
+)]
 pub async fn create_many(
     State(state): State<AppState>,
     Path(project): Path<String>,
-    uri: Uri,
+    params: Params,
     headers: HeaderMap,
-    body: Body,
+    request: Body,
 ) -> Result<Json<Page<Annotation>>, ApiError> {
-    no_query(&uri)?;
-    let batch: Batch = json_body(&state, &headers, body).await?;
+    QueryParams::none(params)?;
+    let batch: AnnotationBatch = body(&state, &headers, request).await?;
     if batch.data.len() > MAX_BATCH {
-        let mut error = ApiError::bad_parameter(
-            "data",
-            format!(
-                "{} annotations in one request, over the limit of {MAX_BATCH}",
-                batch.data.len()
-            ),
-        );
-        error.code = "invalid_body";
-        return Err(error);
+        return Err(ApiError::invalid_body(format!(
+            "{} annotations in one request, over the limit of {MAX_BATCH}",
+            batch.data.len()
+        ))
+        .at("data"));
     }
     for (i, a) in batch.data.iter().enumerate() {
         validated(a, Some(i))?;
@@ -175,12 +155,25 @@ pub async fn create_many(
 }
 
 /// `DELETE /v1/projects/{project}/sessions/{session_id}/annotations/{id}`.
+#[utoipa::path(
+    delete, path = "/v1/projects/{project}/sessions/{session_id}/annotations/{id}", tag = "annotations",
+    params(
+        ("project" = String, Path, description = "Project name"),
+        ("session_id" = String, Path, description = "The session id the app sent"),
+        ("id" = i64, Path, description = "The annotation's id"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "The id is not an integer", body = ErrorBody),
+        (status = 404, description = "No such project, session or annotation", body = ErrorBody),
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Path((project, session_id, id)): Path<(String, String, String)>,
-    uri: Uri,
+    params: Params,
 ) -> Result<Response, ApiError> {
-    no_query(&uri)?;
+    QueryParams::none(params)?;
     let id: i64 = id.parse().map_err(|_| {
         ApiError::bad_parameter(
             "id",

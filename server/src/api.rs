@@ -1,28 +1,21 @@
 //! The JSON API under `/v1/projects`: query parameters are parsed strictly (an
 //! unknown or malformed parameter is a 400 naming it), the store is called off
-//! the async runtime, and every list answers `{data, next_cursor}`.
+//! the async runtime, and every list answers `{data, next_cursor}`. Each
+//! handler's `#[utoipa::path]` is its entry in the generated OpenAPI document
+//! ([`crate::openapi`]).
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::model::{
-    Page, ProjectInfo, SessionInfo, TraceDetail, TraceInfo, Turn, parse_rfc3339, unhex,
+    HealthInfo, Page, ProjectInfo, SessionInfo, TraceDetail, TraceInfo, Turn, unhex,
 };
-use crate::store::{Order, PageQuery, SessionQuery, SessionSort, Store, StoreError, TraceQuery};
-
-/// Default page size.
-pub const DEFAULT_LIMIT: usize = 50;
-/// Largest page size.
-pub const MAX_LIMIT: usize = 1000;
-/// Longest accepted text parameter, in bytes.
-const MAX_PARAM_BYTES: usize = 1024;
-
-type Params = Result<Query<Vec<(String, String)>>, QueryRejection>;
+use crate::request::{Params, QueryParams};
+use crate::store::{Order, SessionQuery, SessionSort, Store, StoreError, TraceQuery};
 
 /// Runs a store call off the async runtime.
 pub(crate) async fn blocking<T: Send + 'static>(
@@ -35,96 +28,19 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(ApiError::internal)??)
 }
 
-/// Checked access to query parameters.
-struct QueryParams {
-    pairs: Vec<(String, String)>,
-}
-
-impl QueryParams {
-    fn new(params: Params, allowed: &[&str], allow_metadata: bool) -> Result<Self, ApiError> {
-        let Query(pairs) = params.map_err(|e| {
-            ApiError::bad_parameter("query", format!("malformed query string: {e}"))
-        })?;
-        let mut seen = std::collections::HashSet::new();
-        for (k, v) in &pairs {
-            let known = allowed.contains(&k.as_str())
-                || (allow_metadata && k.starts_with("metadata.") && k.len() > 9);
-            if !known {
-                return Err(ApiError::bad_parameter(
-                    k,
-                    format!("unknown parameter {k:?}"),
-                ));
-            }
-            if !seen.insert(k.as_str()) {
-                return Err(ApiError::bad_parameter(
-                    k,
-                    format!("parameter {k:?} given more than once"),
-                ));
-            }
-            if v.len() > MAX_PARAM_BYTES || k.len() > MAX_PARAM_BYTES {
-                return Err(ApiError::bad_parameter(
-                    k,
-                    format!("parameter {k:?} is longer than {MAX_PARAM_BYTES} bytes"),
-                ));
-            }
-        }
-        Ok(Self { pairs })
-    }
-
-    fn get(&self, key: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn text(&self, key: &str) -> Result<Option<String>, ApiError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some("") => Err(ApiError::bad_parameter(
-                key,
-                format!("{key} must not be empty"),
-            )),
-            Some(v) => Ok(Some(v.to_owned())),
-        }
-    }
-
-    fn time(&self, key: &str) -> Result<Option<i64>, ApiError> {
-        self.get(key)
-            .map(|v| {
-                parse_rfc3339(v).ok_or_else(|| {
-                    ApiError::bad_parameter(
-                        key,
-                        format!("{key} must be an RFC 3339 time such as 2026-01-31T12:00:00Z"),
-                    )
-                })
-            })
-            .transpose()
-    }
-
-    fn page(&self) -> Result<PageQuery, ApiError> {
-        let limit = match self.get("limit") {
-            None => DEFAULT_LIMIT,
-            Some(v) => v
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=MAX_LIMIT).contains(n))
-                .ok_or_else(|| {
-                    ApiError::bad_parameter(
-                        "limit",
-                        format!("limit must be an integer from 1 to {MAX_LIMIT}"),
-                    )
-                })?,
-        };
-        Ok(PageQuery {
-            limit,
-            cursor: self.text("cursor")?,
-        })
-    }
-}
-
 /// `GET /v1/projects`.
-pub async fn projects(State(state): State<AppState>) -> Result<Json<Page<ProjectInfo>>, ApiError> {
+#[utoipa::path(
+    get, path = "/v1/projects", tag = "projects",
+    responses(
+        (status = 200, description = "Every project", body = Page<ProjectInfo>),
+        (status = 400, description = "A query parameter was given", body = ErrorBody),
+    )
+)]
+pub async fn projects(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Json<Page<ProjectInfo>>, ApiError> {
+    QueryParams::none(params)?;
     let data = blocking(&state, |s| s.projects()).await?;
     Ok(Json(Page {
         data,
@@ -188,15 +104,6 @@ fn parse_session_query(p: &QueryParams) -> Result<SessionQuery, ApiError> {
             })
         })
         .transpose()?;
-    let mut metadata: Vec<(String, String)> = p
-        .pairs
-        .iter()
-        .filter_map(|(k, v)| {
-            k.strip_prefix("metadata.")
-                .map(|k| (k.to_owned(), v.clone()))
-        })
-        .collect();
-    metadata.sort();
     let start_ns = p.time("start_time")?;
     let end_ns = p.time("end_time")?;
     if let (Some(s), Some(e)) = (start_ns, end_ns)
@@ -215,7 +122,7 @@ fn parse_session_query(p: &QueryParams) -> Result<SessionQuery, ApiError> {
         end_ns,
         user_id: p.text("user_id")?,
         tag: p.text("tag")?,
-        metadata,
+        metadata: p.metadata(),
         has_error,
         min_traces,
         q: p.text("q")?,
@@ -223,6 +130,29 @@ fn parse_session_query(p: &QueryParams) -> Result<SessionQuery, ApiError> {
 }
 
 /// `GET /v1/projects/{project}/sessions`.
+#[utoipa::path(
+    get, path = "/v1/projects/{project}/sessions", tag = "sessions",
+    params(
+        ("project" = String, Path, description = "Project name"),
+        ("limit" = Option<usize>, Query, description = "Page size, 1 to 1000 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("sort" = Option<String>, Query, description = "start_time (default), end_time, num_traces, total_tokens, total_cost or duration"),
+        ("order" = Option<String>, Query, description = "desc (default) or asc"),
+        ("start_time" = Option<String>, Query, description = "Sessions that end at or after this RFC 3339 time"),
+        ("end_time" = Option<String>, Query, description = "Sessions that start at or before this RFC 3339 time"),
+        ("user_id" = Option<String>, Query, description = "Sessions with a trace of this user"),
+        ("tag" = Option<String>, Query, description = "Sessions with a trace carrying this tag"),
+        ("has_error" = Option<bool>, Query, description = "Sessions with (true) or without (false) an errored trace"),
+        ("min_traces" = Option<i64>, Query, description = "Sessions with at least this many traces"),
+        ("q" = Option<String>, Query, description = "Case-insensitive text in any turn's input or output"),
+        ("metadata.<key>" = Option<String>, Query, description = "Sessions with a trace whose metadata maps <key> to this value (repeat for several keys)"),
+    ),
+    responses(
+        (status = 200, description = "A page of sessions", body = Page<SessionInfo>),
+        (status = 400, description = "A parameter is unknown or malformed", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+    )
+)]
 pub async fn sessions(
     State(state): State<AppState>,
     Path(project): Path<String>,
@@ -236,18 +166,43 @@ pub async fn sessions(
 }
 
 /// `GET /v1/projects/{project}/sessions/{session_id}`.
+#[utoipa::path(
+    get, path = "/v1/projects/{project}/sessions/{session_id}", tag = "sessions",
+    params(
+        ("project" = String, Path, description = "Project name"),
+        ("session_id" = String, Path, description = "The session id the app sent"),
+    ),
+    responses(
+        (status = 200, description = "The session", body = SessionInfo),
+        (status = 404, description = "No such project or session", body = ErrorBody),
+    )
+)]
 pub async fn session(
     State(state): State<AppState>,
     Path((project, session_id)): Path<(String, String)>,
     params: Params,
 ) -> Result<Json<SessionInfo>, ApiError> {
-    QueryParams::new(params, &[], false)?;
+    QueryParams::none(params)?;
     Ok(Json(
         blocking(&state, move |s| s.session(&project, &session_id)).await?,
     ))
 }
 
 /// `GET /v1/projects/{project}/sessions/{session_id}/turns`.
+#[utoipa::path(
+    get, path = "/v1/projects/{project}/sessions/{session_id}/turns", tag = "sessions",
+    params(
+        ("project" = String, Path, description = "Project name"),
+        ("session_id" = String, Path, description = "The session id the app sent"),
+        ("limit" = Option<usize>, Query, description = "Page size, 1 to 1000 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of the session's turns, in time order", body = Page<Turn>),
+        (status = 400, description = "A parameter is unknown or malformed", body = ErrorBody),
+        (status = 404, description = "No such project or session", body = ErrorBody),
+    )
+)]
 pub async fn turns(
     State(state): State<AppState>,
     Path((project, session_id)): Path<(String, String)>,
@@ -260,15 +215,44 @@ pub async fn turns(
 }
 
 /// `DELETE /v1/projects/{project}/sessions/{session_id}`.
+#[utoipa::path(
+    delete, path = "/v1/projects/{project}/sessions/{session_id}", tag = "sessions",
+    params(
+        ("project" = String, Path, description = "Project name"),
+        ("session_id" = String, Path, description = "The session id the app sent"),
+    ),
+    responses(
+        (status = 204, description = "Deleted with its traces, spans and annotations"),
+        (status = 404, description = "No such project or session", body = ErrorBody),
+    )
+)]
 pub async fn delete_session(
     State(state): State<AppState>,
     Path((project, session_id)): Path<(String, String)>,
+    params: Params,
 ) -> Result<Response, ApiError> {
+    QueryParams::none(params)?;
     blocking(&state, move |s| s.delete_session(&project, &session_id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `GET /v1/projects/{project}/traces`.
+#[utoipa::path(
+    get, path = "/v1/projects/{project}/traces", tag = "traces",
+    params(
+        ("project" = String, Path, description = "Project name"),
+        ("limit" = Option<usize>, Query, description = "Page size, 1 to 1000 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("session_id" = Option<String>, Query, description = "Traces of this session only"),
+        ("start_time" = Option<String>, Query, description = "Traces that end at or after this RFC 3339 time"),
+        ("end_time" = Option<String>, Query, description = "Traces that start at or before this RFC 3339 time"),
+    ),
+    responses(
+        (status = 200, description = "A page of traces, newest first", body = Page<TraceInfo>),
+        (status = 400, description = "A parameter is unknown or malformed", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+    )
+)]
 pub async fn traces(
     State(state): State<AppState>,
     Path(project): Path<String>,
@@ -291,10 +275,24 @@ pub async fn traces(
 }
 
 /// `GET /v1/projects/{project}/traces/{trace_id}`.
+#[utoipa::path(
+    get, path = "/v1/projects/{project}/traces/{trace_id}", tag = "traces",
+    params(
+        ("project" = String, Path, description = "Project name"),
+        ("trace_id" = String, Path, description = "32 hex digits"),
+    ),
+    responses(
+        (status = 200, description = "The trace with every span", body = TraceDetail),
+        (status = 400, description = "Not a trace id, or a query parameter was given", body = ErrorBody),
+        (status = 404, description = "No such project or trace", body = ErrorBody),
+    )
+)]
 pub async fn trace(
     State(state): State<AppState>,
     Path((project, trace_id)): Path<(String, String)>,
+    params: Params,
 ) -> Result<Json<TraceDetail>, ApiError> {
+    QueryParams::none(params)?;
     let id: [u8; 16] = unhex(&trace_id)
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| ApiError::bad_parameter("trace_id", "trace_id must be 32 hex digits"))?;
@@ -304,21 +302,31 @@ pub async fn trace(
 }
 
 /// `GET /healthz`.
-pub async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+#[utoipa::path(
+    get, path = "/healthz", tag = "server",
+    responses(
+        (status = 200, description = "The store answers", body = HealthInfo),
+        (status = 500, description = "The store does not answer", body = ErrorBody),
+    )
+)]
+pub async fn health(State(state): State<AppState>) -> Result<Json<HealthInfo>, ApiError> {
     blocking(&state, |s| s.health()).await?;
-    Ok(Json(serde_json::json!({"status": "ok"})))
+    Ok(Json(HealthInfo {
+        status: "ok".to_owned(),
+    }))
 }
 
-/// `GET /openapi.json`: the committed OpenAPI document.
+/// `GET /openapi.json`: the OpenAPI document, generated from these handlers
+/// and the model's types.
 pub async fn openapi() -> Response {
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
-        crate::OPENAPI_JSON,
+        crate::openapi::document_json(),
     )
         .into_response()
 }
 
-/// Any other path.
+/// Any other path under the API.
 pub async fn fallback() -> ApiError {
     ApiError::not_found("route")
 }

@@ -21,18 +21,6 @@ pub struct GrpcTraces {
     state: AppState,
 }
 
-fn status(e: ApiError) -> Status {
-    use axum::http::StatusCode;
-    match e.status {
-        StatusCode::BAD_REQUEST => Status::invalid_argument(e.message),
-        StatusCode::UNAUTHORIZED => Status::unauthenticated(e.message),
-        StatusCode::PAYLOAD_TOO_LARGE => Status::resource_exhausted(e.message),
-        StatusCode::SERVICE_UNAVAILABLE => Status::unavailable(e.message),
-        StatusCode::NOT_FOUND => Status::not_found(e.message),
-        _ => Status::internal(e.message),
-    }
-}
-
 #[tonic::async_trait]
 impl TraceService for GrpcTraces {
     async fn export(
@@ -45,7 +33,7 @@ impl TraceService for GrpcTraces {
                 .get("authorization")
                 .and_then(|v| v.to_str().ok());
             if !crate::bearer_matches(given, key) {
-                return Err(status(ApiError::unauthorized()));
+                return Err(ApiError::unauthorized().to_grpc());
             }
         }
         let project = request
@@ -58,14 +46,16 @@ impl TraceService for GrpcTraces {
             .ingest_permits
             .clone()
             .try_acquire_owned()
-            .map_err(|_| Status::unavailable("too many concurrent exports, retry later"))?;
+            .map_err(|_| {
+                ApiError::unavailable("too many concurrent exports, retry later").to_grpc()
+            })?;
         let decoded = DecodedRequest {
             request: request.into_inner(),
             rejected: Vec::new(),
         };
         let rejected = ingest(&self.state, decoded, project)
             .await
-            .map_err(status)?;
+            .map_err(|e| e.to_grpc())?;
         Ok(Response::new(ExportTraceServiceResponse {
             partial_success: (!rejected.is_empty()).then(|| ExportTracePartialSuccess {
                 rejected_spans: rejected.len() as i64,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceResponse,
@@ -14,8 +14,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use prost::Message;
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::otlp::{self, Encoding, OtlpError, map};
+use crate::request::read_body;
 use crate::semconv::PROJECT_HEADER;
 use crate::store::StoreError;
 
@@ -78,6 +79,26 @@ pub async fn ingest(
 }
 
 /// `POST /v1/traces`.
+#[utoipa::path(
+    post, path = "/v1/traces", tag = "ingest",
+    request_body(
+        content = Vec<u8>,
+        content_type = "application/x-protobuf",
+        description = "An OTLP ExportTraceServiceRequest, as protobuf (`application/x-protobuf`) \
+            or OTLP JSON (`application/json`), optionally with `Content-Encoding: gzip`. \
+            `x-project-name` overrides the project the resource names."
+    ),
+    responses(
+        (status = 200, description = "Every accepted span is committed; spans rejected one by one are \
+            counted in `partial_success` (an ExportTraceServiceResponse, in the request's encoding)"),
+        (status = 400, description = "Undecodable body", body = ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
+        (status = 408, description = "Body not received in time", body = ErrorBody),
+        (status = 413, description = "Body over the limit", body = ErrorBody),
+        (status = 415, description = "Unsupported content type or encoding", body = ErrorBody),
+        (status = 503, description = "Overloaded or storage unavailable: retry after `Retry-After`", body = ErrorBody),
+    )
+)]
 pub async fn export(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -103,26 +124,7 @@ pub async fn export(
         .clone()
         .try_acquire_owned()
         .map_err(|_| ApiError::unavailable("too many concurrent exports, retry later"))?;
-    let bytes = tokio::time::timeout(state.body_timeout, axum::body::to_bytes(body, limit))
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "body_timeout",
-                format!("body not received within {:?}", state.body_timeout),
-            )
-        })?
-        .map_err(|e| {
-            if e.to_string().contains("length limit") {
-                OtlpError::TooLarge { limit }.into()
-            } else {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_body",
-                    format!("cannot read body: {e}"),
-                )
-            }
-        })?;
+    let bytes = read_body(&headers, body, limit, state.body_timeout).await?;
     let decoded = tokio::task::spawn_blocking(move || {
         if gzip {
             otlp::decode(&otlp::gunzip(&bytes, limit)?, encoding)

@@ -15,8 +15,10 @@ pub mod error;
 pub mod grpc;
 pub mod ingest;
 pub mod model;
+pub mod openapi;
 pub mod otlp;
 pub mod pricing;
+pub mod request;
 pub mod semconv;
 pub mod store;
 pub mod turn;
@@ -36,9 +38,6 @@ use tokio::sync::Semaphore;
 use crate::error::ApiError;
 use crate::pricing::PriceTable;
 use crate::store::Store;
-
-/// The committed OpenAPI document, served at `/openapi.json`.
-pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 
 /// Exports handled at once; more get 503 with `Retry-After`.
 ///

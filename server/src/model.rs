@@ -80,7 +80,7 @@ pub struct SpanFacts {
 }
 
 /// Token counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TokenCount {
     /// Prompt (input) tokens.
     pub prompt: i64,
@@ -100,7 +100,7 @@ impl TokenCount {
 }
 
 /// Cost in US dollars.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Cost {
     /// Prompt cost.
     pub prompt: f64,
@@ -120,7 +120,7 @@ impl Cost {
 }
 
 /// A turn's input or output as shown to a reader.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Io {
     /// What the user typed or was answered.
     pub value: String,
@@ -166,16 +166,17 @@ pub struct TraceSummary {
 }
 
 /// One page of a list.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     /// The items.
     pub data: Vec<T>,
     /// Opaque cursor of the next page, `null` on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
 /// A project in `GET /v1/projects`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ProjectInfo {
     /// Project name.
     pub name: String,
@@ -184,11 +185,12 @@ pub struct ProjectInfo {
     /// Number of sessions.
     pub session_count: i64,
     /// End of the latest trace, RFC 3339.
+    #[schema(required = true)]
     pub last_activity: Option<String>,
 }
 
 /// Latency percentiles in milliseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Latency {
     /// Median.
     pub p50: f64,
@@ -197,7 +199,7 @@ pub struct Latency {
 }
 
 /// A session, as listed and as detailed.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct SessionInfo {
     /// The session id the app sent.
     pub session_id: String,
@@ -220,8 +222,10 @@ pub struct SessionInfo {
     /// Merged metadata.
     pub metadata: Map<String, Value>,
     /// Input of the first turn.
+    #[schema(required = true)]
     pub first_input: Option<Io>,
     /// Output of the last turn.
+    #[schema(required = true)]
     pub last_output: Option<Io>,
     /// Token sums.
     pub token_count: TokenCount,
@@ -234,7 +238,7 @@ pub struct SessionInfo {
 }
 
 /// A turn: one trace of a session, read as a conversation step.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Turn {
     /// Hex trace id.
     pub trace_id: String,
@@ -247,10 +251,13 @@ pub struct Turn {
     /// `ok` or `error`.
     pub status: String,
     /// The trace's user.
+    #[schema(required = true)]
     pub user_id: Option<String>,
     /// What the user said.
+    #[schema(required = true)]
     pub input: Option<Io>,
     /// What the app answered.
+    #[schema(required = true)]
     pub output: Option<Io>,
     /// Token sums over the trace's LLM spans.
     pub token_count: TokenCount,
@@ -262,14 +269,34 @@ pub struct Turn {
     pub session_conflicts: Vec<String>,
 }
 
+impl From<TraceInfo> for Turn {
+    fn from(t: TraceInfo) -> Self {
+        Turn {
+            trace_id: t.trace_id,
+            start_time: t.start_time,
+            end_time: t.end_time,
+            latency_ms: t.latency_ms,
+            status: t.status,
+            user_id: t.user_id,
+            input: t.input,
+            output: t.output,
+            token_count: t.token_count,
+            cost: t.cost,
+            span_count: t.span_count,
+            session_conflicts: t.session_conflicts,
+        }
+    }
+}
+
 /// A trace in a list.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct TraceInfo {
     /// Hex trace id.
     pub trace_id: String,
     /// Project name.
     pub project: String,
     /// The session the trace belongs to.
+    #[schema(required = true)]
     pub session_id: Option<String>,
     /// Other session ids seen on the trace's spans.
     pub session_conflicts: Vec<String>,
@@ -282,12 +309,16 @@ pub struct TraceInfo {
     /// `ok` or `error`.
     pub status: String,
     /// The trace's user.
+    #[schema(required = true)]
     pub user_id: Option<String>,
     /// Hex id of the root span, when it has arrived.
+    #[schema(required = true)]
     pub root_span_id: Option<String>,
     /// Turn input.
+    #[schema(required = true)]
     pub input: Option<Io>,
     /// Turn output.
+    #[schema(required = true)]
     pub output: Option<Io>,
     /// Token sums.
     pub token_count: TokenCount,
@@ -298,11 +329,12 @@ pub struct TraceInfo {
 }
 
 /// A span as the trace detail shows it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct SpanInfo {
     /// Hex span id.
     pub span_id: String,
     /// Hex parent span id.
+    #[schema(required = true)]
     pub parent_span_id: Option<String>,
     /// Span name.
     pub name: String,
@@ -323,13 +355,20 @@ pub struct SpanInfo {
 }
 
 /// A trace with its spans.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct TraceDetail {
     /// The trace's summary fields.
     #[serde(flatten)]
     pub trace: TraceInfo,
     /// Every span, ordered by start time.
     pub spans: Vec<SpanInfo>,
+}
+
+/// `GET /healthz`.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct HealthInfo {
+    /// `ok`.
+    pub status: String,
 }
 
 /// Lowercase hex of bytes.

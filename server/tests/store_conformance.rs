@@ -1,22 +1,20 @@
-//! The storage conformance suite run against the SQLite backend, each check on
-//! a fresh database file in a temp dir.
+//! The storage conformance suite run against the SQLite backend, one test per
+//! clause, each on a fresh database file in a temp dir; then what is SQLite's
+//! own (reopening, text reference counts).
 
-use openinference_session_server::store::conformance;
+mod conformance;
+
 use openinference_session_server::store::sqlite::SqliteStore;
 
-fn sqlite() -> impl FnMut() -> SqliteStore {
-    let mut dirs = Vec::new();
-    move || {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = SqliteStore::open_dir(dir.path()).expect("open sqlite");
-        dirs.push(dir);
-        store
-    }
+fn open_sqlite() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open_dir(dir.path()).expect("open sqlite");
+    (dir, store)
 }
 
-#[test]
-fn sqlite_passes_the_conformance_suite() {
-    conformance::run_all(sqlite());
+mod sqlite {
+    use super::{conformance, open_sqlite};
+    crate::conformance_suite!(open_sqlite);
 }
 
 #[test]
@@ -35,8 +33,8 @@ fn sqlite_reopens_with_data_and_schema() {
 /// another session shares stays.
 #[test]
 fn sqlite_delete_releases_texts() {
+    use conformance::record;
     use openinference_session_server::store::Store;
-    use openinference_session_server::store::conformance::record;
     use serde_json::json;
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open_dir(dir.path()).unwrap();
@@ -77,4 +75,52 @@ fn sqlite_delete_releases_texts() {
         .query_row("SELECT count(*) FROM texts", [], |r| r.get(0))
         .unwrap();
     assert_eq!(left, 0);
+}
+
+/// A database written before the search columns existed (schema version 3)
+/// gains them on open, filled from what it holds: its sessions are found by
+/// the new case folding.
+#[test]
+fn sqlite_migrates_a_database_from_before_the_search_columns() {
+    use conformance::record;
+    use openinference_session_server::store::{PageQuery, SessionQuery, Store};
+    use serde_json::json;
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SqliteStore::open_dir(dir.path()).unwrap();
+        store
+            .write(&[record(
+                "p",
+                1,
+                1,
+                None,
+                0,
+                json!({"session.id": "old", "input.value": "Über ALLES"}),
+            )])
+            .unwrap();
+    }
+    let db = rusqlite::Connection::open(dir.path().join("oi-sessions.sqlite3")).unwrap();
+    db.execute_batch(
+        "ALTER TABLE traces DROP COLUMN search_input;
+         ALTER TABLE traces DROP COLUMN search_output;
+         PRAGMA user_version = 3;",
+    )
+    .unwrap();
+    drop(db);
+    let store = SqliteStore::open_dir(dir.path()).unwrap();
+    let found = store
+        .sessions(
+            "p",
+            &SessionQuery {
+                page: PageQuery {
+                    limit: 10,
+                    cursor: None,
+                },
+                q: Some("über all".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(found.data.len(), 1);
+    assert_eq!(found.data[0].session_id, "old");
 }

@@ -1,13 +1,12 @@
-//! The storage conformance suite run against PostgreSQL, each check on a fresh,
-//! empty schema of the test database (`OI_SESSIONS_TEST_DATABASE_URL`, as
+//! The storage conformance suite run against PostgreSQL, one test per clause,
+//! each on a fresh, empty schema of the test database (`OI_SESSIONS_TEST_DATABASE_URL`, as
 //! printed by `scripts/postgres.sh`); the schemas are dropped afterwards.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+mod conformance;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use openinference_session_server::store::Store;
-use openinference_session_server::store::conformance;
 use openinference_session_server::store::postgres::PostgresStore;
 
 /// The test database's URL; no silent skip when it is missing.
@@ -31,50 +30,36 @@ fn schema_name(tag: &str) -> String {
     )
 }
 
-/// Drops the schemas a test created, whatever the outcome.
-struct Schemas(Rc<RefCell<Vec<String>>>);
+/// A fresh schema of the test database, dropped with this guard.
+struct Schema(String);
 
-impl Drop for Schemas {
+impl Drop for Schema {
     fn drop(&mut self) {
-        let names = self.0.borrow();
-        if names.is_empty() {
-            return;
-        }
         if let Ok(mut client) = postgres::Client::connect(&database_url(), postgres::NoTls) {
-            for name in names.iter() {
-                let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"));
-            }
+            let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.0));
         }
     }
 }
 
-fn fresh(tag: &str) -> (Schemas, impl FnMut() -> PostgresStore) {
-    let url = database_url();
-    let names = Rc::new(RefCell::new(Vec::new()));
-    let guard = Schemas(names.clone());
-    let tag = tag.to_owned();
-    (guard, move || {
-        let schema = schema_name(&tag);
-        names.borrow_mut().push(schema.clone());
-        PostgresStore::open_in_schema(&url, &schema).expect("open postgres store")
-    })
+/// A store on a fresh schema, and the guard that drops it.
+fn open_postgres() -> (Schema, PostgresStore) {
+    let schema = Schema(schema_name("conf"));
+    let store =
+        PostgresStore::open_in_schema(&database_url(), &schema.0).expect("open postgres store");
+    (schema, store)
 }
 
-#[test]
-fn postgres_passes_the_conformance_suite() {
-    let (_schemas, open) = fresh("conf");
-    conformance::run_all(open);
+mod postgres_backend {
+    use super::{conformance, open_postgres};
+    crate::conformance_suite!(open_postgres);
 }
 
 #[test]
 fn postgres_reopens_with_data_and_schema() {
-    let url = database_url();
-    let (_schemas, mut open) = fresh("reopen");
-    let store = open();
+    let (schema, store) = open_postgres();
     conformance::idempotent_writes(store);
     // Reopen the same schema: the migrations are not re-applied, the data is there.
-    let name = _schemas.0.borrow()[0].clone();
-    let store = PostgresStore::open_in_schema(&url, &name).expect("reopen");
+    let store = PostgresStore::open_in_schema(&database_url(), &schema.0).expect("reopen");
     assert_eq!(store.session("p", "s1").expect("session").num_traces, 1);
 }
 
@@ -82,9 +67,9 @@ fn postgres_reopens_with_data_and_schema() {
 #[test]
 fn postgres_refuses_a_newer_schema() {
     let url = database_url();
-    let (_schemas, mut open) = fresh("newer");
-    drop(open());
-    let name = _schemas.0.borrow()[0].clone();
+    let (schema, store) = open_postgres();
+    drop(store);
+    let name = schema.0.clone();
     let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
     client
         .batch_execute(&format!(
@@ -100,13 +85,10 @@ fn postgres_refuses_a_newer_schema() {
 /// locks make the last committer see every span.
 #[test]
 fn postgres_concurrent_writers_agree() {
-    use openinference_session_server::store::conformance::record;
+    use conformance::record;
     use serde_json::json;
-    let url = database_url();
-    let (_schemas, mut open) = fresh("concurrent");
-    drop(open());
-    let name = _schemas.0.borrow()[0].clone();
-    let store = std::sync::Arc::new(PostgresStore::open_in_schema(&url, &name).expect("open"));
+    let (_schema, store) = open_postgres();
+    let store = std::sync::Arc::new(store);
     // 8 traces of 6 spans; each thread writes one span of every trace, the root
     // (with the winning session id) from the last thread.
     let threads: Vec<_> = (0..6u8)
@@ -146,10 +128,9 @@ fn postgres_concurrent_writers_agree() {
 /// (attributes) exact, and the derived columns carry U+FFFD instead.
 #[test]
 fn postgres_stores_nul_characters() {
-    use openinference_session_server::store::conformance::record;
+    use conformance::record;
     use serde_json::json;
-    let (_schemas, mut open) = fresh("nul");
-    let store = open();
+    let (_schema, store) = open_postgres();
     let attrs = json!({"session.id": "a\u{0}b", "input.value": "hi\u{0}there", "tag.tags": ["t\u{0}"], "metadata": "{\"k\u{0}\": \"v\u{0}\"}"});
     store
         .write(&[record("p\u{0}", 1, 1, None, 0, attrs.clone())])
@@ -171,14 +152,11 @@ fn postgres_stores_nul_characters() {
 /// (retrying on deadlocks) leaves aggregates that match the traces stored.
 #[test]
 fn postgres_delete_racing_writes_stays_consistent() {
-    use openinference_session_server::store::conformance::record;
+    use conformance::record;
     use openinference_session_server::store::{PageQuery, StoreError, TraceQuery};
     use serde_json::json;
-    let url = database_url();
-    let (_schemas, mut open) = fresh("race");
-    drop(open());
-    let name = _schemas.0.borrow()[0].clone();
-    let store = std::sync::Arc::new(PostgresStore::open_in_schema(&url, &name).expect("open"));
+    let (_schema, store) = open_postgres();
+    let store = std::sync::Arc::new(store);
     let writer = {
         let store = store.clone();
         std::thread::spawn(move || {
@@ -254,4 +232,52 @@ fn postgres_delete_racing_writes_stays_consistent() {
         traces.data.len(),
         "no trace left without its session"
     );
+}
+
+/// A database written before the search columns existed (schema version 3)
+/// gains them on open, filled from what it holds.
+#[test]
+fn postgres_migrates_a_database_from_before_the_search_columns() {
+    use conformance::record;
+    use openinference_session_server::store::{PageQuery, SessionQuery};
+    use serde_json::json;
+    let (schema, store) = open_postgres();
+    store
+        .write(&[record(
+            "p",
+            1,
+            1,
+            None,
+            0,
+            json!({"session.id": "old", "input.value": "Über ALLES"}),
+        )])
+        .expect("write");
+    drop(store);
+    let mut client = postgres::Client::connect(&database_url(), postgres::NoTls).expect("connect");
+    client
+        .batch_execute(&format!(
+            "SET search_path TO \"{0}\";
+             DROP INDEX IF EXISTS traces_search;
+             ALTER TABLE traces DROP COLUMN search_input;
+             ALTER TABLE traces DROP COLUMN search_output;
+             UPDATE schema_version SET version = 3;",
+            schema.0
+        ))
+        .expect("downgrade");
+    let store = PostgresStore::open_in_schema(&database_url(), &schema.0).expect("migrate");
+    let found = store
+        .sessions(
+            "p",
+            &SessionQuery {
+                page: PageQuery {
+                    limit: 10,
+                    cursor: None,
+                },
+                q: Some("über all".into()),
+                ..Default::default()
+            },
+        )
+        .expect("search");
+    assert_eq!(found.data.len(), 1);
+    assert_eq!(found.data[0].session_id, "old");
 }

@@ -28,8 +28,9 @@
 //! suits SQLite (a blocking library) and keeps the trait object-safe; a
 //! PostgreSQL backend can use a blocking client or `Handle::block_on` inside.
 
-pub mod conformance;
 pub mod postgres;
+pub mod queries;
+pub mod sql;
 pub mod sqlite;
 
 use crate::annotation::{Annotation, NewAnnotation};
@@ -46,6 +47,16 @@ pub enum StoreError {
     /// The cursor was not issued by this query.
     #[error("invalid cursor")]
     InvalidCursor,
+    /// Another writer got in the way (a deadlock, a row deleted underneath).
+    /// Backends with concurrent writers retry the transaction; this reaches a
+    /// caller only when the retries ran out, and a later retry may succeed.
+    #[error("write conflict: {0}")]
+    Conflict(String),
+    /// The database holds data this server cannot read back (a value of the
+    /// wrong type, JSON that does not parse): reported, never replaced by an
+    /// empty value. The detail is for logs.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
     /// The backend failed; the detail is for logs, not for clients.
     #[error("storage failure: {0}")]
     Backend(String),

@@ -1,5 +1,6 @@
-//! Test harness: the real server on 127.0.0.1:0 over a real SQLite file in a
-//! temp dir, a minimal HTTP/1.1 client, and builders for OTLP requests.
+//! Test harness: the real server on 127.0.0.1:0 over a real store (a SQLite
+//! file in a temp dir, or a fresh schema of the PostgreSQL test database), a
+//! minimal HTTP/1.1 client, and builders for OTLP requests.
 
 #![allow(dead_code)]
 
@@ -7,6 +8,8 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use openinference_session_server::store::Store;
+use openinference_session_server::store::postgres::PostgresStore;
 use openinference_session_server::store::sqlite::SqliteStore;
 use openinference_session_server::{AppState, serve};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -17,28 +20,102 @@ use prost::Message;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// The store a test server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in a temp dir.
+    Sqlite,
+    /// A fresh schema of the database at `OI_SESSIONS_TEST_DATABASE_URL`.
+    Postgres,
+}
+
+/// The PostgreSQL test database's URL; no silent skip when it is missing.
+pub fn database_url() -> String {
+    match std::env::var("OI_SESSIONS_TEST_DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => panic!(
+            "OI_SESSIONS_TEST_DATABASE_URL is not set: run \
+             `export OI_SESSIONS_TEST_DATABASE_URL=\"$(bash scripts/postgres.sh)\"` first"
+        ),
+    }
+}
+
+/// Where a test server keeps its data; a server restarted on it finds what the
+/// last one stored. Dropping it removes the data.
+pub enum Storage {
+    /// A temp dir holding the SQLite file.
+    Sqlite(tempfile::TempDir),
+    /// A schema of the test database, dropped with this value.
+    Postgres(String),
+}
+
+impl Storage {
+    /// Fresh, empty storage of a backend.
+    pub fn new(backend: Backend) -> Self {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        match backend {
+            Backend::Sqlite => Storage::Sqlite(tempfile::tempdir().unwrap()),
+            Backend::Postgres => Storage::Postgres(format!(
+                "oi_http_{}_{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            )),
+        }
+    }
+
+    /// Opens a store on it (off the async runtime: the PostgreSQL client blocks).
+    pub async fn open(&self) -> Arc<dyn Store> {
+        match self {
+            Storage::Sqlite(dir) => Arc::new(SqliteStore::open_dir(dir.path()).unwrap()),
+            Storage::Postgres(schema) => {
+                let schema = schema.clone();
+                tokio::task::spawn_blocking(move || {
+                    Arc::new(PostgresStore::open_in_schema(&database_url(), &schema).unwrap())
+                        as Arc<dyn Store>
+                })
+                .await
+                .unwrap()
+            }
+        }
+    }
+}
+
+impl Drop for Storage {
+    fn drop(&mut self) {
+        if let Storage::Postgres(schema) = self {
+            let sql = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
+            // On a plain thread: the blocking client must not run on an async worker.
+            let _ = std::thread::spawn(move || {
+                if let Ok(mut c) = postgres::Client::connect(&database_url(), postgres::NoTls) {
+                    let _ = c.batch_execute(&sql);
+                }
+            })
+            .join();
+        }
+    }
+}
+
 /// A running server.
 pub struct TestServer {
     pub http: SocketAddr,
     pub grpc: SocketAddr,
-    pub dir: tempfile::TempDir,
+    pub storage: Option<Storage>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl TestServer {
-    pub async fn start() -> Self {
-        Self::start_with(|_| {}).await
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, |_| {}).await
     }
 
-    pub async fn start_with(configure: impl FnOnce(&mut AppState)) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        Self::start_in(dir, configure).await
+    pub async fn start_with(backend: Backend, configure: impl FnOnce(&mut AppState)) -> Self {
+        Self::start_in(Storage::new(backend), configure).await
     }
 
-    pub async fn start_in(dir: tempfile::TempDir, configure: impl FnOnce(&mut AppState)) -> Self {
-        let store = SqliteStore::open_dir(dir.path()).unwrap();
-        let mut state = AppState::new(Arc::new(store));
+    pub async fn start_in(storage: Storage, configure: impl FnOnce(&mut AppState)) -> Self {
+        let mut state = AppState::new(storage.open().await);
         configure(&mut state);
         let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -50,18 +127,17 @@ impl TestServer {
         Self {
             http: http_addr,
             grpc: grpc_addr,
-            dir,
+            storage: Some(storage),
             stop: Some(tx),
             task: Some(task),
         }
     }
 
-    /// Stops gracefully and hands back the data dir.
-    pub async fn stop(mut self) -> tempfile::TempDir {
+    /// Stops gracefully and hands back the storage.
+    pub async fn stop(mut self) -> Storage {
         let _ = self.stop.take().unwrap().send(());
         self.task.take().unwrap().await.unwrap().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        std::mem::replace(&mut self.dir, dir)
+        self.storage.take().unwrap()
     }
 
     pub async fn request(

@@ -3,13 +3,17 @@
 
 use postgres::Client;
 
+use super::PgTx;
 use crate::store::StoreError;
+use crate::store::queries::backfill_search_text;
+use crate::store::sql::{Migration, apply_migrations};
 
-/// Versioned migrations, applied in order, each in its own transaction.
-pub(super) const MIGRATIONS: &[&str] = &[
+/// Versioned migrations, applied in order.
+pub(super) const MIGRATIONS: &[Migration] = &[
     // 1: projects, sessions, traces, spans. Traces and sessions are materialized
     // rows that every write re-derives for what it touched, as in SQLite.
-    r#"
+    Migration::Sql(
+        r#"
     CREATE TABLE projects (
         id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         name text NOT NULL UNIQUE
@@ -103,8 +107,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
         UNIQUE (trace_id, span_id)
     );
     "#,
+    ),
     // 2: session annotations; the unique key is the upsert key.
-    r#"
+    Migration::Sql(
+        r#"
     CREATE TABLE session_annotations (
         id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         project_id bigint NOT NULL REFERENCES projects(id),
@@ -122,11 +128,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
         UNIQUE (project_id, session_id, name, identifier)
     );
     "#,
+    ),
     // 3: a trigram index for the text search `q` (ILIKE '%...%' over turn
     // inputs and outputs), so a search that matches little does not scan every
     // turn. pg_trgm ships with PostgreSQL and is a trusted extension; where it
     // cannot be installed, search still works by scanning.
-    r#"
+    Migration::Sql(
+        r#"
     DO $$
     DECLARE trgm_schema text;
     BEGIN
@@ -144,13 +152,39 @@ pub(super) const MIGRATIONS: &[&str] = &[
         END IF;
     END $$;
     "#,
+    ),
+    // 4: what the text search looks in, lowercased by the server (ILIKE folds
+    // as the database's locale says; the server folds all of Unicode, the same
+    // way in every backend); its trigram index replaces migration 3's.
+    Migration::Sql(
+        "ALTER TABLE traces ADD COLUMN search_input text;
+         ALTER TABLE traces ADD COLUMN search_output text;",
+    ),
+    Migration::Code(backfill_search_text),
+    Migration::Sql(
+        r#"
+    DROP INDEX IF EXISTS traces_text_search;
+    DO $$
+    DECLARE trgm_schema text;
+    BEGIN
+        SELECT n.nspname INTO trgm_schema FROM pg_extension e
+            JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm';
+        IF trgm_schema IS NOT NULL THEN
+            EXECUTE format('CREATE INDEX traces_search ON traces USING gin
+                (search_input %I.gin_trgm_ops, search_output %I.gin_trgm_ops)',
+                trgm_schema, trgm_schema);
+        END IF;
+    END $$;
+    "#,
+    ),
 ];
 
 /// Any constant: the advisory lock key that serializes servers migrating the
 /// same database at start-up.
 const MIGRATION_LOCK: i64 = 0x6f69_7365_7373_0001;
 
-/// Applies the missing migrations; refuses a schema newer than this binary.
+/// Applies the missing migrations, all in one transaction; servers starting
+/// at once on one database wait on each other here.
 pub(super) fn migrate(client: &mut Client) -> Result<(), StoreError> {
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
@@ -159,28 +193,18 @@ pub(super) fn migrate(client: &mut Client) -> Result<(), StoreError> {
         .query_opt("SELECT version FROM schema_version", &[])?
         .map(|r| r.get(0));
     let version = match version {
-        Some(v) => v,
+        Some(v) => usize::try_from(v).unwrap_or(usize::MAX),
         None => {
             tx.execute("INSERT INTO schema_version (version) VALUES (0)", &[])?;
             0
         }
     };
-    let version = usize::try_from(version).unwrap_or(usize::MAX);
-    if version > MIGRATIONS.len() {
-        return Err(StoreError::Backend(format!(
-            "database schema version {version} is newer than this server ({})",
-            MIGRATIONS.len()
-        )));
-    }
-    // One transaction for all pending migrations: a server stopped midway
-    // leaves the schema as it was.
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        tx.batch_execute(sql)?;
+    let now = apply_migrations(&mut PgTx(&mut tx), version, MIGRATIONS)?;
+    if now != version {
         tx.execute(
             "UPDATE schema_version SET version = $1",
-            &[&i32::try_from(i + 1).unwrap_or(i32::MAX)],
+            &[&i32::try_from(now).unwrap_or(i32::MAX)],
         )?;
-        tracing::info!(version = i + 1, "applied migration");
     }
     tx.commit()?;
     Ok(())

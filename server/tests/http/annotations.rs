@@ -1,16 +1,14 @@
-//! The annotations API over HTTP against the real server and SQLite file:
-//! writes, replaces, bulk writes, summaries on sessions, deletes, and every
-//! bad input a clear 4xx that leaves what was stored alone.
+//! The annotations API over HTTP against the real server: writes, replaces,
+//! bulk writes, summaries on sessions, deletes, and every bad input a clear
+//! 4xx that leaves what was stored alone.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 const JSON: (&str, &str) = ("content-type", "application/json");
 
-async fn server_with_sessions() -> TestServer {
-    let server = TestServer::start().await;
+async fn server_with_sessions(backend: Backend) -> TestServer {
+    let server = TestServer::start(backend).await;
     let reply = server
         .post_pb(&request(
             "shop",
@@ -42,9 +40,8 @@ async fn post(server: &TestServer, path: &str, body: Value) -> Reply {
         .await
 }
 
-#[tokio::test]
-async fn annotate_replace_list_summarize_delete() {
-    let server = server_with_sessions().await;
+pub async fn annotate_replace_list_summarize_delete(backend: Backend) {
+    let server = server_with_sessions(backend).await;
     let base = "/v1/projects/shop/sessions/conv-1/annotations";
     let first = post(
         &server,
@@ -114,9 +111,8 @@ async fn annotate_replace_list_summarize_delete() {
     );
 }
 
-#[tokio::test]
-async fn bulk_writes_are_all_or_nothing() {
-    let server = server_with_sessions().await;
+pub async fn bulk_writes_are_all_or_nothing(backend: Backend) {
+    let server = server_with_sessions(backend).await;
     let bulk = "/v1/projects/shop/session_annotations";
     let ok = post(
         &server,
@@ -171,9 +167,8 @@ async fn bulk_writes_are_all_or_nothing() {
         .assert_error(400, Some("data"));
 }
 
-#[tokio::test]
-async fn bad_annotations_get_clear_errors() {
-    let server = server_with_sessions().await;
+pub async fn bad_annotations_get_clear_errors(backend: Backend) {
+    let server = server_with_sessions(backend).await;
     let base = "/v1/projects/shop/sessions/conv-1/annotations";
     post(&server, base, json!({"name": "", "label": "x"}))
         .await

@@ -1,14 +1,18 @@
 //! The conformance suite every [`Store`] backend must pass, written once
-//! against the trait: call [`run_all`] with a function that opens a fresh,
-//! empty store. Each check names the part of the contract it guards.
+//! against the trait. `conformance_suite!(open)` expands to one `#[test]` per
+//! clause, each on a fresh, empty store from `open()`, so a failure names the
+//! clause and the backend (`sqlite::paging_is_complete_and_stable`).
 
+#![allow(dead_code)]
+
+use openinference_session_server::annotation::{AnnotatorKind, NewAnnotation};
+use openinference_session_server::model::SpanRecord;
+use openinference_session_server::otlp::map::derive_facts;
+use openinference_session_server::pricing::PriceTable;
+use openinference_session_server::store::{
+    Order, PageQuery, SessionQuery, SessionSort, Store, StoreError, TraceQuery,
+};
 use serde_json::{Map, Value, json};
-
-use super::{Order, PageQuery, SessionQuery, SessionSort, Store, StoreError, TraceQuery};
-use crate::annotation::{AnnotatorKind, NewAnnotation};
-use crate::model::SpanRecord;
-use crate::otlp::map::derive_facts;
-use crate::pricing::PriceTable;
 
 /// Base time of the synthetic spans, Unix ns.
 const BASE: i64 = 1_790_000_000_000_000_000;
@@ -400,6 +404,45 @@ pub fn session_filters<S: Store>(store: S) {
     );
 }
 
+/// Text search folds case for all of Unicode, not only ASCII, the same in
+/// every backend.
+pub fn text_search_folds_unicode_case<S: Store>(store: S) {
+    store
+        .write(&[
+            record("p", 1, 1, None, 0, json!({"session.id": "ascii", "input.value": "Where is my PARCEL?"})),
+            record("p", 2, 1, None, 1, json!({"session.id": "accents", "input.value": "Ça coûte TROP CHER", "output.value": "Désolé"})),
+            record("p", 3, 1, None, 2, json!({"session.id": "greek", "output.value": "ΟΔΥΣΣΕΥΣ"})),
+        ])
+        .expect("write");
+    let find = |q: &str| -> Vec<String> {
+        let query = SessionQuery {
+            page: PageQuery {
+                limit: 50,
+                cursor: None,
+            },
+            order: Order::Asc,
+            q: Some(q.to_owned()),
+            ..Default::default()
+        };
+        store
+            .sessions("p", &query)
+            .expect("search")
+            .data
+            .into_iter()
+            .map(|s| s.session_id)
+            .collect()
+    };
+    assert_eq!(find("parcel"), ["ascii"]);
+    assert_eq!(find("ça coûte"), ["accents"]);
+    assert_eq!(find("ÇA COÛTE"), ["accents"]);
+    assert_eq!(find("DÉSOLÉ"), ["accents"]);
+    assert_eq!(find("Δυσσε"), ["greek"]);
+    assert!(
+        find("cherdésolé").is_empty(),
+        "input and output are searched apart"
+    );
+}
+
 /// Deleting a session removes its traces and spans and nothing else.
 pub fn delete_session_removes_its_traces<S: Store>(store: S) {
     store
@@ -688,20 +731,45 @@ pub fn deleting_removes_annotations<S: Store>(store: S) {
     assert!(store.annotations("p", "s2").expect("list").is_empty());
 }
 
-/// Runs every check, each on a fresh store from `open`.
-pub fn run_all<S: Store>(mut open: impl FnMut() -> S) {
-    idempotent_writes(open());
-    root_arriving_last_moves_the_trace(open());
-    split_and_order_do_not_matter(&mut open);
-    sessions_are_keyed_by_project(open());
-    paging_is_complete_and_stable(open());
-    session_filters(open());
-    delete_session_removes_its_traces(open());
-    unknown_names_are_not_found(open());
-    turns_in_time_order(open());
-    attributes_round_trip(open());
-    annotations_upsert_by_name_and_identifier(open());
-    annotations_need_an_existing_session(open());
-    sessions_summarize_their_annotations(open());
-    deleting_removes_annotations(open());
+/// One `#[test]` per clause of the contract, each on a fresh store from
+/// `$open()`: a function returning `(guard, store)`, where the guard cleans up
+/// (a temp dir, a database schema) when dropped, after the store.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($open:expr) => {
+        $crate::conformance_suite!(@tests $open;
+            idempotent_writes,
+            root_arriving_last_moves_the_trace,
+            sessions_are_keyed_by_project,
+            paging_is_complete_and_stable,
+            session_filters,
+            text_search_folds_unicode_case,
+            delete_session_removes_its_traces,
+            unknown_names_are_not_found,
+            turns_in_time_order,
+            attributes_round_trip,
+            annotations_upsert_by_name_and_identifier,
+            annotations_need_an_existing_session,
+            sessions_summarize_their_annotations,
+            deleting_removes_annotations,
+        );
+        #[test]
+        fn split_and_order_do_not_matter() {
+            let mut kept = Vec::new();
+            conformance::split_and_order_do_not_matter(|| {
+                let (guard, store) = $open();
+                kept.push(guard);
+                store
+            });
+        }
+    };
+    (@tests $open:expr; $($clause:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $clause() {
+                let (_guard, store) = $open();
+                conformance::$clause(store);
+            }
+        )*
+    };
 }

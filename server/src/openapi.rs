@@ -1,0 +1,74 @@
+//! The OpenAPI document, generated from the handlers' `#[utoipa::path]`
+//! attributes and the model's `ToSchema` types: the one source of the API's
+//! contract. `server/openapi.json` is this document committed (a test fails
+//! when it is stale; `UPDATE_OPENAPI=1 cargo test -p openinference-session-server
+//! --test openapi` rewrites it), and the TypeScript types of the Node client and
+//! the UI are generated from that file.
+
+use std::sync::OnceLock;
+
+use utoipa::OpenApi;
+
+use crate::annotation::{Annotation, AnnotationSummary, AnnotatorKind, NewAnnotation};
+use crate::annotation_api::AnnotationBatch;
+use crate::error::{ErrorBody, ErrorDetail};
+use crate::model::{
+    Cost, HealthInfo, Io, Latency, ProjectInfo, SessionInfo, SpanInfo, TokenCount, TraceDetail,
+    TraceInfo, Turn,
+};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "oi-sessions",
+        description = "Sessions of LLM applications: OTLP ingest, sessions, turns, traces and session annotations.",
+        license(name = "Apache-2.0"),
+    ),
+    paths(
+        crate::api::projects,
+        crate::api::sessions,
+        crate::api::session,
+        crate::api::delete_session,
+        crate::api::turns,
+        crate::api::traces,
+        crate::api::trace,
+        crate::api::health,
+        crate::annotation_api::list,
+        crate::annotation_api::create,
+        crate::annotation_api::delete,
+        crate::annotation_api::create_many,
+        crate::ingest::export,
+    ),
+    components(schemas(
+        Annotation, AnnotationBatch, AnnotationSummary, AnnotatorKind, Cost, ErrorBody,
+        ErrorDetail, HealthInfo, Io, Latency, NewAnnotation, ProjectInfo, SessionInfo, SpanInfo,
+        TokenCount, TraceDetail, TraceInfo, Turn,
+    )),
+    tags(
+        (name = "projects", description = "Projects: where traces were sent"),
+        (name = "sessions", description = "Sessions and their turns"),
+        (name = "traces", description = "Traces and their spans"),
+        (name = "annotations", description = "Verdicts on whole sessions"),
+        (name = "ingest", description = "OTLP/HTTP trace ingest"),
+        (name = "server", description = "The server itself"),
+    )
+)]
+struct ApiDoc;
+
+/// The document.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc
+}
+
+/// The document as pretty JSON, built once.
+pub fn document_json() -> &'static str {
+    static JSON: OnceLock<String> = OnceLock::new();
+    JSON.get_or_init(|| {
+        let mut text = serde_json::to_string_pretty(&document())
+            .unwrap_or_else(|e| format!("{{\"error\": \"openapi document: {e}\"}}"));
+        text.push('\n');
+        text
+    })
+}

@@ -1,0 +1,210 @@
+//! Reading requests within limits, the same way on every route: the body (a
+//! size limit checked as it arrives, a time limit, JSON by content type) and
+//! the query string (an unknown, repeated, overlong or malformed parameter is a
+//! 400 naming it).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::Query;
+use axum::extract::rejection::QueryRejection;
+use axum::http::{HeaderMap, header};
+use http_body_util::BodyExt;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, ErrorCode};
+use crate::model::parse_rfc3339;
+use crate::store::PageQuery;
+
+/// Default page size.
+pub const DEFAULT_LIMIT: usize = 50;
+/// Largest page size.
+pub const MAX_LIMIT: usize = 1000;
+/// Longest accepted query parameter name or value, in bytes.
+pub const MAX_PARAM_BYTES: usize = 1024;
+
+/// The query string as the handlers receive it.
+pub type Params = Result<Query<Vec<(String, String)>>, QueryRejection>;
+
+/// The body over the limit.
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        ErrorCode::BodyTooLarge,
+        format!("request body over the limit of {limit} bytes"),
+    )
+}
+
+/// Reads a whole body: refused at once when its declared length is over
+/// `limit`, and as soon as what arrived is; 408 when it takes longer than
+/// `timeout`.
+pub async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Bytes, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large(limit));
+    }
+    let collect = async move {
+        let mut body = body;
+        let mut data: Vec<u8> = Vec::with_capacity(declared.map_or(0, |n| n as usize));
+        while let Some(frame) = body.frame().await {
+            let frame =
+                frame.map_err(|e| ApiError::invalid_body(format!("cannot read body: {e}")))?;
+            if let Ok(chunk) = frame.into_data() {
+                if data.len() + chunk.len() > limit {
+                    return Err(too_large(limit));
+                }
+                data.extend_from_slice(&chunk);
+            }
+        }
+        Ok(Bytes::from(data))
+    };
+    tokio::time::timeout(timeout, collect).await.map_err(|_| {
+        ApiError::new(
+            ErrorCode::BodyTimeout,
+            format!("body not received within {timeout:?}"),
+        )
+    })?
+}
+
+/// Reads a JSON body (`application/json`) into `T`.
+pub async fn json_body<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    timeout: Duration,
+) -> Result<T, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.starts_with("application/json") {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            format!("expected application/json, got {content_type:?}"),
+        ));
+    }
+    let bytes = read_body(headers, body, limit, timeout).await?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::invalid_body(format!("invalid JSON body: {e}")))
+}
+
+/// Checked access to query parameters.
+pub struct QueryParams {
+    pairs: Vec<(String, String)>,
+}
+
+impl QueryParams {
+    /// Accepts only the `allowed` names (and `metadata.<key>` when
+    /// `allow_metadata`), each at most once.
+    pub fn new(params: Params, allowed: &[&str], allow_metadata: bool) -> Result<Self, ApiError> {
+        let Query(pairs) = params.map_err(|e| {
+            ApiError::bad_parameter("query", format!("malformed query string: {e}"))
+        })?;
+        let mut seen = HashSet::new();
+        for (k, v) in &pairs {
+            let known = allowed.contains(&k.as_str())
+                || (allow_metadata && k.starts_with("metadata.") && k.len() > 9);
+            if !known {
+                return Err(ApiError::bad_parameter(
+                    k,
+                    format!("unknown parameter {k:?}"),
+                ));
+            }
+            if !seen.insert(k.as_str()) {
+                return Err(ApiError::bad_parameter(
+                    k,
+                    format!("parameter {k:?} given more than once"),
+                ));
+            }
+            if v.len() > MAX_PARAM_BYTES || k.len() > MAX_PARAM_BYTES {
+                return Err(ApiError::bad_parameter(
+                    k,
+                    format!("parameter {k:?} is longer than {MAX_PARAM_BYTES} bytes"),
+                ));
+            }
+        }
+        Ok(Self { pairs })
+    }
+
+    /// Refuses any parameter.
+    pub fn none(params: Params) -> Result<(), ApiError> {
+        Self::new(params, &[], false).map(drop)
+    }
+
+    /// The raw value of a parameter.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `metadata.<key>` parameters as (key, value), sorted.
+    pub fn metadata(&self) -> Vec<(String, String)> {
+        let mut metadata: Vec<(String, String)> = self
+            .pairs
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("metadata.")
+                    .map(|k| (k.to_owned(), v.clone()))
+            })
+            .collect();
+        metadata.sort();
+        metadata
+    }
+
+    /// A text parameter; empty is an error.
+    pub fn text(&self, key: &str) -> Result<Option<String>, ApiError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some("") => Err(ApiError::bad_parameter(
+                key,
+                format!("{key} must not be empty"),
+            )),
+            Some(v) => Ok(Some(v.to_owned())),
+        }
+    }
+
+    /// An RFC 3339 time parameter, as Unix nanoseconds.
+    pub fn time(&self, key: &str) -> Result<Option<i64>, ApiError> {
+        self.get(key)
+            .map(|v| {
+                parse_rfc3339(v).ok_or_else(|| {
+                    ApiError::bad_parameter(
+                        key,
+                        format!("{key} must be an RFC 3339 time such as 2026-01-31T12:00:00Z"),
+                    )
+                })
+            })
+            .transpose()
+    }
+
+    /// `limit` and `cursor`.
+    pub fn page(&self) -> Result<PageQuery, ApiError> {
+        let limit = match self.get("limit") {
+            None => DEFAULT_LIMIT,
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_LIMIT).contains(n))
+                .ok_or_else(|| {
+                    ApiError::bad_parameter(
+                        "limit",
+                        format!("limit must be an integer from 1 to {MAX_LIMIT}"),
+                    )
+                })?,
+        };
+        Ok(PageQuery {
+            limit,
+            cursor: self.text("cursor")?,
+        })
+    }
+}

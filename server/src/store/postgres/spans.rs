@@ -1,0 +1,581 @@
+//! How PostgreSQL stores spans: each span's attributes and events as deflated
+//! JSON beside its facts in columns, and the write path that stores a batch
+//! with one `INSERT ... SELECT FROM unnest` per table and re-derives the
+//! traces and sessions it touched.
+//!
+//! Several servers may write at once, so a write locks what it re-derives: an
+//! advisory lock per touched trace (taken in key order, so writers never wait
+//! on each other in a cycle) before the trace's spans are read back, and the
+//! touched session rows (`FOR UPDATE`, in id order) before their aggregates are
+//! recomputed. Whoever commits last has seen every span.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use postgres::Transaction;
+use serde_json::{Map, Value};
+
+use super::{PgTx, clean, clean_json, clean_opt, pg_row};
+use crate::model::{SpanFacts, SpanInfo, SpanRecord, TraceSummary, hex, rfc3339, status_name};
+use crate::store::queries::{FACT_COLUMNS, facts_row, refresh_sessions, search_texts};
+use crate::store::sql::{SqlTx, SqlValue};
+use crate::store::{StoreError, WriteOutcome};
+use crate::turn;
+
+/// A span's attributes and events as stored: deflated JSON (exact values,
+/// NUL included; the fast level costs little next to the round trips).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Body {
+    /// Attributes.
+    a: Map<String, Value>,
+    /// Events.
+    e: Vec<Value>,
+}
+
+fn encode_body(record: &SpanRecord) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct BodyRef<'a> {
+        a: &'a Map<String, Value>,
+        e: &'a [Value],
+    }
+    let json = serde_json::to_vec(&BodyRef {
+        a: &record.attributes,
+        e: &record.events,
+    })
+    .unwrap_or_default();
+    let mut enc = flate2::write::DeflateEncoder::new(
+        Vec::with_capacity(json.len() / 2 + 64),
+        flate2::Compression::fast(),
+    );
+    // Writing into a Vec cannot fail.
+    let _ = std::io::Write::write_all(&mut enc, &json);
+    enc.finish().unwrap_or_default()
+}
+
+fn decode_body(blob: &[u8]) -> Result<Body, StoreError> {
+    let mut json = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::DeflateDecoder::new(blob), &mut json)
+        .map_err(|e| StoreError::Corrupt(format!("span body: {e}")))?;
+    serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(format!("span body: {e}")))
+}
+
+/// A span ready for the database, encoded before any connection is taken.
+pub(super) struct Prepared<'a> {
+    record: &'a SpanRecord,
+    facts: SpanFacts,
+    body: Vec<u8>,
+}
+
+/// Encodes spans for the database before any connection is taken.
+pub(super) fn prepare(spans: &[SpanRecord]) -> Vec<Prepared<'_>> {
+    spans
+        .iter()
+        .map(|record| Prepared {
+            record,
+            facts: clean_facts(&record.facts),
+            body: encode_body(record),
+        })
+        .collect()
+}
+
+/// The facts with every text made storable ([`clean`]).
+fn clean_facts(f: &SpanFacts) -> SpanFacts {
+    SpanFacts {
+        session_id: clean_opt(&f.session_id),
+        user_id: clean_opt(&f.user_id),
+        oi_kind: clean_opt(&f.oi_kind),
+        input_value: clean_opt(&f.input_value),
+        input_mime: clean_opt(&f.input_mime),
+        output_value: clean_opt(&f.output_value),
+        output_mime: clean_opt(&f.output_mime),
+        llm_last_user: clean_opt(&f.llm_last_user),
+        llm_reply: clean_opt(&f.llm_reply),
+        tags: f.tags.iter().map(|t| clean(t).into_owned()).collect(),
+        metadata: match clean_json(&Value::Object(f.metadata.clone())) {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        },
+        ..f.clone()
+    }
+}
+
+/// The advisory lock key of a trace; a collision only serializes two writers.
+fn trace_lock_key(project_id: i64, trace_id: &[u8; 16]) -> i64 {
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&trace_id[..8]);
+    let mut second = [0u8; 8];
+    second.copy_from_slice(&trace_id[8..]);
+    (i64::from_le_bytes(first) ^ i64::from_le_bytes(second))
+        ^ project_id.wrapping_mul(0x9e37_79b9_7f4a_7c15_u64 as i64)
+}
+
+fn id16(v: &[u8]) -> [u8; 16] {
+    <[u8; 16]>::try_from(v).unwrap_or_default()
+}
+
+fn id8(v: &[u8]) -> [u8; 8] {
+    <[u8; 8]>::try_from(v).unwrap_or_default()
+}
+
+/// Ids of the named projects, created as needed (in name order, so concurrent
+/// writers creating the same projects wait on each other in one order).
+fn project_ids(
+    tx: &mut Transaction<'_>,
+    names: &BTreeSet<String>,
+) -> Result<HashMap<String, i64>, postgres::Error> {
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    tx.execute(
+        "INSERT INTO projects (name) SELECT n FROM unnest($1::text[]) AS n ORDER BY n
+         ON CONFLICT (name) DO NOTHING",
+        &[&names],
+    )?;
+    Ok(tx
+        .query(
+            "SELECT name, id FROM projects WHERE name = ANY($1::text[])",
+            &[&names],
+        )?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
+}
+
+/// Stores a batch in one transaction and re-derives every trace and session it
+/// touched, under per-trace advisory locks and session row locks.
+pub(super) fn write_batch(
+    tx: &mut Transaction<'_>,
+    spans: &[Prepared<'_>],
+) -> Result<WriteOutcome, StoreError> {
+    let mut outcome = WriteOutcome::default();
+    // Sorted by (trace id, span id), the batch's repeats dropped: concurrent
+    // writers of overlapping batches then wait on each other in one order.
+    let mut order: Vec<usize> = (0..spans.len()).collect();
+    order.sort_by_key(|&i| (spans[i].record.trace_id, spans[i].record.span_id, i));
+    order.dedup_by_key(|i| (spans[*i].record.trace_id, spans[*i].record.span_id));
+    outcome.duplicates = spans.len() - order.len();
+    let names: BTreeSet<String> = order
+        .iter()
+        .map(|&i| clean(&spans[i].record.project).into_owned())
+        .collect();
+    let projects = project_ids(tx, &names)?;
+    let pid_of = |p: &Prepared<'_>| -> Result<i64, StoreError> {
+        projects
+            .get(clean(&p.record.project).as_ref())
+            .copied()
+            .ok_or_else(|| StoreError::Backend("project row missing".to_owned()))
+    };
+
+    // Columns as arrays: the whole batch is one INSERT ... SELECT FROM unnest.
+    let n = order.len();
+    let mut c_trace: Vec<&[u8]> = Vec::with_capacity(n);
+    let mut c_span: Vec<&[u8]> = Vec::with_capacity(n);
+    let mut c_pid: Vec<i64> = Vec::with_capacity(n);
+    let mut c_parent: Vec<Option<&[u8]>> = Vec::with_capacity(n);
+    let mut c_name: Vec<String> = Vec::with_capacity(n);
+    let mut c_kind: Vec<String> = Vec::with_capacity(n);
+    let mut c_status: Vec<i32> = Vec::with_capacity(n);
+    let mut c_message: Vec<String> = Vec::with_capacity(n);
+    let mut c_start: Vec<i64> = Vec::with_capacity(n);
+    let mut c_end: Vec<i64> = Vec::with_capacity(n);
+    let mut c_session: Vec<Option<&str>> = Vec::with_capacity(n);
+    let mut c_user: Vec<Option<&str>> = Vec::with_capacity(n);
+    let mut c_oi_kind: Vec<Option<&str>> = Vec::with_capacity(n);
+    let mut c_is_llm: Vec<bool> = Vec::with_capacity(n);
+    let mut c_in: Vec<Option<&str>> = Vec::with_capacity(n);
+    let mut c_in_mime: Vec<Option<&str>> = Vec::with_capacity(n);
+    let mut c_out: Vec<Option<&str>> = Vec::with_capacity(n);
+    let mut c_out_mime: Vec<Option<&str>> = Vec::with_capacity(n);
+    let mut c_last_user: Vec<Option<&str>> = Vec::with_capacity(n);
+    let mut c_reply: Vec<Option<&str>> = Vec::with_capacity(n);
+    let mut c_tok: [Vec<i64>; 3] = Default::default();
+    let mut c_cost: [Vec<f64>; 3] = Default::default();
+    let mut c_tags: Vec<Value> = Vec::with_capacity(n);
+    let mut c_meta: Vec<Value> = Vec::with_capacity(n);
+    let mut c_body: Vec<&[u8]> = Vec::with_capacity(n);
+    for &i in &order {
+        let p = &spans[i];
+        let (s, f) = (p.record, &p.facts);
+        c_trace.push(&s.trace_id);
+        c_span.push(&s.span_id);
+        c_pid.push(pid_of(p)?);
+        c_parent.push(s.parent_span_id.as_ref().map(|p| &p[..]));
+        c_name.push(clean(&s.name).into_owned());
+        c_kind.push(clean(&s.kind).into_owned());
+        c_status.push(s.status_code);
+        c_message.push(clean(&s.status_message).into_owned());
+        c_start.push(s.start_ns);
+        c_end.push(s.end_ns);
+        c_session.push(f.session_id.as_deref());
+        c_user.push(f.user_id.as_deref());
+        c_oi_kind.push(f.oi_kind.as_deref());
+        c_is_llm.push(f.is_llm);
+        c_in.push(f.input_value.as_deref());
+        c_in_mime.push(f.input_mime.as_deref());
+        c_out.push(f.output_value.as_deref());
+        c_out_mime.push(f.output_mime.as_deref());
+        c_last_user.push(f.llm_last_user.as_deref());
+        c_reply.push(f.llm_reply.as_deref());
+        c_tok[0].push(f.tokens.prompt);
+        c_tok[1].push(f.tokens.completion);
+        c_tok[2].push(f.tokens.total);
+        c_cost[0].push(f.cost.prompt);
+        c_cost[1].push(f.cost.completion);
+        c_cost[2].push(f.cost.total);
+        c_tags.push(serde_json::to_value(&f.tags).unwrap_or(Value::Null));
+        c_meta.push(Value::Object(f.metadata.clone()));
+        c_body.push(&p.body);
+    }
+    let inserted = tx.query(
+        "INSERT INTO spans (trace_id, span_id, project_id, parent_span_id, name, kind,
+            status_code, status_message, start_ns, end_ns, session_id, user_id, oi_kind, is_llm,
+            input_value, input_mime, output_value, output_mime, last_user, reply,
+            prompt_tokens, completion_tokens, total_tokens, cost_prompt, cost_completion,
+            cost_total, tags, metadata, body)
+         SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::int8[], $4::bytea[], $5::text[],
+            $6::text[], $7::int4[], $8::text[], $9::int8[], $10::int8[], $11::text[], $12::text[],
+            $13::text[], $14::bool[], $15::text[], $16::text[], $17::text[], $18::text[],
+            $19::text[], $20::text[], $21::int8[], $22::int8[], $23::int8[], $24::float8[],
+            $25::float8[], $26::float8[], $27::jsonb[], $28::jsonb[], $29::bytea[])
+         ON CONFLICT (trace_id, span_id) DO NOTHING
+         RETURNING trace_id, span_id",
+        &[
+            &c_trace,
+            &c_span,
+            &c_pid,
+            &c_parent,
+            &c_name,
+            &c_kind,
+            &c_status,
+            &c_message,
+            &c_start,
+            &c_end,
+            &c_session,
+            &c_user,
+            &c_oi_kind,
+            &c_is_llm,
+            &c_in,
+            &c_in_mime,
+            &c_out,
+            &c_out_mime,
+            &c_last_user,
+            &c_reply,
+            &c_tok[0],
+            &c_tok[1],
+            &c_tok[2],
+            &c_cost[0],
+            &c_cost[1],
+            &c_cost[2],
+            &c_tags,
+            &c_meta,
+            &c_body,
+        ],
+    )?;
+    let inserted: HashSet<([u8; 16], [u8; 8])> = inserted
+        .iter()
+        .map(|r| (id16(r.get(0)), id8(r.get(1))))
+        .collect();
+    outcome.inserted = inserted.len();
+    outcome.duplicates += n - inserted.len();
+    if inserted.is_empty() {
+        return Ok(outcome);
+    }
+
+    // Traces this batch added spans to, with the facts of the spans added.
+    let mut touched: BTreeMap<(i64, [u8; 16]), Vec<SpanFacts>> = BTreeMap::new();
+    for &i in &order {
+        let p = &spans[i];
+        if inserted.contains(&(p.record.trace_id, p.record.span_id)) {
+            touched
+                .entry((pid_of(p)?, p.record.trace_id))
+                .or_default()
+                .push(p.facts.clone());
+        }
+    }
+    let mut keys: Vec<i64> = touched
+        .keys()
+        .map(|(pid, t)| trace_lock_key(*pid, t))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    tx.execute(
+        "SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::int8[]) AS k",
+        &[&keys],
+    )?;
+
+    // Under the locks, the stored state of every touched trace is final.
+    let t_pids: Vec<i64> = touched.keys().map(|(p, _)| *p).collect();
+    let t_ids: Vec<&[u8]> = touched.keys().map(|(_, t)| &t[..]).collect();
+    let mut stored: HashMap<(i64, [u8; 16]), Option<i64>> = HashMap::new();
+    for r in tx.query(
+        "SELECT t.project_id, t.trace_id, t.session_rowid FROM traces t
+         JOIN unnest($1::int8[], $2::bytea[]) AS k(pid, tid)
+           ON t.project_id = k.pid AND t.trace_id = k.tid",
+        &[&t_pids, &t_ids],
+    )? {
+        stored.insert((r.get(0), id16(r.get(1))), r.get(2));
+    }
+    // A trace stored before has spans from earlier writes: read them all back.
+    let mut all_facts: HashMap<(i64, [u8; 16]), Vec<SpanFacts>> = HashMap::new();
+    if !stored.is_empty() {
+        let (s_pids, s_ids): (Vec<i64>, Vec<&[u8]>) =
+            stored.keys().map(|(p, t)| (*p, &t[..])).unzip();
+        let columns: Vec<String> = FACT_COLUMNS.iter().map(|c| format!("s.{c}")).collect();
+        for r in tx.query(
+            &format!(
+                "SELECT s.project_id, s.trace_id, {} FROM spans s
+                 JOIN unnest($1::int8[], $2::bytea[]) AS k(pid, tid)
+                   ON s.trace_id = k.tid AND s.project_id = k.pid",
+                columns.join(", ")
+            ),
+            &[&s_pids, &s_ids],
+        )? {
+            let facts = facts_row(&mut pg_row(&r)?, 2)?;
+            all_facts
+                .entry((r.get(0), id16(r.get(1))))
+                .or_default()
+                .push(facts);
+        }
+    }
+    let mut summaries = Vec::with_capacity(touched.len());
+    let mut wanted: BTreeSet<(i64, String)> = BTreeSet::new();
+    let mut sessions: BTreeSet<i64> = BTreeSet::new();
+    for (key, new_facts) in touched {
+        let old = stored.get(&key).copied();
+        let summary = match old {
+            // A trace first seen in this batch has all its spans in memory.
+            None => turn::summarize(&new_facts),
+            Some(_) => turn::summarize(all_facts.get(&key).map_or(&[][..], |f| &f[..])),
+        };
+        if let Some(sid) = &summary.session_id {
+            wanted.insert((key.0, sid.clone()));
+        }
+        sessions.extend(old.flatten());
+        summaries.push((key, summary));
+    }
+    // Sessions created in key order, then looked up.
+    let mut session_rowids: HashMap<(i64, String), i64> = HashMap::new();
+    if !wanted.is_empty() {
+        let (w_pids, w_sids): (Vec<i64>, Vec<&str>) =
+            wanted.iter().map(|(p, s)| (*p, s.as_str())).unzip();
+        tx.execute(
+            "INSERT INTO sessions (project_id, session_id)
+             SELECT * FROM unnest($1::int8[], $2::text[]) ORDER BY 1, 2
+             ON CONFLICT (project_id, session_id) DO NOTHING",
+            &[&w_pids, &w_sids],
+        )?;
+        for r in tx.query(
+            "SELECT s.project_id, s.session_id, s.id FROM sessions s
+             JOIN unnest($1::int8[], $2::text[]) AS k(pid, sid)
+               ON s.project_id = k.pid AND s.session_id = k.sid",
+            &[&w_pids, &w_sids],
+        )? {
+            session_rowids.insert((r.get(0), r.get(1)), r.get(2));
+        }
+        if session_rowids.len() != wanted.len() {
+            return Err(StoreError::Conflict(
+                "a session was deleted between its insert and its lookup".to_owned(),
+            ));
+        }
+        sessions.extend(session_rowids.values().copied());
+    }
+    // Lock every session this write recomputes, in id order.
+    let ids: Vec<i64> = sessions.iter().copied().collect();
+    let locked = tx.query(
+        "SELECT id FROM sessions WHERE id = ANY($1::int8[]) ORDER BY id FOR UPDATE",
+        &[&ids],
+    )?;
+    if locked.len() != ids.len() {
+        return Err(StoreError::Conflict(
+            "a session was deleted before it was locked".to_owned(),
+        ));
+    }
+    upsert_traces(tx, &summaries, &session_rowids)?;
+    refresh_sessions(&mut PgTx(tx), &ids)?;
+    Ok(outcome)
+}
+
+/// Writes the traces' summaries: one `INSERT ... SELECT FROM unnest` for the
+/// whole batch (each trace appears once).
+fn upsert_traces(
+    tx: &mut Transaction<'_>,
+    summaries: &[((i64, [u8; 16]), TraceSummary)],
+    session_rowids: &HashMap<(i64, String), i64>,
+) -> Result<(), postgres::Error> {
+    let n = summaries.len();
+    let mut pid: Vec<i64> = Vec::with_capacity(n);
+    let mut trace: Vec<&[u8]> = Vec::with_capacity(n);
+    let mut rowid: Vec<Option<i64>> = Vec::with_capacity(n);
+    let mut session: Vec<Option<&str>> = Vec::with_capacity(n);
+    let mut conflicts: Vec<Value> = Vec::with_capacity(n);
+    let mut user: Vec<Option<&str>> = Vec::with_capacity(n);
+    let mut root: Vec<Option<&[u8]>> = Vec::with_capacity(n);
+    let mut start: Vec<i64> = Vec::with_capacity(n);
+    let mut end: Vec<i64> = Vec::with_capacity(n);
+    let mut count: Vec<i64> = Vec::with_capacity(n);
+    let mut error: Vec<bool> = Vec::with_capacity(n);
+    let mut io: [Vec<Option<&str>>; 6] = Default::default();
+    let mut tok: [Vec<i64>; 3] = Default::default();
+    let mut cost: [Vec<f64>; 3] = Default::default();
+    let mut tags: Vec<Value> = Vec::with_capacity(n);
+    let mut metadata: Vec<Value> = Vec::with_capacity(n);
+    let mut search: [Vec<Option<String>>; 2] = Default::default();
+    for ((p, t), s) in summaries {
+        pid.push(*p);
+        trace.push(&t[..]);
+        rowid.push(
+            s.session_id
+                .as_ref()
+                .and_then(|sid| session_rowids.get(&(*p, sid.clone())).copied()),
+        );
+        session.push(s.session_id.as_deref());
+        conflicts.push(serde_json::to_value(&s.session_conflicts).unwrap_or(Value::Null));
+        user.push(s.user_id.as_deref());
+        root.push(s.root_span_id.as_ref().map(|r| &r[..]));
+        start.push(s.start_ns);
+        end.push(s.end_ns);
+        count.push(s.span_count);
+        error.push(s.has_error);
+        for (k, v) in [&s.input, &s.output].into_iter().enumerate() {
+            io[k * 3].push(v.as_ref().map(|i| i.value.as_str()));
+            io[k * 3 + 1].push(v.as_ref().map(|i| i.mime_type.as_str()));
+            io[k * 3 + 2].push(v.as_ref().and_then(|i| i.raw_value.as_deref()));
+        }
+        tok[0].push(s.tokens.prompt);
+        tok[1].push(s.tokens.completion);
+        tok[2].push(s.tokens.total);
+        cost[0].push(s.cost.prompt);
+        cost[1].push(s.cost.completion);
+        cost[2].push(s.cost.total);
+        tags.push(serde_json::to_value(&s.tags).unwrap_or(Value::Null));
+        metadata.push(Value::Object(s.metadata.clone()));
+        let (input, output) = search_texts(s);
+        search[0].push(input);
+        search[1].push(output);
+    }
+    tx.execute(
+        "INSERT INTO traces (project_id, trace_id, session_rowid, session_id,
+            session_conflicts, user_id, root_span_id, start_ns, end_ns, span_count, has_error,
+            input_value, input_mime, input_raw, output_value, output_mime, output_raw,
+            prompt_tokens, completion_tokens, total_tokens, cost_prompt, cost_completion,
+            cost_total, tags, metadata, search_input, search_output)
+         SELECT * FROM unnest($1::int8[], $2::bytea[], $3::int8[], $4::text[], $5::jsonb[],
+            $6::text[], $7::bytea[], $8::int8[], $9::int8[], $10::int8[], $11::bool[],
+            $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[],
+            $18::int8[], $19::int8[], $20::int8[], $21::float8[], $22::float8[], $23::float8[],
+            $24::jsonb[], $25::jsonb[], $26::text[], $27::text[])
+         ON CONFLICT (project_id, trace_id) DO UPDATE SET
+            session_rowid = excluded.session_rowid, session_id = excluded.session_id,
+            session_conflicts = excluded.session_conflicts, user_id = excluded.user_id,
+            root_span_id = excluded.root_span_id, start_ns = excluded.start_ns,
+            end_ns = excluded.end_ns, span_count = excluded.span_count,
+            has_error = excluded.has_error, input_value = excluded.input_value,
+            input_mime = excluded.input_mime, input_raw = excluded.input_raw,
+            output_value = excluded.output_value, output_mime = excluded.output_mime,
+            output_raw = excluded.output_raw, prompt_tokens = excluded.prompt_tokens,
+            completion_tokens = excluded.completion_tokens, total_tokens = excluded.total_tokens,
+            cost_prompt = excluded.cost_prompt, cost_completion = excluded.cost_completion,
+            cost_total = excluded.cost_total, tags = excluded.tags, metadata = excluded.metadata,
+            search_input = excluded.search_input, search_output = excluded.search_output",
+        &[
+            &pid, &trace, &rowid, &session, &conflicts, &user, &root, &start, &end, &count, &error,
+            &io[0], &io[1], &io[2], &io[3], &io[4], &io[5], &tok[0], &tok[1], &tok[2], &cost[0],
+            &cost[1], &cost[2], &tags, &metadata, &search[0], &search[1],
+        ],
+    )?;
+    Ok(())
+}
+
+/// Every span of a trace with its attributes decoded from its body.
+pub(super) fn spans_of_trace(
+    tx: &mut dyn SqlTx,
+    project_id: i64,
+    trace_id: &[u8; 16],
+) -> Result<Vec<SpanInfo>, StoreError> {
+    let rows = tx.query(
+        "SELECT span_id, parent_span_id, name, kind, status_code, status_message,
+                start_ns, end_ns, body
+         FROM spans WHERE trace_id = $1 AND project_id = $2 ORDER BY start_ns, span_id",
+        &[trace_id[..].into(), project_id.into()],
+    )?;
+    rows.into_iter()
+        .map(|mut r| {
+            let body = decode_body(r.blob(8)?)?;
+            Ok(SpanInfo {
+                span_id: hex(r.blob(0)?),
+                parent_span_id: r.opt_blob(1)?.map(hex),
+                name: r.text(2)?,
+                kind: r.text(3)?,
+                status: status_name(
+                    i32::try_from(r.int(4)?)
+                        .map_err(|_| StoreError::Corrupt("status code out of range".to_owned()))?,
+                )
+                .to_owned(),
+                status_message: r.text(5)?,
+                start_time: rfc3339(r.int(6)?),
+                end_time: rfc3339(r.int(7)?),
+                attributes: body.a,
+                events: body.e,
+            })
+        })
+        .collect()
+}
+
+/// Takes the locks a writer of the session's traces takes, in the writers'
+/// order (traces by key, then the session row), so a delete and a write never
+/// wait on each other in a cycle; a trace that joined the session before the
+/// locks were held makes the transaction start again.
+pub(super) fn lock_session_for_delete(
+    tx: &mut dyn SqlTx,
+    project_id: i64,
+    session_id: &str,
+) -> Result<i64, StoreError> {
+    let traces_of = |tx: &mut dyn SqlTx| -> Result<Vec<[u8; 16]>, StoreError> {
+        let mut ids = tx
+            .query(
+                "SELECT t.trace_id FROM traces t JOIN sessions s ON s.id = t.session_rowid
+                 WHERE s.project_id = $1 AND s.session_id = $2",
+                &[project_id.into(), session_id.into()],
+            )?
+            .iter()
+            .map(|r| r.id::<16>(0))
+            .collect::<Result<Vec<_>, _>>()?;
+        ids.sort_unstable();
+        Ok(ids)
+    };
+    let traces = traces_of(tx)?;
+    let mut keys: Vec<i64> = traces
+        .iter()
+        .map(|t| trace_lock_key(project_id, t))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    tx.execute(
+        "SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::int8[]) AS k",
+        &[SqlValue::IntList(keys)],
+    )?;
+    let rowid = tx
+        .query_opt(
+            "SELECT id FROM sessions WHERE project_id = $1 AND session_id = $2 FOR UPDATE",
+            &[project_id.into(), session_id.into()],
+        )?
+        .ok_or(StoreError::NotFound("session"))?
+        .int(0)?;
+    if traces_of(tx)? != traces {
+        return Err(StoreError::Conflict(
+            "a trace joined the session while it was being deleted".to_owned(),
+        ));
+    }
+    Ok(rowid)
+}
+
+/// Deletes the spans of a session's traces (their bodies hold all they use).
+pub(super) fn delete_spans_of_session(
+    tx: &mut dyn SqlTx,
+    project_id: i64,
+    session_rowid: i64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "DELETE FROM spans WHERE project_id = $1
+         AND trace_id IN (SELECT trace_id FROM traces WHERE session_rowid = $2)",
+        &[project_id.into(), session_rowid.into()],
+    )?;
+    Ok(())
+}

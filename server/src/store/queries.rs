@@ -1,0 +1,920 @@
+//! The store's logic, written once over [`SqlTx`]: every read of the API
+//! (paging and cursors, filters, session summaries, turns, search), the session
+//! aggregates a write recomputes, annotations, deletes, and
+//! `impl Store for` every [`SqlBackend`]. A backend contributes its SQL
+//! dialect's fragments, its transactions and its span write path; nothing here
+//! knows which database runs it.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+
+use super::sql::{Args, SqlBackend, SqlRow, SqlTx, SqlValue};
+use super::{
+    Cursor, Order, PageQuery, SessionQuery, SessionSort, Store, StoreError, TraceQuery,
+    WriteOutcome,
+};
+use crate::annotation::{Annotation, AnnotationSummary, AnnotatorKind, NewAnnotation, summarize};
+use crate::model::{
+    Cost, Io, Latency, Page, ProjectInfo, SessionInfo, SpanFacts, SpanRecord, TokenCount,
+    TraceDetail, TraceInfo, TraceSummary, Turn, hex, rfc3339,
+};
+
+/// Largest page a backend returns, whatever the caller asks (the API bounds
+/// pages lower still).
+pub const MAX_PAGE: usize = 10_000;
+
+fn page_limit(page: &PageQuery) -> usize {
+    page.limit.clamp(1, MAX_PAGE)
+}
+
+/// Pages `rows` (one more than `limit` fetched) into data and the next cursor.
+fn paged<T>(
+    mut rows: Vec<(i64, String, T)>,
+    limit: usize,
+    scope: &str,
+) -> (Vec<(i64, T)>, Option<String>) {
+    let next = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|(id, value, _)| {
+            Cursor {
+                scope: scope.to_owned(),
+                value: value.clone(),
+                id: *id,
+            }
+            .encode()
+        })
+    } else {
+        None
+    };
+    (rows.into_iter().map(|(id, _, t)| (id, t)).collect(), next)
+}
+
+fn decode_cursor(page: &PageQuery, scope: &str) -> Result<Option<Cursor>, StoreError> {
+    page.cursor
+        .as_deref()
+        .map(|c| Cursor::decode(c, scope))
+        .transpose()
+}
+
+/// The `(sort value, row id)` keyset condition after a cursor, and the order
+/// clause, over `column` and `id`.
+fn keyset(
+    a: &mut Args,
+    cursor: Option<&Cursor>,
+    value: impl FnOnce(&str) -> Result<SqlValue, StoreError>,
+    column: &str,
+    id: &str,
+    order: Order,
+    limit: usize,
+) -> Result<(String, String), StoreError> {
+    let (cmp, dir) = match order {
+        Order::Asc => (">", "ASC"),
+        Order::Desc => ("<", "DESC"),
+    };
+    let after = match cursor {
+        Some(c) => {
+            let v = a.add(value(&c.value)?);
+            format!(" AND ({column}, {id}) {cmp} ({v}, {})", a.add(c.id))
+        }
+        None => String::new(),
+    };
+    let order_by = format!(
+        " ORDER BY {column} {dir}, {id} {dir} LIMIT {}",
+        a.add(limit as i64 + 1)
+    );
+    Ok((after, order_by))
+}
+
+fn int_value(v: &str) -> Result<SqlValue, StoreError> {
+    v.parse::<i64>()
+        .map(SqlValue::Int)
+        .map_err(|_| StoreError::InvalidCursor)
+}
+
+fn real_value(v: &str) -> Result<SqlValue, StoreError> {
+    v.parse::<f64>()
+        .map(SqlValue::Real)
+        .map_err(|_| StoreError::InvalidCursor)
+}
+
+/// The column of `sessions s` a sort orders by.
+fn sort_column(sort: SessionSort) -> &'static str {
+    match sort {
+        SessionSort::StartTime => "s.start_ns",
+        SessionSort::EndTime => "s.end_ns",
+        SessionSort::NumTraces => "s.num_traces",
+        SessionSort::TotalTokens => "s.total_tokens",
+        SessionSort::TotalCost => "s.cost_total",
+        SessionSort::Duration => "s.duration_ns",
+    }
+}
+
+/// Text search is case-insensitive by Unicode lowercase, the same in every
+/// backend: what is searched is stored lowercased ([`search_texts`]), and the
+/// pattern is lowercased here.
+pub fn fold_case(text: &str) -> String {
+    text.to_lowercase()
+}
+
+/// What the text search `q` looks in for a trace: its turn input and its turn
+/// output, lowercased (`traces.search_input`, `traces.search_output`).
+pub fn search_texts(summary: &TraceSummary) -> (Option<String>, Option<String>) {
+    let fold = |io: &Option<Io>| io.as_ref().map(|io| fold_case(&io.value));
+    (fold(&summary.input), fold(&summary.output))
+}
+
+/// Migration step: fills the search columns of traces stored before they
+/// existed.
+pub fn backfill_search_text(tx: &mut dyn SqlTx) -> Result<(), StoreError> {
+    let rows = tx.query("SELECT id, input_value, output_value FROM traces", &[])?;
+    for mut r in rows {
+        let fold = |v: Option<String>| v.map(|v| fold_case(&v));
+        let (input, output) = (fold(r.opt_text(1)?), fold(r.opt_text(2)?));
+        tx.execute(
+            "UPDATE traces SET search_input = $1, search_output = $2 WHERE id = $3",
+            &[input.into(), output.into(), r.int(0)?.into()],
+        )?;
+    }
+    Ok(())
+}
+
+/// `%q%` for `LIKE ... ESCAPE '\'`, lowercased, with `%`, `_` and `\` escaped.
+fn like_pattern(q: &str) -> String {
+    let q = fold_case(q);
+    let mut p = String::with_capacity(q.len() + 2);
+    p.push('%');
+    for c in q.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+/// The nearest-rank percentile of sorted values (0 for none).
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn io_from(value: Option<String>, mime: Option<String>, raw: Option<String>) -> Option<Io> {
+    value.map(|value| Io {
+        value,
+        mime_type: mime.unwrap_or_else(|| "text/plain".to_owned()),
+        raw_value: raw,
+    })
+}
+
+/// Wall-clock now, Unix nanoseconds.
+pub fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The row id of a project.
+pub fn project_rowid(tx: &mut dyn SqlTx, project: &str) -> Result<i64, StoreError> {
+    tx.query_opt("SELECT id FROM projects WHERE name = $1", &[project.into()])?
+        .ok_or(StoreError::NotFound("project"))?
+        .int(0)
+}
+
+/// The columns [`session_row`] reads, from `sessions s`.
+const SESSION_COLS: &str = "s.id, s.session_id, s.start_ns, s.end_ns, s.num_traces,
+    s.num_traces_with_error, s.prompt_tokens, s.completion_tokens, s.total_tokens,
+    s.cost_prompt, s.cost_completion, s.cost_total";
+
+fn session_row(r: &mut SqlRow, project: &str) -> Result<(i64, SessionInfo), StoreError> {
+    let (start, end) = (r.int(2)?, r.int(3)?);
+    Ok((
+        r.int(0)?,
+        SessionInfo {
+            session_id: r.text(1)?,
+            project: project.to_owned(),
+            start_time: rfc3339(start),
+            end_time: rfc3339(end),
+            duration_ms: (end - start) as f64 / 1e6,
+            num_traces: r.int(4)?,
+            num_traces_with_error: r.int(5)?,
+            user_ids: Vec::new(),
+            tags: Vec::new(),
+            metadata: Map::new(),
+            first_input: None,
+            last_output: None,
+            token_count: TokenCount {
+                prompt: r.int(6)?,
+                completion: r.int(7)?,
+                total: r.int(8)?,
+            },
+            cost: Cost {
+                prompt: r.real(9)?,
+                completion: r.real(10)?,
+                total: r.real(11)?,
+            },
+            latency_ms: Latency::default(),
+            annotations: Vec::new(),
+        },
+    ))
+}
+
+/// A session by id, with its row id (summaries not filled).
+fn session_lookup(
+    tx: &mut dyn SqlTx,
+    project: &str,
+    session_id: &str,
+) -> Result<(i64, SessionInfo), StoreError> {
+    let pid = project_rowid(tx, project)?;
+    let mut row = tx
+        .query_opt(
+            &format!(
+                "SELECT {SESSION_COLS} FROM sessions s WHERE s.project_id = $1 AND s.session_id = $2"
+            ),
+            &[pid.into(), session_id.into()],
+        )?
+        .ok_or(StoreError::NotFound("session"))?;
+    session_row(&mut row, project)
+}
+
+/// The columns [`trace_row`] reads, from `traces t`.
+fn trace_cols(tx: &dyn SqlTx) -> String {
+    let d = tx.dialect();
+    format!(
+        "t.id, t.trace_id, t.session_id, t.session_conflicts, t.start_ns, t.end_ns, t.has_error,
+         t.user_id, t.root_span_id, t.input_value, t.input_mime, {}, t.output_value,
+         t.output_mime, {}, t.prompt_tokens, t.completion_tokens, t.total_tokens, t.cost_prompt,
+         t.cost_completion, t.cost_total, t.span_count",
+        d.raw_input(),
+        d.raw_output()
+    )
+}
+
+fn trace_row(r: &mut SqlRow, project: &str) -> Result<(i64, TraceInfo), StoreError> {
+    let (start, end) = (r.int(4)?, r.int(5)?);
+    Ok((
+        r.int(0)?,
+        TraceInfo {
+            trace_id: hex(r.blob(1)?),
+            project: project.to_owned(),
+            session_id: r.opt_text(2)?,
+            session_conflicts: r.json(3)?,
+            start_time: rfc3339(start),
+            end_time: rfc3339(end),
+            latency_ms: (end - start) as f64 / 1e6,
+            status: if r.bool(6)? { "error" } else { "ok" }.to_owned(),
+            user_id: r.opt_text(7)?,
+            root_span_id: r.opt_blob(8)?.map(hex),
+            input: io_from(r.opt_text(9)?, r.opt_text(10)?, r.opt_text(11)?),
+            output: io_from(r.opt_text(12)?, r.opt_text(13)?, r.opt_text(14)?),
+            token_count: TokenCount {
+                prompt: r.int(15)?,
+                completion: r.int(16)?,
+                total: r.int(17)?,
+            },
+            cost: Cost {
+                prompt: r.real(18)?,
+                completion: r.real(19)?,
+                total: r.real(20)?,
+            },
+            span_count: r.int(21)?,
+        },
+    ))
+}
+
+/// Runs a trace list query (`sql` selects [`trace_cols`] then the start time
+/// used as the sort value) and pages it.
+fn trace_page(
+    tx: &mut dyn SqlTx,
+    project: &str,
+    sql: &str,
+    args: &[SqlValue],
+    limit: usize,
+    scope: &str,
+) -> Result<(Vec<TraceInfo>, Option<String>), StoreError> {
+    let rows = tx
+        .query(sql, args)?
+        .into_iter()
+        .map(|mut r| {
+            let start = r.int(4)?.to_string();
+            trace_row(&mut r, project).map(|(id, t)| (id, start, t))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let (data, next) = paged(rows, limit, scope);
+    Ok((data.into_iter().map(|(_, t)| t).collect(), next))
+}
+
+/// The columns of `spans` that [`facts_row`] reads, in its order; a backend
+/// that stores some of them elsewhere selects equivalents in this order.
+pub const FACT_COLUMNS: &[&str] = &[
+    "span_id",
+    "parent_span_id",
+    "start_ns",
+    "end_ns",
+    "status_code",
+    "session_id",
+    "user_id",
+    "oi_kind",
+    "is_llm",
+    "input_value",
+    "input_mime",
+    "output_value",
+    "output_mime",
+    "last_user",
+    "reply",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cost_prompt",
+    "cost_completion",
+    "cost_total",
+    "tags",
+    "metadata",
+];
+
+/// A span's facts from the [`FACT_COLUMNS`] starting at column `at`.
+pub fn facts_row(r: &mut SqlRow, at: usize) -> Result<SpanFacts, StoreError> {
+    Ok(SpanFacts {
+        span_id: r.id(at)?,
+        parent_span_id: r.opt_id(at + 1)?,
+        start_ns: r.int(at + 2)?,
+        end_ns: r.int(at + 3)?,
+        status_code: i32::try_from(r.int(at + 4)?)
+            .map_err(|_| StoreError::Corrupt("status code out of range".to_owned()))?,
+        session_id: r.opt_text(at + 5)?,
+        user_id: r.opt_text(at + 6)?,
+        oi_kind: r.opt_text(at + 7)?,
+        is_llm: r.bool(at + 8)?,
+        input_value: r.opt_text(at + 9)?,
+        input_mime: r.opt_text(at + 10)?,
+        output_value: r.opt_text(at + 11)?,
+        output_mime: r.opt_text(at + 12)?,
+        llm_last_user: r.opt_text(at + 13)?,
+        llm_reply: r.opt_text(at + 14)?,
+        tokens: TokenCount {
+            prompt: r.int(at + 15)?,
+            completion: r.int(at + 16)?,
+            total: r.int(at + 17)?,
+        },
+        cost: Cost {
+            prompt: r.real(at + 18)?,
+            completion: r.real(at + 19)?,
+            total: r.real(at + 20)?,
+        },
+        tags: r.json(at + 21)?,
+        metadata: r.json(at + 22)?,
+    })
+}
+
+/// Fills what session rows do not hold from their traces and annotations: two
+/// queries for a whole page, not two per session.
+fn fill_sessions(
+    tx: &mut dyn SqlTx,
+    project: &str,
+    sessions: &mut [(i64, SessionInfo)],
+) -> Result<(), StoreError> {
+    if sessions.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = sessions.iter().map(|(id, _)| *id).collect();
+    let at: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let d = tx.dialect();
+    let sql = format!(
+        "SELECT t.session_rowid, t.user_id, t.tags, t.metadata, t.input_value, t.input_mime, {},
+                t.output_value, t.output_mime, {}, t.end_ns - t.start_ns
+         FROM traces t WHERE t.session_rowid {}
+         ORDER BY t.session_rowid, t.start_ns, t.id",
+        d.raw_input(),
+        d.raw_output(),
+        d.in_ints("$1")
+    );
+    let mut tags: Vec<BTreeSet<String>> = vec![BTreeSet::new(); sessions.len()];
+    let mut latencies: Vec<Vec<f64>> = vec![Vec::new(); sessions.len()];
+    for mut r in tx.query(&sql, &[SqlValue::IntList(ids)])? {
+        let Some(&i) = at.get(&r.int(0)?) else {
+            continue;
+        };
+        let s = &mut sessions[i].1;
+        if let Some(user) = r.opt_text(1)?
+            && !s.user_ids.contains(&user)
+        {
+            s.user_ids.push(user);
+        }
+        tags[i].extend(r.json::<Vec<String>>(2)?);
+        for (k, v) in r.json::<Map<String, Value>>(3)? {
+            s.metadata.entry(k).or_insert(v);
+        }
+        let input = io_from(r.opt_text(4)?, r.opt_text(5)?, r.opt_text(6)?);
+        if s.first_input.is_none() {
+            s.first_input = input;
+        }
+        if let Some(out) = io_from(r.opt_text(7)?, r.opt_text(8)?, r.opt_text(9)?) {
+            s.last_output = Some(out);
+        }
+        latencies[i].push(r.int(10)? as f64 / 1e6);
+    }
+    let names: Vec<String> = sessions.iter().map(|(_, s)| s.session_id.clone()).collect();
+    let mut annotations = annotation_summaries(tx, project, names)?;
+    for (i, (_, s)) in sessions.iter_mut().enumerate() {
+        let l = &mut latencies[i];
+        l.sort_by(f64::total_cmp);
+        s.latency_ms = Latency {
+            p50: percentile(l, 0.5),
+            p99: percentile(l, 0.99),
+        };
+        s.tags = std::mem::take(&mut tags[i]).into_iter().collect();
+        s.annotations = annotations.remove(&s.session_id).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// Recomputes sessions' aggregates from their traces; a session left without
+/// traces (its last one moved away) is deleted.
+pub fn refresh_sessions(tx: &mut dyn SqlTx, ids: &[i64]) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let d = tx.dialect();
+    let list = d.in_ints("$1");
+    tx.execute(
+        &format!(
+            "UPDATE sessions SET start_ns = a.start_ns, end_ns = a.end_ns,
+                duration_ns = a.end_ns - a.start_ns, num_traces = a.num_traces,
+                num_traces_with_error = a.num_errors, prompt_tokens = a.prompt_tokens,
+                completion_tokens = a.completion_tokens, total_tokens = a.total_tokens,
+                cost_prompt = a.cost_prompt, cost_completion = a.cost_completion,
+                cost_total = a.cost_total
+             FROM (SELECT t.session_rowid AS id, min(t.start_ns) AS start_ns,
+                     max(t.end_ns) AS end_ns, count(*) AS num_traces,
+                     count(*) FILTER (WHERE t.has_error) AS num_errors,
+                     CAST(sum(t.prompt_tokens) AS bigint) AS prompt_tokens,
+                     CAST(sum(t.completion_tokens) AS bigint) AS completion_tokens,
+                     CAST(sum(t.total_tokens) AS bigint) AS total_tokens,
+                     sum(t.cost_prompt) AS cost_prompt,
+                     sum(t.cost_completion) AS cost_completion,
+                     sum(t.cost_total) AS cost_total
+                   FROM traces t WHERE t.session_rowid {list}
+                   GROUP BY t.session_rowid) a
+             WHERE sessions.id = a.id"
+        ),
+        &[SqlValue::IntList(ids.to_vec())],
+    )?;
+    tx.execute(
+        &format!(
+            "DELETE FROM sessions WHERE id {list}
+             AND NOT EXISTS (SELECT 1 FROM traces t WHERE t.session_rowid = sessions.id)"
+        ),
+        &[SqlValue::IntList(ids.to_vec())],
+    )?;
+    Ok(())
+}
+
+/// The columns [`annotation_row`] reads, from `session_annotations`.
+const ANNOTATION_COLS: &str = "id, session_id, name, identifier, annotator_kind, label, score,
+    explanation, metadata, user_id, created_ns, updated_ns";
+
+fn annotation_row(r: &mut SqlRow) -> Result<Annotation, StoreError> {
+    let kind = r.text(4)?;
+    Ok(Annotation {
+        id: r.int(0)?,
+        session_id: r.text(1)?,
+        name: r.text(2)?,
+        identifier: r.text(3)?,
+        annotator_kind: AnnotatorKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown annotator kind {kind:?}")))?,
+        label: r.opt_text(5)?,
+        score: r.opt_real(6)?,
+        explanation: r.opt_text(7)?,
+        metadata: r.json(8)?,
+        user_id: r.opt_text(9)?,
+        created_at: rfc3339(r.int(10)?),
+        updated_at: rfc3339(r.int(11)?),
+    })
+}
+
+/// The annotations of a session, oldest first.
+fn annotations_of(
+    tx: &mut dyn SqlTx,
+    project_id: i64,
+    session_id: &str,
+) -> Result<Vec<Annotation>, StoreError> {
+    tx.query(
+        &format!(
+            "SELECT {ANNOTATION_COLS} FROM session_annotations
+             WHERE project_id = $1 AND session_id = $2 ORDER BY created_ns, id"
+        ),
+        &[project_id.into(), session_id.into()],
+    )?
+    .iter_mut()
+    .map(annotation_row)
+    .collect()
+}
+
+/// The per-name summaries shown with each of a page of sessions, in one query.
+fn annotation_summaries(
+    tx: &mut dyn SqlTx,
+    project: &str,
+    session_ids: Vec<String>,
+) -> Result<HashMap<String, Vec<AnnotationSummary>>, StoreError> {
+    let pid = project_rowid(tx, project)?;
+    let sql = format!(
+        "SELECT {ANNOTATION_COLS} FROM session_annotations
+         WHERE project_id = $1 AND session_id {} ORDER BY created_ns, id",
+        tx.dialect().in_texts("$2")
+    );
+    let mut by_session: HashMap<String, Vec<Annotation>> = HashMap::new();
+    for mut r in tx.query(&sql, &[pid.into(), SqlValue::TextList(session_ids)])? {
+        let a = annotation_row(&mut r)?;
+        by_session.entry(a.session_id.clone()).or_default().push(a);
+    }
+    Ok(by_session
+        .into_iter()
+        .map(|(id, list)| (id, summarize(&list)))
+        .collect())
+}
+
+/// Creates or replaces annotations; any unknown session fails the whole call.
+fn upsert_annotations(
+    tx: &mut dyn SqlTx,
+    project: &str,
+    annotations: &[NewAnnotation],
+) -> Result<Vec<Annotation>, StoreError> {
+    let pid = project_rowid(tx, project)?;
+    let now = now_ns();
+    let sql = format!(
+        "INSERT INTO session_annotations
+           (project_id, session_id, name, identifier, annotator_kind, label, score,
+            explanation, metadata, user_id, created_ns, updated_ns)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+         ON CONFLICT (project_id, session_id, name, identifier) DO UPDATE SET
+           annotator_kind = excluded.annotator_kind, label = excluded.label,
+           score = excluded.score, explanation = excluded.explanation,
+           metadata = excluded.metadata, user_id = excluded.user_id,
+           updated_ns = excluded.updated_ns
+         RETURNING {ANNOTATION_COLS}"
+    );
+    let mut stored = Vec::with_capacity(annotations.len());
+    for a in annotations {
+        // every session must exist: an annotation of nothing is a mistake
+        session_lookup(tx, project, &a.session_id)?;
+        let mut row = tx
+            .query_opt(
+                &sql,
+                &[
+                    pid.into(),
+                    a.session_id.as_str().into(),
+                    a.name.as_str().into(),
+                    a.identifier.as_str().into(),
+                    a.annotator_kind.as_str().into(),
+                    a.label.clone().into(),
+                    a.score.into(),
+                    a.explanation.clone().into(),
+                    SqlValue::Json(Value::Object(a.metadata.clone())),
+                    a.user_id.clone().into(),
+                    now.into(),
+                ],
+            )?
+            .ok_or_else(|| StoreError::Backend("upsert returned no row".to_owned()))?;
+        stored.push(annotation_row(&mut row)?);
+    }
+    Ok(stored)
+}
+
+/// The session list: filters, sort and keyset paging, then summaries.
+fn list_sessions(
+    tx: &mut dyn SqlTx,
+    project: &str,
+    q: &SessionQuery,
+) -> Result<Page<SessionInfo>, StoreError> {
+    let scope = format!(
+        "sessions:{}:{}",
+        q.sort.name(),
+        if q.order == Order::Asc { "asc" } else { "desc" }
+    );
+    let cursor = decode_cursor(&q.page, &scope)?;
+    let limit = page_limit(&q.page);
+    let pid = project_rowid(tx, project)?;
+    let d = tx.dialect();
+    let column = sort_column(q.sort);
+    let mut a = Args::default();
+    let mut sql = format!(
+        "SELECT {SESSION_COLS}, {column} FROM sessions s WHERE s.project_id = {}",
+        a.add(pid)
+    );
+    if let Some(start) = q.start_ns {
+        sql.push_str(&format!(" AND s.end_ns >= {}", a.add(start)));
+    }
+    if let Some(end) = q.end_ns {
+        sql.push_str(&format!(" AND s.start_ns <= {}", a.add(end)));
+    }
+    if let Some(user) = &q.user_id {
+        sql.push_str(&format!(
+            " AND s.id IN (SELECT t.session_rowid FROM traces t
+                WHERE t.project_id = {} AND t.user_id = {})",
+            a.add(pid),
+            a.add(user.as_str())
+        ));
+    }
+    if let Some(tag) = &q.tag {
+        let tag = a.add(tag.as_str());
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM traces t WHERE t.session_rowid = s.id AND {})",
+            d.has_tag(&tag)
+        ));
+    }
+    for (key, value) in &q.metadata {
+        let (key, value) = (a.add(key.as_str()), a.add(value.as_str()));
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM traces t WHERE t.session_rowid = s.id AND {})",
+            d.has_metadata(&key, &value)
+        ));
+    }
+    match q.has_error {
+        Some(true) => sql.push_str(" AND s.num_traces_with_error > 0"),
+        Some(false) => sql.push_str(" AND s.num_traces_with_error = 0"),
+        None => {}
+    }
+    if let Some(min) = q.min_traces {
+        sql.push_str(&format!(" AND s.num_traces >= {}", a.add(min)));
+    }
+    if let Some(text) = &q.q {
+        let p = a.add(like_pattern(text));
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM traces t WHERE t.session_rowid = s.id
+                AND (t.search_input LIKE {p} ESCAPE '\\' OR t.search_output LIKE {p} ESCAPE '\\'))"
+        ));
+    }
+    let value = if q.sort == SessionSort::TotalCost {
+        real_value
+    } else {
+        int_value
+    };
+    let (after, order_by) = keyset(
+        &mut a,
+        cursor.as_ref(),
+        value,
+        column,
+        "s.id",
+        q.order,
+        limit,
+    )?;
+    sql.push_str(&after);
+    sql.push_str(&order_by);
+    let rows = tx
+        .query(&sql, &a.0)?
+        .into_iter()
+        .map(|mut r| {
+            let value = r.sort_value(12)?;
+            session_row(&mut r, project).map(|(id, s)| (id, value, s))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let (mut data, next_cursor) = paged(rows, limit, &scope);
+    fill_sessions(tx, project, &mut data)?;
+    Ok(Page {
+        data: data.into_iter().map(|(_, s)| s).collect(),
+        next_cursor,
+    })
+}
+
+impl<B: SqlBackend> Store for B {
+    fn write(&self, spans: &[SpanRecord]) -> Result<WriteOutcome, StoreError> {
+        if spans.is_empty() {
+            return Ok(WriteOutcome::default());
+        }
+        self.write_spans(spans)
+    }
+
+    fn projects(&self) -> Result<Vec<ProjectInfo>, StoreError> {
+        let mut projects = self.read(|tx| {
+            tx.query(
+                "SELECT p.name,
+                    (SELECT count(*) FROM traces t WHERE t.project_id = p.id),
+                    (SELECT count(*) FROM sessions s WHERE s.project_id = p.id),
+                    (SELECT max(t.end_ns) FROM traces t WHERE t.project_id = p.id)
+                 FROM projects p",
+                &[],
+            )?
+            .into_iter()
+            .map(|mut r| {
+                Ok(ProjectInfo {
+                    name: r.text(0)?,
+                    trace_count: r.int(1)?,
+                    session_count: r.int(2)?,
+                    last_activity: r.opt_int(3)?.map(rfc3339),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()
+        })?;
+        // Byte order, the same in every backend whatever its collation.
+        projects.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(projects)
+    }
+
+    fn sessions(&self, project: &str, q: &SessionQuery) -> Result<Page<SessionInfo>, StoreError> {
+        self.read(|tx| list_sessions(tx, project, q))
+    }
+
+    fn session(&self, project: &str, session_id: &str) -> Result<SessionInfo, StoreError> {
+        self.read(|tx| {
+            let mut one = [session_lookup(tx, project, session_id)?];
+            fill_sessions(tx, project, &mut one)?;
+            let [(_, s)] = one;
+            Ok(s)
+        })
+    }
+
+    fn turns(
+        &self,
+        project: &str,
+        session_id: &str,
+        page: &PageQuery,
+    ) -> Result<Page<Turn>, StoreError> {
+        let scope = "turns";
+        let cursor = decode_cursor(page, scope)?;
+        let limit = page_limit(page);
+        self.read(|tx| {
+            let (rowid, _) = session_lookup(tx, project, session_id)?;
+            let mut a = Args::default();
+            let mut sql = format!(
+                "SELECT {}, t.start_ns FROM traces t WHERE t.session_rowid = {}",
+                trace_cols(tx),
+                a.add(rowid)
+            );
+            let (after, order_by) = keyset(
+                &mut a,
+                cursor.as_ref(),
+                int_value,
+                "t.start_ns",
+                "t.id",
+                Order::Asc,
+                limit,
+            )?;
+            sql.push_str(&after);
+            sql.push_str(&order_by);
+            let (data, next_cursor) = trace_page(tx, project, &sql, &a.0, limit, scope)?;
+            Ok(Page {
+                data: data.into_iter().map(Turn::from).collect(),
+                next_cursor,
+            })
+        })
+    }
+
+    fn delete_session(&self, project: &str, session_id: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let pid = project_rowid(tx, project)?;
+            let rowid = B::lock_session_for_delete(tx, pid, session_id)?;
+            B::delete_spans_of_session(tx, pid, rowid)?;
+            tx.execute(
+                "DELETE FROM traces WHERE session_rowid = $1",
+                &[rowid.into()],
+            )?;
+            tx.execute("DELETE FROM sessions WHERE id = $1", &[rowid.into()])?;
+            tx.execute(
+                "DELETE FROM session_annotations WHERE project_id = $1 AND session_id = $2",
+                &[pid.into(), session_id.into()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn traces(&self, project: &str, q: &TraceQuery) -> Result<Page<TraceInfo>, StoreError> {
+        let scope = "traces";
+        let cursor = decode_cursor(&q.page, scope)?;
+        let limit = page_limit(&q.page);
+        self.read(|tx| {
+            let pid = project_rowid(tx, project)?;
+            let mut a = Args::default();
+            let mut sql = format!(
+                "SELECT {}, t.start_ns FROM traces t WHERE t.project_id = {}",
+                trace_cols(tx),
+                a.add(pid)
+            );
+            if let Some(sid) = &q.session_id {
+                sql.push_str(&format!(
+                    " AND t.session_rowid = (SELECT id FROM sessions
+                        WHERE project_id = {} AND session_id = {})",
+                    a.add(pid),
+                    a.add(sid.as_str())
+                ));
+            }
+            if let Some(start) = q.start_ns {
+                sql.push_str(&format!(" AND t.end_ns >= {}", a.add(start)));
+            }
+            if let Some(end) = q.end_ns {
+                sql.push_str(&format!(" AND t.start_ns <= {}", a.add(end)));
+            }
+            let (after, order_by) = keyset(
+                &mut a,
+                cursor.as_ref(),
+                int_value,
+                "t.start_ns",
+                "t.id",
+                Order::Desc,
+                limit,
+            )?;
+            sql.push_str(&after);
+            sql.push_str(&order_by);
+            let (data, next_cursor) = trace_page(tx, project, &sql, &a.0, limit, scope)?;
+            Ok(Page { data, next_cursor })
+        })
+    }
+
+    fn trace(&self, project: &str, trace_id: &[u8; 16]) -> Result<TraceDetail, StoreError> {
+        self.read(|tx| {
+            let pid = project_rowid(tx, project)?;
+            let sql = format!(
+                "SELECT {} FROM traces t WHERE t.project_id = $1 AND t.trace_id = $2",
+                trace_cols(tx)
+            );
+            let mut row = tx
+                .query_opt(&sql, &[pid.into(), trace_id[..].into()])?
+                .ok_or(StoreError::NotFound("trace"))?;
+            let (_, trace) = trace_row(&mut row, project)?;
+            let spans = B::spans_of_trace(tx, pid, trace_id)?;
+            Ok(TraceDetail { trace, spans })
+        })
+    }
+
+    fn upsert_annotations(
+        &self,
+        project: &str,
+        annotations: &[NewAnnotation],
+    ) -> Result<Vec<Annotation>, StoreError> {
+        self.write(|tx| upsert_annotations(tx, project, annotations))
+    }
+
+    fn annotations(&self, project: &str, session_id: &str) -> Result<Vec<Annotation>, StoreError> {
+        self.read(|tx| {
+            session_lookup(tx, project, session_id)?;
+            let pid = project_rowid(tx, project)?;
+            annotations_of(tx, pid, session_id)
+        })
+    }
+
+    fn delete_annotation(
+        &self,
+        project: &str,
+        session_id: &str,
+        id: i64,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let pid = project_rowid(tx, project)?;
+            let deleted = tx.execute(
+                "DELETE FROM session_annotations
+                 WHERE id = $1 AND project_id = $2 AND session_id = $3",
+                &[id.into(), pid.into(), session_id.into()],
+            )?;
+            if deleted == 0 {
+                return Err(StoreError::NotFound("annotation"));
+            }
+            Ok(())
+        })
+    }
+
+    fn health(&self) -> Result<(), StoreError> {
+        self.read(|tx| tx.query("SELECT 1", &[]).map(drop))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards_and_fold_case() {
+        assert_eq!(like_pattern("100%_Ü\\"), "%100\\%\\_ü\\\\%");
+    }
+
+    #[test]
+    fn search_texts_fold_input_and_output_apart() {
+        let io = |v: &str| Io {
+            value: v.to_owned(),
+            mime_type: "text/plain".to_owned(),
+            raw_value: None,
+        };
+        let s = TraceSummary {
+            input: Some(io("ÉTÉ")),
+            output: Some(io("Hiver")),
+            ..Default::default()
+        };
+        assert_eq!(
+            search_texts(&s),
+            (Some("été".to_owned()), Some("hiver".to_owned()))
+        );
+        assert_eq!(search_texts(&TraceSummary::default()), (None, None));
+    }
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        let v = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(percentile(&v, 0.5), 2.0);
+        assert_eq!(percentile(&v, 0.99), 4.0);
+        assert_eq!(percentile(&[], 0.5), 0.0);
+    }
+}

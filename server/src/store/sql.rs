@@ -1,0 +1,340 @@
+//! What the SQL backends have in common, as the shared store logic sees it: a
+//! value and a row type free of any driver, a transaction that runs SQL text
+//! with numbered parameters, the few places where the two SQL dialects differ,
+//! and the [`SqlBackend`] trait over which [`Store`](super::Store) is
+//! implemented once.
+//!
+//! Shared SQL is written with PostgreSQL's numbered placeholders (`$1`, `$2`);
+//! SQLite reads `?1`, `?2` the same way, and its transaction rewrites one to the
+//! other. Nothing else in the shared SQL may contain a `$`.
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::StoreError;
+use crate::model::{SpanInfo, SpanRecord};
+
+use super::WriteOutcome;
+
+/// A value bound to a parameter or read from a column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    /// SQL NULL.
+    Null,
+    /// An integer (`bigint`/`INTEGER`).
+    Int(i64),
+    /// A float (`double precision`/`REAL`).
+    Real(f64),
+    /// Text.
+    Text(String),
+    /// Bytes.
+    Blob(Vec<u8>),
+    /// A boolean (an integer 0/1 in SQLite).
+    Bool(bool),
+    /// JSON (`jsonb` in PostgreSQL, text in SQLite).
+    Json(Value),
+    /// A list of integers, bound as one parameter (see [`Dialect::in_ints`]).
+    IntList(Vec<i64>),
+    /// A list of texts, bound as one parameter (see [`Dialect::in_texts`]).
+    TextList(Vec<String>),
+}
+
+impl From<i64> for SqlValue {
+    fn from(v: i64) -> Self {
+        SqlValue::Int(v)
+    }
+}
+
+impl From<f64> for SqlValue {
+    fn from(v: f64) -> Self {
+        SqlValue::Real(v)
+    }
+}
+
+impl From<&str> for SqlValue {
+    fn from(v: &str) -> Self {
+        SqlValue::Text(v.to_owned())
+    }
+}
+
+impl From<String> for SqlValue {
+    fn from(v: String) -> Self {
+        SqlValue::Text(v)
+    }
+}
+
+impl From<&[u8]> for SqlValue {
+    fn from(v: &[u8]) -> Self {
+        SqlValue::Blob(v.to_vec())
+    }
+}
+
+impl<T: Into<SqlValue>> From<Option<T>> for SqlValue {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(SqlValue::Null, Into::into)
+    }
+}
+
+/// One row of a result, columns in select order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SqlRow(pub Vec<SqlValue>);
+
+/// A column that does not hold what the query promised: the database holds
+/// something this server did not write.
+fn corrupt(at: usize, wanted: &str, got: &SqlValue) -> StoreError {
+    StoreError::Corrupt(format!("column {at}: expected {wanted}, found {got:?}"))
+}
+
+impl SqlRow {
+    fn at(&self, i: usize) -> Result<&SqlValue, StoreError> {
+        self.0
+            .get(i)
+            .ok_or_else(|| StoreError::Corrupt(format!("column {i} missing")))
+    }
+
+    /// An integer column.
+    pub fn int(&self, i: usize) -> Result<i64, StoreError> {
+        match self.at(i)? {
+            SqlValue::Int(v) => Ok(*v),
+            SqlValue::Bool(b) => Ok(i64::from(*b)),
+            other => Err(corrupt(i, "an integer", other)),
+        }
+    }
+
+    /// A nullable integer column.
+    pub fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        match self.at(i)? {
+            SqlValue::Null => Ok(None),
+            _ => self.int(i).map(Some),
+        }
+    }
+
+    /// A float column (integers widen: SQLite returns `0` for `0.0` sums).
+    pub fn real(&self, i: usize) -> Result<f64, StoreError> {
+        match self.at(i)? {
+            SqlValue::Real(v) => Ok(*v),
+            SqlValue::Int(v) => Ok(*v as f64),
+            other => Err(corrupt(i, "a number", other)),
+        }
+    }
+
+    /// A nullable float column.
+    pub fn opt_real(&self, i: usize) -> Result<Option<f64>, StoreError> {
+        match self.at(i)? {
+            SqlValue::Null => Ok(None),
+            _ => self.real(i).map(Some),
+        }
+    }
+
+    /// A boolean column (SQLite stores 0/1).
+    pub fn bool(&self, i: usize) -> Result<bool, StoreError> {
+        match self.at(i)? {
+            SqlValue::Bool(b) => Ok(*b),
+            SqlValue::Int(v) => Ok(*v != 0),
+            other => Err(corrupt(i, "a boolean", other)),
+        }
+    }
+
+    /// A text column, moved out of the row.
+    pub fn text(&mut self, i: usize) -> Result<String, StoreError> {
+        match self.0.get_mut(i) {
+            Some(SqlValue::Text(s)) => Ok(std::mem::take(s)),
+            Some(other) => Err(corrupt(i, "text", other)),
+            None => Err(StoreError::Corrupt(format!("column {i} missing"))),
+        }
+    }
+
+    /// A nullable text column, moved out of the row.
+    pub fn opt_text(&mut self, i: usize) -> Result<Option<String>, StoreError> {
+        match self.at(i)? {
+            SqlValue::Null => Ok(None),
+            _ => self.text(i).map(Some),
+        }
+    }
+
+    /// A bytes column.
+    pub fn blob(&self, i: usize) -> Result<&[u8], StoreError> {
+        match self.at(i)? {
+            SqlValue::Blob(b) => Ok(b),
+            other => Err(corrupt(i, "bytes", other)),
+        }
+    }
+
+    /// A nullable bytes column.
+    pub fn opt_blob(&self, i: usize) -> Result<Option<&[u8]>, StoreError> {
+        match self.at(i)? {
+            SqlValue::Null => Ok(None),
+            _ => self.blob(i).map(Some),
+        }
+    }
+
+    /// A fixed-size id column (trace or span id).
+    pub fn id<const N: usize>(&self, i: usize) -> Result<[u8; N], StoreError> {
+        let bytes = self.blob(i)?;
+        <[u8; N]>::try_from(bytes)
+            .map_err(|_| StoreError::Corrupt(format!("column {i}: an id of {} bytes", bytes.len())))
+    }
+
+    /// A nullable fixed-size id column.
+    pub fn opt_id<const N: usize>(&self, i: usize) -> Result<Option<[u8; N]>, StoreError> {
+        match self.at(i)? {
+            SqlValue::Null => Ok(None),
+            _ => self.id(i).map(Some),
+        }
+    }
+
+    /// A JSON column (`jsonb`, or JSON text), decoded into `T`. A value that
+    /// does not decode is reported, never replaced by an empty one.
+    pub fn json<T: DeserializeOwned>(&mut self, i: usize) -> Result<T, StoreError> {
+        let decoded = match self.0.get_mut(i) {
+            Some(SqlValue::Json(v)) => serde_json::from_value(std::mem::take(v)),
+            Some(SqlValue::Text(s)) => serde_json::from_str(s),
+            Some(other) => return Err(corrupt(i, "json", other)),
+            None => return Err(StoreError::Corrupt(format!("column {i} missing"))),
+        };
+        decoded.map_err(|e| StoreError::Corrupt(format!("column {i}: invalid json: {e}")))
+    }
+
+    /// The column as text, whatever its type: the sort value a cursor keeps.
+    /// Floats print as Rust prints them, which parses back to the same value.
+    pub fn sort_value(&self, i: usize) -> Result<String, StoreError> {
+        match self.at(i)? {
+            SqlValue::Int(v) => Ok(v.to_string()),
+            SqlValue::Real(v) => Ok(v.to_string()),
+            SqlValue::Text(s) => Ok(s.clone()),
+            other => Err(corrupt(i, "a sort value", other)),
+        }
+    }
+}
+
+/// The SQL that differs between the backends, as fragments the shared queries
+/// splice in. Everything else is written once.
+pub trait Dialect: Sync {
+    /// `<expr> IN` a list bound as one [`SqlValue::IntList`] parameter, e.g.
+    /// `= ANY($3::int8[])`.
+    fn in_ints(&self, param: &str) -> String;
+    /// As [`Dialect::in_ints`], for a [`SqlValue::TextList`].
+    fn in_texts(&self, param: &str) -> String;
+    /// A condition: trace `t`'s tags (a JSON array of strings) hold the tag.
+    fn has_tag(&self, tag: &str) -> String;
+    /// A condition: trace `t`'s metadata (a JSON object) maps the key to a
+    /// value whose text (strings as they are, other values as JSON) equals
+    /// `value`.
+    fn has_metadata(&self, key: &str, value: &str) -> String;
+    /// The expression, over trace `t`, of the raw input (`raw_value`) of its
+    /// turn; [`Dialect::raw_output`] likewise.
+    fn raw_input(&self) -> &'static str;
+    /// See [`Dialect::raw_input`].
+    fn raw_output(&self) -> &'static str;
+}
+
+/// A transaction, as the shared queries use it: SQL text with numbered
+/// parameters in, driver-free rows out.
+pub trait SqlTx {
+    /// The backend's dialect.
+    fn dialect(&self) -> &'static dyn Dialect;
+    /// Runs a query and returns every row.
+    fn query(&mut self, sql: &str, args: &[SqlValue]) -> Result<Vec<SqlRow>, StoreError>;
+    /// Runs a statement and returns the number of rows it changed.
+    fn execute(&mut self, sql: &str, args: &[SqlValue]) -> Result<u64, StoreError>;
+
+    /// Runs statements without parameters (a migration's DDL).
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError>;
+
+    /// Runs a query expected to return at most one row.
+    fn query_opt(&mut self, sql: &str, args: &[SqlValue]) -> Result<Option<SqlRow>, StoreError> {
+        Ok(self.query(sql, args)?.into_iter().next())
+    }
+}
+
+/// One step of a backend's schema: SQL, or code for what SQL cannot compute
+/// (a column derived by the server's own rules).
+pub enum Migration {
+    /// Statements run as they are.
+    Sql(&'static str),
+    /// A step written in Rust over the transaction.
+    Code(fn(&mut dyn SqlTx) -> Result<(), StoreError>),
+}
+
+/// Applies the steps after version `current` in the caller's transaction, so
+/// that a server stopped midway leaves the schema as it was; returns the new
+/// version for the caller to record. A schema newer than this server is
+/// refused rather than guessed at.
+pub fn apply_migrations(
+    tx: &mut dyn SqlTx,
+    current: usize,
+    steps: &[Migration],
+) -> Result<usize, StoreError> {
+    if current > steps.len() {
+        return Err(StoreError::Backend(format!(
+            "database schema version {current} is newer than this server ({})",
+            steps.len()
+        )));
+    }
+    for (i, step) in steps.iter().enumerate().skip(current) {
+        match step {
+            Migration::Sql(sql) => tx.batch(sql)?,
+            Migration::Code(f) => f(tx)?,
+        }
+        tracing::info!(version = i + 1, "applied migration");
+    }
+    Ok(steps.len())
+}
+
+/// Parameters numbered as they are added, for SQL built piece by piece.
+#[derive(Debug, Default)]
+pub struct Args(pub Vec<SqlValue>);
+
+impl Args {
+    /// Adds a value and returns its placeholder (`$n`).
+    pub fn add(&mut self, value: impl Into<SqlValue>) -> String {
+        self.0.push(value.into());
+        format!("${}", self.0.len())
+    }
+}
+
+/// What one SQL backend provides: its transactions, its write path, and how it
+/// stores span bodies. [`Store`](super::Store) is implemented once over this
+/// (see [`super::queries`]).
+pub trait SqlBackend: Send + Sync + 'static {
+    /// Runs `f` in one read-only snapshot: every query of a response sees the
+    /// same data.
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&mut dyn SqlTx) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError>;
+
+    /// Runs `f` in one read-write transaction, committed before returning. A
+    /// backend with concurrent writers may run `f` again from the start when
+    /// another writer got in the way ([`StoreError::Conflict`]).
+    fn write<T>(
+        &self,
+        f: impl FnMut(&mut dyn SqlTx) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError>;
+
+    /// Stores a batch of spans (see [`Store::write`](super::Store::write)).
+    fn write_spans(&self, spans: &[SpanRecord]) -> Result<WriteOutcome, StoreError>;
+
+    /// Every span of a trace, ordered by start then span id, attributes and
+    /// events decoded from however this backend stores them.
+    fn spans_of_trace(
+        tx: &mut dyn SqlTx,
+        project_id: i64,
+        trace_id: &[u8; 16],
+    ) -> Result<Vec<SpanInfo>, StoreError>;
+
+    /// Locks a session for deletion against concurrent writers and returns its
+    /// row id; `NotFound("session")` when it does not exist.
+    fn lock_session_for_delete(
+        tx: &mut dyn SqlTx,
+        project_id: i64,
+        session_id: &str,
+    ) -> Result<i64, StoreError>;
+
+    /// Deletes the spans of a session's traces, with anything only they held.
+    fn delete_spans_of_session(
+        tx: &mut dyn SqlTx,
+        project_id: i64,
+        session_rowid: i64,
+    ) -> Result<(), StoreError>;
+}

@@ -1,0 +1,144 @@
+//! The SQLite schema as an ordered list of migrations; `PRAGMA user_version`
+//! records the last one applied.
+
+use crate::store::queries::backfill_search_text;
+use crate::store::sql::Migration;
+
+/// Versioned migrations, applied in order.
+pub(super) const MIGRATIONS: &[Migration] = &[
+    // 1: projects, sessions, traces, spans.
+    Migration::Sql(
+        r#"
+    CREATE TABLE projects (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE
+    );
+    CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        session_id TEXT NOT NULL,
+        start_ns INTEGER NOT NULL DEFAULT 0,
+        end_ns INTEGER NOT NULL DEFAULT 0,
+        duration_ns INTEGER NOT NULL DEFAULT 0,
+        num_traces INTEGER NOT NULL DEFAULT 0,
+        num_traces_with_error INTEGER NOT NULL DEFAULT 0,
+        prompt_tokens INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0,
+        total_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_prompt REAL NOT NULL DEFAULT 0,
+        cost_completion REAL NOT NULL DEFAULT 0,
+        cost_total REAL NOT NULL DEFAULT 0,
+        UNIQUE (project_id, session_id)
+    );
+    CREATE INDEX sessions_by_start_time ON sessions (project_id, start_ns, id);
+    CREATE INDEX sessions_by_end_time ON sessions (project_id, end_ns, id);
+    CREATE INDEX sessions_by_num_traces ON sessions (project_id, num_traces, id);
+    CREATE INDEX sessions_by_total_tokens ON sessions (project_id, total_tokens, id);
+    CREATE INDEX sessions_by_total_cost ON sessions (project_id, cost_total, id);
+    CREATE INDEX sessions_by_duration ON sessions (project_id, duration_ns, id);
+    CREATE TABLE traces (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        trace_id BLOB NOT NULL,
+        session_rowid INTEGER REFERENCES sessions(id) ON DELETE SET NULL,
+        session_id TEXT,
+        session_conflicts TEXT NOT NULL DEFAULT '[]',
+        user_id TEXT,
+        root_span_id BLOB,
+        start_ns INTEGER NOT NULL,
+        end_ns INTEGER NOT NULL,
+        span_count INTEGER NOT NULL,
+        has_error INTEGER NOT NULL,
+        input_value TEXT,
+        input_mime TEXT,
+        input_raw_text INTEGER,
+        output_value TEXT,
+        output_mime TEXT,
+        output_raw_text INTEGER,
+        prompt_tokens INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL,
+        total_tokens INTEGER NOT NULL,
+        cost_prompt REAL NOT NULL,
+        cost_completion REAL NOT NULL,
+        cost_total REAL NOT NULL,
+        tags TEXT NOT NULL DEFAULT '[]',
+        metadata TEXT NOT NULL DEFAULT '{}',
+        UNIQUE (project_id, trace_id)
+    );
+    CREATE INDEX traces_by_session ON traces (session_rowid, start_ns, id);
+    CREATE INDEX traces_by_start_time ON traces (project_id, start_ns, id);
+    CREATE TABLE texts (
+        id INTEGER PRIMARY KEY,
+        hash INTEGER NOT NULL,
+        refs INTEGER NOT NULL,
+        text TEXT NOT NULL
+    );
+    CREATE INDEX texts_by_hash ON texts (hash);
+    CREATE TABLE spans (
+        id INTEGER PRIMARY KEY,
+        trace_id BLOB NOT NULL,
+        span_id BLOB NOT NULL,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        parent_span_id BLOB,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        status_code INTEGER NOT NULL,
+        status_message TEXT NOT NULL,
+        start_ns INTEGER NOT NULL,
+        end_ns INTEGER NOT NULL,
+        session_id TEXT,
+        user_id TEXT,
+        oi_kind TEXT,
+        is_llm INTEGER NOT NULL,
+        input_text INTEGER,
+        input_mime TEXT,
+        output_text INTEGER,
+        output_mime TEXT,
+        last_user_text INTEGER,
+        reply_text INTEGER,
+        prompt_tokens INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL,
+        total_tokens INTEGER NOT NULL,
+        cost_prompt REAL NOT NULL,
+        cost_completion REAL NOT NULL,
+        cost_total REAL NOT NULL,
+        tags TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        body BLOB NOT NULL,
+        text_refs BLOB NOT NULL,
+        UNIQUE (trace_id, span_id)
+    );
+    "#,
+    ),
+    // 2: the session list's user filter walks an index instead of every session.
+    Migration::Sql("CREATE INDEX traces_by_user ON traces (project_id, user_id, session_rowid);"),
+    // 3: session annotations; the unique key is the upsert key.
+    Migration::Sql(
+        r#"
+    CREATE TABLE session_annotations (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        session_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        identifier TEXT NOT NULL,
+        annotator_kind TEXT NOT NULL,
+        label TEXT,
+        score REAL,
+        explanation TEXT,
+        metadata TEXT NOT NULL,
+        user_id TEXT,
+        created_ns INTEGER NOT NULL,
+        updated_ns INTEGER NOT NULL,
+        UNIQUE (project_id, session_id, name, identifier)
+    );
+    "#,
+    ),
+    // 4: what the text search looks in, lowercased by the server (SQLite's
+    // LIKE folds ASCII only; the server folds all of Unicode, the same way in
+    // every backend).
+    Migration::Sql(
+        "ALTER TABLE traces ADD COLUMN search_input TEXT;
+         ALTER TABLE traces ADD COLUMN search_output TEXT;",
+    ),
+    Migration::Code(backfill_search_text),
+];

@@ -1,0 +1,555 @@
+//! How SQLite stores spans: long attribute strings once in `texts`
+//! (content-addressed, reference-counted: a chat's LLM spans repeat the whole
+//! conversation so far), the rest of a span's attributes and events as
+//! deflated JSON, and the write path that stores a batch and re-derives the
+//! traces and sessions it touched.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde_json::{Map, Value};
+
+use super::SqliteTx;
+use crate::model::{SpanFacts, SpanInfo, SpanRecord, TraceSummary, hex, rfc3339, status_name};
+use crate::store::queries::{FACT_COLUMNS, facts_row, refresh_sessions, search_texts};
+use crate::store::sql::{SqlTx, SqlValue};
+use crate::store::{StoreError, WriteOutcome};
+use crate::turn;
+
+fn json_text<T: serde::Serialize>(v: &T) -> String {
+    // Serializing our own maps and lists cannot fail.
+    serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned())
+}
+
+/// FNV-1a: a hash that is stable across Rust releases, so stored hashes stay
+/// valid; collisions are resolved by comparing the texts.
+fn fnv64(text: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h as i64
+}
+
+/// Attribute strings at least this long are stored once in `texts` and
+/// referenced.
+const INTERN_MIN_BYTES: usize = 48;
+
+/// Content-addressed, reference-counted texts of one write transaction.
+#[derive(Default)]
+struct Texts {
+    /// Text to (row id, references added in this transaction).
+    seen: HashMap<String, (i64, i64)>,
+}
+
+impl Texts {
+    /// The row id of `text`, stored if new; counts one reference.
+    fn intern(&mut self, tx: &Transaction<'_>, text: &str) -> rusqlite::Result<i64> {
+        if let Some((id, refs)) = self.seen.get_mut(text) {
+            *refs += 1;
+            return Ok(*id);
+        }
+        let id = match find_text(tx, text)? {
+            Some(id) => id,
+            None => {
+                tx.prepare_cached("INSERT INTO texts (hash, refs, text) VALUES (?1, 0, ?2)")?
+                    .execute(params![fnv64(text), text])?;
+                tx.last_insert_rowid()
+            }
+        };
+        self.seen.insert(text.to_owned(), (id, 1));
+        Ok(id)
+    }
+
+    /// Writes the reference counts added by this transaction.
+    fn flush(self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        let mut stmt = tx.prepare_cached("UPDATE texts SET refs = refs + ?1 WHERE id = ?2")?;
+        for (id, refs) in self.seen.into_values() {
+            stmt.execute(params![refs, id])?;
+        }
+        Ok(())
+    }
+}
+
+/// The row id of a stored text, if any.
+fn find_text(tx: &Transaction<'_>, text: &str) -> rusqlite::Result<Option<i64>> {
+    let mut stmt = tx.prepare_cached("SELECT id, text FROM texts WHERE hash = ?1")?;
+    let mut rows = stmt.query([fnv64(text)])?;
+    while let Some(r) = rows.next()? {
+        if r.get_ref(1)?.as_str()? == text {
+            return Ok(Some(r.get(0)?));
+        }
+    }
+    Ok(None)
+}
+
+/// A span's attributes and events as stored (deflated JSON): the keys of the
+/// interned attributes are here, their text ids in the span's `text_refs`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Body {
+    /// Attributes not interned.
+    a: Map<String, Value>,
+    /// Keys of the interned attributes, in `text_refs` order.
+    k: Vec<String>,
+    /// Events.
+    e: Vec<Value>,
+}
+
+/// A span encoded before the writer lock is taken: only text interning and
+/// B-tree work are left for the single writer.
+pub(super) struct Prepared<'a> {
+    record: &'a SpanRecord,
+    /// Deflated [`Body`].
+    body: Vec<u8>,
+    /// The interned attributes' texts, in [`Body::k`] order.
+    texts: Vec<&'a str>,
+}
+
+pub(super) fn prepare(spans: &[SpanRecord]) -> Vec<Prepared<'_>> {
+    let mut compress = flate2::Compress::new(flate2::Compression::fast(), false);
+    spans
+        .iter()
+        .map(|record| {
+            let mut body = Body {
+                a: Map::new(),
+                k: Vec::new(),
+                e: record.events.clone(),
+            };
+            let mut texts = Vec::new();
+            for (key, value) in &record.attributes {
+                match value {
+                    Value::String(text) if text.len() >= INTERN_MIN_BYTES => {
+                        body.k.push(key.clone());
+                        texts.push(text.as_str());
+                    }
+                    other => {
+                        body.a.insert(key.clone(), other.clone());
+                    }
+                }
+            }
+            Prepared {
+                record,
+                body: deflate(&mut compress, json_text(&body).as_bytes()),
+                texts,
+            }
+        })
+        .collect()
+}
+
+/// Raw deflate with a reused compressor (setting one up zeroes large tables).
+fn deflate(c: &mut flate2::Compress, input: &[u8]) -> Vec<u8> {
+    c.reset();
+    let mut out = Vec::with_capacity(input.len() / 2 + 64);
+    loop {
+        let consumed = usize::try_from(c.total_in())
+            .unwrap_or(usize::MAX)
+            .min(input.len());
+        match c.compress_vec(&input[consumed..], &mut out, flate2::FlushCompress::Finish) {
+            Ok(flate2::Status::StreamEnd) | Err(_) => return out,
+            // Out of room: grow and go on.
+            Ok(_) => out.reserve(out.capacity().max(64)),
+        }
+    }
+}
+
+/// Text ids as LEB128 varints.
+fn pack_ids(ids: &[i64]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(ids.len() * 3);
+    for &id in ids {
+        let mut v = id as u64;
+        loop {
+            let byte = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(byte);
+                break;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    out
+}
+
+fn unpack_ids(bytes: &[u8]) -> Result<Vec<i64>, StoreError> {
+    let mut ids = Vec::new();
+    let (mut v, mut shift) = (0u64, 0u32);
+    for &b in bytes {
+        if shift > 63 {
+            return Err(StoreError::Corrupt("text refs".to_owned()));
+        }
+        v |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            ids.push(v as i64);
+            (v, shift) = (0, 0);
+        } else {
+            shift += 7;
+        }
+    }
+    Ok(ids)
+}
+
+fn inflate(blob: &[u8]) -> Result<Body, StoreError> {
+    let mut json = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::DeflateDecoder::new(blob), &mut json)
+        .map_err(|e| StoreError::Corrupt(format!("span body: {e}")))?;
+    serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(format!("span body: {e}")))
+}
+
+/// Every span of a trace with its attributes rebuilt from body and texts.
+pub(super) fn spans_of_trace(
+    tx: &mut dyn SqlTx,
+    project_id: i64,
+    trace_id: &[u8; 16],
+) -> Result<Vec<SpanInfo>, StoreError> {
+    let rows = tx.query(
+        "SELECT span_id, parent_span_id, name, kind, status_code, status_message,
+                start_ns, end_ns, body, text_refs
+         FROM spans WHERE trace_id = $1 AND project_id = $2 ORDER BY start_ns, span_id",
+        &[trace_id[..].into(), project_id.into()],
+    )?;
+    let mut decoded = Vec::with_capacity(rows.len());
+    let mut wanted = BTreeSet::new();
+    for r in &rows {
+        let body = inflate(r.blob(8)?)?;
+        let ids = unpack_ids(r.blob(9)?)?;
+        if ids.len() != body.k.len() {
+            return Err(StoreError::Corrupt("text refs".to_owned()));
+        }
+        wanted.extend(ids.iter().copied());
+        decoded.push((body, ids));
+    }
+    let mut texts: HashMap<i64, String> = HashMap::new();
+    if !wanted.is_empty() {
+        let sql = format!(
+            "SELECT id, text FROM texts WHERE id {}",
+            tx.dialect().in_ints("$1")
+        );
+        for mut r in tx.query(&sql, &[SqlValue::IntList(wanted.into_iter().collect())])? {
+            texts.insert(r.int(0)?, r.text(1)?);
+        }
+    }
+    let mut spans = Vec::with_capacity(rows.len());
+    for (mut r, (body, ids)) in rows.into_iter().zip(decoded) {
+        let mut attributes = body.a;
+        for (key, id) in body.k.into_iter().zip(ids) {
+            let text = texts
+                .get(&id)
+                .ok_or_else(|| StoreError::Corrupt(format!("text {id} missing")))?;
+            attributes.insert(key, Value::String(text.clone()));
+        }
+        attributes.sort_keys();
+        spans.push(SpanInfo {
+            span_id: hex(r.blob(0)?),
+            parent_span_id: r.opt_blob(1)?.map(hex),
+            name: r.text(2)?,
+            kind: r.text(3)?,
+            status: status_name(
+                i32::try_from(r.int(4)?)
+                    .map_err(|_| StoreError::Corrupt("status code out of range".to_owned()))?,
+            )
+            .to_owned(),
+            status_message: r.text(5)?,
+            start_time: rfc3339(r.int(6)?),
+            end_time: rfc3339(r.int(7)?),
+            attributes,
+            events: body.e,
+        });
+    }
+    Ok(spans)
+}
+
+/// Deletes the spans of a session's traces and releases their texts: a
+/// deleted conversation leaves no text behind unless another span still uses
+/// it.
+pub(super) fn delete_spans_of_session(
+    tx: &mut dyn SqlTx,
+    project_id: i64,
+    session_rowid: i64,
+) -> Result<(), StoreError> {
+    const OF_SESSION: &str = "project_id = $1
+        AND trace_id IN (SELECT trace_id FROM traces WHERE session_rowid = $2)";
+    let args = [project_id.into(), session_rowid.into()];
+    let mut released: BTreeMap<i64, i64> = BTreeMap::new();
+    for r in tx.query(
+        &format!(
+            "SELECT input_text, output_text, last_user_text, reply_text, text_refs
+             FROM spans WHERE {OF_SESSION}"
+        ),
+        &args,
+    )? {
+        let mut ids: Vec<i64> = (0..4)
+            .map(|i| r.opt_int(i))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect();
+        ids.extend(unpack_ids(r.blob(4)?)?);
+        for id in ids {
+            *released.entry(id).or_default() += 1;
+        }
+    }
+    tx.execute(&format!("DELETE FROM spans WHERE {OF_SESSION}"), &args)?;
+    for (id, n) in &released {
+        tx.execute(
+            "UPDATE texts SET refs = refs - $1 WHERE id = $2",
+            &[(*n).into(), (*id).into()],
+        )?;
+    }
+    let list = tx.dialect().in_ints("$1");
+    tx.execute(
+        &format!("DELETE FROM texts WHERE id {list} AND refs <= 0"),
+        &[SqlValue::IntList(released.into_keys().collect())],
+    )?;
+    Ok(())
+}
+
+fn project_id(
+    tx: &Transaction<'_>,
+    name: &str,
+    cache: &mut HashMap<String, i64>,
+) -> rusqlite::Result<i64> {
+    if let Some(id) = cache.get(name) {
+        return Ok(*id);
+    }
+    tx.execute("INSERT OR IGNORE INTO projects (name) VALUES (?1)", [name])?;
+    let id = tx.query_row("SELECT id FROM projects WHERE name = ?1", [name], |r| {
+        r.get(0)
+    })?;
+    cache.insert(name.to_owned(), id);
+    Ok(id)
+}
+
+/// The facts of every stored span of a trace (texts joined back in).
+fn load_facts(
+    tx: &Transaction<'_>,
+    project_id: i64,
+    trace_id: &[u8; 16],
+) -> Result<Vec<SpanFacts>, StoreError> {
+    // The interned columns are read through `texts`, in FACT_COLUMNS order.
+    const SELECT: &str = "SELECT span_id, parent_span_id, start_ns, end_ns, status_code,
+            session_id, user_id, oi_kind, is_llm, ti.text, input_mime, tout.text, output_mime,
+            tu.text, tr.text, prompt_tokens, completion_tokens, total_tokens,
+            cost_prompt, cost_completion, cost_total, tags, metadata
+         FROM spans
+         LEFT JOIN texts ti ON ti.id = input_text
+         LEFT JOIN texts tout ON tout.id = output_text
+         LEFT JOIN texts tu ON tu.id = last_user_text
+         LEFT JOIN texts tr ON tr.id = reply_text
+         WHERE trace_id = $1 AND project_id = $2";
+    debug_assert_eq!(FACT_COLUMNS.len(), 23);
+    SqliteTx(tx)
+        .query(SELECT, &[trace_id[..].into(), project_id.into()])?
+        .iter_mut()
+        .map(|r| facts_row(r, 0))
+        .collect()
+}
+
+fn upsert_trace(
+    tx: &Transaction<'_>,
+    project_id: i64,
+    trace_id: &[u8; 16],
+    s: &TraceSummary,
+    session_rowid: Option<i64>,
+) -> rusqlite::Result<()> {
+    let io = |io: &Option<crate::model::Io>| {
+        (
+            io.as_ref().map(|i| i.value.clone()),
+            io.as_ref().map(|i| i.mime_type.clone()),
+            io.as_ref().and_then(|i| i.raw_value.clone()),
+        )
+    };
+    let (iv, im, ir) = io(&s.input);
+    let (ov, om, or) = io(&s.output);
+    let (search_input, search_output) = search_texts(s);
+    // A raw value is some span's input or output text: point at it, no new reference.
+    let ir = ir.map(|t| find_text(tx, &t)).transpose()?.flatten();
+    let or = or.map(|t| find_text(tx, &t)).transpose()?.flatten();
+    tx.prepare_cached(
+        "INSERT INTO traces (project_id, trace_id, session_rowid, session_id, session_conflicts,
+            user_id, root_span_id, start_ns, end_ns, span_count, has_error,
+            input_value, input_mime, input_raw_text, output_value, output_mime, output_raw_text,
+            prompt_tokens, completion_tokens, total_tokens, cost_prompt, cost_completion, cost_total,
+            tags, metadata, search_input, search_output)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+            ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)
+         ON CONFLICT (project_id, trace_id) DO UPDATE SET
+            session_rowid = excluded.session_rowid, session_id = excluded.session_id,
+            session_conflicts = excluded.session_conflicts, user_id = excluded.user_id,
+            root_span_id = excluded.root_span_id, start_ns = excluded.start_ns,
+            end_ns = excluded.end_ns, span_count = excluded.span_count,
+            has_error = excluded.has_error, input_value = excluded.input_value,
+            input_mime = excluded.input_mime, input_raw_text = excluded.input_raw_text,
+            output_value = excluded.output_value, output_mime = excluded.output_mime,
+            output_raw_text = excluded.output_raw_text, prompt_tokens = excluded.prompt_tokens,
+            completion_tokens = excluded.completion_tokens, total_tokens = excluded.total_tokens,
+            cost_prompt = excluded.cost_prompt, cost_completion = excluded.cost_completion,
+            cost_total = excluded.cost_total, tags = excluded.tags, metadata = excluded.metadata,
+            search_input = excluded.search_input, search_output = excluded.search_output",
+    )?
+    .execute(params![
+        project_id,
+        &trace_id[..],
+        session_rowid,
+        s.session_id,
+        json_text(&s.session_conflicts),
+        s.user_id,
+        s.root_span_id.map(|r| r.to_vec()),
+        s.start_ns,
+        s.end_ns,
+        s.span_count,
+        s.has_error,
+        iv,
+        im,
+        ir,
+        ov,
+        om,
+        or,
+        s.tokens.prompt,
+        s.tokens.completion,
+        s.tokens.total,
+        s.cost.prompt,
+        s.cost.completion,
+        s.cost.total,
+        json_text(&s.tags),
+        json_text(&s.metadata),
+        search_input,
+        search_output,
+    ])?;
+    Ok(())
+}
+
+/// Stores a batch in the writer's transaction and re-derives every trace and
+/// session it touched.
+pub(super) fn write_batch(
+    tx: &Transaction<'_>,
+    spans: &[Prepared<'_>],
+) -> Result<WriteOutcome, StoreError> {
+    let mut outcome = WriteOutcome::default();
+    let mut projects = HashMap::new();
+    // Traces this batch added spans to: whether the trace was stored before,
+    // and the facts of the spans added.
+    let mut touched: BTreeMap<(i64, [u8; 16]), (bool, Vec<SpanFacts>)> = BTreeMap::new();
+    let mut texts = Texts::default();
+    {
+        let mut trace_exists =
+            tx.prepare_cached("SELECT 1 FROM traces WHERE project_id = ?1 AND trace_id = ?2")?;
+        let mut exists =
+            tx.prepare_cached("SELECT 1 FROM spans WHERE trace_id = ?1 AND span_id = ?2")?;
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO spans (trace_id, span_id, project_id, parent_span_id, name, kind,
+                status_code, status_message, start_ns, end_ns, session_id, user_id, oi_kind, is_llm,
+                input_text, input_mime, output_text, output_mime, last_user_text, reply_text,
+                prompt_tokens, completion_tokens, total_tokens, cost_prompt, cost_completion,
+                cost_total, tags, metadata, body, text_refs)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
+        )?;
+        for p in spans {
+            let s = p.record;
+            // Re-sent spans change nothing, not even text reference counts.
+            if exists.exists(params![&s.trace_id[..], &s.span_id[..]])? {
+                outcome.duplicates += 1;
+                continue;
+            }
+            let pid = project_id(tx, &s.project, &mut projects)?;
+            let f = &s.facts;
+            let mut text =
+                |t: &Option<String>| t.as_deref().map(|t| texts.intern(tx, t)).transpose();
+            let (input, output) = (text(&f.input_value)?, text(&f.output_value)?);
+            let (last_user, reply) = (text(&f.llm_last_user)?, text(&f.llm_reply)?);
+            let ids = p
+                .texts
+                .iter()
+                .map(|t| texts.intern(tx, t))
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            insert.execute(params![
+                &s.trace_id[..],
+                &s.span_id[..],
+                pid,
+                s.parent_span_id.map(|p| p.to_vec()),
+                s.name,
+                s.kind,
+                s.status_code,
+                s.status_message,
+                s.start_ns,
+                s.end_ns,
+                f.session_id,
+                f.user_id,
+                f.oi_kind,
+                f.is_llm,
+                input,
+                f.input_mime,
+                output,
+                f.output_mime,
+                last_user,
+                reply,
+                f.tokens.prompt,
+                f.tokens.completion,
+                f.tokens.total,
+                f.cost.prompt,
+                f.cost.completion,
+                f.cost.total,
+                json_text(&f.tags),
+                json_text(&f.metadata),
+                p.body,
+                pack_ids(&ids),
+            ])?;
+            outcome.inserted += 1;
+            let entry = match touched.entry((pid, s.trace_id)) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => e.insert((
+                    trace_exists.exists(params![pid, &s.trace_id[..]])?,
+                    Vec::new(),
+                )),
+            };
+            if let (false, facts) = entry {
+                facts.push(s.facts.clone());
+            }
+        }
+    }
+    texts.flush(tx)?;
+    let mut sessions = BTreeSet::new();
+    let mut session_rowids: HashMap<(i64, String), i64> = HashMap::new();
+    for ((pid, trace_id), (stored, new_facts)) in touched {
+        // A trace first seen in this batch has all its spans in memory.
+        let (facts, old) = if stored {
+            let old: Option<i64> = tx
+                .prepare_cached(
+                    "SELECT session_rowid FROM traces WHERE project_id = ?1 AND trace_id = ?2",
+                )?
+                .query_row(params![pid, &trace_id[..]], |r| r.get(0))
+                .optional()?
+                .flatten();
+            (load_facts(tx, pid, &trace_id)?, old)
+        } else {
+            (new_facts, None)
+        };
+        let summary = turn::summarize(&facts);
+        let new = match &summary.session_id {
+            None => None,
+            Some(sid) => Some(match session_rowids.get(&(pid, sid.clone())) {
+                Some(id) => *id,
+                None => {
+                    tx.prepare_cached(
+                        "INSERT OR IGNORE INTO sessions (project_id, session_id) VALUES (?1, ?2)",
+                    )?
+                    .execute(params![pid, sid])?;
+                    let id = tx
+                        .prepare_cached(
+                            "SELECT id FROM sessions WHERE project_id = ?1 AND session_id = ?2",
+                        )?
+                        .query_row(params![pid, sid], |r| r.get::<_, i64>(0))?;
+                    session_rowids.insert((pid, sid.clone()), id);
+                    id
+                }
+            }),
+        };
+        upsert_trace(tx, pid, &trace_id, &summary, new)?;
+        sessions.extend(old);
+        sessions.extend(new);
+    }
+    let sessions: Vec<i64> = sessions.into_iter().collect();
+    refresh_sessions(&mut SqliteTx(tx), &sessions)?;
+    Ok(outcome)
+}
