@@ -248,8 +248,8 @@ pub struct Turn {
     pub end_time: String,
     /// `end_time - start_time`.
     pub latency_ms: f64,
-    /// `ok` or `error`.
-    pub status: String,
+    /// `error` when any span errored.
+    pub status: TraceStatus,
     /// The trace's user.
     #[schema(required = true)]
     pub user_id: Option<String>,
@@ -306,8 +306,8 @@ pub struct TraceInfo {
     pub end_time: String,
     /// `end_time - start_time`.
     pub latency_ms: f64,
-    /// `ok` or `error`.
-    pub status: String,
+    /// `error` when any span errored.
+    pub status: TraceStatus,
     /// The trace's user.
     #[schema(required = true)]
     pub user_id: Option<String>,
@@ -340,8 +340,8 @@ pub struct SpanInfo {
     pub name: String,
     /// OTLP span kind.
     pub kind: String,
-    /// `unset`, `ok` or `error`.
-    pub status: String,
+    /// The span's status.
+    pub status: SpanStatus,
     /// Status message.
     pub status_message: String,
     /// Start, RFC 3339.
@@ -350,8 +350,20 @@ pub struct SpanInfo {
     pub end_time: String,
     /// Attributes.
     pub attributes: Map<String, Value>,
-    /// Events.
+    /// Events, as ingest writes them ([`SpanEvent`]).
+    #[schema(value_type = Vec<SpanEvent>)]
     pub events: Vec<Value>,
+}
+
+/// A span event as ingest stores it (the shape of [`SpanInfo::events`]).
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct SpanEvent {
+    /// Event name (`exception`, `gen_ai.choice`, ...).
+    pub name: String,
+    /// When, RFC 3339.
+    pub time: String,
+    /// The event's attributes.
+    pub attributes: Map<String, Value>,
 }
 
 /// A trace with its spans.
@@ -414,12 +426,43 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     i64::try_from(d.as_nanos()).ok()
 }
 
-/// Status name of an OTLP status code.
-pub fn status_name(code: i32) -> &'static str {
-    match code {
-        1 => "ok",
-        2 => "error",
-        _ => "unset",
+/// A span's OTLP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SpanStatus {
+    /// Not set (OTLP code 0).
+    Unset,
+    /// Ok (OTLP code 1).
+    Ok,
+    /// Error (OTLP code 2).
+    Error,
+}
+
+impl SpanStatus {
+    /// The status of an OTLP status code (unknown codes read as unset).
+    pub fn from_code(code: i64) -> Self {
+        match code {
+            1 => Self::Ok,
+            2 => Self::Error,
+            _ => Self::Unset,
+        }
+    }
+}
+
+/// A trace's (a turn's) status: `error` when any of its spans errored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TraceStatus {
+    /// No span errored.
+    Ok,
+    /// A span errored.
+    Error,
+}
+
+impl TraceStatus {
+    /// The status of a trace with or without an errored span.
+    pub fn of(has_error: bool) -> Self {
+        if has_error { Self::Error } else { Self::Ok }
     }
 }
 

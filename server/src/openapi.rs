@@ -13,8 +13,8 @@ use crate::annotation::{Annotation, AnnotationSummary, AnnotatorKind, NewAnnotat
 use crate::annotation_api::AnnotationBatch;
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::model::{
-    Cost, HealthInfo, Io, Latency, ProjectInfo, SessionInfo, SpanInfo, TokenCount, TraceDetail,
-    TraceInfo, Turn,
+    Cost, HealthInfo, Io, Latency, ProjectInfo, SessionInfo, SpanEvent, SpanInfo, SpanStatus,
+    TokenCount, TraceDetail, TraceInfo, TraceStatus, Turn,
 };
 
 #[derive(OpenApi)]
@@ -42,7 +42,7 @@ use crate::model::{
     components(schemas(
         Annotation, AnnotationBatch, AnnotationSummary, AnnotatorKind, Cost, ErrorBody,
         ErrorDetail, HealthInfo, Io, Latency, NewAnnotation, ProjectInfo, SessionInfo, SpanInfo,
-        TokenCount, TraceDetail, TraceInfo, Turn,
+        SpanEvent, SpanStatus, TokenCount, TraceDetail, TraceInfo, TraceStatus, Turn,
     )),
     tags(
         (name = "projects", description = "Projects: where traces were sent"),

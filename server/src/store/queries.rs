@@ -18,7 +18,7 @@ use super::{
 use crate::annotation::{Annotation, AnnotationSummary, AnnotatorKind, NewAnnotation, summarize};
 use crate::model::{
     Cost, Io, Latency, Page, ProjectInfo, SessionInfo, SpanFacts, SpanRecord, TokenCount,
-    TraceDetail, TraceInfo, TraceSummary, Turn, hex, rfc3339,
+    TraceDetail, TraceInfo, TraceStatus, TraceSummary, Turn, hex, rfc3339,
 };
 
 /// Largest page a backend returns, whatever the caller asks (the API bounds
@@ -268,7 +268,7 @@ fn trace_row(r: &mut SqlRow, project: &str) -> Result<(i64, TraceInfo), StoreErr
             start_time: rfc3339(start),
             end_time: rfc3339(end),
             latency_ms: (end - start) as f64 / 1e6,
-            status: if r.bool(6)? { "error" } else { "ok" }.to_owned(),
+            status: TraceStatus::of(r.bool(6)?),
             user_id: r.opt_text(7)?,
             root_span_id: r.opt_blob(8)?.map(hex),
             input: io_from(r.opt_text(9)?, r.opt_text(10)?, r.opt_text(11)?),

@@ -1,119 +1,27 @@
-// The oi-sessions JSON API: types (from server/openapi.json) and fetch helpers.
+// The oi-sessions JSON API: its types, generated from the server's Rust types
+// (server/openapi.json -> node/ts/api-types.ts, `npm run generate:api` at the
+// repository root; the Node client imports the same module), and fetch helpers.
 
-export interface Io {
-  value: string;
-  mime_type: string;
-  raw_value?: string;
-}
-export interface TokenCount {
-  prompt: number;
-  completion: number;
-  total: number;
-}
-export interface Cost {
-  prompt: number;
-  completion: number;
-  total: number;
-}
-export interface Project {
-  name: string;
-  trace_count: number;
-  session_count: number;
-  last_activity: string | null;
-}
-export interface AnnotationSummary {
-  name: string;
-  count: number;
-  mean_score: number | null;
-  labels: Record<string, number>;
-}
-export type AnnotatorKind = "HUMAN" | "LLM" | "CODE";
-export interface Annotation {
-  id: number;
-  session_id: string;
-  name: string;
-  annotator_kind: AnnotatorKind;
-  label: string | null;
-  score: number | null;
-  explanation: string | null;
-  metadata: Record<string, unknown>;
-  identifier: string;
-  user_id: string | null;
-  created_at: string;
-  updated_at: string;
-}
-export interface Session {
-  session_id: string;
-  project: string;
-  start_time: string;
-  end_time: string;
-  duration_ms: number;
-  num_traces: number;
-  num_traces_with_error: number;
-  user_ids: string[];
-  tags: string[];
-  metadata: Record<string, unknown>;
-  first_input: Io | null;
-  last_output: Io | null;
-  token_count: TokenCount;
-  cost: Cost;
-  latency_ms: { p50: number; p99: number };
-  annotations?: AnnotationSummary[];
-}
-export type Status = "ok" | "error" | "unset";
-export interface Turn {
-  trace_id: string;
-  start_time: string;
-  end_time: string;
-  latency_ms: number;
-  status: Status;
-  user_id: string | null;
-  input: Io | null;
-  output: Io | null;
-  token_count: TokenCount;
-  cost: Cost;
-  span_count: number;
-  session_conflicts?: string[];
-}
-export interface SpanEvent {
-  name: string;
-  time: string;
-  attributes: Record<string, unknown>;
-}
-export interface Span {
-  span_id: string;
-  parent_span_id: string | null;
-  name: string;
-  kind: string;
-  status: Status;
-  status_message: string;
-  start_time: string;
-  end_time: string;
-  attributes: Record<string, unknown>;
-  events: SpanEvent[];
-}
-export interface Trace {
-  trace_id: string;
-  project: string;
-  session_id: string | null;
-  session_conflicts: string[];
-  start_time: string;
-  end_time: string;
-  latency_ms: number;
-  status: Status;
-  user_id: string | null;
-  root_span_id: string | null;
-  input: Io | null;
-  output: Io | null;
-  token_count: TokenCount;
-  cost: Cost;
-  span_count: number;
-  spans: Span[];
-}
-export interface Page<T> {
-  data: T[];
-  next_cursor: string | null;
-}
+import type { components } from "../../../node/ts/api-types";
+
+type Schemas = components["schemas"];
+
+export type Io = Schemas["Io"];
+export type TokenCount = Schemas["TokenCount"];
+export type Cost = Schemas["Cost"];
+export type Project = Schemas["ProjectInfo"];
+export type AnnotationSummary = Schemas["AnnotationSummary"];
+export type AnnotatorKind = Schemas["AnnotatorKind"];
+export type Annotation = Schemas["Annotation"];
+export type Session = Schemas["SessionInfo"];
+/** A span's status; a turn's (a trace's) is the `ok`/`error` part of it. */
+export type Status = Schemas["SpanStatus"];
+export type Turn = Schemas["Turn"];
+export type SpanEvent = Schemas["SpanEvent"];
+export type Span = Schemas["SpanInfo"];
+export type Trace = Schemas["TraceDetail"];
+/** One page of a list (every `Page_*` schema of the API has this shape). */
+export type Page<T> = Omit<Schemas["Page_Turn"], "data"> & { data: T[] };
 
 export class ApiError extends Error {
   constructor(

@@ -15,7 +15,7 @@ use postgres::Transaction;
 use serde_json::{Map, Value};
 
 use super::{PgTx, clean, clean_json, clean_opt, pg_row};
-use crate::model::{SpanFacts, SpanInfo, SpanRecord, TraceSummary, hex, rfc3339, status_name};
+use crate::model::{SpanFacts, SpanInfo, SpanRecord, SpanStatus, TraceSummary, hex, rfc3339};
 use crate::store::queries::{FACT_COLUMNS, facts_row, refresh_sessions, search_texts};
 use crate::store::sql::{SqlTx, SqlValue};
 use crate::store::{StoreError, WriteOutcome};
@@ -503,11 +503,7 @@ pub(super) fn spans_of_trace(
                 parent_span_id: r.opt_blob(1)?.map(hex),
                 name: r.text(2)?,
                 kind: r.text(3)?,
-                status: status_name(
-                    i32::try_from(r.int(4)?)
-                        .map_err(|_| StoreError::Corrupt("status code out of range".to_owned()))?,
-                )
-                .to_owned(),
+                status: SpanStatus::from_code(r.int(4)?),
                 status_message: r.text(5)?,
                 start_time: rfc3339(r.int(6)?),
                 end_time: rfc3339(r.int(7)?),

@@ -10,7 +10,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::{Map, Value};
 
 use super::SqliteTx;
-use crate::model::{SpanFacts, SpanInfo, SpanRecord, TraceSummary, hex, rfc3339, status_name};
+use crate::model::{SpanFacts, SpanInfo, SpanRecord, SpanStatus, TraceSummary, hex, rfc3339};
 use crate::store::queries::{FACT_COLUMNS, facts_row, refresh_sessions, search_texts};
 use crate::store::sql::{SqlTx, SqlValue};
 use crate::store::{StoreError, WriteOutcome};
@@ -244,11 +244,7 @@ pub(super) fn spans_of_trace(
             parent_span_id: r.opt_blob(1)?.map(hex),
             name: r.text(2)?,
             kind: r.text(3)?,
-            status: status_name(
-                i32::try_from(r.int(4)?)
-                    .map_err(|_| StoreError::Corrupt("status code out of range".to_owned()))?,
-            )
-            .to_owned(),
+            status: SpanStatus::from_code(r.int(4)?),
             status_message: r.text(5)?,
             start_time: rfc3339(r.int(6)?),
             end_time: rfc3339(r.int(7)?),

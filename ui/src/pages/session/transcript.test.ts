@@ -23,6 +23,7 @@ function turn(input: string | null, output: string | null, status: "ok" | "error
     token_count: { prompt: 0, completion: 0, total: 0 },
     cost: { prompt: 0, completion: 0, total: 0 },
     span_count: 1,
+    session_conflicts: [],
   };
 }
 
