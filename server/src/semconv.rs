@@ -2,6 +2,9 @@
 //! a user id and a project name come from, and which spans count as LLM calls.
 //!
 //! These tables are the single source for `docs/server.md`; keep the two in step.
+//! Keys the instrumentation writes are the core's constants, not copies.
+
+use openinference_session::keys;
 
 /// Request header that overrides every other source of the project name.
 pub const PROJECT_HEADER: &str = "x-project-name";
@@ -15,24 +18,24 @@ pub const DEFAULT_PROJECT: &str = "default";
 
 /// Span attribute keys that carry a session id, first match wins.
 pub const SESSION_KEYS: &[&str] = &[
-    "session.id",
-    "gen_ai.conversation.id",
+    keys::SESSION_ID,
+    keys::GEN_AI_CONVERSATION_ID,
     "langfuse.session.id",
-    "traceloop.association.properties.session_id",
+    keys::TRACELOOP_SESSION_ID,
     "mlflow.trace.session",
-    "langsmith.metadata.thread_id",
+    keys::LANGSMITH_THREAD_ID,
     "langsmith.metadata.session_id",
     "langsmith.metadata.conversation_id",
 ];
 
 /// Span attribute keys that carry a user id, first match wins.
 pub const USER_KEYS: &[&str] = &[
-    "user.id",
+    keys::USER_ID,
     "enduser.id",
     "langfuse.user.id",
-    "traceloop.association.properties.user_id",
+    keys::TRACELOOP_USER_ID,
     "mlflow.trace.user",
-    "langsmith.metadata.user_id",
+    keys::LANGSMITH_USER_ID,
 ];
 
 /// OpenInference span kind.
@@ -91,6 +94,6 @@ pub const MODEL_KEYS: &[&str] = &[
 ];
 
 /// OpenInference tags (array of strings).
-pub const TAGS: &str = "tag.tags";
+pub const TAGS: &str = keys::TAG_TAGS;
 /// OpenInference metadata (a JSON object serialized as a string).
-pub const METADATA: &str = "metadata";
+pub const METADATA: &str = keys::METADATA;

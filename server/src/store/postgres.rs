@@ -23,7 +23,7 @@ use serde_json::Value;
 
 use super::sql::{Dialect, SqlBackend, SqlRow, SqlTx, SqlValue};
 use super::{StoreError, WriteOutcome};
-use crate::model::{SpanInfo, SpanRecord};
+use crate::model::SpanRecord;
 
 mod schema;
 mod spans;
@@ -375,6 +375,8 @@ impl SqlTx for PgTx<'_, '_> {
 }
 
 impl SqlBackend for PostgresStore {
+    type Spans = spans::Spans;
+
     fn read<T>(
         &self,
         f: impl FnOnce(&mut dyn SqlTx) -> Result<T, StoreError>,
@@ -405,29 +407,5 @@ impl SqlBackend for PostgresStore {
         // Encoding runs on the caller's thread, before a connection is taken.
         let prepared = spans::prepare(spans);
         self.write_tx(|tx| spans::write_batch(tx, &prepared))
-    }
-
-    fn spans_of_trace(
-        tx: &mut dyn SqlTx,
-        project_id: i64,
-        trace_id: &[u8; 16],
-    ) -> Result<Vec<SpanInfo>, StoreError> {
-        spans::spans_of_trace(tx, project_id, trace_id)
-    }
-
-    fn lock_session_for_delete(
-        tx: &mut dyn SqlTx,
-        project_id: i64,
-        session_id: &str,
-    ) -> Result<i64, StoreError> {
-        spans::lock_session_for_delete(tx, project_id, session_id)
-    }
-
-    fn delete_spans_of_session(
-        tx: &mut dyn SqlTx,
-        project_id: i64,
-        session_rowid: i64,
-    ) -> Result<(), StoreError> {
-        spans::delete_spans_of_session(tx, project_id, session_rowid)
     }
 }

@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 
-use super::sql::{Args, SqlBackend, SqlRow, SqlTx, SqlValue};
+use super::sql::{Args, SpanTables, SqlBackend, SqlRow, SqlTx, SqlValue};
 use super::{
     Cursor, Order, PageQuery, SessionQuery, SessionSort, Store, StoreError, TraceQuery,
     WriteOutcome,
@@ -228,10 +228,10 @@ fn session_row(r: &mut SqlRow, project: &str) -> Result<(i64, SessionInfo), Stor
 /// A session by id, with its row id (summaries not filled).
 fn session_lookup(
     tx: &mut dyn SqlTx,
+    pid: i64,
     project: &str,
     session_id: &str,
 ) -> Result<(i64, SessionInfo), StoreError> {
-    let pid = project_rowid(tx, project)?;
     let mut row = tx
         .query_opt(
             &format!(
@@ -288,18 +288,33 @@ fn trace_row(r: &mut SqlRow, project: &str) -> Result<(i64, TraceInfo), StoreErr
     ))
 }
 
-/// Runs a trace list query (`sql` selects [`trace_cols`] then the start time
-/// used as the sort value) and pages it.
+/// Finishes a trace list query (`sql` selects [`trace_cols`] then the start
+/// time, its conditions so far bound in `a`), ordered by start time and paged
+/// after `cursor`.
+#[allow(clippy::too_many_arguments)]
 fn trace_page(
     tx: &mut dyn SqlTx,
     project: &str,
-    sql: &str,
-    args: &[SqlValue],
+    mut sql: String,
+    mut a: Args,
+    cursor: Option<&Cursor>,
+    order: Order,
     limit: usize,
     scope: &str,
 ) -> Result<(Vec<TraceInfo>, Option<String>), StoreError> {
+    let (after, order_by) = keyset(
+        &mut a,
+        cursor,
+        int_value,
+        "t.start_ns",
+        "t.id",
+        order,
+        limit,
+    )?;
+    sql.push_str(&after);
+    sql.push_str(&order_by);
     let rows = tx
-        .query(sql, args)?
+        .query(&sql, &a.0)?
         .into_iter()
         .map(|mut r| {
             let start = r.int(4)?.to_string();
@@ -376,7 +391,7 @@ pub fn facts_row(r: &mut SqlRow, at: usize) -> Result<SpanFacts, StoreError> {
 /// queries for a whole page, not two per session.
 fn fill_sessions(
     tx: &mut dyn SqlTx,
-    project: &str,
+    pid: i64,
     sessions: &mut [(i64, SessionInfo)],
 ) -> Result<(), StoreError> {
     if sessions.is_empty() {
@@ -420,7 +435,7 @@ fn fill_sessions(
         latencies[i].push(r.int(10)? as f64 / 1e6);
     }
     let names: Vec<String> = sessions.iter().map(|(_, s)| s.session_id.clone()).collect();
-    let mut annotations = annotation_summaries(tx, project, names)?;
+    let mut annotations = annotation_summaries(tx, pid, names)?;
     for (i, (_, s)) in sessions.iter_mut().enumerate() {
         let l = &mut latencies[i];
         l.sort_by(f64::total_cmp);
@@ -519,10 +534,9 @@ fn annotations_of(
 /// The per-name summaries shown with each of a page of sessions, in one query.
 fn annotation_summaries(
     tx: &mut dyn SqlTx,
-    project: &str,
+    pid: i64,
     session_ids: Vec<String>,
 ) -> Result<HashMap<String, Vec<AnnotationSummary>>, StoreError> {
-    let pid = project_rowid(tx, project)?;
     let sql = format!(
         "SELECT {ANNOTATION_COLS} FROM session_annotations
          WHERE project_id = $1 AND session_id {} ORDER BY created_ns, id",
@@ -562,7 +576,7 @@ fn upsert_annotations(
     let mut stored = Vec::with_capacity(annotations.len());
     for a in annotations {
         // every session must exist: an annotation of nothing is a mistake
-        session_lookup(tx, project, &a.session_id)?;
+        session_lookup(tx, pid, project, &a.session_id)?;
         let mut row = tx
             .query_opt(
                 &sql,
@@ -675,7 +689,7 @@ fn list_sessions(
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
     let (mut data, next_cursor) = paged(rows, limit, &scope);
-    fill_sessions(tx, project, &mut data)?;
+    fill_sessions(tx, pid, &mut data)?;
     Ok(Page {
         data: data.into_iter().map(|(_, s)| s).collect(),
         next_cursor,
@@ -722,8 +736,9 @@ impl<B: SqlBackend> Store for B {
 
     fn session(&self, project: &str, session_id: &str) -> Result<SessionInfo, StoreError> {
         self.read(|tx| {
-            let mut one = [session_lookup(tx, project, session_id)?];
-            fill_sessions(tx, project, &mut one)?;
+            let pid = project_rowid(tx, project)?;
+            let mut one = [session_lookup(tx, pid, project, session_id)?];
+            fill_sessions(tx, pid, &mut one)?;
             let [(_, s)] = one;
             Ok(s)
         })
@@ -739,25 +754,24 @@ impl<B: SqlBackend> Store for B {
         let cursor = decode_cursor(page, scope)?;
         let limit = page_limit(page);
         self.read(|tx| {
-            let (rowid, _) = session_lookup(tx, project, session_id)?;
+            let pid = project_rowid(tx, project)?;
+            let (rowid, _) = session_lookup(tx, pid, project, session_id)?;
             let mut a = Args::default();
-            let mut sql = format!(
+            let sql = format!(
                 "SELECT {}, t.start_ns FROM traces t WHERE t.session_rowid = {}",
                 trace_cols(tx),
                 a.add(rowid)
             );
-            let (after, order_by) = keyset(
-                &mut a,
+            let (data, next_cursor) = trace_page(
+                tx,
+                project,
+                sql,
+                a,
                 cursor.as_ref(),
-                int_value,
-                "t.start_ns",
-                "t.id",
                 Order::Asc,
                 limit,
+                scope,
             )?;
-            sql.push_str(&after);
-            sql.push_str(&order_by);
-            let (data, next_cursor) = trace_page(tx, project, &sql, &a.0, limit, scope)?;
             Ok(Page {
                 data: data.into_iter().map(Turn::from).collect(),
                 next_cursor,
@@ -768,8 +782,8 @@ impl<B: SqlBackend> Store for B {
     fn delete_session(&self, project: &str, session_id: &str) -> Result<(), StoreError> {
         self.write(|tx| {
             let pid = project_rowid(tx, project)?;
-            let rowid = B::lock_session_for_delete(tx, pid, session_id)?;
-            B::delete_spans_of_session(tx, pid, rowid)?;
+            let rowid = B::Spans::lock_session_for_delete(tx, pid, session_id)?;
+            B::Spans::delete_spans_of_session(tx, pid, rowid)?;
             tx.execute(
                 "DELETE FROM traces WHERE session_rowid = $1",
                 &[rowid.into()],
@@ -809,18 +823,16 @@ impl<B: SqlBackend> Store for B {
             if let Some(end) = q.end_ns {
                 sql.push_str(&format!(" AND t.start_ns <= {}", a.add(end)));
             }
-            let (after, order_by) = keyset(
-                &mut a,
+            let (data, next_cursor) = trace_page(
+                tx,
+                project,
+                sql,
+                a,
                 cursor.as_ref(),
-                int_value,
-                "t.start_ns",
-                "t.id",
                 Order::Desc,
                 limit,
+                scope,
             )?;
-            sql.push_str(&after);
-            sql.push_str(&order_by);
-            let (data, next_cursor) = trace_page(tx, project, &sql, &a.0, limit, scope)?;
             Ok(Page { data, next_cursor })
         })
     }
@@ -836,7 +848,7 @@ impl<B: SqlBackend> Store for B {
                 .query_opt(&sql, &[pid.into(), trace_id[..].into()])?
                 .ok_or(StoreError::NotFound("trace"))?;
             let (_, trace) = trace_row(&mut row, project)?;
-            let spans = B::spans_of_trace(tx, pid, trace_id)?;
+            let spans = B::Spans::spans_of_trace(tx, pid, trace_id)?;
             Ok(TraceDetail { trace, spans })
         })
     }
@@ -851,8 +863,8 @@ impl<B: SqlBackend> Store for B {
 
     fn annotations(&self, project: &str, session_id: &str) -> Result<Vec<Annotation>, StoreError> {
         self.read(|tx| {
-            session_lookup(tx, project, session_id)?;
             let pid = project_rowid(tx, project)?;
+            session_lookup(tx, pid, project, session_id)?;
             annotations_of(tx, pid, session_id)
         })
     }

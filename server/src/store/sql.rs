@@ -297,6 +297,9 @@ impl Args {
 /// stores span bodies. [`Store`](super::Store) is implemented once over this
 /// (see [`super::queries`]).
 pub trait SqlBackend: Send + Sync + 'static {
+    /// How this backend keeps spans.
+    type Spans: SpanTables;
+
     /// Runs `f` in one read-only snapshot: every query of a response sees the
     /// same data.
     fn read<T>(
@@ -314,7 +317,11 @@ pub trait SqlBackend: Send + Sync + 'static {
 
     /// Stores a batch of spans (see [`Store::write`](super::Store::write)).
     fn write_spans(&self, spans: &[SpanRecord]) -> Result<WriteOutcome, StoreError>;
+}
 
+/// How a backend keeps spans, as the shared queries need it: reading a
+/// trace's spans back and removing a session's.
+pub trait SpanTables {
     /// Every span of a trace, ordered by start then span id, attributes and
     /// events decoded from however this backend stores them.
     fn spans_of_trace(

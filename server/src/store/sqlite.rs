@@ -16,7 +16,7 @@ use rusqlite::{Connection, ToSql};
 
 use super::sql::{Dialect, SqlBackend, SqlRow, SqlTx, SqlValue, apply_migrations};
 use super::{StoreError, WriteOutcome};
-use crate::model::{SpanInfo, SpanRecord};
+use crate::model::SpanRecord;
 
 mod schema;
 mod spans;
@@ -254,6 +254,8 @@ impl SqlTx for SqliteTx<'_> {
 }
 
 impl SqlBackend for SqliteStore {
+    type Spans = spans::Spans;
+
     fn read<T>(
         &self,
         f: impl FnOnce(&mut dyn SqlTx) -> Result<T, StoreError>,
@@ -297,35 +299,5 @@ impl SqlBackend for SqliteStore {
         let outcome = spans::write_batch(&tx, &prepared)?;
         tx.commit()?;
         Ok(outcome)
-    }
-
-    fn spans_of_trace(
-        tx: &mut dyn SqlTx,
-        project_id: i64,
-        trace_id: &[u8; 16],
-    ) -> Result<Vec<SpanInfo>, StoreError> {
-        spans::spans_of_trace(tx, project_id, trace_id)
-    }
-
-    fn lock_session_for_delete(
-        tx: &mut dyn SqlTx,
-        project_id: i64,
-        session_id: &str,
-    ) -> Result<i64, StoreError> {
-        // The single writer holds the database: a lookup is enough.
-        tx.query_opt(
-            "SELECT id FROM sessions WHERE project_id = $1 AND session_id = $2",
-            &[project_id.into(), session_id.into()],
-        )?
-        .ok_or(StoreError::NotFound("session"))?
-        .int(0)
-    }
-
-    fn delete_spans_of_session(
-        tx: &mut dyn SqlTx,
-        project_id: i64,
-        session_rowid: i64,
-    ) -> Result<(), StoreError> {
-        spans::delete_spans_of_session(tx, project_id, session_rowid)
     }
 }

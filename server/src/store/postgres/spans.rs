@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use super::{PgTx, clean, clean_json, clean_opt, pg_row};
 use crate::model::{SpanFacts, SpanInfo, SpanRecord, SpanStatus, TraceSummary, hex, rfc3339};
 use crate::store::queries::{FACT_COLUMNS, facts_row, refresh_sessions, search_texts};
-use crate::store::sql::{SqlTx, SqlValue};
+use crate::store::sql::{SpanTables, SqlTx, SqlValue};
 use crate::store::{StoreError, WriteOutcome};
 use crate::turn;
 
@@ -483,95 +483,100 @@ fn upsert_traces(
     Ok(())
 }
 
-/// Every span of a trace with its attributes decoded from its body.
-pub(super) fn spans_of_trace(
-    tx: &mut dyn SqlTx,
-    project_id: i64,
-    trace_id: &[u8; 16],
-) -> Result<Vec<SpanInfo>, StoreError> {
-    let rows = tx.query(
-        "SELECT span_id, parent_span_id, name, kind, status_code, status_message,
-                start_ns, end_ns, body
-         FROM spans WHERE trace_id = $1 AND project_id = $2 ORDER BY start_ns, span_id",
-        &[trace_id[..].into(), project_id.into()],
-    )?;
-    rows.into_iter()
-        .map(|mut r| {
-            let body = decode_body(r.blob(8)?)?;
-            Ok(SpanInfo {
-                span_id: hex(r.blob(0)?),
-                parent_span_id: r.opt_blob(1)?.map(hex),
-                name: r.text(2)?,
-                kind: r.text(3)?,
-                status: SpanStatus::from_code(r.int(4)?),
-                status_message: r.text(5)?,
-                start_time: rfc3339(r.int(6)?),
-                end_time: rfc3339(r.int(7)?),
-                attributes: body.a,
-                events: body.e,
-            })
-        })
-        .collect()
-}
+/// How this backend keeps spans, for the shared queries.
+pub struct Spans;
 
-/// Takes the locks a writer of the session's traces takes, in the writers'
-/// order (traces by key, then the session row), so a delete and a write never
-/// wait on each other in a cycle; a trace that joined the session before the
-/// locks were held makes the transaction start again.
-pub(super) fn lock_session_for_delete(
-    tx: &mut dyn SqlTx,
-    project_id: i64,
-    session_id: &str,
-) -> Result<i64, StoreError> {
-    let traces_of = |tx: &mut dyn SqlTx| -> Result<Vec<[u8; 16]>, StoreError> {
-        let mut ids = tx
-            .query(
-                "SELECT t.trace_id FROM traces t JOIN sessions s ON s.id = t.session_rowid
-                 WHERE s.project_id = $1 AND s.session_id = $2",
+impl SpanTables for Spans {
+    /// Every span of a trace with its attributes decoded from its body.
+    fn spans_of_trace(
+        tx: &mut dyn SqlTx,
+        project_id: i64,
+        trace_id: &[u8; 16],
+    ) -> Result<Vec<SpanInfo>, StoreError> {
+        let rows = tx.query(
+            "SELECT span_id, parent_span_id, name, kind, status_code, status_message,
+                    start_ns, end_ns, body
+             FROM spans WHERE trace_id = $1 AND project_id = $2 ORDER BY start_ns, span_id",
+            &[trace_id[..].into(), project_id.into()],
+        )?;
+        rows.into_iter()
+            .map(|mut r| {
+                let body = decode_body(r.blob(8)?)?;
+                Ok(SpanInfo {
+                    span_id: hex(r.blob(0)?),
+                    parent_span_id: r.opt_blob(1)?.map(hex),
+                    name: r.text(2)?,
+                    kind: r.text(3)?,
+                    status: SpanStatus::from_code(r.int(4)?),
+                    status_message: r.text(5)?,
+                    start_time: rfc3339(r.int(6)?),
+                    end_time: rfc3339(r.int(7)?),
+                    attributes: body.a,
+                    events: body.e,
+                })
+            })
+            .collect()
+    }
+
+    /// Takes the locks a writer of the session's traces takes, in the writers'
+    /// order (traces by key, then the session row), so a delete and a write never
+    /// wait on each other in a cycle; a trace that joined the session before the
+    /// locks were held makes the transaction start again.
+    fn lock_session_for_delete(
+        tx: &mut dyn SqlTx,
+        project_id: i64,
+        session_id: &str,
+    ) -> Result<i64, StoreError> {
+        let traces_of = |tx: &mut dyn SqlTx| -> Result<Vec<[u8; 16]>, StoreError> {
+            let mut ids = tx
+                .query(
+                    "SELECT t.trace_id FROM traces t JOIN sessions s ON s.id = t.session_rowid
+                     WHERE s.project_id = $1 AND s.session_id = $2",
+                    &[project_id.into(), session_id.into()],
+                )?
+                .iter()
+                .map(|r| r.id::<16>(0))
+                .collect::<Result<Vec<_>, _>>()?;
+            ids.sort_unstable();
+            Ok(ids)
+        };
+        let traces = traces_of(tx)?;
+        let mut keys: Vec<i64> = traces
+            .iter()
+            .map(|t| trace_lock_key(project_id, t))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        tx.execute(
+            "SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::int8[]) AS k",
+            &[SqlValue::IntList(keys)],
+        )?;
+        let rowid = tx
+            .query_opt(
+                "SELECT id FROM sessions WHERE project_id = $1 AND session_id = $2 FOR UPDATE",
                 &[project_id.into(), session_id.into()],
             )?
-            .iter()
-            .map(|r| r.id::<16>(0))
-            .collect::<Result<Vec<_>, _>>()?;
-        ids.sort_unstable();
-        Ok(ids)
-    };
-    let traces = traces_of(tx)?;
-    let mut keys: Vec<i64> = traces
-        .iter()
-        .map(|t| trace_lock_key(project_id, t))
-        .collect();
-    keys.sort_unstable();
-    keys.dedup();
-    tx.execute(
-        "SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::int8[]) AS k",
-        &[SqlValue::IntList(keys)],
-    )?;
-    let rowid = tx
-        .query_opt(
-            "SELECT id FROM sessions WHERE project_id = $1 AND session_id = $2 FOR UPDATE",
-            &[project_id.into(), session_id.into()],
-        )?
-        .ok_or(StoreError::NotFound("session"))?
-        .int(0)?;
-    if traces_of(tx)? != traces {
-        return Err(StoreError::Conflict(
-            "a trace joined the session while it was being deleted".to_owned(),
-        ));
+            .ok_or(StoreError::NotFound("session"))?
+            .int(0)?;
+        if traces_of(tx)? != traces {
+            return Err(StoreError::Conflict(
+                "a trace joined the session while it was being deleted".to_owned(),
+            ));
+        }
+        Ok(rowid)
     }
-    Ok(rowid)
-}
 
-/// Deletes the spans of a session's traces (their bodies hold all they use).
-pub(super) fn delete_spans_of_session(
-    tx: &mut dyn SqlTx,
-    project_id: i64,
-    session_rowid: i64,
-) -> Result<(), StoreError> {
-    tx.execute(
-        "DELETE FROM spans WHERE project_id = $1
-         AND trace_id IN (SELECT trace_id FROM traces WHERE session_rowid = $2)",
-        &[project_id.into(), session_rowid.into()],
-    )?;
-    Ok(())
+    /// Deletes the spans of a session's traces (their bodies hold all they use).
+    fn delete_spans_of_session(
+        tx: &mut dyn SqlTx,
+        project_id: i64,
+        session_rowid: i64,
+    ) -> Result<(), StoreError> {
+        tx.execute(
+            "DELETE FROM spans WHERE project_id = $1
+             AND trace_id IN (SELECT trace_id FROM traces WHERE session_rowid = $2)",
+            &[project_id.into(), session_rowid.into()],
+        )?;
+        Ok(())
+    }
 }

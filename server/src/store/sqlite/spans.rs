@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::SqliteTx;
 use crate::model::{SpanFacts, SpanInfo, SpanRecord, SpanStatus, TraceSummary, hex, rfc3339};
 use crate::store::queries::{FACT_COLUMNS, facts_row, refresh_sessions, search_texts};
-use crate::store::sql::{SqlTx, SqlValue};
+use crate::store::sql::{SpanTables, SqlTx, SqlValue};
 use crate::store::{StoreError, WriteOutcome};
 use crate::turn;
 
@@ -194,110 +194,6 @@ fn inflate(blob: &[u8]) -> Result<Body, StoreError> {
     std::io::Read::read_to_end(&mut flate2::read::DeflateDecoder::new(blob), &mut json)
         .map_err(|e| StoreError::Corrupt(format!("span body: {e}")))?;
     serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(format!("span body: {e}")))
-}
-
-/// Every span of a trace with its attributes rebuilt from body and texts.
-pub(super) fn spans_of_trace(
-    tx: &mut dyn SqlTx,
-    project_id: i64,
-    trace_id: &[u8; 16],
-) -> Result<Vec<SpanInfo>, StoreError> {
-    let rows = tx.query(
-        "SELECT span_id, parent_span_id, name, kind, status_code, status_message,
-                start_ns, end_ns, body, text_refs
-         FROM spans WHERE trace_id = $1 AND project_id = $2 ORDER BY start_ns, span_id",
-        &[trace_id[..].into(), project_id.into()],
-    )?;
-    let mut decoded = Vec::with_capacity(rows.len());
-    let mut wanted = BTreeSet::new();
-    for r in &rows {
-        let body = inflate(r.blob(8)?)?;
-        let ids = unpack_ids(r.blob(9)?)?;
-        if ids.len() != body.k.len() {
-            return Err(StoreError::Corrupt("text refs".to_owned()));
-        }
-        wanted.extend(ids.iter().copied());
-        decoded.push((body, ids));
-    }
-    let mut texts: HashMap<i64, String> = HashMap::new();
-    if !wanted.is_empty() {
-        let sql = format!(
-            "SELECT id, text FROM texts WHERE id {}",
-            tx.dialect().in_ints("$1")
-        );
-        for mut r in tx.query(&sql, &[SqlValue::IntList(wanted.into_iter().collect())])? {
-            texts.insert(r.int(0)?, r.text(1)?);
-        }
-    }
-    let mut spans = Vec::with_capacity(rows.len());
-    for (mut r, (body, ids)) in rows.into_iter().zip(decoded) {
-        let mut attributes = body.a;
-        for (key, id) in body.k.into_iter().zip(ids) {
-            let text = texts
-                .get(&id)
-                .ok_or_else(|| StoreError::Corrupt(format!("text {id} missing")))?;
-            attributes.insert(key, Value::String(text.clone()));
-        }
-        attributes.sort_keys();
-        spans.push(SpanInfo {
-            span_id: hex(r.blob(0)?),
-            parent_span_id: r.opt_blob(1)?.map(hex),
-            name: r.text(2)?,
-            kind: r.text(3)?,
-            status: SpanStatus::from_code(r.int(4)?),
-            status_message: r.text(5)?,
-            start_time: rfc3339(r.int(6)?),
-            end_time: rfc3339(r.int(7)?),
-            attributes,
-            events: body.e,
-        });
-    }
-    Ok(spans)
-}
-
-/// Deletes the spans of a session's traces and releases their texts: a
-/// deleted conversation leaves no text behind unless another span still uses
-/// it.
-pub(super) fn delete_spans_of_session(
-    tx: &mut dyn SqlTx,
-    project_id: i64,
-    session_rowid: i64,
-) -> Result<(), StoreError> {
-    const OF_SESSION: &str = "project_id = $1
-        AND trace_id IN (SELECT trace_id FROM traces WHERE session_rowid = $2)";
-    let args = [project_id.into(), session_rowid.into()];
-    let mut released: BTreeMap<i64, i64> = BTreeMap::new();
-    for r in tx.query(
-        &format!(
-            "SELECT input_text, output_text, last_user_text, reply_text, text_refs
-             FROM spans WHERE {OF_SESSION}"
-        ),
-        &args,
-    )? {
-        let mut ids: Vec<i64> = (0..4)
-            .map(|i| r.opt_int(i))
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .flatten()
-            .collect();
-        ids.extend(unpack_ids(r.blob(4)?)?);
-        for id in ids {
-            *released.entry(id).or_default() += 1;
-        }
-    }
-    tx.execute(&format!("DELETE FROM spans WHERE {OF_SESSION}"), &args)?;
-    for (id, n) in &released {
-        tx.execute(
-            "UPDATE texts SET refs = refs - $1 WHERE id = $2",
-            &[(*n).into(), (*id).into()],
-        )?;
-    }
-    let list = tx.dialect().in_ints("$1");
-    tx.execute(
-        &format!("DELETE FROM texts WHERE id {list} AND refs <= 0"),
-        &[SqlValue::IntList(released.into_keys().collect())],
-    )?;
-    Ok(())
 }
 
 fn project_id(
@@ -548,4 +444,127 @@ pub(super) fn write_batch(
     let sessions: Vec<i64> = sessions.into_iter().collect();
     refresh_sessions(&mut SqliteTx(tx), &sessions)?;
     Ok(outcome)
+}
+
+/// How this backend keeps spans, for the shared queries.
+pub struct Spans;
+
+impl SpanTables for Spans {
+    /// Every span of a trace with its attributes rebuilt from body and texts.
+    fn spans_of_trace(
+        tx: &mut dyn SqlTx,
+        project_id: i64,
+        trace_id: &[u8; 16],
+    ) -> Result<Vec<SpanInfo>, StoreError> {
+        let rows = tx.query(
+            "SELECT span_id, parent_span_id, name, kind, status_code, status_message,
+                    start_ns, end_ns, body, text_refs
+             FROM spans WHERE trace_id = $1 AND project_id = $2 ORDER BY start_ns, span_id",
+            &[trace_id[..].into(), project_id.into()],
+        )?;
+        let mut decoded = Vec::with_capacity(rows.len());
+        let mut wanted = BTreeSet::new();
+        for r in &rows {
+            let body = inflate(r.blob(8)?)?;
+            let ids = unpack_ids(r.blob(9)?)?;
+            if ids.len() != body.k.len() {
+                return Err(StoreError::Corrupt("text refs".to_owned()));
+            }
+            wanted.extend(ids.iter().copied());
+            decoded.push((body, ids));
+        }
+        let mut texts: HashMap<i64, String> = HashMap::new();
+        if !wanted.is_empty() {
+            let sql = format!(
+                "SELECT id, text FROM texts WHERE id {}",
+                tx.dialect().in_ints("$1")
+            );
+            for mut r in tx.query(&sql, &[SqlValue::IntList(wanted.into_iter().collect())])? {
+                texts.insert(r.int(0)?, r.text(1)?);
+            }
+        }
+        let mut spans = Vec::with_capacity(rows.len());
+        for (mut r, (body, ids)) in rows.into_iter().zip(decoded) {
+            let mut attributes = body.a;
+            for (key, id) in body.k.into_iter().zip(ids) {
+                let text = texts
+                    .get(&id)
+                    .ok_or_else(|| StoreError::Corrupt(format!("text {id} missing")))?;
+                attributes.insert(key, Value::String(text.clone()));
+            }
+            attributes.sort_keys();
+            spans.push(SpanInfo {
+                span_id: hex(r.blob(0)?),
+                parent_span_id: r.opt_blob(1)?.map(hex),
+                name: r.text(2)?,
+                kind: r.text(3)?,
+                status: SpanStatus::from_code(r.int(4)?),
+                status_message: r.text(5)?,
+                start_time: rfc3339(r.int(6)?),
+                end_time: rfc3339(r.int(7)?),
+                attributes,
+                events: body.e,
+            });
+        }
+        Ok(spans)
+    }
+
+    fn lock_session_for_delete(
+        tx: &mut dyn SqlTx,
+        project_id: i64,
+        session_id: &str,
+    ) -> Result<i64, StoreError> {
+        // The single writer holds the database: a lookup is enough.
+        tx.query_opt(
+            "SELECT id FROM sessions WHERE project_id = $1 AND session_id = $2",
+            &[project_id.into(), session_id.into()],
+        )?
+        .ok_or(StoreError::NotFound("session"))?
+        .int(0)
+    }
+
+    /// Deletes the spans of a session's traces and releases their texts: a
+    /// deleted conversation leaves no text behind unless another span still uses
+    /// it.
+    fn delete_spans_of_session(
+        tx: &mut dyn SqlTx,
+        project_id: i64,
+        session_rowid: i64,
+    ) -> Result<(), StoreError> {
+        const OF_SESSION: &str = "project_id = $1
+            AND trace_id IN (SELECT trace_id FROM traces WHERE session_rowid = $2)";
+        let args = [project_id.into(), session_rowid.into()];
+        let mut released: BTreeMap<i64, i64> = BTreeMap::new();
+        for r in tx.query(
+            &format!(
+                "SELECT input_text, output_text, last_user_text, reply_text, text_refs
+                 FROM spans WHERE {OF_SESSION}"
+            ),
+            &args,
+        )? {
+            let mut ids: Vec<i64> = (0..4)
+                .map(|i| r.opt_int(i))
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .flatten()
+                .collect();
+            ids.extend(unpack_ids(r.blob(4)?)?);
+            for id in ids {
+                *released.entry(id).or_default() += 1;
+            }
+        }
+        tx.execute(&format!("DELETE FROM spans WHERE {OF_SESSION}"), &args)?;
+        for (id, n) in &released {
+            tx.execute(
+                "UPDATE texts SET refs = refs - $1 WHERE id = $2",
+                &[(*n).into(), (*id).into()],
+            )?;
+        }
+        let list = tx.dialect().in_ints("$1");
+        tx.execute(
+            &format!("DELETE FROM texts WHERE id {list} AND refs <= 0"),
+            &[SqlValue::IntList(released.into_keys().collect())],
+        )?;
+        Ok(())
+    }
 }
