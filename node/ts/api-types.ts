@@ -21,6 +21,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** `POST /v1/logs`. */
+        post: operations["export_logs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/projects": {
         parameters: {
             query?: never;
@@ -619,6 +636,8 @@ export interface components {
             attributes: {
                 [key: string]: unknown;
             };
+            /** @description The body of an event that arrived as an OTLP log record. */
+            body?: unknown;
             /** @description Event name (`exception`, `gen_ai.choice`, ...). */
             name: string;
             /** @description When, RFC 3339. */
@@ -779,6 +798,83 @@ export interface operations {
             };
             /** @description The store does not answer */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    export_logs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description An OTLP ExportLogsServiceRequest, as protobuf (`application/x-protobuf`) or OTLP JSON (`application/json`), optionally with `Content-Encoding: gzip`. GenAI events (`gen_ai.*`) with a trace and span id are stored with their span; other log records are rejected in `partial_success`. */
+        requestBody: {
+            content: {
+                "application/x-protobuf": number[];
+            };
+        };
+        responses: {
+            /** @description Every accepted event is committed; log records rejected one by one are counted in `partial_success` (an ExportLogsServiceResponse, in the request's encoding) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Undecodable body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body not received in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported content type or encoding */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Overloaded or storage unavailable: retry after `Retry-After` */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

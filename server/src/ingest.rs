@@ -1,6 +1,9 @@
-//! OTLP/HTTP ingest at `POST /v1/traces`: content negotiation, size limits, decode
-//! off the async runtime, one committed write per request, and an OTLP response
-//! with `partial_success` for spans rejected one by one.
+//! OTLP/HTTP ingest: `POST /v1/traces` (spans) and `POST /v1/logs` (the GenAI
+//! events of spans). Both share everything but the decoding: content
+//! negotiation, size and time limits, decode off the async runtime, one
+//! committed write per request, and an OTLP response with `partial_success`
+//! for the items rejected one by one. The gRPC services ([`crate::grpc`]) call
+//! the same [`ingest_spans`] and [`ingest_events`].
 
 use std::collections::BTreeMap;
 
@@ -8,20 +11,24 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceResponse,
 };
 use prost::Message;
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::otlp::{self, Encoding, OtlpError, map};
+use crate::otlp::{self, DecodedRequest, Encoding, OtlpError, logs, map};
 use crate::request::read_body;
 use crate::semconv::PROJECT_HEADER;
-use crate::store::StoreError;
+use crate::store::{StoreError, WriteOutcome};
 
-/// `N spans rejected: reason (count); ...`, or empty when none were.
-pub fn rejection_message(reasons: &[String]) -> String {
+/// `N <items> rejected: reason (count); ...`, or empty when none were.
+pub fn rejection_message(reasons: &[String], items: &str) -> String {
     if reasons.is_empty() {
         return String::new();
     }
@@ -30,52 +37,192 @@ pub fn rejection_message(reasons: &[String]) -> String {
         *counts.entry(r.as_str()).or_default() += 1;
     }
     let parts: Vec<String> = counts.iter().map(|(r, n)| format!("{r} ({n})")).collect();
-    format!("{} spans rejected: {}", reasons.len(), parts.join("; "))
+    format!("{} {items} rejected: {}", reasons.len(), parts.join("; "))
 }
 
-/// Decodes, validates and stores one export request; returns the rejection
-/// reasons. Shared by HTTP and gRPC.
-pub async fn ingest(
+/// Writes what a request mapped to off the runtime; a storage failure is a
+/// retryable 503 (the exporter sends the request again).
+async fn store<T: Send + Sync + 'static>(
     state: &AppState,
-    request: otlp::DecodedRequest,
-    project_header: Option<String>,
-) -> Result<Vec<String>, ApiError> {
-    let prices = state.prices.clone();
-    let mapped = tokio::task::spawn_blocking(move || {
-        let mut mapped = map::map_request(&request.request, project_header.as_deref(), &prices);
-        let mut rejected = request.rejected;
-        rejected.append(&mut mapped.rejected);
-        mapped.rejected = rejected;
-        mapped
-    })
-    .await
-    .map_err(ApiError::internal)?;
+    records: Vec<T>,
+    write: fn(&dyn crate::store::Store, &[T]) -> Result<WriteOutcome, StoreError>,
+) -> Result<WriteOutcome, ApiError> {
     let store = state.store.clone();
-    let records = mapped.records;
-    let outcome = tokio::task::spawn_blocking(move || store.write(&records))
+    tokio::task::spawn_blocking(move || write(store.as_ref(), &records))
         .await
         .map_err(ApiError::internal)?
         .map_err(|e| match e {
             StoreError::Backend(detail) => {
-                tracing::error!(error = %detail, "span write failed");
+                tracing::error!(error = %detail, "write failed");
                 ApiError::unavailable("storage unavailable, retry later")
             }
             other => other.into(),
-        })?;
+        })
+}
+
+fn log_outcome(items: &str, outcome: WriteOutcome, rejected: &[String]) {
     tracing::debug!(
         inserted = outcome.inserted,
         duplicates = outcome.duplicates,
-        rejected = mapped.rejected.len(),
-        "spans ingested"
+        rejected = rejected.len(),
+        "{items} ingested"
     );
-    if !mapped.rejected.is_empty() {
+    if !rejected.is_empty() {
         tracing::warn!(
-            rejected = mapped.rejected.len(),
-            reason = %rejection_message(&mapped.rejected),
-            "spans rejected"
+            rejected = rejected.len(),
+            reason = %rejection_message(rejected, items),
+            "{items} rejected"
         );
     }
-    Ok(mapped.rejected)
+}
+
+/// Maps and stores one decoded traces request; returns the rejection reasons.
+/// Shared by HTTP and gRPC.
+pub async fn ingest_spans(
+    state: &AppState,
+    request: DecodedRequest,
+    project_header: Option<String>,
+) -> Result<Vec<String>, ApiError> {
+    let prices = state.prices.clone();
+    let (records, rejected) = tokio::task::spawn_blocking(move || {
+        let mapped = map::map_request(&request.request, project_header.as_deref(), &prices);
+        let mut rejected = request.rejected;
+        rejected.extend(mapped.rejected);
+        (mapped.records, rejected)
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let outcome = store(state, records, |s, r| s.write(r)).await?;
+    log_outcome("spans", outcome, &rejected);
+    Ok(rejected)
+}
+
+/// Maps and stores one decoded logs request (its GenAI events); returns the
+/// rejection reasons. Shared by HTTP and gRPC.
+pub async fn ingest_events(
+    state: &AppState,
+    request: DecodedRequest<ExportLogsServiceRequest>,
+    project_header: Option<String>,
+) -> Result<Vec<String>, ApiError> {
+    let (records, rejected) = tokio::task::spawn_blocking(move || {
+        let mapped = logs::map_logs(&request.request, project_header.as_deref());
+        let mut rejected = request.rejected;
+        rejected.extend(mapped.rejected);
+        (mapped.records, rejected)
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let outcome = store(state, records, |s, r| s.write_events(r)).await?;
+    log_outcome("log records", outcome, &rejected);
+    Ok(rejected)
+}
+
+/// An export's body as received, before decoding.
+struct Received {
+    /// The slot among the exports in flight, held until the answer.
+    _permit: OwnedSemaphorePermit,
+    encoding: Encoding,
+    gzip: bool,
+    bytes: axum::body::Bytes,
+    limit: usize,
+}
+
+impl Received {
+    /// Inflates (when gzip, within the limit) and decodes the body off the
+    /// async runtime.
+    async fn decode<R: Send + 'static>(
+        &self,
+        decode: fn(&[u8], Encoding) -> Result<R, OtlpError>,
+    ) -> Result<R, ApiError> {
+        let (bytes, gzip, limit, encoding) =
+            (self.bytes.clone(), self.gzip, self.limit, self.encoding);
+        let decoded = tokio::task::spawn_blocking(move || {
+            if gzip {
+                decode(&otlp::gunzip(&bytes, limit)?, encoding)
+            } else {
+                decode(&bytes, encoding)
+            }
+        })
+        .await
+        .map_err(ApiError::internal)??;
+        Ok(decoded)
+    }
+}
+
+/// What `/v1/traces` and `/v1/logs` both do before decoding: the content type
+/// and encoding checked, a slot among the exports in flight taken, the body
+/// read within the limits.
+async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Received, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let encoding = Encoding::from_content_type(content_type)?;
+    let gzip = match headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
+    {
+        None => false,
+        Some(e) if e.is_empty() || e == "identity" => false,
+        Some(e) if e == "gzip" => true,
+        Some(e) => return Err(OtlpError::UnsupportedEncoding(e).into()),
+    };
+    let limit = state.max_request_bytes;
+    let permit = state
+        .ingest_permits
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::unavailable("too many concurrent exports, retry later"))?;
+    let bytes = read_body(headers, body, limit, state.body_timeout).await?;
+    Ok(Received {
+        _permit: permit,
+        encoding,
+        gzip,
+        bytes,
+        limit,
+    })
+}
+
+fn project_header(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(PROJECT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// The OTLP answer in the request's encoding: `message` as protobuf, or OTLP
+/// JSON with `partialSuccess {<count_field>, errorMessage}` when some items
+/// were rejected.
+fn answer(
+    encoding: Encoding,
+    message: impl Message,
+    rejected: &[String],
+    count_field: &str,
+    items: &str,
+) -> Response {
+    match encoding {
+        Encoding::Protobuf => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/x-protobuf"),
+            )],
+            message.encode_to_vec(),
+        )
+            .into_response(),
+        Encoding::Json => {
+            let body = if rejected.is_empty() {
+                serde_json::json!({})
+            } else {
+                serde_json::json!({
+                    "partialSuccess": {
+                        count_field: rejected.len().to_string(),
+                        "errorMessage": rejection_message(rejected, items),
+                    }
+                })
+            };
+            axum::Json(body).into_response()
+        }
+    }
 }
 
 /// `POST /v1/traces`.
@@ -104,71 +251,67 @@ pub async fn export(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let encoding = Encoding::from_content_type(content_type)?;
-    let gzip = match headers
-        .get(header::CONTENT_ENCODING)
-        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
-    {
-        None => false,
-        Some(e) if e.is_empty() || e == "identity" => false,
-        Some(e) if e == "gzip" => true,
-        Some(e) => return Err(OtlpError::UnsupportedEncoding(e).into()),
-    };
-    let limit = state.max_request_bytes;
-    let _permit = state
-        .ingest_permits
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| ApiError::unavailable("too many concurrent exports, retry later"))?;
-    let bytes = read_body(&headers, body, limit, state.body_timeout).await?;
-    let decoded = tokio::task::spawn_blocking(move || {
-        if gzip {
-            otlp::decode(&otlp::gunzip(&bytes, limit)?, encoding)
-        } else {
-            otlp::decode(&bytes, encoding)
-        }
-    })
-    .await
-    .map_err(ApiError::internal)??;
-    let project = headers
-        .get(PROJECT_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let rejected = ingest(&state, decoded, project).await?;
+    let received = receive(&state, &headers, body).await?;
+    let decoded = received.decode(otlp::decode).await?;
+    let rejected = ingest_spans(&state, decoded, project_header(&headers)).await?;
     let partial = (!rejected.is_empty()).then(|| ExportTracePartialSuccess {
         rejected_spans: rejected.len() as i64,
-        error_message: rejection_message(&rejected),
+        error_message: rejection_message(&rejected, "spans"),
     });
-    Ok(match encoding {
-        Encoding::Protobuf => {
-            let body = ExportTraceServiceResponse {
-                partial_success: partial,
-            }
-            .encode_to_vec();
-            (
-                [(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/x-protobuf"),
-                )],
-                body,
-            )
-                .into_response()
-        }
-        Encoding::Json => {
-            let body = match partial {
-                None => serde_json::json!({}),
-                Some(p) => serde_json::json!({
-                    "partialSuccess": {
-                        "rejectedSpans": p.rejected_spans.to_string(),
-                        "errorMessage": p.error_message,
-                    }
-                }),
-            };
-            axum::Json(body).into_response()
-        }
-    })
+    let message = ExportTraceServiceResponse {
+        partial_success: partial,
+    };
+    Ok(answer(
+        received.encoding,
+        message,
+        &rejected,
+        "rejectedSpans",
+        "spans",
+    ))
+}
+
+/// `POST /v1/logs`.
+#[utoipa::path(
+    post, path = "/v1/logs", tag = "ingest",
+    request_body(
+        content = Vec<u8>,
+        content_type = "application/x-protobuf",
+        description = "An OTLP ExportLogsServiceRequest, as protobuf (`application/x-protobuf`) \
+            or OTLP JSON (`application/json`), optionally with `Content-Encoding: gzip`. \
+            GenAI events (`gen_ai.*`) with a trace and span id are stored with their span; \
+            other log records are rejected in `partial_success`."
+    ),
+    responses(
+        (status = 200, description = "Every accepted event is committed; log records rejected one by \
+            one are counted in `partial_success` (an ExportLogsServiceResponse, in the request's encoding)"),
+        (status = 400, description = "Undecodable body", body = ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
+        (status = 408, description = "Body not received in time", body = ErrorBody),
+        (status = 413, description = "Body over the limit", body = ErrorBody),
+        (status = 415, description = "Unsupported content type or encoding", body = ErrorBody),
+        (status = 503, description = "Overloaded or storage unavailable: retry after `Retry-After`", body = ErrorBody),
+    )
+)]
+pub async fn export_logs(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let received = receive(&state, &headers, body).await?;
+    let decoded = received.decode(otlp::decode_logs).await?;
+    let rejected = ingest_events(&state, decoded, project_header(&headers)).await?;
+    let partial = (!rejected.is_empty()).then(|| ExportLogsPartialSuccess {
+        rejected_log_records: rejected.len() as i64,
+        error_message: rejection_message(&rejected, "log records"),
+    });
+    let message = ExportLogsServiceResponse {
+        partial_success: partial,
+    };
+    Ok(answer(
+        received.encoding,
+        message,
+        &rejected,
+        "rejectedLogRecords",
+        "log records",
+    ))
 }

@@ -107,6 +107,7 @@ async fn require_key(State(state): State<AppState>, request: Request, next: Next
 pub fn app(state: AppState) -> Router {
     let protected = Router::new()
         .route("/v1/traces", post(ingest::export))
+        .route("/v1/logs", post(ingest::export_logs))
         .route("/v1/projects", get(api::projects))
         .route("/v1/projects/{project}/sessions", get(api::sessions))
         .route(
@@ -160,11 +161,12 @@ pub async fn serve(
         let _ = rx.wait_for(|stop| *stop).await;
     };
     let grpc_task = grpc.map(|listener| {
-        let service = grpc::service(state.clone());
+        let (traces, logs) = grpc::services(state.clone());
         let stop = wait(rx.clone());
         tokio::spawn(async move {
             tonic::transport::Server::builder()
-                .add_service(service)
+                .add_service(traces)
+                .add_service(logs)
                 .serve_with_incoming_shutdown(
                     tonic::transport::server::TcpIncoming::from(listener),
                     stop,

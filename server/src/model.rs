@@ -79,6 +79,42 @@ pub struct SpanFacts {
     pub metadata: Map<String, Value>,
 }
 
+/// A GenAI event (an OTLP log record of a span, such as `gen_ai.user.message`
+/// or `gen_ai.choice`) ready to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    /// Project the event was sent to.
+    pub project: String,
+    /// The trace of the span it belongs to.
+    pub trace_id: [u8; 16],
+    /// What the trace rules read from it (its span id and order included).
+    pub facts: EventFacts,
+    /// Event name (`gen_ai.user.message`, ...).
+    pub name: String,
+    /// The log record's attributes.
+    pub attributes: Map<String, Value>,
+    /// The log record's body.
+    pub body: Value,
+    /// Identifies the event among its span's: a re-sent event is stored once.
+    pub digest: i64,
+}
+
+/// What one event tells the trace rules about its span's model call.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventFacts {
+    /// The span the event belongs to.
+    pub span_id: [u8; 8],
+    /// When it happened, Unix nanoseconds.
+    pub time_ns: i64,
+    /// Its place in the export that carried it (orders events of one instant).
+    pub seq: i64,
+    /// A user message's text (`gen_ai.user.message`, or the last user message
+    /// of an operation's input messages).
+    pub user_message: Option<String>,
+    /// The model's reply (`gen_ai.choice`, or an operation's output messages).
+    pub reply: Option<String>,
+}
+
 /// Token counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TokenCount {
@@ -364,6 +400,9 @@ pub struct SpanEvent {
     pub time: String,
     /// The event's attributes.
     pub attributes: Map<String, Value>,
+    /// The body of an event that arrived as an OTLP log record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
 }
 
 /// A trace with its spans.

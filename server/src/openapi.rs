@@ -38,6 +38,7 @@ use crate::model::{
         crate::annotation_api::delete,
         crate::annotation_api::create_many,
         crate::ingest::export,
+        crate::ingest::export_logs,
     ),
     components(schemas(
         Annotation, AnnotationBatch, AnnotationSummary, AnnotatorKind, Cost, ErrorBody,

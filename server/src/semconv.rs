@@ -97,3 +97,16 @@ pub const MODEL_KEYS: &[&str] = &[
 pub const TAGS: &str = keys::TAG_TAGS;
 /// OpenInference metadata (a JSON object serialized as a string).
 pub const METADATA: &str = keys::METADATA;
+
+/// The log attribute naming an event, where the record has no `event_name`.
+pub const EVENT_NAME_ATTRIBUTE: &str = "event.name";
+/// Events of the GenAI conventions are named under this prefix; the server
+/// stores those (as the content of their spans' model calls) and no other log.
+pub const GEN_AI_EVENT_PREFIX: &str = "gen_ai.";
+/// A user message of a model call's input (body `{content}`).
+pub const GEN_AI_USER_MESSAGE: &str = "gen_ai.user.message";
+/// A choice of a model call's output (body `{index, finish_reason, message}`).
+pub const GEN_AI_CHOICE: &str = "gen_ai.choice";
+/// A model call's whole input and output (attributes `gen_ai.input.messages`,
+/// `gen_ai.output.messages`), the conventions' newest form.
+pub const GEN_AI_OPERATION_DETAILS: &str = "gen_ai.client.inference.operation.details";

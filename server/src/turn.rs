@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::model::{Io, SpanFacts, TraceSummary};
+use crate::model::{EventFacts, Io, SpanFacts, TraceSummary};
 
 /// Topmost-first order key: depth in the trace, then start, then span id. A span
 /// whose parent has not arrived counts as depth 0.
@@ -92,8 +92,39 @@ fn turn_io(
         .map(plain)
 }
 
-/// Applies the trace rules to all spans of one trace.
-pub fn summarize(spans: &[SpanFacts]) -> TraceSummary {
+/// The spans with what their GenAI events (log records joined by span id) say
+/// of their model calls, where the span itself does not say it: the last user
+/// message among a span's events, and its first reply.
+fn with_events(spans: &[SpanFacts], events: &[EventFacts]) -> Vec<SpanFacts> {
+    let mut ordered: Vec<&EventFacts> = events.iter().collect();
+    ordered.sort_by_key(|e| (e.time_ns, e.seq));
+    spans
+        .iter()
+        .map(|span| {
+            let mut span = span.clone();
+            let of_span = || ordered.iter().filter(|e| e.span_id == span.span_id);
+            if span.llm_last_user.is_none() {
+                span.llm_last_user = of_span().rev().find_map(|e| e.user_message.clone());
+            }
+            if span.llm_reply.is_none() {
+                span.llm_reply = of_span().find_map(|e| e.reply.clone());
+            }
+            span
+        })
+        .collect()
+}
+
+/// Applies the trace rules to all spans of one trace and the GenAI events
+/// sent apart from them.
+pub fn summarize(spans: &[SpanFacts], events: &[EventFacts]) -> TraceSummary {
+    if events.is_empty() {
+        summarize_spans(spans)
+    } else {
+        summarize_spans(&with_events(spans, events))
+    }
+}
+
+fn summarize_spans(spans: &[SpanFacts]) -> TraceSummary {
     let mut summary = TraceSummary {
         start_ns: spans.iter().map(|s| s.start_ns).min().unwrap_or(0),
         end_ns: spans.iter().map(|s| s.end_ns).max().unwrap_or(0),
@@ -171,13 +202,13 @@ mod tests {
         // Every arrival order gives the same answer.
         let mut spans = spans.to_vec();
         for _ in 0..spans.len() {
-            let s = summarize(&spans);
+            let s = summarize(&spans, &[]);
             assert_eq!(s.session_id.as_deref(), session);
             assert_eq!(s.session_conflicts, conflicts);
             spans.rotate_left(1);
         }
         spans.reverse();
-        assert_eq!(summarize(&spans).session_id.as_deref(), session);
+        assert_eq!(summarize(&spans, &[]).session_id.as_deref(), session);
     }
 
     #[test]
@@ -223,7 +254,7 @@ mod tests {
         s.llm_last_user = Some("hi".into());
         s.output_value = Some("{\"choices\":[]}".into());
         s.llm_reply = Some("hello".into());
-        let t = summarize(&[s]);
+        let t = summarize(&[s], &[]);
         let input = t.input.unwrap();
         assert_eq!(input.value, "hi");
         assert_eq!(input.raw_value.as_deref(), Some("{\"messages\":[]}"));
@@ -231,8 +262,33 @@ mod tests {
     }
 
     #[test]
+    fn events_give_a_model_call_its_messages_in_either_arrival_order() {
+        let mut llm = span(1, None, 1, Some("s"));
+        llm.is_llm = true;
+        let event = |seq, user: Option<&str>, reply: Option<&str>| EventFacts {
+            span_id: [1; 8],
+            time_ns: 5,
+            seq,
+            user_message: user.map(str::to_owned),
+            reply: reply.map(str::to_owned),
+        };
+        let events = [
+            event(2, None, Some("hello")),
+            event(1, Some("the latest question"), None),
+            event(0, Some("an earlier question"), None),
+        ];
+        let t = summarize(std::slice::from_ref(&llm), &events);
+        assert_eq!(t.input.unwrap().value, "the latest question");
+        assert_eq!(t.output.unwrap().value, "hello");
+        // What the span says itself wins over its events.
+        llm.llm_last_user = Some("from the span".into());
+        let t = summarize(&[llm], &events);
+        assert_eq!(t.input.unwrap().value, "from the span");
+    }
+
+    #[test]
     fn hostile_parent_cycle_terminates() {
-        let t = summarize(&[span(1, Some(2), 1, None), span(2, Some(1), 2, None)]);
+        let t = summarize(&[span(1, Some(2), 1, None), span(2, Some(1), 2, None)], &[]);
         assert_eq!(t.span_count, 2);
     }
 }

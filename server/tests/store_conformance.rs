@@ -101,7 +101,8 @@ fn sqlite_migrates_a_database_from_before_the_search_columns() {
     }
     let db = rusqlite::Connection::open(dir.path().join("oi-sessions.sqlite3")).unwrap();
     db.execute_batch(
-        "ALTER TABLE traces DROP COLUMN search_input;
+        "DROP TABLE span_events;
+         ALTER TABLE traces DROP COLUMN search_input;
          ALTER TABLE traces DROP COLUMN search_output;
          PRAGMA user_version = 3;",
     )

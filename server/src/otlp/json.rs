@@ -1,28 +1,23 @@
-//! OTLP/JSON to the protobuf types: lowerCamelCase (snake_case accepted), hex
-//! trace and span ids, 64-bit integers as strings or numbers, enums as integers or
-//! names. A span whose ids are not hex is dropped here and reported as rejected,
-//! so one bad span never fails the batch.
+//! OTLP/JSON to the protobuf types, traces and logs: lowerCamelCase (snake_case
+//! accepted), hex trace and span ids, 64-bit integers as strings or numbers,
+//! enums as integers or names. A span or log record whose ids are not hex is
+//! dropped here and reported as rejected, so one bad item never fails the
+//! batch.
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{
     AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList, any_value,
 };
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{
     ResourceSpans, ScopeSpans, Span, Status, span::Event, span::Link,
 };
 use serde_json::Value;
 
-use super::OtlpError;
+use super::{DecodedRequest, OtlpError};
 use crate::model::unhex;
-
-/// A decoded request and the reasons for spans dropped while decoding.
-pub struct Decoded {
-    /// The request.
-    pub request: ExportTraceServiceRequest,
-    /// One reason per dropped span.
-    pub rejected: Vec<String>,
-}
 
 fn bad(msg: impl Into<String>) -> OtlpError {
     OtlpError::Decode(msg.into())
@@ -254,8 +249,32 @@ fn span(v: &Value, rejected: &mut Vec<String>) -> Result<Option<Span>, OtlpError
     }))
 }
 
+fn resource(item: &serde_json::Map<String, Value>) -> Result<Option<Resource>, OtlpError> {
+    field(item, "resource", "resource")
+        .map(|r| {
+            Ok(Resource {
+                attributes: key_values(object(r, "resource")?.get("attributes"))?,
+                ..Default::default()
+            })
+        })
+        .transpose()
+}
+
+fn scope(item: &serde_json::Map<String, Value>) -> Result<Option<InstrumentationScope>, OtlpError> {
+    field(item, "scope", "scope")
+        .map(|s| {
+            let s = object(s, "scope")?;
+            Ok(InstrumentationScope {
+                name: string(s.get("name"), "scope name")?,
+                version: string(s.get("version"), "scope version")?,
+                ..Default::default()
+            })
+        })
+        .transpose()
+}
+
 /// Decodes an OTLP/JSON `ExportTraceServiceRequest`.
-pub fn decode(body: &[u8]) -> Result<Decoded, OtlpError> {
+pub fn decode(body: &[u8]) -> Result<DecodedRequest, OtlpError> {
     let root: Value =
         serde_json::from_slice(body).map_err(|e| bad(format!("invalid json: {e}")))?;
     let root = object(&root, "request")?;
@@ -266,27 +285,9 @@ pub fn decode(body: &[u8]) -> Result<Decoded, OtlpError> {
         "resourceSpans",
     )? {
         let rs = object(rs, "resourceSpans item")?;
-        let resource = field(rs, "resource", "resource")
-            .map(|r| {
-                Ok::<_, OtlpError>(Resource {
-                    attributes: key_values(object(r, "resource")?.get("attributes"))?,
-                    ..Default::default()
-                })
-            })
-            .transpose()?;
         let mut scope_spans = Vec::new();
         for ss in array(field(rs, "scopeSpans", "scope_spans"), "scopeSpans")? {
             let ss = object(ss, "scopeSpans item")?;
-            let scope = field(ss, "scope", "scope")
-                .map(|s| {
-                    let s = object(s, "scope")?;
-                    Ok::<_, OtlpError>(InstrumentationScope {
-                        name: string(s.get("name"), "scope name")?,
-                        version: string(s.get("version"), "scope version")?,
-                        ..Default::default()
-                    })
-                })
-                .transpose()?;
             let mut spans = Vec::new();
             for s in array(ss.get("spans"), "spans")? {
                 if let Some(s) = span(s, &mut rejected)? {
@@ -294,16 +295,113 @@ pub fn decode(body: &[u8]) -> Result<Decoded, OtlpError> {
                 }
             }
             scope_spans.push(ScopeSpans {
-                scope,
+                scope: scope(ss)?,
                 spans,
                 ..Default::default()
             });
         }
         request.resource_spans.push(ResourceSpans {
-            resource,
+            resource: resource(rs)?,
             scope_spans,
             ..Default::default()
         });
     }
-    Ok(Decoded { request, rejected })
+    Ok(DecodedRequest { request, rejected })
+}
+
+const SEVERITY_NUMBERS: &[&str] = &[
+    "SEVERITY_NUMBER_UNSPECIFIED",
+    "SEVERITY_NUMBER_TRACE",
+    "SEVERITY_NUMBER_TRACE2",
+    "SEVERITY_NUMBER_TRACE3",
+    "SEVERITY_NUMBER_TRACE4",
+    "SEVERITY_NUMBER_DEBUG",
+    "SEVERITY_NUMBER_DEBUG2",
+    "SEVERITY_NUMBER_DEBUG3",
+    "SEVERITY_NUMBER_DEBUG4",
+    "SEVERITY_NUMBER_INFO",
+    "SEVERITY_NUMBER_INFO2",
+    "SEVERITY_NUMBER_INFO3",
+    "SEVERITY_NUMBER_INFO4",
+    "SEVERITY_NUMBER_WARN",
+    "SEVERITY_NUMBER_WARN2",
+    "SEVERITY_NUMBER_WARN3",
+    "SEVERITY_NUMBER_WARN4",
+    "SEVERITY_NUMBER_ERROR",
+    "SEVERITY_NUMBER_ERROR2",
+    "SEVERITY_NUMBER_ERROR3",
+    "SEVERITY_NUMBER_ERROR4",
+    "SEVERITY_NUMBER_FATAL",
+    "SEVERITY_NUMBER_FATAL2",
+    "SEVERITY_NUMBER_FATAL3",
+    "SEVERITY_NUMBER_FATAL4",
+];
+
+fn log_record(v: &Value, rejected: &mut Vec<String>) -> Result<Option<LogRecord>, OtlpError> {
+    let obj = object(v, "log record")?;
+    let ids = (
+        id(field(obj, "traceId", "trace_id"))?,
+        id(field(obj, "spanId", "span_id"))?,
+    );
+    let (Ok(trace_id), Ok(span_id)) = ids else {
+        rejected.push("log record ids must be hex".to_owned());
+        return Ok(None);
+    };
+    Ok(Some(LogRecord {
+        time_unix_nano: uint64(field(obj, "timeUnixNano", "time_unix_nano"), "timeUnixNano")?,
+        observed_time_unix_nano: uint64(
+            field(obj, "observedTimeUnixNano", "observed_time_unix_nano"),
+            "observedTimeUnixNano",
+        )?,
+        severity_number: enum_value(
+            field(obj, "severityNumber", "severity_number"),
+            SEVERITY_NUMBERS,
+            "severityNumber",
+        )?,
+        severity_text: string(field(obj, "severityText", "severity_text"), "severityText")?,
+        body: obj
+            .get("body")
+            .filter(|b| !b.is_null())
+            .map(any_value)
+            .transpose()?,
+        attributes: key_values(obj.get("attributes"))?,
+        flags: uint64(field(obj, "flags", "flags"), "flags")? as u32,
+        trace_id,
+        span_id,
+        event_name: string(field(obj, "eventName", "event_name"), "eventName")?,
+        ..Default::default()
+    }))
+}
+
+/// Decodes an OTLP/JSON `ExportLogsServiceRequest`.
+pub fn decode_logs(body: &[u8]) -> Result<DecodedRequest<ExportLogsServiceRequest>, OtlpError> {
+    let root: Value =
+        serde_json::from_slice(body).map_err(|e| bad(format!("invalid json: {e}")))?;
+    let root = object(&root, "request")?;
+    let mut rejected = Vec::new();
+    let mut request = ExportLogsServiceRequest::default();
+    for rl in array(field(root, "resourceLogs", "resource_logs"), "resourceLogs")? {
+        let rl = object(rl, "resourceLogs item")?;
+        let mut scope_logs = Vec::new();
+        for sl in array(field(rl, "scopeLogs", "scope_logs"), "scopeLogs")? {
+            let sl = object(sl, "scopeLogs item")?;
+            let mut log_records = Vec::new();
+            for r in array(field(sl, "logRecords", "log_records"), "logRecords")? {
+                if let Some(r) = log_record(r, &mut rejected)? {
+                    log_records.push(r);
+                }
+            }
+            scope_logs.push(ScopeLogs {
+                scope: scope(sl)?,
+                log_records,
+                ..Default::default()
+            });
+        }
+        request.resource_logs.push(ResourceLogs {
+            resource: resource(rl)?,
+            scope_logs,
+            ..Default::default()
+        });
+    }
+    Ok(DecodedRequest { request, rejected })
 }

@@ -46,7 +46,7 @@ pub fn any_to_json(v: &AnyValue) -> Value {
     }
 }
 
-fn attributes_to_json(kvs: &[KeyValue]) -> Map<String, Value> {
+pub(super) fn attributes_to_json(kvs: &[KeyValue]) -> Map<String, Value> {
     kvs.iter()
         .map(|kv| {
             (
@@ -90,7 +90,7 @@ fn float(attrs: &Map<String, Value>, key: &str) -> Option<f64> {
 }
 
 /// The text of a message content: a string, or the text parts of a list.
-fn content_text(v: &Value) -> Option<String> {
+pub(super) fn content_text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
         Value::Array(parts) => {
@@ -158,7 +158,7 @@ fn oi_messages(attrs: &Map<String, Value>, prefix: &str) -> Vec<(String, String)
 
 /// `(role, text)` of a JSON message list: GenAI (`parts`) or chat-completions
 /// style (`content`).
-fn json_messages(v: &Value) -> Vec<(String, String)> {
+pub(super) fn json_messages(v: &Value) -> Vec<(String, String)> {
     let Some(list) = v.as_array() else {
         return Vec::new();
     };
@@ -175,7 +175,7 @@ fn json_messages(v: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-fn parse_json_attr(attrs: &Map<String, Value>, key: &str) -> Option<Value> {
+pub(super) fn parse_json_attr(attrs: &Map<String, Value>, key: &str) -> Option<Value> {
     match attrs.get(key)? {
         Value::String(s) => serde_json::from_str(s).ok(),
         v @ Value::Array(_) => Some(v.clone()),
@@ -183,7 +183,7 @@ fn parse_json_attr(attrs: &Map<String, Value>, key: &str) -> Option<Value> {
     }
 }
 
-fn last_user(messages: &[(String, String)]) -> Option<String> {
+pub(super) fn last_user(messages: &[(String, String)]) -> Option<String> {
     messages
         .iter()
         .rev()
@@ -191,7 +191,7 @@ fn last_user(messages: &[(String, String)]) -> Option<String> {
         .map(|(_, t)| t.clone())
 }
 
-fn first_assistant(messages: &[(String, String)]) -> Option<String> {
+pub(super) fn first_assistant(messages: &[(String, String)]) -> Option<String> {
     messages
         .iter()
         .find(|(role, text)| (role == "assistant" || role == "model") && !text.is_empty())
@@ -321,7 +321,7 @@ fn span_kind_name(kind: i32) -> &'static str {
     }
 }
 
-fn check_id<const N: usize>(bytes: &[u8], what: &str) -> Result<[u8; N], String> {
+pub(super) fn check_id<const N: usize>(bytes: &[u8], what: &str) -> Result<[u8; N], String> {
     let id: [u8; N] = bytes
         .try_into()
         .map_err(|_| format!("invalid {what}: expected {N} bytes, got {}", bytes.len()))?;
@@ -409,17 +409,30 @@ pub fn map_request(
                 facts.start_ns = start_ns;
                 facts.end_ns = end_ns;
                 facts.status_code = status.code;
-                let events = span
-                    .events
-                    .iter()
-                    .map(|e| {
-                        serde_json::json!({
-                            "name": e.name,
-                            "time": crate::model::rfc3339(e.time_unix_nano.min(i64::MAX as u64) as i64),
-                            "attributes": attributes_to_json(&e.attributes),
-                        })
-                    })
-                    .collect();
+                let mut events = Vec::with_capacity(span.events.len());
+                let own_user = facts.llm_last_user.is_some();
+                for e in &span.events {
+                    let attributes = attributes_to_json(&e.attributes);
+                    // A GenAI event recorded on the span (not sent as a log)
+                    // carries its body's fields as attributes.
+                    if facts.is_llm && e.name.starts_with(k::GEN_AI_EVENT_PREFIX) {
+                        let body = Value::Object(attributes.clone());
+                        let (user, reply) =
+                            super::logs::event_messages(&e.name, &attributes, &body);
+                        // The last user message of the call is the turn's.
+                        if !own_user && user.is_some() {
+                            facts.llm_last_user = user;
+                        }
+                        if facts.llm_reply.is_none() {
+                            facts.llm_reply = reply;
+                        }
+                    }
+                    events.push(serde_json::json!({
+                        "name": e.name,
+                        "time": crate::model::rfc3339(e.time_unix_nano.min(i64::MAX as u64) as i64),
+                        "attributes": attributes,
+                    }));
+                }
                 out.records.push(SpanRecord {
                     project: project.clone(),
                     trace_id,

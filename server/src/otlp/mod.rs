@@ -5,10 +5,12 @@
 //! runtime (`spawn_blocking`).
 
 pub mod json;
+pub mod logs;
 pub mod map;
 
 use std::io::Read;
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
@@ -72,32 +74,39 @@ pub fn gunzip(body: &[u8], limit: usize) -> Result<Vec<u8>, OtlpError> {
     Ok(out)
 }
 
-/// A decoded request and the spans dropped while decoding.
-pub struct DecodedRequest {
+/// A decoded request and the items (spans, log records) dropped while
+/// decoding.
+pub struct DecodedRequest<R = ExportTraceServiceRequest> {
     /// The request.
-    pub request: ExportTraceServiceRequest,
-    /// One reason per span dropped by the decoder.
+    pub request: R,
+    /// One reason per item dropped by the decoder.
     pub rejected: Vec<String>,
 }
 
-/// Decodes an uncompressed body.
+/// Decodes an uncompressed traces body.
 pub fn decode(body: &[u8], encoding: Encoding) -> Result<DecodedRequest, OtlpError> {
     match encoding {
-        Encoding::Protobuf => {
-            let request = ExportTraceServiceRequest::decode(body)
-                .map_err(|e| OtlpError::Decode(format!("invalid protobuf: {e}")))?;
-            Ok(DecodedRequest {
-                request,
-                rejected: Vec::new(),
-            })
-        }
-        Encoding::Json => {
-            let d = json::decode(body)?;
-            Ok(DecodedRequest {
-                request: d.request,
-                rejected: d.rejected,
-            })
-        }
+        Encoding::Protobuf => Ok(DecodedRequest {
+            request: ExportTraceServiceRequest::decode(body)
+                .map_err(|e| OtlpError::Decode(format!("invalid protobuf: {e}")))?,
+            rejected: Vec::new(),
+        }),
+        Encoding::Json => json::decode(body),
+    }
+}
+
+/// Decodes an uncompressed logs body.
+pub fn decode_logs(
+    body: &[u8],
+    encoding: Encoding,
+) -> Result<DecodedRequest<ExportLogsServiceRequest>, OtlpError> {
+    match encoding {
+        Encoding::Protobuf => Ok(DecodedRequest {
+            request: ExportLogsServiceRequest::decode(body)
+                .map_err(|e| OtlpError::Decode(format!("invalid protobuf: {e}")))?,
+            rejected: Vec::new(),
+        }),
+        Encoding::Json => json::decode_logs(body),
     }
 }
 
@@ -161,7 +170,7 @@ mod tests {
                         spans.entry(r.trace_id).or_default().push(r.facts);
                     }
                     for facts in spans.values() {
-                        crate::turn::summarize(facts);
+                        crate::turn::summarize(facts, &[]);
                     }
                 }
                 let _ = gunzip(&body, 1 << 20);

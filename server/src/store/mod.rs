@@ -14,6 +14,9 @@
 //!   whenever one of its spans arrives, and every session aggregate that the
 //!   change touches (the old session and the new one, when a trace moves) is
 //!   recomputed in the same transaction.
+//! - **Events join their spans.** A GenAI event sent as a log record is stored
+//!   with its (trace id, span id) and read by the trace rules with its span's
+//!   facts, whichever of the two arrived first.
 //! - **Keys.** A trace is keyed by (project, trace id) and a session by
 //!   (project, session id): the same session id in two projects is two sessions.
 //!   An annotation is keyed by (project, session id, name, identifier): writing
@@ -35,7 +38,8 @@ pub mod sqlite;
 
 use crate::annotation::{Annotation, NewAnnotation};
 use crate::model::{
-    Page, ProjectInfo, SessionInfo, SpanRecord, TraceDetail, TraceInfo, Turn, hex, unhex,
+    EventRecord, Page, ProjectInfo, SessionInfo, SpanRecord, TraceDetail, TraceInfo, Turn, hex,
+    unhex,
 };
 
 /// Why a storage call failed.
@@ -173,6 +177,12 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a batch of spans in one transaction and re-applies the trace and
     /// session rules to everything the batch touches.
     fn write(&self, spans: &[SpanRecord]) -> Result<WriteOutcome, StoreError>;
+    /// Stores a batch of GenAI events (log records of spans) in one
+    /// transaction and re-applies the trace rules to every stored trace they
+    /// belong to. An event is keyed by its span and digest: writing it again
+    /// changes nothing. An event may arrive before its span: it is kept, and
+    /// the span's write reads it (the state does not depend on the order).
+    fn write_events(&self, events: &[EventRecord]) -> Result<WriteOutcome, StoreError>;
     /// Every project.
     fn projects(&self) -> Result<Vec<ProjectInfo>, StoreError>;
     /// A page of a project's sessions.

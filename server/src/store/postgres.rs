@@ -23,7 +23,7 @@ use serde_json::Value;
 
 use super::sql::{Dialect, SqlBackend, SqlRow, SqlTx, SqlValue};
 use super::{StoreError, WriteOutcome};
-use crate::model::SpanRecord;
+use crate::model::{EventRecord, SpanRecord};
 
 mod schema;
 mod spans;
@@ -401,6 +401,10 @@ impl SqlBackend for PostgresStore {
         mut f: impl FnMut(&mut dyn SqlTx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         self.write_tx(|tx| f(&mut PgTx(tx)))
+    }
+
+    fn write_logged_events(&self, events: &[EventRecord]) -> Result<WriteOutcome, StoreError> {
+        self.write_tx(|tx| spans::write_events(tx, events))
     }
 
     fn write_spans(&self, spans: &[SpanRecord]) -> Result<WriteOutcome, StoreError> {

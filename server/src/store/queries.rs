@@ -17,8 +17,9 @@ use super::{
 };
 use crate::annotation::{Annotation, AnnotationSummary, AnnotatorKind, NewAnnotation, summarize};
 use crate::model::{
-    Cost, Io, Latency, Page, ProjectInfo, SessionInfo, SpanFacts, SpanRecord, TokenCount,
-    TraceDetail, TraceInfo, TraceStatus, TraceSummary, Turn, hex, rfc3339,
+    Cost, EventFacts, EventRecord, Io, Latency, Page, ProjectInfo, SessionInfo, SpanFacts,
+    SpanInfo, SpanRecord, TokenCount, TraceDetail, TraceInfo, TraceStatus, TraceSummary, Turn, hex,
+    rfc3339,
 };
 
 /// Largest page a backend returns, whatever the caller asks (the API bounds
@@ -387,6 +388,62 @@ pub fn facts_row(r: &mut SqlRow, at: usize) -> Result<SpanFacts, StoreError> {
     })
 }
 
+/// The columns of `span_events` that [`event_facts_row`] reads, in its order.
+pub const EVENT_FACT_COLUMNS: &[&str] = &["span_id", "time_ns", "seq", "user_message", "reply"];
+
+/// An event's facts from the [`EVENT_FACT_COLUMNS`].
+pub fn event_facts_row(r: &mut SqlRow) -> Result<EventFacts, StoreError> {
+    Ok(EventFacts {
+        span_id: r.id(0)?,
+        time_ns: r.int(1)?,
+        seq: r.int(2)?,
+        user_message: r.opt_text(3)?,
+        reply: r.opt_text(4)?,
+    })
+}
+
+/// Adds the GenAI events sent as log records to the spans they belong to,
+/// each span's events in time order.
+fn add_logged_events(
+    tx: &mut dyn SqlTx,
+    project_id: i64,
+    trace_id: &[u8; 16],
+    spans: &mut [SpanInfo],
+) -> Result<(), StoreError> {
+    let rows = tx.query(
+        "SELECT span_id, time_ns, name, attributes, body FROM span_events
+         WHERE project_id = $1 AND trace_id = $2 ORDER BY time_ns, seq, id",
+        &[project_id.into(), trace_id[..].into()],
+    )?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let at: HashMap<String, usize> = spans
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.span_id.clone(), i))
+        .collect();
+    for mut r in rows {
+        let Some(&i) = at.get(&hex(r.blob(0)?)) else {
+            continue;
+        };
+        let event = serde_json::json!({
+            "name": r.text(2)?,
+            "time": rfc3339(r.int(1)?),
+            "attributes": r.json::<Value>(3)?,
+            "body": r.json::<Value>(4)?,
+        });
+        spans[i].events.push(event);
+    }
+    for span in spans.iter_mut() {
+        // RFC 3339 with nanoseconds sorts as text; the sort is stable, so
+        // events of one instant keep their order.
+        span.events
+            .sort_by(|a, b| a["time"].as_str().cmp(&b["time"].as_str()));
+    }
+    Ok(())
+}
+
 /// Fills what session rows do not hold from their traces and annotations: two
 /// queries for a whole page, not two per session.
 fn fill_sessions(
@@ -704,6 +761,13 @@ impl<B: SqlBackend> Store for B {
         self.write_spans(spans)
     }
 
+    fn write_events(&self, events: &[EventRecord]) -> Result<WriteOutcome, StoreError> {
+        if events.is_empty() {
+            return Ok(WriteOutcome::default());
+        }
+        self.write_logged_events(events)
+    }
+
     fn projects(&self) -> Result<Vec<ProjectInfo>, StoreError> {
         let mut projects = self.read(|tx| {
             tx.query(
@@ -785,6 +849,11 @@ impl<B: SqlBackend> Store for B {
             let rowid = B::Spans::lock_session_for_delete(tx, pid, session_id)?;
             B::Spans::delete_spans_of_session(tx, pid, rowid)?;
             tx.execute(
+                "DELETE FROM span_events WHERE project_id = $1
+                 AND trace_id IN (SELECT trace_id FROM traces WHERE session_rowid = $2)",
+                &[pid.into(), rowid.into()],
+            )?;
+            tx.execute(
                 "DELETE FROM traces WHERE session_rowid = $1",
                 &[rowid.into()],
             )?;
@@ -848,7 +917,8 @@ impl<B: SqlBackend> Store for B {
                 .query_opt(&sql, &[pid.into(), trace_id[..].into()])?
                 .ok_or(StoreError::NotFound("trace"))?;
             let (_, trace) = trace_row(&mut row, project)?;
-            let spans = B::Spans::spans_of_trace(tx, pid, trace_id)?;
+            let mut spans = B::Spans::spans_of_trace(tx, pid, trace_id)?;
+            add_logged_events(tx, pid, trace_id, &mut spans)?;
             Ok(TraceDetail { trace, spans })
         })
     }

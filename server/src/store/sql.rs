@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::StoreError;
-use crate::model::{SpanInfo, SpanRecord};
+use crate::model::{EventRecord, SpanInfo, SpanRecord};
 
 use super::WriteOutcome;
 
@@ -317,6 +317,10 @@ pub trait SqlBackend: Send + Sync + 'static {
 
     /// Stores a batch of spans (see [`Store::write`](super::Store::write)).
     fn write_spans(&self, spans: &[SpanRecord]) -> Result<WriteOutcome, StoreError>;
+
+    /// Stores a batch of GenAI events (see
+    /// [`Store::write_events`](super::Store::write_events)).
+    fn write_logged_events(&self, events: &[EventRecord]) -> Result<WriteOutcome, StoreError>;
 }
 
 /// How a backend keeps spans, as the shared queries need it: reading a

@@ -16,7 +16,7 @@ use rusqlite::{Connection, ToSql};
 
 use super::sql::{Dialect, SqlBackend, SqlRow, SqlTx, SqlValue, apply_migrations};
 use super::{StoreError, WriteOutcome};
-use crate::model::SpanRecord;
+use crate::model::{EventRecord, SpanRecord};
 
 mod schema;
 mod spans;
@@ -289,6 +289,14 @@ impl SqlBackend for SqliteStore {
         let value = f(&mut SqliteTx(&tx))?;
         tx.commit()?;
         Ok(value)
+    }
+
+    fn write_logged_events(&self, events: &[EventRecord]) -> Result<WriteOutcome, StoreError> {
+        let mut conn = self.writer.lock().map_err(|_| poisoned())?;
+        let tx = conn.transaction()?;
+        let outcome = spans::write_events(&tx, events)?;
+        tx.commit()?;
+        Ok(outcome)
     }
 
     fn write_spans(&self, spans: &[SpanRecord]) -> Result<WriteOutcome, StoreError> {

@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use openinference_session_server::annotation::{AnnotatorKind, NewAnnotation};
-use openinference_session_server::model::SpanRecord;
+use openinference_session_server::model::{EventFacts, EventRecord, SpanRecord};
 use openinference_session_server::otlp::map::derive_facts;
 use openinference_session_server::pricing::PriceTable;
 use openinference_session_server::store::{
@@ -404,6 +404,151 @@ pub fn session_filters<S: Store>(store: S) {
     );
 }
 
+/// A GenAI event (a log record of a span) for trace `t`, span `s`.
+pub fn event(project: &str, t: u8, s: u8, seq: i64, name: &str, body: Value) -> EventRecord {
+    let (user_message, reply) = match name {
+        "gen_ai.user.message" => (body["content"].as_str().map(str::to_owned), None),
+        "gen_ai.choice" => (None, body["message"]["content"].as_str().map(str::to_owned)),
+        _ => (None, None),
+    };
+    EventRecord {
+        project: project.to_owned(),
+        trace_id: [t; 16],
+        facts: EventFacts {
+            span_id: [s; 8],
+            time_ns: BASE + 1_000_000_000 + seq,
+            seq,
+            user_message,
+            reply,
+        },
+        name: name.to_owned(),
+        attributes: Map::new(),
+        digest: seq * 7919 + i64::from(s),
+        body,
+    }
+}
+
+/// Events join their spans: a model call whose content came as log records
+/// reads as the turn whichever arrived first; a re-sent event is stored once;
+/// the trace shows the events on their span; deleting the session removes them.
+pub fn events_join_their_spans_in_either_order<S: Store>(mut open: impl FnMut() -> S) {
+    let span = record(
+        "p",
+        1,
+        1,
+        None,
+        0,
+        json!({"session.id": "s", "gen_ai.operation.name": "chat", "gen_ai.usage.input_tokens": 7}),
+    );
+    let events = vec![
+        event(
+            "p",
+            1,
+            1,
+            0,
+            "gen_ai.system.message",
+            json!({"content": "be brief"}),
+        ),
+        event(
+            "p",
+            1,
+            1,
+            1,
+            "gen_ai.user.message",
+            json!({"content": "where is my parcel?"}),
+        ),
+        event(
+            "p",
+            1,
+            1,
+            2,
+            "gen_ai.choice",
+            json!({"index": 0, "message": {"role": "assistant", "content": "on its way"}}),
+        ),
+    ];
+    let check = |store: &S| {
+        let turns = store
+            .turns(
+                "p",
+                "s",
+                &PageQuery {
+                    limit: 10,
+                    cursor: None,
+                },
+            )
+            .expect("turns");
+        assert_eq!(turns.data.len(), 1);
+        assert_eq!(
+            turns.data[0].input.as_ref().expect("input").value,
+            "where is my parcel?"
+        );
+        assert_eq!(
+            turns.data[0].output.as_ref().expect("output").value,
+            "on its way"
+        );
+        let trace = store.trace("p", &[1; 16]).expect("trace");
+        let names: Vec<&str> = trace.spans[0]
+            .events
+            .iter()
+            .filter_map(|e| e["name"].as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "gen_ai.system.message",
+                "gen_ai.user.message",
+                "gen_ai.choice"
+            ]
+        );
+        assert_eq!(
+            trace.spans[0].events[1]["body"],
+            json!({"content": "where is my parcel?"})
+        );
+    };
+    let spans_first = open();
+    spans_first
+        .write(std::slice::from_ref(&span))
+        .expect("span");
+    let outcome = spans_first.write_events(&events).expect("events");
+    assert_eq!((outcome.inserted, outcome.duplicates), (3, 0));
+    check(&spans_first);
+    let again = spans_first.write_events(&events).expect("events again");
+    assert_eq!((again.inserted, again.duplicates), (0, 3));
+    check(&spans_first);
+
+    let events_first = open();
+    events_first.write_events(&events).expect("events");
+    assert!(
+        events_first
+            .projects()
+            .expect("projects")
+            .iter()
+            .all(|p| p.session_count == 0),
+        "an event alone makes no session"
+    );
+    events_first
+        .write(std::slice::from_ref(&span))
+        .expect("span");
+    check(&events_first);
+
+    events_first.delete_session("p", "s").expect("delete");
+    events_first.write(&[span]).expect("span again");
+    let turns = events_first
+        .turns(
+            "p",
+            "s",
+            &PageQuery {
+                limit: 10,
+                cursor: None,
+            },
+        )
+        .expect("turns");
+    assert!(
+        turns.data[0].input.is_none(),
+        "the deleted session's events are gone"
+    );
+}
+
 /// Text search folds case for all of Unicode, not only ASCII, the same in
 /// every backend.
 pub fn text_search_folds_unicode_case<S: Store>(store: S) {
@@ -753,6 +898,15 @@ macro_rules! conformance_suite {
             sessions_summarize_their_annotations,
             deleting_removes_annotations,
         );
+        #[test]
+        fn events_join_their_spans_in_either_order() {
+            let mut kept = Vec::new();
+            conformance::events_join_their_spans_in_either_order(|| {
+                let (guard, store) = $open();
+                kept.push(guard);
+                store
+            });
+        }
         #[test]
         fn split_and_order_do_not_matter() {
             let mut kept = Vec::new();

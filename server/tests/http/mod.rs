@@ -7,8 +7,10 @@
 #![allow(dead_code)]
 
 pub mod annotations;
+pub mod logs;
 
 pub use annotations::*;
+pub use logs::*;
 
 use crate::common::*;
 use serde_json::{Value, json};
@@ -1152,6 +1154,9 @@ macro_rules! http_suite {
             annotate_replace_list_summarize_delete,
             bulk_writes_are_all_or_nothing,
             bad_annotations_get_clear_errors,
+            logs_genai_events_join_their_spans_in_either_order,
+            logs_bad_bodies_get_clear_errors_and_lose_nothing,
+            logs_over_grpc_with_gzip,
         );
     };
     (@tests $backend:expr; $($test:ident),* $(,)?) => {

@@ -177,6 +177,26 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     END $$;
     "#,
     ),
+    // 7: GenAI events that arrive as log records, joined to their spans by id.
+    Migration::Sql(
+        r#"
+    CREATE TABLE span_events (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        project_id bigint NOT NULL REFERENCES projects(id),
+        trace_id bytea NOT NULL,
+        span_id bytea NOT NULL,
+        digest bigint NOT NULL,
+        time_ns bigint NOT NULL,
+        seq bigint NOT NULL,
+        name text NOT NULL,
+        user_message text,
+        reply text,
+        attributes jsonb NOT NULL,
+        body jsonb NOT NULL,
+        UNIQUE (project_id, trace_id, span_id, digest)
+    );
+    "#,
+    ),
 ];
 
 /// Any constant: the advisory lock key that serializes servers migrating the

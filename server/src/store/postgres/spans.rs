@@ -15,8 +15,13 @@ use postgres::Transaction;
 use serde_json::{Map, Value};
 
 use super::{PgTx, clean, clean_json, clean_opt, pg_row};
-use crate::model::{SpanFacts, SpanInfo, SpanRecord, SpanStatus, TraceSummary, hex, rfc3339};
-use crate::store::queries::{FACT_COLUMNS, facts_row, refresh_sessions, search_texts};
+use crate::model::{
+    EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, SpanStatus, TraceSummary, hex,
+    rfc3339,
+};
+use crate::store::queries::{
+    EVENT_FACT_COLUMNS, FACT_COLUMNS, event_facts_row, facts_row, refresh_sessions, search_texts,
+};
 use crate::store::sql::{SpanTables, SqlTx, SqlValue};
 use crate::store::{StoreError, WriteOutcome};
 use crate::turn;
@@ -289,6 +294,21 @@ pub(super) fn write_batch(
                 .push(p.facts.clone());
         }
     }
+    resummarize(tx, touched)?;
+    Ok(outcome)
+}
+
+/// Re-applies the trace rules to every touched trace (the facts of the spans
+/// the write added; a trace with none and not stored is skipped) under its
+/// advisory lock, reading back its stored spans and events, and recomputes
+/// every session a trace left or joined under the session rows' locks.
+fn resummarize(
+    tx: &mut Transaction<'_>,
+    touched: BTreeMap<(i64, [u8; 16]), Vec<SpanFacts>>,
+) -> Result<(), StoreError> {
+    if touched.is_empty() {
+        return Ok(());
+    }
     let mut keys: Vec<i64> = touched
         .keys()
         .map(|(pid, t)| trace_lock_key(*pid, t))
@@ -334,15 +354,39 @@ pub(super) fn write_batch(
                 .push(facts);
         }
     }
+    // Every touched trace's events, whichever arrived first.
+    let mut all_events: HashMap<(i64, [u8; 16]), Vec<EventFacts>> = HashMap::new();
+    let columns: Vec<String> = EVENT_FACT_COLUMNS
+        .iter()
+        .map(|c| format!("e.{c}"))
+        .collect();
+    for r in tx.query(
+        &format!(
+            "SELECT e.project_id, e.trace_id, {} FROM span_events e
+             JOIN unnest($1::int8[], $2::bytea[]) AS k(pid, tid)
+               ON e.trace_id = k.tid AND e.project_id = k.pid",
+            columns.join(", ")
+        ),
+        &[&t_pids, &t_ids],
+    )? {
+        let mut row = pg_row(&r)?;
+        row.0.drain(..2);
+        all_events
+            .entry((r.get(0), id16(r.get(1))))
+            .or_default()
+            .push(event_facts_row(&mut row)?);
+    }
     let mut summaries = Vec::with_capacity(touched.len());
     let mut wanted: BTreeSet<(i64, String)> = BTreeSet::new();
     let mut sessions: BTreeSet<i64> = BTreeSet::new();
     for (key, new_facts) in touched {
         let old = stored.get(&key).copied();
+        let events = all_events.get(&key).map_or(&[][..], |e| &e[..]);
         let summary = match old {
-            // A trace first seen in this batch has all its spans in memory.
-            None => turn::summarize(&new_facts),
-            Some(_) => turn::summarize(all_facts.get(&key).map_or(&[][..], |f| &f[..])),
+            // A trace first seen in this write has all its spans in memory.
+            None if new_facts.is_empty() => continue,
+            None => turn::summarize(&new_facts, events),
+            Some(_) => turn::summarize(all_facts.get(&key).map_or(&[][..], |f| &f[..]), events),
         };
         if let Some(sid) = &summary.session_id {
             wanted.insert((key.0, sid.clone()));
@@ -388,7 +432,80 @@ pub(super) fn write_batch(
         ));
     }
     upsert_traces(tx, &summaries, &session_rowids)?;
-    refresh_sessions(&mut PgTx(tx), &ids)?;
+    refresh_sessions(&mut PgTx(tx), &ids)
+}
+
+/// Stores GenAI events in one `INSERT ... SELECT FROM unnest` (a re-sent one
+/// is skipped) and re-summarizes the stored traces they belong to; an event
+/// whose span has not arrived waits for it (the span's write reads it).
+pub(super) fn write_events(
+    tx: &mut Transaction<'_>,
+    events: &[EventRecord],
+) -> Result<WriteOutcome, StoreError> {
+    let names: BTreeSet<String> = events
+        .iter()
+        .map(|e| clean(&e.project).into_owned())
+        .collect();
+    let projects = project_ids(tx, &names)?;
+    let n = events.len();
+    let mut c_pid: Vec<i64> = Vec::with_capacity(n);
+    let mut c_trace: Vec<&[u8]> = Vec::with_capacity(n);
+    let mut c_span: Vec<&[u8]> = Vec::with_capacity(n);
+    let mut c_digest: Vec<i64> = Vec::with_capacity(n);
+    let mut c_time: Vec<i64> = Vec::with_capacity(n);
+    let mut c_seq: Vec<i64> = Vec::with_capacity(n);
+    let mut c_name: Vec<String> = Vec::with_capacity(n);
+    let mut c_user: Vec<Option<String>> = Vec::with_capacity(n);
+    let mut c_reply: Vec<Option<String>> = Vec::with_capacity(n);
+    let mut c_attributes: Vec<Value> = Vec::with_capacity(n);
+    let mut c_body: Vec<Value> = Vec::with_capacity(n);
+    for e in events {
+        let pid = projects
+            .get(clean(&e.project).as_ref())
+            .copied()
+            .ok_or_else(|| StoreError::Backend("project row missing".to_owned()))?;
+        c_pid.push(pid);
+        c_trace.push(&e.trace_id);
+        c_span.push(&e.facts.span_id);
+        c_digest.push(e.digest);
+        c_time.push(e.facts.time_ns);
+        c_seq.push(e.facts.seq);
+        c_name.push(clean(&e.name).into_owned());
+        c_user.push(clean_opt(&e.facts.user_message));
+        c_reply.push(clean_opt(&e.facts.reply));
+        c_attributes.push(clean_json(&Value::Object(e.attributes.clone())));
+        c_body.push(clean_json(&e.body));
+    }
+    let inserted = tx.query(
+        "INSERT INTO span_events (project_id, trace_id, span_id, digest, time_ns, seq, name,
+            user_message, reply, attributes, body)
+         SELECT * FROM unnest($1::int8[], $2::bytea[], $3::bytea[], $4::int8[], $5::int8[],
+            $6::int8[], $7::text[], $8::text[], $9::text[], $10::jsonb[], $11::jsonb[])
+         ON CONFLICT (project_id, trace_id, span_id, digest) DO NOTHING
+         RETURNING project_id, trace_id",
+        &[
+            &c_pid,
+            &c_trace,
+            &c_span,
+            &c_digest,
+            &c_time,
+            &c_seq,
+            &c_name,
+            &c_user,
+            &c_reply,
+            &c_attributes,
+            &c_body,
+        ],
+    )?;
+    let outcome = WriteOutcome {
+        inserted: inserted.len(),
+        duplicates: n - inserted.len(),
+    };
+    let touched: BTreeMap<(i64, [u8; 16]), Vec<SpanFacts>> = inserted
+        .iter()
+        .map(|r| ((r.get(0), id16(r.get(1))), Vec::new()))
+        .collect();
+    resummarize(tx, touched)?;
     Ok(outcome)
 }
 

@@ -141,4 +141,24 @@ pub(super) const MIGRATIONS: &[Migration] = &[
          ALTER TABLE traces ADD COLUMN search_output TEXT;",
     ),
     Migration::Code(backfill_search_text),
+    // 6: GenAI events that arrive as log records, joined to their spans by id.
+    Migration::Sql(
+        r#"
+    CREATE TABLE span_events (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        trace_id BLOB NOT NULL,
+        span_id BLOB NOT NULL,
+        digest INTEGER NOT NULL,
+        time_ns INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        user_message TEXT,
+        reply TEXT,
+        attributes TEXT NOT NULL,
+        body TEXT NOT NULL,
+        UNIQUE (project_id, trace_id, span_id, digest)
+    );
+    "#,
+    ),
 ];

@@ -10,8 +10,13 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::{Map, Value};
 
 use super::SqliteTx;
-use crate::model::{SpanFacts, SpanInfo, SpanRecord, SpanStatus, TraceSummary, hex, rfc3339};
-use crate::store::queries::{FACT_COLUMNS, facts_row, refresh_sessions, search_texts};
+use crate::model::{
+    EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, SpanStatus, TraceSummary, hex,
+    rfc3339,
+};
+use crate::store::queries::{
+    EVENT_FACT_COLUMNS, FACT_COLUMNS, event_facts_row, facts_row, refresh_sessions, search_texts,
+};
 use crate::store::sql::{SpanTables, SqlTx, SqlValue};
 use crate::store::{StoreError, WriteOutcome};
 use crate::turn;
@@ -321,7 +326,7 @@ pub(super) fn write_batch(
     let mut projects = HashMap::new();
     // Traces this batch added spans to: whether the trace was stored before,
     // and the facts of the spans added.
-    let mut touched: BTreeMap<(i64, [u8; 16]), (bool, Vec<SpanFacts>)> = BTreeMap::new();
+    let mut touched: Touched = BTreeMap::new();
     let mut texts = Texts::default();
     {
         let mut trace_exists =
@@ -401,6 +406,17 @@ pub(super) fn write_batch(
         }
     }
     texts.flush(tx)?;
+    resummarize(tx, touched)?;
+    Ok(outcome)
+}
+
+/// Traces a write touched: whether each was stored before, and the facts of
+/// the spans the write added (all its spans, for a trace not stored before).
+type Touched = BTreeMap<(i64, [u8; 16]), (bool, Vec<SpanFacts>)>;
+
+/// Re-applies the trace rules to every touched trace (its spans and its
+/// events) and recomputes every session a trace left or joined.
+fn resummarize(tx: &Transaction<'_>, touched: Touched) -> Result<(), StoreError> {
     let mut sessions = BTreeSet::new();
     let mut session_rowids: HashMap<(i64, String), i64> = HashMap::new();
     for ((pid, trace_id), (stored, new_facts)) in touched {
@@ -417,7 +433,8 @@ pub(super) fn write_batch(
         } else {
             (new_facts, None)
         };
-        let summary = turn::summarize(&facts);
+        let events = load_event_facts(tx, pid, &trace_id)?;
+        let summary = turn::summarize(&facts, &events);
         let new = match &summary.session_id {
             None => None,
             Some(sid) => Some(match session_rowids.get(&(pid, sid.clone())) {
@@ -442,7 +459,71 @@ pub(super) fn write_batch(
         sessions.extend(new);
     }
     let sessions: Vec<i64> = sessions.into_iter().collect();
-    refresh_sessions(&mut SqliteTx(tx), &sessions)?;
+    refresh_sessions(&mut SqliteTx(tx), &sessions)
+}
+
+/// The facts of a trace's stored GenAI events.
+fn load_event_facts(
+    tx: &Transaction<'_>,
+    project_id: i64,
+    trace_id: &[u8; 16],
+) -> Result<Vec<EventFacts>, StoreError> {
+    SqliteTx(tx)
+        .query(
+            &format!(
+                "SELECT {} FROM span_events WHERE project_id = $1 AND trace_id = $2",
+                EVENT_FACT_COLUMNS.join(", ")
+            ),
+            &[project_id.into(), trace_id[..].into()],
+        )?
+        .iter_mut()
+        .map(event_facts_row)
+        .collect()
+}
+
+/// Stores GenAI events (a re-sent one is skipped) and re-summarizes the
+/// stored traces they belong to; an event whose span has not arrived waits
+/// for it (the span's write reads it).
+pub(super) fn write_events(
+    tx: &Transaction<'_>,
+    events: &[EventRecord],
+) -> Result<WriteOutcome, StoreError> {
+    let mut outcome = WriteOutcome::default();
+    let mut projects = HashMap::new();
+    let mut touched: Touched = BTreeMap::new();
+    let mut insert = tx.prepare_cached(
+        "INSERT OR IGNORE INTO span_events (project_id, trace_id, span_id, digest, time_ns, seq,
+            name, user_message, reply, attributes, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?;
+    let mut trace_exists =
+        tx.prepare_cached("SELECT 1 FROM traces WHERE project_id = ?1 AND trace_id = ?2")?;
+    for e in events {
+        let pid = project_id(tx, &e.project, &mut projects)?;
+        let f = &e.facts;
+        let changed = insert.execute(params![
+            pid,
+            &e.trace_id[..],
+            &f.span_id[..],
+            e.digest,
+            f.time_ns,
+            f.seq,
+            e.name,
+            f.user_message,
+            f.reply,
+            json_text(&e.attributes),
+            json_text(&e.body),
+        ])?;
+        if changed == 0 {
+            outcome.duplicates += 1;
+            continue;
+        }
+        outcome.inserted += 1;
+        if trace_exists.exists(params![pid, &e.trace_id[..]])? {
+            touched.insert((pid, e.trace_id), (true, Vec::new()));
+        }
+    }
+    resummarize(tx, touched)?;
     Ok(outcome)
 }
 
