@@ -303,10 +303,12 @@ pub async fn trace(
     ))
 }
 
-/// `GET /healthz`.
+/// `GET /healthz`: the store answers; `ui` says whether the web UI is embedded.
 pub async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     blocking(&state, |s| s.health()).await?;
-    Ok(Json(serde_json::json!({"status": "ok"})))
+    Ok(Json(
+        serde_json::json!({"status": "ok", "ui": crate::ui::embedded()}),
+    ))
 }
 
 /// `GET /openapi.json`: the committed OpenAPI document.
