@@ -103,7 +103,7 @@ npm_ci_if_changed() {
   local dir="$1" stamp="$1/node_modules/.oi-npm-ci" want
   want="$({ node --version; cat "$dir/package-lock.json"; } | sha256sum | cut -d' ' -f1)"
   [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && return 1
-  log "npm ci in ${dir#"$ROOT"/}"
+  log "npm ci in ${dir#"$ROOT"}/"
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   echo "$want" >"$stamp"
 }

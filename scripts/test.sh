@@ -68,8 +68,8 @@ stage_postgres() {
 stage_python() {
   build_and_install_wheel
   log "python: lints and types"
-  "$PY" -m ruff check python examples tests server/tests/python
-  "$PY" -m ruff format --check python examples tests server/tests/python
+  "$PY" -m ruff check python examples tests server/tests/python ui/tests
+  "$PY" -m ruff format --check python examples tests server/tests/python ui/tests
   (cd /tmp && "$PY" -m mypy --strict -p openinference.instrumentation.session)
   (cd /tmp && "$PY" -m mypy.stubtest openinference.instrumentation.session._native)
   log "python: tests against the installed wheel"

@@ -5,4 +5,4 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
-from oi_server import server  # noqa: E402, F401 - the fixture
+from oi_server import server  # noqa: F401 - the fixture

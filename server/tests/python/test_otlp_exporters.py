@@ -76,8 +76,6 @@ def test_otlp_grpc_exporter_scrambled_gzip(server: Server) -> None:
     from grpc import Compression
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
-    exporter = OTLPSpanExporter(
-        endpoint=f"http://{server.grpc}", insecure=True, compression=Compression.Gzip
-    )
+    exporter = OTLPSpanExporter(endpoint=f"http://{server.grpc}", insecure=True, compression=Compression.Gzip)
     export_scrambled(exporter, recorded_chat("py-grpc"))
     check_session(server, "py-grpc")
