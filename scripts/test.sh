@@ -18,7 +18,7 @@ usage: scripts/test.sh [stage...]      no stage: all of them, in this order
   node      the Node package from source, its tests (packed), cross-language
   ui        the UI's types, lint and unit tests, then in Chromium against oi-sessions
   e2e       Python and Node apps and clients -> oi-sessions -> API
-  postgres  the server's PostgreSQL tests alone (part of rust when both run)
+  postgres  the server's PostgreSQL tests alone (run by rust when both are named)
 EOF
 }
 
@@ -32,6 +32,14 @@ for arg in "$@"; do
 done
 [ "${#selected[@]}" -eq 0 ] && selected=("${STAGES[@]}")
 is_selected() { [[ " ${selected[*]} " == *" $1 "* ]]; }
+# the rust stage runs the PostgreSQL tests with the others: not twice
+if is_selected rust && is_selected postgres; then
+  kept=()
+  for stage in "${selected[@]}"; do
+    if [ "$stage" != postgres ]; then kept+=("$stage"); fi
+  done
+  selected=("${kept[@]}")
+fi
 
 # What the selected stages need from the system, installed once up front.
 needs=(flock cc venv)
@@ -55,10 +63,6 @@ stage_rust() {
 }
 
 stage_postgres() {
-  if is_selected rust; then
-    log "postgres: the server's PostgreSQL tests ran in the rust stage"
-    return 0
-  fi
   postgres_url
   log "postgres: the server and the store conformance suite on PostgreSQL"
   cargo_locked test --quiet -p openinference-session-server \
