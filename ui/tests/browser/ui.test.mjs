@@ -239,8 +239,11 @@ describe("the sessions UI", () => {
     timings.long_session_page = Date.now() - t0;
     assert.equal(await page.getByTestId("turn").count(), 50);
     assert.equal(await page.getByTestId("turn-input").first().locator(".markdown").innerText(), "long question 0000");
-    for (let i = 0; i < 3; i++) await page.getByTestId("turn").last().scrollIntoViewIfNeeded();
-    await page.getByTestId("turn").nth(149).waitFor(); // more turns as the end scrolls into view
+    // a page of 50 more turns each time the end of the conversation scrolls into view
+    for (const last of [99, 149]) {
+      await page.getByTestId("turn").last().scrollIntoViewIfNeeded();
+      await page.getByTestId("turn").nth(last).waitFor({ state: "attached" });
+    }
     const inputs = await page.getByTestId("turn-input").locator(".markdown").allInnerTexts();
     assert.deepEqual(inputs.slice(98, 101), ["long question 0098", "long question 0099", "long question 0100"]);
   });
