@@ -15,16 +15,12 @@ PG_USER="${OI_PG_USER:-oi}"
 PG_PASSWORD="${OI_PG_PASSWORD:-oi-sessions-test}"
 PG_DB="${OI_PG_DB:-oi_sessions_test}"
 
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 log() { echo "postgres.sh: $*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi; }
 
-if ! command -v pg_lsclusters >/dev/null 2>&1 || [ -z "$(ls /usr/lib/postgresql 2>/dev/null)" ]; then
-  log "installing postgresql (Debian)"
-  export DEBIAN_FRONTEND=noninteractive
-  as_root apt-get update -q >&2
-  as_root apt-get install -y -q postgresql >&2
-fi
+ensure_system_packages postgresql
 
 # The newest installed major version's first cluster; created when the
 # package left none (e.g. a container where the postinst skipped it).

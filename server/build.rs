@@ -1,43 +1,63 @@
-//! Builds the web UI (`ui/`, React + Vite) and embeds it in the binary, so that
-//! `cargo build` on a fresh clone gives a server with its full UI.
+//! Embeds the web UI's built files in the binary: every file becomes an
+//! `include_bytes!` in `$OUT_DIR/ui_assets.rs`. It never runs npm; the UI is
+//! built by an explicit step, `scripts/build-ui.sh` (or `npm --prefix ui run
+//! build`), into `ui/dist`.
 //!
-//! The UI is built with npm into `$OUT_DIR/ui` (`npm ci` when `ui/node_modules`
-//! is missing, then `vite build`), and every file becomes an `include_bytes!`
-//! in `$OUT_DIR/ui_assets.rs`. `OI_SESSIONS_UI_DIST=<dir>` embeds an existing
-//! build instead; `OI_SESSIONS_UI_DIST=none` embeds none (the server then
-//! answers the UI's routes with a page saying how to build it).
+//! What is embedded: the directory `OI_SESSIONS_UI_DIST` names
+//! (`OI_SESSIONS_UI_DIST=none`: nothing), else `ui/dist` when it exists, else
+//! nothing, with a warning. A server without UI says so at start-up, in
+//! `/healthz` and on the UI's routes.
 
 use std::env;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+const HOW_TO: &str =
+    "build it with scripts/build-ui.sh (or npm --prefix ui run build), then rebuild the server";
 
 fn main() {
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let manifest_dir =
         PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let ui_dir = manifest_dir.join("../ui");
+    let default_dist = ui_dir.join("dist");
     println!("cargo:rerun-if-env-changed=OI_SESSIONS_UI_DIST");
-    for input in [
-        "src",
-        "index.html",
-        "package.json",
-        "package-lock.json",
-        "vite.config.ts",
-        "tsconfig.json",
-    ] {
-        println!("cargo:rerun-if-changed={}", ui_dir.join(input).display());
-    }
 
     let dist = match env::var("OI_SESSIONS_UI_DIST") {
         Ok(v) if v == "none" => None,
-        Ok(v) => Some(PathBuf::from(v)),
-        Err(_) => build_ui(&ui_dir, &out_dir.join("ui")),
+        Ok(v) => {
+            let dist = PathBuf::from(v);
+            assert!(
+                dist.is_dir(),
+                "OI_SESSIONS_UI_DIST={} is not a directory (`none` builds without the UI)",
+                dist.display()
+            );
+            println!("cargo:rerun-if-changed={}", dist.display());
+            Some(dist)
+        }
+        Err(_) if default_dist.is_dir() => {
+            // A directory is watched recursively: a rebuilt UI is re-embedded.
+            println!("cargo:rerun-if-changed={}", default_dist.display());
+            Some(default_dist)
+        }
+        Err(_) => {
+            // ui/dist does not exist yet: cargo would rerun for a missing path on
+            // every build, so watch ui/ instead, which changes when it appears.
+            println!("cargo:rerun-if-changed={}", ui_dir.display());
+            println!("cargo:warning=this oi-sessions has no web UI (no ui/dist): {HOW_TO}");
+            None
+        }
     };
     let mut files = Vec::new();
     if let Some(dist) = &dist {
         collect(dist, dist, &mut files);
+        if !files.iter().any(|(rel, _)| rel == "index.html") {
+            println!(
+                "cargo:warning=no index.html in {}: the UI is incomplete; {HOW_TO}",
+                dist.display()
+            );
+        }
     }
     files.sort();
     let mut code = String::from(
@@ -53,47 +73,6 @@ fn main() {
     }
     code.push_str("];\n");
     fs::write(out_dir.join("ui_assets.rs"), code).expect("write ui_assets.rs");
-}
-
-/// Runs npm; on failure warns and returns None (the binary then serves a page
-/// explaining how to build the UI) rather than failing every server build.
-fn build_ui(ui_dir: &Path, out: &Path) -> Option<PathBuf> {
-    let npm = if cfg!(windows) { "npm.cmd" } else { "npm" };
-    if !ui_dir.join("node_modules").is_dir() {
-        let ok = Command::new(npm)
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(ui_dir)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        if !ok {
-            println!(
-                "cargo:warning=could not install the UI's npm packages (npm ci in ui/); building without the UI"
-            );
-            return None;
-        }
-    }
-    let ok = Command::new(npm)
-        .args([
-            "exec",
-            "--",
-            "vite",
-            "build",
-            "--logLevel",
-            "warn",
-            "--emptyOutDir",
-            "--outDir",
-        ])
-        .arg(out)
-        .current_dir(ui_dir)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !ok {
-        println!("cargo:warning=the UI build (vite build in ui/) failed; building without the UI");
-        return None;
-    }
-    Some(out.to_path_buf())
 }
 
 fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {

@@ -88,7 +88,7 @@ test("a code evaluator (async) over the sessions matching filters; null skips a 
   const seen = [];
   const turnsCount = async (t) => {
     seen.push(t.sessionId);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setImmediate(resolve)); // really asynchronous
     return t.sessionId === "broken" ? null : { score: t.turns.length, metadata: { checked: true } };
   };
   const run = await evaluateSessions(client, P, turnsCount, { name: "turns", tag: "billing", concurrency: 1, identifier: "v1" });

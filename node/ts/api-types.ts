@@ -11,7 +11,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** `GET /healthz`. */
+        /** `GET /healthz`: the store answers; `ui` says whether the web UI is embedded. */
         get: operations["health"];
         put?: never;
         post?: never;
@@ -325,6 +325,8 @@ export interface components {
         HealthInfo: {
             /** @description `ok`. */
             status: string;
+            /** @description Whether this server was built with the web UI embedded. */
+            ui: boolean;
         };
         /** @description A turn's input or output as shown to a reader. */
         Io: {

@@ -301,7 +301,7 @@ pub async fn trace(
     ))
 }
 
-/// `GET /healthz`.
+/// `GET /healthz`: the store answers; `ui` says whether the web UI is embedded.
 #[utoipa::path(
     get, path = "/healthz", tag = "server",
     responses(
@@ -313,6 +313,7 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<HealthInfo>, A
     blocking(&state, |s| s.health()).await?;
     Ok(Json(HealthInfo {
         status: "ok".to_owned(),
+        ui: crate::ui::embedded(),
     }))
 }
 

@@ -108,6 +108,11 @@ fn main() -> anyhow::Result<()> {
             out.flush()?;
         }
         tracing::info!(store = %store_name, "serving");
+        if !openinference_session_server::ui::embedded() {
+            tracing::warn!(
+                "built without the web UI: build it with scripts/build-ui.sh, then rebuild the server"
+            );
+        }
         serve(http, grpc, state, shutdown_signal()).await?;
         Ok(())
     })

@@ -420,6 +420,8 @@ pub struct TraceDetail {
 pub struct HealthInfo {
     /// `ok`.
     pub status: String,
+    /// Whether this server was built with the web UI embedded.
+    pub ui: bool,
 }
 
 /// Lowercase hex of bytes.

@@ -1,6 +1,7 @@
-//! The embedded web UI: the static files `build.rs` built from `ui/`, and the
-//! single-page app's routes (`/`, `/projects/...`) answered with its
-//! `index.html`. Everything else, `/v1/...` included, stays the API's JSON 404.
+//! The embedded web UI: the static files of `ui/dist` that `build.rs` embedded
+//! (built by `scripts/build-ui.sh`), and the single-page app's routes (`/`,
+//! `/projects/...`) answered with its `index.html`. Everything else, `/v1/...`
+//! included, stays the API's JSON 404.
 
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -12,6 +13,12 @@ include!(concat!(env!("OUT_DIR"), "/ui_assets.rs"));
 /// too; this is the second wall.
 const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
                    script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+/// Whether this binary was built with the UI's files (`build.rs` found a built
+/// UI); reported by `/healthz` and warned about at start-up when not.
+pub fn embedded() -> bool {
+    !ASSETS.is_empty()
+}
 
 fn asset(path: &str) -> Option<&'static [u8]> {
     ASSETS
@@ -67,14 +74,14 @@ fn file(path: &str, body: &'static [u8]) -> Response {
     response
 }
 
-/// A binary built without the UI (npm missing at build time) says so.
+/// A binary built without the UI (no `ui/dist` at build time) says so.
 fn missing_ui() -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        "<!doctype html><title>oi-sessions</title><p>This oi-sessions binary was built without its web UI \
-         (npm was not available to <code>cargo build</code>). Rebuild with Node.js and npm installed, or use \
-         the JSON API under <code>/v1/projects</code>.</p>",
+        "<!doctype html><title>oi-sessions</title><p>This oi-sessions binary was built without its web UI. \
+         Build the UI with <code>scripts/build-ui.sh</code> (or <code>npm --prefix ui run build</code>), \
+         then rebuild the server; meanwhile the JSON API is under <code>/v1/projects</code>.</p>",
     )
         .into_response()
 }

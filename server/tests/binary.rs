@@ -101,7 +101,8 @@ fn serve_prints_addresses_and_stops_on_sigterm() {
     );
     assert!(run.grpc.is_some());
     let (status, body) = http(run.http, "GET", "/healthz", "text/plain", b"");
-    assert_eq!((status, body.as_str()), (200, "{\"status\":\"ok\"}"));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.starts_with("{\"status\":\"ok\",\"ui\":"), "{body}");
     let (status, _) = http(
         run.http,
         "POST",

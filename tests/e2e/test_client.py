@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Server
+from oi_server import Server
 from openinference.instrumentation.session import register, using_attributes
 from openinference.instrumentation.session.client import SessionsAPIError, SessionsClient
 
@@ -30,7 +30,6 @@ def send_sessions(server: Server, sessions: dict[str, int], project: str = "clie
 def test_list_get_turns_delete(server: Server) -> None:
     send_sessions(server, {"a": 1, "b": 2, "c": 3})
     client = SessionsClient(server.http)
-    server.wait_for("/v1/projects/client-app/sessions/c", lambda s: s["num_traces"] == 3)
     assert [p["name"] for p in client.list_projects()] == ["client-app"]
 
     everything = list(client.iter_sessions("client-app", page_size=1, sort="num_traces", order="asc"))
@@ -58,7 +57,6 @@ def test_list_get_turns_delete(server: Server) -> None:
 def test_errors_carry_the_servers_code_and_parameter(server: Server) -> None:
     client = SessionsClient(server.http)
     send_sessions(server, {"x": 1})
-    server.wait_for("/v1/projects/client-app/sessions/x", lambda s: s["num_traces"] == 1)
     with pytest.raises(SessionsAPIError) as bad:
         client.list_sessions("client-app", sort="nonsense")
     assert bad.value.status == 400

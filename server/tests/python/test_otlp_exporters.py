@@ -3,62 +3,19 @@ against the real `oi-sessions` binary, with spans exported in scrambled order
 across requests: children first, roots last, then everything again.
 
 Needs `opentelemetry-sdk` and `opentelemetry-exporter-otlp`, and the binary
-(`cargo build -p openinference-session-server`; override its path with
-`OI_SESSIONS_BIN`).
+(`cargo build --release -p openinference-session-server`; override its path
+with `OI_SESSIONS_BIN`). The `server` fixture is tests/support/oi_server.py's.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import pathlib
-import subprocess
-import urllib.request
-
-import pytest
+from oi_server import Server
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-REPO = pathlib.Path(__file__).resolve().parents[3]
-BIN = pathlib.Path(os.environ.get("OI_SESSIONS_BIN", REPO / "target" / "debug" / "oi-sessions"))
-
 QUESTIONS = ["Where is my parcel?", "It was due Monday", "Thanks"]
-
-
-@pytest.fixture()
-def server(tmp_path):
-    assert BIN.exists(), f"build the server first: cargo build -p openinference-session-server ({BIN})"
-    proc = subprocess.Popen(
-        [
-            str(BIN),
-            "serve",
-            "--http-addr",
-            "127.0.0.1:0",
-            "--grpc-addr",
-            "127.0.0.1:0",
-            "--data-dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    addrs = {}
-    while len(addrs) < 2:
-        line = proc.stdout.readline()
-        assert line, "oi-sessions exited before listening"
-        proto, addr = line.strip().removeprefix("oi-sessions listening ").split("=")
-        addrs[proto] = addr
-    yield addrs
-    proc.terminate()
-    assert proc.wait(timeout=10) == 0
-
-
-def get(addrs, path):
-    with urllib.request.urlopen(f"http://{addrs['http']}{path}", timeout=10) as r:
-        return json.load(r)
 
 
 def recorded_chat(service: str):
@@ -87,12 +44,12 @@ def recorded_chat(service: str):
     return children + roots
 
 
-def check_session(addrs, project):
-    session = get(addrs, f"/v1/projects/{project}/sessions/py-session")
+def check_session(server: Server, project: str) -> None:
+    session = server.get(f"/v1/projects/{project}/sessions/py-session")
     assert session["num_traces"] == 3
     assert session["user_ids"] == ["py-user"]
     assert session["token_count"] == {"prompt": 60, "completion": 15, "total": 75}
-    turns = get(addrs, f"/v1/projects/{project}/sessions/py-session/turns")["data"]
+    turns = server.get(f"/v1/projects/{project}/sessions/py-session/turns")["data"]
     assert [t["input"]["value"] for t in turns] == QUESTIONS
     assert [t["output"]["value"] for t in turns] == [f"answer to {q}" for q in QUESTIONS]
     assert all(t["span_count"] == 2 for t in turns)
@@ -106,21 +63,19 @@ def export_scrambled(exporter, spans):
     exporter.shutdown()
 
 
-def test_otlp_http_exporter_scrambled_gzip(server):
+def test_otlp_http_exporter_scrambled_gzip(server: Server) -> None:
     from opentelemetry.exporter.otlp.proto.http import Compression
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    exporter = OTLPSpanExporter(endpoint=f"http://{server['http']}/v1/traces", compression=Compression.Gzip)
+    exporter = OTLPSpanExporter(endpoint=f"{server.http}/v1/traces", compression=Compression.Gzip)
     export_scrambled(exporter, recorded_chat("py-http"))
     check_session(server, "py-http")
 
 
-def test_otlp_grpc_exporter_scrambled_gzip(server):
+def test_otlp_grpc_exporter_scrambled_gzip(server: Server) -> None:
     from grpc import Compression
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
-    exporter = OTLPSpanExporter(
-        endpoint=f"http://{server['grpc']}", insecure=True, compression=Compression.Gzip
-    )
+    exporter = OTLPSpanExporter(endpoint=f"http://{server.grpc}", insecure=True, compression=Compression.Gzip)
     export_scrambled(exporter, recorded_chat("py-grpc"))
     check_session(server, "py-grpc")

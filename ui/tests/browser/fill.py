@@ -9,9 +9,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from opentelemetry.trace import Status, StatusCode
-
 from openinference.instrumentation.session import register, using_attributes
+from openinference.instrumentation.session.client import SessionsClient
+from openinference.instrumentation.session.evals import error_free, evaluate_sessions
+from opentelemetry.trace import Status, StatusCode
 
 endpoint, repo = sys.argv[1], sys.argv[2]
 
@@ -60,7 +61,7 @@ with using_attributes(session_id="s-error", user_id="user-9"):
 with using_attributes(session_id="s-xss", user_id="mallory"):
     turn(
         "Show me some HTML",
-        "Here you go: <script>window.__xss = 1</script> <img src=x onerror=\"window.__xss = 2\"> "
+        'Here you go: <script>window.__xss = 1</script> <img src=x onerror="window.__xss = 2"> '
         "and a [link](javascript:window.__xss=3) and **bold text**",
     )
 
@@ -71,17 +72,10 @@ with using_attributes(session_id="s-long", user_id="user-long"):
             span.set_attribute("input.value", f"long question {t:04d}")
             span.set_attribute("output.value", f"long answer {t:04d}")
 
-provider.shutdown()
+provider.shutdown()  # the batch exporter has flushed and the server answered: all committed
 
 # verdicts from a code evaluator, as an evaluation run stores them
-import time  # noqa: E402
-
-from openinference.instrumentation.session.client import SessionsClient  # noqa: E402
-from openinference.instrumentation.session.evals import error_free, evaluate_sessions  # noqa: E402
-
 client = SessionsClient(endpoint.rsplit("/v1/traces", 1)[0])
-for _ in range(100):  # the batch exporter has flushed; the server has committed
-    if len(client.list_sessions("support-bot", limit=100)["data"]) == 44:
-        break
-    time.sleep(0.1)
+sessions = client.list_sessions("support-bot", limit=100)["data"]
+assert len(sessions) == 44, f"{len(sessions)} sessions stored, 44 sent"
 evaluate_sessions(client, "support-bot", error_free, name="error_free", session_ids=["s-error", "s-001"])

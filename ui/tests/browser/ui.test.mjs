@@ -1,4 +1,4 @@
-/* global window */
+/* global window, document, requestAnimationFrame */
 // The UI in a real browser (Debian's Chromium driven by playwright-core) against
 // the real server, filled through the real Python package.
 //
@@ -6,17 +6,14 @@
 //   UI_SCREENSHOTS=../docs/screenshots ...   also writes screenshots of the main pages
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { REPO as repo, startServer } from "../../../tests/support/oi-server.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repo = resolve(here, "../../..");
-const bin = process.env.OI_SESSIONS_BIN ?? join(repo, "target/release/oi-sessions");
 const python = process.env.OI_PYTHON ?? join(repo, ".venv/bin/python");
 const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const shots = process.env.UI_SCREENSHOTS ? resolve(process.cwd(), process.env.UI_SCREENSHOTS) : null;
@@ -25,21 +22,7 @@ let server;
 let base;
 let browser;
 let page;
-let dataDir;
 const timings = {};
-
-async function startServer() {
-  dataDir = mkdtempSync(join(tmpdir(), "oi-ui-"));
-  server = spawn(bin, ["serve", "--http-addr", "127.0.0.1:0", "--grpc-addr", "off", "--data-dir", dataDir], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const lines = createInterface({ input: server.stdout });
-  for await (const line of lines) {
-    const m = /listening http=(\S+)/.exec(line);
-    if (m) return `http://${m[1]}`;
-  }
-  throw new Error("server exited before listening");
-}
 
 async function api(path) {
   const r = await fetch(base + path);
@@ -47,18 +30,23 @@ async function api(path) {
   return r.json();
 }
 
-async function waitFor(check, what) {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch {
-      // not there yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+// Waits until the page's DOM satisfies `predicate(arg)`, checked by the
+// browser at each animation frame (playwright's waitForFunction).
+async function until(what, predicate, arg) {
+  try {
+    await page.waitForFunction(predicate, arg, { timeout: 20_000 });
+  } catch (e) {
+    throw new Error(`timed out waiting for ${what}: ${e.message}`);
   }
 }
+
+const ROW = "[data-testid=session-row]";
+// the session rows' ids, in order, are `ids` (joined by commas)
+const rowIdsAre = (ids) =>
+  until(`rows ${ids}`, (want) => [...document.querySelectorAll("[data-testid=session-row] .cell.id")].map((e) => e.textContent.trim()).join() === want, ids);
+// exactly `n` elements match `selector`
+const countIs = (selector, n) =>
+  until(`${n} × ${selector}`, ([sel, want]) => document.querySelectorAll(sel).length === want, [selector, n]);
 
 async function shot(name) {
   if (!shots) return;
@@ -67,10 +55,14 @@ async function shot(name) {
 }
 
 before(async () => {
-  base = await startServer();
+  server = await startServer();
+  base = server.base;
+  const health = await api("/healthz");
+  assert.equal(health.ui, true, "this oi-sessions was built without the UI: run scripts/build-ui.sh, then rebuild it");
+  // fill.py returns once its exporter has shut down: every span is committed
   const fill = spawnSync(python, [join(here, "fill.py"), `${base}/v1/traces`, repo], { encoding: "utf8" });
   assert.equal(fill.status, 0, fill.stderr);
-  await waitFor(async () => (await api("/v1/projects/support-bot/sessions?limit=200")).data.length === 44, "44 sessions");
+  assert.equal((await api("/v1/projects/support-bot/sessions?limit=200")).data.length, 44);
   browser = await chromium.launch({
     executablePath: chromiumPath,
     args: [
@@ -92,8 +84,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  server?.kill("SIGTERM");
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await server?.stop();
   if (Object.keys(timings).length) console.log(`# ui timings (ms): ${JSON.stringify(timings)}`);
 });
 
@@ -127,11 +118,12 @@ describe("the sessions UI", () => {
     const turns = async () => (await rows().locator(".cell.num").allInnerTexts()).filter((_, i) => i % 5 === 0).map(Number);
     const descending = (xs) => xs.every((x, i) => i === 0 || xs[i - 1] >= x);
     // the previous order (newest first) also starts with s-long: wait for the new one
-    await waitFor(async () => {
-      const t = await turns();
-      return t.length > 2 && t[0] === 1000 && t[1] === 5 && descending(t);
-    }, "rows sorted by turns");
+    await until("rows sorted by turns", () => {
+      const t = [...document.querySelectorAll("[data-testid=session-row]")].map((r) => Number(r.querySelector(".cell.num").textContent));
+      return t.length > 2 && t[0] === 1000 && t[1] === 5 && t.every((x, i) => i === 0 || t[i - 1] >= x);
+    });
     const first = await turns();
+    assert.ok(descending(first), JSON.stringify(first));
     await page.reload();
     await rows().first().waitFor();
     assert.deepEqual(await turns(), first);
@@ -140,15 +132,15 @@ describe("the sessions UI", () => {
   it("filters by user, tag, metadata and minimum turns", async () => {
     await page.goto(base + "/projects/support-bot/sessions?user=user-1");
     await rows().first().waitFor();
-    await waitFor(async () => (await rows().locator(".cell").nth(3).innerText()) === "user-1", "user filter");
+    await rows().first().locator(".cell").nth(3).filter({ hasText: /^user-1$/ }).waitFor();
     const users = await rows().evaluateAll((els) => els.map((e) => e.children[3].textContent));
     assert.ok(users.length === 10 && users.every((u) => u === "user-1"), JSON.stringify(users));
 
     await page.goto(base + "/projects/support-bot/sessions?tag=vip&metadata=plan%3Dpro");
-    await waitFor(async () => (await rowIds()).join() === "s-030,s-000", "tag + metadata filter");
+    await rowIdsAre("s-030,s-000");
 
     await page.goto(base + "/projects/support-bot/sessions?min_turns=5");
-    await waitFor(async () => (await rows().count()) === 9, "min turns");
+    await countIs(ROW, 9);
   });
 
   it("narrows sessions to a custom time window", async () => {
@@ -157,7 +149,7 @@ describe("the sessions UI", () => {
     assert.equal(await page.locator("select[name=range]").inputValue(), "custom");
     assert.equal(await page.locator("input[name=from]").count(), 1);
     await page.goto(base + "/projects/support-bot/sessions?range=custom&from=2000-01-01T00:00:00Z&to=2099-01-01T00:00:00Z");
-    await waitFor(async () => /^44 sessions shown/.test(await page.getByTestId("sessions-count").innerText()), "all 44 in the window");
+    await page.getByTestId("sessions-count").filter({ hasText: /^44 sessions shown/ }).waitFor();
   });
 
   it("searches inputs and outputs from the search box", async () => {
@@ -166,7 +158,7 @@ describe("the sessions UI", () => {
     await page.locator("input[name=q]").fill("password");
     await page.locator("input[name=q]").press("Enter");
     await page.waitForURL(/q=password/);
-    await waitFor(async () => (await rows().count()) === 8, "8 password sessions");
+    await countIs(ROW, 8);
     for (const id of await rowIds()) assert.equal(Number(id.slice(2)) % 5, 2, id);
   });
 
@@ -191,9 +183,9 @@ describe("the sessions UI", () => {
     // j / k move between turns
     await page.keyboard.press("j");
     await page.keyboard.press("j");
-    await waitFor(async () => (await page.locator(".turn.current").getAttribute("id")) === "turn-1", "j twice");
+    await page.locator(".turn.current#turn-1").waitFor();
     await page.keyboard.press("k");
-    await waitFor(async () => (await page.locator(".turn.current").getAttribute("id")) === "turn-0", "k");
+    await page.locator(".turn.current#turn-0").waitFor();
 
     // the steps of a turn expand inline
     await page.getByRole("button", { name: /^steps/ }).first().click();
@@ -247,8 +239,11 @@ describe("the sessions UI", () => {
     timings.long_session_page = Date.now() - t0;
     assert.equal(await page.getByTestId("turn").count(), 50);
     assert.equal(await page.getByTestId("turn-input").first().locator(".markdown").innerText(), "long question 0000");
-    for (let i = 0; i < 3; i++) await page.getByTestId("turn").last().scrollIntoViewIfNeeded();
-    await waitFor(async () => (await page.getByTestId("turn").count()) >= 150, "more turns as the end scrolls into view");
+    // a page of 50 more turns each time the end of the conversation scrolls into view
+    for (const last of [99, 149]) {
+      await page.getByTestId("turn").last().scrollIntoViewIfNeeded();
+      await page.getByTestId("turn").nth(last).waitFor({ state: "attached" });
+    }
     const inputs = await page.getByTestId("turn-input").locator(".markdown").allInnerTexts();
     assert.deepEqual(inputs.slice(98, 101), ["long question 0098", "long question 0099", "long question 0100"]);
   });
@@ -262,7 +257,7 @@ describe("the sessions UI", () => {
     assert.match(await panel.getByTestId("annotation").first().innerText(), /user_feedback[\s\S]*HUMAN[\s\S]*thumbs_up/);
     assert.equal(await panel.getByRole("button", { name: "👍" }).getAttribute("aria-pressed"), "true");
     await panel.getByRole("button", { name: "👎" }).click();
-    await waitFor(async () => /thumbs_down/.test(await panel.getByTestId("annotation").first().innerText()), "toggled");
+    await panel.getByTestId("annotation").first().filter({ hasText: "thumbs_down" }).waitFor();
     assert.equal(await panel.getByTestId("annotation").count(), 1, "the thumbs replace each other");
 
     await panel.getByText("add an annotation").click();
@@ -271,26 +266,27 @@ describe("the sessions UI", () => {
     await panel.locator("input[name=score]").fill("0.75");
     await panel.locator("input[name=explanation]").fill("the VAT number was fixed");
     await panel.getByRole("button", { name: "Save" }).click();
-    await waitFor(async () => (await panel.getByTestId("annotation").count()) === 2, "second annotation");
-    const header = page.getByTestId("session-header");
-    await waitFor(async () => /goal_completion: 0\.75 · met/.test(await header.innerText()), "header summary");
+    await panel.getByTestId("annotation").filter({ hasText: "goal_completion" }).waitFor();
+    assert.equal(await panel.getByTestId("annotation").count(), 2);
+    await page.getByTestId("session-header").filter({ hasText: /goal_completion: 0\.75 · met/ }).waitFor();
     const stored = await api("/v1/projects/support-bot/sessions/browser-chat/annotations");
     assert.deepEqual(stored.data.map((a) => [a.name, a.label, a.score]), [
       ["user_feedback", "thumbs_down", 0],
       ["goal_completion", "met", 0.75],
     ]);
     await panel.getByRole("button", { name: "delete goal_completion" }).click();
-    await waitFor(async () => (await panel.getByTestId("annotation").count()) === 1, "deleted");
+    await panel.getByTestId("annotation").filter({ hasText: "goal_completion" }).waitFor({ state: "detached" });
+    assert.equal(await panel.getByTestId("annotation").count(), 1);
 
     // the evaluator's verdicts show in the sessions table
     await page.goto(base + "/projects/support-bot/sessions?errors=1");
-    await waitFor(async () => (await rowIds()).join() === "s-error", "errored session");
+    await rowIdsAre("s-error");
     assert.match(await rows().first().innerText(), /error_free: 0\.00 · had_errors/);
   });
 
   it("makes errored turns stand out", async () => {
     await page.goto(base + "/projects/support-bot/sessions?errors=1");
-    await waitFor(async () => (await rowIds()).join() === "s-error", "errors filter");
+    await rowIdsAre("s-error");
     assert.ok(await rows().first().evaluate((el) => el.classList.contains("has-error")));
     await page.goto(base + "/projects/support-bot/sessions/s-error");
     await page.locator(".turn.turn-error").waitFor();
@@ -299,15 +295,16 @@ describe("the sessions UI", () => {
   it("renders hostile LLM output without running it", async () => {
     await page.goto(base + "/projects/support-bot/sessions/s-xss");
     const output = page.getByTestId("turn-output").locator(".markdown");
-    await output.waitFor();
-    await page.waitForTimeout(300);
+    // the Markdown is rendered: whatever it injected is in the DOM now
+    await output.locator("strong").first().waitFor();
     assert.equal(await page.evaluate(() => window.__xss), undefined);
     assert.equal(await output.locator("script, img, iframe").count(), 0);
     assert.match(await output.innerHTML(), /<strong>bold text<\/strong>/);
     assert.equal(await output.locator("a[href^=javascript]").count(), 0);
     // clicking what is left of the link runs nothing either
     await output.locator("a").first().click();
-    await page.waitForTimeout(200);
+    // a frame later, the click and anything it started have run
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve))));
     assert.equal(await page.evaluate(() => window.__xss), undefined);
   });
 

@@ -1,0 +1,88 @@
+// A real `oi-sessions serve` for the Node tests (node/test-e2e, the example
+// chat's end-to-end test, the UI's browser tests): free ports, its SQLite file
+// in a temp dir, ready once it has printed its `listening` lines (its sockets
+// are bound then).
+//
+// The server answers an export only after the spans are committed, so a test
+// reads the API right after its provider's forceFlush()/shutdown(): no polling.
+// Node built-ins only, so any package of the repository can import it.
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+export const REPO = fileURLToPath(new URL("../..", import.meta.url));
+
+const HOW_TO =
+  "build the server (scripts/build-ui.sh, then " +
+  "`flock /tmp/oi-cargo.lock cargo build --release -p openinference-session-server`) " +
+  "or point OI_SESSIONS_BIN at an oi-sessions binary";
+
+/** `$OI_SESSIONS_BIN`, else the release build. */
+export function serverBinary() {
+  return process.env.OI_SESSIONS_BIN ?? join(REPO, "target", "release", "oi-sessions");
+}
+
+/** Whether there is a binary to start (tests may skip without one). */
+export function serverBuilt() {
+  return existsSync(serverBinary());
+}
+
+/**
+ * Starts `oi-sessions serve` on 127.0.0.1:0 (and gRPC on another free port
+ * when `grpc`). Resolves to `{ base, grpc, dataDir, stop }` once it listens:
+ * `base` is `http://127.0.0.1:<port>`, `grpc` `127.0.0.1:<port>` or undefined,
+ * `stop()` sends SIGTERM, waits for the exit and removes the data.
+ */
+export async function startServer({ grpc = false, timeoutMs = 15_000 } = {}) {
+  const bin = serverBinary();
+  const dataDir = mkdtempSync(join(tmpdir(), "oi-sessions-test-"));
+  const child = spawn(
+    bin,
+    ["serve", "--http-addr", "127.0.0.1:0", "--grpc-addr", grpc ? "127.0.0.1:0" : "off", "--data-dir", dataDir],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  // the log, read all along (a full pipe would block the server), kept for errors
+  let log = "";
+  child.stderr.on("data", (d) => {
+    log = (log + d).slice(-20_000);
+  });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  const addresses = {};
+  let timer;
+  const failed = new Promise((_, reject) => {
+    child.once("error", (e) => reject(new Error(`cannot run ${bin}: ${e.message}; ${HOW_TO}`)));
+    timer = setTimeout(() => reject(new Error(`oi-sessions did not listen within ${timeoutMs} ms: ${log}`)), timeoutMs);
+  });
+  failed.catch(() => {}); // reported through the race below, or too late to matter
+  const listening = (async () => {
+    for await (const line of createInterface({ input: child.stdout })) {
+      const m = /^oi-sessions listening (\w+)=(\S+)/.exec(line);
+      if (m) addresses[m[1]] = m[2];
+      if (addresses.http && (!grpc || addresses.grpc)) return;
+    }
+    throw new Error(`oi-sessions exited before listening (exit ${child.exitCode}): ${log}`);
+  })();
+  listening.catch(() => {}); // reported through the race below
+  try {
+    await Promise.race([listening, failed]);
+  } catch (e) {
+    child.kill("SIGKILL");
+    rmSync(dataDir, { recursive: true, force: true });
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+  return {
+    base: `http://${addresses.http}`,
+    grpc: addresses.grpc,
+    dataDir,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      await exited;
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
