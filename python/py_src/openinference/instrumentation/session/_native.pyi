@@ -1,6 +1,6 @@
 """Type stubs of the native core binding (Rust, pyo3)."""
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar, final
 
 from typing_extensions import Self
@@ -8,8 +8,12 @@ from typing_extensions import Self
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 __all__ = [
+    "BAGGAGE_SESSION_ID",
+    "BAGGAGE_USER_ID",
     "CONTEXT_KEYS",
     "MAX_ID_BYTES",
+    "MAX_TEMPLATE_BYTES",
+    "MAX_VALUE_BYTES",
     "Attributes",
     "ContextScope",
     "install_context_hooks",
@@ -20,8 +24,17 @@ __all__ = [
     "validate_session_id",
 ]
 
+#: The largest id (session, user, template version) or tag, in bytes.
 MAX_ID_BYTES: int
+#: The largest metadata or template variables (serialized JSON) or free-form string attribute, in bytes.
+MAX_VALUE_BYTES: int
+#: The largest prompt template, in bytes.
+MAX_TEMPLATE_BYTES: int
+#: OpenInference's context keys in the order of ``Attributes.context_values()``.
 CONTEXT_KEYS: tuple[str, ...]
+#: The W3C Baggage entries carrying the session and user ids (opt-in propagation).
+BAGGAGE_SESSION_ID: str
+BAGGAGE_USER_ID: str
 
 @final
 class Attributes:
@@ -42,15 +55,9 @@ class Attributes:
     @staticmethod
     def for_session(session_id: str) -> Attributes: ...
     @staticmethod
-    def from_context_values(
-        session_id: Any,
-        user_id: Any,
-        metadata: Any,
-        tags: Any,
-        prompt_template: Any,
-        prompt_template_version: Any,
-        prompt_template_variables: Any,
-    ) -> tuple[Attributes | None, list[str]]: ...
+    def from_context_values(values: Iterable[Any]) -> tuple[Attributes | None, list[str]]: ...
+    @staticmethod
+    def from_baggage(session_id: Any = None, user_id: Any = None) -> tuple[Attributes | None, list[str]]: ...
     def with_scope(self, scope: Attributes) -> Attributes: ...
     def context_values(self) -> tuple[Any, ...]: ...
     def context_updates(self) -> dict[str, Any]: ...
