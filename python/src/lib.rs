@@ -408,6 +408,16 @@ fn validate_session_id(session_id: &Bound<'_, PyAny>) -> PyResult<String> {
     Ok(id)
 }
 
+/// Checks that `value` is a dict of JSON values the way metadata is checked
+/// (`TypeError`/`ValueError` naming the place in `name`), without the size
+/// limit of span attributes; returns it as compact JSON text. For the API
+/// client's annotation metadata.
+#[pyfunction]
+fn json_object_text(value: &Bound<'_, PyAny>, name: &str) -> PyResult<String> {
+    let object = json_object_from_py(value, name)?;
+    Ok(serde_json::Value::Object(object).to_string())
+}
+
 /// The attribute keys the core writes, as interned Python strings: building a
 /// dict with a `&str` key makes (and hashes) a new Python string every time.
 static KEYS: PyOnceLock<HashMap<&'static str, Py<PyString>>> = PyOnceLock::new();
@@ -439,6 +449,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scope::using_attributes, m)?)?;
     m.add_function(wrap_pyfunction!(parse_aliases, m)?)?;
     m.add_function(wrap_pyfunction!(validate_session_id, m)?)?;
+    m.add_function(wrap_pyfunction!(json_object_text, m)?)?;
     m.add("MAX_ID_BYTES", openinference_session::MAX_ID_BYTES)?;
     m.add("MAX_VALUE_BYTES", openinference_session::MAX_VALUE_BYTES)?;
     m.add(

@@ -17,6 +17,7 @@ __all__ = [
     "Attributes",
     "ContextScope",
     "install_context_hooks",
+    "json_object_text",
     "parse_aliases",
     "set_baggage_flag",
     "using_attributes",
@@ -112,3 +113,5 @@ def install_context_hooks(
 def set_baggage_flag(enabled: bool) -> None: ...
 def parse_aliases(names: Sequence[str]) -> int: ...
 def validate_session_id(session_id: str) -> str: ...
+def json_object_text(value: object, name: str) -> str:
+    """Checks a dict of JSON values the way metadata is checked; returns its JSON text."""
