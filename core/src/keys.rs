@@ -34,23 +34,6 @@ pub const TRACELOOP_SESSION_ID: &str = "traceloop.association.properties.session
 /// Traceloop / OpenLLMetry association property for the user.
 pub const TRACELOOP_USER_ID: &str = "traceloop.association.properties.user_id";
 
-/// The keys that only their own argument may set: a free-form attribute under one
-/// of these names would silently fight with the typed value.
-pub const RESERVED: &[&str] = &[
-    SESSION_ID,
-    USER_ID,
-    METADATA,
-    TAG_TAGS,
-    PROMPT_TEMPLATE_TEMPLATE,
-    PROMPT_TEMPLATE_VERSION,
-    PROMPT_TEMPLATE_VARIABLES,
-    GEN_AI_CONVERSATION_ID,
-    LANGSMITH_THREAD_ID,
-    LANGSMITH_USER_ID,
-    TRACELOOP_SESSION_ID,
-    TRACELOOP_USER_ID,
-];
-
 /// OpenInference JS's context key for free-form span attributes (its
 /// `setAttributes`). A context key only: the attributes it holds are written on
 /// spans under their own names. OpenInference Python has no such key.
@@ -72,11 +55,41 @@ pub const CONTEXT_KEYS: [&str; 8] = [
 
 /// The context keys both OpenInference packages use: [`CONTEXT_KEYS`] without
 /// the last, OpenInference JS's free-form [`ATTRIBUTES`]. What the Python
-/// binding writes and reads.
+/// binding writes and reads, and the span attributes a scope always writes.
 pub const SHARED_CONTEXT_KEYS: &[&str] = match CONTEXT_KEYS.split_last() {
     Some((_, shared)) => shared,
     None => &[],
 };
+
+/// The keys of the opt-in aliases.
+const ALIAS_KEYS: [&str; 5] = [
+    GEN_AI_CONVERSATION_ID,
+    LANGSMITH_THREAD_ID,
+    LANGSMITH_USER_ID,
+    TRACELOOP_SESSION_ID,
+    TRACELOOP_USER_ID,
+];
+
+/// The keys that only their own argument may set (the OpenInference keys and
+/// the aliases): a free-form attribute under one of these names would silently
+/// fight with the typed value.
+pub const RESERVED: &[&str] = &concat::<12>(SHARED_CONTEXT_KEYS, &ALIAS_KEYS);
+
+/// `a` then `b`, at compile time; `N` must be their total length.
+const fn concat<const N: usize>(a: &[&'static str], b: &[&'static str]) -> [&'static str; N] {
+    assert!(a.len() + b.len() == N, "N is the total length");
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < a.len() {
+        out[i] = a[i];
+        i += 1;
+    }
+    while i < N {
+        out[i] = b[i - a.len()];
+        i += 1;
+    }
+    out
+}
 
 /// Where each value sits in the context values: the position of its key in
 /// [`CONTEXT_KEYS`], found at compile time (a key missing from the list does
