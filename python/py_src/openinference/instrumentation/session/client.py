@@ -34,7 +34,18 @@ import urllib.request
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from ._native import json_object_text
+from ._checks import (
+    count,
+    json_metadata,
+    non_empty,
+    opt_int,
+    opt_number,
+    opt_str,
+    opt_time,
+    segment,
+    shown,
+    type_name,
+)
 
 #: Where the client goes when neither ``base_url`` nor ``$OI_SESSIONS_URL`` is set.
 DEFAULT_BASE_URL = "http://127.0.0.1:6006"
@@ -80,154 +91,50 @@ class SessionsTimeoutError(SessionsAPIError):
         super().__init__(0, "timeout", message)
 
 
-# --- argument checks -------------------------------------------------------------
-# A wrong type is a TypeError, a wrong value a ValueError; both name the argument.
-
-
-def _type_name(value: object) -> str:
-    return type(value).__name__
-
-
-def _shown(value: object) -> str:
-    """A value in an error message: text as JSON (as the Node twin shows it), a
-    number as itself, anything else by its type."""
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return repr(value)
-    return _type_name(value)
-
-
-def _segment(value: object, argument: str) -> str:
-    """A path segment: a non-empty str, percent-encoded."""
-    if not isinstance(value, str):
-        raise TypeError(f"{argument} must be a str, not {_type_name(value)}")
-    if value == "":
-        raise ValueError(f"{argument} must be a non-empty string")
-    if value in (".", ".."):
-        # URL resolution (the Node twin's fetch, proxies) reads "." and ".." as
-        # moves in the path: the request would reach another resource.
-        raise ValueError(f"{argument} {_shown(value)} cannot be sent in a URL path")
-    try:
-        return urllib.parse.quote(value, safe="")
-    except UnicodeEncodeError:
-        raise ValueError(f"{argument} is not well-formed Unicode (a lone surrogate)") from None
-
-
-def _opt_str(value: object, argument: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise TypeError(f"{argument} must be a str, not {_type_name(value)}")
-    return value
-
-
-def _non_empty(value: object, argument: str) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{argument} must be a non-empty string, got {_shown(value)}")
-    if not value.strip():
-        raise ValueError(f"{argument} must be a non-empty string, got {_shown(value)}")
-    return value
-
-
-def _opt_int(value: object, argument: str, minimum: int) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{argument} must be an integer of at least {minimum}, got {_shown(value)}")
-    if value < minimum:
-        raise ValueError(f"{argument} must be an integer of at least {minimum}, got {value}")
-    return value
-
-
-def _count(value: object, argument: str, minimum: int) -> int:
-    """A required integer of at least ``minimum``."""
-    checked = _opt_int(value, argument, minimum)
-    if checked is None:
-        raise TypeError(f"{argument} must be an integer of at least {minimum}, got None")
-    return checked
-
-
-def _opt_number(value: object, argument: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{argument} must be a finite number, got {_shown(value)}")
-    if not math.isfinite(value):
-        raise ValueError(f"{argument} must be a finite number, got {value}")
-    return value
-
-
-def _opt_time(value: object, argument: str) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, _dt.datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"{argument} is a naive datetime: give it a timezone")
-        # UTC with a Z, milliseconds unless finer (the Node twin's Date.toISOString)
-        utc = value.astimezone(_dt.timezone.utc)
-        spec = "milliseconds" if utc.microsecond % 1000 == 0 else "microseconds"
-        return utc.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
-    if not isinstance(value, str):
-        raise TypeError(f"{argument} must be an RFC 3339 str or a datetime, not {_type_name(value)}")
-    return value
+# --- argument checks (the shared ones are in _checks) ---------------------------
 
 
 def _timeout(value: object) -> float:
     if value is None:
         return DEFAULT_TIMEOUT
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"timeout must be a positive number of seconds, got {_shown(value)}")
+        raise TypeError(f"timeout must be a positive number of seconds, got {shown(value)}")
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"timeout must be a positive number of seconds, got {value}")
     return float(value)
 
 
-def _metadata(value: object, argument: str) -> dict[str, Any] | None:
-    """Annotation metadata: a dict of JSON values (checked by the core's converter)."""
-    if value is None:
-        return None
-    if isinstance(value, Mapping) and not isinstance(value, dict):
-        value = dict(value)
-    json_object_text(value, argument)  # raises unless a dict of JSON values
-    assert isinstance(value, dict)
-    return value
-
-
-def _unexpected(caller: str, keys: Iterable[str]) -> None:
-    for key in keys:
-        raise TypeError(f"{caller}() got an unexpected keyword argument {key!r}")
-
-
 def _session_query(filters: Mapping[str, Any], caller: str) -> _Query:
     """The session list's query parameters, checked, in the API's order."""
-    _unexpected(caller, (k for k in filters if k not in SESSION_FILTERS))
+    unknown = [k for k in filters if k not in SESSION_FILTERS]
+    if unknown:
+        raise TypeError(f"{caller}() got an unexpected keyword argument {unknown[0]!r}")
     query: _Query = []
 
     def add(name: str, value: str | None) -> None:
         if value is not None:
             query.append((name, value))
 
-    add("sort", _opt_str(filters.get("sort"), "sort"))
-    add("order", _opt_str(filters.get("order"), "order"))
-    add("start_time", _opt_time(filters.get("start_time"), "start_time"))
-    add("end_time", _opt_time(filters.get("end_time"), "end_time"))
-    add("user_id", _opt_str(filters.get("user_id"), "user_id"))
-    add("tag", _opt_str(filters.get("tag"), "tag"))
+    add("sort", opt_str(filters.get("sort"), "sort"))
+    add("order", opt_str(filters.get("order"), "order"))
+    add("start_time", opt_time(filters.get("start_time"), "start_time"))
+    add("end_time", opt_time(filters.get("end_time"), "end_time"))
+    add("user_id", opt_str(filters.get("user_id"), "user_id"))
+    add("tag", opt_str(filters.get("tag"), "tag"))
     has_error = filters.get("has_error")
     if has_error is not None:
         if not isinstance(has_error, bool):
-            raise TypeError(f"has_error must be a bool, not {_type_name(has_error)}")
+            raise TypeError(f"has_error must be a bool, not {type_name(has_error)}")
         add("has_error", "true" if has_error else "false")
-    min_traces = _opt_int(filters.get("min_traces"), "min_traces", 0)
+    min_traces = opt_int(filters.get("min_traces"), "min_traces", 0)
     add("min_traces", None if min_traces is None else str(min_traces))
-    add("q", _opt_str(filters.get("q"), "q"))
+    add("q", opt_str(filters.get("q"), "q"))
     metadata = filters.get("metadata")
     if metadata is not None:
         if not isinstance(metadata, Mapping):
-            raise TypeError(f"metadata must be a dict of filters, not {_type_name(metadata)}")
+            raise TypeError(f"metadata must be a dict of filters, not {type_name(metadata)}")
         for key, value in metadata.items():
-            place = f"metadata[{_shown(key)}]"
+            place = f"metadata[{shown(key)}]"
             if isinstance(value, bool):
                 add(f"metadata.{key}", "true" if value else "false")
             elif isinstance(value, str):
@@ -237,7 +144,7 @@ def _session_query(filters: Mapping[str, Any], caller: str) -> _Query:
             elif isinstance(value, float):
                 raise ValueError(f"{place} must be a str, a finite number or a bool, got {value}")
             else:
-                raise TypeError(f"{place} must be a str, a finite number or a bool, not {_type_name(value)}")
+                raise TypeError(f"{place} must be a str, a finite number or a bool, not {type_name(value)}")
     return query
 
 
@@ -256,21 +163,21 @@ def _annotation_body(
     session_id: str | None, name: object, fields: Mapping[str, Any], prefix: str
 ) -> dict[str, Any]:
     """The API body of one annotation, checked (``prefix`` names its place in a bulk request)."""
-    _non_empty(name, f"{prefix}name")
+    non_empty(name, f"{prefix}name")
     kind = fields.get("annotator_kind")
     if kind is None:
         kind = "HUMAN"
     if kind not in ANNOTATOR_KINDS:
         error = ValueError if isinstance(kind, str) else TypeError
-        raise error(f"{prefix}annotator_kind must be HUMAN, LLM or CODE, got {_shown(kind)}")
-    label = _opt_str(fields.get("label"), f"{prefix}label")
-    explanation = _opt_str(fields.get("explanation"), f"{prefix}explanation")
-    user_id = _opt_str(fields.get("user_id"), f"{prefix}user_id")
-    identifier = _opt_str(fields.get("identifier"), f"{prefix}identifier") or ""
-    score = _opt_number(fields.get("score"), f"{prefix}score")
+        raise error(f"{prefix}annotator_kind must be HUMAN, LLM or CODE, got {shown(kind)}")
+    label = opt_str(fields.get("label"), f"{prefix}label")
+    explanation = opt_str(fields.get("explanation"), f"{prefix}explanation")
+    user_id = opt_str(fields.get("user_id"), f"{prefix}user_id")
+    identifier = opt_str(fields.get("identifier"), f"{prefix}identifier") or ""
+    score = opt_number(fields.get("score"), f"{prefix}score")
     if label is None and score is None and explanation is None:
         raise ValueError(f"{prefix.rstrip('.') or 'an annotation'} needs a label, a score or an explanation")
-    metadata = _metadata(fields.get("metadata"), f"{prefix}metadata")
+    metadata = json_metadata(fields.get("metadata"), f"{prefix}metadata")
     body: dict[str, Any] = {"name": name, "annotator_kind": kind, "identifier": identifier}
     for key, value in (
         ("session_id", session_id),
@@ -299,16 +206,16 @@ class SessionsClient:
         api_key: str | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
     ) -> None:
-        url = _opt_str(base_url, "base_url") or os.environ.get("OI_SESSIONS_URL") or DEFAULT_BASE_URL
+        url = opt_str(base_url, "base_url") or os.environ.get("OI_SESSIONS_URL") or DEFAULT_BASE_URL
         url = url.rstrip("/")
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"base_url must be an http(s) URL, got {_shown(url)}")
+            raise ValueError(f"base_url must be an http(s) URL, got {shown(url)}")
         #: The server's base URL, without a trailing slash.
         self.base_url = url
         #: How long to wait for the server, in seconds: to connect, and then for each part of its answer.
         self.timeout = _timeout(timeout)
-        self._api_key = _opt_str(api_key, "api_key") or os.environ.get("OI_SESSIONS_API_KEY") or None
+        self._api_key = opt_str(api_key, "api_key") or os.environ.get("OI_SESSIONS_API_KEY") or None
 
     def _request(self, method: str, path: str, query: _Query | None = None, body: Any = None) -> Any:
         url = self.base_url + path + (("?" + urllib.parse.urlencode(query)) if query else "")
@@ -376,10 +283,10 @@ class SessionsClient:
         text or an aware ``datetime``), ``user_id``, ``tag``, ``has_error``,
         ``min_traces``, ``q``, and ``metadata={"plan": "pro"}`` for ``metadata.<key>``
         filters."""
-        path = f"/v1/projects/{_segment(project, 'project')}/sessions"
+        path = f"/v1/projects/{segment(project, 'project')}/sessions"
         query = _session_query(filters, "list_sessions")
-        page_size = _opt_int(limit, "limit", 1)
-        after = _opt_str(cursor, "cursor")
+        page_size = opt_int(limit, "limit", 1)
+        after = opt_str(cursor, "cursor")
         if page_size is not None:
             query.append(("limit", str(page_size)))
         if after:
@@ -391,12 +298,12 @@ class SessionsClient:
     ) -> Iterator[dict[str, Any]]:
         """Every session matching ``filters`` (those of :meth:`list_sessions`), following
         the cursor. Arguments are checked when called, not at the first ``next()``."""
-        path = f"/v1/projects/{_segment(project, 'project')}/sessions"
+        path = f"/v1/projects/{segment(project, 'project')}/sessions"
         query = _session_query(filters, "iter_sessions")
-        return self._pages(path, query, _opt_int(page_size, "page_size", 1))
+        return self._pages(path, query, opt_int(page_size, "page_size", 1))
 
     def _session_path(self, project: str, session_id: str) -> str:
-        return f"/v1/projects/{_segment(project, 'project')}/sessions/{_segment(session_id, 'session_id')}"
+        return f"/v1/projects/{segment(project, 'project')}/sessions/{segment(session_id, 'session_id')}"
 
     def get_session(self, project: str, session_id: str) -> dict[str, Any]:
         """A session's summary: times, counts, users, tags, metadata, tokens, cost, latency, annotations."""
@@ -407,7 +314,7 @@ class SessionsClient:
     ) -> list[dict[str, Any]]:
         """Every turn of a session, in time order: one per trace, with its input and output."""
         path = self._session_path(project, session_id) + "/turns"
-        return list(self._pages(path, [], _opt_int(page_size, "page_size", 1)))
+        return list(self._pages(path, [], opt_int(page_size, "page_size", 1)))
 
     def delete_session(self, project: str, session_id: str) -> None:
         """Deletes a session with its traces, spans and annotations."""
@@ -453,26 +360,26 @@ class SessionsClient:
         :meth:`annotate_session`), 1,000 per request, each request all or nothing.
         Every annotation is checked before the first request. Returns the stored
         annotations, in order."""
-        path = f"/v1/projects/{_segment(project, 'project')}/session_annotations"
+        path = f"/v1/projects/{segment(project, 'project')}/session_annotations"
         if isinstance(annotations, (str, bytes, Mapping)) or not isinstance(annotations, Iterable):
             raise TypeError(
-                f"annotations must be a list (an iterable) of dicts, not {_type_name(annotations)}"
+                f"annotations must be a list (an iterable) of dicts, not {type_name(annotations)}"
             )
         bodies: list[dict[str, Any]] = []
         for i, item in enumerate(annotations):
             if not isinstance(item, Mapping):
-                raise TypeError(f"annotations[{i}] must be a dict, not {_type_name(item)}")
+                raise TypeError(f"annotations[{i}] must be a dict, not {type_name(item)}")
             known = (*_ANNOTATION_FIELDS, "session_id", "name")
             unknown = [k for k in item if k not in known]
             if unknown:
                 raise TypeError(
-                    f"annotations[{i}] has an unknown key {_shown(unknown[0])}; known keys are {', '.join(known)}"
+                    f"annotations[{i}] has an unknown key {shown(unknown[0])}; known keys are {', '.join(known)}"
                 )
             session_id = item.get("session_id")
             if not isinstance(session_id, str) or session_id == "":
                 error = ValueError if isinstance(session_id, str) else TypeError
                 raise error(
-                    f"annotations[{i}].session_id must be a non-empty string, got {_shown(session_id)}"
+                    f"annotations[{i}].session_id must be a non-empty string, got {shown(session_id)}"
                 )
             bodies.append(_annotation_body(session_id, item.get("name"), item, f"annotations[{i}]."))
         stored: list[dict[str, Any]] = []
@@ -490,7 +397,7 @@ class SessionsClient:
     def delete_session_annotation(self, project: str, session_id: str, annotation_id: int) -> None:
         """Deletes one annotation (its ``id``)."""
         base = self._session_path(project, session_id) + "/annotations"
-        self._request("DELETE", f"{base}/{_count(annotation_id, 'annotation_id', 0)}")
+        self._request("DELETE", f"{base}/{count(annotation_id, 'annotation_id', 0)}")
 
     # --- traces ---------------------------------------------------------------
 
@@ -504,20 +411,20 @@ class SessionsClient:
         page_size: int | None = None,
     ) -> list[dict[str, Any]]:
         """Every trace of a project, or of one session (``session_id``), in every page."""
-        path = f"/v1/projects/{_segment(project, 'project')}/traces"
+        path = f"/v1/projects/{segment(project, 'project')}/traces"
         query: _Query = []
         for name, value in (
-            ("session_id", _opt_str(session_id, "session_id")),
-            ("start_time", _opt_time(start_time, "start_time")),
-            ("end_time", _opt_time(end_time, "end_time")),
+            ("session_id", opt_str(session_id, "session_id")),
+            ("start_time", opt_time(start_time, "start_time")),
+            ("end_time", opt_time(end_time, "end_time")),
         ):
             if value is not None:
                 query.append((name, value))
-        return list(self._pages(path, query, _opt_int(page_size, "page_size", 1)))
+        return list(self._pages(path, query, opt_int(page_size, "page_size", 1)))
 
     def get_trace(self, project: str, trace_id: str) -> dict[str, Any]:
         """A trace with every span."""
-        path = f"/v1/projects/{_segment(project, 'project')}/traces/{_segment(trace_id, 'trace_id')}"
+        path = f"/v1/projects/{segment(project, 'project')}/traces/{segment(trace_id, 'trace_id')}"
         return self._request("GET", path)  # type: ignore[no-any-return]
 
 

@@ -36,18 +36,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from .client import (
-    ANNOTATOR_KINDS,
-    SessionsClient,
-    _count,
-    _metadata,
-    _non_empty,
-    _opt_int,
-    _segment,
-    _session_query,
-    _shown,
-    _type_name,
-)
+from ._checks import count, json_metadata, non_empty, opt_int, segment, shown, type_name
+from .client import ANNOTATOR_KINDS, SessionsClient, _session_query
 
 logger = logging.getLogger("openinference.instrumentation.session.evals")
 
@@ -84,7 +74,7 @@ class SessionTranscript:
         messages: list[Message] = []
         for i, turn in enumerate(turns):
             if not isinstance(turn, Mapping):
-                raise TypeError(f"turns[{i}] must be a dict, not {_type_name(turn)}")
+                raise TypeError(f"turns[{i}] must be a dict, not {type_name(turn)}")
             for key, role in (("input", "user"), ("output", "assistant")):
                 io = turn.get(key)
                 if io is None:
@@ -99,7 +89,7 @@ class SessionTranscript:
         """The conversation as ``role: content`` lines; when longer than
         ``max_chars`` characters, the start is cut and marked with ``…`` (the
         end is where a session is decided)."""
-        _count(max_chars, "max_chars", 1)
+        count(max_chars, "max_chars", 1)
         full = "\n".join(f"{m.role}: {m.content}" for m in self.messages)
         return full if len(full) <= max_chars else "…" + full[len(full) - max_chars + 1 :]
 
@@ -149,22 +139,22 @@ def _as_result(value: object) -> EvaluationResult:
     else:
         raise TypeError(
             "evaluator must return an EvaluationResult or a dict with label, score or explanation, "
-            f"or None to skip, not {_type_name(value)}"
+            f"or None to skip, not {type_name(value)}"
         )
     label, score, explanation = fields.get("label"), fields.get("score"), fields.get("explanation")
     if label is not None and not isinstance(label, str):
-        raise TypeError(f"evaluator returned a label that is not a string: {_type_name(label)}")
+        raise TypeError(f"evaluator returned a label that is not a string: {type_name(label)}")
     if score is not None:
         if isinstance(score, bool) or not isinstance(score, (int, float)):
-            raise TypeError(f"evaluator returned a score that is not a finite number: {_type_name(score)}")
+            raise TypeError(f"evaluator returned a score that is not a finite number: {type_name(score)}")
         if not math.isfinite(score):
             raise ValueError(f"evaluator returned a score that is not a finite number: {score}")
     if explanation is not None and not isinstance(explanation, str):
-        raise TypeError(f"evaluator returned an explanation that is not a string: {_type_name(explanation)}")
+        raise TypeError(f"evaluator returned an explanation that is not a string: {type_name(explanation)}")
     metadata = fields.get("metadata")
     if metadata is not None and not isinstance(metadata, Mapping):
-        raise TypeError(f"evaluator returned metadata that is not an object: {_type_name(metadata)}")
-    return EvaluationResult(label, score, explanation, dict(_metadata(metadata, "metadata") or {}))
+        raise TypeError(f"evaluator returned metadata that is not an object: {type_name(metadata)}")
+    return EvaluationResult(label, score, explanation, dict(json_metadata(metadata, "metadata") or {}))
 
 
 def evaluate_sessions(
@@ -194,29 +184,29 @@ def evaluate_sessions(
     argument is checked before the first request.
     """
     if not callable(getattr(client, "get_turns", None)):
-        raise TypeError(f"client must be a SessionsClient, not {_type_name(client)}")
-    _segment(project, "project")
+        raise TypeError(f"client must be a SessionsClient, not {type_name(client)}")
+    segment(project, "project")
     if not callable(evaluator):
         raise TypeError(
-            f"evaluator must be a callable (SessionTranscript) -> result, not {_type_name(evaluator)}"
+            f"evaluator must be a callable (SessionTranscript) -> result, not {type_name(evaluator)}"
         )
-    _non_empty(name, "name")
+    non_empty(name, "name")
     kind = annotator_kind if annotator_kind is not None else getattr(evaluator, "annotator_kind", "CODE")
     if kind not in ANNOTATOR_KINDS:
         error = ValueError if isinstance(kind, str) else TypeError
-        raise error(f"annotator_kind must be HUMAN, LLM or CODE, got {_shown(kind)}")
+        raise error(f"annotator_kind must be HUMAN, LLM or CODE, got {shown(kind)}")
     if identifier is None:
         identifier = ""
     elif not isinstance(identifier, str):
-        raise TypeError(f"identifier must be a str, not {_type_name(identifier)}")
-    workers = _count(max_workers, "max_workers", 1)
+        raise TypeError(f"identifier must be a str, not {type_name(identifier)}")
+    workers = count(max_workers, "max_workers", 1)
     # the listing options are checked now, whether or not sessions are listed
     _session_query(filters, "evaluate_sessions")
-    page_size = _opt_int(page_size, "page_size", 1)
+    page_size = opt_int(page_size, "page_size", 1)
 
     if session_ids is not None:
         if isinstance(session_ids, (str, bytes, Mapping)) or not isinstance(session_ids, Iterable):
-            raise TypeError(f"session_ids must be a list (an iterable) of str, not {_type_name(session_ids)}")
+            raise TypeError(f"session_ids must be a list (an iterable) of str, not {type_name(session_ids)}")
         given = [k for k, v in {**filters, "page_size": page_size}.items() if v is not None]
         if given:
             raise TypeError(f"session_ids cannot be combined with filters ({', '.join(given)})")
@@ -224,7 +214,7 @@ def evaluate_sessions(
         for i, session_id in enumerate(ids):
             if not isinstance(session_id, str) or session_id == "":
                 error = ValueError if isinstance(session_id, str) else TypeError
-                raise error(f"session_ids[{i}] must be a non-empty string, got {_shown(session_id)}")
+                raise error(f"session_ids[{i}] must be a non-empty string, got {shown(session_id)}")
     else:
         ids = [s["session_id"] for s in client.iter_sessions(project, page_size=page_size, **filters)]
 
@@ -311,7 +301,7 @@ def _judge_labels(labels: object) -> dict[str, float]:
     elif isinstance(labels, (list, tuple)):
         entries = list(labels)
     else:
-        raise TypeError(f"labels must be a dict or a list of (label, score) pairs, not {_type_name(labels)}")
+        raise TypeError(f"labels must be a dict or a list of (label, score) pairs, not {type_name(labels)}")
     if not entries:
         raise ValueError("labels must not be empty")
     checked: dict[str, float] = {}
@@ -319,19 +309,17 @@ def _judge_labels(labels: object) -> dict[str, float]:
     for i, entry in enumerate(entries):
         label, score = entry if isinstance(entry, (list, tuple)) and len(entry) == 2 else (None, None)
         if not isinstance(label, str):
-            raise TypeError(f"labels[{i}] must be a non-empty string, got {_shown(label)}")
+            raise TypeError(f"labels[{i}] must be a non-empty string, got {shown(label)}")
         if not label.strip():
-            raise ValueError(f"labels[{i}] must be a non-empty string, got {_shown(label)}")
+            raise ValueError(f"labels[{i}] must be a non-empty string, got {shown(label)}")
         if isinstance(score, bool) or not isinstance(score, (int, float)):
-            raise TypeError(
-                f"labels[{_shown(label)}] must be a finite number (its score), got {_shown(score)}"
-            )
+            raise TypeError(f"labels[{shown(label)}] must be a finite number (its score), got {shown(score)}")
         if not math.isfinite(score):
-            raise ValueError(f"labels[{_shown(label)}] must be a finite number (its score), got {score}")
+            raise ValueError(f"labels[{shown(label)}] must be a finite number (its score), got {score}")
         other = seen.get(label.lower())
         if other is not None:
             raise ValueError(
-                f"labels[{i}] {_shown(label)} repeats {_shown(other)}: an answer is read in any case"
+                f"labels[{i}] {shown(label)} repeats {shown(other)}: an answer is read in any case"
             )
         seen[label.lower()] = label
         checked[label] = score
@@ -366,20 +354,20 @@ class LLMJudge:
         max_transcript_chars: int = DEFAULT_MAX_TRANSCRIPT_CHARS,
     ) -> None:
         if not callable(complete):
-            raise TypeError(f"complete must be a callable (prompt: str) -> str, not {_type_name(complete)}")
+            raise TypeError(f"complete must be a callable (prompt: str) -> str, not {type_name(complete)}")
         if not isinstance(criteria, str):
             raise TypeError("criteria must be a non-empty string")
         if not criteria.strip():
             raise ValueError("criteria must be a non-empty string")
         checked = _judge_labels(labels)
         if not isinstance(template, str):
-            raise TypeError(f"template must be a str, not {_type_name(template)}")
+            raise TypeError(f"template must be a str, not {type_name(template)}")
         used: set[str] = set()
         _format(template, {p: "" for p in PLACEHOLDERS}, used)  # raises on a malformed template
         for placeholder in PLACEHOLDERS:
             if placeholder not in used:
                 raise ValueError(f"template must contain {{{placeholder}}}")
-        self.max_transcript_chars = _count(max_transcript_chars, "max_transcript_chars", 1)
+        self.max_transcript_chars = count(max_transcript_chars, "max_transcript_chars", 1)
         self.complete = complete
         self.criteria = criteria
         self.labels = checked
@@ -404,7 +392,7 @@ class LLMJudge:
     def parse(self, answer: str) -> EvaluationResult:
         """Reads a verdict from a model's answer (what a call does after ``complete``)."""
         if not isinstance(answer, str):
-            raise TypeError(f"complete must return a str, not {_type_name(answer)}")
+            raise TypeError(f"complete must return a str, not {type_name(answer)}")
         stripped = answer.strip()
         first_line, _, rest = stripped.partition("\n")
         explanation = rest.strip()
