@@ -78,14 +78,17 @@ def count(value: object, argument: str, minimum: int) -> int:
     return checked
 
 
-def opt_number(value: object, argument: str) -> float | None:
-    if value is None:
-        return None
+def finite_number(value: object, what: str) -> float:
+    """A finite number (not a bool); ``what`` says what it must be, naming the argument."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{argument} must be a finite number, got {shown(value)}")
+        raise TypeError(f"{what}, got {shown(value)}")
     if not math.isfinite(value):
-        raise ValueError(f"{argument} must be a finite number, got {value}")
+        raise ValueError(f"{what}, got {value}")
     return value
+
+
+def opt_number(value: object, argument: str) -> float | None:
+    return None if value is None else finite_number(value, f"{argument} must be a finite number")
 
 
 def opt_time(value: object, argument: str) -> str | None:

@@ -36,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._checks import count, json_metadata, non_empty, opt_int, segment, shown, type_name
+from ._checks import count, finite_number, json_metadata, non_empty, opt_int, segment, shown, type_name
 from .client import ANNOTATOR_KINDS, SessionsClient, _session_query
 
 logger = logging.getLogger("openinference.instrumentation.session.evals")
@@ -312,10 +312,7 @@ def _judge_labels(labels: object) -> dict[str, float]:
             raise TypeError(f"labels[{i}] must be a non-empty string, got {shown(label)}")
         if not label.strip():
             raise ValueError(f"labels[{i}] must be a non-empty string, got {shown(label)}")
-        if isinstance(score, bool) or not isinstance(score, (int, float)):
-            raise TypeError(f"labels[{shown(label)}] must be a finite number (its score), got {shown(score)}")
-        if not math.isfinite(score):
-            raise ValueError(f"labels[{shown(label)}] must be a finite number (its score), got {score}")
+        score = finite_number(score, f"labels[{shown(label)}] must be a finite number (its score)")
         other = seen.get(label.lower())
         if other is not None:
             raise ValueError(
