@@ -191,7 +191,11 @@ def evaluate_sessions(
             f"evaluator must be a callable (SessionTranscript) -> result, not {type_name(evaluator)}"
         )
     non_empty(name, "name")
-    kind = annotator_kind if annotator_kind is not None else getattr(evaluator, "annotator_kind", "CODE")
+    kind = annotator_kind
+    if kind is None:
+        kind = getattr(evaluator, "annotator_kind", None)
+    if kind is None:
+        kind = "CODE"
     if kind not in ANNOTATOR_KINDS:
         error = ValueError if isinstance(kind, str) else TypeError
         raise error(f"annotator_kind must be HUMAN, LLM or CODE, got {shown(kind)}")
