@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::error::{Error, Field, Result};
-use crate::keys;
+use crate::keys::{self, slot};
 
 /// Upper bound on an id (session, user, template version) or a tag, in bytes.
 pub const MAX_ID_BYTES: usize = 4 * 1024;
@@ -675,4 +675,58 @@ pub struct ContextValues {
     pub prompt_template_variables: Option<String>,
     /// OpenInference JS's free-form `attributes`, JSON object text.
     pub attributes: Option<String>,
+}
+
+impl ContextValues {
+    /// The values in the order of [`keys::CONTEXT_KEYS`] (`None` where unset),
+    /// text made a host value by `text` and the tags by `tags` (a list in
+    /// Python, JSON text in JavaScript). The one place a binding learns which
+    /// value goes where.
+    pub fn into_slots<T>(
+        self,
+        mut text: impl FnMut(String) -> T,
+        tags: impl FnOnce(Vec<String>) -> T,
+    ) -> [Option<T>; keys::CONTEXT_KEYS.len()] {
+        let mut slots: [Option<T>; keys::CONTEXT_KEYS.len()] = std::array::from_fn(|_| None);
+        slots[slot::SESSION_ID] = self.session_id.map(&mut text);
+        slots[slot::USER_ID] = self.user_id.map(&mut text);
+        slots[slot::METADATA] = self.metadata.map(&mut text);
+        slots[slot::TAG_TAGS] = self.tags.map(tags);
+        slots[slot::PROMPT_TEMPLATE_TEMPLATE] = self.prompt_template.map(&mut text);
+        slots[slot::PROMPT_TEMPLATE_VERSION] = self.prompt_template_version.map(&mut text);
+        slots[slot::PROMPT_TEMPLATE_VARIABLES] = self.prompt_template_variables.map(&mut text);
+        slots[slot::ATTRIBUTES] = self.attributes.map(&mut text);
+        slots
+    }
+
+    /// The values held in `slots`, in the order of [`keys::CONTEXT_KEYS`]
+    /// (slots past the end are unset): `text` reads the value of the slot it is
+    /// given, `tags` reads the tags; either may decline (`None`), and the value
+    /// is then unset.
+    pub fn from_slots<T>(
+        slots: impl IntoIterator<Item = Option<T>>,
+        mut text: impl FnMut(usize, T) -> Option<String>,
+        mut tags: impl FnMut(T) -> Option<Vec<String>>,
+    ) -> ContextValues {
+        let mut values = ContextValues::default();
+        for (i, value) in slots.into_iter().enumerate() {
+            let Some(value) = value else { continue };
+            if i == slot::TAG_TAGS {
+                values.tags = tags(value);
+                continue;
+            }
+            let field = match i {
+                slot::SESSION_ID => &mut values.session_id,
+                slot::USER_ID => &mut values.user_id,
+                slot::METADATA => &mut values.metadata,
+                slot::PROMPT_TEMPLATE_TEMPLATE => &mut values.prompt_template,
+                slot::PROMPT_TEMPLATE_VERSION => &mut values.prompt_template_version,
+                slot::PROMPT_TEMPLATE_VARIABLES => &mut values.prompt_template_variables,
+                slot::ATTRIBUTES => &mut values.attributes,
+                _ => continue,
+            };
+            *field = text(i, value);
+        }
+        values
+    }
 }

@@ -4,9 +4,12 @@
 //! under a `session.id`. This crate owns what a session context is and how it
 //! behaves, and the Python and Node packages of this project bind to it:
 //!
-//! - [`attributes`]: the model ([`ContextAttributes`]), validation, the
+//! - [`attributes`]: the model ([`ContextAttributes`]), validation and its
+//!   limits ([`MAX_ID_BYTES`], [`MAX_VALUE_BYTES`], [`MAX_TEMPLATE_BYTES`]), the
 //!   inheritance rule for nested scopes, and the conversion to span attributes;
-//! - [`keys`]: the OpenInference attribute keys and the opt-in aliases;
+//! - [`keys`]: the OpenInference attribute keys, the opt-in aliases, and the
+//!   context and baggage keys (with the order of the context values,
+//!   [`keys::CONTEXT_KEYS`]) every binding uses;
 //! - [`error`]: the one error type, naming the argument at fault;
 //! - `otel` (feature `otel`, on by default): the Rust API over
 //!   [`opentelemetry::Context`] (`using_session`, `SessionFutureExt`,
@@ -40,7 +43,10 @@ pub mod keys;
 #[cfg(feature = "otel")]
 pub mod otel;
 
-pub use attributes::{Aliases, AttributeValue, ContextAttributes, ContextValues, JsonObject};
+pub use attributes::{
+    Aliases, AttributeValue, ContextAttributes, ContextValues, JsonObject, MAX_ID_BYTES,
+    MAX_TEMPLATE_BYTES, MAX_VALUE_BYTES,
+};
 pub use error::{Error, Field, Result};
 #[cfg(feature = "otel")]
 pub use otel::{

@@ -3,7 +3,7 @@
 
 use openinference_session::attributes::{MAX_ID_BYTES, MAX_VALUE_BYTES};
 use openinference_session::{
-    Aliases, AttributeValue, ContextAttributes, ContextValues, Error, Field, JsonObject,
+    Aliases, AttributeValue, ContextAttributes, ContextValues, Error, Field, JsonObject, keys,
 };
 use proptest::prelude::*;
 use serde_json::json;
@@ -234,6 +234,46 @@ fn context_values_round_trip_and_foreign_values_are_read_leniently() {
     assert_eq!(read.session_id(), Some("s-9"));
     assert_eq!(read.user_id(), None);
     assert_eq!(errors.len(), 2);
+}
+
+#[test]
+fn context_values_sit_in_the_slots_of_their_keys() {
+    // every value set to its own key's name: each slot must hold its key
+    let named = ContextValues {
+        session_id: Some(keys::SESSION_ID.into()),
+        user_id: Some(keys::USER_ID.into()),
+        metadata: Some(keys::METADATA.into()),
+        tags: Some(vec![keys::TAG_TAGS.into()]),
+        prompt_template: Some(keys::PROMPT_TEMPLATE_TEMPLATE.into()),
+        prompt_template_version: Some(keys::PROMPT_TEMPLATE_VERSION.into()),
+        prompt_template_variables: Some(keys::PROMPT_TEMPLATE_VARIABLES.into()),
+        attributes: Some(keys::ATTRIBUTES.into()),
+    };
+    let slots = named.clone().into_slots(|s| s, |tags| tags.concat());
+    let expected: Vec<Option<String>> = keys::CONTEXT_KEYS
+        .iter()
+        .map(|k| Some((*k).to_owned()))
+        .collect();
+    assert_eq!(slots.to_vec(), expected);
+    assert_eq!(keys::CONTEXT_KEYS[keys::slot::TAG_TAGS], keys::TAG_TAGS);
+    assert_eq!(keys::CONTEXT_KEYS[keys::slot::ATTRIBUTES], keys::ATTRIBUTES);
+    assert_eq!(keys::SHARED_CONTEXT_KEYS, &keys::CONTEXT_KEYS[..7]);
+
+    let back = ContextValues::from_slots(slots, |_, s| Some(s), |s| Some(vec![s]));
+    assert_eq!(back, named);
+    // a declined value is unset; missing slots are unset
+    let partial = ContextValues::from_slots(
+        [Some("s"), None, Some("m")],
+        |slot, s| (slot != keys::slot::METADATA).then(|| s.to_owned()),
+        |_| None,
+    );
+    assert_eq!(
+        partial,
+        ContextValues {
+            session_id: Some("s".into()),
+            ..ContextValues::default()
+        }
+    );
 }
 
 fn arb_attrs() -> impl Strategy<Value = ContextAttributes> {

@@ -18,6 +18,50 @@ export declare function checkScope(specJson: string): void
 /** Checks a session id. */
 export declare function checkSessionId(sessionId: string): void
 
+/** Where each attribute's value sits in the context values. */
+export interface ContextSlots {
+  /** `session.id`. */
+  sessionId: number
+  /** `user.id`. */
+  userId: number
+  /** `metadata`. */
+  metadata: number
+  /** `tag.tags`. */
+  tags: number
+  /**
+   * `llm.prompt_template.template` (clearing it clears the version and
+   * variables too).
+   */
+  promptTemplate: number
+  /** `llm.prompt_template.version`. */
+  promptTemplateVersion: number
+  /** `llm.prompt_template.variables`. */
+  promptTemplateVariables: number
+  /** OpenInference JS's free-form `attributes`. */
+  attributes: number
+}
+
+/** The core's context and baggage keys (see [`CoreKeys`]). */
+export declare function coreKeys(): CoreKeys
+
+/**
+ * The core's context and baggage keys, which the wrapper reads once when it
+ * loads.
+ */
+export interface CoreKeys {
+  /**
+   * OpenInference's context attribute names, in the order of the context
+   * values.
+   */
+  contextKeys: Array<string>
+  /** Where each attribute's value sits in `context_keys`. */
+  slots: ContextSlots
+  /** The W3C Baggage entry carrying the session id (opt-in propagation). */
+  baggageSessionId: string
+  /** The W3C Baggage entry carrying the user id. */
+  baggageUserId: string
+}
+
 /**
  * What is in effect when the scope `spec_json` opens within the scope whose
  * context values are `outer_values_json` (the core's inheritance rule), as
@@ -66,6 +110,15 @@ export interface ForeignValues {
 /** The largest id (session, user, template version) or tag, in bytes. */
 export declare const MAX_ID_BYTES: number
 
+/** The largest prompt template, in bytes. */
+export declare const MAX_TEMPLATE_BYTES: number
+
+/**
+ * The largest metadata or template variables (serialized JSON) or free-form
+ * string attribute, in bytes.
+ */
+export declare const MAX_VALUE_BYTES: number
+
 /** Parses alias names (`gen_ai`, `langsmith`, `traceloop`) into bits. */
 export declare function parseAliases(names: Array<string>): number
 
@@ -83,7 +136,7 @@ export declare function spanAttributesJson(values: string, aliases: number): str
 
 /**
  * The context values less one attribute, named by its slot in the values
- * (`clearSession` and friends); the prompt template slot (4) clears its
- * text, version and variables.
+ * (`clearSession` and friends); the prompt template's slot clears its text,
+ * version and variables.
  */
 export declare function without(values: string, slot: number): string

@@ -56,10 +56,12 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     .map((f) => join("test", f));
   // The type test compiles against the installed declarations with our own tsc.
   const tsc = createRequire(join(pkgDir, "package.json")).resolve("typescript/bin/tsc");
+  // The clients' shared cases stay in the repository (tests/clients/), read by the Python tests too.
+  const clientCases = fileURLToPath(new URL("../../tests/clients/cases.json", import.meta.url));
   const run = spawnSync(process.execPath, ["--test", "--test-reporter=spec", ...files], {
     cwd: app,
     stdio: "inherit",
-    env: { ...process.env, OI_TSC: tsc },
+    env: { ...process.env, OI_TSC: tsc, OI_CLIENT_CASES: clientCases },
   });
   if (process.env.OI_KEEP_APP) console.log(`scratch app kept at ${app}`);
   else rmSync(app, { recursive: true, force: true });

@@ -22,6 +22,7 @@
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use openinference_session::attributes::{ContextValues, parse_object, validate_id};
+use openinference_session::keys::{self, slot};
 use openinference_session::{Aliases, AttributeValue, ContextAttributes, Field};
 use serde::Deserialize;
 
@@ -123,47 +124,27 @@ fn build_scope(spec_json: &str) -> Result<ContextAttributes> {
 
 /// The context values of `attrs` as JSON text: an array of OpenInference JS's
 /// values (strings; metadata, tags, variables and attributes as JSON text;
-/// `null` where unset) in the order `session.id`, `user.id`, `metadata`,
-/// `tag.tags`, `llm.prompt_template.template`, `.version`, `.variables`,
-/// `attributes`.
+/// `null` where unset) in the order of the core's `CONTEXT_KEYS`.
 fn values_json(attrs: &ContextAttributes) -> String {
-    let v = attrs.to_context_values();
-    let tags = v
-        .tags
-        .map(|t| serde_json::to_string(&t).unwrap_or_else(|_| "[]".to_owned()));
-    let values = [
-        v.session_id,
-        v.user_id,
-        v.metadata,
-        tags,
-        v.prompt_template,
-        v.prompt_template_version,
-        v.prompt_template_variables,
-        v.attributes,
-    ];
-    serde_json::to_string(&values).unwrap_or_else(|_| "[]".to_owned())
+    let values = attrs
+        .to_context_values()
+        .into_slots(Some, |t| serde_json::to_string(&t).ok());
+    serde_json::to_string(&values.map(Option::flatten)).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// The context values of [`values_json`] text, one per slot.
+fn parse_values(json: &str) -> Result<Vec<Option<String>>> {
+    serde_json::from_str(json)
+        .map_err(|e| Error::new(Status::InvalidArg, format!("invalid context values: {e}")))
 }
 
 /// The attributes that [`values_json`] text stands for.
 fn from_values_json(json: &str) -> Result<ContextAttributes> {
-    let values: Vec<Option<String>> = serde_json::from_str(json)
-        .map_err(|e| Error::new(Status::InvalidArg, format!("invalid context values: {e}")))?;
-    let mut it = values.into_iter();
-    let mut next = || it.next().flatten();
-    let session_id = next();
-    let user_id = next();
-    let metadata = next();
-    let tags = next().and_then(|json| serde_json::from_str::<Vec<String>>(&json).ok());
-    let values = ContextValues {
-        session_id,
-        user_id,
-        metadata,
-        tags,
-        prompt_template: next(),
-        prompt_template_version: next(),
-        prompt_template_variables: next(),
-        attributes: next(),
-    };
+    let values = ContextValues::from_slots(
+        parse_values(json)?,
+        |_, text| Some(text),
+        |tags| serde_json::from_str::<Vec<String>>(&tags).ok(),
+    );
     // Values this binding wrote came from valid attributes: they read back whole.
     Ok(ContextAttributes::from_context_values(&values).0)
 }
@@ -245,17 +226,23 @@ pub fn span_attributes_json(values: String, aliases: u32) -> Result<String> {
 }
 
 /// The context values less one attribute, named by its slot in the values
-/// (`clearSession` and friends); the prompt template slot (4) clears its
-/// text, version and variables.
+/// (`clearSession` and friends); the prompt template's slot clears its text,
+/// version and variables.
 #[napi]
 pub fn without(values: String, slot: u32) -> Result<String> {
-    let mut values: Vec<Option<String>> = serde_json::from_str(&values)
-        .map_err(|e| Error::new(Status::InvalidArg, format!("invalid context values: {e}")))?;
-    let slots: &[usize] = match slot {
-        4 => &[4, 5, 6],
-        n => &[n as usize],
+    let mut values = parse_values(&values)?;
+    let template = [
+        slot::PROMPT_TEMPLATE_TEMPLATE,
+        slot::PROMPT_TEMPLATE_VERSION,
+        slot::PROMPT_TEMPLATE_VARIABLES,
+    ];
+    let one = [slot as usize];
+    let cleared: &[usize] = if slot as usize == slot::PROMPT_TEMPLATE_TEMPLATE {
+        &template
+    } else {
+        &one
     };
-    for &i in slots {
+    for &i in cleared {
         if let Some(v) = values.get_mut(i) {
             *v = None;
         }
@@ -308,4 +295,71 @@ pub fn parse_aliases(names: Vec<String>) -> Result<u32> {
 
 /// The largest id (session, user, template version) or tag, in bytes.
 #[napi]
-pub const MAX_ID_BYTES: u32 = openinference_session::attributes::MAX_ID_BYTES as u32;
+pub const MAX_ID_BYTES: u32 = openinference_session::MAX_ID_BYTES as u32;
+
+/// The largest metadata or template variables (serialized JSON) or free-form
+/// string attribute, in bytes.
+#[napi]
+pub const MAX_VALUE_BYTES: u32 = openinference_session::MAX_VALUE_BYTES as u32;
+
+/// The largest prompt template, in bytes.
+#[napi]
+pub const MAX_TEMPLATE_BYTES: u32 = openinference_session::MAX_TEMPLATE_BYTES as u32;
+
+/// Where each attribute's value sits in the context values.
+#[napi(object)]
+pub struct ContextSlots {
+    /// `session.id`.
+    pub session_id: u32,
+    /// `user.id`.
+    pub user_id: u32,
+    /// `metadata`.
+    pub metadata: u32,
+    /// `tag.tags`.
+    pub tags: u32,
+    /// `llm.prompt_template.template` (clearing it clears the version and
+    /// variables too).
+    pub prompt_template: u32,
+    /// `llm.prompt_template.version`.
+    pub prompt_template_version: u32,
+    /// `llm.prompt_template.variables`.
+    pub prompt_template_variables: u32,
+    /// OpenInference JS's free-form `attributes`.
+    pub attributes: u32,
+}
+
+/// The core's context and baggage keys, which the wrapper reads once when it
+/// loads.
+#[napi(object)]
+pub struct CoreKeys {
+    /// OpenInference's context attribute names, in the order of the context
+    /// values.
+    pub context_keys: Vec<String>,
+    /// Where each attribute's value sits in `context_keys`.
+    pub slots: ContextSlots,
+    /// The W3C Baggage entry carrying the session id (opt-in propagation).
+    pub baggage_session_id: String,
+    /// The W3C Baggage entry carrying the user id.
+    pub baggage_user_id: String,
+}
+
+/// The core's context and baggage keys (see [`CoreKeys`]).
+#[napi]
+pub fn core_keys() -> CoreKeys {
+    let at = |slot: usize| slot as u32;
+    CoreKeys {
+        context_keys: keys::CONTEXT_KEYS.iter().map(|k| (*k).to_owned()).collect(),
+        slots: ContextSlots {
+            session_id: at(slot::SESSION_ID),
+            user_id: at(slot::USER_ID),
+            metadata: at(slot::METADATA),
+            tags: at(slot::TAG_TAGS),
+            prompt_template: at(slot::PROMPT_TEMPLATE_TEMPLATE),
+            prompt_template_version: at(slot::PROMPT_TEMPLATE_VERSION),
+            prompt_template_variables: at(slot::PROMPT_TEMPLATE_VARIABLES),
+            attributes: at(slot::ATTRIBUTES),
+        },
+        baggage_session_id: keys::BAGGAGE_SESSION_ID.to_owned(),
+        baggage_user_id: keys::BAGGAGE_USER_ID.to_owned(),
+    }
+}

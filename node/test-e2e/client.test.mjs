@@ -182,7 +182,7 @@ describe("errors", () => {
     await new Promise((resolve) => silent.listen(0, "127.0.0.1", resolve));
     try {
       const slow = new SessionsClient({ baseUrl: `http://127.0.0.1:${silent.address().port}`, timeoutMs: 200 });
-      await assert.rejects(slow.listProjects(), { name: "SessionsApiError", status: 0, code: "timeout" });
+      await assert.rejects(slow.listProjects(), { name: "SessionsTimeoutError", status: 0, code: "timeout" });
     } finally {
       silent.closeAllConnections();
       await new Promise((resolve) => silent.close(resolve));

@@ -57,6 +57,13 @@ export interface AliasOptions {
 /** The largest id (session, user, template version) or tag, in bytes. */
 export const MAX_ID_BYTES: number = native.MAX_ID_BYTES;
 
+// A UTF-16 code unit is at most 3 bytes of UTF-8 (a surrogate pair, two units,
+// is 4), so text of at most limit / 3 code units is within a limit in bytes.
+/** The most code units an id may have and certainly be within `MAX_ID_BYTES` (1,365). */
+const SURELY_SHORT_ID = Math.floor(MAX_ID_BYTES / 3);
+/** Text this short is within every size limit of the core on text (metadata, variables, template). */
+const SURELY_SMALL = Math.floor(Math.min(native.MAX_VALUE_BYTES, native.MAX_TEMPLATE_BYTES) / 3);
+
 /** Calls into the core, turning its refusals into TypeErrors (it names the argument). */
 function core<T>(call: () => T): T {
   try {
@@ -68,18 +75,15 @@ function core<T>(call: () => T): T {
 
 /**
  * Whether the core would certainly accept `id` as an id or a tag: not blank
- * (its first character is visible ASCII) and at most 1,365 UTF-16 code units
- * (so at most 4,095 UTF-8 bytes, under `MAX_ID_BYTES`). A shortcut that saves
- * a call into Rust for the usual id, never a rule of its own: whatever it does
+ * (its first character is visible ASCII) and at most `SURELY_SHORT_ID` UTF-16
+ * code units (so at most `MAX_ID_BYTES` UTF-8 bytes). A shortcut that saves a
+ * call into Rust for the usual id, never a rule of its own: whatever it does
  * not vouch for, the core checks.
  */
 function surelyValidId(id: string): boolean {
   const first = id.charCodeAt(0);
-  return first > 0x20 && first < 0x7f && id.length <= 1365;
+  return first > 0x20 && first < 0x7f && id.length <= SURELY_SHORT_ID;
 }
-
-/** Text this short is within every size limit of the core (3 UTF-8 bytes per code unit at most). */
-const SURELY_SMALL = 80_000;
 
 function surelySmall(text: string | undefined): boolean {
   return text === undefined || text.length <= SURELY_SMALL;
@@ -155,13 +159,13 @@ export function setSession(ctx: Context, session: Session): Context {
 
 /** The session in effect in `ctx`, if any. */
 export function getSession(ctx: Context): Session | undefined {
-  const sessionId = value(ctx, Slot.SessionId);
+  const sessionId = value(ctx, Slot.sessionId);
   return sessionId === undefined ? undefined : { sessionId };
 }
 
 /** A new context without the session (the other attributes stay). */
 export function clearSession(ctx: Context): Context {
-  return clear(checkContext(ctx), Slot.SessionId);
+  return clear(checkContext(ctx), Slot.sessionId);
 }
 
 // ---- user -------------------------------------------------------------------
@@ -175,13 +179,13 @@ export function setUser(ctx: Context, user: User): Context {
 
 /** The user in effect in `ctx`, if any. */
 export function getUser(ctx: Context): User | undefined {
-  const userId = value(ctx, Slot.UserId);
+  const userId = value(ctx, Slot.userId);
   return userId === undefined ? undefined : { userId };
 }
 
 /** A new context without the user. */
 export function clearUser(ctx: Context): Context {
-  return clear(checkContext(ctx), Slot.UserId);
+  return clear(checkContext(ctx), Slot.userId);
 }
 
 // ---- metadata -----------------------------------------------------------------
@@ -194,12 +198,12 @@ export function setMetadata(ctx: Context, metadata: Metadata): Context {
 
 /** The metadata in effect in `ctx` (a new object), if any. */
 export function getMetadata(ctx: Context): Metadata | undefined {
-  return parsed(ctx, Slot.Metadata) as Metadata | undefined;
+  return parsed(ctx, Slot.metadata) as Metadata | undefined;
 }
 
 /** A new context without metadata. */
 export function clearMetadata(ctx: Context): Context {
-  return clear(checkContext(ctx), Slot.Metadata);
+  return clear(checkContext(ctx), Slot.metadata);
 }
 
 // ---- tags ---------------------------------------------------------------------
@@ -212,12 +216,12 @@ export function setTags(ctx: Context, tags: Tags): Context {
 
 /** The tags in effect in `ctx` (a new array), if any. */
 export function getTags(ctx: Context): Tags | undefined {
-  return parsed(ctx, Slot.Tags) as Tags | undefined;
+  return parsed(ctx, Slot.tags) as Tags | undefined;
 }
 
 /** A new context without tags. */
 export function clearTags(ctx: Context): Context {
-  return clear(checkContext(ctx), Slot.Tags);
+  return clear(checkContext(ctx), Slot.tags);
 }
 
 // ---- prompt template ------------------------------------------------------------
@@ -243,9 +247,9 @@ export function getPromptTemplate(ctx: Context): Partial<PromptTemplate> | undef
   if (scope === undefined) return undefined;
   const values = scope.contextValues();
   const out: Partial<PromptTemplate> = {};
-  const template = values[Slot.PromptTemplate];
-  const variables = values[Slot.PromptTemplateVariables];
-  const version = values[Slot.PromptTemplateVersion];
+  const template = values[Slot.promptTemplate];
+  const variables = values[Slot.promptTemplateVariables];
+  const version = values[Slot.promptTemplateVersion];
   if (template !== undefined) out.template = template;
   if (variables !== undefined) out.variables = JSON.parse(variables) as Record<string, unknown>;
   if (version !== undefined) out.version = version;
@@ -254,7 +258,7 @@ export function getPromptTemplate(ctx: Context): Partial<PromptTemplate> | undef
 
 /** A new context without the prompt template, its variables and version. */
 export function clearPromptTemplate(ctx: Context): Context {
-  return clear(checkContext(ctx), Slot.PromptTemplate);
+  return clear(checkContext(ctx), Slot.promptTemplate);
 }
 
 // ---- free-form attributes -------------------------------------------------------
@@ -267,12 +271,12 @@ export function setAttributes(ctx: Context, attributes: SpanAttributes): Context
 
 /** The free-form span attributes in effect in `ctx` (a new object), if any. */
 export function getAttributes(ctx: Context): SpanAttributes | undefined {
-  return parsed(ctx, Slot.Attributes) as SpanAttributes | undefined;
+  return parsed(ctx, Slot.attributes) as SpanAttributes | undefined;
 }
 
 /** A new context without free-form span attributes. */
 export function clearAttributes(ctx: Context): Context {
-  return clear(checkContext(ctx), Slot.Attributes);
+  return clear(checkContext(ctx), Slot.attributes);
 }
 
 // ---- several at once ----------------------------------------------------------

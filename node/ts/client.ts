@@ -15,17 +15,25 @@
  *
  * Answers are the API's JSON objects, field names as the API spells them
  * (snake_case; see the server's `/openapi.json`); options are camelCase. Uses
- * the global `fetch` (Node 18+). Errors reject with {@link SessionsApiError};
- * bad arguments with a `TypeError` naming the argument.
+ * the global `fetch` (Node 18+). Errors reject with {@link SessionsApiError}
+ * ({@link SessionsTimeoutError} when the server does not answer in time); bad
+ * arguments with a `TypeError` naming the argument, before any request. The
+ * Python `SessionsClient` is this client's twin: the same checks, requests and
+ * errors (`tests/clients/cases.json` pins both).
  *
  * @module
  */
+
+import { checkJsonObject, describe, isPlainObject } from "./convert";
 
 /** Where the client goes when neither `baseUrl` nor `$OI_SESSIONS_URL` is set. */
 export const DEFAULT_BASE_URL = "http://127.0.0.1:6006";
 
 /** How many annotations one bulk request carries at most (the server's limit). */
 export const MAX_ANNOTATIONS_PER_REQUEST = 1000;
+
+/** How long the client waits for an answer, in milliseconds, unless told otherwise. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
 
 /** The server answered with an error, or gave no answer (`status` 0). */
 export class SessionsApiError extends Error {
@@ -44,9 +52,17 @@ export class SessionsApiError extends Error {
     this.parameter = parameter;
   }
 
-  /** `404 not_found: message (parameter x)`, the Python error's text. */
+  /** `SessionsApiError: 404 not_found: message (parameter x)`, the Python error's text after its name. */
   override toString(): string {
     return `${this.name}: ${this.status} ${this.code}: ${this.message}${this.parameter ? ` (parameter ${this.parameter})` : ""}`;
+  }
+}
+
+/** The server did not answer within the client's `timeoutMs` (status 0, code `timeout`). */
+export class SessionsTimeoutError extends SessionsApiError {
+  constructor(message: string) {
+    super(0, "timeout", message);
+    this.name = "SessionsTimeoutError";
   }
 }
 
@@ -259,22 +275,8 @@ export interface SessionAnnotationInput extends AnnotationOptions {
 
 type Query = Array<[string, string]>;
 
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  if (value instanceof Date) return "a Date";
-  const t = typeof value;
-  return t === "object" ? "an object" : t === "undefined" ? "undefined" : `a ${t}`;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
 /** A path segment: a non-empty string, percent-encoded. */
-function segment(value: unknown, argument: string): string {
+export function segment(value: unknown, argument: string): string {
   if (typeof value !== "string") throw new TypeError(`${argument} must be a string, not ${describe(value)}`);
   if (value === "") throw new TypeError(`${argument} must be a non-empty string`);
   if (value === "." || value === "..") {
@@ -289,7 +291,7 @@ function segment(value: unknown, argument: string): string {
   }
 }
 
-function checkOptions(options: unknown, argument: string, known: readonly string[]): Record<string, unknown> {
+export function checkOptions(options: unknown, argument: string, known: readonly string[]): Record<string, unknown> {
   if (options === undefined || options === null) return {};
   if (!isPlainObject(options)) throw new TypeError(`${argument} must be an object, not ${describe(options)}`);
   for (const key of Object.keys(options)) {
@@ -324,9 +326,11 @@ function optTime(value: unknown, argument: string): string | undefined {
   return value;
 }
 
-const SESSION_FILTERS = ["sort", "order", "startTime", "endTime", "userId", "tag", "hasError", "minTraces", "q", "metadata"] as const;
+/** The session list's filters (the API's query parameters, camelCase). */
+export const SESSION_FILTERS = ["sort", "order", "startTime", "endTime", "userId", "tag", "hasError", "minTraces", "q", "metadata"] as const;
 
-function sessionFilters(options: Record<string, unknown>, argument: string): Query {
+/** The session list's query parameters from checked filters, in the API's order. */
+export function sessionFilters(options: Record<string, unknown>, argument: string): Query {
   const query: Query = [];
   const add = (name: string, value: string | undefined) => {
     if (value !== undefined) query.push([name, value]);
@@ -393,16 +397,14 @@ function annotationBody(
     throw new TypeError(`${prefix.replace(/\.$/, "") || "an annotation"} needs a label, a score or an explanation`);
   }
   const metadata = options.metadata;
-  if (metadata !== undefined && metadata !== null && !isPlainObject(metadata)) {
-    throw new TypeError(`${prefix}metadata must be an object, not ${describe(metadata)}`);
-  }
+  if (metadata !== undefined && metadata !== null) checkJsonObject(metadata, `${prefix}metadata`);
   const body: Record<string, unknown> = { name, annotator_kind: kind, identifier };
   if (sessionId !== undefined) body.session_id = sessionId;
   if (label !== undefined) body.label = label;
   if (score !== undefined) body.score = score;
   if (explanation !== undefined) body.explanation = explanation;
   if (userId !== undefined) body.user_id = userId;
-  if (metadata && Object.keys(metadata).length > 0) body.metadata = metadata;
+  if (isPlainObject(metadata) && Object.keys(metadata).length > 0) body.metadata = metadata;
   return body;
 }
 
@@ -434,7 +436,7 @@ export class SessionsClient {
     }
     this.baseUrl = baseUrl;
     this.#apiKey = optString(o.apiKey, "apiKey") || env("OI_SESSIONS_API_KEY");
-    const timeoutMs = o.timeoutMs ?? 30_000;
+    const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     if (typeof timeoutMs !== "number" || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
       throw new TypeError(`timeoutMs must be a positive number, got ${typeof timeoutMs === "number" ? timeoutMs : describe(timeoutMs)}`);
     }
@@ -462,7 +464,7 @@ export class SessionsClient {
     } catch (e) {
       const error = e as { name?: string; message?: string; cause?: { message?: string; code?: string } };
       if (error?.name === "TimeoutError" || error?.name === "AbortError") {
-        throw new SessionsApiError(0, "timeout", `${this.baseUrl}: no answer within ${this.timeoutMs} ms`);
+        throw new SessionsTimeoutError(`${this.baseUrl}: no answer within ${this.timeoutMs} ms`);
       }
       const reason = error?.cause?.message || error?.cause?.code || error?.message || String(e);
       throw new SessionsApiError(0, "unreachable", `${this.baseUrl}: ${reason}`);

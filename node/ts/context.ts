@@ -20,33 +20,25 @@ import { ROOT_CONTEXT, createContextKey, diag, propagation } from "@opentelemetr
 import type { AttributeValue, Context } from "@opentelemetry/api";
 import native = require("../native/index.js");
 
-/** OpenInference's context attribute names, in the core's `contextValues` order. */
-export const CONTEXT_ATTRIBUTE_NAMES = [
-  "session.id",
-  "user.id",
-  "metadata",
-  "tag.tags",
-  "llm.prompt_template.template",
-  "llm.prompt_template.version",
-  "llm.prompt_template.variables",
-  "attributes",
-] as const;
+// The core's keys, read once at load: the order of the context values, where
+// each attribute sits in them, and the baggage entries.
+const CORE_KEYS = native.coreKeys();
+
+/** OpenInference's context attribute names, in the order of the core's context values. */
+export const CONTEXT_ATTRIBUTE_NAMES: readonly string[] = Object.freeze(CORE_KEYS.contextKeys);
 
 /** OpenInference JS's context keys, shared with `@arizeai/openinference-core`. */
 export const CONTEXT_KEYS: readonly symbol[] = CONTEXT_ATTRIBUTE_NAMES.map((name) =>
   createContextKey(`OpenInference SDK Context Key ${name}`),
 );
 
-export const enum Slot {
-  SessionId = 0,
-  UserId = 1,
-  Metadata = 2,
-  Tags = 3,
-  PromptTemplate = 4,
-  PromptTemplateVersion = 5,
-  PromptTemplateVariables = 6,
-  Attributes = 7,
-}
+/** Where each attribute's value sits in the context values (the core's slots). */
+export const Slot: Readonly<native.ContextSlots> = Object.freeze(CORE_KEYS.slots);
+/** A position in the context values: one of `Slot`'s. */
+export type Slot = number;
+
+const BAGGAGE_SESSION_ID = CORE_KEYS.baggageSessionId;
+const BAGGAGE_USER_ID = CORE_KEYS.baggageUserId;
 
 const SLOT_OF_KEY = new Map<symbol, number>(CONTEXT_KEYS.map((key, slot) => [key, slot]));
 
@@ -263,20 +255,20 @@ function foreignText(values: unknown[], slot: Slot, problems: string[]): string 
 /** Reads the values another package left under OpenInference's keys, leniently. */
 function readForeign(values: unknown[]): Scope | undefined {
   const problems: string[] = [];
-  const tags = values[Slot.Tags];
+  const tags = values[Slot.tags];
   // OpenInference JS keeps tags as JSON text; a list (the Python shape) is read too.
   const tagList =
     Array.isArray(tags) && tags.every((t) => typeof t === "string") ? (tags as string[]) : undefined;
   const read = native.readForeign({
-    sessionId: foreignText(values, Slot.SessionId, problems),
-    userId: foreignText(values, Slot.UserId, problems),
-    metadata: foreignText(values, Slot.Metadata, problems),
+    sessionId: foreignText(values, Slot.sessionId, problems),
+    userId: foreignText(values, Slot.userId, problems),
+    metadata: foreignText(values, Slot.metadata, problems),
     tags: tagList,
-    tagsJson: tagList === undefined ? foreignText(values, Slot.Tags, problems) : undefined,
-    promptTemplate: foreignText(values, Slot.PromptTemplate, problems),
-    promptTemplateVersion: foreignText(values, Slot.PromptTemplateVersion, problems),
-    promptTemplateVariables: foreignText(values, Slot.PromptTemplateVariables, problems),
-    attributes: foreignText(values, Slot.Attributes, problems),
+    tagsJson: tagList === undefined ? foreignText(values, Slot.tags, problems) : undefined,
+    promptTemplate: foreignText(values, Slot.promptTemplate, problems),
+    promptTemplateVersion: foreignText(values, Slot.promptTemplateVersion, problems),
+    promptTemplateVariables: foreignText(values, Slot.promptTemplateVariables, problems),
+    attributes: foreignText(values, Slot.attributes, problems),
   });
   for (const problem of problems.concat(read.problems)) {
     warn(`ignoring a session context value: ${problem}`);
@@ -295,8 +287,8 @@ function foreignScope(values: unknown[]): Scope | undefined {
 function baggageScope(ctx: Context): Scope | undefined {
   const bag = propagation.getBaggage(ctx);
   if (bag === undefined) return undefined;
-  const sessionId = bag.getEntry("session.id")?.value;
-  const userId = bag.getEntry("user.id")?.value;
+  const sessionId = bag.getEntry(BAGGAGE_SESSION_ID)?.value;
+  const userId = bag.getEntry(BAGGAGE_USER_ID)?.value;
   if (sessionId === undefined && userId === undefined) return undefined;
   // Inbound baggage is untrusted: values that do not validate are ignored.
   const read = native.readForeign({ sessionId, userId });
@@ -322,12 +314,12 @@ export function scopeIn(ctx: Context): Scope | undefined {
 
 function withBaggage(ctx: Context, scope: Scope): Context {
   const values = scope.contextValues();
-  const sessionId = values[Slot.SessionId];
-  const userId = values[Slot.UserId];
+  const sessionId = values[Slot.sessionId];
+  const userId = values[Slot.userId];
   if (sessionId === undefined && userId === undefined) return ctx;
   let bag = propagation.getBaggage(ctx) ?? propagation.createBaggage();
-  if (sessionId !== undefined) bag = bag.setEntry("session.id", { value: sessionId });
-  if (userId !== undefined) bag = bag.setEntry("user.id", { value: userId });
+  if (sessionId !== undefined) bag = bag.setEntry(BAGGAGE_SESSION_ID, { value: sessionId });
+  if (userId !== undefined) bag = bag.setEntry(BAGGAGE_USER_ID, { value: userId });
   return propagation.setBaggage(ctx, bag);
 }
 
@@ -352,10 +344,11 @@ export function clear(ctx: Context, slot: Slot): Context {
   const scope = scopeIn(ctx);
   if (scope === undefined) return ctx.deleteValue(CONTEXT_KEYS[slot]);
   let base = ctx instanceof SessionContext ? ctx.base : ctx;
-  if (settings.baggage && (slot === Slot.SessionId || slot === Slot.UserId)) {
+  if (settings.baggage && (slot === Slot.sessionId || slot === Slot.userId)) {
     const bag = propagation.getBaggage(base);
     if (bag !== undefined) {
-      base = propagation.setBaggage(base, bag.removeEntry(CONTEXT_ATTRIBUTE_NAMES[slot]));
+      const entry = slot === Slot.sessionId ? BAGGAGE_SESSION_ID : BAGGAGE_USER_ID;
+      base = propagation.setBaggage(base, bag.removeEntry(entry));
     }
   }
   return new SessionContext(base, Scope.of(native.without(scope.valuesJson(), slot)));

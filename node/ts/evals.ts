@@ -23,12 +23,20 @@
  * (`LLM` for an `LLMJudge`), and replace the previous run's verdict on the same
  * session (same name and `identifier`).
  *
+ * The Python `openinference.instrumentation.session.evals` is this module's
+ * twin: same transcripts, prompt, parsing and checks (`tests/clients/cases.json`
+ * pins both).
+ *
  * @module
  */
 
 import { diag } from "@opentelemetry/api";
 import {
+  SESSION_FILTERS,
   SessionsApiError,
+  checkOptions,
+  segment,
+  sessionFilters,
   type Annotation,
   type AnnotatorKind,
   type IterSessionsOptions,
@@ -37,6 +45,7 @@ import {
   type SessionsClient,
   type Turn,
 } from "./client";
+import { checkJsonObject, describe, isPlainObject } from "./convert";
 
 /** How much conversation an LLM judge is shown, at most, in characters (the end is kept). */
 export const DEFAULT_MAX_TRANSCRIPT_CHARS = 600_000;
@@ -75,12 +84,34 @@ export class SessionTranscript {
   }
 
   /**
+   * The conversation of a session's turns (the API's objects): each turn's
+   * input as a user message and its output as an assistant message; a turn
+   * without an input or an output (`null`) has no such message.
+   */
+  static fromTurns(init: Omit<SessionTranscriptInit, "messages">): SessionTranscript {
+    const { project, sessionId, session, turns } = init;
+    if (!Array.isArray(turns)) throw new TypeError(`turns must be an array, not ${describe(turns)}`);
+    const messages: Message[] = [];
+    turns.forEach((turn: unknown, i) => {
+      if (!isPlainObject(turn)) throw new TypeError(`turns[${i}] must be an object, not ${describe(turn)}`);
+      for (const [key, role] of [["input", "user"], ["output", "assistant"]] as const) {
+        const io = turn[key];
+        if (io === null || io === undefined) continue;
+        const value = isPlainObject(io) ? io.value : undefined;
+        if (typeof value !== "string") throw new TypeError(`turns[${i}].${key} must be null or an object with a string value`);
+        messages.push({ role, content: value });
+      }
+    });
+    return new SessionTranscript({ project, sessionId, session, turns, messages });
+  }
+
+  /**
    * The conversation as `role: content` lines; when longer than `maxChars`
    * characters (Unicode code points), the start is cut and marked with `…`
    * (the end is where a session is decided).
    */
   text(maxChars: number = DEFAULT_MAX_TRANSCRIPT_CHARS): string {
-    checkCount(maxChars, "maxChars", 0);
+    checkCount(maxChars, "maxChars", 1);
     const full = this.messages.map((m) => `${m.role}: ${m.content}`).join("\n");
     if (full.length <= maxChars) return full;
     if (codePoints(full) <= maxChars) return full;
@@ -132,19 +163,6 @@ export interface EvaluateSessionsOptions extends IterSessionsOptions {
 
 // --- helpers --------------------------------------------------------------------
 
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  const t = typeof value;
-  return t === "object" ? "an object" : t === "undefined" ? "undefined" : `a ${t}`;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
 function checkCount(value: unknown, argument: string, min: number): void {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
     throw new TypeError(`${argument} must be an integer of at least ${min}, got ${typeof value === "number" ? value : describe(value)}`);
@@ -187,9 +205,7 @@ function pyStrip(s: string): string {
 }
 
 function errorText(e: unknown): string {
-  if (e instanceof SessionsApiError) {
-    return `SessionsApiError: ${e.status} ${e.code}: ${e.message}${e.parameter ? ` (parameter ${e.parameter})` : ""}`;
-  }
+  if (e instanceof SessionsApiError) return e.toString();
   if (e instanceof Error) return `${e.name}: ${e.message}`;
   return `thrown: ${String(e)}`;
 }
@@ -211,8 +227,9 @@ function asResult(value: unknown): Required<Pick<EvaluationResult, "metadata">> 
   if (explanation !== undefined && explanation !== null && typeof explanation !== "string") {
     throw new TypeError(`evaluator returned an explanation that is not a string: ${describe(explanation)}`);
   }
-  if (metadata !== undefined && metadata !== null && !isPlainObject(metadata)) {
-    throw new TypeError(`evaluator returned metadata that is not an object: ${describe(metadata)}`);
+  if (metadata !== undefined && metadata !== null) {
+    if (!isPlainObject(metadata)) throw new TypeError(`evaluator returned metadata that is not an object: ${describe(metadata)}`);
+    checkJsonObject(metadata, "metadata");
   }
   return {
     label: label as string | null | undefined,
@@ -224,15 +241,10 @@ function asResult(value: unknown): Required<Pick<EvaluationResult, "metadata">> 
 
 // --- transcripts and runs ---------------------------------------------------------
 
-/** Reads a session and its turns and builds the conversation: each turn's input as a user message, its output as an assistant message. */
+/** Reads a session and its turns and builds the conversation (see {@link SessionTranscript.fromTurns}). */
 export async function sessionTranscript(client: SessionsClient, project: string, sessionId: string): Promise<SessionTranscript> {
   const [session, turns] = await Promise.all([client.getSession(project, sessionId), client.getTurns(project, sessionId)]);
-  const messages: Message[] = [];
-  for (const turn of turns) {
-    if (turn.input) messages.push({ role: "user", content: turn.input.value });
-    if (turn.output) messages.push({ role: "assistant", content: turn.output.value });
-  }
-  return new SessionTranscript({ project, sessionId, session, turns, messages });
+  return SessionTranscript.fromTurns({ project, sessionId, session, turns });
 }
 
 const RUN_OPTIONS = ["name", "sessionIds", "annotatorKind", "identifier", "concurrency"];
@@ -257,7 +269,7 @@ export async function evaluateSessions(
   if (typeof client !== "object" || client === null || typeof (client as SessionsClient).getTurns !== "function") {
     throw new TypeError(`client must be a SessionsClient, not ${describe(client)}`);
   }
-  if (typeof project !== "string" || project === "") throw new TypeError("project must be a non-empty string");
+  segment(project, "project");
   const evaluate: (t: SessionTranscript) => unknown =
     typeof evaluator === "function"
       ? evaluator
@@ -267,7 +279,8 @@ export async function evaluateSessions(
             throw new TypeError(`evaluator must be a function or an object with an evaluate method, not ${describe(evaluator)}`);
           })();
   if (!isPlainObject(options)) throw new TypeError(`options must be an object with a name, not ${describe(options)}`);
-  const { name, sessionIds, annotatorKind, identifier = "", concurrency = 4 } = options;
+  const { name, sessionIds, annotatorKind, concurrency = 4 } = options;
+  const identifier = options.identifier ?? "";
   const filters: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(options)) if (!RUN_OPTIONS.includes(k)) filters[k] = v;
   if (typeof name !== "string" || name.trim() === "") {
@@ -279,15 +292,18 @@ export async function evaluateSessions(
   }
   if (typeof identifier !== "string") throw new TypeError(`options.identifier must be a string, not ${describe(identifier)}`);
   checkCount(concurrency, "options.concurrency", 1);
+  // the listing options are checked now, whether or not sessions are listed
+  const listing = checkOptions(filters, "options", [...RUN_OPTIONS, ...SESSION_FILTERS, "pageSize"]);
+  sessionFilters(listing, "options");
+  if (listing.pageSize !== undefined && listing.pageSize !== null) checkCount(listing.pageSize, "options.pageSize", 1);
 
   let ids: string[];
   if (sessionIds !== undefined && sessionIds !== null) {
     if (typeof sessionIds !== "object" || typeof (sessionIds as Iterable<string>)[Symbol.iterator] !== "function") {
       throw new TypeError(`options.sessionIds must be an array (an iterable) of strings, not ${describe(sessionIds)}`);
     }
-    if (Object.keys(filters).length > 0) {
-      throw new TypeError(`options.sessionIds cannot be combined with filters (${Object.keys(filters).join(", ")})`);
-    }
+    const given = Object.keys(filters).filter((k) => filters[k] !== undefined && filters[k] !== null);
+    if (given.length > 0) throw new TypeError(`options.sessionIds cannot be combined with filters (${given.join(", ")})`);
     ids = [...sessionIds];
     ids.forEach((id, i) => {
       if (typeof id !== "string" || id === "") {
@@ -393,10 +409,11 @@ export interface LLMJudgeOptions {
   /**
    * Each allowed label and its score; default `{ yes: 1, no: 0 }`. Listed in the
    * prompt in this order (a `Map` or an array of pairs keeps the order of
-   * labels that look like integers, which a plain object does not).
+   * labels that look like integers, which a plain object does not). Labels
+   * must differ in more than case: an answer is read in any case.
    */
   labels?: Record<string, number> | ReadonlyMap<string, number> | ReadonlyArray<readonly [string, number]>;
-  /** The prompt, with `{criteria}`, `{transcript}` and `{labels}` (Python `str.format` syntax: `{{` and `}}` for braces). */
+  /** The prompt, with `{criteria}`, `{transcript}` and `{labels}` (`{{` and `}}` for braces, as in Python's `str.format`; nothing else). */
   template?: string;
   /** How much conversation the judge is shown, in characters; the end is kept. Default 600,000. */
   maxTranscriptChars?: number;
@@ -439,14 +456,20 @@ export class LLMJudge implements EvaluatorObject {
     else throw new TypeError(`labels must be an object, a Map or an array of [label, score] pairs, not ${describe(labels)}`);
     if (entries.length === 0) throw new TypeError("labels must not be empty");
     const map = new Map<string, number>();
+    const seen = new Map<string, string>();
     entries.forEach((entry, i) => {
-      const [label, score] = Array.isArray(entry) ? entry : [undefined, undefined];
+      const [label, score] = Array.isArray(entry) && entry.length === 2 ? entry : [undefined, undefined];
       if (typeof label !== "string" || label.trim() === "") {
         throw new TypeError(`labels[${i}] must be a non-empty string, got ${typeof label === "string" ? JSON.stringify(label) : describe(label)}`);
       }
       if (typeof score !== "number" || !Number.isFinite(score)) {
         throw new TypeError(`labels[${JSON.stringify(label)}] must be a finite number (its score), got ${typeof score === "number" ? score : describe(score)}`);
       }
+      const other = seen.get(label.toLowerCase());
+      if (other !== undefined) {
+        throw new TypeError(`labels[${i}] ${JSON.stringify(label)} repeats ${JSON.stringify(other)}: an answer is read in any case`);
+      }
+      seen.set(label.toLowerCase(), label);
       map.set(label, score);
     });
     if (typeof template !== "string") throw new TypeError(`template must be a string, not ${describe(template)}`);

@@ -63,7 +63,14 @@ export type {
 export { CONTEXT_KEYS } from "./context";
 export { SessionSpanProcessor } from "./processor";
 export type { StampableSpan } from "./processor";
-export { DEFAULT_BASE_URL, MAX_ANNOTATIONS_PER_REQUEST, SessionsApiError, SessionsClient } from "./client";
+export {
+  DEFAULT_BASE_URL,
+  DEFAULT_TIMEOUT_MS,
+  MAX_ANNOTATIONS_PER_REQUEST,
+  SessionsApiError,
+  SessionsClient,
+  SessionsTimeoutError,
+} from "./client";
 export type {
   Annotation,
   AnnotationOptions,

@@ -15,8 +15,11 @@
  *
  * Answers are the API's JSON objects, field names as the API spells them
  * (snake_case; see the server's `/openapi.json`); options are camelCase. Uses
- * the global `fetch` (Node 18+). Errors reject with {@link SessionsApiError};
- * bad arguments with a `TypeError` naming the argument.
+ * the global `fetch` (Node 18+). Errors reject with {@link SessionsApiError}
+ * ({@link SessionsTimeoutError} when the server does not answer in time); bad
+ * arguments with a `TypeError` naming the argument, before any request. The
+ * Python `SessionsClient` is this client's twin: the same checks, requests and
+ * errors (`tests/clients/cases.json` pins both).
  *
  * @module
  */
@@ -24,6 +27,8 @@
 export declare const DEFAULT_BASE_URL = "http://127.0.0.1:6006";
 /** How many annotations one bulk request carries at most (the server's limit). */
 export declare const MAX_ANNOTATIONS_PER_REQUEST = 1000;
+/** How long the client waits for an answer, in milliseconds, unless told otherwise. */
+export declare const DEFAULT_TIMEOUT_MS = 30000;
 /** The server answered with an error, or gave no answer (`status` 0). */
 export declare class SessionsApiError extends Error {
     /** The HTTP status; 0 when the server could not be reached or did not answer in time. */
@@ -33,8 +38,12 @@ export declare class SessionsApiError extends Error {
     /** The query, path or body parameter at fault, when the server names one. */
     readonly parameter: string | undefined;
     constructor(status: number, code: string, message: string, parameter?: string);
-    /** `404 not_found: message (parameter x)`, the Python error's text. */
+    /** `SessionsApiError: 404 not_found: message (parameter x)`, the Python error's text after its name. */
     toString(): string;
+}
+/** The server did not answer within the client's `timeoutMs` (status 0, code `timeout`). */
+export declare class SessionsTimeoutError extends SessionsApiError {
+    constructor(message: string);
 }
 /** An input or output: the text shown as the message, and its MIME type. */
 export interface Io {
@@ -224,6 +233,14 @@ export interface SessionAnnotationInput extends AnnotationOptions {
     sessionId: string;
     name: string;
 }
+type Query = Array<[string, string]>;
+/** A path segment: a non-empty string, percent-encoded. */
+export declare function segment(value: unknown, argument: string): string;
+export declare function checkOptions(options: unknown, argument: string, known: readonly string[]): Record<string, unknown>;
+/** The session list's filters (the API's query parameters, camelCase). */
+export declare const SESSION_FILTERS: readonly ["sort", "order", "startTime", "endTime", "userId", "tag", "hasError", "minTraces", "q", "metadata"];
+/** The session list's query parameters from checked filters, in the API's order. */
+export declare function sessionFilters(options: Record<string, unknown>, argument: string): Query;
 /** Reads (and deletes) sessions on an `oi-sessions` server, and writes their annotations. */
 export declare class SessionsClient {
     #private;
@@ -276,3 +293,4 @@ export declare class SessionsClient {
     /** A trace with every span. */
     getTrace(project: string, traceId: string): Promise<TraceDetail>;
 }
+export {};

@@ -1,18 +1,13 @@
 import type { AttributeValue, Context } from "@opentelemetry/api";
-/** OpenInference's context attribute names, in the core's `contextValues` order. */
-export declare const CONTEXT_ATTRIBUTE_NAMES: readonly ["session.id", "user.id", "metadata", "tag.tags", "llm.prompt_template.template", "llm.prompt_template.version", "llm.prompt_template.variables", "attributes"];
+import native = require("../native/index.js");
+/** OpenInference's context attribute names, in the order of the core's context values. */
+export declare const CONTEXT_ATTRIBUTE_NAMES: readonly string[];
 /** OpenInference JS's context keys, shared with `@arizeai/openinference-core`. */
 export declare const CONTEXT_KEYS: readonly symbol[];
-export declare const enum Slot {
-    SessionId = 0,
-    UserId = 1,
-    Metadata = 2,
-    Tags = 3,
-    PromptTemplate = 4,
-    PromptTemplateVersion = 5,
-    PromptTemplateVariables = 6,
-    Attributes = 7
-}
+/** Where each attribute's value sits in the context values (the core's slots). */
+export declare const Slot: Readonly<native.ContextSlots>;
+/** A position in the context values: one of `Slot`'s. */
+export type Slot = number;
 /** Process-wide switches: configuration, not context. */
 export declare const settings: {
     baggage: boolean;

@@ -23,6 +23,10 @@
  * (`LLM` for an `LLMJudge`), and replace the previous run's verdict on the same
  * session (same name and `identifier`).
  *
+ * The Python `openinference.instrumentation.session.evals` is this module's
+ * twin: same transcripts, prompt, parsing and checks (`tests/clients/cases.json`
+ * pins both).
+ *
  * @module
  */
 import { type Annotation, type AnnotatorKind, type IterSessionsOptions, type SessionSummary, type SessionsClient, type Turn } from "./client";
@@ -51,6 +55,12 @@ export declare class SessionTranscript {
     readonly turns: readonly Turn[];
     readonly messages: readonly Message[];
     constructor(init: SessionTranscriptInit);
+    /**
+     * The conversation of a session's turns (the API's objects): each turn's
+     * input as a user message and its output as an assistant message; a turn
+     * without an input or an output (`null`) has no such message.
+     */
+    static fromTurns(init: Omit<SessionTranscriptInit, "messages">): SessionTranscript;
     /**
      * The conversation as `role: content` lines; when longer than `maxChars`
      * characters (Unicode code points), the start is cut and marked with `…`
@@ -93,7 +103,7 @@ export interface EvaluateSessionsOptions extends IterSessionsOptions {
     /** How many sessions are evaluated at once (LLM judges wait on the network); default 4. */
     concurrency?: number;
 }
-/** Reads a session and its turns and builds the conversation: each turn's input as a user message, its output as an assistant message. */
+/** Reads a session and its turns and builds the conversation (see {@link SessionTranscript.fromTurns}). */
 export declare function sessionTranscript(client: SessionsClient, project: string, sessionId: string): Promise<SessionTranscript>;
 /**
  * Evaluates sessions of `project` and stores each verdict as an annotation
@@ -117,10 +127,11 @@ export interface LLMJudgeOptions {
     /**
      * Each allowed label and its score; default `{ yes: 1, no: 0 }`. Listed in the
      * prompt in this order (a `Map` or an array of pairs keeps the order of
-     * labels that look like integers, which a plain object does not).
+     * labels that look like integers, which a plain object does not). Labels
+     * must differ in more than case: an answer is read in any case.
      */
     labels?: Record<string, number> | ReadonlyMap<string, number> | ReadonlyArray<readonly [string, number]>;
-    /** The prompt, with `{criteria}`, `{transcript}` and `{labels}` (Python `str.format` syntax: `{{` and `}}` for braces). */
+    /** The prompt, with `{criteria}`, `{transcript}` and `{labels}` (`{{` and `}}` for braces, as in Python's `str.format`; nothing else). */
     template?: string;
     /** How much conversation the judge is shown, in characters; the end is kept. Default 600,000. */
     maxTranscriptChars?: number;

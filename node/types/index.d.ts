@@ -24,7 +24,7 @@ export type { AliasOptions, ContextAttributesInit, Metadata, PromptTemplate, Ses
 export { CONTEXT_KEYS } from "./context";
 export { SessionSpanProcessor } from "./processor";
 export type { StampableSpan } from "./processor";
-export { DEFAULT_BASE_URL, MAX_ANNOTATIONS_PER_REQUEST, SessionsApiError, SessionsClient } from "./client";
+export { DEFAULT_BASE_URL, DEFAULT_TIMEOUT_MS, MAX_ANNOTATIONS_PER_REQUEST, SessionsApiError, SessionsClient, SessionsTimeoutError, } from "./client";
 export type { Annotation, AnnotationOptions, AnnotationSummary, AnnotatorKind, Cost, Io, IterSessionsOptions, ListSessionsOptions, ListTracesOptions, Page, Project, SessionSummary, SessionAnnotationInput, SessionFilters, SessionsClientOptions, Span, TokenCount, Trace, TraceDetail, Turn, } from "./client";
 export { DEFAULT_JUDGE_TEMPLATE, DEFAULT_MAX_TRANSCRIPT_CHARS, LLMJudge, SessionTranscript, errorFree, evaluateSessions, sessionTranscript, } from "./evals";
 export type { EvaluateSessionsOptions, EvaluationResult, EvaluationRun, Evaluator, EvaluatorFunction, EvaluatorObject, LLMJudgeOptions, Message, SessionTranscriptInit, } from "./evals";

@@ -122,21 +122,25 @@ impl Attributes {
         py: Python<'py>,
     ) -> PyResult<&(Py<PyTuple>, Py<PyDict>)> {
         init_cached(&self.context_forms, py, || {
-            let v = self.inner.to_context_values();
-            let text = |s: Option<String>| s.map(|s| PyString::new(py, &s).into_any());
-            let tags = match &v.tags {
-                Some(t) => Some(PyList::new(py, t)?.into_any()),
-                None => None,
-            };
-            let items: [Option<Bound<'py, PyAny>>; 7] = [
-                text(v.session_id),
-                text(v.user_id),
-                text(v.metadata),
-                tags,
-                text(v.prompt_template),
-                text(v.prompt_template_version),
-                text(v.prompt_template_variables),
-            ];
+            let mut tags_error = None;
+            let slots = self.inner.to_context_values().into_slots(
+                |s| Some(PyString::new(py, &s).into_any()),
+                |tags| match PyList::new(py, tags) {
+                    Ok(list) => Some(list.into_any()),
+                    Err(e) => {
+                        tags_error = Some(e);
+                        None
+                    }
+                },
+            );
+            if let Some(e) = tags_error {
+                return Err(e);
+            }
+            let items: Vec<Option<Bound<'py, PyAny>>> = slots
+                .into_iter()
+                .take(CONTEXT_KEYS.len())
+                .map(Option::flatten)
+                .collect();
             let updates = PyDict::new(py);
             for (key, value) in CONTEXT_KEYS.iter().zip(&items) {
                 if let Some(value) = value {
@@ -145,6 +149,53 @@ impl Attributes {
             }
             PyResult::Ok((PyTuple::new(py, items)?.unbind(), updates.unbind()))
         })
+    }
+}
+
+impl Attributes {
+    /// The attributes of values another package left, leniently (see
+    /// `from_context_values`), with `problems` found so far.
+    fn read_foreign(
+        py: Python<'_>,
+        values: &ContextValues,
+        mut problems: Vec<String>,
+    ) -> PyResult<(Option<Py<Attributes>>, Vec<String>)> {
+        let (attrs, errors) = ContextAttributes::from_context_values(values);
+        problems.extend(errors.iter().map(ToString::to_string));
+        let attrs = if attrs.is_empty() {
+            None
+        } else {
+            Some(Py::new(py, Attributes::wrap(attrs))?)
+        };
+        Ok((attrs, problems))
+    }
+}
+
+/// Tags another package left: OpenInference Python keeps them as a list, its
+/// JS sibling as JSON text. A value of neither shape is reported.
+fn foreign_tags(tags: &Bound<'_, PyAny>, problems: &mut Vec<String>) -> Option<Vec<String>> {
+    if let Ok(text) = tags.cast::<PyString>() {
+        let parsed = text
+            .to_str()
+            .map_err(|e| e.to_string())
+            .and_then(|s| serde_json::from_str::<Vec<String>>(s).map_err(|e| e.to_string()));
+        return match parsed {
+            Ok(list) => Some(list),
+            Err(e) => {
+                problems.push(format!(
+                    "{} is not a JSON list of strings: {e}",
+                    keys::TAG_TAGS
+                ));
+                None
+            }
+        };
+    }
+    match tags_arg(Some(tags)) {
+        Ok(list) => list,
+        Err(e) => {
+            problems.push(e.to_string());
+            None
+        }
     }
 }
 
@@ -221,22 +272,45 @@ impl Attributes {
     }
 
     /// Reads the values OpenInference (or another package) keeps under its keys
-    /// in the OpenTelemetry context. Lenient: returns the attributes that
-    /// validate (None when nothing does) and the messages for those that do not.
+    /// in the OpenTelemetry context, given in the order of `CONTEXT_KEYS`.
+    /// Lenient: returns the attributes that validate (None when nothing does)
+    /// and the messages for those that do not.
     #[staticmethod]
-    #[allow(clippy::too_many_arguments)]
     fn from_context_values(
+        py: Python<'_>,
+        values: &Bound<'_, PyAny>,
+    ) -> PyResult<(Option<Py<Attributes>>, Vec<String>)> {
+        let slots: Vec<Option<Bound<'_, PyAny>>> = values
+            .try_iter()?
+            .take(CONTEXT_KEYS.len())
+            .map(|v| v.map(|v| (!v.is_none()).then_some(v)))
+            .collect::<PyResult<_>>()?;
+        // Foreign values of a wrong type are reported, never raised.
+        let problems = std::cell::RefCell::new(Vec::new());
+        let context_values = ContextValues::from_slots(
+            slots,
+            |slot, v| match string_arg(Some(&v), CONTEXT_KEYS[slot]) {
+                Ok(s) => s,
+                Err(e) => {
+                    problems.borrow_mut().push(e.to_string());
+                    None
+                }
+            },
+            |t| foreign_tags(&t, &mut problems.borrow_mut()),
+        );
+        Attributes::read_foreign(py, &context_values, problems.into_inner())
+    }
+
+    /// Reads the session and user ids of W3C Baggage (untrusted input): like
+    /// `from_context_values`, lenient.
+    #[staticmethod]
+    #[pyo3(signature = (session_id=None, user_id=None))]
+    fn from_baggage(
         py: Python<'_>,
         session_id: Option<&Bound<'_, PyAny>>,
         user_id: Option<&Bound<'_, PyAny>>,
-        metadata: Option<&Bound<'_, PyAny>>,
-        tags: Option<&Bound<'_, PyAny>>,
-        prompt_template: Option<&Bound<'_, PyAny>>,
-        prompt_template_version: Option<&Bound<'_, PyAny>>,
-        prompt_template_variables: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Option<Py<Attributes>>, Vec<String>)> {
         let mut problems = Vec::new();
-        // Foreign values of a wrong type are reported, never raised.
         let mut text = |v: Option<&Bound<'_, PyAny>>, name: &str| match string_arg(v, name) {
             Ok(s) => s,
             Err(e) => {
@@ -244,47 +318,12 @@ impl Attributes {
                 None
             }
         };
-        let mut values = ContextValues {
-            session_id: text(session_id, "session.id"),
-            user_id: text(user_id, "user.id"),
-            metadata: text(metadata, "metadata"),
-            tags: None,
-            prompt_template: text(prompt_template, "llm.prompt_template.template"),
-            prompt_template_version: text(prompt_template_version, "llm.prompt_template.version"),
-            prompt_template_variables: text(
-                prompt_template_variables,
-                "llm.prompt_template.variables",
-            ),
-            attributes: None,
+        let context_values = ContextValues {
+            session_id: text(session_id, keys::BAGGAGE_SESSION_ID),
+            user_id: text(user_id, keys::BAGGAGE_USER_ID),
+            ..ContextValues::default()
         };
-        // OpenInference Python keeps tags as a list; its JS sibling as JSON text.
-        values.tags = match tags.filter(|t| !t.is_none()) {
-            None => None,
-            Some(t) if t.is_instance_of::<PyString>() => {
-                match serde_json::from_str::<Vec<String>>(t.cast::<PyString>()?.to_str()?) {
-                    Ok(list) => Some(list),
-                    Err(e) => {
-                        problems.push(format!("tag.tags is not a JSON list of strings: {e}"));
-                        None
-                    }
-                }
-            }
-            Some(t) => match tags_arg(Some(t)) {
-                Ok(list) => list,
-                Err(e) => {
-                    problems.push(e.to_string());
-                    None
-                }
-            },
-        };
-        let (attrs, errors) = ContextAttributes::from_context_values(&values);
-        problems.extend(errors.iter().map(ToString::to_string));
-        let attrs = if attrs.is_empty() {
-            None
-        } else {
-            Some(Py::new(py, Attributes::wrap(attrs))?)
-        };
-        Ok((attrs, problems))
+        Attributes::read_foreign(py, &context_values, problems)
     }
 
     /// The attributes in effect inside `scope` opened within these.
@@ -369,6 +408,16 @@ fn validate_session_id(session_id: &Bound<'_, PyAny>) -> PyResult<String> {
     Ok(id)
 }
 
+/// Checks that `value` is a dict of JSON values the way metadata is checked
+/// (`TypeError`/`ValueError` naming the place in `name`), without the size
+/// limit of span attributes; returns it as compact JSON text. For the API
+/// client's annotation metadata.
+#[pyfunction]
+fn json_object_text(value: &Bound<'_, PyAny>, name: &str) -> PyResult<String> {
+    let object = json_object_from_py(value, name)?;
+    Ok(serde_json::Value::Object(object).to_string())
+}
+
 /// The attribute keys the core writes, as interned Python strings: building a
 /// dict with a `&str` key makes (and hashes) a new Python string every time.
 static KEYS: PyOnceLock<HashMap<&'static str, Py<PyString>>> = PyOnceLock::new();
@@ -386,16 +435,9 @@ fn interned_key<'py>(py: Python<'py>, key: &str) -> Bound<'py, PyString> {
     }
 }
 
-/// OpenInference's context keys, in the order of `context_values()`.
-const CONTEXT_KEYS: [&str; 7] = [
-    keys::SESSION_ID,
-    keys::USER_ID,
-    keys::METADATA,
-    keys::TAG_TAGS,
-    keys::PROMPT_TEMPLATE_TEMPLATE,
-    keys::PROMPT_TEMPLATE_VERSION,
-    keys::PROMPT_TEMPLATE_VARIABLES,
-];
+/// OpenInference's context keys that Python keeps (the core's order): the
+/// order of `context_values()`.
+pub(crate) const CONTEXT_KEYS: &[&str] = keys::SHARED_CONTEXT_KEYS;
 
 #[pymodule(gil_used = false)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -407,10 +449,15 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scope::using_attributes, m)?)?;
     m.add_function(wrap_pyfunction!(parse_aliases, m)?)?;
     m.add_function(wrap_pyfunction!(validate_session_id, m)?)?;
+    m.add_function(wrap_pyfunction!(json_object_text, m)?)?;
+    m.add("MAX_ID_BYTES", openinference_session::MAX_ID_BYTES)?;
+    m.add("MAX_VALUE_BYTES", openinference_session::MAX_VALUE_BYTES)?;
     m.add(
-        "MAX_ID_BYTES",
-        openinference_session::attributes::MAX_ID_BYTES,
+        "MAX_TEMPLATE_BYTES",
+        openinference_session::MAX_TEMPLATE_BYTES,
     )?;
     m.add("CONTEXT_KEYS", PyTuple::new(m.py(), CONTEXT_KEYS)?)?;
+    m.add("BAGGAGE_SESSION_ID", keys::BAGGAGE_SESSION_ID)?;
+    m.add("BAGGAGE_USER_ID", keys::BAGGAGE_USER_ID)?;
     Ok(())
 }

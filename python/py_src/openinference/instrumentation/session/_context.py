@@ -18,8 +18,8 @@ from opentelemetry import baggage as _baggage
 from opentelemetry import context as _otel_context
 from opentelemetry.context import Context, attach, get_current
 
+from ._native import BAGGAGE_SESSION_ID, BAGGAGE_USER_ID, Attributes
 from ._native import CONTEXT_KEYS as _NATIVE_CONTEXT_KEYS
-from ._native import Attributes
 
 logger = logging.getLogger("openinference.instrumentation.session")
 
@@ -92,7 +92,7 @@ def _from_values(values: tuple[Any, ...]) -> Attributes | None:
     cached_values, cached = _foreign_cache
     if cached_values == values:
         return cached
-    attrs, problems = Attributes.from_context_values(*values)
+    attrs, problems = Attributes.from_context_values(values)
     for problem in problems:
         logger.warning("ignoring a session context value: %s", problem)
     _foreign_cache = (values, attrs)
@@ -100,12 +100,12 @@ def _from_values(values: tuple[Any, ...]) -> Attributes | None:
 
 
 def _from_baggage(ctx: Context) -> Attributes | None:
-    session_id = _baggage.get_baggage("session.id", ctx)
-    user_id = _baggage.get_baggage("user.id", ctx)
+    session_id = _baggage.get_baggage(BAGGAGE_SESSION_ID, ctx)
+    user_id = _baggage.get_baggage(BAGGAGE_USER_ID, ctx)
     if session_id is None and user_id is None:
         return None
     # Inbound baggage is untrusted: values that do not validate are ignored.
-    attrs, problems = Attributes.from_context_values(session_id, user_id, None, None, None, None, None)
+    attrs, problems = Attributes.from_baggage(session_id, user_id)
     for problem in problems:
         logger.warning("ignoring a baggage value: %s", problem)
     return attrs
@@ -149,10 +149,11 @@ def context_with(scope: Attributes, ctx: Context) -> Context:
     # Only set values are written: an unset key reads as None either way.
     new = Context({**ctx, **effective.context_updates(), SCOPE_KEY: (effective, values)})
     if settings.baggage:
-        if values[0] is not None:
-            new = _baggage.set_baggage("session.id", values[0], new)
-        if values[1] is not None:
-            new = _baggage.set_baggage("user.id", values[1], new)
+        session_id, user_id = effective.session_id, effective.user_id
+        if session_id is not None:
+            new = _baggage.set_baggage(BAGGAGE_SESSION_ID, session_id, new)
+        if user_id is not None:
+            new = _baggage.set_baggage(BAGGAGE_USER_ID, user_id, new)
     return new
 
 

@@ -1,6 +1,6 @@
 """Type stubs of the native core binding (Rust, pyo3)."""
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar, final
 
 from typing_extensions import Self
@@ -8,11 +8,16 @@ from typing_extensions import Self
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 __all__ = [
+    "BAGGAGE_SESSION_ID",
+    "BAGGAGE_USER_ID",
     "CONTEXT_KEYS",
     "MAX_ID_BYTES",
+    "MAX_TEMPLATE_BYTES",
+    "MAX_VALUE_BYTES",
     "Attributes",
     "ContextScope",
     "install_context_hooks",
+    "json_object_text",
     "parse_aliases",
     "set_baggage_flag",
     "using_attributes",
@@ -20,8 +25,17 @@ __all__ = [
     "validate_session_id",
 ]
 
+#: The largest id (session, user, template version) or tag, in bytes.
 MAX_ID_BYTES: int
+#: The largest metadata or template variables (serialized JSON) or free-form string attribute, in bytes.
+MAX_VALUE_BYTES: int
+#: The largest prompt template, in bytes.
+MAX_TEMPLATE_BYTES: int
+#: OpenInference's context keys in the order of ``Attributes.context_values()``.
 CONTEXT_KEYS: tuple[str, ...]
+#: The W3C Baggage entries carrying the session and user ids (opt-in propagation).
+BAGGAGE_SESSION_ID: str
+BAGGAGE_USER_ID: str
 
 @final
 class Attributes:
@@ -42,15 +56,9 @@ class Attributes:
     @staticmethod
     def for_session(session_id: str) -> Attributes: ...
     @staticmethod
-    def from_context_values(
-        session_id: Any,
-        user_id: Any,
-        metadata: Any,
-        tags: Any,
-        prompt_template: Any,
-        prompt_template_version: Any,
-        prompt_template_variables: Any,
-    ) -> tuple[Attributes | None, list[str]]: ...
+    def from_context_values(values: Iterable[Any]) -> tuple[Attributes | None, list[str]]: ...
+    @staticmethod
+    def from_baggage(session_id: Any = None, user_id: Any = None) -> tuple[Attributes | None, list[str]]: ...
     def with_scope(self, scope: Attributes) -> Attributes: ...
     def context_values(self) -> tuple[Any, ...]: ...
     def context_updates(self) -> dict[str, Any]: ...
@@ -105,3 +113,5 @@ def install_context_hooks(
 def set_baggage_flag(enabled: bool) -> None: ...
 def parse_aliases(names: Sequence[str]) -> int: ...
 def validate_session_id(session_id: str) -> str: ...
+def json_object_text(value: object, name: str) -> str:
+    """Checks a dict of JSON values the way metadata is checked; returns its JSON text."""
