@@ -382,6 +382,11 @@ export interface components {
             /** @description The person who annotated, when known. */
             user_id?: string | null;
         };
+        /**
+         * @description Sort direction (the `order` parameter).
+         * @enum {string}
+         */
+        Order: "asc" | "desc";
         /** @description One page of a list. */
         Page_Annotation: {
             /** @description The items. */
@@ -632,6 +637,11 @@ export interface components {
             /** @description Distinct user ids, in order of first appearance. */
             user_ids: string[];
         };
+        /**
+         * @description How the session list is sorted (the `sort` parameter).
+         * @enum {string}
+         */
+        SessionSort: "start_time" | "end_time" | "num_traces" | "total_tokens" | "total_cost" | "duration";
         /** @description A span event as ingest stores it (the shape of [`SpanInfo::events`]). */
         SpanEvent: {
             /** @description The event's attributes. */
@@ -656,7 +666,7 @@ export interface components {
             /** @description Events, as ingest writes them ([`SpanEvent`]). */
             events: components["schemas"]["SpanEvent"][];
             /** @description OTLP span kind. */
-            kind: string;
+            kind: components["schemas"]["SpanKind"];
             /** @description Span name. */
             name: string;
             /** @description Hex parent span id. */
@@ -670,6 +680,11 @@ export interface components {
             /** @description Status message. */
             status_message: string;
         };
+        /**
+         * @description A span's OTLP kind, stored and shown by its name.
+         * @enum {string}
+         */
+        SpanKind: "UNSPECIFIED" | "INTERNAL" | "SERVER" | "CLIENT" | "PRODUCER" | "CONSUMER";
         /**
          * @description A span's OTLP status.
          * @enum {string}
@@ -985,10 +1000,10 @@ export interface operations {
                 limit?: number;
                 /** @description `next_cursor` of the previous page */
                 cursor?: string;
-                /** @description start_time (default), end_time, num_traces, total_tokens, total_cost or duration */
-                sort?: string;
-                /** @description desc (default) or asc */
-                order?: string;
+                /** @description What the list is sorted by (default start_time) */
+                sort?: components["schemas"]["SessionSort"];
+                /** @description Sort direction (default desc) */
+                order?: components["schemas"]["Order"];
                 /** @description Sessions that end at or after this RFC 3339 time */
                 start_time?: string;
                 /** @description Sessions that start at or before this RFC 3339 time */

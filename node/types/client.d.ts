@@ -23,6 +23,7 @@
  *
  * @module
  */
+import type { components } from "./api-types";
 /** Where the client goes when neither `baseUrl` nor `$OI_SESSIONS_URL` is set. */
 export declare const DEFAULT_BASE_URL = "http://127.0.0.1:6006";
 /** How many annotations one bulk request carries at most (the server's limit). */
@@ -45,133 +46,31 @@ export declare class SessionsApiError extends Error {
 export declare class SessionsTimeoutError extends SessionsApiError {
     constructor(message: string);
 }
+type Schemas = components["schemas"];
 /** An input or output: the text shown as the message, and its MIME type. */
-export interface Io {
-    value: string;
-    mime_type: string;
-    /** The span's raw `input.value`/`output.value` when `value` was read from an LLM call's messages. */
-    raw_value?: string;
-}
-export interface TokenCount {
-    prompt?: number;
-    completion?: number;
-    total?: number;
-}
+export type Io = Schemas["Io"];
+export type TokenCount = Schemas["TokenCount"];
 /** US dollars. */
-export interface Cost {
-    prompt?: number;
-    completion?: number;
-    total?: number;
-}
-export interface Project {
-    name: string;
-    trace_count: number;
-    session_count: number;
-    last_activity: string | null;
-}
+export type Cost = Schemas["Cost"];
+export type Project = Schemas["ProjectInfo"];
 /** The annotations of one name on a session, summarized. */
-export interface AnnotationSummary {
-    name: string;
-    count: number;
-    mean_score?: number | null;
-    /** How many annotations of this name carry each label. */
-    labels: Record<string, number>;
-}
-export interface SessionSummary {
-    session_id: string;
-    project: string;
-    start_time: string;
-    end_time: string;
-    duration_ms: number;
-    num_traces: number;
-    num_traces_with_error: number;
-    user_ids: string[];
-    tags: string[];
-    metadata: Record<string, unknown>;
-    first_input: Io | null;
-    last_output: Io | null;
-    token_count: TokenCount;
-    cost: Cost;
-    latency_ms: {
-        p50?: number;
-        p99?: number;
-    };
-    annotations: AnnotationSummary[];
-}
+export type AnnotationSummary = Schemas["AnnotationSummary"];
+export type SessionSummary = Schemas["SessionInfo"];
 /** One turn of a session: one trace, with its input and output. */
-export interface Turn {
-    trace_id: string;
-    start_time: string;
-    end_time: string;
-    latency_ms: number;
-    status: "ok" | "error";
-    user_id: string | null;
-    input: Io | null;
-    output: Io | null;
-    token_count: TokenCount;
-    cost: Cost;
-    span_count: number;
-    /** Other session ids seen on this trace's spans. */
-    session_conflicts: string[];
-}
-export interface Trace {
-    trace_id: string;
-    project: string;
-    session_id: string | null;
-    session_conflicts: string[];
-    start_time: string;
-    end_time: string;
-    latency_ms: number;
-    status: "ok" | "error";
-    user_id: string | null;
-    root_span_id: string | null;
-    input: Io | null;
-    output: Io | null;
-    token_count: TokenCount;
-    cost: Cost;
-    span_count: number;
-}
-export interface Span {
-    span_id: string;
-    parent_span_id: string | null;
-    name: string;
-    kind: "UNSPECIFIED" | "INTERNAL" | "SERVER" | "CLIENT" | "PRODUCER" | "CONSUMER";
-    status: "unset" | "ok" | "error";
-    status_message?: string;
-    start_time: string;
-    end_time: string;
-    attributes: Record<string, unknown>;
-    events: Array<{
-        name: string;
-        time: string;
-        attributes: Record<string, unknown>;
-    }>;
-}
+export type Turn = Schemas["Turn"];
+export type Trace = Schemas["TraceInfo"];
+export type Span = Schemas["SpanInfo"];
 /** A trace with every span. */
-export interface TraceDetail extends Trace {
-    spans: Span[];
-}
+export type TraceDetail = Schemas["TraceDetail"];
 /** One page of a list: pass `next_cursor` back as `cursor` for the next (null on the last page). */
-export interface Page<T> {
+export type Page<T> = Omit<Schemas["Page_Turn"], "data"> & {
     data: T[];
-    next_cursor: string | null;
-}
-export type AnnotatorKind = "HUMAN" | "LLM" | "CODE";
+};
+export type AnnotatorKind = Schemas["AnnotatorKind"];
 /** A stored session annotation. */
-export interface Annotation {
-    id: number;
-    session_id: string;
-    name: string;
-    annotator_kind: AnnotatorKind;
-    label: string | null;
-    score: number | null;
-    explanation: string | null;
-    metadata: Record<string, unknown>;
-    identifier: string;
-    user_id: string | null;
-    created_at: string;
-    updated_at: string;
-}
+export type Annotation = Schemas["Annotation"];
+/** What the session list can be sorted by. */
+export type SessionSort = Schemas["SessionSort"];
 export interface SessionsClientOptions {
     /** The server; default `$OI_SESSIONS_URL`, else `http://127.0.0.1:6006`. */
     baseUrl?: string;
@@ -182,8 +81,8 @@ export interface SessionsClientOptions {
 }
 /** The session list's filters (the API's query parameters, camelCase). */
 export interface SessionFilters {
-    sort?: "start_time" | "end_time" | "num_traces" | "total_tokens" | "total_cost" | "duration";
-    order?: "asc" | "desc";
+    sort?: SessionSort;
+    order?: Schemas["Order"];
     /** Sessions that end at or after it (RFC 3339 text or a `Date`). */
     startTime?: string | Date;
     /** Sessions that start at or before it (RFC 3339 text or a `Date`). */
@@ -194,7 +93,7 @@ export interface SessionFilters {
     tag?: string;
     hasError?: boolean;
     minTraces?: number;
-    /** Case-insensitive (ASCII) text search over turn inputs and outputs. */
+    /** Case-insensitive text search over turn inputs and outputs. */
     q?: string;
     /** Sessions with a trace whose metadata has each key equal to the value (compared as text). */
     metadata?: Record<string, string | number | boolean>;

@@ -18,8 +18,8 @@ pub struct SpanRecord {
     pub parent_span_id: Option<[u8; 8]>,
     /// Span name.
     pub name: String,
-    /// OTLP span kind name (`INTERNAL`, `SERVER`, ...).
-    pub kind: String,
+    /// OTLP span kind.
+    pub kind: SpanKind,
     /// Start, Unix nanoseconds.
     pub start_ns: i64,
     /// End, Unix nanoseconds.
@@ -375,7 +375,7 @@ pub struct SpanInfo {
     /// Span name.
     pub name: String,
     /// OTLP span kind.
-    pub kind: String,
+    pub kind: SpanKind,
     /// The span's status.
     pub status: SpanStatus,
     /// Status message.
@@ -465,6 +465,56 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     let t = humantime::parse_rfc3339_weak(s).ok()?;
     let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
     i64::try_from(d.as_nanos()).ok()
+}
+
+/// A span's OTLP kind, stored and shown by its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum SpanKind {
+    /// Not given (OTLP 0).
+    Unspecified,
+    /// Internal (OTLP 1).
+    Internal,
+    /// Server (OTLP 2).
+    Server,
+    /// Client (OTLP 3).
+    Client,
+    /// Producer (OTLP 4).
+    Producer,
+    /// Consumer (OTLP 5).
+    Consumer,
+}
+
+impl SpanKind {
+    const ALL: [(SpanKind, &'static str); 6] = [
+        (SpanKind::Unspecified, "UNSPECIFIED"),
+        (SpanKind::Internal, "INTERNAL"),
+        (SpanKind::Server, "SERVER"),
+        (SpanKind::Client, "CLIENT"),
+        (SpanKind::Producer, "PRODUCER"),
+        (SpanKind::Consumer, "CONSUMER"),
+    ];
+
+    /// The kind of an OTLP kind number (unknown numbers read as unspecified).
+    pub fn from_otlp(kind: i32) -> Self {
+        usize::try_from(kind)
+            .ok()
+            .and_then(|i| Self::ALL.get(i))
+            .map_or(SpanKind::Unspecified, |(k, _)| *k)
+    }
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(k, _)| *k == self)
+            .map_or("UNSPECIFIED", |(_, n)| n)
+    }
+
+    /// The kind of a stored name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(_, n)| *n == name).map(|(k, _)| *k)
+    }
 }
 
 /// A span's OTLP status.

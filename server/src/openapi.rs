@@ -13,9 +13,10 @@ use crate::annotation::{Annotation, AnnotationSummary, AnnotatorKind, NewAnnotat
 use crate::annotation_api::AnnotationBatch;
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::model::{
-    Cost, HealthInfo, Io, Latency, ProjectInfo, SessionInfo, SpanEvent, SpanInfo, SpanStatus,
-    TokenCount, TraceDetail, TraceInfo, TraceStatus, Turn,
+    Cost, HealthInfo, Io, Latency, ProjectInfo, SessionInfo, SpanEvent, SpanInfo, SpanKind,
+    SpanStatus, TokenCount, TraceDetail, TraceInfo, TraceStatus, Turn,
 };
+use crate::store::{Order, SessionSort};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -42,7 +43,8 @@ use crate::model::{
     ),
     components(schemas(
         Annotation, AnnotationBatch, AnnotationSummary, AnnotatorKind, Cost, ErrorBody,
-        ErrorDetail, HealthInfo, Io, Latency, NewAnnotation, ProjectInfo, SessionInfo, SpanInfo,
+        ErrorDetail, HealthInfo, Io, Latency, NewAnnotation, Order, ProjectInfo, SessionInfo,
+        SessionSort, SpanInfo, SpanKind,
         SpanEvent, SpanStatus, TokenCount, TraceDetail, TraceInfo, TraceStatus, Turn,
     )),
     tags(

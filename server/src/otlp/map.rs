@@ -7,7 +7,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use serde_json::{Map, Value};
 
-use crate::model::{Cost, SpanFacts, SpanRecord, TokenCount};
+use crate::model::{Cost, SpanFacts, SpanKind, SpanRecord, TokenCount};
 use crate::pricing::PriceTable;
 use crate::semconv as k;
 
@@ -310,17 +310,6 @@ pub fn derive_facts(attrs: &Map<String, Value>, prices: &PriceTable) -> SpanFact
     }
 }
 
-fn span_kind_name(kind: i32) -> &'static str {
-    match kind {
-        1 => "INTERNAL",
-        2 => "SERVER",
-        3 => "CLIENT",
-        4 => "PRODUCER",
-        5 => "CONSUMER",
-        _ => "UNSPECIFIED",
-    }
-}
-
 pub(super) fn check_id<const N: usize>(bytes: &[u8], what: &str) -> Result<[u8; N], String> {
     let id: [u8; N] = bytes
         .try_into()
@@ -439,7 +428,7 @@ pub fn map_request(
                     span_id,
                     parent_span_id,
                     name: span.name.clone(),
-                    kind: span_kind_name(span.kind).to_owned(),
+                    kind: SpanKind::from_otlp(span.kind),
                     start_ns,
                     end_ns,
                     status_code: status.code,

@@ -66,8 +66,9 @@ pub enum StoreError {
     Backend(String),
 }
 
-/// How the session list is sorted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How the session list is sorted (the `sort` parameter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
 pub enum SessionSort {
     /// First trace start.
     #[default]
@@ -104,8 +105,9 @@ impl SessionSort {
     }
 }
 
-/// Sort direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Sort direction (the `order` parameter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum Order {
     /// Ascending.
     Asc,

@@ -18,8 +18,8 @@ use super::{
 use crate::annotation::{Annotation, AnnotationSummary, AnnotatorKind, NewAnnotation, summarize};
 use crate::model::{
     Cost, EventFacts, EventRecord, Io, Latency, Page, ProjectInfo, SessionInfo, SpanFacts,
-    SpanInfo, SpanRecord, TokenCount, TraceDetail, TraceInfo, TraceStatus, TraceSummary, Turn, hex,
-    rfc3339,
+    SpanInfo, SpanKind, SpanRecord, TokenCount, TraceDetail, TraceInfo, TraceStatus, TraceSummary,
+    Turn, hex, rfc3339,
 };
 
 /// Largest page a backend returns, whatever the caller asks (the API bounds
@@ -154,6 +154,11 @@ fn like_pattern(q: &str) -> String {
     }
     p.push('%');
     p
+}
+
+/// A stored span kind name.
+pub fn span_kind(name: &str) -> Result<SpanKind, StoreError> {
+    SpanKind::parse(name).ok_or_else(|| StoreError::Corrupt(format!("unknown span kind {name:?}")))
 }
 
 /// The nearest-rank percentile of sorted values (0 for none).

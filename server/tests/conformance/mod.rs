@@ -33,7 +33,7 @@ pub fn record(project: &str, t: u8, s: u8, p: Option<u8>, start: i64, attrs: Val
         span_id: [s; 8],
         parent_span_id: p.map(|p| [p; 8]),
         name: format!("span-{s}"),
-        kind: "INTERNAL".to_owned(),
+        kind: openinference_session_server::model::SpanKind::Internal,
         start_ns,
         end_ns: start_ns + 250_000_000,
         status_code: 0,

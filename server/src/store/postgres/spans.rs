@@ -21,6 +21,7 @@ use crate::model::{
 };
 use crate::store::queries::{
     EVENT_FACT_COLUMNS, FACT_COLUMNS, event_facts_row, facts_row, refresh_sessions, search_texts,
+    span_kind,
 };
 use crate::store::sql::{SpanTables, SqlTx, SqlValue};
 use crate::store::{StoreError, WriteOutcome};
@@ -203,7 +204,7 @@ pub(super) fn write_batch(
         c_pid.push(pid_of(p)?);
         c_parent.push(s.parent_span_id.as_ref().map(|p| &p[..]));
         c_name.push(clean(&s.name).into_owned());
-        c_kind.push(clean(&s.kind).into_owned());
+        c_kind.push(s.kind.as_str().to_owned());
         c_status.push(s.status_code);
         c_message.push(clean(&s.status_message).into_owned());
         c_start.push(s.start_ns);
@@ -623,7 +624,7 @@ impl SpanTables for Spans {
                     span_id: hex(r.blob(0)?),
                     parent_span_id: r.opt_blob(1)?.map(hex),
                     name: r.text(2)?,
-                    kind: r.text(3)?,
+                    kind: span_kind(&r.text(3)?)?,
                     status: SpanStatus::from_code(r.int(4)?),
                     status_message: r.text(5)?,
                     start_time: rfc3339(r.int(6)?),

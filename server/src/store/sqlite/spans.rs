@@ -16,6 +16,7 @@ use crate::model::{
 };
 use crate::store::queries::{
     EVENT_FACT_COLUMNS, FACT_COLUMNS, event_facts_row, facts_row, refresh_sessions, search_texts,
+    span_kind,
 };
 use crate::store::sql::{SpanTables, SqlTx, SqlValue};
 use crate::store::{StoreError, WriteOutcome};
@@ -366,7 +367,7 @@ pub(super) fn write_batch(
                 pid,
                 s.parent_span_id.map(|p| p.to_vec()),
                 s.name,
-                s.kind,
+                s.kind.as_str(),
                 s.status_code,
                 s.status_message,
                 s.start_ns,
@@ -578,7 +579,7 @@ impl SpanTables for Spans {
                 span_id: hex(r.blob(0)?),
                 parent_span_id: r.opt_blob(1)?.map(hex),
                 name: r.text(2)?,
-                kind: r.text(3)?,
+                kind: span_kind(&r.text(3)?)?,
                 status: SpanStatus::from_code(r.int(4)?),
                 status_message: r.text(5)?,
                 start_time: rfc3339(r.int(6)?),
