@@ -74,8 +74,13 @@ stage_python() {
   log "python: lints and types"
   "$PY" -m ruff check python examples tests server/tests/python ui/tests
   "$PY" -m ruff format --check python examples tests server/tests/python ui/tests
-  (cd /tmp && "$PY" -m mypy --strict -p openinference.instrumentation.session)
-  (cd /tmp && "$PY" -m mypy.stubtest openinference.instrumentation.session._native)
+  # from an empty directory: the installed package is checked, not the sources,
+  # and no stray file there can shadow a module mypy imports
+  local empty
+  empty="$(mktemp -d)"
+  (cd "$empty" && "$PY" -m mypy --strict -p openinference.instrumentation.session)
+  (cd "$empty" && "$PY" -m mypy.stubtest openinference.instrumentation.session._native)
+  rmdir "$empty"
   log "python: tests against the installed wheel"
   OI_SESSION_WHEEL="$(ls "$ROOT"/dist/openinference_instrumentation_session-*.whl)" \
     "$PY" -m pytest -q -p no:cacheprovider python/tests

@@ -85,17 +85,7 @@ fn parse_session_query(p: &QueryParams) -> Result<SessionQuery, ApiError> {
             ));
         }
     };
-    let has_error = match p.get("has_error") {
-        None => None,
-        Some("true") => Some(true),
-        Some("false") => Some(false),
-        Some(_) => {
-            return Err(ApiError::bad_parameter(
-                "has_error",
-                "has_error must be true or false",
-            ));
-        }
-    };
+    let has_error = p.flag("has_error")?;
     let min_traces = p
         .get("min_traces")
         .map(|v| {
@@ -244,6 +234,7 @@ pub async fn delete_session(
         ("limit" = Option<usize>, Query, description = "Page size, 1 to 1000 (default 50)"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
         ("session_id" = Option<String>, Query, description = "Traces of this session only"),
+        ("has_session" = Option<bool>, Query, description = "Traces with (true) or without (false) a session id"),
         ("start_time" = Option<String>, Query, description = "Traces that end at or after this RFC 3339 time"),
         ("end_time" = Option<String>, Query, description = "Traces that start at or before this RFC 3339 time"),
     ),
@@ -260,12 +251,20 @@ pub async fn traces(
 ) -> Result<Json<Page<TraceInfo>>, ApiError> {
     let p = QueryParams::new(
         params,
-        &["limit", "cursor", "session_id", "start_time", "end_time"],
+        &[
+            "limit",
+            "cursor",
+            "session_id",
+            "has_session",
+            "start_time",
+            "end_time",
+        ],
         false,
     )?;
     let query = TraceQuery {
         page: p.page()?,
         session_id: p.text("session_id")?,
+        has_session: p.flag("has_session")?,
         start_ns: p.time("start_time")?,
         end_ns: p.time("end_time")?,
     };

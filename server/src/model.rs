@@ -223,6 +223,9 @@ pub struct ProjectInfo {
     /// End of the latest trace, RFC 3339.
     #[schema(required = true)]
     pub last_activity: Option<String>,
+    /// Traces that carry no session id (listed by the traces API with
+    /// `has_session=false`).
+    pub traces_without_session: i64,
 }
 
 /// Latency percentiles in milliseconds.

@@ -173,6 +173,19 @@ impl QueryParams {
         }
     }
 
+    /// A `true`/`false` parameter.
+    pub fn flag(&self, key: &str) -> Result<Option<bool>, ApiError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(_) => Err(ApiError::bad_parameter(
+                key,
+                format!("{key} must be true or false"),
+            )),
+        }
+    }
+
     /// An RFC 3339 time parameter, as Unix nanoseconds.
     pub fn time(&self, key: &str) -> Result<Option<i64>, ApiError> {
         self.get(key)

@@ -26,6 +26,12 @@ pub const SESSION_KEYS: &[&str] = &[
     keys::LANGSMITH_THREAD_ID,
     "langsmith.metadata.session_id",
     "langsmith.metadata.conversation_id",
+    // Vercel AI SDK: `experimental_telemetry.metadata` as it exports it, and as
+    // `@arizeai/openinference-vercel` flattens it.
+    "ai.telemetry.metadata.sessionId",
+    "ai.telemetry.metadata.session_id",
+    "metadata.sessionId",
+    "metadata.session_id",
 ];
 
 /// Span attribute keys that carry a user id, first match wins.
@@ -36,6 +42,10 @@ pub const USER_KEYS: &[&str] = &[
     keys::TRACELOOP_USER_ID,
     "mlflow.trace.user",
     keys::LANGSMITH_USER_ID,
+    "ai.telemetry.metadata.userId",
+    "ai.telemetry.metadata.user_id",
+    "metadata.userId",
+    "metadata.user_id",
 ];
 
 /// OpenInference span kind.
@@ -97,6 +107,11 @@ pub const MODEL_KEYS: &[&str] = &[
 pub const TAGS: &str = keys::TAG_TAGS;
 /// OpenInference metadata (a JSON object serialized as a string).
 pub const METADATA: &str = keys::METADATA;
+/// Prefixes of metadata sent as one attribute per key (`metadata.plan`: the
+/// flattened form of `@arizeai/openinference-vercel`; `ai.telemetry.metadata.plan`:
+/// the Vercel AI SDK's own), merged into the span's metadata under the key
+/// after the prefix. A key of the JSON `metadata` object wins over them.
+pub const FLAT_METADATA_PREFIXES: &[&str] = &["metadata.", "ai.telemetry.metadata."];
 
 /// The log attribute naming an event, where the record has no `event_name`.
 pub const EVENT_NAME_ATTRIBUTE: &str = "event.name";

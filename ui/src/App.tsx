@@ -5,6 +5,7 @@ import { ProjectsPage } from "./pages/projects/ProjectsPage";
 import { SessionsPage } from "./pages/sessions/SessionsPage";
 import { SessionPage } from "./pages/session/SessionPage";
 import { TracePage } from "./pages/trace/TracePage";
+import { TracesPage } from "./pages/traces/TracesPage";
 
 export function App() {
   const { pathname } = useLocation();
@@ -19,6 +20,9 @@ export function App() {
       break;
     case "session":
       page = <SessionPage key={`${route.project}/${route.sessionId}`} project={route.project} sessionId={route.sessionId} />;
+      break;
+    case "traces":
+      page = <TracesPage key={route.project} project={route.project} />;
       break;
     case "trace":
       page = <TracePage key={`${route.project}/${route.traceId}`} project={route.project} traceId={route.traceId} />;

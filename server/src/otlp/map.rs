@@ -286,11 +286,22 @@ pub fn derive_facts(attrs: &Map<String, Value>, prices: &PriceTable) -> SpanFact
         Some(Value::String(s)) => serde_json::from_str::<Vec<String>>(s).unwrap_or_default(),
         _ => Vec::new(),
     };
-    let metadata = match attrs.get(k::METADATA) {
+    let mut metadata = match attrs.get(k::METADATA) {
         Some(Value::String(s)) => serde_json::from_str::<Map<String, Value>>(s).unwrap_or_default(),
         Some(Value::Object(o)) => o.clone(),
         _ => Map::new(),
     };
+    for (key, value) in attrs {
+        if let Some(name) = k::FLAT_METADATA_PREFIXES
+            .iter()
+            .find_map(|prefix| key.strip_prefix(prefix))
+            .filter(|name| !name.is_empty())
+        {
+            metadata
+                .entry(name.to_owned())
+                .or_insert_with(|| value.clone());
+        }
+    }
     SpanFacts {
         session_id: first_text(attrs, k::SESSION_KEYS),
         user_id: first_text(attrs, k::USER_KEYS),

@@ -159,6 +159,8 @@ pub struct TraceQuery {
     pub page: PageQuery,
     /// Traces of this session only.
     pub session_id: Option<String>,
+    /// Traces with (true) or without (false) a session.
+    pub has_session: Option<bool>,
     /// Traces that end at or after this time (Unix ns).
     pub start_ns: Option<i64>,
     /// Traces that start at or before this time (Unix ns).

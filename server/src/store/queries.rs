@@ -779,7 +779,9 @@ impl<B: SqlBackend> Store for B {
                 "SELECT p.name,
                     (SELECT count(*) FROM traces t WHERE t.project_id = p.id),
                     (SELECT count(*) FROM sessions s WHERE s.project_id = p.id),
-                    (SELECT max(t.end_ns) FROM traces t WHERE t.project_id = p.id)
+                    (SELECT max(t.end_ns) FROM traces t WHERE t.project_id = p.id),
+                    (SELECT count(*) FROM traces t
+                       WHERE t.project_id = p.id AND t.session_rowid IS NULL)
                  FROM projects p",
                 &[],
             )?
@@ -790,6 +792,7 @@ impl<B: SqlBackend> Store for B {
                     trace_count: r.int(1)?,
                     session_count: r.int(2)?,
                     last_activity: r.opt_int(3)?.map(rfc3339),
+                    traces_without_session: r.int(4)?,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()
@@ -890,6 +893,11 @@ impl<B: SqlBackend> Store for B {
                     a.add(pid),
                     a.add(sid.as_str())
                 ));
+            }
+            match q.has_session {
+                Some(true) => sql.push_str(" AND t.session_rowid IS NOT NULL"),
+                Some(false) => sql.push_str(" AND t.session_rowid IS NULL"),
+                None => {}
             }
             if let Some(start) = q.start_ns {
                 sql.push_str(&format!(" AND t.end_ns >= {}", a.add(start)));

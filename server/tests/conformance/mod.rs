@@ -549,6 +549,41 @@ pub fn events_join_their_spans_in_either_order<S: Store>(mut open: impl FnMut() 
     );
 }
 
+/// Traces without a session id are counted on their project and listed on
+/// their own; a trace that gains a session leaves that list.
+pub fn traces_without_a_session_are_reachable<S: Store>(store: S) {
+    store
+        .write(&[
+            record("p", 1, 1, None, 0, json!({"input.value": "no session here"})),
+            record("p", 2, 1, None, 1, json!({"input.value": "nor here"})),
+            record("p", 3, 1, None, 2, json!({"session.id": "s"})),
+        ])
+        .expect("write");
+    let without = |store: &S| -> Vec<String> {
+        let q = TraceQuery {
+            page: PageQuery { limit: 10, cursor: None },
+            has_session: Some(false),
+            ..Default::default()
+        };
+        store.traces("p", &q).expect("traces").data.into_iter().map(|t| t.trace_id).collect()
+    };
+    assert_eq!(without(&store), ["02".repeat(16), "01".repeat(16)], "newest first");
+    let project = &store.projects().expect("projects")[0];
+    assert_eq!((project.trace_count, project.traces_without_session), (3, 2));
+    let q = TraceQuery {
+        page: PageQuery { limit: 10, cursor: None },
+        has_session: Some(true),
+        ..Default::default()
+    };
+    assert_eq!(store.traces("p", &q).expect("traces").data.len(), 1);
+    // A late child brings trace 2 a session.
+    store
+        .write(&[record("p", 2, 2, Some(1), 3, json!({"session.id": "s"}))])
+        .expect("write");
+    assert_eq!(without(&store), ["01".repeat(16)]);
+    assert_eq!(store.projects().expect("projects")[0].traces_without_session, 1);
+}
+
 /// Text search folds case for all of Unicode, not only ASCII, the same in
 /// every backend.
 pub fn text_search_folds_unicode_case<S: Store>(store: S) {
@@ -889,6 +924,7 @@ macro_rules! conformance_suite {
             paging_is_complete_and_stable,
             session_filters,
             text_search_folds_unicode_case,
+            traces_without_a_session_are_reachable,
             delete_session_removes_its_traces,
             unknown_names_are_not_found,
             turns_in_time_order,

@@ -1,9 +1,16 @@
-/** What to do when there is nothing to show yet: send a first session. */
-export function EmptyState({ title }: { title: string }) {
+import { api, type Page, type Project } from "../lib/api";
+import { formatCount } from "../lib/format";
+import { Link, routePath } from "../lib/router";
+import { useFetch } from "../lib/useFetch";
+
+/** What to do when there is nothing to show yet: send a first session. In a
+ *  project that holds traces without a session id, lead to them first. */
+export function EmptyState({ title, project }: { title: string; project?: string }) {
   const origin = window.location.origin;
   return (
     <div className="empty">
       <h2>{title}</h2>
+      {project !== undefined && <SessionlessTraces project={project} />}
       <p>Send a first session to this server. In Python:</p>
       <pre className="snippet">{`pip install openinference-instrumentation-session
 from openinference.instrumentation.session import register, using_session
@@ -19,5 +26,20 @@ await withSession("conv-1", () => handleTurn());`}</pre>
         the session id in <code>session.id</code> (or <code>gen_ai.conversation.id</code>).
       </p>
     </div>
+  );
+}
+
+function SessionlessTraces({ project }: { project: string }) {
+  const { data } = useFetch("projects", (signal) => api<Page<Project>>("/v1/projects", { signal }));
+  const count = data?.data.find((p) => p.name === project)?.traces_without_session ?? 0;
+  if (count === 0) return null;
+  return (
+    <p data-testid="sessionless-note">
+      This project holds{" "}
+      <Link to={`${routePath({ page: "traces", project })}?has_session=false`}>
+        {formatCount(count)} {count === 1 ? "trace" : "traces"} without a session id
+      </Link>
+      : they were sent outside any session. Give the next ones a session id as below.
+    </p>
   );
 }

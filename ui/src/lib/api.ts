@@ -20,6 +20,8 @@ export type Turn = Schemas["Turn"];
 export type SpanEvent = Schemas["SpanEvent"];
 export type Span = Schemas["SpanInfo"];
 export type Trace = Schemas["TraceDetail"];
+/** A trace as the trace list shows it (no spans). */
+export type TraceSummary = Schemas["TraceInfo"];
 /** One page of a list (every `Page_*` schema of the API has this shape). */
 export type Page<T> = Omit<Schemas["Page_Turn"], "data"> & { data: T[] };
 

@@ -1,4 +1,4 @@
-// A small client-side router: four routes, deep links that survive a reload,
+// A small client-side router: five routes, deep links that survive a reload,
 // and the page state kept in the query string so a view can be shared.
 import { useSyncExternalStore, type AnchorHTMLAttributes, type MouseEvent, type ReactNode } from "react";
 
@@ -6,6 +6,7 @@ export type Route =
   | { page: "projects" }
   | { page: "sessions"; project: string }
   | { page: "session"; project: string; sessionId: string }
+  | { page: "traces"; project: string }
   | { page: "trace"; project: string; traceId: string }
   | { page: "not-found"; path: string };
 
@@ -27,6 +28,7 @@ export function matchRoute(pathname: string): Route {
   if (first !== "projects" || project === undefined || rest.length > 0) return { page: "not-found", path: pathname };
   if (kind === "sessions" && id === undefined) return { page: "sessions", project };
   if (kind === "sessions" && id !== undefined) return { page: "session", project, sessionId: id };
+  if (kind === "traces" && id === undefined) return { page: "traces", project };
   if (kind === "traces" && id !== undefined) return { page: "trace", project, traceId: id };
   return { page: "not-found", path: pathname };
 }
@@ -40,6 +42,8 @@ export function routePath(route: Route): string {
       return `/projects/${e(route.project)}/sessions`;
     case "session":
       return `/projects/${e(route.project)}/sessions/${e(route.sessionId)}`;
+    case "traces":
+      return `/projects/${e(route.project)}/traces`;
     case "trace":
       return `/projects/${e(route.project)}/traces/${e(route.traceId)}`;
     case "not-found":

@@ -197,6 +197,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     );
     "#,
     ),
+    // 8: traces without a session, counted per project and listed.
+    Migration::Sql(
+        "CREATE INDEX traces_without_session ON traces (project_id, start_ns, id)
+         WHERE session_rowid IS NULL;",
+    ),
 ];
 
 /// Any constant: the advisory lock key that serializes servers migrating the

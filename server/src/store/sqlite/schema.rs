@@ -161,4 +161,9 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     );
     "#,
     ),
+    // 7: traces without a session, counted per project and listed.
+    Migration::Sql(
+        "CREATE INDEX traces_without_session ON traces (project_id, start_ns, id)
+         WHERE session_rowid IS NULL;",
+    ),
 ];

@@ -20,6 +20,7 @@ export function ProjectsPage() {
             <th>Project</th>
             <th className="num">Sessions</th>
             <th className="num">Traces</th>
+            <th className="num">Without session</th>
             <th>Last activity</th>
           </tr>
         </thead>
@@ -31,6 +32,18 @@ export function ProjectsPage() {
               </td>
               <td className="num">{formatCount(p.session_count)}</td>
               <td className="num">{formatCount(p.trace_count)}</td>
+              <td className="num">
+                {p.traces_without_session > 0 ? (
+                  <Link
+                    to={`${routePath({ page: "traces", project: p.name })}?has_session=false`}
+                    data-testid="traces-without-session"
+                  >
+                    {formatCount(p.traces_without_session)}
+                  </Link>
+                ) : (
+                  "0"
+                )}
+              </td>
               <td>{formatTime(p.last_activity)}</td>
             </tr>
           ))}

@@ -89,12 +89,12 @@ export function SessionsPage({ project }: { project: string }) {
         <ErrorNote error={loaded.error} />
       )}
       {loaded.error instanceof ApiError && loaded.error.status === 404 ? (
-        <EmptyState title="No sessions in this project yet" />
+        <EmptyState title="No sessions in this project yet" project={project} />
       ) : !stale && !loaded.loading && loaded.sessions.length === 0 && !loaded.error ? (
         filtered ? (
           <p className="muted">No session matches these filters.</p>
         ) : (
-          <EmptyState title="No sessions in this project yet" />
+          <EmptyState title="No sessions in this project yet" project={project} />
         )
       ) : (
         <VirtualList
