@@ -77,51 +77,51 @@ fn sqlite_delete_releases_texts() {
     assert_eq!(left, 0);
 }
 
-/// A database written before the search columns existed (schema version 3)
-/// gains them on open, filled from what it holds: its sessions are found by
-/// the new case folding.
+/// A database written by server 0.1.0 (schema version 3, committed as a
+/// fixture) opens: the migrations since add the search columns (filled from
+/// what it holds), the events table and the sessionless-trace index; what it
+/// held reads back, and it takes new writes.
 #[test]
-fn sqlite_migrates_a_database_from_before_the_search_columns() {
-    use conformance::record;
+fn sqlite_migrates_a_database_written_by_0_1_0() {
     use openinference_session_server::store::{PageQuery, SessionQuery, Store};
-    use serde_json::json;
     let dir = tempfile::tempdir().unwrap();
-    {
-        let store = SqliteStore::open_dir(dir.path()).unwrap();
-        store
-            .write(&[record(
-                "p",
-                1,
-                1,
-                None,
-                0,
-                json!({"session.id": "old", "input.value": "Über ALLES"}),
-            )])
-            .unwrap();
-    }
-    let db = rusqlite::Connection::open(dir.path().join("oi-sessions.sqlite3")).unwrap();
-    db.execute_batch(
-        "DROP TABLE span_events;
-         ALTER TABLE traces DROP COLUMN search_input;
-         ALTER TABLE traces DROP COLUMN search_output;
-         PRAGMA user_version = 3;",
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/sqlite/written-by-0.1.0.sqlite3"
+        ),
+        dir.path().join("oi-sessions.sqlite3"),
     )
     .unwrap();
-    drop(db);
     let store = SqliteStore::open_dir(dir.path()).unwrap();
+    let session = store.session("support-bot", "sess-7f3a").unwrap();
+    assert_eq!(session.num_traces, 3);
     let found = store
         .sessions(
-            "p",
+            "support-bot",
             &SessionQuery {
                 page: PageQuery {
                     limit: 10,
                     cursor: None,
                 },
-                q: Some("über all".into()),
+                q: Some("WRONG VAT".into()),
                 ..Default::default()
             },
         )
         .unwrap();
-    assert_eq!(found.data.len(), 1);
-    assert_eq!(found.data[0].session_id, "old");
+    assert_eq!(found.data.len(), 1, "the search columns were filled");
+    let project = &store.projects().unwrap()[0];
+    assert_eq!(
+        (project.trace_count, project.traces_without_session),
+        (3, 0)
+    );
+    let events = [conformance::event(
+        "support-bot",
+        9,
+        1,
+        0,
+        "gen_ai.user.message",
+        serde_json::json!({"content": "x"}),
+    )];
+    assert_eq!(store.write_events(&events).unwrap().inserted, 1);
 }

@@ -258,6 +258,7 @@ fn postgres_migrates_a_database_from_before_the_search_columns() {
         .batch_execute(&format!(
             "SET search_path TO \"{0}\";
              DROP TABLE span_events;
+             DROP INDEX traces_without_session;
              DROP INDEX IF EXISTS traces_search;
              ALTER TABLE traces DROP COLUMN search_input;
              ALTER TABLE traces DROP COLUMN search_output;

@@ -554,24 +554,50 @@ pub fn events_join_their_spans_in_either_order<S: Store>(mut open: impl FnMut() 
 pub fn traces_without_a_session_are_reachable<S: Store>(store: S) {
     store
         .write(&[
-            record("p", 1, 1, None, 0, json!({"input.value": "no session here"})),
+            record(
+                "p",
+                1,
+                1,
+                None,
+                0,
+                json!({"input.value": "no session here"}),
+            ),
             record("p", 2, 1, None, 1, json!({"input.value": "nor here"})),
             record("p", 3, 1, None, 2, json!({"session.id": "s"})),
         ])
         .expect("write");
     let without = |store: &S| -> Vec<String> {
         let q = TraceQuery {
-            page: PageQuery { limit: 10, cursor: None },
+            page: PageQuery {
+                limit: 10,
+                cursor: None,
+            },
             has_session: Some(false),
             ..Default::default()
         };
-        store.traces("p", &q).expect("traces").data.into_iter().map(|t| t.trace_id).collect()
+        store
+            .traces("p", &q)
+            .expect("traces")
+            .data
+            .into_iter()
+            .map(|t| t.trace_id)
+            .collect()
     };
-    assert_eq!(without(&store), ["02".repeat(16), "01".repeat(16)], "newest first");
+    assert_eq!(
+        without(&store),
+        ["02".repeat(16), "01".repeat(16)],
+        "newest first"
+    );
     let project = &store.projects().expect("projects")[0];
-    assert_eq!((project.trace_count, project.traces_without_session), (3, 2));
+    assert_eq!(
+        (project.trace_count, project.traces_without_session),
+        (3, 2)
+    );
     let q = TraceQuery {
-        page: PageQuery { limit: 10, cursor: None },
+        page: PageQuery {
+            limit: 10,
+            cursor: None,
+        },
         has_session: Some(true),
         ..Default::default()
     };
@@ -581,7 +607,10 @@ pub fn traces_without_a_session_are_reachable<S: Store>(store: S) {
         .write(&[record("p", 2, 2, Some(1), 3, json!({"session.id": "s"}))])
         .expect("write");
     assert_eq!(without(&store), ["01".repeat(16)]);
-    assert_eq!(store.projects().expect("projects")[0].traces_without_session, 1);
+    assert_eq!(
+        store.projects().expect("projects")[0].traces_without_session,
+        1
+    );
 }
 
 /// Text search folds case for all of Unicode, not only ASCII, the same in
