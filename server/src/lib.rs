@@ -14,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod grpc;
 pub mod ingest;
+pub mod messages;
 pub mod model;
 pub mod openapi;
 pub mod otlp;

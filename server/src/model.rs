@@ -65,10 +65,13 @@ pub struct SpanFacts {
     pub output_value: Option<String>,
     /// `output.mime_type`.
     pub output_mime: Option<String>,
-    /// The last user message of the model call's input messages.
-    pub llm_last_user: Option<String>,
-    /// The assistant's reply of the model call.
-    pub llm_reply: Option<String>,
+    /// What the user said, as this span tells it: the last user message of a
+    /// model call's input messages, or read out of a chain's or agent's JSON
+    /// input ([`crate::messages`]).
+    pub user_text: Option<String>,
+    /// What the assistant answered, as this span tells it: a model call's
+    /// reply, or read out of a chain's or agent's JSON output.
+    pub reply_text: Option<String>,
     /// Token counts of this span (LLM spans only).
     pub tokens: TokenCount,
     /// Cost of this span (LLM spans only), reported or priced.

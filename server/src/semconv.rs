@@ -69,6 +69,13 @@ pub const OUTPUT_MIME: &str = "output.mime_type";
 pub const OI_INPUT_MESSAGES: &str = "llm.input_messages.";
 /// OpenInference flattened output message prefix.
 pub const OI_OUTPUT_MESSAGES: &str = "llm.output_messages.";
+/// The Vercel AI SDK's prompt of a call (`{system, prompt}` or `{messages}`),
+/// the input of its `ai.generateText`/`ai.streamText` spans.
+pub const VERCEL_PROMPT: &str = "ai.prompt";
+/// The Vercel AI SDK's messages sent to the model (its `doGenerate` spans).
+pub const VERCEL_PROMPT_MESSAGES: &str = "ai.prompt.messages";
+/// The Vercel AI SDK's answer text.
+pub const VERCEL_RESPONSE_TEXT: &str = "ai.response.text";
 /// GenAI structured messages (JSON with `parts`).
 pub const GEN_AI_INPUT_MESSAGES: &str = "gen_ai.input.messages";
 /// GenAI structured output messages.

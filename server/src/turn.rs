@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use crate::messages::holds_json;
 use crate::model::{EventFacts, Io, SpanFacts, TraceSummary};
 
 /// Topmost-first order key: depth in the trace, then start, then span id. A span
@@ -57,38 +58,48 @@ fn plain(value: String) -> Io {
     }
 }
 
-/// Reads a turn's input or output: the topmost span that has the value; when
-/// that span is an LLM call, what the user typed (or the reply) out of its
-/// messages, keeping the raw value; failing all spans, the topmost LLM call's
-/// messages.
+/// Reads a turn's input or output (the rule table of `docs/server.md`, "Read:
+/// turns"). The topmost span that has the value decides: what it says the
+/// person said (or the assistant answered) when it can tell, keeping the raw
+/// value beside; else, when its value is JSON nobody can read words out of,
+/// the turn's model call's words (`fallback`: the first call for the input,
+/// the last for the output); else the value as it is. Without any span
+/// having the value, the model calls' words.
 fn turn_io(
     order: &[usize],
     spans: &[SpanFacts],
     value: impl Fn(&SpanFacts) -> (Option<&String>, Option<&String>),
-    message: impl Fn(&SpanFacts) -> Option<&String>,
+    words: impl Fn(&SpanFacts) -> Option<&String>,
+    fallback: Option<usize>,
 ) -> Option<Io> {
+    let read = |text: &String, raw: &String| Io {
+        value: text.clone(),
+        mime_type: "text/plain".to_owned(),
+        raw_value: Some(raw.clone()),
+    };
+    let fallback_words = fallback.and_then(|j| words(&spans[j]));
     for &i in order {
         let s = &spans[i];
-        if let (Some(v), mime) = value(s) {
-            if s.is_llm
-                && let Some(m) = message(s)
-            {
-                return Some(Io {
-                    value: m.clone(),
-                    mime_type: "text/plain".to_owned(),
-                    raw_value: Some(v.clone()),
-                });
-            }
-            return Some(Io {
-                value: v.clone(),
-                mime_type: mime.cloned().unwrap_or_else(|| "text/plain".to_owned()),
-                raw_value: None,
-            });
+        let (Some(v), mime) = value(s) else {
+            continue;
+        };
+        if let Some(w) = words(s) {
+            return Some(read(w, v));
         }
+        if holds_json(v, mime.map(String::as_str))
+            && let Some(w) = fallback_words
+        {
+            return Some(read(w, v));
+        }
+        return Some(Io {
+            value: v.clone(),
+            mime_type: mime.cloned().unwrap_or_else(|| "text/plain".to_owned()),
+            raw_value: None,
+        });
     }
-    order
-        .iter()
-        .find_map(|&i| message(&spans[i]).cloned())
+    fallback_words
+        .or_else(|| order.iter().find_map(|&i| words(&spans[i])))
+        .cloned()
         .map(plain)
 }
 
@@ -103,11 +114,11 @@ fn with_events(spans: &[SpanFacts], events: &[EventFacts]) -> Vec<SpanFacts> {
         .map(|span| {
             let mut span = span.clone();
             let of_span = || ordered.iter().filter(|e| e.span_id == span.span_id);
-            if span.llm_last_user.is_none() {
-                span.llm_last_user = of_span().rev().find_map(|e| e.user_message.clone());
+            if span.user_text.is_none() {
+                span.user_text = of_span().rev().find_map(|e| e.user_message.clone());
             }
-            if span.llm_reply.is_none() {
-                span.llm_reply = of_span().find_map(|e| e.reply.clone());
+            if span.reply_text.is_none() {
+                span.reply_text = of_span().find_map(|e| e.reply.clone());
             }
             span
         })
@@ -151,17 +162,27 @@ fn summarize_spans(spans: &[SpanFacts]) -> TraceSummary {
     let depth = depths(spans);
     let mut order: Vec<usize> = (0..spans.len()).collect();
     order.sort_by_key(|&i| (depth[i], spans[i].start_ns, spans[i].span_id));
+    // The turn's first model call that says what the user said, and its last
+    // that says what the assistant answered.
+    let first_call = (0..spans.len())
+        .filter(|&i| spans[i].is_llm && spans[i].user_text.is_some())
+        .min_by_key(|&i| (spans[i].start_ns, spans[i].span_id));
+    let last_call = (0..spans.len())
+        .filter(|&i| spans[i].is_llm && spans[i].reply_text.is_some())
+        .max_by_key(|&i| (spans[i].end_ns, spans[i].start_ns, spans[i].span_id));
     summary.input = turn_io(
         &order,
         spans,
         |s| (s.input_value.as_ref(), s.input_mime.as_ref()),
-        |s| s.llm_last_user.as_ref(),
+        |s| s.user_text.as_ref(),
+        first_call,
     );
     summary.output = turn_io(
         &order,
         spans,
         |s| (s.output_value.as_ref(), s.output_mime.as_ref()),
-        |s| s.llm_reply.as_ref(),
+        |s| s.reply_text.as_ref(),
+        last_call,
     );
 
     let mut tags = BTreeSet::new();
@@ -251,9 +272,9 @@ mod tests {
         let mut s = span(1, None, 1, None);
         s.is_llm = true;
         s.input_value = Some("{\"messages\":[]}".into());
-        s.llm_last_user = Some("hi".into());
+        s.user_text = Some("hi".into());
         s.output_value = Some("{\"choices\":[]}".into());
-        s.llm_reply = Some("hello".into());
+        s.reply_text = Some("hello".into());
         let t = summarize(&[s], &[]);
         let input = t.input.unwrap();
         assert_eq!(input.value, "hi");
@@ -281,9 +302,69 @@ mod tests {
         assert_eq!(t.input.unwrap().value, "the latest question");
         assert_eq!(t.output.unwrap().value, "hello");
         // What the span says itself wins over its events.
-        llm.llm_last_user = Some("from the span".into());
+        llm.user_text = Some("from the span".into());
         let t = summarize(&[llm], &events);
         assert_eq!(t.input.unwrap().value, "from the span");
+    }
+
+    fn chain(id: u8, parent: Option<u8>, start: i64, input: &str, output: &str) -> SpanFacts {
+        let mut s = span(id, parent, start, None);
+        s.input_value = Some(input.to_owned());
+        s.input_mime = Some("application/json".to_owned());
+        s.output_value = Some(output.to_owned());
+        s.output_mime = Some("application/json".to_owned());
+        s
+    }
+
+    fn llm(id: u8, parent: u8, start: i64, user: &str, reply: &str) -> SpanFacts {
+        let mut s = span(id, Some(parent), start, None);
+        s.is_llm = true;
+        s.user_text = Some(user.to_owned());
+        s.reply_text = Some(reply.to_owned());
+        s
+    }
+
+    #[test]
+    fn a_root_that_says_the_words_is_read_for_them() {
+        let mut root = chain(1, None, 1, "{\"messages\": [...]}", "{\"messages\": [...]}");
+        root.user_text = Some("this turn's question".into());
+        root.reply_text = Some("the final answer".into());
+        let t = summarize(&[root, llm(2, 1, 2, "from the call", "call reply")], &[]);
+        let (input, output) = (t.input.unwrap(), t.output.unwrap());
+        assert_eq!(input.value, "this turn's question");
+        assert_eq!(input.raw_value.as_deref(), Some("{\"messages\": [...]}"));
+        assert_eq!(output.value, "the final answer");
+    }
+
+    #[test]
+    fn unreadable_json_roots_read_the_first_and_last_model_calls() {
+        let root = chain(1, None, 1, "{\"state\": 1}", "{\"state\": 2}");
+        let t = summarize(
+            &[
+                root,
+                llm(3, 1, 5, "question again", "final reply"),
+                llm(2, 1, 2, "the question", "I will call a tool"),
+            ],
+            &[],
+        );
+        let (input, output) = (t.input.unwrap(), t.output.unwrap());
+        assert_eq!(input.value, "the question");
+        assert_eq!(input.raw_value.as_deref(), Some("{\"state\": 1}"));
+        assert_eq!(output.value, "final reply");
+        assert_eq!(output.raw_value.as_deref(), Some("{\"state\": 2}"));
+    }
+
+    #[test]
+    fn plain_text_roots_are_the_turn_as_they_are() {
+        let mut root = span(1, None, 1, None);
+        root.input_value = Some("hi there".into());
+        root.output_value = Some("hello".into());
+        let t = summarize(
+            &[root, llm(2, 1, 2, "with history: hi there", "hello!")],
+            &[],
+        );
+        assert_eq!(t.input.unwrap().value, "hi there");
+        assert_eq!(t.output.unwrap().value, "hello");
     }
 
     #[test]

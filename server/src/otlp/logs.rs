@@ -10,10 +10,8 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use serde_json::{Map, Value};
 
-use super::map::{
-    MAX_NAME_BYTES, any_to_json, attributes_to_json, check_id, content_text, first_assistant,
-    json_messages, last_user, parse_json_attr, resolve_project,
-};
+use super::map::{MAX_NAME_BYTES, any_to_json, attributes_to_json, check_id, resolve_project};
+use crate::messages::{Role, content_text, first_of, json_attr, last_of, messages};
 use crate::model::{EventFacts, EventRecord};
 use crate::semconv as k;
 
@@ -64,15 +62,15 @@ pub fn event_messages(
             (None, if first { non_empty(reply) } else { None })
         }
         k::GEN_AI_OPERATION_DETAILS => {
-            let messages = |key: &str| {
-                parse_json_attr(attributes, key)
+            let of = |key: &str| {
+                json_attr(attributes, key)
                     .or_else(|| body.get(key).cloned())
-                    .map(|v| json_messages(&v))
+                    .map(|v| messages(&v))
                     .unwrap_or_default()
             };
             (
-                last_user(&messages(k::GEN_AI_INPUT_MESSAGES)),
-                first_assistant(&messages(k::GEN_AI_OUTPUT_MESSAGES)),
+                last_of(&of(k::GEN_AI_INPUT_MESSAGES), Role::User),
+                first_of(&of(k::GEN_AI_OUTPUT_MESSAGES), Role::Assistant),
             )
         }
         _ => (None, None),

@@ -7,6 +7,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use serde_json::{Map, Value};
 
+use crate::messages;
 use crate::model::{Cost, SpanFacts, SpanKind, SpanRecord, TokenCount};
 use crate::pricing::PriceTable;
 use crate::semconv as k;
@@ -89,144 +90,14 @@ fn float(attrs: &Map<String, Value>, key: &str) -> Option<f64> {
     }
 }
 
-/// The text of a message content: a string, or the text parts of a list.
-pub(super) fn content_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Array(parts) => {
-            let texts: Vec<&str> = parts
-                .iter()
-                .filter_map(|p| match p {
-                    Value::String(s) => Some(s.as_str()),
-                    Value::Object(o) => o
-                        .get("content")
-                        .or_else(|| o.get("text"))
-                        .and_then(Value::as_str),
-                    _ => None,
-                })
-                .collect();
-            (!texts.is_empty()).then(|| texts.join("\n"))
-        }
-        _ => None,
-    }
-}
-
-/// A message's role and its ordered text parts.
-type MessageParts = (Option<String>, Vec<(usize, String)>);
-
-/// `(role, text)` of OpenInference's flattened `llm.{input,output}_messages.<i>.message.*`.
-fn oi_messages(attrs: &Map<String, Value>, prefix: &str) -> Vec<(String, String)> {
-    let mut by_index: std::collections::BTreeMap<usize, MessageParts> = Default::default();
-    for (key, value) in attrs {
-        let Some(rest) = key.strip_prefix(prefix) else {
-            continue;
-        };
-        let Some((index, field)) = rest.split_once('.') else {
-            continue;
-        };
-        let Ok(index) = index.parse::<usize>() else {
-            continue;
-        };
-        let entry = by_index.entry(index).or_default();
-        match field {
-            "message.role" => entry.0 = value.as_str().map(str::to_owned),
-            "message.content" => {
-                if let Some(s) = value.as_str() {
-                    entry.1.push((0, s.to_owned()));
-                }
-            }
-            _ => {
-                // message.contents.<j>.message_content.text
-                if let Some(rest) = field.strip_prefix("message.contents.")
-                    && let Some((j, "message_content.text")) = rest.split_once('.')
-                    && let (Ok(j), Some(s)) = (j.parse::<usize>(), value.as_str())
-                {
-                    entry.1.push((j + 1, s.to_owned()));
-                }
-            }
-        }
-    }
-    by_index
-        .into_values()
-        .filter_map(|(role, mut parts)| {
-            parts.sort();
-            let text: Vec<String> = parts.into_iter().map(|(_, s)| s).collect();
-            Some((role?, text.join("\n")))
-        })
-        .collect()
-}
-
-/// `(role, text)` of a JSON message list: GenAI (`parts`) or chat-completions
-/// style (`content`).
-pub(super) fn json_messages(v: &Value) -> Vec<(String, String)> {
-    let Some(list) = v.as_array() else {
-        return Vec::new();
-    };
-    list.iter()
-        .filter_map(|m| {
-            let role = m.get("role")?.as_str()?.to_owned();
-            let text = m
-                .get("parts")
-                .and_then(content_text)
-                .or_else(|| m.get("content").and_then(content_text))
-                .unwrap_or_default();
-            Some((role, text))
-        })
-        .collect()
-}
-
-pub(super) fn parse_json_attr(attrs: &Map<String, Value>, key: &str) -> Option<Value> {
-    match attrs.get(key)? {
-        Value::String(s) => serde_json::from_str(s).ok(),
-        v @ Value::Array(_) => Some(v.clone()),
-        _ => None,
-    }
-}
-
-pub(super) fn last_user(messages: &[(String, String)]) -> Option<String> {
-    messages
-        .iter()
-        .rev()
-        .find(|(role, text)| role == "user" && !text.is_empty())
-        .map(|(_, t)| t.clone())
-}
-
-pub(super) fn first_assistant(messages: &[(String, String)]) -> Option<String> {
-    messages
-        .iter()
-        .find(|(role, text)| (role == "assistant" || role == "model") && !text.is_empty())
-        .map(|(_, t)| t.clone())
-}
-
-/// The last user message and the assistant reply of a model call.
-fn llm_messages(attrs: &Map<String, Value>) -> (Option<String>, Option<String>) {
-    let user = last_user(&oi_messages(attrs, k::OI_INPUT_MESSAGES))
-        .or_else(|| {
-            parse_json_attr(attrs, k::GEN_AI_INPUT_MESSAGES)
-                .and_then(|v| last_user(&json_messages(&v)))
-        })
-        .or_else(|| {
-            // The provider request in `input.value` (chat-completions shape).
-            parse_json_attr(attrs, k::INPUT_VALUE)
-                .and_then(|v| v.get("messages").map(json_messages))
-                .and_then(|m| last_user(&m))
-        });
-    let reply = first_assistant(&oi_messages(attrs, k::OI_OUTPUT_MESSAGES))
-        .or_else(|| {
-            parse_json_attr(attrs, k::GEN_AI_OUTPUT_MESSAGES)
-                .and_then(|v| first_assistant(&json_messages(&v)))
-        })
-        .or_else(|| {
-            parse_json_attr(attrs, k::OUTPUT_VALUE).and_then(|v| {
-                let message = v.get("choices")?.get(0)?.get("message")?;
-                content_text(message.get("content")?)
-            })
-        });
-    (user, reply)
-}
-
 /// Derives the facts of one span from its attributes.
 pub fn derive_facts(attrs: &Map<String, Value>, prices: &PriceTable) -> SpanFacts {
+    let io = |key: &str| match attrs.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Value::Null) | None => None,
+        Some(Value::String(_)) => None,
+        Some(other) => Some(other.to_string()),
+    };
     let oi_kind = text(attrs, k::OI_SPAN_KIND).map(|s| s.to_ascii_uppercase());
     let operation = text(attrs, k::GEN_AI_OPERATION);
     let prompt = k::PROMPT_TOKEN_KEYS.iter().find_map(|key| int(attrs, key));
@@ -239,10 +110,28 @@ pub fn derive_facts(attrs: &Map<String, Value>, prices: &PriceTable) -> SpanFact
         // An unlabelled span that reports usage is a model call.
         (None, None) => prompt.is_some() || completion.is_some(),
     };
-    let (llm_last_user, llm_reply) = if is_llm {
-        llm_messages(attrs)
+    let input_value = io(k::INPUT_VALUE).or_else(|| io(k::VERCEL_PROMPT));
+    let input_mime = text(attrs, k::INPUT_MIME).or_else(|| {
+        (attrs.contains_key(k::VERCEL_PROMPT) && !attrs.contains_key(k::INPUT_VALUE))
+            .then(|| "application/json".to_owned())
+    });
+    let output_value = io(k::OUTPUT_VALUE).or_else(|| io(k::VERCEL_RESPONSE_TEXT));
+    let output_mime = text(attrs, k::OUTPUT_MIME);
+    // What the user said and what the assistant answered, as this span tells
+    // it: a model call's messages, or a chain's or agent's JSON input/output.
+    let (user_text, reply_text) = if is_llm {
+        messages::model_call(attrs)
     } else {
-        (None, None)
+        let read = |value: &Option<String>, mime: &Option<String>| {
+            value
+                .as_deref()
+                .filter(|v| messages::holds_json(v, mime.as_deref()))
+                .and_then(|v| serde_json::from_str::<Value>(v).ok())
+        };
+        (
+            read(&input_value, &input_mime).and_then(|v| messages::user_words(&v)),
+            read(&output_value, &output_mime).and_then(|v| messages::assistant_words(&v)),
+        )
     };
     let mut tokens = TokenCount::default();
     let mut cost = Cost::default();
@@ -272,12 +161,6 @@ pub fn derive_facts(attrs: &Map<String, Value>, prices: &PriceTable) -> SpanFact
                 .unwrap_or_default()
         };
     }
-    let io = |key: &str| match attrs.get(key) {
-        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-        Some(Value::Null) | None => None,
-        Some(Value::String(_)) => None,
-        Some(other) => Some(other.to_string()),
-    };
     let tags = match attrs.get(k::TAGS) {
         Some(Value::Array(a)) => a
             .iter()
@@ -307,12 +190,12 @@ pub fn derive_facts(attrs: &Map<String, Value>, prices: &PriceTable) -> SpanFact
         user_id: first_text(attrs, k::USER_KEYS),
         oi_kind,
         is_llm,
-        input_value: io(k::INPUT_VALUE),
-        input_mime: text(attrs, k::INPUT_MIME),
-        output_value: io(k::OUTPUT_VALUE),
-        output_mime: text(attrs, k::OUTPUT_MIME),
-        llm_last_user,
-        llm_reply,
+        input_value,
+        input_mime,
+        output_value,
+        output_mime,
+        user_text,
+        reply_text,
         tokens,
         cost,
         tags,
@@ -410,7 +293,7 @@ pub fn map_request(
                 facts.end_ns = end_ns;
                 facts.status_code = status.code;
                 let mut events = Vec::with_capacity(span.events.len());
-                let own_user = facts.llm_last_user.is_some();
+                let own_user = facts.user_text.is_some();
                 for e in &span.events {
                     let attributes = attributes_to_json(&e.attributes);
                     // A GenAI event recorded on the span (not sent as a log)
@@ -421,10 +304,10 @@ pub fn map_request(
                             super::logs::event_messages(&e.name, &attributes, &body);
                         // The last user message of the call is the turn's.
                         if !own_user && user.is_some() {
-                            facts.llm_last_user = user;
+                            facts.user_text = user;
                         }
-                        if facts.llm_reply.is_none() {
-                            facts.llm_reply = reply;
+                        if facts.reply_text.is_none() {
+                            facts.reply_text = reply;
                         }
                     }
                     events.push(serde_json::json!({

@@ -376,8 +376,8 @@ pub fn facts_row(r: &mut SqlRow, at: usize) -> Result<SpanFacts, StoreError> {
         input_mime: r.opt_text(at + 10)?,
         output_value: r.opt_text(at + 11)?,
         output_mime: r.opt_text(at + 12)?,
-        llm_last_user: r.opt_text(at + 13)?,
-        llm_reply: r.opt_text(at + 14)?,
+        user_text: r.opt_text(at + 13)?,
+        reply_text: r.opt_text(at + 14)?,
         tokens: TokenCount {
             prompt: r.int(at + 15)?,
             completion: r.int(at + 16)?,

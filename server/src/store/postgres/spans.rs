@@ -93,8 +93,8 @@ fn clean_facts(f: &SpanFacts) -> SpanFacts {
         input_mime: clean_opt(&f.input_mime),
         output_value: clean_opt(&f.output_value),
         output_mime: clean_opt(&f.output_mime),
-        llm_last_user: clean_opt(&f.llm_last_user),
-        llm_reply: clean_opt(&f.llm_reply),
+        user_text: clean_opt(&f.user_text),
+        reply_text: clean_opt(&f.reply_text),
         tags: f.tags.iter().map(|t| clean(t).into_owned()).collect(),
         metadata: match clean_json(&Value::Object(f.metadata.clone())) {
             Value::Object(m) => m,
@@ -217,8 +217,8 @@ pub(super) fn write_batch(
         c_in_mime.push(f.input_mime.as_deref());
         c_out.push(f.output_value.as_deref());
         c_out_mime.push(f.output_mime.as_deref());
-        c_last_user.push(f.llm_last_user.as_deref());
-        c_reply.push(f.llm_reply.as_deref());
+        c_last_user.push(f.user_text.as_deref());
+        c_reply.push(f.reply_text.as_deref());
         c_tok[0].push(f.tokens.prompt);
         c_tok[1].push(f.tokens.completion);
         c_tok[2].push(f.tokens.total);

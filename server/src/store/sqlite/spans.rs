@@ -355,7 +355,7 @@ pub(super) fn write_batch(
             let mut text =
                 |t: &Option<String>| t.as_deref().map(|t| texts.intern(tx, t)).transpose();
             let (input, output) = (text(&f.input_value)?, text(&f.output_value)?);
-            let (last_user, reply) = (text(&f.llm_last_user)?, text(&f.llm_reply)?);
+            let (last_user, reply) = (text(&f.user_text)?, text(&f.reply_text)?);
             let ids = p
                 .texts
                 .iter()
