@@ -80,7 +80,7 @@ stage_python() {
   empty="$(mktemp -d)"
   (cd "$empty" && "$PY" -m mypy --strict -p openinference.instrumentation.session)
   (cd "$empty" && "$PY" -m mypy.stubtest openinference.instrumentation.session._native)
-  rmdir "$empty"
+  rm -rf "$empty"
   log "python: tests against the installed wheel"
   OI_SESSION_WHEEL="$(ls "$ROOT"/dist/openinference_instrumentation_session-*.whl)" \
     "$PY" -m pytest -q -p no:cacheprovider python/tests
