@@ -5,6 +5,7 @@ import { Link, routePath } from "../../lib/router";
 import { useFetch } from "../../lib/useFetch";
 import { ContentView } from "../../components/ContentView";
 import { ErrorNote, StatusBadge } from "../../components/Status";
+import { splitMetadata } from "./metadata";
 import { stepsOf } from "./steps";
 import { AnnotationsPanel } from "./AnnotationsPanel";
 import { allTurns, download, transcriptMarkdown } from "./transcript";
@@ -128,7 +129,13 @@ function SessionHeader({ session: s }: { session: Session }) {
       <div className="stat-value">{value}</div>
     </div>
   );
-  const metadata = Object.entries(s.metadata ?? {});
+  const { app, framework } = splitMetadata(s.metadata);
+  const [showFramework, setShowFramework] = useState(false);
+  const chip = ([k, v]: [string, unknown]) => (
+    <span key={k} className="chip meta">
+      {k}: {typeof v === "string" ? v : JSON.stringify(v)}
+    </span>
+  );
   return (
     <div className="session-header" data-testid="session-header">
       <div className="stats">
@@ -151,11 +158,21 @@ function SessionHeader({ session: s }: { session: Session }) {
             #{t}
           </span>
         ))}
-        {metadata.map(([k, v]) => (
-          <span key={k} className="chip meta">
-            {k}: {typeof v === "string" ? v : JSON.stringify(v)}
-          </span>
-        ))}
+        {app.map(chip)}
+        {framework.length > 0 &&
+          (showFramework ? (
+            framework.map(chip)
+          ) : (
+            <button
+              type="button"
+              className="link-button"
+              data-testid="framework-metadata"
+              title={framework.map(([k]) => k).join(", ")}
+              onClick={() => setShowFramework(true)}
+            >
+              {framework.length} more
+            </button>
+          ))}
         <AnnotationSummaries summaries={s.annotations} />
       </div>
     </div>
