@@ -17,9 +17,8 @@ use super::{
 };
 use crate::annotation::{Annotation, AnnotationSummary, AnnotatorKind, NewAnnotation, summarize};
 use crate::model::{
-    Cost, EventFacts, EventRecord, Io, Latency, Page, ProjectInfo, SessionInfo, SpanFacts,
-    SpanInfo, SpanKind, SpanRecord, TokenCount, TraceDetail, TraceInfo, TraceStatus, TraceSummary,
-    Turn, hex, rfc3339,
+    EventFacts, EventRecord, Io, Latency, Page, ProjectInfo, SessionInfo, SpanFacts, SpanInfo,
+    SpanKind, SpanRecord, TraceDetail, TraceInfo, TraceStatus, TraceSummary, Turn, hex, rfc3339,
 };
 
 /// Largest page a backend returns, whatever the caller asks (the API bounds
@@ -215,16 +214,8 @@ fn session_row(r: &mut SqlRow, project: &str) -> Result<(i64, SessionInfo), Stor
             metadata: Map::new(),
             first_input: None,
             last_output: None,
-            token_count: TokenCount {
-                prompt: r.int(6)?,
-                completion: r.int(7)?,
-                total: r.int(8)?,
-            },
-            cost: Cost {
-                prompt: r.real(9)?,
-                completion: r.real(10)?,
-                total: r.real(11)?,
-            },
+            token_count: r.tokens(6)?,
+            cost: r.cost(9)?,
             latency_ms: Latency::default(),
             annotations: Vec::new(),
         },
@@ -279,16 +270,8 @@ fn trace_row(r: &mut SqlRow, project: &str) -> Result<(i64, TraceInfo), StoreErr
             root_span_id: r.opt_blob(8)?.map(hex),
             input: io_from(r.opt_text(9)?, r.opt_text(10)?, r.opt_text(11)?),
             output: io_from(r.opt_text(12)?, r.opt_text(13)?, r.opt_text(14)?),
-            token_count: TokenCount {
-                prompt: r.int(15)?,
-                completion: r.int(16)?,
-                total: r.int(17)?,
-            },
-            cost: Cost {
-                prompt: r.real(18)?,
-                completion: r.real(19)?,
-                total: r.real(20)?,
-            },
+            token_count: r.tokens(15)?,
+            cost: r.cost(18)?,
             span_count: r.int(21)?,
         },
     ))
@@ -378,16 +361,8 @@ pub fn facts_row(r: &mut SqlRow, at: usize) -> Result<SpanFacts, StoreError> {
         output_mime: r.opt_text(at + 12)?,
         user_text: r.opt_text(at + 13)?,
         reply_text: r.opt_text(at + 14)?,
-        tokens: TokenCount {
-            prompt: r.int(at + 15)?,
-            completion: r.int(at + 16)?,
-            total: r.int(at + 17)?,
-        },
-        cost: Cost {
-            prompt: r.real(at + 18)?,
-            completion: r.real(at + 19)?,
-            total: r.real(at + 20)?,
-        },
+        tokens: r.tokens(at + 15)?,
+        cost: r.cost(at + 18)?,
         tags: r.json(at + 21)?,
         metadata: r.json(at + 22)?,
     })

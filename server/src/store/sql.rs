@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::StoreError;
-use crate::model::{EventRecord, SpanInfo, SpanRecord};
+use crate::model::{Cost, EventRecord, SpanInfo, SpanRecord, TokenCount};
 
 use super::WriteOutcome;
 
@@ -193,6 +193,25 @@ impl SqlRow {
             None => return Err(StoreError::Corrupt(format!("column {i} missing"))),
         };
         decoded.map_err(|e| StoreError::Corrupt(format!("column {i}: invalid json: {e}")))
+    }
+
+    /// Token counts from three integer columns from `at` (prompt, completion,
+    /// total).
+    pub fn tokens(&self, at: usize) -> Result<TokenCount, StoreError> {
+        Ok(TokenCount {
+            prompt: self.int(at)?,
+            completion: self.int(at + 1)?,
+            total: self.int(at + 2)?,
+        })
+    }
+
+    /// A cost from three float columns from `at` (prompt, completion, total).
+    pub fn cost(&self, at: usize) -> Result<Cost, StoreError> {
+        Ok(Cost {
+            prompt: self.real(at)?,
+            completion: self.real(at + 1)?,
+            total: self.real(at + 2)?,
+        })
     }
 
     /// The column as text, whatever its type: the sort value a cursor keeps.
