@@ -92,7 +92,7 @@ stage_node() {
   git diff --exit-code -- node/native node/types
   log "node: the API's TypeScript types match server/openapi.json (npm run generate:api)"
   npm run --silent generate:api >/dev/null
-  git diff --exit-code -- node/ts/api-types.ts
+  git diff --exit-code -- node/ts/api-types.ts node/types
   npm run --silent typecheck --workspace node
   npm test --workspace node
   build_and_install_wheel
