@@ -77,7 +77,9 @@ async fn check(name: &str) {
     let project = expected["project"].as_str().unwrap();
     let session = expected["session_id"].as_str().unwrap();
     let turns = server
-        .get(&format!("/v1/projects/{project}/sessions/{session}/turns?limit=1000"))
+        .get(&format!(
+            "/v1/projects/{project}/sessions/{session}/turns?limit=1000"
+        ))
         .await;
     let actual: Vec<Value> = if turns.status == 200 {
         turns.json()["data"].as_array().unwrap().clone()
@@ -104,13 +106,32 @@ async fn check(name: &str) {
 
     let want = expected["turns"].as_array().unwrap();
     if actual.len() != want.len() {
-        diffs.push(format!("turns: {} expected, {} returned", want.len(), actual.len()));
+        diffs.push(format!(
+            "turns: {} expected, {} returned",
+            want.len(),
+            actual.len()
+        ));
     }
     for (i, (want, got)) in want.iter().zip(&actual).enumerate() {
         let n = i + 1;
-        compare(&mut diffs, &format!("turn {n} user_id"), &expected["user_id"], &got["user_id"]);
-        compare(&mut diffs, &format!("turn {n} input"), &want["input"], &got["input"]["value"]);
-        compare(&mut diffs, &format!("turn {n} output"), &want["output"], &got["output"]["value"]);
+        compare(
+            &mut diffs,
+            &format!("turn {n} user_id"),
+            &expected["user_id"],
+            &got["user_id"],
+        );
+        compare(
+            &mut diffs,
+            &format!("turn {n} input"),
+            &want["input"],
+            &got["input"]["value"],
+        );
+        compare(
+            &mut diffs,
+            &format!("turn {n} output"),
+            &want["output"],
+            &got["output"]["value"],
+        );
         match want["tokens"].as_object() {
             Some(tokens) => {
                 for key in ["prompt", "completion", "total"] {
@@ -123,11 +144,21 @@ async fn check(name: &str) {
                 }
             }
             // the framework reports none: nothing may be made up
-            None => compare(&mut diffs, &format!("turn {n} tokens.total"), &Value::from(0), &got["token_count"]["total"]),
+            None => compare(
+                &mut diffs,
+                &format!("turn {n} tokens.total"),
+                &Value::from(0),
+                &got["token_count"]["total"],
+            ),
         }
         let trace_id = got["trace_id"].as_str().unwrap_or_default();
         if let Some(tools) = tools_called(&server, project, trace_id).await {
-            compare(&mut diffs, &format!("turn {n} tools"), &want["tools"], &Value::from(tools));
+            compare(
+                &mut diffs,
+                &format!("turn {n} tools"),
+                &want["tools"],
+                &Value::from(tools),
+            );
         }
     }
 
@@ -168,7 +199,9 @@ async fn post_recorded(server: &TestServer, dir: &Path) -> Vec<String> {
             "logs" => logs.next(),
             other => panic!("order.json: unknown signal {other:?}"),
         }
-        .unwrap_or_else(|| panic!("order.json names more {signal} requests than {signal}.json holds"));
+        .unwrap_or_else(|| {
+            panic!("order.json names more {signal} requests than {signal}.json holds")
+        });
         let reply = server
             .request(
                 "POST",
@@ -178,12 +211,27 @@ async fn post_recorded(server: &TestServer, dir: &Path) -> Vec<String> {
             )
             .await;
         if reply.status != 200 {
-            problems.push(format!("request {} to /v1/{signal}: {} {}", i + 1, reply.status, reply.text()));
-        } else if let Some(partial) = reply.json().get("partialSuccess").filter(|p| !p.as_object().is_some_and(|o| o.is_empty())) {
-            problems.push(format!("request {} to /v1/{signal}: partial success {partial}", i + 1));
+            problems.push(format!(
+                "request {} to /v1/{signal}: {} {}",
+                i + 1,
+                reply.status,
+                reply.text()
+            ));
+        } else if let Some(partial) = reply
+            .json()
+            .get("partialSuccess")
+            .filter(|p| !p.as_object().is_some_and(|o| o.is_empty()))
+        {
+            problems.push(format!(
+                "request {} to /v1/{signal}: partial success {partial}",
+                i + 1
+            ));
         }
     }
-    assert!(traces.next().is_none() && logs.next().is_none(), "order.json lists fewer requests than the files hold");
+    assert!(
+        traces.next().is_none() && logs.next().is_none(),
+        "order.json lists fewer requests than the files hold"
+    );
     problems
 }
 
@@ -191,13 +239,21 @@ async fn post_recorded(server: &TestServer, dir: &Path) -> Vec<String> {
 /// trace's spans (`GET /v1/projects/{project}/traces/{trace_id}`). `None`
 /// while the server does not show tool steps (issue 9, item 7): the check is
 /// skipped until this helper reads them.
-async fn tools_called(_server: &TestServer, _project: &str, _trace_id: &str) -> Option<Vec<String>> {
+async fn tools_called(
+    _server: &TestServer,
+    _project: &str,
+    _trace_id: &str,
+) -> Option<Vec<String>> {
     None
 }
 
 fn compare(diffs: &mut Vec<String>, what: &str, expected: &Value, returned: &Value) {
     if expected != returned {
-        diffs.push(format!("{what}: {} vs {}", shown(expected), shown(returned)));
+        diffs.push(format!(
+            "{what}: {} vs {}",
+            shown(expected),
+            shown(returned)
+        ));
     }
 }
 

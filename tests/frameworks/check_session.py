@@ -21,7 +21,8 @@ def get(url: str):
 
 
 def main(base: str, expected_path: str) -> int:
-    want = json.load(open(expected_path))
+    with open(expected_path) as f:
+        want = json.load(f)
     project, session = want["project"], want["session_id"]
     problems = []
     status, body = get(f"{base}/v1/projects/{project}/sessions/{session}/turns?limit=1000")

@@ -58,7 +58,9 @@ def _text(content) -> str:
         return content
     if isinstance(content, list):
         return " ".join(
-            p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") in ("text", "input_text", "output_text")
+            p.get("text", "")
+            for p in content
+            if isinstance(p, dict) and p.get("type") in ("text", "input_text", "output_text")
         )
     return ""
 
@@ -70,7 +72,9 @@ class Model:
         self.lock = threading.Lock()
         self.calls: list[dict] = []  # {"question": i, "tool": name | None, "prompt": n, "completion": n}
 
-    def decide(self, user_text: str, tool_offered: str | None, tool_answered: bool, prompt_words: int) -> dict:
+    def decide(
+        self, user_text: str, tool_offered: str | None, tool_answered: bool, prompt_words: int
+    ) -> dict:
         """What to answer: {"question", "tool" (name to call, or None), "text", "prompt", "completion"}."""
         lowered = user_text.lower()
         for i, entry in enumerate(CONVERSATION["answers"]):
@@ -211,7 +215,12 @@ class Model:
         )
         if d["tool"]:
             content = [
-                {"type": "tool_use", "id": f"toolu_{d['n']}", "name": d["tool"], "input": json.loads(d["arguments"])}
+                {
+                    "type": "tool_use",
+                    "id": f"toolu_{d['n']}",
+                    "name": d["tool"],
+                    "input": json.loads(d["arguments"]),
+                }
             ]
         else:
             content = [{"type": "text", "text": d["text"]}]
@@ -235,18 +244,43 @@ def chat_completion_chunks(response: dict, include_usage: bool) -> list[dict]:
     deltas: list[dict] = [{"role": "assistant", "content": ""}]
     if message.get("tool_calls"):
         call = message["tool_calls"][0]
-        deltas.append({"tool_calls": [{"index": 0, "id": call["id"], "type": "function", "function": {"name": call["function"]["name"], "arguments": ""}}]})
-        deltas.append({"tool_calls": [{"index": 0, "function": {"arguments": call["function"]["arguments"]}}]})
+        deltas.append(
+            {
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": call["id"],
+                        "type": "function",
+                        "function": {"name": call["function"]["name"], "arguments": ""},
+                    }
+                ]
+            }
+        )
+        deltas.append(
+            {"tool_calls": [{"index": 0, "function": {"arguments": call["function"]["arguments"]}}]}
+        )
     else:
         words = message["content"].split(" ")
         half = len(words) // 2
         deltas += [{"content": " ".join(words[:half]) + " "}, {"content": " ".join(words[half:])}]
     head = {k: response[k] for k in ("id", "created", "model", "system_fingerprint")}
     chunks = [
-        {**head, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": d, "logprobs": None, "finish_reason": None}]}
+        {
+            **head,
+            "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": d, "logprobs": None, "finish_reason": None}],
+        }
         for d in deltas
     ]
-    chunks.append({**head, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": choice["finish_reason"]}]})
+    chunks.append(
+        {
+            **head,
+            "object": "chat.completion.chunk",
+            "choices": [
+                {"index": 0, "delta": {}, "logprobs": None, "finish_reason": choice["finish_reason"]}
+            ],
+        }
+    )
     if include_usage:
         chunks.append({**head, "object": "chat.completion.chunk", "choices": [], "usage": response["usage"]})
     return chunks
@@ -306,7 +340,7 @@ class Recorder:
 
 def serve(model: Model, recorder: Recorder | None) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             body = self.body()
             if self.headers.get("content-encoding") == "gzip":
                 body = gzip.decompress(body)
@@ -333,10 +367,16 @@ def serve(model: Model, recorder: Recorder | None) -> ThreadingHTTPServer:
                 if not include_usage:
                     model.calls[-1]["usage_sent"] = False
                 chunks = chat_completion_chunks(response, include_usage)
-                self.answer(200, "".join(f"data: {json.dumps(c)}\n\n" for c in chunks).encode() + b"data: [DONE]\n\n", "text/event-stream")
-            except Exception as e:  # the app sees a 400 and the log says why
+                self.answer(
+                    200,
+                    "".join(f"data: {json.dumps(c)}\n\n" for c in chunks).encode() + b"data: [DONE]\n\n",
+                    "text/event-stream",
+                )
+            except (ValueError, KeyError, IndexError, TypeError) as e:  # the app sees a 400, the log says why
                 print(f"harness: {path}: {e}", file=sys.stderr)
-                self.answer(400, json.dumps({"error": {"message": str(e), "type": "invalid_request_error"}}).encode())
+                self.answer(
+                    400, json.dumps({"error": {"message": str(e), "type": "invalid_request_error"}}).encode()
+                )
 
         def body(self) -> bytes:
             if "chunked" not in (self.headers.get("transfer-encoding") or ""):
@@ -383,7 +423,12 @@ def expected(model: Model, name: str, tokens: bool) -> dict:
                 else None,
             }
         )
-    return {"project": project(name), "session_id": session_id(name), "user_id": CONVERSATION["user_id"], "turns": turns}
+    return {
+        "project": project(name),
+        "session_id": session_id(name),
+        "user_id": CONVERSATION["user_id"],
+        "turns": turns,
+    }
 
 
 def project(name: str) -> str:
@@ -430,7 +475,9 @@ def main(argv: list[str]) -> int:
             json.dumps(expected(model, name, "--no-tokens" not in args), indent=2, ensure_ascii=False) + "\n"
         )
         counts = {s: sum(1 for x, _ in recorder.exports if x == s) for s in ("traces", "logs")}
-        print(f"harness: {name}: {counts['traces']} trace and {counts['logs']} log exports, {len(model.calls)} model calls")
+        print(
+            f"harness: {name}: {counts['traces']} trace and {counts['logs']} log exports, {len(model.calls)} model calls"
+        )
     return 0
 
 

@@ -9,7 +9,7 @@ from openinference.instrumentation.anthropic import AnthropicInstrumentor
 provider = tracer_provider()
 AnthropicInstrumentor().instrument(tracer_provider=provider)
 
-from anthropic import Anthropic  # noqa: E402
+from anthropic import Anthropic
 
 client = Anthropic()
 messages: list[dict] = []

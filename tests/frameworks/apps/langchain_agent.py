@@ -11,11 +11,11 @@ from openinference.instrumentation.langchain import LangChainInstrumentor
 provider = tracer_provider()
 LangChainInstrumentor().instrument(tracer_provider=provider)
 
-from langchain_classic.agents import AgentExecutor, create_tool_calling_agent  # noqa: E402
-from langchain_core.messages import AIMessage, HumanMessage  # noqa: E402
-from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder  # noqa: E402
-from langchain_core.tools import tool  # noqa: E402
-from langchain_openai import ChatOpenAI  # noqa: E402
+from langchain_classic.agents import AgentExecutor, create_tool_calling_agent
+from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
+from langchain_core.tools import tool
+from langchain_openai import ChatOpenAI
 
 track_parcel = tool(lookup)
 prompt = ChatPromptTemplate.from_messages(
@@ -26,7 +26,9 @@ prompt = ChatPromptTemplate.from_messages(
         MessagesPlaceholder("agent_scratchpad"),
     ]
 )
-agent = create_tool_calling_agent(ChatOpenAI(model=MODEL, temperature=0, stream_usage=True), [track_parcel], prompt)
+agent = create_tool_calling_agent(
+    ChatOpenAI(model=MODEL, temperature=0, stream_usage=True), [track_parcel], prompt
+)
 executor = AgentExecutor(agent=agent, tools=[track_parcel])
 
 history: list = []

@@ -9,10 +9,10 @@ from openinference.instrumentation.langchain import LangChainInstrumentor
 provider = tracer_provider()
 LangChainInstrumentor().instrument(tracer_provider=provider)
 
-from langchain_core.chat_history import InMemoryChatMessageHistory  # noqa: E402
-from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder  # noqa: E402
-from langchain_core.runnables.history import RunnableWithMessageHistory  # noqa: E402
-from langchain_openai import ChatOpenAI  # noqa: E402
+from langchain_core.chat_history import InMemoryChatMessageHistory
+from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
+from langchain_core.runnables.history import RunnableWithMessageHistory
+from langchain_openai import ChatOpenAI
 
 prompt = ChatPromptTemplate.from_messages(
     [("system", SYSTEM_PROMPT), MessagesPlaceholder("history"), ("human", "{question}")]

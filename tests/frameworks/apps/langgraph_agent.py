@@ -12,10 +12,10 @@ from openinference.instrumentation.langchain import LangChainInstrumentor
 provider = tracer_provider()
 LangChainInstrumentor().instrument(tracer_provider=provider)
 
-from langchain_core.tools import tool  # noqa: E402
-from langchain_openai import ChatOpenAI  # noqa: E402
-from langgraph.checkpoint.memory import InMemorySaver  # noqa: E402
-from langgraph.prebuilt import create_react_agent  # noqa: E402
+from langchain_core.tools import tool
+from langchain_openai import ChatOpenAI
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.prebuilt import create_react_agent
 
 agent = create_react_agent(
     ChatOpenAI(model=MODEL, temperature=0, stream_usage=True),

@@ -9,8 +9,8 @@ from openinference.instrumentation.llama_index import LlamaIndexInstrumentor
 provider = tracer_provider()
 LlamaIndexInstrumentor().instrument(tracer_provider=provider)
 
-from llama_index.core.chat_engine import SimpleChatEngine  # noqa: E402
-from llama_index.llms.openai import OpenAI  # noqa: E402
+from llama_index.core.chat_engine import SimpleChatEngine
+from llama_index.llms.openai import OpenAI
 
 engine = SimpleChatEngine.from_defaults(
     llm=OpenAI(model=MODEL, api_base=OPENAI_BASE_URL, temperature=0), system_prompt=SYSTEM_PROMPT

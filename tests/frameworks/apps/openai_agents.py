@@ -14,7 +14,7 @@ from openinference.instrumentation.openai_agents import OpenAIAgentsInstrumentor
 provider = tracer_provider()
 OpenAIAgentsInstrumentor().instrument(tracer_provider=provider)
 
-from agents import Agent, RunConfig, Runner, SQLiteSession, function_tool  # noqa: E402
+from agents import Agent, RunConfig, Runner, SQLiteSession, function_tool
 
 agent = Agent(name="Parcel assistant", instructions=SYSTEM_PROMPT, model=MODEL, tools=[function_tool(lookup)])
 

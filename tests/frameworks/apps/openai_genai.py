@@ -25,7 +25,7 @@ logger_provider.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter
 set_logger_provider(logger_provider)
 OpenAIInstrumentor().instrument(tracer_provider=provider, logger_provider=logger_provider)
 
-from openai import OpenAI  # noqa: E402
+from openai import OpenAI
 
 client = OpenAI()
 messages: list[dict] = [{"role": "system", "content": SYSTEM_PROMPT}]

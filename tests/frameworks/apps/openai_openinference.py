@@ -9,7 +9,7 @@ from openinference.instrumentation.openai import OpenAIInstrumentor
 provider = tracer_provider()
 OpenAIInstrumentor().instrument(tracer_provider=provider)
 
-from openai import OpenAI  # noqa: E402
+from openai import OpenAI
 
 client = OpenAI()
 messages: list[dict] = [{"role": "system", "content": SYSTEM_PROMPT}]
