@@ -690,6 +690,7 @@ export interface components {
             status: components["schemas"]["SpanStatus"];
             /** @description Status message. */
             status_message: string;
+            step: null | components["schemas"]["Step"];
         };
         /**
          * @description A span's OTLP kind, stored and shown by its name.
@@ -701,6 +702,22 @@ export interface components {
          * @enum {string}
          */
         SpanStatus: "unset" | "ok" | "error";
+        /** @description A span as a step of its turn. */
+        Step: {
+            /** @description The attribute holding the step's input, when one does. */
+            input_key: string | null;
+            /** @description What the step is. */
+            kind: components["schemas"]["StepKind"];
+            /** @description The attribute holding the step's output, when one does. */
+            output_key: string | null;
+            /** @description A name to show: the tool's, the model's, else the span's. */
+            title: string;
+        };
+        /**
+         * @description The kind of a step.
+         * @enum {string}
+         */
+        StepKind: "LLM" | "TOOL" | "RETRIEVER" | "EMBEDDING" | "RERANKER" | "AGENT" | "CHAIN" | "GUARDRAIL" | "EVALUATOR";
         /** @description Token counts. */
         TokenCount: {
             /**

@@ -21,6 +21,7 @@ pub mod otlp;
 pub mod pricing;
 pub mod request;
 pub mod semconv;
+pub mod steps;
 pub mod store;
 pub mod turn;
 pub mod ui;

@@ -264,8 +264,17 @@ fn oi_messages(attrs: &Map<String, Value>, prefix: &str) -> Vec<(Role, String)> 
         .into_values()
         .filter_map(|(role, mut parts)| {
             parts.sort();
-            let text: Vec<String> = parts.into_iter().map(|(_, s)| s).collect();
-            Some((role_of(&role?), text.join("\n")))
+            // `message.content` (part 0) says it all; instrumentations that
+            // also list `message.contents` repeat it there.
+            let text = match parts.first() {
+                Some((0, content)) => content.clone(),
+                _ => parts
+                    .into_iter()
+                    .map(|(_, s)| s)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            };
+            Some((role_of(&role?), text))
         })
         .collect()
 }

@@ -395,6 +395,11 @@ pub struct SpanInfo {
     /// Events, as ingest writes them ([`SpanEvent`]).
     #[schema(value_type = Vec<SpanEvent>)]
     pub events: Vec<Value>,
+    /// What the span is as a step of its turn (a model call, a tool call, a
+    /// retrieval, ...), whichever convention it follows; `null` for spans that
+    /// are none.
+    #[schema(required = true)]
+    pub step: Option<crate::steps::Step>,
 }
 
 /// A span event as ingest stores it (the shape of [`SpanInfo::events`]).

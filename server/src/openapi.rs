@@ -16,6 +16,7 @@ use crate::model::{
     Cost, HealthInfo, Io, Latency, ProjectInfo, SessionInfo, SpanEvent, SpanInfo, SpanKind,
     SpanStatus, TokenCount, TraceDetail, TraceInfo, TraceStatus, Turn,
 };
+use crate::steps::{Step, StepKind};
 use crate::store::{Order, SessionSort};
 
 #[derive(OpenApi)]
@@ -44,7 +45,7 @@ use crate::store::{Order, SessionSort};
     components(schemas(
         Annotation, AnnotationBatch, AnnotationSummary, AnnotatorKind, Cost, ErrorBody,
         ErrorDetail, HealthInfo, Io, Latency, NewAnnotation, Order, ProjectInfo, SessionInfo,
-        SessionSort, SpanInfo, SpanKind,
+        SessionSort, SpanInfo, SpanKind, Step, StepKind,
         SpanEvent, SpanStatus, TokenCount, TraceDetail, TraceInfo, TraceStatus, Turn,
     )),
     tags(

@@ -114,6 +114,12 @@ pub const MODEL_KEYS: &[&str] = &[
 pub const TAGS: &str = keys::TAG_TAGS;
 /// OpenInference metadata (a JSON object serialized as a string).
 pub const METADATA: &str = keys::METADATA;
+/// Keys of the span's metadata that carry a session id when no attribute does
+/// (LangSmith's thread keys; LangChain and Pydantic AI apps put them there).
+pub const METADATA_SESSION_KEYS: &[&str] =
+    &["session_id", "sessionId", "thread_id", "conversation_id"];
+/// Keys of the span's metadata that carry a user id when no attribute does.
+pub const METADATA_USER_KEYS: &[&str] = &["user_id", "userId"];
 /// Prefixes of metadata sent as one attribute per key (`metadata.plan`: the
 /// flattened form of `@arizeai/openinference-vercel`; `ai.telemetry.metadata.plan`:
 /// the Vercel AI SDK's own), merged into the span's metadata under the key

@@ -37,6 +37,42 @@ fn depths(spans: &[SpanFacts]) -> Vec<usize> {
         .collect()
 }
 
+/// Which model-call spans the token and cost sums count. One call seen by two
+/// instrumentations (OpenInference's span and the SDK's own under it, or a
+/// framework's and a client library's) is two nested LLM spans with the same
+/// usage: a model call is counted unless an LLM span above it already reports
+/// tokens.
+fn counted_calls(spans: &[SpanFacts]) -> Vec<bool> {
+    let index: HashMap<[u8; 8], usize> = spans
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.span_id, i))
+        .collect();
+    let reports = |s: &SpanFacts| s.is_llm && (s.tokens.total > 0 || s.cost.total > 0.0);
+    spans
+        .iter()
+        .map(|s| {
+            if !s.is_llm {
+                return false;
+            }
+            let mut parent = s.parent_span_id;
+            let mut hops = 0;
+            while let Some(p) = parent {
+                let Some(&i) = index.get(&p) else { break };
+                if reports(&spans[i]) {
+                    return false;
+                }
+                hops += 1;
+                if hops > spans.len() {
+                    break; // a parent cycle in hostile input
+                }
+                parent = spans[i].parent_span_id;
+            }
+            true
+        })
+        .collect()
+}
+
 /// The winning value of a per-trace id (session or user): roots first, then the
 /// earliest start, then the smallest span id.
 fn winner<'a>(
@@ -185,10 +221,11 @@ fn summarize_spans(spans: &[SpanFacts]) -> TraceSummary {
         last_call,
     );
 
+    let counted = counted_calls(spans);
     let mut tags = BTreeSet::new();
     for &i in &order {
         let s = &spans[i];
-        if s.is_llm {
+        if counted[i] {
             summary.tokens.add(&s.tokens);
             summary.cost.add(&s.cost);
         }
@@ -365,6 +402,34 @@ mod tests {
         );
         assert_eq!(t.input.unwrap().value, "hi there");
         assert_eq!(t.output.unwrap().value, "hello");
+    }
+
+    #[test]
+    fn a_call_seen_by_two_instrumentations_is_counted_once() {
+        let mut outer = llm(1, 9, 1, "q", "a");
+        outer.parent_span_id = None;
+        outer.tokens = crate::model::TokenCount {
+            prompt: 25,
+            completion: 14,
+            total: 39,
+        };
+        let mut inner = llm(2, 1, 2, "q", "a");
+        inner.tokens = outer.tokens;
+        let mut quiet_outer = llm(3, 1, 3, "q", "a");
+        quiet_outer.parent_span_id = None;
+        let mut reporting_inner = llm(4, 3, 4, "q", "a");
+        reporting_inner.tokens = crate::model::TokenCount {
+            prompt: 1,
+            completion: 1,
+            total: 2,
+        };
+        let t = summarize(&[outer, inner], &[]);
+        assert_eq!(t.tokens.total, 39);
+        let t = summarize(&[quiet_outer, reporting_inner], &[]);
+        assert_eq!(
+            t.tokens.total, 2,
+            "an outer span without usage does not hide the call's"
+        );
     }
 
     #[test]

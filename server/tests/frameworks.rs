@@ -236,15 +236,25 @@ async fn post_recorded(server: &TestServer, dir: &Path) -> Vec<String> {
 }
 
 /// The names of the tools called in a turn, in call order, read from the
-/// trace's spans (`GET /v1/projects/{project}/traces/{trace_id}`). `None`
-/// while the server does not show tool steps (issue 9, item 7): the check is
-/// skipped until this helper reads them.
-async fn tools_called(
-    _server: &TestServer,
-    _project: &str,
-    _trace_id: &str,
-) -> Option<Vec<String>> {
-    None
+/// trace's spans (`GET /v1/projects/{project}/traces/{trace_id}`): the spans
+/// whose step is a tool call.
+async fn tools_called(server: &TestServer, project: &str, trace_id: &str) -> Option<Vec<String>> {
+    let trace = server
+        .get_ok(&format!("/v1/projects/{project}/traces/{trace_id}"))
+        .await;
+    let mut tools: Vec<(String, String)> = trace["spans"]
+        .as_array()?
+        .iter()
+        .filter(|s| s["step"]["kind"] == "TOOL")
+        .map(|s| {
+            (
+                s["start_time"].as_str().unwrap_or_default().to_owned(),
+                s["step"]["title"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    tools.sort();
+    Some(tools.into_iter().map(|(_, name)| name).collect())
 }
 
 fn compare(diffs: &mut Vec<String>, what: &str, expected: &Value, returned: &Value) {

@@ -99,9 +99,13 @@ fn postgres_concurrent_writers_agree() {
                     .map(|t| {
                         let session = if s == 5 { "root".to_owned() } else { format!("child-{s}") };
                         let parent = if s == 5 { None } else { Some(100) };
-                        let mut r = record("p", t, if s == 5 { 100 } else { s + 1 }, parent, i64::from(s), json!({"session.id": session, "openinference.span.kind": "LLM", "llm.token_count.total": 10}));
-                        r.facts.tokens.total = 10;
-                        r
+                        // The root is the turn (a chain), the others model calls under it.
+                        let attrs = if s == 5 {
+                            json!({"session.id": session, "openinference.span.kind": "CHAIN"})
+                        } else {
+                            json!({"session.id": session, "openinference.span.kind": "LLM", "llm.token_count.total": 10})
+                        };
+                        record("p", t, if s == 5 { 100 } else { s + 1 }, parent, i64::from(s), attrs)
                     })
                     .collect();
                 for chunk in spans.chunks(3) {
@@ -115,7 +119,7 @@ fn postgres_concurrent_writers_agree() {
     }
     let s = store.session("p", "root").expect("session");
     assert_eq!(s.num_traces, 8);
-    assert_eq!(s.token_count.total, 8 * 6 * 10);
+    assert_eq!(s.token_count.total, 8 * 5 * 10);
     for child in 0..5 {
         assert!(
             store.session("p", &format!("child-{child}")).is_err(),

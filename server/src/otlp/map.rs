@@ -186,8 +186,10 @@ pub fn derive_facts(attrs: &Map<String, Value>, prices: &PriceTable) -> SpanFact
         }
     }
     SpanFacts {
-        session_id: first_text(attrs, k::SESSION_KEYS),
-        user_id: first_text(attrs, k::USER_KEYS),
+        session_id: first_text(attrs, k::SESSION_KEYS)
+            .or_else(|| first_text(&metadata, k::METADATA_SESSION_KEYS)),
+        user_id: first_text(attrs, k::USER_KEYS)
+            .or_else(|| first_text(&metadata, k::METADATA_USER_KEYS)),
         oi_kind,
         is_llm,
         input_value,

@@ -907,6 +907,9 @@ impl<B: SqlBackend> Store for B {
             let (_, trace) = trace_row(&mut row, project)?;
             let mut spans = B::Spans::spans_of_trace(tx, pid, trace_id)?;
             add_logged_events(tx, pid, trace_id, &mut spans)?;
+            for span in &mut spans {
+                span.step = crate::steps::step_of(&span.name, &span.attributes);
+            }
             Ok(TraceDetail { trace, spans })
         })
     }

@@ -631,6 +631,7 @@ impl SpanTables for Spans {
                     end_time: rfc3339(r.int(7)?),
                     attributes: body.a,
                     events: body.e,
+                    step: None,
                 })
             })
             .collect()

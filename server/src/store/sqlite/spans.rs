@@ -586,6 +586,7 @@ impl SpanTables for Spans {
                 end_time: rfc3339(r.int(7)?),
                 attributes,
                 events: body.e,
+                step: None,
             });
         }
         Ok(spans)

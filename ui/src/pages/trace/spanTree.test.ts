@@ -13,6 +13,7 @@ function span(id: string, parent: string | null, start: number, end: number, att
     end_time: new Date(end).toISOString(),
     attributes,
     events: [],
+    step: null,
   };
 }
 
