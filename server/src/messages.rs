@@ -85,10 +85,12 @@ pub fn message(v: &Value) -> Option<(Role, String)> {
                 .get("role")
                 .or_else(|| o.get("type"))
                 .and_then(Value::as_str)?;
-            let text = o
+            // LangChain's `messages_to_dict` form keeps the content under `data`.
+            let body = o.get("data").filter(|d| d.is_object()).unwrap_or(v);
+            let text = body
                 .get("parts")
                 .and_then(content_text)
-                .or_else(|| o.get("content").and_then(content_text))
+                .or_else(|| body.get("content").and_then(content_text))
                 .unwrap_or_default();
             Some((role_of(role), text))
         }
@@ -182,9 +184,10 @@ fn words(v: &Value, role: Role, keys: &[&str], depth: usize) -> Option<String> {
             {
                 return Some(text);
             }
-            if let Some((r, text)) = message(v).filter(|_| {
-                o.contains_key("content") || o.contains_key("kwargs") || o.contains_key("parts")
-            }) {
+            let is_message = ["content", "kwargs", "parts", "data"]
+                .iter()
+                .any(|key| o.contains_key(*key));
+            if let Some((r, text)) = message(v).filter(|_| is_message) {
                 return (r == role).then_some(text);
             }
             keys.iter()
@@ -393,6 +396,14 @@ mod tests {
             Some("ai message"),
         );
         check_reply(json!({"type": "human", "content": "not a reply"}), None);
+        check_reply(
+            json!({"type": "ai", "data": {"content": "dict form", "type": "ai"}}),
+            Some("dict form"),
+        );
+        check_reply(
+            json!({"messages": [{"type": "human", "data": {"content": "q"}}, {"type": "ai", "data": {"content": "state form"}}]}),
+            Some("state form"),
+        );
     }
 
     #[test]
