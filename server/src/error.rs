@@ -230,6 +230,10 @@ impl From<StoreError> for ApiError {
                 "cursor",
                 "invalid cursor: pass next_cursor from the previous page unchanged",
             ),
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "storage unavailable");
+                Self::unavailable("storage unavailable, retry later")
+            }
             StoreError::Conflict(detail) => {
                 tracing::warn!(error = %detail, "write kept conflicting with concurrent writers");
                 Self::unavailable("concurrent writes got in the way, retry later")

@@ -40,8 +40,10 @@ pub fn rejection_message(reasons: &[String], items: &str) -> String {
     format!("{} {items} rejected: {}", reasons.len(), parts.join("; "))
 }
 
-/// Writes what a request mapped to off the runtime; a storage failure is a
-/// retryable 503 (the exporter sends the request again).
+/// Writes what a request mapped to off the runtime. Storage that is briefly
+/// unavailable is a retryable 503 (the exporter sends the request again); a
+/// failure a retry cannot mend is a 500, never a 503, so no exporter retries
+/// it forever.
 async fn store<T: Send + Sync + 'static>(
     state: &AppState,
     records: Vec<T>,
@@ -51,13 +53,7 @@ async fn store<T: Send + Sync + 'static>(
     tokio::task::spawn_blocking(move || write(store.as_ref(), &records))
         .await
         .map_err(ApiError::internal)?
-        .map_err(|e| match e {
-            StoreError::Backend(detail) => {
-                tracing::error!(error = %detail, "write failed");
-                ApiError::unavailable("storage unavailable, retry later")
-            }
-            other => other.into(),
-        })
+        .map_err(ApiError::from)
 }
 
 fn log_outcome(items: &str, outcome: WriteOutcome, rejected: &[String]) {

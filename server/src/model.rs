@@ -130,11 +130,11 @@ pub struct TokenCount {
 }
 
 impl TokenCount {
-    /// Adds another count into this one.
+    /// Adds another count into this one, saturating: a sum never wraps.
     pub fn add(&mut self, other: &TokenCount) {
-        self.prompt += other.prompt;
-        self.completion += other.completion;
-        self.total += other.total;
+        self.prompt = self.prompt.saturating_add(other.prompt);
+        self.completion = self.completion.saturating_add(other.completion);
+        self.total = self.total.saturating_add(other.total);
     }
 }
 

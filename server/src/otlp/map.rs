@@ -17,6 +17,13 @@ use crate::semconv as k;
 pub const MAX_ID_BYTES: usize = openinference_session::attributes::MAX_ID_BYTES;
 /// Longest accepted project name, in bytes.
 pub const MAX_NAME_BYTES: usize = 256;
+/// Most tokens one span may report in one count (a trillion: far above any
+/// model call, far below where sums could overflow). A span reporting more,
+/// or a negative count, is rejected alone.
+pub const MAX_TOKENS: i64 = 1_000_000_000_000;
+/// Most US dollars one span may report in one cost; a negative, NaN or larger
+/// cost rejects the span alone.
+pub const MAX_COST_USD: f64 = 1_000_000_000.0;
 
 /// The spans that passed validation and the reasons for those that did not.
 #[derive(Debug, Default)]
@@ -141,7 +148,7 @@ pub fn derive_facts(attrs: &Map<String, Value>, prices: &PriceTable) -> SpanFact
         tokens.total = k::TOTAL_TOKEN_KEYS
             .iter()
             .find_map(|key| int(attrs, key))
-            .unwrap_or(tokens.prompt + tokens.completion);
+            .unwrap_or(tokens.prompt.saturating_add(tokens.completion));
         let reported = (
             float(attrs, k::COST_PROMPT),
             float(attrs, k::COST_COMPLETION),
@@ -216,6 +223,26 @@ pub(super) fn check_id<const N: usize>(bytes: &[u8], what: &str) -> Result<[u8; 
     Ok(id)
 }
 
+/// Token counts and costs a span may report: whole, non-negative, within
+/// [`MAX_TOKENS`] and [`MAX_COST_USD`].
+fn check_usage(facts: &SpanFacts) -> Result<(), String> {
+    let t = &facts.tokens;
+    if [t.prompt, t.completion, t.total]
+        .iter()
+        .any(|n| !(0..=MAX_TOKENS).contains(n))
+    {
+        return Err(format!("token count out of range (0 to {MAX_TOKENS})"));
+    }
+    let c = &facts.cost;
+    if [c.prompt, c.completion, c.total]
+        .iter()
+        .any(|x| !x.is_finite() || *x < 0.0 || *x > MAX_COST_USD)
+    {
+        return Err(format!("cost out of range (0 to {MAX_COST_USD} USD)"));
+    }
+    Ok(())
+}
+
 /// Resolves the project of a resource: the header, else the resource keys, else
 /// the default.
 pub fn resolve_project(header: Option<&str>, resource: &Map<String, Value>) -> String {
@@ -287,6 +314,10 @@ pub fn map_request(
                 if let Some((what, _)) = too_long {
                     out.rejected
                         .push(format!("{what} longer than {MAX_ID_BYTES} bytes"));
+                    continue;
+                }
+                if let Err(reason) = check_usage(&facts) {
+                    out.rejected.push(reason);
                     continue;
                 }
                 facts.span_id = span_id;

@@ -61,7 +61,13 @@ pub enum StoreError {
     /// empty value. The detail is for logs.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
-    /// The backend failed; the detail is for logs, not for clients.
+    /// The storage is briefly unable to serve (busy, the disk full, the
+    /// database unreachable): the same call may succeed later. The detail is
+    /// for logs.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// The backend failed in a way a retry does not mend; the detail is for
+    /// logs, not for clients.
     #[error("storage failure: {0}")]
     Backend(String),
 }

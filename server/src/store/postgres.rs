@@ -36,8 +36,19 @@ impl From<postgres::Error> for StoreError {
                 // A session deleted by a concurrent writer after this one looked it up.
                 || *c == SqlState::FOREIGN_KEY_VIOLATION
         });
+        // Class 53 (insufficient resources: disk full, out of memory, too many
+        // connections), 08 (connection exceptions), 57P (the server shutting
+        // down), or the connection broken: a retry may succeed.
+        let transient = e.is_closed()
+            || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>())
+            || e.code().is_some_and(|c| {
+                let code = c.code();
+                code.starts_with("53") || code.starts_with("08") || code.starts_with("57P")
+            });
         if conflict {
             StoreError::Conflict(e.to_string())
+        } else if transient {
+            StoreError::Unavailable(e.to_string())
         } else {
             StoreError::Backend(e.to_string())
         }
@@ -141,10 +152,16 @@ impl PostgresStore {
 
     fn connect(&self) -> Result<Client, StoreError> {
         let mut client = self.config.connect(NoTls).map_err(|e| {
-            StoreError::Backend(format!(
+            let detail = format!(
                 "cannot connect to postgresql at {}: {e}",
                 describe(&self.config)
-            ))
+            );
+            // A wrong password or database is the operator's to fix; a server
+            // that does not answer may come back.
+            match StoreError::from(e) {
+                StoreError::Unavailable(_) => StoreError::Unavailable(detail),
+                _ => StoreError::Backend(detail),
+            }
         })?;
         if let Some(schema) = &self.schema {
             client.batch_execute(&format!("SET search_path TO \"{schema}\""))?;
@@ -262,6 +279,11 @@ impl Dialect for Postgres {
 
     fn has_metadata(&self, key: &str, value: &str) -> String {
         format!("t.metadata ->> {key} = {value}")
+    }
+
+    fn saturating_sum(&self, column: &str) -> String {
+        // `sum(bigint)` is an exact numeric; clamp it before the cast.
+        format!("LEAST(sum({column}), 9223372036854775807)::bigint")
     }
 
     fn raw_input(&self) -> &'static str {

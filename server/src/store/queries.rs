@@ -494,6 +494,12 @@ pub fn refresh_sessions(tx: &mut dyn SqlTx, ids: &[i64]) -> Result<(), StoreErro
     }
     let d = tx.dialect();
     let list = d.in_ints("$1");
+    // Sums saturate: no stored count can make a session's total wrap or fail.
+    let (prompt, completion, total) = (
+        d.saturating_sum("t.prompt_tokens"),
+        d.saturating_sum("t.completion_tokens"),
+        d.saturating_sum("t.total_tokens"),
+    );
     tx.execute(
         &format!(
             "UPDATE sessions SET start_ns = a.start_ns, end_ns = a.end_ns,
@@ -505,9 +511,9 @@ pub fn refresh_sessions(tx: &mut dyn SqlTx, ids: &[i64]) -> Result<(), StoreErro
              FROM (SELECT t.session_rowid AS id, min(t.start_ns) AS start_ns,
                      max(t.end_ns) AS end_ns, count(*) AS num_traces,
                      count(*) FILTER (WHERE t.has_error) AS num_errors,
-                     CAST(sum(t.prompt_tokens) AS bigint) AS prompt_tokens,
-                     CAST(sum(t.completion_tokens) AS bigint) AS completion_tokens,
-                     CAST(sum(t.total_tokens) AS bigint) AS total_tokens,
+                     {prompt} AS prompt_tokens,
+                     {completion} AS completion_tokens,
+                     {total} AS total_tokens,
                      sum(t.cost_prompt) AS cost_prompt,
                      sum(t.cost_completion) AS cost_completion,
                      sum(t.cost_total) AS cost_total

@@ -240,6 +240,9 @@ pub trait Dialect: Sync {
     /// value whose text (strings as they are, other values as JSON) equals
     /// `value`.
     fn has_metadata(&self, key: &str, value: &str) -> String;
+    /// The sum of an integer column over a group, saturating at `i64::MAX`
+    /// instead of failing (SQLite's `sum` errors on overflow).
+    fn saturating_sum(&self, column: &str) -> String;
     /// The expression, over trace `t`, of the raw input (`raw_value`) of its
     /// turn; [`Dialect::raw_output`] likewise.
     fn raw_input(&self) -> &'static str;

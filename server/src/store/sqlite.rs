@@ -23,7 +23,20 @@ mod spans;
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError::Backend(e.to_string())
+        use rusqlite::ErrorCode as C;
+        match e.sqlite_error_code() {
+            // What waiting or freeing space mends.
+            Some(
+                C::DatabaseBusy
+                | C::DatabaseLocked
+                | C::DiskFull
+                | C::SystemIoFailure
+                | C::OutOfMemory
+                | C::CannotOpen,
+            ) => StoreError::Unavailable(e.to_string()),
+            Some(C::DatabaseCorrupt | C::NotADatabase) => StoreError::Corrupt(e.to_string()),
+            _ => StoreError::Backend(e.to_string()),
+        }
     }
 }
 
@@ -164,6 +177,11 @@ impl Dialect for Sqlite {
                AND CASE j.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'
                    ELSE CAST(j.value AS TEXT) END = {value})"
         )
+    }
+
+    fn saturating_sum(&self, column: &str) -> String {
+        // `total` sums in floating point and never overflows; the cast clamps.
+        format!("CAST(min(total({column}), 9223372036854775807.0) AS INTEGER)")
     }
 
     fn raw_input(&self) -> &'static str {

@@ -613,6 +613,42 @@ pub fn traces_without_a_session_are_reachable<S: Store>(store: S) {
     );
 }
 
+/// Session sums saturate: counts too large to add (ingest refuses them, but an
+/// older database may hold them) never make a write fail or a total wrap.
+pub fn session_sums_saturate<S: Store>(store: S) {
+    let big = |t: u8| {
+        let mut r = record(
+            "p",
+            t,
+            1,
+            None,
+            i64::from(t),
+            json!({"session.id": "s", "openinference.span.kind": "LLM"}),
+        );
+        r.facts.tokens.total = i64::MAX / 2 + 1;
+        r.facts.tokens.prompt = i64::MAX / 2 + 1;
+        r
+    };
+    store.write(&[big(1)]).expect("first");
+    store
+        .write(&[big(2)])
+        .expect("second: the sum saturates instead of failing");
+    let s = store.session("p", "s").expect("session");
+    assert_eq!(s.token_count.total, i64::MAX);
+    assert_eq!(s.num_traces, 2);
+    store
+        .write(&[record(
+            "p",
+            3,
+            1,
+            None,
+            9,
+            json!({"session.id": "s", "input.value": "still writable"}),
+        )])
+        .expect("the session takes new writes");
+    assert_eq!(store.session("p", "s").expect("session").num_traces, 3);
+}
+
 /// Text search folds case for all of Unicode, not only ASCII, the same in
 /// every backend.
 pub fn text_search_folds_unicode_case<S: Store>(store: S) {
@@ -954,6 +990,7 @@ macro_rules! conformance_suite {
             session_filters,
             text_search_folds_unicode_case,
             traces_without_a_session_are_reachable,
+            session_sums_saturate,
             delete_session_removes_its_traces,
             unknown_names_are_not_found,
             turns_in_time_order,

@@ -505,6 +505,86 @@ pub async fn bad_bodies_get_clear_errors_and_lose_nothing(backend: Backend) {
     );
 }
 
+/// One span reporting an impossible token count or cost is rejected alone:
+/// its batch-mates (other sessions' spans) are stored, the session keeps
+/// taking writes, and nothing answers a retryable 503.
+pub async fn impossible_usage_is_rejected_per_span(backend: Backend) {
+    use prost::Message;
+    let server = TestServer::start(backend).await;
+    let llm = |trace: u8, session: &str, prompt: i64| {
+        span(
+            trace,
+            1,
+            None,
+            u64::from(trace),
+            vec![
+                s("session.id", session),
+                s("openinference.span.kind", "LLM"),
+                i("llm.token_count.prompt", prompt),
+                i("llm.token_count.completion", 5),
+            ],
+        )
+    };
+    let mut negative_cost = llm(4, "other", 1);
+    negative_cost.attributes.push(KeyValue {
+        key: "llm.cost.total".into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::DoubleValue(-1.0)),
+        }),
+        ..Default::default()
+    });
+    let r = server
+        .post_pb(&request(
+            "p",
+            vec![
+                llm(1, "poisoned", i64::MAX),
+                llm(2, "poisoned", 10),
+                llm(3, "other", -7),
+                negative_cost,
+                llm(5, "other", 20),
+            ],
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let partial =
+        opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse::decode(
+            &r.body[..],
+        )
+        .unwrap()
+        .partial_success
+        .unwrap();
+    assert_eq!(partial.rejected_spans, 3, "{}", partial.error_message);
+    assert!(
+        partial.error_message.contains("token count out of range"),
+        "{}",
+        partial.error_message
+    );
+    assert!(
+        partial.error_message.contains("cost out of range"),
+        "{}",
+        partial.error_message
+    );
+    let poisoned = server.get_ok("/v1/projects/p/sessions/poisoned").await;
+    assert_eq!(poisoned["token_count"]["total"], 15);
+    assert_eq!(
+        server.get_ok("/v1/projects/p/sessions/other").await["token_count"]["total"],
+        25
+    );
+    let r = server
+        .post_pb(&request("p", vec![llm(6, "poisoned", 1)]))
+        .await;
+    assert_eq!(
+        r.status,
+        200,
+        "the session still takes writes: {}",
+        r.text()
+    );
+    assert_eq!(
+        server.get_ok("/v1/projects/p/sessions/poisoned").await["num_traces"],
+        2
+    );
+}
+
 pub async fn huge_attribute_values_round_trip(backend: Backend) {
     let server = TestServer::start(backend).await;
     let big = "x".repeat(2 * 1024 * 1024);
@@ -1136,6 +1216,7 @@ macro_rules! http_suite {
             partial_success_rejects_bad_spans_alone,
             json_partial_success_and_non_hex_ids,
             bad_bodies_get_clear_errors_and_lose_nothing,
+            impossible_usage_is_rejected_per_span,
             huge_attribute_values_round_trip,
             project_header_overrides_resource,
             vendor_session_and_user_keys,
