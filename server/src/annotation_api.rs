@@ -26,7 +26,7 @@ async fn body<T: for<'de> Deserialize<'de>>(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<T, ApiError> {
-    json_body(headers, body, state.max_request_bytes, state.body_timeout).await
+    json_body(headers, body, &state.body_limits()).await
 }
 
 fn validated(annotation: &NewAnnotation, index: Option<usize>) -> Result<(), ApiError> {

@@ -1,130 +1,277 @@
-//! OTLP/gRPC ingest with gzip: `TraceService/Export` (spans) and
-//! `LogsService/Export` (the GenAI events of spans), sharing the key check,
-//! the slot among exports in flight, validation and storage with the HTTP path.
+//! OTLP/gRPC ingest: `TraceService/Export` (spans) and `LogsService/Export`
+//! (the GenAI events of spans), on the same checks, limits and storage as the
+//! HTTP path, in the same order: the API key before anything is read; the
+//! request received whole within the size and time limits, its bytes counted
+//! against the receiving budget as they arrive (a slow or stalled upload holds
+//! no processing slot); then a slot among the exports being processed; only
+//! then the message is decoded. An undecodable message is `INVALID_ARGUMENT`.
+//!
+//! The services are written here rather than generated so that these checks
+//! come before tonic reads a message; tonic still does the framing and gzip.
 
-use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
-    LogsService, LogsServiceServer,
-};
+use std::convert::Infallible;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http_body_util::Full;
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
-    TraceService, TraceServiceServer,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use tokio::sync::OwnedSemaphorePermit;
-use tonic::codec::CompressionEncoding;
+use prost::Message;
+use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::{Request, Response, Status};
 
 use crate::AppState;
 use crate::error::ApiError;
 use crate::ingest::{ingest_events, ingest_spans, rejection_message};
 use crate::otlp::DecodedRequest;
+use crate::request::{processing_slot, read_body};
 use crate::semconv::PROJECT_HEADER;
 
-/// The gRPC services: traces and logs.
-#[derive(Clone)]
-pub struct GrpcIngest {
-    state: AppState,
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// What the two OTLP services differ in.
+pub trait Signal: Send + Sync + 'static {
+    /// The gRPC service name.
+    const SERVICE: &'static str;
+    /// The request message.
+    type Request: Message + Default + Send + 'static;
+    /// The response message.
+    type Response: Message + Default + Send + 'static;
+    /// Maps and stores a request; the answer carries the rejections.
+    fn ingest(
+        state: AppState,
+        request: Self::Request,
+        project: Option<String>,
+    ) -> BoxFuture<Result<Self::Response, ApiError>>;
 }
 
-impl GrpcIngest {
-    /// The key check and a slot among exports in flight; then the project
-    /// header and the message.
-    fn admit<T>(
-        &self,
-        request: Request<T>,
-    ) -> Result<(OwnedSemaphorePermit, Option<String>, T), Status> {
-        if let Some(key) = &self.state.api_key {
-            let given = request
-                .metadata()
-                .get("authorization")
-                .and_then(|v| v.to_str().ok());
-            if !crate::bearer_matches(given, key) {
-                return Err(ApiError::unauthorized().to_grpc());
-            }
+/// `opentelemetry.proto.collector.trace.v1.TraceService`.
+pub struct Traces;
+/// `opentelemetry.proto.collector.logs.v1.LogsService`.
+pub struct Logs;
+
+impl Signal for Traces {
+    const SERVICE: &'static str = "opentelemetry.proto.collector.trace.v1.TraceService";
+    type Request = ExportTraceServiceRequest;
+    type Response = ExportTraceServiceResponse;
+
+    fn ingest(
+        state: AppState,
+        request: Self::Request,
+        project: Option<String>,
+    ) -> BoxFuture<Result<Self::Response, ApiError>> {
+        Box::pin(async move {
+            let decoded = DecodedRequest {
+                request,
+                rejected: Vec::new(),
+            };
+            let rejected = ingest_spans(&state, decoded, project).await?;
+            Ok(ExportTraceServiceResponse {
+                partial_success: (!rejected.is_empty()).then(|| ExportTracePartialSuccess {
+                    rejected_spans: rejected.len() as i64,
+                    error_message: rejection_message(&rejected, "spans"),
+                }),
+            })
+        })
+    }
+}
+
+impl Signal for Logs {
+    const SERVICE: &'static str = "opentelemetry.proto.collector.logs.v1.LogsService";
+    type Request = ExportLogsServiceRequest;
+    type Response = ExportLogsServiceResponse;
+
+    fn ingest(
+        state: AppState,
+        request: Self::Request,
+        project: Option<String>,
+    ) -> BoxFuture<Result<Self::Response, ApiError>> {
+        Box::pin(async move {
+            let decoded = DecodedRequest {
+                request,
+                rejected: Vec::new(),
+            };
+            let rejected = ingest_events(&state, decoded, project).await?;
+            Ok(ExportLogsServiceResponse {
+                partial_success: (!rejected.is_empty()).then(|| ExportLogsPartialSuccess {
+                    rejected_log_records: rejected.len() as i64,
+                    error_message: rejection_message(&rejected, "log records"),
+                }),
+            })
+        })
+    }
+}
+
+/// Protobuf messages as tonic frames them; a message that does not decode is
+/// the client's error (`INVALID_ARGUMENT`), not the server's.
+struct OtlpCodec<Req, Resp>(PhantomData<fn(Req) -> Resp>);
+
+struct OtlpEncoder<T>(PhantomData<fn(T)>);
+struct OtlpDecoder<T>(PhantomData<fn() -> T>);
+
+impl<T: Message> Encoder for OtlpEncoder<T> {
+    type Item = T;
+    type Error = Status;
+
+    fn encode(&mut self, item: T, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        item.encode(dst)
+            .map_err(|e| Status::internal(format!("cannot encode the answer: {e}")))
+    }
+}
+
+impl<T: Message + Default> Decoder for OtlpDecoder<T> {
+    type Item = T;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<T>, Status> {
+        T::decode(src)
+            .map(Some)
+            .map_err(|e| Status::invalid_argument(format!("undecodable otlp message: {e}")))
+    }
+}
+
+impl<Req, Resp> Codec for OtlpCodec<Req, Resp>
+where
+    Req: Message + Default + Send + 'static,
+    Resp: Message + Send + 'static,
+{
+    type Encode = Resp;
+    type Decode = Req;
+    type Encoder = OtlpEncoder<Resp>;
+    type Decoder = OtlpDecoder<Req>;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        OtlpEncoder(PhantomData)
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        OtlpDecoder(PhantomData)
+    }
+}
+
+/// The export method of a signal, once its request is admitted.
+struct Export<S> {
+    state: AppState,
+    project: Option<String>,
+    _signal: PhantomData<S>,
+}
+
+impl<S: Signal> UnaryService<S::Request> for Export<S> {
+    type Response = S::Response;
+    type Future = BoxFuture<Result<Response<S::Response>, Status>>;
+
+    fn call(&mut self, request: Request<S::Request>) -> Self::Future {
+        let (state, project) = (self.state.clone(), self.project.take());
+        Box::pin(async move {
+            S::ingest(state, request.into_inner(), project)
+                .await
+                .map(Response::new)
+                .map_err(|e| e.to_grpc())
+        })
+    }
+}
+
+/// One OTLP gRPC service.
+pub struct OtlpService<S> {
+    state: AppState,
+    _signal: PhantomData<S>,
+}
+
+impl<S> Clone for OtlpService<S> {
+    fn clone(&self) -> Self {
+        Self {
+            state: self.state.clone(),
+            _signal: PhantomData,
         }
-        let permit = self
-            .state
-            .ingest_permits
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| {
-                ApiError::unavailable("too many concurrent exports, retry later").to_grpc()
-            })?;
-        let project = request
-            .metadata()
-            .get(PROJECT_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        Ok((permit, project, request.into_inner()))
     }
 }
 
-#[tonic::async_trait]
-impl TraceService for GrpcIngest {
-    async fn export(
-        &self,
-        request: Request<ExportTraceServiceRequest>,
-    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let (_permit, project, request) = self.admit(request)?;
-        let decoded = DecodedRequest {
-            request,
-            rejected: Vec::new(),
-        };
-        let rejected = ingest_spans(&self.state, decoded, project)
-            .await
-            .map_err(|e| e.to_grpc())?;
-        Ok(Response::new(ExportTraceServiceResponse {
-            partial_success: (!rejected.is_empty()).then(|| ExportTracePartialSuccess {
-                rejected_spans: rejected.len() as i64,
-                error_message: rejection_message(&rejected, "spans"),
-            }),
-        }))
+impl<S: Signal> NamedService for OtlpService<S> {
+    const NAME: &'static str = S::SERVICE;
+}
+
+/// A gRPC answer carrying only a status.
+fn refuse(status: Status) -> http::Response<tonic::body::Body> {
+    status.into_http()
+}
+
+impl<S: Signal> tower::Service<http::Request<tonic::body::Body>> for OtlpService<S> {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        let state = self.state.clone();
+        Box::pin(async move {
+            if request.uri().path() != format!("/{}/Export", S::SERVICE) {
+                return Ok(refuse(Status::unimplemented("no such method")));
+            }
+            if let Some(key) = &state.api_key {
+                let given = request
+                    .headers()
+                    .get(http::header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok());
+                if !crate::bearer_matches(given, key) {
+                    return Ok(refuse(ApiError::unauthorized().to_grpc()));
+                }
+            }
+            let project = request
+                .headers()
+                .get(PROJECT_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let (parts, body) = request.into_parts();
+            // Framed and maybe gzip: the decoded message is held to the limit
+            // by tonic below; the frame itself to the limit plus its header.
+            let mut limits = state.body_limits();
+            limits.max_bytes = limits.max_bytes.saturating_add(5);
+            let received = match read_body(&parts.headers, body, &limits).await {
+                Ok(received) => received,
+                Err(e) => return Ok(refuse(e.to_grpc())),
+            };
+            let _slot = match processing_slot(&state.ingest_permits).await {
+                Ok(slot) => slot,
+                Err(e) => return Ok(refuse(e.to_grpc())),
+            };
+            let limit = state.max_request_bytes;
+            let mut grpc = Grpc::new(OtlpCodec::<S::Request, S::Response>(PhantomData))
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(limit);
+            let export = Export::<S> {
+                state,
+                project,
+                _signal: PhantomData,
+            };
+            let request = http::Request::from_parts(parts, Full::new(received.bytes.clone()));
+            let response = grpc.unary(export, request).await;
+            drop(received);
+            Ok(response)
+        })
     }
 }
 
-#[tonic::async_trait]
-impl LogsService for GrpcIngest {
-    async fn export(
-        &self,
-        request: Request<ExportLogsServiceRequest>,
-    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        let (_permit, project, request) = self.admit(request)?;
-        let decoded = DecodedRequest {
-            request,
-            rejected: Vec::new(),
-        };
-        let rejected = ingest_events(&self.state, decoded, project)
-            .await
-            .map_err(|e| e.to_grpc())?;
-        Ok(Response::new(ExportLogsServiceResponse {
-            partial_success: (!rejected.is_empty()).then(|| ExportLogsPartialSuccess {
-                rejected_log_records: rejected.len() as i64,
-                error_message: rejection_message(&rejected, "log records"),
-            }),
-        }))
-    }
-}
-
-/// The tonic services, accepting and answering gzip.
-pub fn services(
-    state: AppState,
-) -> (
-    TraceServiceServer<GrpcIngest>,
-    LogsServiceServer<GrpcIngest>,
-) {
-    let limit = state.max_request_bytes;
-    let ingest = GrpcIngest { state };
-    let traces = TraceServiceServer::new(ingest.clone())
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip)
-        .max_decoding_message_size(limit);
-    let logs = LogsServiceServer::new(ingest)
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip)
-        .max_decoding_message_size(limit);
-    (traces, logs)
+/// The gRPC services: traces and logs.
+pub fn services(state: AppState) -> (OtlpService<Traces>, OtlpService<Logs>) {
+    (
+        OtlpService {
+            state: state.clone(),
+            _signal: PhantomData,
+        },
+        OtlpService {
+            state,
+            _signal: PhantomData,
+        },
+    )
 }

@@ -21,9 +21,9 @@ use prost::Message;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::AppState;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::otlp::{self, DecodedRequest, Encoding, OtlpError, logs, map};
-use crate::request::read_body;
+use crate::request::{ReceivedBody, processing_slot, read_body};
 use crate::semconv::PROJECT_HEADER;
 use crate::store::{StoreError, WriteOutcome};
 
@@ -40,20 +40,65 @@ pub fn rejection_message(reasons: &[String], items: &str) -> String {
     format!("{} {items} rejected: {}", reasons.len(), parts.join("; "))
 }
 
-/// Writes what a request mapped to off the runtime. Storage that is briefly
-/// unavailable is a retryable 503 (the exporter sends the request again); a
-/// failure a retry cannot mend is a 500, never a 503, so no exporter retries
-/// it forever.
-async fn store<T: Send + Sync + 'static>(
+/// Spans (or events) written per store transaction: a large export is mapped
+/// and stored in batches of this many, so that what it maps to is never all in
+/// memory at once. The answer still waits for the last batch's commit; if one
+/// fails, the exporter sends the export again and what was stored is skipped
+/// as duplicates.
+pub const WRITE_BATCH: usize = 5_000;
+
+/// Counts an export's items before any is mapped: more than the server takes
+/// in one request is a 413 asking for smaller batches.
+fn check_items(count: usize, limit: usize, items: &str) -> Result<(), ApiError> {
+    if count > limit {
+        return Err(ApiError::new(
+            ErrorCode::BodyTooLarge,
+            format!(
+                "{count} {items} in one request, over the limit of {limit}: send smaller batches"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Maps and stores, off the async runtime, in batches of [`WRITE_BATCH`]:
+/// `map` hands each record to the writer, which commits a batch as it fills.
+/// Storage that is briefly unavailable is a retryable 503 (the exporter sends
+/// the request again); a failure a retry cannot mend is a 500, never a 503, so
+/// no exporter retries it forever.
+async fn map_and_store<T: Send + 'static>(
     state: &AppState,
-    records: Vec<T>,
     write: fn(&dyn crate::store::Store, &[T]) -> Result<WriteOutcome, StoreError>,
-) -> Result<WriteOutcome, ApiError> {
+    map: impl FnOnce(&mut dyn FnMut(T) -> Result<(), StoreError>) -> Result<Vec<String>, StoreError>
+    + Send
+    + 'static,
+) -> Result<(WriteOutcome, Vec<String>), ApiError> {
     let store = state.store.clone();
-    tokio::task::spawn_blocking(move || write(store.as_ref(), &records))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::from)
+    tokio::task::spawn_blocking(move || {
+        let mut outcome = WriteOutcome::default();
+        let mut batch: Vec<T> = Vec::with_capacity(WRITE_BATCH);
+        let mut flush = |batch: &mut Vec<T>| -> Result<(), StoreError> {
+            let done = write(store.as_ref(), batch)?;
+            outcome.inserted += done.inserted;
+            outcome.duplicates += done.duplicates;
+            batch.clear();
+            Ok(())
+        };
+        let rejected = map(&mut |record| {
+            batch.push(record);
+            if batch.len() >= WRITE_BATCH {
+                flush(&mut batch)?;
+            }
+            Ok(())
+        })?;
+        if !batch.is_empty() {
+            flush(&mut batch)?;
+        }
+        Ok::<_, StoreError>((outcome, rejected))
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::from)
 }
 
 fn log_outcome(items: &str, outcome: WriteOutcome, rejected: &[String]) {
@@ -79,16 +124,31 @@ pub async fn ingest_spans(
     request: DecodedRequest,
     project_header: Option<String>,
 ) -> Result<Vec<String>, ApiError> {
+    let count = request
+        .request
+        .resource_spans
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .map(|ss| ss.spans.len())
+        .sum();
+    check_items(count, state.max_items_per_request, "spans")?;
     let prices = state.prices.clone();
-    let (records, rejected) = tokio::task::spawn_blocking(move || {
-        let mapped = map::map_request(&request.request, project_header.as_deref(), &prices);
-        let mut rejected = request.rejected;
-        rejected.extend(mapped.rejected);
-        (mapped.records, rejected)
-    })
-    .await
-    .map_err(ApiError::internal)?;
-    let outcome = store(state, records, |s, r| s.write(r)).await?;
+    let (outcome, rejected) = map_and_store(
+        state,
+        |s, r| s.write(r),
+        move |emit| {
+            let mut rejected = request.rejected;
+            map::map_request_with(
+                &request.request,
+                project_header.as_deref(),
+                &prices,
+                &mut rejected,
+                emit,
+            )?;
+            Ok(rejected)
+        },
+    )
+    .await?;
     log_outcome("spans", outcome, &rejected);
     Ok(rejected)
 }
@@ -100,26 +160,40 @@ pub async fn ingest_events(
     request: DecodedRequest<ExportLogsServiceRequest>,
     project_header: Option<String>,
 ) -> Result<Vec<String>, ApiError> {
-    let (records, rejected) = tokio::task::spawn_blocking(move || {
-        let mapped = logs::map_logs(&request.request, project_header.as_deref());
-        let mut rejected = request.rejected;
-        rejected.extend(mapped.rejected);
-        (mapped.records, rejected)
-    })
-    .await
-    .map_err(ApiError::internal)?;
-    let outcome = store(state, records, |s, r| s.write_events(r)).await?;
+    let count = request
+        .request
+        .resource_logs
+        .iter()
+        .flat_map(|rl| &rl.scope_logs)
+        .map(|sl| sl.log_records.len())
+        .sum();
+    check_items(count, state.max_items_per_request, "log records")?;
+    let (outcome, rejected) = map_and_store(
+        state,
+        |s, r| s.write_events(r),
+        move |emit| {
+            let mut rejected = request.rejected;
+            logs::map_logs_with(
+                &request.request,
+                project_header.as_deref(),
+                &mut rejected,
+                emit,
+            )?;
+            Ok(rejected)
+        },
+    )
+    .await?;
     log_outcome("log records", outcome, &rejected);
     Ok(rejected)
 }
 
 /// An export's body as received, before decoding.
 struct Received {
-    /// The slot among the exports in flight, held until the answer.
-    _permit: OwnedSemaphorePermit,
+    /// The slot among the exports being processed, held until the answer.
+    _slot: OwnedSemaphorePermit,
     encoding: Encoding,
     gzip: bool,
-    bytes: axum::body::Bytes,
+    body: ReceivedBody,
     limit: usize,
 }
 
@@ -130,8 +204,12 @@ impl Received {
         &self,
         decode: fn(&[u8], Encoding) -> Result<R, OtlpError>,
     ) -> Result<R, ApiError> {
-        let (bytes, gzip, limit, encoding) =
-            (self.bytes.clone(), self.gzip, self.limit, self.encoding);
+        let (bytes, gzip, limit, encoding) = (
+            self.body.bytes.clone(),
+            self.gzip,
+            self.limit,
+            self.encoding,
+        );
         let decoded = tokio::task::spawn_blocking(move || {
             if gzip {
                 decode(&otlp::gunzip(&bytes, limit)?, encoding)
@@ -146,8 +224,9 @@ impl Received {
 }
 
 /// What `/v1/traces` and `/v1/logs` both do before decoding: the content type
-/// and encoding checked, a slot among the exports in flight taken, the body
-/// read within the limits.
+/// and encoding checked, the body read within the limits (its bytes counted
+/// against the receiving budget as they arrive), then a slot among the exports
+/// being processed taken: a slow or stalled upload holds no slot.
 async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Received, ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -163,19 +242,14 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Re
         Some(e) if e == "gzip" => true,
         Some(e) => return Err(OtlpError::UnsupportedEncoding(e).into()),
     };
-    let limit = state.max_request_bytes;
-    let permit = state
-        .ingest_permits
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| ApiError::unavailable("too many concurrent exports, retry later"))?;
-    let bytes = read_body(headers, body, limit, state.body_timeout).await?;
+    let body = read_body(headers, body, &state.body_limits()).await?;
+    let slot = processing_slot(&state.ingest_permits).await?;
     Ok(Received {
-        _permit: permit,
+        _slot: slot,
         encoding,
         gzip,
-        bytes,
-        limit,
+        body,
+        limit: state.max_request_bytes,
     })
 }
 

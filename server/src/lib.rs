@@ -41,11 +41,17 @@ use crate::error::ApiError;
 use crate::pricing::PriceTable;
 use crate::store::Store;
 
-/// Exports handled at once; more get 503 with `Retry-After`.
+/// Exports processed (decoded, mapped, stored) at once, over both transports;
+/// a request waits for a slot briefly, then gets 503 with `Retry-After`.
 ///
-/// One writer commits them in turn, so a few suffice; the bound also caps the
-/// memory that bodies in flight can take.
-pub const MAX_CONCURRENT_EXPORTS: usize = 16;
+/// One writer commits them in turn, so a few suffice; the bound is also what
+/// caps the memory decoding takes (see `docs/server.md`, "Limits").
+pub const MAX_CONCURRENT_EXPORTS: usize = 8;
+
+/// Most spans (or log records) one export may carry; more is a 413 asking for
+/// smaller batches. OpenTelemetry SDKs send 512 at most by default, the
+/// Collector's batch processor 8,192.
+pub const MAX_ITEMS_PER_REQUEST: usize = 100_000;
 
 /// Time a client gets to send an export's body; a slower one gets 408 and
 /// frees its slot.
@@ -62,10 +68,15 @@ pub struct AppState {
     pub api_key: Option<Arc<str>>,
     /// Prices for calls that report no cost.
     pub prices: Arc<PriceTable>,
-    /// Bounds concurrent exports.
+    /// Slots among the exports being processed ([`MAX_CONCURRENT_EXPORTS`]).
     pub ingest_permits: Arc<Semaphore>,
-    /// Time allowed to receive an export's body.
+    /// The bytes of request bodies being received at once
+    /// ([`request::RECEIVING_BUDGET_BYTES`]), one permit per byte.
+    pub receiving: Arc<Semaphore>,
+    /// Time allowed to receive a request's body.
     pub body_timeout: std::time::Duration,
+    /// Most spans or log records in one export ([`MAX_ITEMS_PER_REQUEST`]).
+    pub max_items_per_request: usize,
 }
 
 impl AppState {
@@ -77,16 +88,31 @@ impl AppState {
             api_key: None,
             prices: Arc::new(PriceTable::default()),
             ingest_permits: Arc::new(Semaphore::new(MAX_CONCURRENT_EXPORTS)),
+            receiving: Arc::new(Semaphore::new(request::RECEIVING_BUDGET_BYTES)),
             body_timeout: BODY_TIMEOUT,
+            max_items_per_request: MAX_ITEMS_PER_REQUEST,
+        }
+    }
+
+    /// The limits request bodies are read within.
+    pub fn body_limits(&self) -> request::BodyLimits {
+        request::BodyLimits {
+            max_bytes: self.max_request_bytes,
+            timeout: self.body_timeout,
+            budget: self.receiving.clone(),
         }
     }
 }
 
-/// Whether an `Authorization` value is `Bearer <key>`, compared in constant time.
+/// Whether an `Authorization` value is `Bearer <key>` (the scheme name in any
+/// case, as HTTP says), the key compared in constant time.
 pub fn bearer_matches(header: Option<&str>, key: &str) -> bool {
-    let Some(given) = header.and_then(|h| h.strip_prefix("Bearer ")) else {
+    let Some((scheme, given)) = header.and_then(|h| h.trim_start().split_once(' ')) else {
         return false;
     };
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return false;
+    }
     let (a, b) = (given.trim().as_bytes(), key.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -1,9 +1,11 @@
-//! Reading requests within limits, the same way on every route: the body (a
-//! size limit checked as it arrives, a time limit, JSON by content type) and
-//! the query string (an unknown, repeated, overlong or malformed parameter is a
-//! 400 naming it).
+//! Reading requests within limits, the same way on every route and both
+//! transports: the body (a size limit checked as it arrives, a time limit, a
+//! share of the receiving budget, JSON by content type), a slot among the
+//! requests being processed, and the query string (an unknown, repeated,
+//! overlong or malformed parameter is a 400 naming it).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -12,6 +14,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::http::{HeaderMap, header};
 use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::{ApiError, ErrorCode};
 use crate::model::parse_rfc3339;
@@ -27,6 +30,36 @@ pub const MAX_PARAM_BYTES: usize = 1024;
 /// The query string as the handlers receive it.
 pub type Params = Result<Query<Vec<(String, String)>>, QueryRejection>;
 
+/// Bytes of request bodies being received at once, across all clients and
+/// both transports: a body takes its share chunk by chunk as it arrives, so a
+/// slow or stalled upload holds only what it sent, and a flood of large bodies
+/// is answered 503 instead of filling the memory.
+pub const RECEIVING_BUDGET_BYTES: usize = 128 << 20;
+
+/// How long a request waits for a slot among the exports being processed
+/// before it is answered 503 (a short queue absorbs bursts).
+pub const PROCESSING_WAIT: Duration = Duration::from_secs(1);
+
+/// The limits a request body is read within.
+#[derive(Clone)]
+pub struct BodyLimits {
+    /// Largest body, in bytes.
+    pub max_bytes: usize,
+    /// Time allowed for the whole body to arrive.
+    pub timeout: Duration,
+    /// The receiving budget ([`RECEIVING_BUDGET_BYTES`]), shared by all
+    /// requests; one permit per byte.
+    pub budget: Arc<Semaphore>,
+}
+
+/// A body received whole, holding its share of the receiving budget until
+/// dropped (its bytes are in memory until then).
+pub struct ReceivedBody {
+    /// The body.
+    pub bytes: Bytes,
+    _share: Option<OwnedSemaphorePermit>,
+}
+
 /// The body over the limit.
 fn too_large(limit: usize) -> ApiError {
     ApiError::new(
@@ -35,15 +68,20 @@ fn too_large(limit: usize) -> ApiError {
     )
 }
 
-/// Reads a whole body: refused at once when its declared length is over
-/// `limit`, and as soon as what arrived is; 408 when it takes longer than
-/// `timeout`.
-pub async fn read_body(
+/// Reads a whole body: refused at once when its declared length is over the
+/// limit, and as soon as what arrived is; 408 when it takes longer than the
+/// timeout; 503 when the receiving budget is spent (after reading the rest and
+/// dropping it, so the client gets the answer instead of a reset connection).
+pub async fn read_body<B>(
     headers: &HeaderMap,
-    body: Body,
-    limit: usize,
-    timeout: Duration,
-) -> Result<Bytes, ApiError> {
+    body: B,
+    limits: &BodyLimits,
+) -> Result<ReceivedBody, ApiError>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::fmt::Display,
+{
+    let limit = limits.max_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -51,35 +89,85 @@ pub async fn read_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large(limit));
     }
-    let collect = async move {
-        let mut body = body;
+    let mut body = std::pin::pin!(body);
+    let collect = async {
         let mut data: Vec<u8> = Vec::with_capacity(declared.map_or(0, |n| n as usize));
+        let mut share: Option<OwnedSemaphorePermit> = None;
         while let Some(frame) = body.frame().await {
             let frame =
                 frame.map_err(|e| ApiError::invalid_body(format!("cannot read body: {e}")))?;
-            if let Ok(chunk) = frame.into_data() {
-                if data.len() + chunk.len() > limit {
-                    return Err(too_large(limit));
+            let Ok(chunk) = frame.into_data() else {
+                continue;
+            };
+            if data.len() + chunk.len() > limit {
+                return Err(too_large(limit));
+            }
+            let more = u32::try_from(chunk.len()).unwrap_or(u32::MAX);
+            match limits.budget.clone().try_acquire_many_owned(more) {
+                Ok(permit) => match &mut share {
+                    Some(held) => held.merge(permit),
+                    None => share = Some(permit),
+                },
+                Err(_) => {
+                    drop(share);
+                    drain(&mut body, limit).await;
+                    return Err(ApiError::unavailable(
+                        "too many request bodies being received, retry later",
+                    ));
                 }
-                data.extend_from_slice(&chunk);
+            }
+            data.extend_from_slice(&chunk);
+        }
+        Ok(ReceivedBody {
+            bytes: Bytes::from(data),
+            _share: share,
+        })
+    };
+    tokio::time::timeout(limits.timeout, collect)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                ErrorCode::BodyTimeout,
+                format!("body not received within {:?}", limits.timeout),
+            )
+        })?
+}
+
+/// Reads and drops what is left of a body (up to `limit` bytes, for a short
+/// while), so that an early answer reaches a client still sending.
+async fn drain<B>(body: &mut std::pin::Pin<&mut B>, limit: usize)
+where
+    B: http_body::Body<Data = Bytes>,
+{
+    let mut seen = 0usize;
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Ok(chunk) = frame.into_data() {
+                seen += chunk.len();
+                if seen > limit {
+                    break;
+                }
             }
         }
-        Ok(Bytes::from(data))
-    };
-    tokio::time::timeout(timeout, collect).await.map_err(|_| {
-        ApiError::new(
-            ErrorCode::BodyTimeout,
-            format!("body not received within {timeout:?}"),
-        )
-    })?
+    })
+    .await;
+}
+
+/// A slot among the requests being processed (decoded, mapped, stored),
+/// waited for at most [`PROCESSING_WAIT`], else 503.
+pub async fn processing_slot(slots: &Arc<Semaphore>) -> Result<OwnedSemaphorePermit, ApiError> {
+    tokio::time::timeout(PROCESSING_WAIT, slots.clone().acquire_owned())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .ok_or_else(|| ApiError::unavailable("too many concurrent exports, retry later"))
 }
 
 /// Reads a JSON body (`application/json`) into `T`.
 pub async fn json_body<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: Body,
-    limit: usize,
-    timeout: Duration,
+    limits: &BodyLimits,
 ) -> Result<T, ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -91,8 +179,8 @@ pub async fn json_body<T: DeserializeOwned>(
             format!("expected application/json, got {content_type:?}"),
         ));
     }
-    let bytes = read_body(headers, body, limit, timeout).await?;
-    serde_json::from_slice(&bytes)
+    let received = read_body(headers, body, limits).await?;
+    serde_json::from_slice(&received.bytes)
         .map_err(|e| ApiError::invalid_body(format!("invalid JSON body: {e}")))
 }
 

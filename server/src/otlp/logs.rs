@@ -93,6 +93,24 @@ fn digest(parts: &[&[u8]]) -> i64 {
 /// Validates and converts every log record of a request.
 pub fn map_logs(request: &ExportLogsServiceRequest, project_header: Option<&str>) -> MappedEvents {
     let mut out = MappedEvents::default();
+    let mut records = Vec::new();
+    let _ = map_logs_with::<()>(request, project_header, &mut out.rejected, |r| {
+        records.push(r);
+        Ok(())
+    });
+    out.records = records;
+    out
+}
+
+/// Validates and converts the log records of a request one at a time, handing
+/// each event to `emit` and each rejection reason to `rejected`; stops at
+/// `emit`'s first error.
+pub fn map_logs_with<E>(
+    request: &ExportLogsServiceRequest,
+    project_header: Option<&str>,
+    rejected: &mut Vec<String>,
+    mut emit: impl FnMut(EventRecord) -> Result<(), E>,
+) -> Result<(), E> {
     for rl in &request.resource_logs {
         let resource = rl
             .resource
@@ -119,7 +137,7 @@ pub fn map_logs(request: &ExportLogsServiceRequest, project_header: Option<&str>
                 let (name, trace_id, span_id) = match checked {
                     Ok(v) => v,
                     Err(reason) => {
-                        out.rejected.push(reason);
+                        rejected.push(reason);
                         continue;
                     }
                 };
@@ -140,7 +158,7 @@ pub fn map_logs(request: &ExportLogsServiceRequest, project_header: Option<&str>
                     Value::Object(attributes.clone()).to_string().as_bytes(),
                     body.to_string().as_bytes(),
                 ]);
-                out.records.push(EventRecord {
+                emit(EventRecord {
                     project: project.clone(),
                     trace_id,
                     facts: EventFacts {
@@ -154,11 +172,11 @@ pub fn map_logs(request: &ExportLogsServiceRequest, project_header: Option<&str>
                     attributes,
                     body,
                     digest,
-                });
+                })?;
             }
         }
     }
-    out
+    Ok(())
 }
 
 #[cfg(test)]

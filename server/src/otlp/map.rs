@@ -261,6 +261,25 @@ pub fn map_request(
     prices: &PriceTable,
 ) -> Mapped {
     let mut out = Mapped::default();
+    let mut records = Vec::new();
+    let _ = map_request_with::<()>(request, project_header, prices, &mut out.rejected, |r| {
+        records.push(r);
+        Ok(())
+    });
+    out.records = records;
+    out
+}
+
+/// Validates and converts the spans of a request one at a time, handing each
+/// to `emit` (so a large request is stored in batches, never all mapped at
+/// once) and each rejection reason to `rejected`; stops at `emit`'s first error.
+pub fn map_request_with<E>(
+    request: &ExportTraceServiceRequest,
+    project_header: Option<&str>,
+    prices: &PriceTable,
+    rejected: &mut Vec<String>,
+    mut emit: impl FnMut(SpanRecord) -> Result<(), E>,
+) -> Result<(), E> {
     for rs in &request.resource_spans {
         let resource = rs
             .resource
@@ -297,7 +316,7 @@ pub fn map_request(
                 let (trace_id, span_id, parent_span_id, start_ns, end_ns) = match checked {
                     Ok(v) => v,
                     Err(reason) => {
-                        out.rejected.push(reason);
+                        rejected.push(reason);
                         continue;
                     }
                 };
@@ -312,12 +331,11 @@ pub fn map_request(
                 .into_iter()
                 .find(|(_, id)| id.as_ref().is_some_and(|id| id.len() > MAX_ID_BYTES));
                 if let Some((what, _)) = too_long {
-                    out.rejected
-                        .push(format!("{what} longer than {MAX_ID_BYTES} bytes"));
+                    rejected.push(format!("{what} longer than {MAX_ID_BYTES} bytes"));
                     continue;
                 }
                 if let Err(reason) = check_usage(&facts) {
-                    out.rejected.push(reason);
+                    rejected.push(reason);
                     continue;
                 }
                 facts.span_id = span_id;
@@ -349,7 +367,7 @@ pub fn map_request(
                         "attributes": attributes,
                     }));
                 }
-                out.records.push(SpanRecord {
+                emit(SpanRecord {
                     project: project.clone(),
                     trace_id,
                     span_id,
@@ -363,9 +381,9 @@ pub fn map_request(
                     attributes,
                     events,
                     facts,
-                });
+                })?;
             }
         }
     }
-    out
+    Ok(())
 }
