@@ -20,6 +20,7 @@ use workload::{
 };
 
 fn main() {
+    openinference_session_server::memory::limit_malloc_arenas();
     let sessions: usize = std::env::var("BENCH_SESSIONS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -254,10 +254,11 @@ impl<S: Signal> tower::Service<http::Request<tonic::body::Body>> for OtlpService
                 project,
                 _signal: PhantomData,
             };
-            let request = http::Request::from_parts(parts, Full::new(received.bytes.clone()));
-            let response = grpc.unary(export, request).await;
-            drop(received);
-            Ok(response)
+            // The bytes move into tonic (which frees them once decoded); the
+            // budget share stays held until the answer.
+            let (bytes, _share) = received.into_parts();
+            let request = http::Request::from_parts(parts, Full::new(bytes));
+            Ok(grpc.unary(export, request).await)
         })
     }
 }

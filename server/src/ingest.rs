@@ -23,7 +23,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::otlp::{self, DecodedRequest, Encoding, OtlpError, logs, map};
-use crate::request::{ReceivedBody, processing_slot, read_body};
+use crate::request::{BudgetShare, processing_slot, read_body};
 use crate::semconv::PROJECT_HEADER;
 use crate::store::{StoreError, WriteOutcome};
 
@@ -191,25 +191,24 @@ pub async fn ingest_events(
 struct Received {
     /// The slot among the exports being processed, held until the answer.
     _slot: OwnedSemaphorePermit,
+    /// The body's share of the receiving budget, held until the answer.
+    _share: BudgetShare,
     encoding: Encoding,
     gzip: bool,
-    body: ReceivedBody,
+    /// The body, until it is decoded.
+    bytes: Option<axum::body::Bytes>,
     limit: usize,
 }
 
 impl Received {
     /// Inflates (when gzip, within the limit) and decodes the body off the
-    /// async runtime.
+    /// async runtime; the raw bytes are freed once decoded.
     async fn decode<R: Send + 'static>(
-        &self,
+        &mut self,
         decode: fn(&[u8], Encoding) -> Result<R, OtlpError>,
     ) -> Result<R, ApiError> {
-        let (bytes, gzip, limit, encoding) = (
-            self.body.bytes.clone(),
-            self.gzip,
-            self.limit,
-            self.encoding,
-        );
+        let bytes = self.bytes.take().unwrap_or_default();
+        let (gzip, limit, encoding) = (self.gzip, self.limit, self.encoding);
         let decoded = tokio::task::spawn_blocking(move || {
             if gzip {
                 decode(&otlp::gunzip(&bytes, limit)?, encoding)
@@ -242,13 +241,16 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Re
         Some(e) if e == "gzip" => true,
         Some(e) => return Err(OtlpError::UnsupportedEncoding(e).into()),
     };
-    let body = read_body(headers, body, &state.body_limits()).await?;
+    let (bytes, share) = read_body(headers, body, &state.body_limits())
+        .await?
+        .into_parts();
     let slot = processing_slot(&state.ingest_permits).await?;
     Ok(Received {
         _slot: slot,
+        _share: share,
         encoding,
         gzip,
-        body,
+        bytes: Some(bytes),
         limit: state.max_request_bytes,
     })
 }
@@ -321,7 +323,7 @@ pub async fn export(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let received = receive(&state, &headers, body).await?;
+    let mut received = receive(&state, &headers, body).await?;
     let decoded = received.decode(otlp::decode).await?;
     let rejected = ingest_spans(&state, decoded, project_header(&headers)).await?;
     let partial = (!rejected.is_empty()).then(|| ExportTracePartialSuccess {
@@ -367,7 +369,7 @@ pub async fn export_logs(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let received = receive(&state, &headers, body).await?;
+    let mut received = receive(&state, &headers, body).await?;
     let decoded = received.decode(otlp::decode_logs).await?;
     let rejected = ingest_events(&state, decoded, project_header(&headers)).await?;
     let partial = (!rejected.is_empty()).then(|| ExportLogsPartialSuccess {

@@ -14,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod grpc;
 pub mod ingest;
+pub mod memory;
 pub mod messages;
 pub mod model;
 pub mod openapi;
@@ -46,7 +47,7 @@ use crate::store::Store;
 ///
 /// One writer commits them in turn, so a few suffice; the bound is also what
 /// caps the memory decoding takes (see `docs/server.md`, "Limits").
-pub const MAX_CONCURRENT_EXPORTS: usize = 8;
+pub const MAX_CONCURRENT_EXPORTS: usize = 4;
 
 /// Most spans (or log records) one export may carry; more is a 413 asking for
 /// smaller batches. OpenTelemetry SDKs send 512 at most by default, the

@@ -54,6 +54,7 @@ async fn shutdown_signal() {
 }
 
 fn main() -> anyhow::Result<()> {
+    openinference_session_server::memory::limit_malloc_arenas();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("OI_SESSIONS_LOG").unwrap_or_else(|_| EnvFilter::new("info")),

@@ -34,7 +34,7 @@ pub type Params = Result<Query<Vec<(String, String)>>, QueryRejection>;
 /// both transports: a body takes its share chunk by chunk as it arrives, so a
 /// slow or stalled upload holds only what it sent, and a flood of large bodies
 /// is answered 503 instead of filling the memory.
-pub const RECEIVING_BUDGET_BYTES: usize = 128 << 20;
+pub const RECEIVING_BUDGET_BYTES: usize = 96 << 20;
 
 /// How long a request waits for a slot among the exports being processed
 /// before it is answered 503 (a short queue absorbs bursts).
@@ -57,7 +57,18 @@ pub struct BodyLimits {
 pub struct ReceivedBody {
     /// The body.
     pub bytes: Bytes,
-    _share: Option<OwnedSemaphorePermit>,
+    share: Option<OwnedSemaphorePermit>,
+}
+
+/// A body's share of the receiving budget, held while what it decodes to is
+/// processed after the bytes themselves are gone.
+pub struct BudgetShare(#[allow(dead_code)] Option<OwnedSemaphorePermit>);
+
+impl ReceivedBody {
+    /// The bytes, and the share to hold until the request is answered.
+    pub fn into_parts(self) -> (Bytes, BudgetShare) {
+        (self.bytes, BudgetShare(self.share))
+    }
 }
 
 /// The body over the limit.
@@ -91,7 +102,10 @@ where
     }
     let mut body = std::pin::pin!(body);
     let collect = async {
-        let mut data: Vec<u8> = Vec::with_capacity(declared.map_or(0, |n| n as usize));
+        // The chunks as they came, joined once at the end: a body of unknown
+        // length never takes twice its size while it grows.
+        let mut chunks: Vec<Bytes> = Vec::new();
+        let mut len = 0usize;
         let mut share: Option<OwnedSemaphorePermit> = None;
         while let Some(frame) = body.frame().await {
             let frame =
@@ -99,7 +113,7 @@ where
             let Ok(chunk) = frame.into_data() else {
                 continue;
             };
-            if data.len() + chunk.len() > limit {
+            if len + chunk.len() > limit {
                 return Err(too_large(limit));
             }
             let more = u32::try_from(chunk.len()).unwrap_or(u32::MAX);
@@ -116,12 +130,20 @@ where
                     ));
                 }
             }
-            data.extend_from_slice(&chunk);
+            len += chunk.len();
+            chunks.push(chunk);
         }
-        Ok(ReceivedBody {
-            bytes: Bytes::from(data),
-            _share: share,
-        })
+        let bytes = match chunks.len() {
+            1 => chunks.pop().unwrap_or_default(),
+            _ => {
+                let mut joined = Vec::with_capacity(len);
+                for chunk in chunks {
+                    joined.extend_from_slice(&chunk);
+                }
+                Bytes::from(joined)
+            }
+        };
+        Ok(ReceivedBody { bytes, share })
     };
     tokio::time::timeout(limits.timeout, collect)
         .await
@@ -133,24 +155,23 @@ where
         })?
 }
 
-/// Reads and drops what is left of a body (up to `limit` bytes, for a short
-/// while), so that an early answer reaches a client still sending.
+/// Reads and drops what is left of a body (up to `limit` bytes; the caller's
+/// timeout bounds the time), so that the answer reaches a client still
+/// sending instead of a reset connection. Nothing is kept: it costs bandwidth,
+/// not memory.
 async fn drain<B>(body: &mut std::pin::Pin<&mut B>, limit: usize)
 where
     B: http_body::Body<Data = Bytes>,
 {
     let mut seen = 0usize;
-    let _ = tokio::time::timeout(Duration::from_secs(2), async {
-        while let Some(Ok(frame)) = body.frame().await {
-            if let Ok(chunk) = frame.into_data() {
-                seen += chunk.len();
-                if seen > limit {
-                    break;
-                }
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Ok(chunk) = frame.into_data() {
+            seen += chunk.len();
+            if seen > limit {
+                break;
             }
         }
-    })
-    .await;
+    }
 }
 
 /// A slot among the requests being processed (decoded, mapped, stored),

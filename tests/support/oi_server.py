@@ -43,7 +43,7 @@ def server_binary() -> Path:
 class Server:
     """`http`: the base URL (`http://127.0.0.1:<port>`); `grpc`: `127.0.0.1:<port>`."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, extra_args: list[str] | None = None) -> None:
         self.data_dir = data_dir
         self.log = data_dir / "server.log"
         with open(self.log, "w") as log:
@@ -57,6 +57,7 @@ class Server:
                     "127.0.0.1:0",
                     "--data-dir",
                     str(data_dir),
+                    *(extra_args or []),
                 ],
                 stdout=subprocess.PIPE,
                 stderr=log,
