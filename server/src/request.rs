@@ -9,8 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::Query;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::RawQuery;
 use axum::http::{HeaderMap, header};
 use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
@@ -27,8 +26,9 @@ pub const MAX_LIMIT: usize = 1000;
 /// Longest accepted query parameter name or value, in bytes.
 pub const MAX_PARAM_BYTES: usize = 1024;
 
-/// The query string as the handlers receive it.
-pub type Params = Result<Query<Vec<(String, String)>>, QueryRejection>;
+/// The query string as the handlers receive it, raw: [`QueryParams`] parses
+/// it strictly.
+pub type Params = RawQuery;
 
 /// Bytes of request bodies being received at once, across all clients and
 /// both transports: a body takes its share chunk by chunk as it arrives, so a
@@ -205,6 +205,53 @@ pub async fn json_body<T: DeserializeOwned>(
         .map_err(|e| ApiError::invalid_body(format!("invalid JSON body: {e}")))
 }
 
+/// Decodes one `application/x-www-form-urlencoded` component strictly: `+`
+/// is a space, `%` must start two hex digits, the result must be UTF-8.
+fn decode_component(text: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut rest = text.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        match b {
+            b'+' => bytes.push(b' '),
+            b'%' => {
+                let hex = tail.get(..2)?;
+                let high = (hex[0] as char).to_digit(16)?;
+                let low = (hex[1] as char).to_digit(16)?;
+                bytes.push((high * 16 + low) as u8);
+                rest = &tail[2..];
+                continue;
+            }
+            _ => bytes.push(b),
+        }
+        rest = tail;
+    }
+    String::from_utf8(bytes).ok()
+}
+
+/// The query string's pairs; a malformed escape or invalid UTF-8 is a 400
+/// naming the parameter.
+fn parse_query(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
+    raw.split('&')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let (key, value) = part.split_once('=').unwrap_or((part, ""));
+            let key = decode_component(key).ok_or_else(|| {
+                ApiError::bad_parameter(
+                    "query",
+                    format!("malformed query string: {key:?} is not a valid parameter name"),
+                )
+            })?;
+            let value = decode_component(value).ok_or_else(|| {
+                ApiError::bad_parameter(
+                    &key,
+                    format!("parameter {key:?} is not valid percent-encoded UTF-8"),
+                )
+            })?;
+            Ok((key, value))
+        })
+        .collect()
+}
+
 /// Checked access to query parameters.
 pub struct QueryParams {
     pairs: Vec<(String, String)>,
@@ -214,9 +261,8 @@ impl QueryParams {
     /// Accepts only the `allowed` names (and `metadata.<key>` when
     /// `allow_metadata`), each at most once.
     pub fn new(params: Params, allowed: &[&str], allow_metadata: bool) -> Result<Self, ApiError> {
-        let Query(pairs) = params.map_err(|e| {
-            ApiError::bad_parameter("query", format!("malformed query string: {e}"))
-        })?;
+        let RawQuery(raw) = params;
+        let pairs = parse_query(raw.as_deref().unwrap_or(""))?;
         let mut seen = HashSet::new();
         for (k, v) in &pairs {
             let known = allowed.contains(&k.as_str())

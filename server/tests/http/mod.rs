@@ -726,11 +726,31 @@ pub async fn hostile_query_parameters_are_400_naming_the_parameter(backend: Back
         ("bogus=1", "bogus"),
         ("limit=1&limit=2", "limit"),
         ("user_id=", "user_id"),
+        ("q=%zz", "q"),
+        ("q=%e9t%e9", "q"),
+        ("tag=%", "tag"),
     ] {
         let r = server.get(&format!("{base}?{query}")).await;
         let message = r.assert_error(400, Some(parameter));
         assert!(message.contains(parameter), "{query}: {message}");
     }
+    // Routes that take no parameter refuse any, by name.
+    for path in [
+        "/v1/projects?foo=1",
+        "/v1/projects/support-bot/sessions/s-long?foo=1",
+    ] {
+        server.get(path).await.assert_error(400, Some("foo"));
+    }
+    let trace = server
+        .get_ok("/v1/projects/support-bot/traces?limit=1")
+        .await["data"][0]["trace_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    server
+        .get(&format!("/v1/projects/support-bot/traces/{trace}?foo=1"))
+        .await
+        .assert_error(400, Some("foo"));
     let long = "a".repeat(5000);
     server
         .get(&format!("{base}?q={long}"))
