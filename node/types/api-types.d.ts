@@ -10,7 +10,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** `GET /healthz`: the store answers; `ui` says whether the web UI is embedded. */
+        /**
+         * `GET /healthz`: what the server knows of itself: whether its store reads
+         *     and writes and passed its integrity check, and whether the UI is embedded.
+         *     200 when all is well, 503 (same body) when something is not.
+         */
         get: operations["health"];
         put?: never;
         post?: never;
@@ -322,10 +326,27 @@ export interface components {
         };
         /** @description `GET /healthz`. */
         HealthInfo: {
-            /** @description `ok`. */
+            /**
+             * @description `ok`, or `failing` when the store does not read, write, or pass its
+             *     integrity check.
+             */
             status: string;
+            /** @description What the store says of itself. */
+            store: components["schemas"]["StoreHealth"];
             /** @description Whether this server was built with the web UI embedded. */
             ui: boolean;
+        };
+        /**
+         * @description An integrity check of the database's own structure (SQLite's
+         *     `quick_check` at start-up, `integrity_check` from `oi-sessions check`).
+         */
+        IntegrityCheck: {
+            /** @description When it ran, RFC 3339. */
+            checked_at: string;
+            /** @description What the check reported (`ok`, or the problems found). */
+            detail: string;
+            /** @description Whether the database passed. */
+            ok: boolean;
         };
         /** @description A turn's input or output as shown to a reader. */
         Io: {
@@ -718,6 +739,16 @@ export interface components {
          * @enum {string}
          */
         StepKind: "LLM" | "TOOL" | "RETRIEVER" | "EMBEDDING" | "RERANKER" | "AGENT" | "CHAIN" | "GUARDRAIL" | "EVALUATOR";
+        /** @description See [`Store::health`]. */
+        StoreHealth: {
+            /** @description Why reading or writing failed, when one did. */
+            error: string | null;
+            integrity: null | components["schemas"]["IntegrityCheck"];
+            /** @description A read transaction answered. */
+            readable: boolean;
+            /** @description A write transaction committed. */
+            writable: boolean;
+        };
         /** @description Token counts. */
         TokenCount: {
             /**
@@ -832,7 +863,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The store answers */
+            /** @description The store reads, writes and passed its integrity check */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -841,13 +872,13 @@ export interface operations {
                     "application/json": components["schemas"]["HealthInfo"];
                 };
             };
-            /** @description The store does not answer */
-            500: {
+            /** @description Something is not well: `store` says what */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["HealthInfo"];
                 };
             };
         };

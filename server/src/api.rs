@@ -300,20 +300,33 @@ pub async fn trace(
     ))
 }
 
-/// `GET /healthz`: the store answers; `ui` says whether the web UI is embedded.
+/// `GET /healthz`: what the server knows of itself: whether its store reads
+/// and writes and passed its integrity check, and whether the UI is embedded.
+/// 200 when all is well, 503 (same body) when something is not.
 #[utoipa::path(
     get, path = "/healthz", tag = "server",
     responses(
-        (status = 200, description = "The store answers", body = HealthInfo),
-        (status = 500, description = "The store does not answer", body = ErrorBody),
+        (status = 200, description = "The store reads, writes and passed its integrity check", body = HealthInfo),
+        (status = 503, description = "Something is not well: `store` says what", body = HealthInfo),
     )
 )]
-pub async fn health(State(state): State<AppState>) -> Result<Json<HealthInfo>, ApiError> {
-    blocking(&state, |s| s.health()).await?;
-    Ok(Json(HealthInfo {
-        status: "ok".to_owned(),
+pub async fn health(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let store = state.store.clone();
+    let store = tokio::task::spawn_blocking(move || store.health())
+        .await
+        .map_err(ApiError::internal)?;
+    let ok = store.ok();
+    let body = HealthInfo {
+        status: if ok { "ok" } else { "failing" }.to_owned(),
         ui: crate::ui::embedded(),
-    }))
+        store,
+    };
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    Ok((status, Json(body)).into_response())
 }
 
 /// `GET /openapi.json`: the OpenAPI document, generated from these handlers

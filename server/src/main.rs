@@ -60,6 +60,9 @@ fn main() -> anyhow::Result<()> {
             EnvFilter::try_from_env("OI_SESSIONS_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // A log line that cannot be written (stderr on a full disk) is lost,
+        // never a panic: the default reports it with `eprintln!`, which panics.
+        .log_internal_errors(false)
         .init();
     let Command::Serve(args) = Cli::parse().command;
     let config = args.resolve()?;

@@ -429,10 +429,13 @@ pub struct TraceDetail {
 /// `GET /healthz`.
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct HealthInfo {
-    /// `ok`.
+    /// `ok`, or `failing` when the store does not read, write, or pass its
+    /// integrity check.
     pub status: String,
     /// Whether this server was built with the web UI embedded.
     pub ui: bool,
+    /// What the store says of itself.
+    pub store: crate::store::StoreHealth,
 }
 
 /// Lowercase hex of bytes.

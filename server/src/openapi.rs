@@ -17,7 +17,7 @@ use crate::model::{
     SpanStatus, TokenCount, TraceDetail, TraceInfo, TraceStatus, Turn,
 };
 use crate::steps::{Step, StepKind};
-use crate::store::{Order, SessionSort};
+use crate::store::{IntegrityCheck, Order, SessionSort, StoreHealth};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -45,7 +45,7 @@ use crate::store::{Order, SessionSort};
     components(schemas(
         Annotation, AnnotationBatch, AnnotationSummary, AnnotatorKind, Cost, ErrorBody,
         ErrorDetail, HealthInfo, Io, Latency, NewAnnotation, Order, ProjectInfo, SessionInfo,
-        SessionSort, SpanInfo, SpanKind, Step, StepKind,
+        SessionSort, SpanInfo, SpanKind, Step, StepKind, StoreHealth, IntegrityCheck,
         SpanEvent, SpanStatus, TokenCount, TraceDetail, TraceInfo, TraceStatus, Turn,
     )),
     tags(

@@ -284,3 +284,193 @@ fn kill_9_during_ingest_loses_nothing_acknowledged() {
     signal(&run.child, "-TERM");
     run.child.wait().unwrap();
 }
+
+/// Runs `oi-sessions serve` on `dir` expecting it to refuse to start; returns
+/// what it said.
+fn refused(dir: &std::path::Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_oi-sessions"))
+        .args([
+            "serve",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--grpc-addr",
+            "off",
+            "--data-dir",
+        ])
+        .arg(dir)
+        .output()
+        .expect("run oi-sessions");
+    assert!(!out.status.success(), "it started on {}", dir.display());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Starts a server on `dir`, sends it the chain-root fixture, stops it.
+fn fill(dir: &std::path::Path) {
+    let dir = dir.to_str().unwrap();
+    let mut server = start(
+        &[
+            "--http-addr",
+            "127.0.0.1:0",
+            "--grpc-addr",
+            "off",
+            "--data-dir",
+            dir,
+        ],
+        &[],
+    );
+    let (status, _) = http(
+        server.http,
+        "POST",
+        "/v1/traces",
+        "application/x-protobuf",
+        &fixture("openinference-chain-root.pb"),
+    );
+    assert_eq!(status, 200);
+    signal(&server.child, "-TERM");
+    assert!(server.child.wait().unwrap().success());
+}
+
+#[test]
+fn a_second_server_on_the_same_data_dir_refuses_to_start_naming_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap();
+    let mut first = start(
+        &[
+            "--http-addr",
+            "127.0.0.1:0",
+            "--grpc-addr",
+            "off",
+            "--data-dir",
+            path,
+        ],
+        &[],
+    );
+    let said = refused(dir.path());
+    assert!(said.contains("another oi-sessions is serving"), "{said}");
+    assert!(
+        said.contains(&format!("pid {}", first.child.id())),
+        "{said}"
+    );
+    // the first one is unharmed
+    let (status, _) = http(first.http, "GET", "/healthz", "text/plain", b"");
+    assert_eq!(status, 200);
+    signal(&first.child, "-TERM");
+    assert!(first.child.wait().unwrap().success());
+}
+
+#[test]
+fn a_truncated_or_deleted_database_is_never_silently_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path());
+    let db = dir.path().join("oi-sessions.sqlite3");
+    std::fs::File::create(&db).unwrap(); // truncated to 0 bytes
+    let said = refused(dir.path());
+    assert!(
+        said.contains("is empty, but this data directory held one"),
+        "{said}"
+    );
+    assert!(said.contains("Restore it from a backup"), "{said}");
+    std::fs::remove_file(&db).unwrap();
+    let said = refused(dir.path());
+    assert!(said.contains("is missing"), "{said}");
+    // what the message says to do works: without the marker it starts anew
+    std::fs::remove_file(dir.path().join("oi-sessions.created")).unwrap();
+    fill(dir.path());
+}
+
+#[test]
+fn a_damaged_database_is_refused_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path());
+    let db = dir.path().join("oi-sessions.sqlite3");
+    // scribble over pages in the middle of the file
+    let mut bytes = std::fs::read(&db).unwrap();
+    let page = 4096;
+    assert!(bytes.len() > 8 * page, "{} bytes", bytes.len());
+    for b in &mut bytes[3 * page..6 * page] {
+        *b = 0x5a;
+    }
+    std::fs::write(&db, &bytes).unwrap();
+    let said = refused(dir.path());
+    assert!(
+        said.contains("is damaged") || said.contains("malformed"),
+        "{said}"
+    );
+    assert!(said.contains("backup"), "{said}");
+}
+
+#[test]
+fn a_database_missing_a_table_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path());
+    let conn = rusqlite::Connection::open(dir.path().join("oi-sessions.sqlite3")).unwrap();
+    conn.execute_batch("DROP TABLE session_annotations")
+        .unwrap();
+    drop(conn);
+    let said = refused(dir.path());
+    assert!(
+        said.contains("lacks the tables session_annotations"),
+        "{said}"
+    );
+}
+
+/// With stderr on a full disk, log lines are lost but every request is
+/// answered and the server stays up.
+#[test]
+fn a_full_stderr_loses_log_lines_not_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oi-sessions"))
+        .args([
+            "serve",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--grpc-addr",
+            "off",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env("OI_SESSIONS_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(full))
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr: SocketAddr = line.trim().rsplit('=').next().unwrap().parse().unwrap();
+    for _ in 0..3 {
+        // errors log at warn/error level: each write to stderr fails
+        let (status, _) = http(
+            addr,
+            "POST",
+            "/v1/traces",
+            "application/x-protobuf",
+            b"\xff garbage",
+        );
+        assert_eq!(status, 400);
+        let (status, _) = http(
+            addr,
+            "DELETE",
+            "/v1/projects/p/sessions/s",
+            "text/plain",
+            b"",
+        );
+        assert_eq!(status, 404);
+    }
+    let (status, _) = http(
+        addr,
+        "POST",
+        "/v1/traces",
+        "application/x-protobuf",
+        &fixture("openinference-chain-root.pb"),
+    );
+    assert_eq!(status, 200);
+    assert!(child.try_wait().unwrap().is_none(), "still running");
+    signal(&child, "-TERM");
+    assert!(child.wait().unwrap().success());
+}

@@ -238,52 +238,54 @@ fn postgres_delete_racing_writes_stays_consistent() {
     );
 }
 
-/// A database written before the search columns existed (schema version 3)
-/// gains them on open, filled from what it holds.
+/// A database written by server 0.1.0 (schema version 3: `pg_dump` of its
+/// schema after ingesting the chain-root fixture, committed) opens: the
+/// migrations since apply, what it held reads back, and it takes new writes.
 #[test]
-fn postgres_migrates_a_database_from_before_the_search_columns() {
+fn postgres_migrates_a_database_written_by_0_1_0() {
     use conformance::record;
     use openinference_session_server::store::{PageQuery, SessionQuery};
     use serde_json::json;
-    let (schema, store) = open_postgres();
-    store
-        .write(&[record(
-            "p",
-            1,
-            1,
-            None,
-            0,
-            json!({"session.id": "old", "input.value": "Über ALLES"}),
-        )])
-        .expect("write");
-    drop(store);
+    let schema = Schema(schema_name("v010"));
+    let dump = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/postgres/written-by-0.1.0.sql"
+    ))
+    .expect("the dump")
+    .replace("oi_v010", &schema.0);
     let mut client = postgres::Client::connect(&database_url(), postgres::NoTls).expect("connect");
-    client
-        .batch_execute(&format!(
-            "SET search_path TO \"{0}\";
-             DROP TABLE span_events;
-             DROP INDEX traces_without_session;
-             DROP INDEX IF EXISTS traces_search;
-             ALTER TABLE traces DROP COLUMN search_input;
-             ALTER TABLE traces DROP COLUMN search_output;
-             UPDATE schema_version SET version = 3;",
-            schema.0
-        ))
-        .expect("downgrade");
+    client.batch_execute(&dump).expect("load the 0.1.0 schema");
     let store = PostgresStore::open_in_schema(&database_url(), &schema.0).expect("migrate");
+    assert_eq!(
+        store
+            .session("support-bot", "sess-7f3a")
+            .expect("session")
+            .num_traces,
+        3
+    );
     let found = store
         .sessions(
-            "p",
+            "support-bot",
             &SessionQuery {
                 page: PageQuery {
                     limit: 10,
                     cursor: None,
                 },
-                q: Some("über all".into()),
+                q: Some("WRONG VAT".into()),
                 ..Default::default()
             },
         )
         .expect("search");
-    assert_eq!(found.data.len(), 1);
-    assert_eq!(found.data[0].session_id, "old");
+    assert_eq!(found.data.len(), 1, "the search columns were filled");
+    store
+        .write(&[record(
+            "support-bot",
+            9,
+            1,
+            None,
+            0,
+            json!({"session.id": "new"}),
+        )])
+        .expect("a new write");
+    assert!(store.health().writable);
 }

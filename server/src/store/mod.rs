@@ -36,6 +36,8 @@ pub mod queries;
 pub mod sql;
 pub mod sqlite;
 
+use serde::Serialize;
+
 use crate::annotation::{Annotation, NewAnnotation};
 use crate::model::{
     EventRecord, Page, ProjectInfo, SessionInfo, SpanRecord, TraceDetail, TraceInfo, Turn, hex,
@@ -43,7 +45,7 @@ use crate::model::{
 };
 
 /// Why a storage call failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The project, session or trace does not exist.
     #[error("{0} not found")]
@@ -230,8 +232,44 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes one annotation of a session.
     fn delete_annotation(&self, project: &str, session_id: &str, id: i64)
     -> Result<(), StoreError>;
-    /// Checks that the backend answers.
-    fn health(&self) -> Result<(), StoreError>;
+    /// What the store can say of itself: whether it answers reads, whether a
+    /// write commits (a small one, every call: a full disk shows here), and
+    /// the outcome of its last integrity check.
+    fn health(&self) -> StoreHealth;
+}
+
+/// See [`Store::health`].
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct StoreHealth {
+    /// A read transaction answered.
+    pub readable: bool,
+    /// A write transaction committed.
+    pub writable: bool,
+    /// Why reading or writing failed, when one did.
+    #[schema(required = true)]
+    pub error: Option<String>,
+    /// The last integrity check of the database, when the backend runs one.
+    #[schema(required = true)]
+    pub integrity: Option<IntegrityCheck>,
+}
+
+impl StoreHealth {
+    /// Whether everything the store says of itself is fine.
+    pub fn ok(&self) -> bool {
+        self.readable && self.writable && self.integrity.as_ref().is_none_or(|i| i.ok)
+    }
+}
+
+/// An integrity check of the database's own structure (SQLite's
+/// `quick_check` at start-up, `integrity_check` from `oi-sessions check`).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct IntegrityCheck {
+    /// When it ran, RFC 3339.
+    pub checked_at: String,
+    /// Whether the database passed.
+    pub ok: bool,
+    /// What the check reported (`ok`, or the problems found).
+    pub detail: String,
 }
 
 /// A keyset position: the sort value (as text) and the row id.

@@ -12,8 +12,8 @@ use serde_json::{Map, Value};
 
 use super::sql::{Args, SpanTables, SqlBackend, SqlRow, SqlTx, SqlValue};
 use super::{
-    Cursor, Order, PageQuery, SessionQuery, SessionSort, Store, StoreError, TraceQuery,
-    WriteOutcome,
+    Cursor, Order, PageQuery, SessionQuery, SessionSort, Store, StoreError, StoreHealth,
+    TraceQuery, WriteOutcome,
 };
 use crate::annotation::{Annotation, AnnotationSummary, AnnotatorKind, NewAnnotation, summarize};
 use crate::model::{
@@ -956,8 +956,25 @@ impl<B: SqlBackend> Store for B {
         })
     }
 
-    fn health(&self) -> Result<(), StoreError> {
-        self.read(|tx| tx.query("SELECT 1", &[]).map(drop))
+    fn health(&self) -> StoreHealth {
+        let read = self.read(|tx| tx.query("SELECT count(*) FROM projects", &[]).map(drop));
+        // A write that must reach the disk: a full disk or a read-only file
+        // fails here, where a read would not notice.
+        let write = read.as_ref().map_err(Clone::clone).and_then(|()| {
+            self.write(|tx| {
+                tx.execute(
+                    "UPDATE server_health SET checked_ns = $1",
+                    &[now_ns().into()],
+                )
+                .map(drop)
+            })
+        });
+        StoreHealth {
+            readable: read.is_ok(),
+            writable: write.is_ok(),
+            error: write.err().map(|e| e.to_string()),
+            integrity: self.integrity(),
+        }
     }
 }
 

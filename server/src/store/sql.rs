@@ -337,6 +337,11 @@ pub trait SqlBackend: Send + Sync + 'static {
         f: impl FnMut(&mut dyn SqlTx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError>;
 
+    /// The outcome of the backend's last integrity check, when it runs one.
+    fn integrity(&self) -> Option<super::IntegrityCheck> {
+        None
+    }
+
     /// Stores a batch of spans (see [`Store::write`](super::Store::write)).
     fn write_spans(&self, spans: &[SpanRecord]) -> Result<WriteOutcome, StoreError>;
 

@@ -15,9 +15,10 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ToSql};
 
 use super::sql::{Dialect, SqlBackend, SqlRow, SqlTx, SqlValue, apply_migrations};
-use super::{StoreError, WriteOutcome};
+use super::{IntegrityCheck, StoreError, WriteOutcome};
 use crate::model::{EventRecord, SpanRecord};
 
+pub mod data_dir;
 mod schema;
 mod spans;
 
@@ -50,6 +51,10 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// The integrity check run when the store opened.
+    integrity: Option<IntegrityCheck>,
+    /// The data directory's lock, held while the store is open.
+    _lock: Option<data_dir::DirLock>,
     /// Held for its `Drop`: stops the checkpoint thread with the store.
     _checkpointer: Checkpointer,
 }
@@ -123,18 +128,115 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// How thoroughly to check a database's structure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// No check (tests and tools that just created the file).
+    None,
+    /// `PRAGMA quick_check`, at start-up: every page read once (about a
+    /// second per GB from the page cache).
+    Quick,
+    /// `PRAGMA integrity_check` and foreign keys (`oi-sessions check`).
+    Full,
+}
+
+/// Checks a database's structure; the outcome, whichever it is.
+fn check(conn: &Connection, depth: Check) -> Result<Option<IntegrityCheck>, StoreError> {
+    let pragma = match depth {
+        Check::None => return Ok(None),
+        Check::Quick => "PRAGMA quick_check",
+        Check::Full => "PRAGMA integrity_check",
+    };
+    let mut lines: Vec<String> = conn
+        .prepare(pragma)?
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<Result<_, _>>()?;
+    if depth == Check::Full {
+        let broken: i64 =
+            conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })?;
+        if broken > 0 {
+            lines.push(format!("{broken} rows refer to rows that do not exist"));
+        }
+    }
+    let ok = lines == ["ok"];
+    Ok(Some(IntegrityCheck {
+        checked_at: crate::model::rfc3339(super::queries::now_ns()),
+        ok,
+        detail: lines.join("; "),
+    }))
+}
+
+/// Refuses a database without a table this server's schema has (dropped by
+/// hand, or a file that is not ours).
+fn check_tables(conn: &Connection) -> Result<(), StoreError> {
+    let present: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let missing: Vec<&str> = schema::TABLES
+        .iter()
+        .filter(|t| !present.iter().any(|p| p == *t))
+        .copied()
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Corrupt(format!(
+            "the database lacks the tables {}: restore it from a backup",
+            missing.join(", ")
+        )))
+    }
+}
+
 impl SqliteStore {
-    /// Opens (creating and migrating as needed) the database in `data_dir`.
+    /// Opens (creating and migrating as needed) the database in `data_dir`,
+    /// after taking the directory's lock (one server at a time), refusing a
+    /// database that was deleted or truncated, and a quick integrity check.
     pub fn open_dir(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| StoreError::Backend(format!("cannot create data dir: {e}")))?;
-        Self::open_file(&data_dir.join(DB_FILE))
+        Self::open_dir_with(data_dir, Check::Quick)
     }
 
-    /// Opens (creating and migrating as needed) a database file.
+    /// [`SqliteStore::open_dir`] with the check chosen.
+    pub fn open_dir_with(data_dir: &Path, depth: Check) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::Backend(format!("cannot create data dir: {e}")))?;
+        let lock = data_dir::lock(data_dir)?;
+        data_dir::check_not_replaced(data_dir, DB_FILE)?;
+        let mut store = Self::open_file_with(&data_dir.join(DB_FILE), depth)?;
+        data_dir::mark_created(data_dir)?;
+        store._lock = Some(lock);
+        Ok(store)
+    }
+
+    /// Opens (creating and migrating as needed) a database file, unchecked.
     pub fn open_file(path: &Path) -> Result<Self, StoreError> {
-        let mut writer = open(path, WRITER_CACHE_KIB)?;
-        migrate(&mut writer)?;
+        Self::open_file_with(path, Check::None)
+    }
+
+    /// Opens a database file: its structure checked first (a damaged
+    /// database is refused with what to do), then migrated, then its tables
+    /// checked.
+    pub fn open_file_with(path: &Path, depth: Check) -> Result<Self, StoreError> {
+        let damaged = |detail: &str| {
+            StoreError::Corrupt(format!(
+                "the database {} is damaged ({detail}): restore it from a backup; \
+                 `oi-sessions check` reports every problem",
+                path.display()
+            ))
+        };
+        let guide = |e: StoreError| match e {
+            StoreError::Corrupt(detail) => damaged(&detail),
+            other => other,
+        };
+        let mut writer = open(path, WRITER_CACHE_KIB).map_err(guide)?;
+        let integrity = check(&writer, depth).map_err(guide)?;
+        if let Some(i) = integrity.as_ref().filter(|i| !i.ok) {
+            return Err(damaged(&i.detail));
+        }
+        migrate(&mut writer).map_err(guide)?;
+        check_tables(&writer)?;
         // Checkpoints run on their own thread so that the single writer only
         // writes; the writer checkpoints itself only if the WAL grows past
         // this many pages (the checkpointer stalled).
@@ -146,8 +248,17 @@ impl SqliteStore {
             path: path.to_owned(),
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
+            integrity,
+            _lock: None,
             _checkpointer: checkpointer,
         })
+    }
+
+    /// The full check (`PRAGMA integrity_check` and foreign keys) of the open
+    /// database, on a reader connection.
+    pub fn full_check(&self) -> Result<IntegrityCheck, StoreError> {
+        let conn = open(&self.path, READER_CACHE_KIB)?;
+        check(&conn, Check::Full)?.ok_or_else(|| StoreError::Backend("no check ran".to_owned()))
     }
 }
 
@@ -273,6 +384,10 @@ impl SqlTx for SqliteTx<'_> {
 
 impl SqlBackend for SqliteStore {
     type Spans = spans::Spans;
+
+    fn integrity(&self) -> Option<IntegrityCheck> {
+        self.integrity.clone()
+    }
 
     fn read<T>(
         &self,

@@ -585,6 +585,25 @@ pub async fn impossible_usage_is_rejected_per_span(backend: Backend) {
     );
 }
 
+/// `/healthz` says what the server knows of its store: it reads, it writes
+/// (a write commits on every check), and on SQLite the start-up integrity
+/// check passed.
+pub async fn health_reports_the_store(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let health = server.get_ok("/healthz").await;
+    assert_eq!(health["status"], "ok", "{health}");
+    assert_eq!(health["store"]["readable"], true);
+    assert_eq!(health["store"]["writable"], true);
+    assert_eq!(health["store"]["error"], Value::Null);
+    match backend {
+        Backend::Sqlite => {
+            assert_eq!(health["store"]["integrity"]["ok"], true, "{health}");
+            assert_eq!(health["store"]["integrity"]["detail"], "ok");
+        }
+        Backend::Postgres => assert_eq!(health["store"]["integrity"], Value::Null),
+    }
+}
+
 pub async fn huge_attribute_values_round_trip(backend: Backend) {
     let server = TestServer::start(backend).await;
     let big = "x".repeat(2 * 1024 * 1024);
@@ -1237,6 +1256,7 @@ macro_rules! http_suite {
             json_partial_success_and_non_hex_ids,
             bad_bodies_get_clear_errors_and_lose_nothing,
             impossible_usage_is_rejected_per_span,
+            health_reports_the_store,
             huge_attribute_values_round_trip,
             project_header_overrides_resource,
             vendor_session_and_user_keys,
