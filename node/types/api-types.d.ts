@@ -444,6 +444,12 @@ export interface components {
                  * @description Number of traces.
                  */
                 trace_count: number;
+                /**
+                 * Format: int64
+                 * @description Traces that carry no session id (listed by the traces API with
+                 *     `has_session=false`).
+                 */
+                traces_without_session: number;
             }[];
             /** @description Opaque cursor of the next page, `null` on the last page. */
             next_cursor: string | null;
@@ -591,6 +597,12 @@ export interface components {
              * @description Number of traces.
              */
             trace_count: number;
+            /**
+             * Format: int64
+             * @description Traces that carry no session id (listed by the traces API with
+             *     `has_session=false`).
+             */
+            traces_without_session: number;
         };
         /** @description A session, as listed and as detailed. */
         SessionInfo: {
@@ -1323,6 +1335,8 @@ export interface operations {
                 cursor?: string;
                 /** @description Traces of this session only */
                 session_id?: string;
+                /** @description Traces with (true) or without (false) a session id */
+                has_session?: boolean;
                 /** @description Traces that end at or after this RFC 3339 time */
                 start_time?: string;
                 /** @description Traces that start at or before this RFC 3339 time */
