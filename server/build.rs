@@ -103,7 +103,12 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {
 fn stamp_build(manifest_dir: &Path) {
     let root = manifest_dir.join("..");
     let git = |args: &[&str]| -> Option<String> {
-        let out = Command::new("git").arg("-C").arg(&root).args(args).output().ok()?;
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&root)
+            .args(args)
+            .output()
+            .ok()?;
         let text = String::from_utf8(out.stdout).ok()?.trim().to_owned();
         (out.status.success() && !text.is_empty()).then_some(text)
     };
