@@ -7,7 +7,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-STAGES=(rust python node ui e2e postgres)
+STAGES=(rust python node ui e2e rust-example postgres)
 
 usage() {
   cat <<'EOF'
@@ -18,6 +18,7 @@ usage: scripts/test.sh [stage...]      no stage: all of them, in this order
   node      the Node package from source, its tests (packed), cross-language
   ui        the UI's types, lint and unit tests, then in Chromium against oi-sessions
   e2e       Python and Node apps, clients and real frameworks -> oi-sessions -> API
+  rust-example  the Rust example chat (examples/rust-chat) -> oi-sessions -> API
   postgres  the server's PostgreSQL tests alone (run by rust when both are named)
 EOF
 }
@@ -26,7 +27,7 @@ selected=()
 for arg in "$@"; do
   case "$arg" in
     -h | --help) usage; exit 0 ;;
-    rust | python | node | ui | e2e | postgres) selected+=("$arg") ;;
+    rust | python | node | ui | e2e | rust-example | postgres) selected+=("$arg") ;;
     *) usage >&2; die "unknown stage '$arg' (stages: ${STAGES[*]})" ;;
   esac
 done
@@ -121,6 +122,14 @@ stage_e2e() {
   OI_SESSIONS_BIN="$SERVER_BIN" npm run --silent test:e2e --workspace node
   log "end to end: real frameworks (LangGraph, the Vercel AI SDK) -> oi-sessions -> their sessions read as conversations"
   OI_SESSIONS_BIN="$SERVER_BIN" bash tests/frameworks/e2e.sh
+}
+
+stage_rust-example() {
+  build_server
+  log "rust example: lints, build, then the chat (tokio, opentelemetry-otlp) -> oi-sessions -> API"
+  cargo_locked clippy --quiet -p rust-chat --all-targets -- -D warnings
+  cargo_locked build --quiet -p rust-chat
+  OI_SESSIONS_BIN="$SERVER_BIN" OI_RUST_CHAT_BIN="$ROOT/target/debug/rust-chat" node --test examples/rust-chat/
 }
 
 for stage in "${selected[@]}"; do

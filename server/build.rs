@@ -7,11 +7,18 @@
 //! (`OI_SESSIONS_UI_DIST=none`: nothing), else `ui/dist` when it exists, else
 //! nothing, with a warning. A server without UI says so at start-up, in
 //! `/healthz` and on the UI's routes.
+//!
+//! It also stamps the build with its commit, for `oi-sessions --version`
+//! (`VERSION` in the library): `OI_SESSIONS_BUILD` is `<short sha> <commit
+//! date>` from git in a checkout of this repository, else the sha that `cargo
+//! package` recorded in `.cargo_vcs_info.json` (a crate tarball), else
+//! `unknown`.
 
 use std::env;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 const HOW_TO: &str =
     "build it with scripts/build-ui.sh (or npm --prefix ui run build), then rebuild the server";
@@ -23,6 +30,7 @@ fn main() {
     let ui_dir = manifest_dir.join("../ui");
     let default_dist = ui_dir.join("dist");
     println!("cargo:rerun-if-env-changed=OI_SESSIONS_UI_DIST");
+    stamp_build(&manifest_dir);
 
     let dist = match env::var("OI_SESSIONS_UI_DIST") {
         Ok(v) if v == "none" => None,
@@ -88,4 +96,51 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {
             files.push((rel, fs::canonicalize(&path).unwrap_or(path)));
         }
     }
+}
+
+/// Sets `OI_SESSIONS_BUILD` (see the module's doc) and asks cargo to rerun when
+/// this checkout's HEAD moves.
+fn stamp_build(manifest_dir: &Path) {
+    let root = manifest_dir.join("..");
+    let git = |args: &[&str]| -> Option<String> {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&root)
+            .args(args)
+            .output()
+            .ok()?;
+        let text = String::from_utf8(out.stdout).ok()?.trim().to_owned();
+        (out.status.success() && !text.is_empty()).then_some(text)
+    };
+    // Only our own checkout counts: a crate unpacked inside another repository
+    // (or in target/package while `cargo package` verifies it) is not that commit.
+    let checkout = git(&["rev-parse", "--show-toplevel"])
+        .is_some_and(|top| fs::canonicalize(top).ok() == fs::canonicalize(&root).ok());
+    let build = if checkout {
+        // HEAD changes on checkout, its reflog on every commit, reset or checkout
+        // (per worktree); a path that does not exist would rerun every build.
+        for name in ["HEAD", "logs/HEAD"] {
+            if let Some(path) = git(&["rev-parse", "--path-format=absolute", "--git-path", name])
+                .filter(|p| Path::new(p).exists())
+            {
+                println!("cargo:rerun-if-changed={path}");
+            }
+        }
+        git(&["log", "-1", "--format=%h %cs"])
+    } else {
+        fs::read_to_string(manifest_dir.join(".cargo_vcs_info.json"))
+            .ok()
+            .and_then(|info| vcs_sha(&info))
+    };
+    println!(
+        "cargo:rustc-env=OI_SESSIONS_BUILD={}",
+        build.as_deref().unwrap_or("unknown")
+    );
+}
+
+/// The short sha in `.cargo_vcs_info.json` (`{"git": {"sha1": "..."}, ...}`).
+fn vcs_sha(info: &str) -> Option<String> {
+    let rest = &info[info.find("\"sha1\"")? + "\"sha1\"".len()..];
+    let sha = rest.split('"').nth(1)?;
+    (sha.len() >= 7 && sha.bytes().all(|b| b.is_ascii_hexdigit())).then(|| sha[..7].to_owned())
 }

@@ -1,5 +1,6 @@
-// The installed package: CommonJS and ES module entries share one copy, the
-// addon built for this platform is inside, the types are shipped.
+// The installed packages: CommonJS and ES module entries share one copy, the
+// types are shipped, and the addon comes from this platform's package
+// (napi's layout; these tests run on glibc Linux).
 const assert = require("node:assert/strict");
 const { test } = require("node:test");
 const fs = require("node:fs");
@@ -14,16 +15,28 @@ test("require and import give the same module instance", async () => {
   assert.deepEqual(Object.keys(esm).filter((n) => n !== "default").sort(), names);
 });
 
-test("the tarball carries the addon, the loader and the type declarations", () => {
+test("the main package carries the loader and the types, the platform package the addon", () => {
   const root = path.dirname(require.resolve("openinference-session/package.json"));
-  const files = fs.readdirSync(path.join(root, "native"));
-  assert.ok(files.some((f) => f.endsWith(".node")), files.join(", "));
+  const pkg = require("openinference-session/package.json");
+  assert.deepEqual(fs.readdirSync(path.join(root, "native")).sort(), ["index.d.ts", "index.js"]);
   for (const f of ["types/index.d.ts", "types/api.d.ts", "native/index.d.ts"]) {
     assert.ok(fs.existsSync(path.join(root, f)), f);
   }
-  const pkg = require("openinference-session/package.json");
   assert.equal(pkg.exports["."].types, "./types/index.d.ts");
   assert.ok(!fs.existsSync(path.join(root, "src")), "no Rust sources shipped");
+  assert.equal(pkg.scripts, undefined, "no build scripts: nothing runs at install");
+
+  // napi's layout: one package per platform, an optional dependency at the same version
+  const platform = `openinference-session-${process.platform}-${process.arch}-gnu`;
+  assert.equal(pkg.optionalDependencies[platform], pkg.version);
+  const addonPkg = require(`${platform}/package.json`);
+  assert.equal(addonPkg.version, pkg.version);
+  assert.deepEqual([addonPkg.os, addonPkg.cpu, addonPkg.libc], [[process.platform], [process.arch], ["glibc"]]);
+  // the loader found the addon there, the only copy installed
+  const addon = require.resolve(platform);
+  assert.ok(addon.endsWith(".node"), addon);
+  require("openinference-session");
+  assert.ok(Object.keys(require.cache).includes(addon), "the addon is loaded from the platform package");
 });
 
 test("withSession warns once when no context manager is registered", async () => {

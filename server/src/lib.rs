@@ -42,6 +42,16 @@ use crate::error::ApiError;
 use crate::pricing::PriceTable;
 use crate::store::Store;
 
+/// This server's version and the commit it was built from, as `oi-sessions
+/// --version` prints it: `0.1.0 (abc1234 2026-12-01)`, `0.1.0 (abc1234)` from a
+/// crate tarball, `0.1.0 (unknown)` without either (set by `build.rs`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("OI_SESSIONS_BUILD"),
+    ")"
+);
+
 /// Exports processed (decoded, mapped, stored) at once, over both transports;
 /// a request waits for a slot briefly, then gets 503 with `Retry-After`.
 ///

@@ -16,7 +16,7 @@ use tracing_subscriber::EnvFilter;
 
 /// Sessions server for OpenInference and OpenTelemetry GenAI traces
 #[derive(Parser)]
-#[command(name = "oi-sessions", version)]
+#[command(name = "oi-sessions", version = openinference_session_server::VERSION)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -170,6 +170,37 @@ fn bad_flags_fail_with_a_message() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid --grpc-addr"));
 }
 
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let out = Command::new(env!("CARGO_BIN_EXE_oi-sessions"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let version = openinference_session_server::VERSION;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("oi-sessions {version}")
+    );
+    // from a checkout: `0.1.0 (<short sha> <commit date>)` of the HEAD built
+    let head = Command::new("git")
+        .args([
+            "-C",
+            env!("CARGO_MANIFEST_DIR"),
+            "log",
+            "-1",
+            "--format=%h %cs",
+        ])
+        .output();
+    if let Some(head) = head.ok().filter(|h| h.status.success()) {
+        let head = String::from_utf8_lossy(&head.stdout);
+        assert_eq!(
+            version,
+            format!("{} ({})", env!("CARGO_PKG_VERSION"), head.trim())
+        );
+    }
+}
+
 fn one_trace(n: u32) -> Vec<u8> {
     let mut trace_id = [7u8; 16];
     trace_id[..4].copy_from_slice(&n.to_be_bytes());

@@ -1,5 +1,5 @@
 // A real `oi-sessions serve` for the Node tests (node/test-e2e, the example
-// chat's end-to-end test, the UI's browser tests): free ports, its SQLite file
+// chats' end-to-end tests, the UI's browser tests): free ports, its SQLite file
 // in a temp dir, ready once it has printed its `listening` lines (its sockets
 // are bound then).
 //
@@ -75,14 +75,36 @@ export async function startServer({ grpc = false, timeoutMs = 15_000 } = {}) {
   } finally {
     clearTimeout(timer);
   }
+  const base = `http://${addresses.http}`;
   return {
-    base: `http://${addresses.http}`,
+    base,
     grpc: addresses.grpc,
     dataDir,
+    /** GET `path` of the API as JSON; throws unless the answer is 200. */
+    async get(path) {
+      const res = await fetch(base + path);
+      if (res.status !== 200) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
+      return res.json();
+    },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
       await exited;
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Runs an app (an example chat) with `env` added to this process's
+ * environment; resolves to `{ code, out }`, its stdout and stderr together.
+ */
+export function runApp(command, args, env = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, out }));
+  });
 }
