@@ -16,6 +16,45 @@ pub const DEFAULT_GRPC_ADDR: &str = "127.0.0.1:4317";
 /// Default request size limit: 16 MiB, compressed or inflated.
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
 
+/// Where the store is: flags shared by `serve` and the commands that open
+/// the store themselves (`check`).
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Directory of the SQLite database [default: $XDG_DATA_HOME/oi-sessions or ~/.local/share/oi-sessions]
+    #[arg(long, env = "OI_SESSIONS_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// PostgreSQL URL (postgres://user:password@host:port/db) to store in instead of SQLite in --data-dir
+    #[arg(long, env = "OI_SESSIONS_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+/// Where the store is, resolved.
+#[derive(Debug, Clone)]
+pub enum StoreLocation {
+    /// SQLite in this directory.
+    Sqlite(PathBuf),
+    /// PostgreSQL at this URL.
+    Postgres(DatabaseUrl),
+}
+
+impl StoreArgs {
+    /// Resolves the location: PostgreSQL when a URL is given, else SQLite in
+    /// the data directory (or its default).
+    pub fn resolve(self) -> Result<StoreLocation, ConfigError> {
+        match self.database_url {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(StoreLocation::Postgres(DatabaseUrl(url)))
+            }
+            Some(_) => Err(ConfigError::DatabaseUrl),
+            None => Ok(StoreLocation::Sqlite(
+                self.data_dir
+                    .or_else(default_data_dir)
+                    .ok_or(ConfigError::NoDataDir)?,
+            )),
+        }
+    }
+}
+
 /// Flags of `oi-sessions serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -25,9 +64,9 @@ pub struct ServeArgs {
     /// OTLP/gRPC listen address, or "off"; port 0 picks a free port
     #[arg(long, env = "OI_SESSIONS_GRPC_ADDR", default_value = DEFAULT_GRPC_ADDR)]
     pub grpc_addr: String,
-    /// Directory of the SQLite database [default: $XDG_DATA_HOME/oi-sessions or ~/.local/share/oi-sessions]
-    #[arg(long, env = "OI_SESSIONS_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
+    /// Where the store is.
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Largest accepted request body in bytes, before and after gzip
     #[arg(long, env = "OI_SESSIONS_MAX_REQUEST_BYTES", default_value_t = DEFAULT_MAX_REQUEST_BYTES)]
     pub max_request_bytes: usize,
@@ -37,9 +76,9 @@ pub struct ServeArgs {
     /// JSON file of model prices ({"model": {"prompt": usd_per_mtok, "completion": usd_per_mtok}}) laid over the shipped table
     #[arg(long, env = "OI_SESSIONS_PRICES")]
     pub prices: Option<PathBuf>,
-    /// PostgreSQL URL (postgres://user:password@host:port/db) to store in instead of SQLite in --data-dir
-    #[arg(long, env = "OI_SESSIONS_DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
+    /// Skip the quick integrity check of the SQLite database at start-up (it reads every page: about a second per GB)
+    #[arg(long, env = "OI_SESSIONS_SKIP_INTEGRITY_CHECK")]
+    pub skip_integrity_check: bool,
 }
 
 /// Why the configuration cannot be used.
@@ -90,16 +129,17 @@ pub struct Config {
     pub http_addr: SocketAddr,
     /// gRPC listen address, `None` when off.
     pub grpc_addr: Option<SocketAddr>,
-    /// Data directory.
-    pub data_dir: PathBuf,
+    /// Where the store is.
+    pub store: StoreLocation,
     /// Request size limit.
     pub max_request_bytes: usize,
     /// Bearer key.
     pub api_key: Option<String>,
     /// Price table.
     pub prices: PriceTable,
-    /// PostgreSQL to store in; `None`: SQLite in `data_dir`.
-    pub database_url: Option<DatabaseUrl>,
+    /// Whether to run the quick integrity check of a SQLite database at
+    /// start-up.
+    pub integrity_check: bool,
 }
 
 fn default_data_dir() -> Option<PathBuf> {
@@ -130,24 +170,14 @@ impl ServeArgs {
             Some(path) => PriceTable::with_file(path)?,
             None => PriceTable::default(),
         };
-        let database_url = match self.database_url {
-            None => None,
-            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                Some(DatabaseUrl(url))
-            }
-            Some(_) => return Err(ConfigError::DatabaseUrl),
-        };
         Ok(Config {
             http_addr: self.http_addr,
             grpc_addr,
-            data_dir: self
-                .data_dir
-                .or_else(default_data_dir)
-                .ok_or(ConfigError::NoDataDir)?,
+            store: self.store.resolve()?,
             max_request_bytes: self.max_request_bytes,
             api_key: self.api_key,
             prices,
-            database_url,
+            integrity_check: !self.skip_integrity_check,
         })
     }
 }
@@ -185,7 +215,10 @@ mod tests {
         .unwrap();
         assert_eq!(c.grpc_addr, None);
         assert_eq!(c.http_addr.port(), 0);
-        assert_eq!(c.data_dir, PathBuf::from("/d"));
+        assert!(matches!(&c.store, StoreLocation::Sqlite(d) if d == &PathBuf::from("/d")));
+        assert!(c.integrity_check);
+        let c = resolve(&["--data-dir", "/d", "--skip-integrity-check"]).unwrap();
+        assert!(!c.integrity_check);
         let c = resolve(&["--data-dir", "/d", "--grpc-addr", "127.0.0.1:0"]).unwrap();
         assert_eq!(c.grpc_addr, Some("127.0.0.1:0".parse().unwrap()));
         assert!(matches!(
@@ -209,7 +242,7 @@ mod tests {
     #[test]
     fn database_url_resolves_and_never_shows_its_password() {
         let c = resolve(&["--data-dir", "/d"]).unwrap();
-        assert_eq!(c.database_url, None);
+        assert!(matches!(c.store, StoreLocation::Sqlite(_)));
         let c = resolve(&[
             "--data-dir",
             "/d",
@@ -217,7 +250,9 @@ mod tests {
             "postgres://oi:s3cret@127.0.0.1:5432/oi",
         ])
         .unwrap();
-        let url = c.database_url.as_ref().unwrap();
+        let StoreLocation::Postgres(url) = &c.store else {
+            panic!("a postgres store: {c:?}")
+        };
         assert_eq!(url.expose(), "postgres://oi:s3cret@127.0.0.1:5432/oi");
         assert!(!format!("{c:?}").contains("s3cret"));
         let err =

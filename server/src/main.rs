@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use openinference_session_server::config::ServeArgs;
+use openinference_session_server::config::{ServeArgs, StoreArgs, StoreLocation};
 use openinference_session_server::store::Store;
 use openinference_session_server::store::postgres::{PostgresStore, describe, parse_url};
-use openinference_session_server::store::sqlite::SqliteStore;
+use openinference_session_server::store::sqlite::{Check, SqliteStore};
 use openinference_session_server::{AppState, serve};
 use tracing_subscriber::EnvFilter;
 
@@ -26,6 +26,30 @@ struct Cli {
 enum Command {
     /// Run the server: OTLP ingest (HTTP and gRPC) and the sessions API
     Serve(ServeArgs),
+    /// Check the store's integrity in full, read-only (while a server runs on it, too); exit 1 when it is damaged
+    Check(CheckArgs),
+}
+
+/// Flags of `oi-sessions check`.
+#[derive(clap::Args)]
+struct CheckArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// `oi-sessions check`: prints what the check found; fails when the store is
+/// damaged.
+fn check(args: CheckArgs) -> anyhow::Result<()> {
+    let report = match args.store.resolve()? {
+        StoreLocation::Sqlite(dir) => openinference_session_server::store::sqlite::check_dir(&dir)?,
+        StoreLocation::Postgres(url) => PostgresStore::check(url.expose())?,
+    };
+    println!("{}", report.detail);
+    if report.ok {
+        Ok(())
+    } else {
+        anyhow::bail!("the store is damaged: restore it from a backup")
+    }
 }
 
 async fn shutdown_signal() {
@@ -64,18 +88,21 @@ fn main() -> anyhow::Result<()> {
         // never a panic: the default reports it with `eprintln!`, which panics.
         .log_internal_errors(false)
         .init();
-    let Command::Serve(args) = Cli::parse().command;
+    let args = match Cli::parse().command {
+        Command::Serve(args) => args,
+        Command::Check(args) => return check(args),
+    };
     let config = args.resolve()?;
     // PostgreSQL's blocking client runs its own runtime, so it is opened before
     // ours starts; the password never reaches a message.
-    let (postgres, store_name): (Option<Arc<dyn Store>>, String) = match &config.database_url {
-        Some(url) => {
+    let (postgres, store_name): (Option<Arc<dyn Store>>, String) = match &config.store {
+        StoreLocation::Postgres(url) => {
             let name = format!("postgresql {}", describe(&parse_url(url.expose())?));
             let store = PostgresStore::open(url.expose())
                 .with_context(|| format!("cannot open the store in {name}"))?;
             (Some(Arc::new(store)), name)
         }
-        None => (None, config.data_dir.display().to_string()),
+        StoreLocation::Sqlite(dir) => (None, dir.display().to_string()),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -84,9 +111,20 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         let store: Arc<dyn Store> = match postgres {
             Some(store) => store,
-            None => Arc::new(SqliteStore::open_dir(&config.data_dir).with_context(|| {
-                format!("cannot open the store in {}", config.data_dir.display())
-            })?),
+            None => {
+                let StoreLocation::Sqlite(dir) = &config.store else {
+                    unreachable!("a PostgreSQL store is opened above")
+                };
+                let depth = if config.integrity_check {
+                    Check::Quick
+                } else {
+                    Check::None
+                };
+                Arc::new(
+                    SqliteStore::open_dir_with(dir, depth)
+                        .with_context(|| format!("cannot open the store in {}", dir.display()))?,
+                )
+            }
         };
         let http = tokio::net::TcpListener::bind(config.http_addr)
             .await

@@ -22,7 +22,7 @@ use postgres::{Client, IsolationLevel, NoTls, Row, Transaction};
 use serde_json::Value;
 
 use super::sql::{Dialect, SqlBackend, SqlRow, SqlTx, SqlValue};
-use super::{StoreError, WriteOutcome};
+use super::{IntegrityCheck, StoreError, WriteOutcome};
 use crate::model::{EventRecord, SpanRecord};
 
 mod schema;
@@ -110,6 +110,58 @@ impl PostgresStore {
     /// Connects to the database at `url` and applies missing migrations.
     pub fn open(url: &str) -> Result<Self, StoreError> {
         Self::with_config(parse_url(url)?, None)
+    }
+
+    /// Checks the database without changing it: the schema's version and
+    /// tables (PostgreSQL keeps its pages' integrity itself).
+    pub fn check(url: &str) -> Result<IntegrityCheck, StoreError> {
+        let config = parse_url(url)?;
+        let mut client = config.connect(NoTls).map_err(|e| {
+            StoreError::Unavailable(format!(
+                "cannot connect to postgresql at {}: {e}",
+                describe(&config)
+            ))
+        })?;
+        let mut problems = Vec::new();
+        let version: Option<i32> = client
+            .query_opt("SELECT version FROM schema_version", &[])
+            .ok()
+            .flatten()
+            .map(|r| r.get(0));
+        match version.and_then(|v| usize::try_from(v).ok()) {
+            None => problems.push("no schema_version: not an oi-sessions database".to_owned()),
+            Some(v) if v > schema::MIGRATIONS.len() => problems.push(format!(
+                "schema version {v} is newer than this server ({})",
+                schema::MIGRATIONS.len()
+            )),
+            Some(_) => {}
+        }
+        let present: Vec<String> = client
+            .query(
+                "SELECT table_name::text FROM information_schema.tables
+                 WHERE table_schema = current_schema()",
+                &[],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let missing: Vec<&str> = schema::TABLES
+            .iter()
+            .filter(|t| !present.iter().any(|p| p == *t))
+            .copied()
+            .collect();
+        if !missing.is_empty() {
+            problems.push(format!("the tables {} are missing", missing.join(", ")));
+        }
+        Ok(IntegrityCheck {
+            checked_at: crate::model::rfc3339(super::queries::now_ns()),
+            ok: problems.is_empty(),
+            detail: if problems.is_empty() {
+                "ok".to_owned()
+            } else {
+                problems.join("; ")
+            },
+        })
     }
 
     /// Like [`PostgresStore::open`], in schema `schema` (created if missing):

@@ -190,6 +190,43 @@ fn check_tables(conn: &Connection) -> Result<(), StoreError> {
     }
 }
 
+/// The full check of the database in `data_dir`, read-only (a server may be
+/// serving it): `PRAGMA integrity_check`, foreign keys, the schema's tables
+/// and version.
+pub fn check_dir(data_dir: &Path) -> Result<IntegrityCheck, StoreError> {
+    let path = data_dir.join(DB_FILE);
+    if !path.exists() {
+        return Err(StoreError::Backend(format!(
+            "no database in {}",
+            data_dir.display()
+        )));
+    }
+    let conn = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let mut report =
+        check(&conn, Check::Full)?.ok_or_else(|| StoreError::Backend("no check ran".to_owned()))?;
+    let mut problems = Vec::new();
+    if let Err(e) = check_tables(&conn) {
+        problems.push(e.to_string());
+    }
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if usize::try_from(version).is_ok_and(|v| v > schema::MIGRATIONS.len()) {
+        problems.push(format!(
+            "schema version {version} is newer than this server ({})",
+            schema::MIGRATIONS.len()
+        ));
+    }
+    if !problems.is_empty() {
+        report.ok = false;
+        report.detail = if report.detail == "ok" {
+            problems.join("; ")
+        } else {
+            format!("{}; {}", report.detail, problems.join("; "))
+        };
+    }
+    Ok(report)
+}
+
 impl SqliteStore {
     /// Opens (creating and migrating as needed) the database in `data_dir`,
     /// after taking the directory's lock (one server at a time), refusing a

@@ -8,6 +8,18 @@ use crate::store::StoreError;
 use crate::store::queries::backfill_search_text;
 use crate::store::sql::{Migration, apply_migrations};
 
+/// Every table the migrations create.
+pub(super) const TABLES: &[&str] = &[
+    "schema_version",
+    "projects",
+    "sessions",
+    "traces",
+    "spans",
+    "session_annotations",
+    "span_events",
+    "server_health",
+];
+
 /// Versioned migrations, applied in order.
 pub(super) const MIGRATIONS: &[Migration] = &[
     // 1: projects, sessions, traces, spans. Traces and sessions are materialized
