@@ -11,6 +11,8 @@
 //!   context and baggage keys (with the order of the context values,
 //!   [`keys::CONTEXT_KEYS`]) every binding uses;
 //! - [`error`]: the one error type, naming the argument at fault;
+//! - [`evals`]: how a session reads as a conversation for an evaluator, and
+//!   the LLM judge's prompt template syntax;
 //! - `otel` (feature `otel`, on by default): the Rust API over
 //!   [`opentelemetry::Context`] (`using_session`, `SessionFutureExt`,
 //!   `get_context_attributes`) and `SessionSpanProcessor` for `opentelemetry_sdk`.
@@ -39,6 +41,7 @@
 
 pub mod attributes;
 pub mod error;
+pub mod evals;
 pub mod keys;
 #[cfg(feature = "otel")]
 pub mod otel;

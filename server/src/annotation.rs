@@ -189,6 +189,10 @@ pub struct Annotation {
     pub created_at: String,
     /// Last written, RFC 3339.
     pub updated_at: String,
+    /// An evaluator's verdict on an earlier state of the session: traces
+    /// arrived after what it judged (it is replaced when the session goes
+    /// idle again and is re-judged). Always false for other annotations.
+    pub stale: bool,
 }
 
 /// The annotations of one name on a session, summarized for lists and headers.
@@ -203,6 +207,8 @@ pub struct AnnotationSummary {
     pub mean_score: Option<f64>,
     /// How many carry each label.
     pub labels: BTreeMap<String, i64>,
+    /// Whether any of them is stale (see [`Annotation::stale`]).
+    pub stale: bool,
 }
 
 /// Summarizes annotations by name, names in order.
@@ -220,6 +226,7 @@ pub fn summarize(annotations: &[Annotation]) -> Vec<AnnotationSummary> {
             )
         });
         summary.count += 1;
+        summary.stale |= a.stale;
         if let Some(score) = a.score {
             *sum += score;
             *scored += 1;
@@ -282,6 +289,7 @@ mod tests {
             user_id: None,
             created_at: String::new(),
             updated_at: String::new(),
+            stale: false,
         };
         let s = summarize(&[
             make("goal", Some("met"), Some(1.0)),

@@ -15,7 +15,7 @@ use crate::model::{
     HealthInfo, Page, ProjectInfo, SessionInfo, TraceDetail, TraceInfo, Turn, unhex,
 };
 use crate::request::{Params, QueryParams};
-use crate::store::{Order, SessionQuery, SessionSort, Store, StoreError, TraceQuery};
+use crate::store::{Order, SessionQuery, SessionSort, SessionStatus, Store, StoreError, TraceQuery};
 
 /// Runs a store call off the async runtime.
 pub(crate) async fn blocking<T: Send + 'static>(
@@ -48,7 +48,7 @@ pub async fn projects(
     }))
 }
 
-const SESSION_PARAMS: &[&str] = &[
+pub(crate) const SESSION_PARAMS: &[&str] = &[
     "limit",
     "cursor",
     "sort",
@@ -60,9 +60,10 @@ const SESSION_PARAMS: &[&str] = &[
     "has_error",
     "min_traces",
     "q",
+    "status",
 ];
 
-fn parse_session_query(p: &QueryParams) -> Result<SessionQuery, ApiError> {
+pub(crate) fn parse_session_query(p: &QueryParams) -> Result<SessionQuery, ApiError> {
     let sort = match p.get("sort") {
         None => SessionSort::default(),
         Some(v) => SessionSort::ALL
@@ -116,6 +117,14 @@ fn parse_session_query(p: &QueryParams) -> Result<SessionQuery, ApiError> {
         has_error,
         min_traces,
         q: p.text("q")?,
+        status: p
+            .get("status")
+            .map(|v| {
+                SessionStatus::parse(v).ok_or_else(|| {
+                    ApiError::bad_parameter("status", "status must be active or idle")
+                })
+            })
+            .transpose()?,
     })
 }
 
@@ -135,6 +144,7 @@ fn parse_session_query(p: &QueryParams) -> Result<SessionQuery, ApiError> {
         ("has_error" = Option<bool>, Query, description = "Sessions with (true) or without (false) an errored trace"),
         ("min_traces" = Option<i64>, Query, description = "Sessions with at least this many traces"),
         ("q" = Option<String>, Query, description = "Case-insensitive text in any turn's input or output"),
+        ("status" = Option<SessionStatus>, Query, description = "Active sessions (a trace arrived within the project's idle period) or idle ones"),
         ("metadata.<key>" = Option<String>, Query, description = "Sessions with a trace whose metadata maps <key> to this value (repeat for several keys)"),
     ),
     responses(

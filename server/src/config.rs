@@ -79,6 +79,21 @@ pub struct ServeArgs {
     /// Skip the quick integrity check of the SQLite database at start-up (it reads every page: about a second per GB)
     #[arg(long, env = "OI_SESSIONS_SKIP_INTEGRITY_CHECK")]
     pub skip_integrity_check: bool,
+    /// A session is active until no trace arrived for this long, then idle and judged by the project's evaluators (30s, 5m, 1h); projects can set their own
+    #[arg(long, env = "OI_SESSIONS_SESSION_IDLE", default_value = "5m")]
+    pub session_idle: String,
+    /// Evaluation jobs run at once
+    #[arg(long, env = "OI_SESSIONS_EVAL_CONCURRENCY", default_value_t = crate::evaluation::DEFAULT_CONCURRENCY)]
+    pub eval_concurrency: usize,
+    /// Time an LLM judge may take to answer (then the job is retried)
+    #[arg(long, env = "OI_SESSIONS_EVAL_TIMEOUT", default_value = "60s")]
+    pub eval_timeout: String,
+    /// Attempts of a job before it is recorded as failed
+    #[arg(long, env = "OI_SESSIONS_EVAL_MAX_ATTEMPTS", default_value_t = crate::evaluation::DEFAULT_MAX_ATTEMPTS)]
+    pub eval_max_attempts: u32,
+    /// Hosts LLM judges may be sent to, comma-separated ("*" for any): the server calls out nowhere else
+    #[arg(long, env = "OI_SESSIONS_EVAL_ALLOWED_HOSTS", default_value = crate::evaluation::spec::DEFAULT_ALLOWED_HOSTS)]
+    pub eval_allowed_hosts: String,
 }
 
 /// Why the configuration cannot be used.
@@ -99,6 +114,17 @@ pub enum ConfigError {
     /// The price file is unusable.
     #[error(transparent)]
     Prices(#[from] PriceError),
+    /// A duration flag does not parse or is out of range.
+    #[error("invalid {flag}: {message}")]
+    Duration {
+        /// The flag.
+        flag: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// `--eval-concurrency` or `--eval-max-attempts` is 0.
+    #[error("{0} must be at least 1")]
+    Zero(&'static str),
     /// `--database-url` is not a PostgreSQL URL (the value is not repeated: it
     /// holds a password).
     #[error("--database-url must be a postgres:// or postgresql:// url")]
@@ -140,6 +166,10 @@ pub struct Config {
     /// Whether to run the quick integrity check of a SQLite database at
     /// start-up.
     pub integrity_check: bool,
+    /// The idle period of projects without their own.
+    pub session_idle: std::time::Duration,
+    /// How evaluations run.
+    pub evaluations: crate::evaluation::EvaluationSettings,
 }
 
 fn default_data_dir() -> Option<PathBuf> {
@@ -170,7 +200,29 @@ impl ServeArgs {
             Some(path) => PriceTable::with_file(path)?,
             None => PriceTable::default(),
         };
+        let session_idle = crate::evaluation::api::parse_idle(&self.session_idle)
+            .map_err(|message| ConfigError::Duration { flag: "--session-idle", message })?;
+        let timeout = humantime::parse_duration(self.eval_timeout.trim())
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| ConfigError::Duration {
+                flag: "--eval-timeout",
+                message: format!("{:?} is not a positive duration like 30s", self.eval_timeout),
+            })?;
+        if self.eval_concurrency == 0 {
+            return Err(ConfigError::Zero("--eval-concurrency"));
+        }
+        if self.eval_max_attempts == 0 {
+            return Err(ConfigError::Zero("--eval-max-attempts"));
+        }
         Ok(Config {
+            session_idle,
+            evaluations: crate::evaluation::EvaluationSettings {
+                concurrency: self.eval_concurrency,
+                timeout,
+                max_attempts: self.eval_max_attempts,
+                allowed_hosts: crate::evaluation::spec::AllowedHosts::parse(&self.eval_allowed_hosts),
+            },
             http_addr: self.http_addr,
             grpc_addr,
             store: self.store.resolve()?,

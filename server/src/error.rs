@@ -25,6 +25,9 @@ pub enum ErrorCode {
     Unauthorized,
     /// The project, session, trace, annotation or route does not exist.
     NotFound,
+    /// The request would clash with what is stored (an evaluator of that
+    /// name exists).
+    Conflict,
     /// The body did not arrive in time.
     BodyTimeout,
     /// The body, or what it inflates to, is over the limit.
@@ -54,6 +57,7 @@ impl ErrorCode {
             Self::InvalidBody => ("invalid_body", StatusCode::BAD_REQUEST, G::InvalidArgument),
             Self::Unauthorized => ("unauthorized", StatusCode::UNAUTHORIZED, G::Unauthenticated),
             Self::NotFound => ("not_found", StatusCode::NOT_FOUND, G::NotFound),
+            Self::Conflict => ("conflict", StatusCode::CONFLICT, G::FailedPrecondition),
             Self::BodyTimeout => (
                 "body_timeout",
                 StatusCode::REQUEST_TIMEOUT,
@@ -132,7 +136,7 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Stable machine-readable code: `invalid_parameter`, `invalid_body`,
-    /// `unauthorized`, `not_found`, `body_timeout`, `body_too_large`,
+    /// `unauthorized`, `not_found`, `conflict`, `body_timeout`, `body_too_large`,
     /// `unsupported_media_type`, `unsupported_encoding`, `unavailable`,
     /// `corrupt_data` or `internal`.
     pub code: String,
@@ -172,6 +176,11 @@ impl ApiError {
     /// 404 for a missing resource.
     pub fn not_found(what: &str) -> Self {
         Self::new(ErrorCode::NotFound, format!("{what} not found"))
+    }
+
+    /// 409 for a request that clashes with what is stored.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Conflict, message)
     }
 
     /// 503 with `Retry-After`.
@@ -226,6 +235,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(what) => Self::not_found(what),
+            StoreError::AlreadyExists(what) => Self::conflict(format!("{what} already exists")),
             StoreError::InvalidCursor => Self::bad_parameter(
                 "cursor",
                 "invalid cursor: pass next_cursor from the previous page unchanged",
@@ -274,6 +284,7 @@ mod tests {
             InvalidBody,
             Unauthorized,
             NotFound,
+            Conflict,
             BodyTimeout,
             BodyTooLarge,
             UnsupportedMediaType,

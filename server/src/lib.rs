@@ -12,6 +12,7 @@ pub mod annotation_api;
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod evaluation;
 pub mod grpc;
 pub mod ingest;
 pub mod memory;
@@ -88,6 +89,10 @@ pub struct AppState {
     pub body_timeout: std::time::Duration,
     /// Most spans or log records in one export ([`MAX_ITEMS_PER_REQUEST`]).
     pub max_items_per_request: usize,
+    /// The idle period of projects without their own (`--session-idle`).
+    pub session_idle: std::time::Duration,
+    /// Online evaluation: settings, and what the scheduler and handlers share.
+    pub evaluations: Arc<evaluation::Evaluations>,
 }
 
 impl AppState {
@@ -102,7 +107,26 @@ impl AppState {
             receiving: Arc::new(Semaphore::new(request::RECEIVING_BUDGET_BYTES)),
             body_timeout: BODY_TIMEOUT,
             max_items_per_request: MAX_ITEMS_PER_REQUEST,
+            session_idle: std::time::Duration::from_nanos(
+                store::evaluations::DEFAULT_SESSION_IDLE_NS.unsigned_abs(),
+            ),
+            evaluations: Arc::new(evaluation::Evaluations::new(Default::default())),
         }
+    }
+
+    /// Sets the idle period of projects without their own, in the store too
+    /// (it says each session's status).
+    pub fn with_session_idle(mut self, idle: std::time::Duration) -> Self {
+        self.session_idle = idle;
+        self.store
+            .set_default_session_idle(i64::try_from(idle.as_nanos()).unwrap_or(i64::MAX));
+        self
+    }
+
+    /// Sets how evaluations run.
+    pub fn with_evaluations(mut self, settings: evaluation::EvaluationSettings) -> Self {
+        self.evaluations = Arc::new(evaluation::Evaluations::new(settings));
+        self
     }
 
     /// The limits request bodies are read within.
@@ -169,6 +193,32 @@ pub fn app(state: AppState) -> Router {
             "/v1/projects/{project}/session_annotations",
             post(annotation_api::create_many),
         )
+        .route(
+            "/v1/projects/{project}/settings",
+            get(evaluation::api::get_settings).put(evaluation::api::put_settings),
+        )
+        .route(
+            "/v1/projects/{project}/evaluators",
+            get(evaluation::api::list_evaluators).post(evaluation::api::create_evaluator),
+        )
+        .route(
+            "/v1/projects/{project}/evaluators/{name}",
+            get(evaluation::api::get_evaluator)
+                .put(evaluation::api::put_evaluator)
+                .delete(evaluation::api::delete_evaluator),
+        )
+        .route(
+            "/v1/projects/{project}/evaluators/{name}/backfills",
+            post(evaluation::api::create_backfill),
+        )
+        .route(
+            "/v1/projects/{project}/backfills/{id}",
+            get(evaluation::api::get_backfill),
+        )
+        .route(
+            "/v1/projects/{project}/evaluation_jobs",
+            get(evaluation::api::jobs),
+        )
         .route("/v1/projects/{project}/traces", get(api::traces))
         .route("/v1/projects/{project}/traces/{trace_id}", get(api::trace))
         .route_layer(axum::middleware::from_fn_with_state(
@@ -183,8 +233,9 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves HTTP (and gRPC when given a listener) until `shutdown` resolves, then
-/// lets in-flight requests finish: an export that was acknowledged is committed.
+/// Serves HTTP (and gRPC when given a listener), and runs the evaluation
+/// scheduler, until `shutdown` resolves, then lets in-flight requests finish:
+/// an export that was acknowledged is committed.
 pub async fn serve(
     http: TcpListener,
     grpc: Option<TcpListener>,
@@ -199,6 +250,7 @@ pub async fn serve(
     let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
+    let scheduler = tokio::spawn(evaluation::scheduler::run(state.clone(), rx.clone()));
     let grpc_task = grpc.map(|listener| {
         let (traces, logs) = grpc::services(state.clone());
         let stop = wait(rx.clone());
@@ -222,6 +274,10 @@ pub async fn serve(
             Ok(Err(e)) => tracing::error!(error = %e, "grpc server failed"),
             Err(e) => tracing::error!(error = %e, "grpc server task failed"),
         }
+    }
+    // a job it was running is run again when its lease ends
+    if let Err(e) = scheduler.await {
+        tracing::error!(error = %e, "the evaluation scheduler failed");
     }
     Ok(())
 }

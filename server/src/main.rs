@@ -137,7 +137,9 @@ fn main() -> anyhow::Result<()> {
             ),
             None => None,
         };
-        let mut state = AppState::new(store);
+        let mut state = AppState::new(store)
+            .with_session_idle(config.session_idle)
+            .with_evaluations(config.evaluations);
         state.max_request_bytes = config.max_request_bytes;
         state.api_key = config.api_key.map(Arc::from);
         state.prices = Arc::new(config.prices);

@@ -1,7 +1,7 @@
 //! The server's own data model: a span as stored (with the facts derived from its
 //! attributes at ingest), the per-trace summary, and the shapes the API returns.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// A validated span ready to store, with the facts the read side needs already
@@ -277,7 +277,45 @@ pub struct SessionInfo {
     pub latency_ms: Latency,
     /// The session's annotations, summarized by name.
     pub annotations: Vec<crate::annotation::AnnotationSummary>,
+    /// When its last trace arrived at the server, RFC 3339.
+    pub last_activity: String,
+    /// `active` until no trace arrived for the project's idle period.
+    pub status: SessionStatus,
+    /// `last_activity` in Unix ns (what an evaluation of the session judges).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub last_activity_ns: i64,
 }
+
+/// Whether a session is still going.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionStatus {
+    /// A trace arrived within the idle period.
+    Active,
+    /// No trace arrived for the idle period: the conversation is over, for now.
+    Idle,
+}
+
+impl SessionStatus {
+    /// The query-parameter name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SessionStatus::Active => "active",
+            SessionStatus::Idle => "idle",
+        }
+    }
+
+    /// Parses a query-parameter value.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(SessionStatus::Active),
+            "idle" => Some(SessionStatus::Idle),
+            _ => None,
+        }
+    }
+}
+
 
 /// A turn: one trace of a session, read as a conversation step.
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]

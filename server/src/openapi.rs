@@ -16,8 +16,15 @@ use crate::model::{
     Cost, HealthInfo, Io, Latency, ProjectInfo, SessionInfo, SpanEvent, SpanInfo, SpanKind,
     SpanStatus, TokenCount, TraceDetail, TraceInfo, TraceStatus, Turn,
 };
+use crate::evaluation::api::{
+    BackfillRequest, Evaluator, ProjectSettingsInfo, ProjectSettingsUpdate,
+};
+use crate::evaluation::spec::{EvaluatorKind, EvaluatorSpec, LlmEndpoint, Rule, Scope, Speaker};
 use crate::steps::{Step, StepKind};
-use crate::store::{IntegrityCheck, Order, SessionSort, StoreHealth};
+use crate::store::{
+    Backfill, EvaluationJob, IntegrityCheck, JobCounts, JobState, Order, SessionSort,
+    SessionStatus, StoreHealth,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -41,18 +48,32 @@ use crate::store::{IntegrityCheck, Order, SessionSort, StoreHealth};
         crate::annotation_api::create_many,
         crate::ingest::export,
         crate::ingest::export_logs,
+        crate::evaluation::api::get_settings,
+        crate::evaluation::api::put_settings,
+        crate::evaluation::api::list_evaluators,
+        crate::evaluation::api::create_evaluator,
+        crate::evaluation::api::get_evaluator,
+        crate::evaluation::api::put_evaluator,
+        crate::evaluation::api::delete_evaluator,
+        crate::evaluation::api::create_backfill,
+        crate::evaluation::api::get_backfill,
+        crate::evaluation::api::jobs,
     ),
     components(schemas(
         Annotation, AnnotationBatch, AnnotationSummary, AnnotatorKind, Cost, ErrorBody,
         ErrorDetail, HealthInfo, Io, Latency, NewAnnotation, Order, ProjectInfo, SessionInfo,
         SessionSort, SpanInfo, SpanKind, Step, StepKind, StoreHealth, IntegrityCheck,
         SpanEvent, SpanStatus, TokenCount, TraceDetail, TraceInfo, TraceStatus, Turn,
+        SessionStatus, ProjectSettingsInfo, ProjectSettingsUpdate, Evaluator, EvaluatorSpec,
+        EvaluatorKind, Scope, LlmEndpoint, Rule, Speaker, JobCounts, JobState, EvaluationJob,
+        Backfill, BackfillRequest,
     )),
     tags(
         (name = "projects", description = "Projects: where traces were sent"),
         (name = "sessions", description = "Sessions and their turns"),
         (name = "traces", description = "Traces and their spans"),
         (name = "annotations", description = "Verdicts on whole sessions"),
+        (name = "evaluations", description = "Online evaluation: evaluators judging sessions that go idle, their jobs and backfills, and the project settings they follow"),
         (name = "ingest", description = "OTLP/HTTP trace ingest"),
         (name = "server", description = "The server itself"),
     )

@@ -262,7 +262,16 @@ impl QueryParams {
     /// `allow_metadata`), each at most once.
     pub fn new(params: Params, allowed: &[&str], allow_metadata: bool) -> Result<Self, ApiError> {
         let RawQuery(raw) = params;
-        let pairs = parse_query(raw.as_deref().unwrap_or(""))?;
+        Self::from_pairs(parse_query(raw.as_deref().unwrap_or(""))?, allowed, allow_metadata)
+    }
+
+    /// As [`QueryParams::new`], over pairs given another way (a JSON filter
+    /// read as the query string it stands for).
+    pub fn from_pairs(
+        pairs: Vec<(String, String)>,
+        allowed: &[&str],
+        allow_metadata: bool,
+    ) -> Result<Self, ApiError> {
         let mut seen = HashSet::new();
         for (k, v) in &pairs {
             let known = allowed.contains(&k.as_str())

@@ -31,6 +31,7 @@
 //! suits SQLite (a blocking library) and keeps the trait object-safe; a
 //! PostgreSQL backend can use a blocking client or `Handle::block_on` inside.
 
+pub mod evaluations;
 pub mod postgres;
 pub mod queries;
 pub mod sql;
@@ -39,6 +40,11 @@ pub mod sqlite;
 use serde::Serialize;
 
 use crate::annotation::{Annotation, NewAnnotation};
+pub use crate::model::SessionStatus;
+pub use evaluations::{
+    Backfill, EvaluationJob, IdleSession, JobCounts, JobOutcome, JobQuery, JobState, NewJob,
+    ProjectSettings, Put, StoredEvaluator,
+};
 use crate::model::{
     EventRecord, Page, ProjectInfo, SessionInfo, SpanRecord, TraceDetail, TraceInfo, Turn, hex,
     unhex,
@@ -50,6 +56,9 @@ pub enum StoreError {
     /// The project, session or trace does not exist.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// What was to be created exists already (an evaluator of that name).
+    #[error("{0} already exists")]
+    AlreadyExists(&'static str),
     /// The cursor was not issued by this query.
     #[error("invalid cursor")]
     InvalidCursor,
@@ -91,6 +100,8 @@ pub enum SessionSort {
     TotalCost,
     /// End minus start.
     Duration,
+    /// When its last trace arrived.
+    LastActivity,
 }
 
 impl SessionSort {
@@ -102,6 +113,7 @@ impl SessionSort {
         ("total_tokens", SessionSort::TotalTokens),
         ("total_cost", SessionSort::TotalCost),
         ("duration", SessionSort::Duration),
+        ("last_activity", SessionSort::LastActivity),
     ];
 
     /// The query-parameter name.
@@ -158,6 +170,8 @@ pub struct SessionQuery {
     pub min_traces: Option<i64>,
     /// Case-insensitive text search over turn inputs and outputs.
     pub q: Option<String>,
+    /// Active or idle sessions only.
+    pub status: Option<SessionStatus>,
 }
 
 /// The trace list query.
@@ -236,6 +250,103 @@ pub trait Store: Send + Sync + 'static {
     /// write commits (a small one, every call: a full disk shows here), and
     /// the outcome of its last integrity check.
     fn health(&self) -> StoreHealth;
+
+    // --- the session lifecycle and online evaluation (see [`evaluations`]) ---
+
+    /// Sets the idle period of projects without their own (`--session-idle`):
+    /// a session is active until no trace arrived for that long.
+    fn set_default_session_idle(&self, idle_ns: i64);
+
+    /// A project's own settings.
+    fn project_settings(&self, project: &str) -> Result<ProjectSettings, StoreError>;
+
+    /// Replaces a project's own settings; returns them as stored.
+    fn set_project_settings(
+        &self,
+        project: &str,
+        settings: &ProjectSettings,
+    ) -> Result<ProjectSettings, StoreError>;
+
+    /// A project's evaluators, by name.
+    fn evaluators(&self, project: &str) -> Result<Vec<StoredEvaluator>, StoreError>;
+
+    /// One evaluator; `NotFound("evaluator")` when there is none.
+    fn evaluator(&self, project: &str, name: &str) -> Result<StoredEvaluator, StoreError>;
+
+    /// Creates or replaces an evaluator (as `put` allows); its version goes up
+    /// by one when the definition changes, and only then.
+    fn put_evaluator(
+        &self,
+        project: &str,
+        name: &str,
+        enabled: bool,
+        definition: &serde_json::Value,
+        put: Put,
+    ) -> Result<StoredEvaluator, StoreError>;
+
+    /// Deletes an evaluator; its jobs not yet run are skipped, its verdicts kept.
+    fn delete_evaluator(&self, project: &str, name: &str) -> Result<(), StoreError>;
+
+    /// Sessions, of every project, idle at `now_ns` (each project's idle
+    /// period) and not yet seen idle since their last activity; at most `limit`.
+    fn idle_sessions(&self, now_ns: i64, limit: usize) -> Result<Vec<IdleSession>, StoreError>;
+
+    /// Queues jobs (a job already queued for the same session, evaluator,
+    /// version and activity is not queued again) and records sessions as seen
+    /// idle up to the given activity, in one transaction; returns how many
+    /// jobs were queued.
+    fn enqueue_jobs(
+        &self,
+        project: &str,
+        jobs: &[NewJob],
+        seen_idle: &[(String, i64)],
+    ) -> Result<usize, StoreError>;
+
+    /// Claims up to `limit` due jobs for `owner` under a lease of `lease_ns`;
+    /// a job whose lease ran out is due again.
+    fn claim_jobs(
+        &self,
+        owner: &str,
+        now_ns: i64,
+        lease_ns: i64,
+        limit: usize,
+    ) -> Result<Vec<EvaluationJob>, StoreError>;
+
+    /// Ends a run of a job `owner` claimed, with its verdict when done, in one
+    /// transaction; false (nothing changed) when the lease was lost.
+    fn finish_job(
+        &self,
+        job: &EvaluationJob,
+        owner: &str,
+        outcome: &JobOutcome,
+    ) -> Result<bool, StoreError>;
+
+    /// A project's jobs, newest first.
+    fn jobs(&self, project: &str, query: &JobQuery) -> Result<Page<EvaluationJob>, StoreError>;
+
+    /// How many of an evaluator's jobs are in each state.
+    fn evaluator_job_counts(&self, project: &str, evaluator: &str)
+    -> Result<JobCounts, StoreError>;
+
+    /// Starts a backfill of `evaluator` over sessions matching `filter`.
+    fn create_backfill(
+        &self,
+        project: &str,
+        evaluator: &str,
+        filter: &serde_json::Value,
+    ) -> Result<i64, StoreError>;
+
+    /// Adds to a backfill's counts; `listed` once every session was listed.
+    fn update_backfill(
+        &self,
+        id: i64,
+        matched: i64,
+        skipped: i64,
+        listed: bool,
+    ) -> Result<(), StoreError>;
+
+    /// A backfill with its jobs' counts.
+    fn backfill(&self, project: &str, id: i64) -> Result<Backfill, StoreError>;
 }
 
 /// See [`Store::health`].

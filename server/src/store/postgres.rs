@@ -22,6 +22,7 @@ use postgres::{Client, IsolationLevel, NoTls, Row, Transaction};
 use serde_json::Value;
 
 use super::sql::{Dialect, SqlBackend, SqlRow, SqlTx, SqlValue};
+use super::evaluations::Lifecycle;
 use super::{IntegrityCheck, StoreError, WriteOutcome};
 use crate::model::{EventRecord, SpanRecord};
 
@@ -66,6 +67,7 @@ pub struct PostgresStore {
     /// Schema every connection works in (`search_path`), when not the default.
     schema: Option<String>,
     idle: Mutex<Vec<Client>>,
+    lifecycle: Lifecycle,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -192,6 +194,7 @@ impl PostgresStore {
             config,
             schema,
             idle: Mutex::new(Vec::new()),
+            lifecycle: Lifecycle::default(),
         };
         let mut client = store.connect()?;
         if let Some(schema) = &store.schema {
@@ -345,6 +348,10 @@ impl Dialect for Postgres {
     fn raw_output(&self) -> &'static str {
         "t.output_raw"
     }
+
+    fn skip_locked(&self) -> &'static str {
+        "FOR UPDATE SKIP LOCKED"
+    }
 }
 
 impl ToSql for SqlValue {
@@ -450,6 +457,10 @@ impl SqlTx for PgTx<'_, '_> {
 
 impl SqlBackend for PostgresStore {
     type Spans = spans::Spans;
+
+    fn lifecycle(&self) -> &Lifecycle {
+        &self.lifecycle
+    }
 
     fn read<T>(
         &self,

@@ -10,8 +10,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 
+use super::evaluations::{self, session_idle_ns, status_at};
 use super::sql::{Args, SpanTables, SqlBackend, SqlRow, SqlTx, SqlValue};
 use super::{
+    Backfill, EvaluationJob, IdleSession, JobCounts, JobOutcome, JobQuery, NewJob,
+    ProjectSettings, Put, SessionStatus, StoredEvaluator,
     Cursor, Order, PageQuery, SessionQuery, SessionSort, Store, StoreError, StoreHealth,
     TraceQuery, WriteOutcome,
 };
@@ -108,6 +111,7 @@ fn sort_column(sort: SessionSort) -> &'static str {
         SessionSort::TotalTokens => "s.total_tokens",
         SessionSort::TotalCost => "s.cost_total",
         SessionSort::Duration => "s.duration_ns",
+        SessionSort::LastActivity => "s.last_activity_ns",
     }
 }
 
@@ -195,10 +199,37 @@ pub fn project_rowid(tx: &mut dyn SqlTx, project: &str) -> Result<i64, StoreErro
 /// The columns [`session_row`] reads, from `sessions s`.
 const SESSION_COLS: &str = "s.id, s.session_id, s.start_ns, s.end_ns, s.num_traces,
     s.num_traces_with_error, s.prompt_tokens, s.completion_tokens, s.total_tokens,
-    s.cost_prompt, s.cost_completion, s.cost_total";
+    s.cost_prompt, s.cost_completion, s.cost_total, s.last_activity_ns";
 
-fn session_row(r: &mut SqlRow, project: &str) -> Result<(i64, SessionInfo), StoreError> {
+/// The columns of [`SESSION_COLS`]: the column after them is the sort value.
+const SESSION_COL_COUNT: usize = 13;
+
+/// When sessions of a project count as idle: last active at or before this
+/// instant (Unix ns).
+#[derive(Debug, Clone, Copy)]
+struct IdleCutoff {
+    now: i64,
+    idle_ns: i64,
+}
+
+impl IdleCutoff {
+    fn of(tx: &mut dyn SqlTx, pid: i64, default_idle_ns: i64) -> Result<Self, StoreError> {
+        Ok(IdleCutoff { now: now_ns(), idle_ns: session_idle_ns(tx, pid, default_idle_ns)? })
+    }
+
+    /// The last activity at or before which a session is idle.
+    fn at(self) -> i64 {
+        self.now.saturating_sub(self.idle_ns)
+    }
+}
+
+fn session_row(
+    r: &mut SqlRow,
+    project: &str,
+    cutoff: IdleCutoff,
+) -> Result<(i64, SessionInfo), StoreError> {
     let (start, end) = (r.int(2)?, r.int(3)?);
+    let last_activity = r.int(12)?;
     Ok((
         r.int(0)?,
         SessionInfo {
@@ -218,8 +249,21 @@ fn session_row(r: &mut SqlRow, project: &str) -> Result<(i64, SessionInfo), Stor
             cost: r.cost(9)?,
             latency_ms: Latency::default(),
             annotations: Vec::new(),
+            last_activity: rfc3339(last_activity),
+            last_activity_ns: last_activity,
+            status: status_at(last_activity, cutoff.idle_ns, cutoff.now),
         },
     ))
+}
+
+/// The row id of a session; `NotFound("session")` when there is none.
+fn session_rowid(tx: &mut dyn SqlTx, pid: i64, session_id: &str) -> Result<i64, StoreError> {
+    tx.query_opt(
+        "SELECT id FROM sessions WHERE project_id = $1 AND session_id = $2",
+        &[pid.into(), session_id.into()],
+    )?
+    .ok_or(StoreError::NotFound("session"))?
+    .int(0)
 }
 
 /// A session by id, with its row id (summaries not filled).
@@ -228,7 +272,9 @@ fn session_lookup(
     pid: i64,
     project: &str,
     session_id: &str,
+    default_idle_ns: i64,
 ) -> Result<(i64, SessionInfo), StoreError> {
+    let cutoff = IdleCutoff::of(tx, pid, default_idle_ns)?;
     let mut row = tx
         .query_opt(
             &format!(
@@ -237,7 +283,7 @@ fn session_lookup(
             &[pid.into(), session_id.into()],
         )?
         .ok_or(StoreError::NotFound("session"))?;
-    session_row(&mut row, project)
+    session_row(&mut row, project, cutoff)
 }
 
 /// The columns [`trace_row`] reads, from `traces t`.
@@ -488,6 +534,10 @@ fn fill_sessions(
 
 /// Recomputes sessions' aggregates from their traces; a session left without
 /// traces (its last one moved away) is deleted.
+///
+/// A session a write touched is active from now: `last_activity_ns` is the
+/// server's clock at the write (arrival, not the spans' own times, so a
+/// client's clock or a replay of old spans cannot make a live session idle).
 pub fn refresh_sessions(tx: &mut dyn SqlTx, ids: &[i64]) -> Result<(), StoreError> {
     if ids.is_empty() {
         return Ok(());
@@ -495,6 +545,7 @@ pub fn refresh_sessions(tx: &mut dyn SqlTx, ids: &[i64]) -> Result<(), StoreErro
     let d = tx.dialect();
     let list = d.in_ints("$1");
     // Sums saturate: no stored count can make a session's total wrap or fail.
+    let now = now_ns();
     let (prompt, completion, total) = (
         d.saturating_sum("t.prompt_tokens"),
         d.saturating_sum("t.completion_tokens"),
@@ -507,7 +558,7 @@ pub fn refresh_sessions(tx: &mut dyn SqlTx, ids: &[i64]) -> Result<(), StoreErro
                 num_traces_with_error = a.num_errors, prompt_tokens = a.prompt_tokens,
                 completion_tokens = a.completion_tokens, total_tokens = a.total_tokens,
                 cost_prompt = a.cost_prompt, cost_completion = a.cost_completion,
-                cost_total = a.cost_total
+                cost_total = a.cost_total, last_activity_ns = {now}
              FROM (SELECT t.session_rowid AS id, min(t.start_ns) AS start_ns,
                      max(t.end_ns) AS end_ns, count(*) AS num_traces,
                      count(*) FILTER (WHERE t.has_error) AS num_errors,
@@ -535,7 +586,11 @@ pub fn refresh_sessions(tx: &mut dyn SqlTx, ids: &[i64]) -> Result<(), StoreErro
 
 /// The columns [`annotation_row`] reads, from `session_annotations`.
 const ANNOTATION_COLS: &str = "id, session_id, name, identifier, annotator_kind, label, score,
-    explanation, metadata, user_id, created_ns, updated_ns";
+    explanation, metadata, user_id, created_ns, updated_ns,
+    evaluated_activity_ns IS NOT NULL AND evaluated_activity_ns < COALESCE(
+      (SELECT s.last_activity_ns FROM sessions s
+       WHERE s.project_id = session_annotations.project_id
+         AND s.session_id = session_annotations.session_id), 0)";
 
 fn annotation_row(r: &mut SqlRow) -> Result<Annotation, StoreError> {
     let kind = r.text(4)?;
@@ -553,6 +608,7 @@ fn annotation_row(r: &mut SqlRow) -> Result<Annotation, StoreError> {
         user_id: r.opt_text(9)?,
         created_at: rfc3339(r.int(10)?),
         updated_at: rfc3339(r.int(11)?),
+        stale: r.bool(12)?,
     })
 }
 
@@ -597,29 +653,34 @@ fn annotation_summaries(
 }
 
 /// Creates or replaces annotations; any unknown session fails the whole call.
-fn upsert_annotations(
+/// `evaluated_activity_ns`: the session's last activity an evaluator judged
+/// (its verdict is stale once the session has newer traces); `None` for
+/// people's and clients' annotations.
+pub(super) fn upsert_annotations(
     tx: &mut dyn SqlTx,
     project: &str,
     annotations: &[NewAnnotation],
+    evaluated_activity_ns: Option<i64>,
 ) -> Result<Vec<Annotation>, StoreError> {
     let pid = project_rowid(tx, project)?;
     let now = now_ns();
     let sql = format!(
         "INSERT INTO session_annotations
            (project_id, session_id, name, identifier, annotator_kind, label, score,
-            explanation, metadata, user_id, created_ns, updated_ns)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+            explanation, metadata, user_id, created_ns, updated_ns, evaluated_activity_ns)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)
          ON CONFLICT (project_id, session_id, name, identifier) DO UPDATE SET
            annotator_kind = excluded.annotator_kind, label = excluded.label,
            score = excluded.score, explanation = excluded.explanation,
            metadata = excluded.metadata, user_id = excluded.user_id,
-           updated_ns = excluded.updated_ns
+           updated_ns = excluded.updated_ns,
+           evaluated_activity_ns = excluded.evaluated_activity_ns
          RETURNING {ANNOTATION_COLS}"
     );
     let mut stored = Vec::with_capacity(annotations.len());
     for a in annotations {
         // every session must exist: an annotation of nothing is a mistake
-        session_lookup(tx, pid, project, &a.session_id)?;
+        session_rowid(tx, pid, &a.session_id)?;
         let mut row = tx
             .query_opt(
                 &sql,
@@ -635,6 +696,7 @@ fn upsert_annotations(
                     SqlValue::Json(Value::Object(a.metadata.clone())),
                     a.user_id.clone().into(),
                     now.into(),
+                    evaluated_activity_ns.into(),
                 ],
             )?
             .ok_or_else(|| StoreError::Backend("upsert returned no row".to_owned()))?;
@@ -648,6 +710,7 @@ fn list_sessions(
     tx: &mut dyn SqlTx,
     project: &str,
     q: &SessionQuery,
+    default_idle_ns: i64,
 ) -> Result<Page<SessionInfo>, StoreError> {
     let scope = format!(
         "sessions:{}:{}",
@@ -657,6 +720,7 @@ fn list_sessions(
     let cursor = decode_cursor(&q.page, &scope)?;
     let limit = page_limit(&q.page);
     let pid = project_rowid(tx, project)?;
+    let cutoff = IdleCutoff::of(tx, pid, default_idle_ns)?;
     let d = tx.dialect();
     let column = sort_column(q.sort);
     let mut a = Args::default();
@@ -700,6 +764,15 @@ fn list_sessions(
     if let Some(min) = q.min_traces {
         sql.push_str(&format!(" AND s.num_traces >= {}", a.add(min)));
     }
+    match q.status {
+        Some(SessionStatus::Active) => {
+            sql.push_str(&format!(" AND s.last_activity_ns > {}", a.add(cutoff.at())));
+        }
+        Some(SessionStatus::Idle) => {
+            sql.push_str(&format!(" AND s.last_activity_ns <= {}", a.add(cutoff.at())));
+        }
+        None => {}
+    }
     if let Some(text) = &q.q {
         let p = a.add(like_pattern(text));
         sql.push_str(&format!(
@@ -727,8 +800,8 @@ fn list_sessions(
         .query(&sql, &a.0)?
         .into_iter()
         .map(|mut r| {
-            let value = r.sort_value(12)?;
-            session_row(&mut r, project).map(|(id, s)| (id, value, s))
+            let value = r.sort_value(SESSION_COL_COUNT)?;
+            session_row(&mut r, project, cutoff).map(|(id, s)| (id, value, s))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
     let (mut data, next_cursor) = paged(rows, limit, &scope);
@@ -784,13 +857,15 @@ impl<B: SqlBackend> Store for B {
     }
 
     fn sessions(&self, project: &str, q: &SessionQuery) -> Result<Page<SessionInfo>, StoreError> {
-        self.read(|tx| list_sessions(tx, project, q))
+        let idle = self.lifecycle().default_idle_ns();
+        self.read(|tx| list_sessions(tx, project, q, idle))
     }
 
     fn session(&self, project: &str, session_id: &str) -> Result<SessionInfo, StoreError> {
         self.read(|tx| {
             let pid = project_rowid(tx, project)?;
-            let mut one = [session_lookup(tx, pid, project, session_id)?];
+            let idle = self.lifecycle().default_idle_ns();
+            let mut one = [session_lookup(tx, pid, project, session_id, idle)?];
             fill_sessions(tx, pid, &mut one)?;
             let [(_, s)] = one;
             Ok(s)
@@ -808,7 +883,7 @@ impl<B: SqlBackend> Store for B {
         let limit = page_limit(page);
         self.read(|tx| {
             let pid = project_rowid(tx, project)?;
-            let (rowid, _) = session_lookup(tx, pid, project, session_id)?;
+            let rowid = session_rowid(tx, pid, session_id)?;
             let mut a = Args::default();
             let sql = format!(
                 "SELECT {}, t.start_ns FROM traces t WHERE t.session_rowid = {}",
@@ -849,6 +924,10 @@ impl<B: SqlBackend> Store for B {
             tx.execute("DELETE FROM sessions WHERE id = $1", &[rowid.into()])?;
             tx.execute(
                 "DELETE FROM session_annotations WHERE project_id = $1 AND session_id = $2",
+                &[pid.into(), session_id.into()],
+            )?;
+            tx.execute(
+                "DELETE FROM evaluation_jobs WHERE project_id = $1 AND session_id = $2",
                 &[pid.into(), session_id.into()],
             )?;
             Ok(())
@@ -925,13 +1004,13 @@ impl<B: SqlBackend> Store for B {
         project: &str,
         annotations: &[NewAnnotation],
     ) -> Result<Vec<Annotation>, StoreError> {
-        self.write(|tx| upsert_annotations(tx, project, annotations))
+        self.write(|tx| upsert_annotations(tx, project, annotations, None))
     }
 
     fn annotations(&self, project: &str, session_id: &str) -> Result<Vec<Annotation>, StoreError> {
         self.read(|tx| {
             let pid = project_rowid(tx, project)?;
-            session_lookup(tx, pid, project, session_id)?;
+            session_rowid(tx, pid, session_id)?;
             annotations_of(tx, pid, session_id)
         })
     }
@@ -975,6 +1054,113 @@ impl<B: SqlBackend> Store for B {
             error: write.err().map(|e| e.to_string()),
             integrity: self.integrity(),
         }
+    }
+
+    fn set_default_session_idle(&self, idle_ns: i64) {
+        self.lifecycle().set_default_idle_ns(idle_ns);
+    }
+
+    fn project_settings(&self, project: &str) -> Result<ProjectSettings, StoreError> {
+        self.read(|tx| evaluations::project_settings(tx, project))
+    }
+
+    fn set_project_settings(
+        &self,
+        project: &str,
+        settings: &ProjectSettings,
+    ) -> Result<ProjectSettings, StoreError> {
+        self.write(|tx| evaluations::set_project_settings(tx, project, settings))
+    }
+
+    fn evaluators(&self, project: &str) -> Result<Vec<StoredEvaluator>, StoreError> {
+        self.read(|tx| evaluations::evaluators(tx, project))
+    }
+
+    fn evaluator(&self, project: &str, name: &str) -> Result<StoredEvaluator, StoreError> {
+        self.read(|tx| evaluations::evaluator(tx, project, name))
+    }
+
+    fn put_evaluator(
+        &self,
+        project: &str,
+        name: &str,
+        enabled: bool,
+        definition: &Value,
+        put: Put,
+    ) -> Result<StoredEvaluator, StoreError> {
+        self.write(|tx| evaluations::put_evaluator(tx, project, name, enabled, definition, put))
+    }
+
+    fn delete_evaluator(&self, project: &str, name: &str) -> Result<(), StoreError> {
+        self.write(|tx| evaluations::delete_evaluator(tx, project, name))
+    }
+
+    fn idle_sessions(&self, now_ns: i64, limit: usize) -> Result<Vec<IdleSession>, StoreError> {
+        let idle = self.lifecycle().default_idle_ns();
+        self.read(|tx| evaluations::idle_sessions(tx, idle, now_ns, limit))
+    }
+
+    fn enqueue_jobs(
+        &self,
+        project: &str,
+        jobs: &[NewJob],
+        seen_idle: &[(String, i64)],
+    ) -> Result<usize, StoreError> {
+        self.write(|tx| evaluations::enqueue_jobs(tx, project, jobs, seen_idle))
+    }
+
+    fn claim_jobs(
+        &self,
+        owner: &str,
+        now_ns: i64,
+        lease_ns: i64,
+        limit: usize,
+    ) -> Result<Vec<EvaluationJob>, StoreError> {
+        self.write(|tx| evaluations::claim_jobs(tx, owner, now_ns, lease_ns, limit))
+    }
+
+    fn finish_job(
+        &self,
+        job: &EvaluationJob,
+        owner: &str,
+        outcome: &JobOutcome,
+    ) -> Result<bool, StoreError> {
+        self.write(|tx| evaluations::finish_job(tx, job, owner, outcome))
+    }
+
+    fn jobs(&self, project: &str, query: &JobQuery) -> Result<Page<EvaluationJob>, StoreError> {
+        self.read(|tx| evaluations::jobs(tx, project, query))
+    }
+
+    fn evaluator_job_counts(
+        &self,
+        project: &str,
+        evaluator: &str,
+    ) -> Result<JobCounts, StoreError> {
+        self.read(|tx| evaluations::evaluator_job_counts(tx, project, evaluator))
+    }
+
+    fn create_backfill(
+        &self,
+        project: &str,
+        evaluator: &str,
+        filter: &Value,
+    ) -> Result<i64, StoreError> {
+        self.write(|tx| evaluations::create_backfill(tx, project, evaluator, filter))
+    }
+
+    fn update_backfill(
+        &self,
+        id: i64,
+        matched: i64,
+        skipped: i64,
+        listed: bool,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| evaluations::update_backfill(tx, id, matched, skipped, listed))
+    }
+
+    fn backfill(&self, project: &str, id: i64) -> Result<Backfill, StoreError> {
+        self.read(|tx| evaluations::backfill(tx, project, id))
     }
 }
 

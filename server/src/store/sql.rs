@@ -248,6 +248,10 @@ pub trait Dialect: Sync {
     fn raw_input(&self) -> &'static str;
     /// See [`Dialect::raw_input`].
     fn raw_output(&self) -> &'static str;
+    /// What ends a `SELECT` that takes rows for this transaction alone, so
+    /// that concurrent transactions pass them by (`FOR UPDATE SKIP LOCKED`);
+    /// nothing where one writer runs at a time.
+    fn skip_locked(&self) -> &'static str;
 }
 
 /// A transaction, as the shared queries use it: SQL text with numbered
@@ -336,6 +340,9 @@ pub trait SqlBackend: Send + Sync + 'static {
         &self,
         f: impl FnMut(&mut dyn SqlTx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError>;
+
+    /// The idle period this backend applies to projects without their own.
+    fn lifecycle(&self) -> &super::evaluations::Lifecycle;
 
     /// The outcome of the backend's last integrity check, when it runs one.
     fn integrity(&self) -> Option<super::IntegrityCheck> {

@@ -15,6 +15,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ToSql};
 
 use super::sql::{Dialect, SqlBackend, SqlRow, SqlTx, SqlValue, apply_migrations};
+use super::evaluations::Lifecycle;
 use super::{IntegrityCheck, StoreError, WriteOutcome};
 use crate::model::{EventRecord, SpanRecord};
 
@@ -57,6 +58,7 @@ pub struct SqliteStore {
     _lock: Option<data_dir::DirLock>,
     /// Held for its `Drop`: stops the checkpoint thread with the store.
     _checkpointer: Checkpointer,
+    lifecycle: Lifecycle,
 }
 
 /// Copies the WAL into the database in the background (passive checkpoints:
@@ -288,6 +290,7 @@ impl SqliteStore {
             integrity,
             _lock: None,
             _checkpointer: checkpointer,
+            lifecycle: Lifecycle::default(),
         })
     }
 
@@ -338,6 +341,11 @@ impl Dialect for Sqlite {
 
     fn raw_output(&self) -> &'static str {
         "(SELECT text FROM texts WHERE id = t.output_raw_text)"
+    }
+
+    fn skip_locked(&self) -> &'static str {
+        // one writer at a time: nobody to skip
+        ""
     }
 }
 
@@ -421,6 +429,10 @@ impl SqlTx for SqliteTx<'_> {
 
 impl SqlBackend for SqliteStore {
     type Spans = spans::Spans;
+
+    fn lifecycle(&self) -> &Lifecycle {
+        &self.lifecycle
+    }
 
     fn integrity(&self) -> Option<IntegrityCheck> {
         self.integrity.clone()

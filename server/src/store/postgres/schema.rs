@@ -18,6 +18,10 @@ pub(super) const TABLES: &[&str] = &[
     "session_annotations",
     "span_events",
     "server_health",
+    "project_settings",
+    "evaluators",
+    "evaluation_jobs",
+    "evaluation_backfills",
 ];
 
 /// Versioned migrations, applied in order.
@@ -219,6 +223,68 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     Migration::Sql(
         "CREATE TABLE server_health (checked_ns bigint NOT NULL);
          INSERT INTO server_health (checked_ns) VALUES (0);",
+    ),
+    // 10: the session lifecycle (active until no trace arrived for the idle
+    // period) and online evaluation: evaluators per project, a durable job
+    // queue, backfills. Sessions stored before it count as already seen idle,
+    // so an upgrade does not judge a project's whole history at once.
+    Migration::Sql(
+        r#"
+    ALTER TABLE sessions ADD COLUMN last_activity_ns bigint NOT NULL DEFAULT 0;
+    ALTER TABLE sessions ADD COLUMN idle_seen_ns bigint NOT NULL DEFAULT 0;
+    UPDATE sessions SET last_activity_ns = end_ns, idle_seen_ns = end_ns;
+    CREATE INDEX sessions_by_last_activity ON sessions (project_id, last_activity_ns, id);
+    CREATE INDEX sessions_going_idle ON sessions (project_id, last_activity_ns)
+        WHERE idle_seen_ns < last_activity_ns;
+    ALTER TABLE session_annotations ADD COLUMN evaluated_activity_ns bigint;
+    CREATE TABLE project_settings (
+        project_id bigint PRIMARY KEY REFERENCES projects(id),
+        session_idle_ns bigint
+    );
+    CREATE TABLE evaluators (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        project_id bigint NOT NULL REFERENCES projects(id),
+        name text NOT NULL,
+        version bigint NOT NULL,
+        enabled boolean NOT NULL,
+        definition jsonb NOT NULL,
+        created_ns bigint NOT NULL,
+        updated_ns bigint NOT NULL,
+        UNIQUE (project_id, name)
+    );
+    CREATE TABLE evaluation_backfills (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        project_id bigint NOT NULL REFERENCES projects(id),
+        evaluator text NOT NULL,
+        filter jsonb NOT NULL,
+        matched bigint NOT NULL DEFAULT 0,
+        skipped bigint NOT NULL DEFAULT 0,
+        listed boolean NOT NULL DEFAULT false,
+        created_ns bigint NOT NULL
+    );
+    CREATE TABLE evaluation_jobs (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        project_id bigint NOT NULL REFERENCES projects(id),
+        session_id text NOT NULL,
+        evaluator text NOT NULL,
+        version bigint NOT NULL,
+        activity_ns bigint NOT NULL,
+        backfill_id bigint,
+        state text NOT NULL,
+        attempts bigint NOT NULL DEFAULT 0,
+        run_after_ns bigint NOT NULL,
+        lease_owner text,
+        error text,
+        created_ns bigint NOT NULL,
+        updated_ns bigint NOT NULL,
+        UNIQUE (project_id, session_id, evaluator, version, activity_ns)
+    );
+    CREATE INDEX evaluation_jobs_due ON evaluation_jobs (run_after_ns)
+        WHERE state IN ('queued', 'running');
+    CREATE INDEX evaluation_jobs_by_session ON evaluation_jobs (project_id, session_id, id);
+    CREATE INDEX evaluation_jobs_by_evaluator ON evaluation_jobs (project_id, evaluator, id);
+    CREATE INDEX evaluation_jobs_by_backfill ON evaluation_jobs (backfill_id) WHERE backfill_id IS NOT NULL;
+    "#,
     ),
 ];
 

@@ -15,6 +15,10 @@ pub(super) const TABLES: &[&str] = &[
     "session_annotations",
     "span_events",
     "server_health",
+    "project_settings",
+    "evaluators",
+    "evaluation_jobs",
+    "evaluation_backfills",
 ];
 
 /// Versioned migrations, applied in order.
@@ -184,5 +188,67 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     Migration::Sql(
         "CREATE TABLE server_health (checked_ns INTEGER NOT NULL);
          INSERT INTO server_health (checked_ns) VALUES (0);",
+    ),
+    // 9: the session lifecycle (active until no trace arrived for the idle
+    // period) and online evaluation: evaluators per project, a durable job
+    // queue, backfills. Sessions stored before it count as already seen idle,
+    // so an upgrade does not judge a project's whole history at once.
+    Migration::Sql(
+        r#"
+    ALTER TABLE sessions ADD COLUMN last_activity_ns INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sessions ADD COLUMN idle_seen_ns INTEGER NOT NULL DEFAULT 0;
+    UPDATE sessions SET last_activity_ns = end_ns, idle_seen_ns = end_ns;
+    CREATE INDEX sessions_by_last_activity ON sessions (project_id, last_activity_ns, id);
+    CREATE INDEX sessions_going_idle ON sessions (project_id, last_activity_ns)
+        WHERE idle_seen_ns < last_activity_ns;
+    ALTER TABLE session_annotations ADD COLUMN evaluated_activity_ns INTEGER;
+    CREATE TABLE project_settings (
+        project_id INTEGER PRIMARY KEY REFERENCES projects(id),
+        session_idle_ns INTEGER
+    );
+    CREATE TABLE evaluators (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        enabled INTEGER NOT NULL,
+        definition TEXT NOT NULL,
+        created_ns INTEGER NOT NULL,
+        updated_ns INTEGER NOT NULL,
+        UNIQUE (project_id, name)
+    );
+    CREATE TABLE evaluation_backfills (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        evaluator TEXT NOT NULL,
+        filter TEXT NOT NULL,
+        matched INTEGER NOT NULL DEFAULT 0,
+        skipped INTEGER NOT NULL DEFAULT 0,
+        listed INTEGER NOT NULL DEFAULT 0,
+        created_ns INTEGER NOT NULL
+    );
+    CREATE TABLE evaluation_jobs (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        session_id TEXT NOT NULL,
+        evaluator TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        activity_ns INTEGER NOT NULL,
+        backfill_id INTEGER,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        run_after_ns INTEGER NOT NULL,
+        lease_owner TEXT,
+        error TEXT,
+        created_ns INTEGER NOT NULL,
+        updated_ns INTEGER NOT NULL,
+        UNIQUE (project_id, session_id, evaluator, version, activity_ns)
+    );
+    CREATE INDEX evaluation_jobs_due ON evaluation_jobs (run_after_ns)
+        WHERE state IN ('queued', 'running');
+    CREATE INDEX evaluation_jobs_by_session ON evaluation_jobs (project_id, session_id, id);
+    CREATE INDEX evaluation_jobs_by_evaluator ON evaluation_jobs (project_id, evaluator, id);
+    CREATE INDEX evaluation_jobs_by_backfill ON evaluation_jobs (backfill_id) WHERE backfill_id IS NOT NULL;
+    "#,
     ),
 ];
