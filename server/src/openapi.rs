@@ -9,21 +9,30 @@ use std::sync::OnceLock;
 
 use utoipa::OpenApi;
 
-use crate::annotation::{Annotation, AnnotationSummary, AnnotatorKind, NewAnnotation};
+use crate::annotation::{
+    Annotation, AnnotationSource, AnnotationSummary, AnnotatorKind, NewAnnotation,
+};
 use crate::annotation_api::AnnotationBatch;
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::model::{
-    Cost, HealthInfo, Io, Latency, ProjectInfo, SessionInfo, SpanEvent, SpanInfo, SpanKind,
-    SpanStatus, TokenCount, TraceDetail, TraceInfo, TraceStatus, Turn,
+    Cost, HealthInfo, Io, Latency, ProjectInfo, SessionInfo, SessionTrace, SpanContext, SpanEvent,
+    SpanInfo, SpanKind, SpanRow, SpanRowEvent, SpanStatus, TokenCount, TraceDetail, TraceInfo,
+    TraceRow, TraceSpan, TraceStatus, Turn,
 };
+use crate::phoenix::annotations::{
+    AnnotateSessionsRequest, AnnotationResult, CreateSessionNoteRequest, InsertedAnnotation,
+    SessionAnnotationData, SessionAnnotationRow, SessionNoteData,
+};
+use crate::phoenix::projects::{CreateProjectRequest, UpdateProjectRequest};
+use crate::phoenix::sessions::DeleteSessionsRequest;
 use crate::steps::{Step, StepKind};
-use crate::store::{Order, SessionSort};
+use crate::store::{Order, SessionSort, TraceSort};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "oi-sessions",
-        description = "Sessions of LLM applications: OTLP ingest, sessions, turns, traces and session annotations.",
+        description = "Sessions of LLM applications: OTLP ingest, sessions, turns, traces and session annotations; and Phoenix's REST API for them.",
         license(name = "Apache-2.0"),
     ),
     paths(
@@ -41,12 +50,29 @@ use crate::store::{Order, SessionSort};
         crate::annotation_api::create_many,
         crate::ingest::export,
         crate::ingest::export_logs,
+        crate::phoenix::version,
+        crate::phoenix::sessions::get,
+        crate::phoenix::sessions::delete,
+        crate::phoenix::sessions::delete_many,
+        crate::phoenix::annotations::annotate,
+        crate::phoenix::annotations::note,
+        crate::phoenix::annotations::list,
+        crate::phoenix::annotations::delete,
+        crate::phoenix::spans::list,
+        crate::phoenix::projects::get,
+        crate::phoenix::projects::create,
+        crate::phoenix::projects::update,
+        crate::phoenix::projects::delete,
     ),
     components(schemas(
-        Annotation, AnnotationBatch, AnnotationSummary, AnnotatorKind, Cost, ErrorBody,
-        ErrorDetail, HealthInfo, Io, Latency, NewAnnotation, Order, ProjectInfo, SessionInfo,
-        SessionSort, SpanInfo, SpanKind, Step, StepKind,
-        SpanEvent, SpanStatus, TokenCount, TraceDetail, TraceInfo, TraceStatus, Turn,
+        Annotation, AnnotationBatch, AnnotationSource, AnnotationSummary, AnnotatorKind, Cost,
+        ErrorBody, ErrorDetail, HealthInfo, Io, Latency, NewAnnotation, Order, ProjectInfo,
+        SessionInfo, SessionSort, SessionTrace, SpanInfo, SpanKind, Step, StepKind, SpanEvent,
+        SpanStatus, TokenCount, TraceDetail, TraceInfo, TraceRow, TraceSort, TraceSpan,
+        TraceStatus, Turn, SpanRow, SpanContext, SpanRowEvent, AnnotateSessionsRequest,
+        AnnotationResult, CreateSessionNoteRequest, InsertedAnnotation, SessionAnnotationData,
+        SessionAnnotationRow, SessionNoteData, CreateProjectRequest, UpdateProjectRequest,
+        DeleteSessionsRequest,
     )),
     tags(
         (name = "projects", description = "Projects: where traces were sent"),
@@ -55,6 +81,7 @@ use crate::store::{Order, SessionSort};
         (name = "annotations", description = "Verdicts on whole sessions"),
         (name = "ingest", description = "OTLP/HTTP trace ingest"),
         (name = "server", description = "The server itself"),
+        (name = "phoenix", description = "Phoenix's REST API for sessions, session annotations and notes, spans and projects, for Phoenix's own clients (docs/phoenix.md); the project, session and trace lists above are Phoenix's too"),
     )
 )]
 struct ApiDoc;

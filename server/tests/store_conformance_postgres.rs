@@ -263,6 +263,9 @@ fn postgres_migrates_a_database_from_before_the_search_columns() {
             "SET search_path TO \"{0}\";
              DROP TABLE span_events;
              DROP INDEX traces_without_session;
+             DROP INDEX sessions_by_session_id;
+             ALTER TABLE projects DROP COLUMN description;
+             ALTER TABLE session_annotations DROP COLUMN source;
              DROP INDEX IF EXISTS traces_search;
              ALTER TABLE traces DROP COLUMN search_input;
              ALTER TABLE traces DROP COLUMN search_output;

@@ -799,7 +799,7 @@ fn annotation(
             .cloned()
             .unwrap_or_default(),
         identifier: identifier.to_owned(),
-        user_id: None,
+        ..Default::default()
     }
 }
 

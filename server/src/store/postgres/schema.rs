@@ -202,6 +202,13 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         "CREATE INDEX traces_without_session ON traces (project_id, start_ns, id)
          WHERE session_rowid IS NULL;",
     ),
+    // 9: what Phoenix's API adds: a project's description, where an annotation
+    // was written from, and a session found by its id alone (in any project).
+    Migration::Sql(
+        "ALTER TABLE projects ADD COLUMN description text;
+         ALTER TABLE session_annotations ADD COLUMN source text NOT NULL DEFAULT 'API';
+         CREATE INDEX sessions_by_session_id ON sessions (session_id);",
+    ),
 ];
 
 /// Any constant: the advisory lock key that serializes servers migrating the

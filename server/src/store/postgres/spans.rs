@@ -604,6 +604,32 @@ fn upsert_traces(
 /// How this backend keeps spans, for the shared queries.
 pub struct Spans;
 
+/// The columns [`read_span`] reads, from `spans`.
+const SPAN_COLUMNS: &str = "span_id, parent_span_id, name, kind, status_code, status_message,
+    start_ns, end_ns, body, id, trace_id";
+
+/// A span as (row id, trace id, span), its attributes decoded from its body,
+/// from a row of [`SPAN_COLUMNS`].
+fn read_span(
+    mut r: crate::store::sql::SqlRow,
+) -> Result<(i64, [u8; 16], SpanInfo), StoreError> {
+    let body = decode_body(r.blob(8)?)?;
+    let span = SpanInfo {
+        span_id: hex(r.blob(0)?),
+        parent_span_id: r.opt_blob(1)?.map(hex),
+        name: r.text(2)?,
+        kind: span_kind(&r.text(3)?)?,
+        status: SpanStatus::from_code(r.int(4)?),
+        status_message: r.text(5)?,
+        start_time: rfc3339(r.int(6)?),
+        end_time: rfc3339(r.int(7)?),
+        attributes: body.a,
+        events: body.e,
+        step: None,
+    };
+    Ok((r.int(9)?, r.id(10)?, span))
+}
+
 impl SpanTables for Spans {
     /// Every span of a trace with its attributes decoded from its body.
     fn spans_of_trace(
@@ -612,28 +638,28 @@ impl SpanTables for Spans {
         trace_id: &[u8; 16],
     ) -> Result<Vec<SpanInfo>, StoreError> {
         let rows = tx.query(
-            "SELECT span_id, parent_span_id, name, kind, status_code, status_message,
-                    start_ns, end_ns, body
-             FROM spans WHERE trace_id = $1 AND project_id = $2 ORDER BY start_ns, span_id",
+            &format!(
+                "SELECT {SPAN_COLUMNS} FROM spans WHERE trace_id = $1 AND project_id = $2
+                 ORDER BY start_ns, span_id"
+            ),
             &[trace_id[..].into(), project_id.into()],
         )?;
         rows.into_iter()
-            .map(|mut r| {
-                let body = decode_body(r.blob(8)?)?;
-                Ok(SpanInfo {
-                    span_id: hex(r.blob(0)?),
-                    parent_span_id: r.opt_blob(1)?.map(hex),
-                    name: r.text(2)?,
-                    kind: span_kind(&r.text(3)?)?,
-                    status: SpanStatus::from_code(r.int(4)?),
-                    status_message: r.text(5)?,
-                    start_time: rfc3339(r.int(6)?),
-                    end_time: rfc3339(r.int(7)?),
-                    attributes: body.a,
-                    events: body.e,
-                    step: None,
-                })
-            })
+            .map(|r| read_span(r).map(|(_, _, span)| span))
+            .collect()
+    }
+
+    fn spans_by_rowid(
+        tx: &mut dyn SqlTx,
+        rowids: &[i64],
+    ) -> Result<Vec<(i64, [u8; 16], SpanInfo)>, StoreError> {
+        let sql = format!(
+            "SELECT {SPAN_COLUMNS} FROM spans WHERE id {}",
+            tx.dialect().in_ints("$1")
+        );
+        tx.query(&sql, &[SqlValue::IntList(rowids.to_vec())])?
+            .into_iter()
+            .map(read_span)
             .collect()
     }
 
@@ -696,6 +722,11 @@ impl SpanTables for Spans {
              AND trace_id IN (SELECT trace_id FROM traces WHERE session_rowid = $2)",
             &[project_id.into(), session_rowid.into()],
         )?;
+        Ok(())
+    }
+
+    fn delete_spans_of_project(tx: &mut dyn SqlTx, project_id: i64) -> Result<(), StoreError> {
+        tx.execute("DELETE FROM spans WHERE project_id = $1", &[project_id.into()])?;
         Ok(())
     }
 }
