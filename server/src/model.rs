@@ -607,11 +607,35 @@ pub fn rfc3339(ns: i64) -> String {
     humantime::format_rfc3339_nanos(t).to_string()
 }
 
-/// Parses an RFC 3339 UTC time into Unix nanoseconds.
+/// Parses an RFC 3339 time into Unix nanoseconds: `Z`, a numeric offset
+/// (`+02:00`, as Python's `isoformat()` writes), or none (UTC, as Phoenix reads
+/// a time without one).
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    let t = humantime::parse_rfc3339_weak(s).ok()?;
+    let (local, offset_s) = split_offset(s)?;
+    let t = humantime::parse_rfc3339_weak(local).ok()?;
     let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
-    i64::try_from(d.as_nanos()).ok()
+    i64::try_from(d.as_nanos())
+        .ok()?
+        .checked_sub(offset_s.checked_mul(1_000_000_000)?)
+}
+
+/// The time without its numeric offset, and the offset in seconds east of UTC.
+fn split_offset(s: &str) -> Option<(&str, i64)> {
+    // an offset follows the time of day: `...T12:00:00+02:00`, `...+0200`
+    let at = s.rfind(['+', '-']).filter(|&i| i > 10 && s[..i].contains(':'));
+    let Some(at) = at else {
+        return Some((s, 0));
+    };
+    let digits: String = s[at + 1..].chars().filter(|c| *c != ':').collect();
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (h, m): (i64, i64) = (digits[..2].parse().ok()?, digits[2..].parse().ok()?);
+    if h > 23 || m > 59 {
+        return None;
+    }
+    let sign = if s.as_bytes()[at] == b'-' { -1 } else { 1 };
+    Some((&s[..at], sign * (h * 3600 + m * 60)))
 }
 
 /// A span's OTLP kind, stored and shown by its name.
@@ -751,5 +775,15 @@ mod tests {
             Some(1_795_615_864_000_000_000)
         );
         assert_eq!(parse_rfc3339("yesterday"), None);
+        // offsets, as Python's isoformat() writes them, and none (UTC)
+        assert_eq!(
+            parse_rfc3339("2026-11-25T16:11:04.481083091+02:00"),
+            Some(ns)
+        );
+        assert_eq!(parse_rfc3339("2026-11-25T09:11:04.481083091-0500"), Some(ns));
+        assert_eq!(parse_rfc3339("2026-11-25T14:11:04.481083091"), Some(ns));
+        assert_eq!(parse_rfc3339("2026-11-25T14:11:04.481083091+00:00"), Some(ns));
+        assert_eq!(parse_rfc3339("2026-11-25T14:11:04+25:00"), None);
+        assert_eq!(parse_rfc3339("2026-11-25T14:11:04+2:00"), None);
     }
 }
