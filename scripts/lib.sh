@@ -113,6 +113,9 @@ npm_ci_if_changed() {
 # The UI's npm packages (ui/node_modules).
 ensure_ui_deps() { npm_ci_if_changed "$ROOT/ui" || true; }
 
+# Phoenix's TypeScript client and what its test sends with (tests/phoenix/node_modules).
+ensure_phoenix_client_deps() { npm_ci_if_changed "$ROOT/tests/phoenix" || true; }
+
 # The root workspace's packages and the Node package built from source (napi
 # addon + TypeScript): `npm ci` builds it through `prepare`; when the packages
 # are current, it is rebuilt alone (cargo and tsc skip what is unchanged).
