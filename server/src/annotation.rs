@@ -370,7 +370,10 @@ mod tests {
 
     #[test]
     fn note_identifiers_are_fresh_uuids() {
-        let (a, b) = (note_identifier("px-session-note"), note_identifier("px-session-note"));
+        let (a, b) = (
+            note_identifier("px-session-note"),
+            note_identifier("px-session-note"),
+        );
         assert_ne!(a, b);
         let uuid = a.strip_prefix("px-session-note:").unwrap();
         assert_eq!(uuid.len(), 36);

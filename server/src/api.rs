@@ -184,7 +184,10 @@ pub(crate) fn parse_choice<T: Copy>(
                 .map(|(_, c)| *c)
                 .ok_or_else(|| {
                     let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
-                    ApiError::bad_parameter(key, format!("{key} must be one of {}", names.join(", ")))
+                    ApiError::bad_parameter(
+                        key,
+                        format!("{key} must be one of {}", names.join(", ")),
+                    )
                 })
         })
         .transpose()
@@ -192,7 +195,10 @@ pub(crate) fn parse_choice<T: Copy>(
 
 /// `order`: `asc` or `desc` (default).
 pub(crate) fn parse_order(p: &QueryParams) -> Result<Order, ApiError> {
-    Ok(parse_choice(p, "order", &[("asc", Order::Asc), ("desc", Order::Desc)])?.unwrap_or_default())
+    Ok(
+        parse_choice(p, "order", &[("asc", Order::Asc), ("desc", Order::Desc)])?
+            .unwrap_or_default(),
+    )
 }
 
 fn parse_session_query(p: &QueryParams) -> Result<SessionQuery, ApiError> {
@@ -410,7 +416,10 @@ pub async fn traces(
                     .filter(|ms| ms.is_finite() && *ms >= 0.0)
                     .map(|ms| round(ms * 1e6) as i64)
                     .ok_or_else(|| {
-                        ApiError::bad_parameter(key, format!("{key} must be a number of milliseconds, 0 or more"))
+                        ApiError::bad_parameter(
+                            key,
+                            format!("{key} must be a number of milliseconds, 0 or more"),
+                        )
                     })
             })
             .transpose()

@@ -43,9 +43,7 @@ fn decode(id: &str) -> Option<(String, String)> {
 
 /// The node of an id of type `kind`.
 fn node_of(id: &str, kind: &str) -> Option<String> {
-    decode(id)
-        .filter(|(k, _)| k == kind)
-        .map(|(_, node)| node)
+    decode(id).filter(|(k, _)| k == kind).map(|(_, node)| node)
 }
 
 /// `<byte length of scope>:<scope><rest>`: a node made of a scope (a project

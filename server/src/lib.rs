@@ -112,7 +112,10 @@ pub fn app(state: AppState) -> Router {
     let protected = Router::new()
         .route("/v1/traces", post(ingest::export))
         .route("/v1/logs", post(ingest::export_logs))
-        .route("/v1/projects", get(api::projects).post(phoenix::projects::create))
+        .route(
+            "/v1/projects",
+            get(api::projects).post(phoenix::projects::create),
+        )
         .route(
             "/v1/projects/{project}",
             get(phoenix::projects::get)
@@ -155,7 +158,10 @@ pub fn app(state: AppState) -> Router {
                 .get(phoenix::sessions::get_named_delete)
                 .delete(phoenix::sessions::delete_named_delete),
         )
-        .route("/v1/session_annotations", post(phoenix::annotations::annotate))
+        .route(
+            "/v1/session_annotations",
+            post(phoenix::annotations::annotate),
+        )
         .route("/v1/session_notes", post(phoenix::annotations::note))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

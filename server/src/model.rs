@@ -622,7 +622,9 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
 /// The time without its numeric offset, and the offset in seconds east of UTC.
 fn split_offset(s: &str) -> Option<(&str, i64)> {
     // an offset follows the time of day: `...T12:00:00+02:00`, `...+0200`
-    let at = s.rfind(['+', '-']).filter(|&i| i > 10 && s[..i].contains(':'));
+    let at = s
+        .rfind(['+', '-'])
+        .filter(|&i| i > 10 && s[..i].contains(':'));
     let Some(at) = at else {
         return Some((s, 0));
     };
@@ -780,9 +782,15 @@ mod tests {
             parse_rfc3339("2026-11-25T16:11:04.481083091+02:00"),
             Some(ns)
         );
-        assert_eq!(parse_rfc3339("2026-11-25T09:11:04.481083091-0500"), Some(ns));
+        assert_eq!(
+            parse_rfc3339("2026-11-25T09:11:04.481083091-0500"),
+            Some(ns)
+        );
         assert_eq!(parse_rfc3339("2026-11-25T14:11:04.481083091"), Some(ns));
-        assert_eq!(parse_rfc3339("2026-11-25T14:11:04.481083091+00:00"), Some(ns));
+        assert_eq!(
+            parse_rfc3339("2026-11-25T14:11:04.481083091+00:00"),
+            Some(ns)
+        );
         assert_eq!(parse_rfc3339("2026-11-25T14:11:04+25:00"), None);
         assert_eq!(parse_rfc3339("2026-11-25T14:11:04+2:00"), None);
     }

@@ -296,7 +296,11 @@ pub async fn note(
         ..Default::default()
     };
     annotation.validate().map_err(|(field, message)| {
-        let field = if field == "explanation" { "note" } else { field };
+        let field = if field == "explanation" {
+            "note"
+        } else {
+            field
+        };
         ApiError::invalid_body(message).at(format!("data.{field}"))
     })?;
     let mut stored = blocking(&state, move |s| {
@@ -356,7 +360,10 @@ pub async fn list(
             .ok()
             .filter(|n| (1..=MAX_PAGE).contains(n))
             .ok_or_else(|| {
-                ApiError::bad_parameter("limit", format!("limit must be an integer from 1 to {MAX_PAGE}"))
+                ApiError::bad_parameter(
+                    "limit",
+                    format!("limit must be an integer from 1 to {MAX_PAGE}"),
+                )
             })?,
     };
     let query = AnnotationQuery {
@@ -376,15 +383,17 @@ pub async fn list(
         ));
     }
     let project = ids::project_name(&project);
-    let only_sessions = query.identifiers.is_empty().then(|| query.session_ids.clone());
+    let only_sessions = query
+        .identifiers
+        .is_empty()
+        .then(|| query.session_ids.clone());
     let (page, sessions_here) = blocking(&state, move |s| {
         let page = s.list_annotations(&project, &query)?;
         // Phoenix answers 404 when none of the sessions asked for is here.
         let sessions_here = match only_sessions {
-            Some(ids) if page.data.is_empty() => s
-                .sessions_named(&ids)?
-                .iter()
-                .any(|(_, p)| *p == project),
+            Some(ids) if page.data.is_empty() => {
+                s.sessions_named(&ids)?.iter().any(|(_, p)| *p == project)
+            }
             _ => true,
         };
         Ok((page, sessions_here))
@@ -398,7 +407,11 @@ pub async fn list(
         .at("session_ids"));
     }
     Ok(Json(Page {
-        data: page.data.into_iter().map(SessionAnnotationRow::from).collect(),
+        data: page
+            .data
+            .into_iter()
+            .map(SessionAnnotationRow::from)
+            .collect(),
         next_cursor: page.next_cursor,
     }))
 }
@@ -444,7 +457,10 @@ pub async fn delete(
         .get("annotator_kind")
         .map(|k| {
             AnnotatorKind::parse(k).ok_or_else(|| {
-                ApiError::bad_parameter("annotator_kind", "annotator_kind must be LLM, CODE or HUMAN")
+                ApiError::bad_parameter(
+                    "annotator_kind",
+                    "annotator_kind must be LLM, CODE or HUMAN",
+                )
             })
         })
         .transpose()?;

@@ -67,12 +67,18 @@ pub async fn delete(
 
 /// `GET /v1/sessions/delete`: the session whose id is `delete` (the path is
 /// also the bulk delete's).
-pub async fn get_named_delete(state: State<AppState>, params: Params) -> Result<Json<Data<SessionInfo>>, ApiError> {
+pub async fn get_named_delete(
+    state: State<AppState>,
+    params: Params,
+) -> Result<Json<Data<SessionInfo>>, ApiError> {
     get(state, Path("delete".to_owned()), params).await
 }
 
 /// `DELETE /v1/sessions/delete`: see [`get_named_delete`].
-pub async fn delete_named_delete(state: State<AppState>, params: Params) -> Result<Response, ApiError> {
+pub async fn delete_named_delete(
+    state: State<AppState>,
+    params: Params,
+) -> Result<Response, ApiError> {
     delete(state, Path("delete".to_owned()), params).await
 }
 
@@ -107,7 +113,8 @@ pub async fn delete_many(
     let identifiers = request.session_identifiers;
     if identifiers.is_empty() {
         return Err(
-            ApiError::invalid_body("session_identifiers must not be empty").at("session_identifiers"),
+            ApiError::invalid_body("session_identifiers must not be empty")
+                .at("session_identifiers"),
         );
     }
     let parsed: Vec<Option<(String, String)>> =

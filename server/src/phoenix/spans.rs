@@ -44,11 +44,9 @@ fn ids_of<const N: usize>(key: &str, values: Vec<String>) -> Result<Vec<[u8; N]>
     values
         .iter()
         .map(|v| {
-            unhex(v)
-                .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| {
-                    ApiError::bad_parameter(key, format!("{key} {v:?} is not {} hex digits", 2 * N))
-                })
+            unhex(v).and_then(|b| b.try_into().ok()).ok_or_else(|| {
+                ApiError::bad_parameter(key, format!("{key} {v:?} is not {} hex digits", 2 * N))
+            })
         })
         .collect()
 }
@@ -56,11 +54,17 @@ fn ids_of<const N: usize>(key: &str, values: Vec<String>) -> Result<Vec<[u8; N]>
 /// Upper-cased values that must be among `valid`.
 fn one_of(key: &str, values: Vec<String>, valid: &[&str]) -> Result<Vec<String>, ApiError> {
     let upper: Vec<String> = values.iter().map(|v| v.to_ascii_uppercase()).collect();
-    let invalid: Vec<&String> = upper.iter().filter(|v| !valid.contains(&v.as_str())).collect();
+    let invalid: Vec<&String> = upper
+        .iter()
+        .filter(|v| !valid.contains(&v.as_str()))
+        .collect();
     if !invalid.is_empty() {
         return Err(ApiError::bad_parameter(
             key,
-            format!("invalid {key} values {invalid:?}: each must be one of {}", valid.join(", ")),
+            format!(
+                "invalid {key} values {invalid:?}: each must be one of {}",
+                valid.join(", ")
+            ),
         ));
     }
     Ok(upper)
@@ -74,12 +78,17 @@ pub fn parse_attribute(filter: &str) -> Result<(String, Value), ApiError> {
         .split_once(':')
         .ok_or_else(|| bad(format!("invalid attribute {filter:?}: expected key:value")))?;
     if key.is_empty() {
-        return Err(bad("invalid attribute: the key must not be empty".to_owned()));
+        return Err(bad(
+            "invalid attribute: the key must not be empty".to_owned()
+        ));
     }
     if value.is_empty() {
-        return Err(bad("invalid attribute: the value must not be empty".to_owned()));
+        return Err(bad(
+            "invalid attribute: the value must not be empty".to_owned()
+        ));
     }
-    let parsed = serde_json::from_str::<Value>(value).unwrap_or_else(|_| Value::String(value.to_owned()));
+    let parsed =
+        serde_json::from_str::<Value>(value).unwrap_or_else(|_| Value::String(value.to_owned()));
     match parsed {
         Value::Bool(_) | Value::Number(_) | Value::String(_) => Ok((key.to_owned(), parsed)),
         _ => Err(bad(format!(
@@ -94,7 +103,9 @@ impl From<ProjectSpan> for SpanRow {
         let span = found.span;
         let mut attributes = span.attributes;
         let span_kind = match attributes.remove(KIND_ATTRIBUTE) {
-            Some(Value::String(kind)) if !kind.trim().is_empty() => kind.trim().to_ascii_uppercase(),
+            Some(Value::String(kind)) if !kind.trim().is_empty() => {
+                kind.trim().to_ascii_uppercase()
+            }
             _ => UNKNOWN_KIND.to_owned(),
         };
         let events = span
@@ -155,7 +166,14 @@ pub async fn list(
 ) -> Result<Json<Page<SpanRow>>, ApiError> {
     let (params, mut lists) = Lists::split(
         params,
-        &["trace_id", "span_id", "name", "span_kind", "status_code", "attribute"],
+        &[
+            "trace_id",
+            "span_id",
+            "name",
+            "span_kind",
+            "status_code",
+            "attribute",
+        ],
     )?;
     let p = QueryParams::new(
         params,
@@ -185,7 +203,12 @@ pub async fn list(
     let names: Vec<&str> = SpanStatus::UPPER.iter().map(|(_, n)| *n).collect();
     let statuses = one_of("status_code", lists.take("status_code"), &names)?
         .iter()
-        .filter_map(|s| SpanStatus::UPPER.iter().find(|(_, n)| n == s).map(|(st, _)| *st))
+        .filter_map(|s| {
+            SpanStatus::UPPER
+                .iter()
+                .find(|(_, n)| n == s)
+                .map(|(st, _)| *st)
+        })
         .collect();
     let query = SpanQuery {
         page: PageQuery {
@@ -222,9 +245,15 @@ mod tests {
     fn attribute_filters_read_json_else_text() {
         let ok = |f: &str| parse_attribute(f).unwrap();
         assert_eq!(ok("user.id:12345"), ("user.id".into(), Value::from(12345)));
-        assert_eq!(ok("user.id:\"12345\""), ("user.id".into(), Value::from("12345")));
+        assert_eq!(
+            ok("user.id:\"12345\""),
+            ("user.id".into(), Value::from("12345"))
+        );
         assert_eq!(ok("flag:true"), ("flag".into(), Value::from(true)));
-        assert_eq!(ok("session.id:sess:abc:1"), ("session.id".into(), Value::from("sess:abc:1")));
+        assert_eq!(
+            ok("session.id:sess:abc:1"),
+            ("session.id".into(), Value::from("sess:abc:1"))
+        );
         for bad in ["novalue", ":x", "k:", "k:[1]", "k:null", "k:{}"] {
             let e = parse_attribute(bad).unwrap_err();
             assert_eq!(e.parameter.as_deref(), Some("attribute"), "{bad}");

@@ -856,7 +856,10 @@ pub fn attribute_matches(stored: Option<&Value>, wanted: &Value) -> bool {
 
 /// `IN ($n, ...)` over blobs (ids), one parameter each.
 fn in_blobs(a: &mut Args, ids: impl IntoIterator<Item = Vec<u8>>) -> String {
-    let list: Vec<String> = ids.into_iter().map(|id| a.add(SqlValue::Blob(id))).collect();
+    let list: Vec<String> = ids
+        .into_iter()
+        .map(|id| a.add(SqlValue::Blob(id)))
+        .collect();
     format!("IN ({})", list.join(", "))
 }
 
@@ -874,7 +877,10 @@ fn search_spans<B: SqlBackend>(
     let pid = project_rowid(tx, project)?;
     let d = tx.dialect();
     let mut a = Args::default();
-    let mut sql = format!("SELECT s.id FROM spans s WHERE s.project_id = {}", a.add(pid));
+    let mut sql = format!(
+        "SELECT s.id FROM spans s WHERE s.project_id = {}",
+        a.add(pid)
+    );
     if let Some(start) = q.start_ns {
         sql.push_str(&format!(" AND s.start_ns >= {}", a.add(start)));
     }
@@ -930,7 +936,10 @@ fn search_spans<B: SqlBackend>(
         if let Some(id) = after {
             page_sql.push_str(&format!(" AND s.id < {}", args.add(id)));
         }
-        page_sql.push_str(&format!(" ORDER BY s.id DESC LIMIT {}", args.add(batch as i64)));
+        page_sql.push_str(&format!(
+            " ORDER BY s.id DESC LIMIT {}",
+            args.add(batch as i64)
+        ));
         let candidates = tx
             .query(&page_sql, &args.0)?
             .iter()
@@ -947,8 +956,7 @@ fn search_spans<B: SqlBackend>(
             let span = spans
                 .remove(id)
                 .ok_or_else(|| StoreError::Corrupt(format!("span {id} vanished")))?;
-            if q
-                .attributes
+            if q.attributes
                 .iter()
                 .all(|(k, v)| attribute_matches(span.span.attributes.get(k), v))
             {
@@ -1011,7 +1019,10 @@ fn list_annotations(
     if let Some(c) = &cursor {
         sql.push_str(&format!(" AND id < {}", a.add(c.id)));
     }
-    sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", a.add(limit as i64 + 1)));
+    sql.push_str(&format!(
+        " ORDER BY id DESC LIMIT {}",
+        a.add(limit as i64 + 1)
+    ));
     let rows = tx
         .query(&sql, &a.0)?
         .iter_mut()
@@ -1389,7 +1400,10 @@ impl<B: SqlBackend> Store for B {
             };
             equal("name", filter.name.as_deref());
             equal("identifier", filter.identifier.as_deref());
-            equal("annotator_kind", filter.annotator_kind.map(AnnotatorKind::as_str));
+            equal(
+                "annotator_kind",
+                filter.annotator_kind.map(AnnotatorKind::as_str),
+            );
             if let Some(from) = filter.created_from_ns {
                 sql.push_str(&format!(" AND created_ns >= {}", a.add(from)));
             }

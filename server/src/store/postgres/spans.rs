@@ -610,9 +610,7 @@ const SPAN_COLUMNS: &str = "span_id, parent_span_id, name, kind, status_code, st
 
 /// A span as (row id, trace id, span), its attributes decoded from its body,
 /// from a row of [`SPAN_COLUMNS`].
-fn read_span(
-    mut r: crate::store::sql::SqlRow,
-) -> Result<(i64, [u8; 16], SpanInfo), StoreError> {
+fn read_span(mut r: crate::store::sql::SqlRow) -> Result<(i64, [u8; 16], SpanInfo), StoreError> {
     let body = decode_body(r.blob(8)?)?;
     let span = SpanInfo {
         span_id: hex(r.blob(0)?),
@@ -726,7 +724,10 @@ impl SpanTables for Spans {
     }
 
     fn delete_spans_of_project(tx: &mut dyn SqlTx, project_id: i64) -> Result<(), StoreError> {
-        tx.execute("DELETE FROM spans WHERE project_id = $1", &[project_id.into()])?;
+        tx.execute(
+            "DELETE FROM spans WHERE project_id = $1",
+            &[project_id.into()],
+        )?;
         Ok(())
     }
 }
