@@ -170,7 +170,7 @@ fn validated(annotation: &NewAnnotation, at: &str) -> Result<(), ApiError> {
 /// or none. Stored before the answer whatever `sync` says, so the answer
 /// always lists them.
 #[utoipa::path(
-    post, path = "/v1/session_annotations", tag = "phoenix",
+    post, path = "/v1/session_annotations", operation_id = "annotateSessions", tag = "phoenix",
     params(("sync" = Option<bool>, Query, description = "Phoenix's; accepted: annotations are always stored before the answer")),
     request_body(content = AnnotateSessionsRequest, content_type = "application/json"),
     responses(
@@ -257,7 +257,7 @@ pub struct CreateSessionNoteRequest {
 /// note of the identifier given). Notes are annotations named `note`, kept out
 /// of the annotation summaries.
 #[utoipa::path(
-    post, path = "/v1/session_notes", tag = "phoenix",
+    post, path = "/v1/session_notes", operation_id = "createSessionNote", tag = "phoenix",
     request_body(content = CreateSessionNoteRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The note's id", body = Data<InsertedAnnotation>),
@@ -322,7 +322,7 @@ const DEFAULT_ANNOTATION_LIMIT: usize = 10;
 /// `GET /v1/projects/{project}/session_annotations`: a project's session
 /// annotations (notes included) by session and/or identifier, newest first.
 #[utoipa::path(
-    get, path = "/v1/projects/{project}/session_annotations", tag = "phoenix",
+    get, path = "/v1/projects/{project}/session_annotations", operation_id = "listSessionAnnotationsBySessionIds", tag = "phoenix",
     params(
         ("project" = String, Path, description = "Project name or id"),
         ("session_ids" = Option<Vec<String>>, Query, description = "Annotations of these sessions (repeat the parameter)"),
@@ -420,7 +420,7 @@ pub async fn list(
 /// annotations that match every filter given, within `[start_time, end_time)`
 /// of their creation or, with `delete_all=true`, of any time.
 #[utoipa::path(
-    delete, path = "/v1/projects/{project}/session_annotations", tag = "phoenix",
+    delete, path = "/v1/projects/{project}/session_annotations", operation_id = "deleteSessionAnnotations", tag = "phoenix",
     params(
         ("project" = String, Path, description = "Project name or id"),
         ("name" = Option<String>, Query, description = "Of this name"),

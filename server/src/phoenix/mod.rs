@@ -57,7 +57,7 @@ pub struct Data<T> {
 
 /// `GET /arize_phoenix_version`.
 #[utoipa::path(
-    get, path = "/arize_phoenix_version", tag = "phoenix",
+    get, path = "/arize_phoenix_version", operation_id = "arizePhoenixVersion", tag = "phoenix",
     responses(
         (status = 200, description = "The Phoenix release whose API this server implements", body = String, content_type = "text/plain"),
     )

@@ -36,7 +36,7 @@ fn check_description(description: Option<&str>) -> Result<(), ApiError> {
 
 /// `GET /v1/projects/{project}`.
 #[utoipa::path(
-    get, path = "/v1/projects/{project}", tag = "phoenix",
+    get, path = "/v1/projects/{project}", operation_id = "getProject", tag = "phoenix",
     params(("project" = String, Path, description = "Project name or id")),
     responses(
         (status = 200, description = "The project", body = Data<ProjectInfo>),
@@ -68,7 +68,7 @@ pub struct CreateProjectRequest {
 /// `POST /v1/projects`: an empty project (projects are also created by the
 /// first trace sent to them).
 #[utoipa::path(
-    post, path = "/v1/projects", tag = "phoenix",
+    post, path = "/v1/projects", operation_id = "createProject", tag = "phoenix",
     request_body(content = CreateProjectRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The project", body = Data<ProjectInfo>),
@@ -109,7 +109,7 @@ pub struct UpdateProjectRequest {
 
 /// `PUT /v1/projects/{project}`: a project's description (its name stays).
 #[utoipa::path(
-    put, path = "/v1/projects/{project}", tag = "phoenix",
+    put, path = "/v1/projects/{project}", operation_id = "updateProject", tag = "phoenix",
     params(("project" = String, Path, description = "Project name or id")),
     request_body(content = UpdateProjectRequest, content_type = "application/json"),
     responses(
@@ -139,7 +139,7 @@ pub async fn update(
 /// `DELETE /v1/projects/{project}`: the project with its sessions, traces,
 /// spans and annotations. The default project stays (Phoenix's rule).
 #[utoipa::path(
-    delete, path = "/v1/projects/{project}", tag = "phoenix",
+    delete, path = "/v1/projects/{project}", operation_id = "deleteProject", tag = "phoenix",
     params(("project" = String, Path, description = "Project name or id")),
     responses(
         (status = 204, description = "Deleted with everything it held"),

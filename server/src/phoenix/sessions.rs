@@ -20,7 +20,7 @@ use crate::request::{Params, QueryParams};
 
 /// `GET /v1/sessions/{session_identifier}`.
 #[utoipa::path(
-    get, path = "/v1/sessions/{session_identifier}", tag = "phoenix",
+    get, path = "/v1/sessions/{session_identifier}", operation_id = "getSession", tag = "phoenix",
     params(("session_identifier" = String, Path, description = "The session's `id`, or the session id the app sent (when one project has it)")),
     responses(
         (status = 200, description = "The session", body = Data<SessionInfo>),
@@ -44,7 +44,7 @@ pub async fn get(
 /// `DELETE /v1/sessions/{session_identifier}`: the session with its traces,
 /// spans and annotations.
 #[utoipa::path(
-    delete, path = "/v1/sessions/{session_identifier}", tag = "phoenix",
+    delete, path = "/v1/sessions/{session_identifier}", operation_id = "deleteSession", tag = "phoenix",
     params(("session_identifier" = String, Path, description = "The session's `id`, or the session id the app sent (when one project has it)")),
     responses(
         (status = 204, description = "Deleted with its traces, spans and annotations"),
@@ -94,7 +94,7 @@ pub struct DeleteSessionsRequest {
 /// `POST /v1/sessions/delete`: several sessions in one transaction; those that
 /// do not exist are skipped.
 #[utoipa::path(
-    post, path = "/v1/sessions/delete", tag = "phoenix",
+    post, path = "/v1/sessions/delete", operation_id = "deleteSessions", tag = "phoenix",
     request_body(content = DeleteSessionsRequest, content_type = "application/json"),
     responses(
         (status = 204, description = "Deleted, with their traces, spans and annotations"),

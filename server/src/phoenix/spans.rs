@@ -138,7 +138,7 @@ impl From<ProjectSpan> for SpanRow {
 
 /// `GET /v1/projects/{project}/spans`.
 #[utoipa::path(
-    get, path = "/v1/projects/{project}/spans", tag = "phoenix",
+    get, path = "/v1/projects/{project}/spans", operation_id = "getSpans", tag = "phoenix",
     params(
         ("project" = String, Path, description = "Project name or id"),
         ("limit" = Option<usize>, Query, description = "Page size, 1 to 1000 (default 100)"),
