@@ -87,6 +87,32 @@ impl Lists {
     }
 }
 
+/// `limit` and `cursor`, with a route's own default and largest page
+/// (Phoenix's routes have theirs).
+pub(crate) fn page_within(
+    p: &QueryParams,
+    default: usize,
+    max: usize,
+) -> Result<crate::store::PageQuery, ApiError> {
+    let limit = match p.get("limit") {
+        None => default,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_parameter(
+                    "limit",
+                    format!("limit must be an integer from 1 to {max}"),
+                )
+            })?,
+    };
+    Ok(crate::store::PageQuery {
+        limit,
+        cursor: p.text("cursor")?,
+    })
+}
+
 /// `limit` without a default: `None` when absent.
 fn optional_limit(p: &QueryParams) -> Result<Option<usize>, ApiError> {
     match p.get("limit") {

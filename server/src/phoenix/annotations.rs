@@ -19,13 +19,13 @@ use crate::annotation::{
     Annotation, AnnotationSource, AnnotatorKind, MAX_BATCH, NOTE, NewAnnotation, note_identifier,
 };
 use crate::annotation_api::body;
-use crate::api::{Lists, blocking};
+use crate::api::{Lists, blocking, page_within};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::ids;
 use crate::model::Page;
 use crate::request::{Params, QueryParams};
 use crate::store::queries::MAX_PAGE;
-use crate::store::{AnnotationFilter, AnnotationQuery, PageQuery};
+use crate::store::{AnnotationFilter, AnnotationQuery};
 
 /// A verdict: at least one of the three.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
@@ -353,24 +353,8 @@ pub async fn list(
         ],
     )?;
     let p = QueryParams::new(params, &["limit", "cursor"], false)?;
-    let limit = match p.get("limit") {
-        None => DEFAULT_ANNOTATION_LIMIT,
-        Some(v) => v
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_parameter(
-                    "limit",
-                    format!("limit must be an integer from 1 to {MAX_PAGE}"),
-                )
-            })?,
-    };
     let query = AnnotationQuery {
-        page: PageQuery {
-            limit,
-            cursor: p.text("cursor")?,
-        },
+        page: page_within(&p, DEFAULT_ANNOTATION_LIMIT, MAX_PAGE)?,
         session_ids: lists.take("session_ids"),
         identifiers: lists.take("identifier"),
         include_names: lists.take("include_annotation_names"),

@@ -8,13 +8,13 @@ use axum::extract::{Path, State};
 use serde_json::Value;
 
 use crate::AppState;
-use crate::api::{Lists, blocking};
+use crate::api::{Lists, blocking, page_within};
 use crate::error::{ApiError, ErrorBody};
 use crate::ids;
 use crate::model::{Page, ProjectSpan, SpanContext, SpanRow, SpanRowEvent, SpanStatus, unhex};
 use crate::request::{Params, QueryParams};
 use crate::store::queries::UNKNOWN_KIND;
-use crate::store::{PageQuery, ParentFilter, SpanQuery};
+use crate::store::{ParentFilter, SpanQuery};
 
 /// The span kinds a search may ask for (Phoenix's, and OpenInference's
 /// `PROMPT`); `UNKNOWN` is a span without one.
@@ -180,19 +180,6 @@ pub async fn list(
         &["limit", "cursor", "start_time", "end_time", "parent_id"],
         false,
     )?;
-    let limit = match p.get("limit") {
-        None => DEFAULT_SPAN_LIMIT,
-        Some(v) => v
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_SPAN_LIMIT).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_parameter(
-                    "limit",
-                    format!("limit must be an integer from 1 to {MAX_SPAN_LIMIT}"),
-                )
-            })?,
-    };
     let parent = match p.text("parent_id")?.as_deref() {
         None => None,
         Some("null") => Some(ParentFilter::Root),
@@ -211,10 +198,7 @@ pub async fn list(
         })
         .collect();
     let query = SpanQuery {
-        page: PageQuery {
-            limit,
-            cursor: p.text("cursor")?,
-        },
+        page: page_within(&p, DEFAULT_SPAN_LIMIT, MAX_SPAN_LIMIT)?,
         start_ns: p.time("start_time")?,
         end_ns: p.time("end_time")?,
         trace_ids: ids_of("trace_id", lists.take("trace_id"))?,

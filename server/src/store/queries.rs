@@ -334,6 +334,32 @@ fn trace_page(
     Ok((data.into_iter().map(|(_, t)| t).collect(), next))
 }
 
+/// The columns of `spans` that [`span_row`] reads first, in its order.
+pub const SPAN_INFO_COLUMNS: &str =
+    "span_id, parent_span_id, name, kind, status_code, status_message, start_ns, end_ns";
+
+/// A span from the [`SPAN_INFO_COLUMNS`] at the start of a row, with its
+/// attributes and events as the backend decoded them.
+pub fn span_row(
+    r: &mut SqlRow,
+    attributes: Map<String, Value>,
+    events: Vec<Value>,
+) -> Result<SpanInfo, StoreError> {
+    Ok(SpanInfo {
+        span_id: hex(r.blob(0)?),
+        parent_span_id: r.opt_blob(1)?.map(hex),
+        name: r.text(2)?,
+        kind: span_kind(&r.text(3)?)?,
+        status: SpanStatus::from_code(r.int(4)?),
+        status_message: r.text(5)?,
+        start_time: rfc3339(r.int(6)?),
+        end_time: rfc3339(r.int(7)?),
+        attributes,
+        events,
+        step: None,
+    })
+}
+
 /// The columns of `spans` that [`facts_row`] reads, in its order; a backend
 /// that stores some of them elsewhere selects equivalents in this order.
 pub const FACT_COLUMNS: &[&str] = &[

@@ -15,13 +15,10 @@ use postgres::Transaction;
 use serde_json::{Map, Value};
 
 use super::{PgTx, clean, clean_json, clean_opt, pg_row};
-use crate::model::{
-    EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, SpanStatus, TraceSummary, hex,
-    rfc3339,
-};
+use crate::model::{EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, TraceSummary};
 use crate::store::queries::{
-    EVENT_FACT_COLUMNS, FACT_COLUMNS, event_facts_row, facts_row, refresh_sessions, search_texts,
-    span_kind,
+    EVENT_FACT_COLUMNS, FACT_COLUMNS, SPAN_INFO_COLUMNS, event_facts_row, facts_row,
+    refresh_sessions, search_texts, span_row,
 };
 use crate::store::sql::{SpanTables, SqlTx, SqlValue};
 use crate::store::{StoreError, WriteOutcome};
@@ -604,27 +601,17 @@ fn upsert_traces(
 /// How this backend keeps spans, for the shared queries.
 pub struct Spans;
 
-/// The columns [`read_span`] reads, from `spans`.
-const SPAN_COLUMNS: &str = "span_id, parent_span_id, name, kind, status_code, status_message,
-    start_ns, end_ns, body, id, trace_id";
+/// The columns [`read_span`] reads, from `spans`: [`SPAN_INFO_COLUMNS`], then
+/// `body, id, trace_id`.
+fn span_columns() -> String {
+    format!("{SPAN_INFO_COLUMNS}, body, id, trace_id")
+}
 
 /// A span as (row id, trace id, span), its attributes decoded from its body,
 /// from a row of [`SPAN_COLUMNS`].
 fn read_span(mut r: crate::store::sql::SqlRow) -> Result<(i64, [u8; 16], SpanInfo), StoreError> {
     let body = decode_body(r.blob(8)?)?;
-    let span = SpanInfo {
-        span_id: hex(r.blob(0)?),
-        parent_span_id: r.opt_blob(1)?.map(hex),
-        name: r.text(2)?,
-        kind: span_kind(&r.text(3)?)?,
-        status: SpanStatus::from_code(r.int(4)?),
-        status_message: r.text(5)?,
-        start_time: rfc3339(r.int(6)?),
-        end_time: rfc3339(r.int(7)?),
-        attributes: body.a,
-        events: body.e,
-        step: None,
-    };
+    let span = span_row(&mut r, body.a, body.e)?;
     Ok((r.int(9)?, r.id(10)?, span))
 }
 
@@ -637,8 +624,9 @@ impl SpanTables for Spans {
     ) -> Result<Vec<SpanInfo>, StoreError> {
         let rows = tx.query(
             &format!(
-                "SELECT {SPAN_COLUMNS} FROM spans WHERE trace_id = $1 AND project_id = $2
-                 ORDER BY start_ns, span_id"
+                "SELECT {} FROM spans WHERE trace_id = $1 AND project_id = $2
+                 ORDER BY start_ns, span_id",
+                span_columns()
             ),
             &[trace_id[..].into(), project_id.into()],
         )?;
@@ -652,7 +640,8 @@ impl SpanTables for Spans {
         rowids: &[i64],
     ) -> Result<Vec<(i64, [u8; 16], SpanInfo)>, StoreError> {
         let sql = format!(
-            "SELECT {SPAN_COLUMNS} FROM spans WHERE id {}",
+            "SELECT {} FROM spans WHERE id {}",
+            span_columns(),
             tx.dialect().in_ints("$1")
         );
         tx.query(&sql, &[SqlValue::IntList(rowids.to_vec())])?

@@ -10,13 +10,10 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::{Map, Value};
 
 use super::SqliteTx;
-use crate::model::{
-    EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, SpanStatus, TraceSummary, hex,
-    rfc3339,
-};
+use crate::model::{EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, TraceSummary};
 use crate::store::queries::{
-    EVENT_FACT_COLUMNS, FACT_COLUMNS, event_facts_row, facts_row, refresh_sessions, search_texts,
-    span_kind,
+    EVENT_FACT_COLUMNS, FACT_COLUMNS, SPAN_INFO_COLUMNS, event_facts_row, facts_row,
+    refresh_sessions, search_texts, span_row,
 };
 use crate::store::sql::{SpanTables, SqlTx, SqlValue};
 use crate::store::{StoreError, WriteOutcome};
@@ -531,9 +528,11 @@ pub(super) fn write_events(
 /// How this backend keeps spans, for the shared queries.
 pub struct Spans;
 
-/// The columns [`read_spans`] reads, from `spans`.
-const SPAN_COLUMNS: &str = "span_id, parent_span_id, name, kind, status_code, status_message,
-    start_ns, end_ns, body, text_refs, id, trace_id";
+/// The columns [`read_spans`] reads, from `spans`: [`SPAN_INFO_COLUMNS`], then
+/// `body, text_refs, id, trace_id`.
+fn span_columns() -> String {
+    format!("{SPAN_INFO_COLUMNS}, body, text_refs, id, trace_id")
+}
 
 /// Spans with their attributes rebuilt from body and texts, as (row id, trace
 /// id, span), from rows of [`SPAN_COLUMNS`].
@@ -572,19 +571,7 @@ fn read_spans(
             attributes.insert(key, Value::String(text.clone()));
         }
         attributes.sort_keys();
-        let span = SpanInfo {
-            span_id: hex(r.blob(0)?),
-            parent_span_id: r.opt_blob(1)?.map(hex),
-            name: r.text(2)?,
-            kind: span_kind(&r.text(3)?)?,
-            status: SpanStatus::from_code(r.int(4)?),
-            status_message: r.text(5)?,
-            start_time: rfc3339(r.int(6)?),
-            end_time: rfc3339(r.int(7)?),
-            attributes,
-            events: body.e,
-            step: None,
-        };
+        let span = span_row(&mut r, attributes, body.e)?;
         spans.push((r.int(10)?, r.id(11)?, span));
     }
     Ok(spans)
@@ -641,8 +628,9 @@ impl SpanTables for Spans {
     ) -> Result<Vec<SpanInfo>, StoreError> {
         let rows = tx.query(
             &format!(
-                "SELECT {SPAN_COLUMNS} FROM spans WHERE trace_id = $1 AND project_id = $2
-                 ORDER BY start_ns, span_id"
+                "SELECT {} FROM spans WHERE trace_id = $1 AND project_id = $2
+                 ORDER BY start_ns, span_id",
+                span_columns()
             ),
             &[trace_id[..].into(), project_id.into()],
         )?;
@@ -657,7 +645,8 @@ impl SpanTables for Spans {
         rowids: &[i64],
     ) -> Result<Vec<(i64, [u8; 16], SpanInfo)>, StoreError> {
         let sql = format!(
-            "SELECT {SPAN_COLUMNS} FROM spans WHERE id {}",
+            "SELECT {} FROM spans WHERE id {}",
+            span_columns(),
             tx.dialect().in_ints("$1")
         );
         let rows = tx.query(&sql, &[SqlValue::IntList(rowids.to_vec())])?;
