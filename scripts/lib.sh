@@ -15,6 +15,8 @@ PY_REQUIREMENTS=(
   "maturin>=1.9,<2" "pytest>=8" "pytest-asyncio>=0.23" "mypy>=1.10" "ruff>=0.5"
   "openinference-instrumentation>=0.1.40" "opentelemetry-sdk>=1.25"
   "opentelemetry-exporter-otlp-proto-http>=1.25" "opentelemetry-exporter-otlp-proto-grpc>=1.25"
+  # Phoenix's own Python client, run against the server as a Phoenix user would (tests/phoenix/)
+  "arize-phoenix-client==3.5.0" "pandas==2.3.3"
 )
 
 # Installs the Debian packages behind the named needs when they are missing:
@@ -110,6 +112,9 @@ npm_ci_if_changed() {
 
 # The UI's npm packages (ui/node_modules).
 ensure_ui_deps() { npm_ci_if_changed "$ROOT/ui" || true; }
+
+# Phoenix's TypeScript client and what its test sends with (tests/phoenix/node_modules).
+ensure_phoenix_client_deps() { npm_ci_if_changed "$ROOT/tests/phoenix" || true; }
 
 # The root workspace's packages and the Node package built from source (napi
 # addon + TypeScript): `npm ci` builds it through `prepare`; when the packages

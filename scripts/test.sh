@@ -17,7 +17,7 @@ usage: scripts/test.sh [stage...]      no stage: all of them, in this order
   python    lints, types and tests of the Python package, from its wheel
   node      the Node package from source, its tests (packed), cross-language
   ui        the UI's types, lint and unit tests, then in Chromium against oi-sessions
-  e2e       Python and Node apps, clients and real frameworks -> oi-sessions -> API
+  e2e       Python and Node apps, clients, Phoenix's own clients and real frameworks -> oi-sessions -> API
   rust-example  the Rust example chat (examples/rust-chat) -> oi-sessions -> API
   postgres  the server's PostgreSQL tests alone (run by rust when both are named)
 EOF
@@ -45,7 +45,7 @@ fi
 # What the selected stages need from the system, installed once up front.
 needs=(flock cc venv)
 is_selected ui && needs+=(chromium)
-{ is_selected rust || is_selected postgres; } && needs+=(postgresql)
+{ is_selected rust || is_selected postgres || is_selected e2e; } && needs+=(postgresql)
 ensure_system_packages "${needs[@]}"
 
 postgres_url() {
@@ -120,6 +120,11 @@ stage_e2e() {
   log "end to end: the Node example chat app, the Node API client and evals -> oi-sessions"
   OI_SESSIONS_BIN="$SERVER_BIN" node --test examples/node-chat/
   OI_SESSIONS_BIN="$SERVER_BIN" npm run --silent test:e2e --workspace node
+  log "end to end: Phoenix's own clients (arize-phoenix-client, @arizeai/phoenix-client) -> oi-sessions on SQLite and PostgreSQL"
+  postgres_url
+  ensure_phoenix_client_deps
+  OI_SESSIONS_BIN="$SERVER_BIN" "$PY" -m pytest -q -p no:cacheprovider tests/phoenix
+  OI_SESSIONS_BIN="$SERVER_BIN" node --test tests/phoenix/
   log "end to end: real frameworks (LangGraph, the Vercel AI SDK) -> oi-sessions -> their sessions read as conversations"
   OI_SESSIONS_BIN="$SERVER_BIN" bash tests/frameworks/e2e.sh
 }

@@ -4,6 +4,23 @@
  */
 
 export interface paths {
+    "/arize_phoenix_version": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /arize_phoenix_version`. */
+        get: operations["arizePhoenixVersion"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -11,11 +28,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /**
-         * `GET /healthz`: what the server knows of itself: whether its store reads
-         *     and writes and passed its integrity check, and whether the UI is embedded.
-         *     200 when all is well, 503 (same body) when something is not.
-         */
+        /** `GET /healthz`: the store answers; `ui` says whether the web UI is embedded. */
         get: operations["health"];
         put?: never;
         post?: never;
@@ -49,11 +62,40 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** `GET /v1/projects`. */
+        /**
+         * `GET /v1/projects`: every project by name, or a page of them when `limit`
+         *     is given.
+         */
         get: operations["projects"];
         put?: never;
-        post?: never;
+        /**
+         * `POST /v1/projects`: an empty project (projects are also created by the
+         *     first trace sent to them).
+         */
+        post: operations["createProject"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{project}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/projects/{project}`. */
+        get: operations["getProject"];
+        /** `PUT /v1/projects/{project}`: a project's description (its name stays). */
+        put: operations["updateProject"];
+        post?: never;
+        /**
+         * `DELETE /v1/projects/{project}`: the project with its sessions, traces,
+         *     spans and annotations. The default project stays (Phoenix's rule).
+         */
+        delete: operations["deleteProject"];
         options?: never;
         head?: never;
         patch?: never;
@@ -66,14 +108,23 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * `GET /v1/projects/{project}/session_annotations`: a project's session
+         *     annotations (notes included) by session and/or identifier, newest first.
+         */
+        get: operations["listSessionAnnotationsBySessionIds"];
         put?: never;
         /**
          * `POST /v1/projects/{project}/session_annotations`: many annotations, of any
          *     sessions of the project, in one transaction.
          */
         post: operations["create_many"];
-        delete?: never;
+        /**
+         * `DELETE /v1/projects/{project}/session_annotations`: a project's session
+         *     annotations that match every filter given, within `[start_time, end_time)`
+         *     of their creation or, with `delete_all=true`, of any time.
+         */
+        delete: operations["deleteSessionAnnotations"];
         options?: never;
         head?: never;
         patch?: never;
@@ -169,6 +220,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/projects/{project}/spans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/projects/{project}/spans`. */
+        get: operations["getSpans"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/projects/{project}/traces": {
         parameters: {
             query?: never;
@@ -203,6 +271,90 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/session_annotations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /v1/session_annotations`: annotations of sessions named by the ids
+         *     the apps sent, created or replaced (same session, name and identifier), all
+         *     or none. Stored before the answer whatever `sync` says, so the answer
+         *     always lists them.
+         */
+        post: operations["annotateSessions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/session_notes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /v1/session_notes`: a note on a session, appended (or replacing the
+         *     note of the identifier given). Notes are annotations named `note`, kept out
+         *     of the annotation summaries.
+         */
+        post: operations["createSessionNote"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /v1/sessions/delete`: several sessions in one transaction; those that
+         *     do not exist are skipped.
+         */
+        post: operations["deleteSessions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{session_identifier}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/sessions/{session_identifier}`. */
+        get: operations["getSession"];
+        put?: never;
+        post?: never;
+        /**
+         * `DELETE /v1/sessions/{session_identifier}`: the session with its traces,
+         *     spans and annotations.
+         */
+        delete: operations["deleteSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/traces": {
         parameters: {
             query?: never;
@@ -224,6 +376,11 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description `POST /v1/session_annotations`'s body. */
+        AnnotateSessionsRequest: {
+            /** @description Up to 1,000 annotations, of sessions of any projects. */
+            data: components["schemas"]["SessionAnnotationData"][];
+        };
         /** @description A stored annotation. */
         Annotation: {
             /** @description Who judged. */
@@ -254,6 +411,8 @@ export interface components {
             score: number | null;
             /** @description The session annotated. */
             session_id: string;
+            /** @description Where it was written from. */
+            source: components["schemas"]["AnnotationSource"];
             /** @description Last written, RFC 3339. */
             updated_at: string;
             /** @description Who annotated, when known. */
@@ -264,6 +423,23 @@ export interface components {
             /** @description Up to 1,000 annotations, of any sessions of the project. */
             data: components["schemas"]["NewAnnotation"][];
         };
+        /** @description A verdict: at least one of the three. */
+        AnnotationResult: {
+            /** @description Why. */
+            explanation?: string | null;
+            /** @description A categorical verdict. */
+            label?: string | null;
+            /**
+             * Format: double
+             * @description A numeric verdict.
+             */
+            score?: number | null;
+        };
+        /**
+         * @description Where an annotation was written from (Phoenix's `source`).
+         * @enum {string}
+         */
+        AnnotationSource: "API" | "APP";
         /** @description The annotations of one name on a session, summarized for lists and headers. */
         AnnotationSummary: {
             /**
@@ -306,8 +482,155 @@ export interface components {
              */
             total: number;
         };
+        /** @description `POST /v1/projects`'s body. */
+        CreateProjectRequest: {
+            /** @description What the project is. */
+            description?: string | null;
+            /** @description The name traces will be sent to it under (1 to 256 bytes). */
+            name: string;
+        };
+        /** @description `POST /v1/session_notes`'s body. */
+        CreateSessionNoteRequest: {
+            /** @description The note. */
+            data: components["schemas"]["SessionNoteData"];
+        };
+        /** @description `{"data": ...}`: how Phoenix answers with one item. */
+        Data_InsertedAnnotation: {
+            /** @description What was stored: its id. */
+            data: {
+                /** @description The annotation's opaque id. */
+                id: string;
+            };
+        };
+        /** @description `{"data": ...}`: how Phoenix answers with one item. */
+        Data_ProjectInfo: {
+            /** @description A project in `GET /v1/projects`. */
+            data: {
+                /** @description What the project is, when someone said so. */
+                description: string | null;
+                /**
+                 * @description The project's stable opaque id, accepted wherever a project name is
+                 *     ([`crate::ids`]).
+                 */
+                id: string;
+                /** @description End of the latest trace, RFC 3339. */
+                last_activity: string | null;
+                /** @description Project name. */
+                name: string;
+                /**
+                 * Format: int64
+                 * @description Number of sessions.
+                 */
+                session_count: number;
+                /**
+                 * Format: int64
+                 * @description Number of traces.
+                 */
+                trace_count: number;
+                /**
+                 * Format: int64
+                 * @description Traces that carry no session id (listed by the traces API with
+                 *     `has_session=false`).
+                 */
+                traces_without_session: number;
+            };
+        };
+        /** @description `{"data": ...}`: how Phoenix answers with one item. */
+        Data_SessionInfo: {
+            /**
+             * @description A session, as listed and as detailed.
+             *
+             *     `id`, `project_id`, `traces` and the flat `token_count_*` are Phoenix's
+             *     names for what the other fields also say, so Phoenix's clients read the
+             *     same answer.
+             */
+            data: {
+                /** @description The session's annotations, summarized by name (notes left out). */
+                annotations: components["schemas"]["AnnotationSummary"][];
+                /** @description Cost sums. */
+                cost: components["schemas"]["Cost"];
+                /**
+                 * Format: double
+                 * @description `end_time - start_time`.
+                 */
+                duration_ms: number;
+                /** @description Latest trace end, RFC 3339. */
+                end_time: string;
+                first_input: null | components["schemas"]["Io"];
+                /** @description The session's opaque id, unique across projects ([`crate::ids`]). */
+                id: string;
+                last_output: null | components["schemas"]["Io"];
+                /** @description Turn latency percentiles. */
+                latency_ms: components["schemas"]["Latency"];
+                /** @description Merged metadata. */
+                metadata: {
+                    [key: string]: unknown;
+                };
+                /**
+                 * Format: int64
+                 * @description Number of traces (turns).
+                 */
+                num_traces: number;
+                /**
+                 * Format: int64
+                 * @description Number of traces with an error span.
+                 */
+                num_traces_with_error: number;
+                /** @description Project name. */
+                project: string;
+                /** @description The project's opaque id. */
+                project_id: string;
+                /** @description The session id the app sent. */
+                session_id: string;
+                /** @description Earliest trace start, RFC 3339. */
+                start_time: string;
+                /** @description Union of tags. */
+                tags: string[];
+                /** @description Token sums. */
+                token_count: components["schemas"]["TokenCount"];
+                /**
+                 * Format: int64
+                 * @description `token_count.completion`, under Phoenix's name.
+                 */
+                token_count_completion: number;
+                /**
+                 * Format: int64
+                 * @description `token_count.prompt`, under Phoenix's name.
+                 */
+                token_count_prompt: number;
+                /**
+                 * Format: int64
+                 * @description `token_count.total`, under Phoenix's name.
+                 */
+                token_count_total: number;
+                /** @description The session's traces in time order (its turns, in brief). */
+                traces: components["schemas"]["SessionTrace"][];
+                /** @description Distinct user ids, in order of first appearance. */
+                user_ids: string[];
+            };
+        };
+        /** @description `{"data": ...}`: how Phoenix answers with one item. */
+        Data_Vec_InsertedAnnotation: {
+            data: {
+                /** @description The annotation's opaque id. */
+                id: string;
+            }[];
+        };
+        /** @description The bulk delete's body. */
+        DeleteSessionsRequest: {
+            /**
+             * @description Sessions to delete, all of one kind: `id`s, or session ids the app sent
+             *     (each in one project only).
+             */
+            session_identifiers: string[];
+        };
         /** @description The JSON body of every error answer. */
         ErrorBody: {
+            /**
+             * @description The message again, where Phoenix's clients read it (FastAPI's
+             *     `{"detail": ...}`), so an error says what went wrong through either API.
+             */
+            detail: string;
             /** @description The error. */
             error: components["schemas"]["ErrorDetail"];
         };
@@ -315,7 +638,8 @@ export interface components {
         ErrorDetail: {
             /**
              * @description Stable machine-readable code: `invalid_parameter`, `invalid_body`,
-             *     `unauthorized`, `not_found`, `body_timeout`, `body_too_large`,
+             *     `unauthorized`, `not_found`, `forbidden`, `conflict`, `body_timeout`,
+             *     `body_too_large`,
              *     `unsupported_media_type`, `unsupported_encoding`, `unavailable`,
              *     `corrupt_data` or `internal`.
              */
@@ -327,27 +651,15 @@ export interface components {
         };
         /** @description `GET /healthz`. */
         HealthInfo: {
-            /**
-             * @description `ok`, or `failing` when the store does not read, write, or pass its
-             *     integrity check.
-             */
+            /** @description `ok`. */
             status: string;
-            /** @description What the store says of itself. */
-            store: components["schemas"]["StoreHealth"];
             /** @description Whether this server was built with the web UI embedded. */
             ui: boolean;
         };
-        /**
-         * @description An integrity check of the database's own structure (SQLite's
-         *     `quick_check` at start-up, `integrity_check` from `oi-sessions check`).
-         */
-        IntegrityCheck: {
-            /** @description When it ran, RFC 3339. */
-            checked_at: string;
-            /** @description What the check reported (`ok`, or the problems found). */
-            detail: string;
-            /** @description Whether the database passed. */
-            ok: boolean;
+        /** @description What was stored: its id. */
+        InsertedAnnotation: {
+            /** @description The annotation's opaque id. */
+            id: string;
         };
         /** @description A turn's input or output as shown to a reader. */
         Io: {
@@ -391,7 +703,10 @@ export interface components {
             metadata?: {
                 [key: string]: unknown;
             };
-            /** @description What is judged: `goal_completion`, `user_feedback`, `note`, ... */
+            /**
+             * @description What is judged: `goal_completion`, `user_feedback`, ...; `note` for a
+             *     note (its text in `explanation`).
+             */
             name: string;
             /**
              * Format: double
@@ -400,6 +715,8 @@ export interface components {
             score?: number | null;
             /** @description The session annotated (taken from the path for single writes). */
             session_id?: string;
+            /** @description Where it was written from: `API` (default) or `APP` (the web UI). */
+            source?: components["schemas"]["AnnotationSource"];
             /** @description The person who annotated, when known. */
             user_id?: string | null;
         };
@@ -440,6 +757,8 @@ export interface components {
                 score: number | null;
                 /** @description The session annotated. */
                 session_id: string;
+                /** @description Where it was written from. */
+                source: components["schemas"]["AnnotationSource"];
                 /** @description Last written, RFC 3339. */
                 updated_at: string;
                 /** @description Who annotated, when known. */
@@ -452,6 +771,13 @@ export interface components {
         Page_ProjectInfo: {
             /** @description The items. */
             data: {
+                /** @description What the project is, when someone said so. */
+                description: string | null;
+                /**
+                 * @description The project's stable opaque id, accepted wherever a project name is
+                 *     ([`crate::ids`]).
+                 */
+                id: string;
                 /** @description End of the latest trace, RFC 3339. */
                 last_activity: string | null;
                 /** @description Project name. */
@@ -477,10 +803,42 @@ export interface components {
             next_cursor: string | null;
         };
         /** @description One page of a list. */
+        Page_SessionAnnotationRow: {
+            /** @description The items. */
+            data: {
+                /** @description Who judged. */
+                annotator_kind: components["schemas"]["AnnotatorKind"];
+                /** @description First written, RFC 3339. */
+                created_at: string;
+                /** @description The annotation's opaque id. */
+                id: string;
+                /** @description See [`SessionAnnotationData::identifier`]. */
+                identifier: string;
+                /** @description Anything else. */
+                metadata: {
+                    [key: string]: unknown;
+                };
+                /** @description What is judged (`note` for a note). */
+                name: string;
+                /** @description The verdict (a note's text is its explanation). */
+                result: components["schemas"]["AnnotationResult"];
+                /** @description The session id the app sent. */
+                session_id: string;
+                /** @description Where it was written from. */
+                source: components["schemas"]["AnnotationSource"];
+                /** @description Last written, RFC 3339. */
+                updated_at: string;
+                /** @description Who annotated, when known. */
+                user_id: string | null;
+            }[];
+            /** @description Opaque cursor of the next page, `null` on the last page. */
+            next_cursor: string | null;
+        };
+        /** @description One page of a list. */
         Page_SessionInfo: {
             /** @description The items. */
             data: {
-                /** @description The session's annotations, summarized by name. */
+                /** @description The session's annotations, summarized by name (notes left out). */
                 annotations: components["schemas"]["AnnotationSummary"][];
                 /** @description Cost sums. */
                 cost: components["schemas"]["Cost"];
@@ -492,6 +850,8 @@ export interface components {
                 /** @description Latest trace end, RFC 3339. */
                 end_time: string;
                 first_input: null | components["schemas"]["Io"];
+                /** @description The session's opaque id, unique across projects ([`crate::ids`]). */
+                id: string;
                 last_output: null | components["schemas"]["Io"];
                 /** @description Turn latency percentiles. */
                 latency_ms: components["schemas"]["Latency"];
@@ -511,6 +871,8 @@ export interface components {
                 num_traces_with_error: number;
                 /** @description Project name. */
                 project: string;
+                /** @description The project's opaque id. */
+                project_id: string;
                 /** @description The session id the app sent. */
                 session_id: string;
                 /** @description Earliest trace start, RFC 3339. */
@@ -519,6 +881,23 @@ export interface components {
                 tags: string[];
                 /** @description Token sums. */
                 token_count: components["schemas"]["TokenCount"];
+                /**
+                 * Format: int64
+                 * @description `token_count.completion`, under Phoenix's name.
+                 */
+                token_count_completion: number;
+                /**
+                 * Format: int64
+                 * @description `token_count.prompt`, under Phoenix's name.
+                 */
+                token_count_prompt: number;
+                /**
+                 * Format: int64
+                 * @description `token_count.total`, under Phoenix's name.
+                 */
+                token_count_total: number;
+                /** @description The session's traces in time order (its turns, in brief). */
+                traces: components["schemas"]["SessionTrace"][];
                 /** @description Distinct user ids, in order of first appearance. */
                 user_ids: string[];
             }[];
@@ -526,44 +905,44 @@ export interface components {
             next_cursor: string | null;
         };
         /** @description One page of a list. */
-        Page_TraceInfo: {
+        Page_SpanRow: {
             /** @description The items. */
             data: {
-                /** @description Cost sums. */
-                cost: components["schemas"]["Cost"];
-                /** @description Trace end, RFC 3339. */
+                /** @description Attributes, `openinference.span.kind` left out (it is `span_kind`). */
+                attributes: {
+                    [key: string]: unknown;
+                };
+                /** @description Its trace and span ids. */
+                context: components["schemas"]["SpanContext"];
+                /** @description End, RFC 3339. */
                 end_time: string;
-                input: null | components["schemas"]["Io"];
-                /**
-                 * Format: double
-                 * @description `end_time - start_time`.
-                 */
-                latency_ms: number;
-                output: null | components["schemas"]["Io"];
-                /** @description Project name. */
-                project: string;
-                /** @description Hex id of the root span, when it has arrived. */
-                root_span_id: string | null;
-                /** @description Other session ids seen on the trace's spans. */
-                session_conflicts: string[];
-                /** @description The session the trace belongs to. */
-                session_id: string | null;
-                /**
-                 * Format: int64
-                 * @description Number of spans.
-                 */
-                span_count: number;
-                /** @description Trace start, RFC 3339. */
+                /** @description Events. */
+                events: components["schemas"]["SpanRowEvent"][];
+                /** @description The span's opaque id. */
+                id: string;
+                /** @description Span name. */
+                name: string;
+                /** @description Hex parent span id. */
+                parent_id: string | null;
+                /** @description OpenInference span kind (`LLM`, `CHAIN`, ...), `UNKNOWN` when none. */
+                span_kind: string;
+                /** @description Start, RFC 3339. */
                 start_time: string;
-                /** @description `error` when any span errored. */
-                status: components["schemas"]["TraceStatus"];
-                /** @description Token sums. */
-                token_count: components["schemas"]["TokenCount"];
-                /** @description Hex trace id. */
-                trace_id: string;
-                /** @description The trace's user. */
-                user_id: string | null;
+                /** @description `OK`, `ERROR` or `UNSET`. */
+                status_code: string;
+                /** @description Status message. */
+                status_message: string;
             }[];
+            /** @description Opaque cursor of the next page, `null` on the last page. */
+            next_cursor: string | null;
+        };
+        /** @description One page of a list. */
+        Page_TraceRow: {
+            /** @description The items. */
+            data: (components["schemas"]["TraceInfo"] & {
+                /** @description Its spans by start time, with `include_spans=true`. */
+                spans?: components["schemas"]["TraceSpan"][] | null;
+            })[];
             /** @description Opaque cursor of the next page, `null` on the last page. */
             next_cursor: string | null;
         };
@@ -605,6 +984,13 @@ export interface components {
         };
         /** @description A project in `GET /v1/projects`. */
         ProjectInfo: {
+            /** @description What the project is, when someone said so. */
+            description: string | null;
+            /**
+             * @description The project's stable opaque id, accepted wherever a project name is
+             *     ([`crate::ids`]).
+             */
+            id: string;
             /** @description End of the latest trace, RFC 3339. */
             last_activity: string | null;
             /** @description Project name. */
@@ -626,9 +1012,58 @@ export interface components {
              */
             traces_without_session: number;
         };
-        /** @description A session, as listed and as detailed. */
+        /** @description A session annotation as Phoenix's clients write it. */
+        SessionAnnotationData: {
+            /** @description Who judged. */
+            annotator_kind: components["schemas"]["AnnotatorKind"];
+            /** @description With `name` and the session, what a rewrite replaces (empty by default). */
+            identifier?: string | null;
+            /** @description Anything else. */
+            metadata?: {
+                [key: string]: unknown;
+            } | null;
+            /** @description What is judged; not `note` (notes go to `POST /v1/session_notes`). */
+            name: string;
+            result?: null | components["schemas"]["AnnotationResult"];
+            /** @description The session id the app sent (in one project only). */
+            session_id: string;
+        };
+        /** @description A session annotation as Phoenix's API returns it. */
+        SessionAnnotationRow: {
+            /** @description Who judged. */
+            annotator_kind: components["schemas"]["AnnotatorKind"];
+            /** @description First written, RFC 3339. */
+            created_at: string;
+            /** @description The annotation's opaque id. */
+            id: string;
+            /** @description See [`SessionAnnotationData::identifier`]. */
+            identifier: string;
+            /** @description Anything else. */
+            metadata: {
+                [key: string]: unknown;
+            };
+            /** @description What is judged (`note` for a note). */
+            name: string;
+            /** @description The verdict (a note's text is its explanation). */
+            result: components["schemas"]["AnnotationResult"];
+            /** @description The session id the app sent. */
+            session_id: string;
+            /** @description Where it was written from. */
+            source: components["schemas"]["AnnotationSource"];
+            /** @description Last written, RFC 3339. */
+            updated_at: string;
+            /** @description Who annotated, when known. */
+            user_id: string | null;
+        };
+        /**
+         * @description A session, as listed and as detailed.
+         *
+         *     `id`, `project_id`, `traces` and the flat `token_count_*` are Phoenix's
+         *     names for what the other fields also say, so Phoenix's clients read the
+         *     same answer.
+         */
         SessionInfo: {
-            /** @description The session's annotations, summarized by name. */
+            /** @description The session's annotations, summarized by name (notes left out). */
             annotations: components["schemas"]["AnnotationSummary"][];
             /** @description Cost sums. */
             cost: components["schemas"]["Cost"];
@@ -640,6 +1075,8 @@ export interface components {
             /** @description Latest trace end, RFC 3339. */
             end_time: string;
             first_input: null | components["schemas"]["Io"];
+            /** @description The session's opaque id, unique across projects ([`crate::ids`]). */
+            id: string;
             last_output: null | components["schemas"]["Io"];
             /** @description Turn latency percentiles. */
             latency_ms: components["schemas"]["Latency"];
@@ -659,6 +1096,8 @@ export interface components {
             num_traces_with_error: number;
             /** @description Project name. */
             project: string;
+            /** @description The project's opaque id. */
+            project_id: string;
             /** @description The session id the app sent. */
             session_id: string;
             /** @description Earliest trace start, RFC 3339. */
@@ -667,14 +1106,64 @@ export interface components {
             tags: string[];
             /** @description Token sums. */
             token_count: components["schemas"]["TokenCount"];
+            /**
+             * Format: int64
+             * @description `token_count.completion`, under Phoenix's name.
+             */
+            token_count_completion: number;
+            /**
+             * Format: int64
+             * @description `token_count.prompt`, under Phoenix's name.
+             */
+            token_count_prompt: number;
+            /**
+             * Format: int64
+             * @description `token_count.total`, under Phoenix's name.
+             */
+            token_count_total: number;
+            /** @description The session's traces in time order (its turns, in brief). */
+            traces: components["schemas"]["SessionTrace"][];
             /** @description Distinct user ids, in order of first appearance. */
             user_ids: string[];
+        };
+        /** @description A note as Phoenix's clients write it. */
+        SessionNoteData: {
+            /**
+             * @description Replaces the note of this identifier; without one, the note is added
+             *     under a fresh `px-session-note:<uuid>`.
+             */
+            identifier?: string | null;
+            /** @description The note's text. */
+            note: string;
+            /**
+             * @description The session's `id`, or the session id the app sent (in one project
+             *     only).
+             */
+            session_id: string;
         };
         /**
          * @description How the session list is sorted (the `sort` parameter).
          * @enum {string}
          */
         SessionSort: "start_time" | "end_time" | "num_traces" | "total_tokens" | "total_cost" | "duration";
+        /** @description A trace of a session, in brief (Phoenix's `SessionTraceData`). */
+        SessionTrace: {
+            /** @description Trace end, RFC 3339. */
+            end_time: string;
+            /** @description The trace's opaque id. */
+            id: string;
+            /** @description Trace start, RFC 3339. */
+            start_time: string;
+            /** @description Hex trace id. */
+            trace_id: string;
+        };
+        /** @description A span's trace and span ids. */
+        SpanContext: {
+            /** @description Hex span id. */
+            span_id: string;
+            /** @description Hex trace id. */
+            trace_id: string;
+        };
         /** @description A span event as ingest stores it (the shape of [`SpanInfo::events`]). */
         SpanEvent: {
             /** @description The event's attributes. */
@@ -719,6 +1208,44 @@ export interface components {
          * @enum {string}
          */
         SpanKind: "UNSPECIFIED" | "INTERNAL" | "SERVER" | "CLIENT" | "PRODUCER" | "CONSUMER";
+        /** @description A span in the span search (Phoenix's `Span`). */
+        SpanRow: {
+            /** @description Attributes, `openinference.span.kind` left out (it is `span_kind`). */
+            attributes: {
+                [key: string]: unknown;
+            };
+            /** @description Its trace and span ids. */
+            context: components["schemas"]["SpanContext"];
+            /** @description End, RFC 3339. */
+            end_time: string;
+            /** @description Events. */
+            events: components["schemas"]["SpanRowEvent"][];
+            /** @description The span's opaque id. */
+            id: string;
+            /** @description Span name. */
+            name: string;
+            /** @description Hex parent span id. */
+            parent_id: string | null;
+            /** @description OpenInference span kind (`LLM`, `CHAIN`, ...), `UNKNOWN` when none. */
+            span_kind: string;
+            /** @description Start, RFC 3339. */
+            start_time: string;
+            /** @description `OK`, `ERROR` or `UNSET`. */
+            status_code: string;
+            /** @description Status message. */
+            status_message: string;
+        };
+        /** @description An event of a [`SpanRow`]. */
+        SpanRowEvent: {
+            /** @description The event's attributes. */
+            attributes: {
+                [key: string]: unknown;
+            };
+            /** @description Event name. */
+            name: string;
+            /** @description When, RFC 3339. */
+            timestamp: string;
+        };
         /**
          * @description A span's OTLP status.
          * @enum {string}
@@ -740,16 +1267,6 @@ export interface components {
          * @enum {string}
          */
         StepKind: "LLM" | "TOOL" | "RETRIEVER" | "EMBEDDING" | "RERANKER" | "AGENT" | "CHAIN" | "GUARDRAIL" | "EVALUATOR";
-        /** @description See [`Store::health`]. */
-        StoreHealth: {
-            /** @description Why reading or writing failed, when one did. */
-            error: string | null;
-            integrity: null | components["schemas"]["IntegrityCheck"];
-            /** @description A read transaction answered. */
-            readable: boolean;
-            /** @description A write transaction committed. */
-            writable: boolean;
-        };
         /** @description Token counts. */
         TokenCount: {
             /**
@@ -779,6 +1296,8 @@ export interface components {
             cost: components["schemas"]["Cost"];
             /** @description Trace end, RFC 3339. */
             end_time: string;
+            /** @description The trace's opaque id. */
+            id: string;
             input: null | components["schemas"]["Io"];
             /**
              * Format: double
@@ -788,6 +1307,8 @@ export interface components {
             output: null | components["schemas"]["Io"];
             /** @description Project name. */
             project: string;
+            /** @description The project's opaque id. */
+            project_id: string;
             /** @description Hex id of the root span, when it has arrived. */
             root_span_id: string | null;
             /** @description Other session ids seen on the trace's spans. */
@@ -805,10 +1326,57 @@ export interface components {
             status: components["schemas"]["TraceStatus"];
             /** @description Token sums. */
             token_count: components["schemas"]["TokenCount"];
+            /**
+             * Format: int64
+             * @description `token_count.completion`, under Phoenix's name.
+             */
+            token_count_completion: number;
+            /**
+             * Format: int64
+             * @description `token_count.prompt`, under Phoenix's name.
+             */
+            token_count_prompt: number;
+            /**
+             * Format: int64
+             * @description `token_count.total`, under Phoenix's name.
+             */
+            token_count_total: number;
             /** @description Hex trace id. */
             trace_id: string;
             /** @description The trace's user. */
             user_id: string | null;
+        };
+        /**
+         * @description A trace in the trace list: its fields, and its spans in brief when asked
+         *     for (`include_spans=true`).
+         */
+        TraceRow: components["schemas"]["TraceInfo"] & {
+            /** @description Its spans by start time, with `include_spans=true`. */
+            spans?: components["schemas"]["TraceSpan"][] | null;
+        };
+        /**
+         * @description How the trace list is sorted (the `sort` parameter).
+         * @enum {string}
+         */
+        TraceSort: "start_time" | "latency_ms";
+        /** @description A span in brief (Phoenix's `TraceSpanData`). */
+        TraceSpan: {
+            /** @description End, RFC 3339. */
+            end_time: string;
+            /** @description The span's opaque id. */
+            id: string;
+            /** @description Span name. */
+            name: string;
+            /** @description Hex parent span id. */
+            parent_id: string | null;
+            /** @description Hex span id. */
+            span_id: string;
+            /** @description OpenInference span kind (`LLM`, `CHAIN`, ...), `UNKNOWN` when none. */
+            span_kind: string;
+            /** @description Start, RFC 3339. */
+            start_time: string;
+            /** @description `OK`, `ERROR` or `UNSET`. */
+            status_code: string;
         };
         /**
          * @description A trace's (a turn's) status: `error` when any of its spans errored.
@@ -846,6 +1414,11 @@ export interface components {
             /** @description The trace's user. */
             user_id: string | null;
         };
+        /** @description `PUT /v1/projects/{project}`'s body. */
+        UpdateProjectRequest: {
+            /** @description The new description; absent or null leaves it as it is. */
+            description?: string | null;
+        };
     };
     responses: never;
     parameters: never;
@@ -855,6 +1428,26 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    arizePhoenixVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The Phoenix release whose API this server implements */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+        };
+    };
     health: {
         parameters: {
             query?: never;
@@ -864,7 +1457,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The store reads, writes and passed its integrity check */
+            /** @description The store answers */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -873,13 +1466,13 @@ export interface operations {
                     "application/json": components["schemas"]["HealthInfo"];
                 };
             };
-            /** @description Something is not well: `store` says what */
-            503: {
+            /** @description The store does not answer */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HealthInfo"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -963,14 +1556,25 @@ export interface operations {
     };
     projects: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Page size, 1 to 1000 (default: every project on one page) */
+                limit?: number;
+                /** @description `next_cursor` of the previous page */
+                cursor?: string;
+                /** @description Projects whose name contains this text, case-insensitively */
+                name_contains?: string;
+                /** @description Phoenix's; accepted (there are no experiment projects here) */
+                include_experiment_projects?: boolean;
+                /** @description Phoenix's; accepted (there are no evaluator projects here) */
+                include_dataset_evaluator_projects?: boolean;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Every project */
+            /** @description Projects by name */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -979,8 +1583,220 @@ export interface operations {
                     "application/json": components["schemas"]["Page_ProjectInfo"];
                 };
             };
-            /** @description A query parameter was given */
+            /** @description A parameter is unknown or malformed */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    createProject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateProjectRequest"];
+            };
+        };
+        responses: {
+            /** @description The project */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_ProjectInfo"];
+                };
+            };
+            /** @description An empty or overlong name or description */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A project of that name exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getProject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project name or id */
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The project */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_ProjectInfo"];
+                };
+            };
+            /** @description No such project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    updateProject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project name or id */
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateProjectRequest"];
+            };
+        };
+        responses: {
+            /** @description The project */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_ProjectInfo"];
+                };
+            };
+            /** @description An overlong description */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteProject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project name or id */
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted with everything it held */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The default project cannot be deleted */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listSessionAnnotationsBySessionIds: {
+        parameters: {
+            query?: {
+                /** @description Annotations of these sessions (repeat the parameter) */
+                session_ids?: string[];
+                /** @description Annotations with these identifiers (repeat the parameter); with `session_ids`, both must hold */
+                identifier?: string[];
+                /** @description Only these names */
+                include_annotation_names?: string[];
+                /** @description Not these names */
+                exclude_annotation_names?: string[];
+                /** @description Page size, 1 to 10000 (default 10) */
+                limit?: number;
+                /** @description `next_cursor` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Project name or id */
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of annotations, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_SessionAnnotationRow"];
+                };
+            };
+            /** @description Neither `session_ids` nor `identifier`, or a parameter is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such project, or none of the sessions is in it */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -995,7 +1811,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Project name */
+                /** @description Project name or id */
                 project: string;
             };
             cookie?: never;
@@ -1053,6 +1869,58 @@ export interface operations {
             };
         };
     };
+    deleteSessionAnnotations: {
+        parameters: {
+            query?: {
+                /** @description Of this name */
+                name?: string;
+                /** @description With this identifier */
+                identifier?: string;
+                /** @description By this kind of annotator */
+                annotator_kind?: components["schemas"]["AnnotatorKind"];
+                /** @description Created at or after this time (ISO 8601; without an offset, UTC) */
+                start_time?: string;
+                /** @description Created before this time */
+                end_time?: string;
+                /** @description Without a time range: every annotation the other filters match */
+                delete_all?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description Project name or id */
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted (also when nothing matched) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Neither a whole time range nor `delete_all=true`, or a parameter is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     sessions: {
         parameters: {
             query?: {
@@ -1083,7 +1951,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description Project name */
+                /** @description Project name or id */
                 project: string;
             };
             cookie?: never;
@@ -1124,7 +1992,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Project name */
+                /** @description Project name or id */
                 project: string;
                 /** @description The session id the app sent */
                 session_id: string;
@@ -1158,7 +2026,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Project name */
+                /** @description Project name or id */
                 project: string;
                 /** @description The session id the app sent */
                 session_id: string;
@@ -1190,7 +2058,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Project name */
+                /** @description Project name or id */
                 project: string;
                 /** @description The session id the app sent */
                 session_id: string;
@@ -1224,7 +2092,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Project name */
+                /** @description Project name or id */
                 project: string;
                 /** @description The session id the app sent */
                 session_id: string;
@@ -1289,7 +2157,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Project name */
+                /** @description Project name or id */
                 project: string;
                 /** @description The session id the app sent */
                 session_id: string;
@@ -1337,7 +2205,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description Project name */
+                /** @description Project name or id */
                 project: string;
                 /** @description The session id the app sent */
                 session_id: string;
@@ -1375,6 +2243,70 @@ export interface operations {
             };
         };
     };
+    getSpans: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 1000 (default 100) */
+                limit?: number;
+                /** @description `next_cursor` of the previous page */
+                cursor?: string;
+                /** @description Spans that start at or after this time (ISO 8601; without an offset, UTC) */
+                start_time?: string;
+                /** @description Spans that start before this time */
+                end_time?: string;
+                /** @description Spans of these traces (32 hex digits; repeat the parameter) */
+                trace_id?: string[];
+                /** @description Spans with these ids (16 hex digits) */
+                span_id?: string[];
+                /** @description Children of this span; `null`: root spans */
+                parent_id?: string;
+                /** @description Spans with these names */
+                name?: string[];
+                /** @description Spans of these OpenInference kinds (LLM, CHAIN, TOOL, RETRIEVER, EMBEDDING, AGENT, RERANKER, GUARDRAIL, EVALUATOR, PROMPT, UNKNOWN) */
+                span_kind?: string[];
+                /** @description Spans with these statuses (OK, ERROR, UNSET) */
+                status_code?: string[];
+                /** @description `key:value`: spans whose attribute `key` is the value (JSON: a number, true/false, a quoted string; else text); repeat to require several */
+                attribute?: string[];
+            };
+            header?: never;
+            path: {
+                /** @description Project name or id */
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of spans, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_SpanRow"];
+                };
+            };
+            /** @description A parameter is unknown or malformed (it is named) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     traces: {
         parameters: {
             query?: {
@@ -1382,31 +2314,45 @@ export interface operations {
                 limit?: number;
                 /** @description `next_cursor` of the previous page */
                 cursor?: string;
+                /** @description What the list is sorted by (default start_time) */
+                sort?: components["schemas"]["TraceSort"];
+                /** @description Sort direction (default desc) */
+                order?: components["schemas"]["Order"];
                 /** @description Traces of this session only */
                 session_id?: string;
+                /** @description Traces of any of these sessions, each a session id or a session's opaque id (repeat the parameter) */
+                session_identifier?: string[];
                 /** @description Traces with (true) or without (false) a session id */
                 has_session?: boolean;
+                /** @description Traces with (true) or without (false) an errored span */
+                error?: boolean;
+                /** @description Traces that take at least this long */
+                min_latency_ms?: number;
+                /** @description Traces that take at most this long */
+                max_latency_ms?: number;
                 /** @description Traces that end at or after this RFC 3339 time */
                 start_time?: string;
                 /** @description Traces that start at or before this RFC 3339 time */
                 end_time?: string;
+                /** @description With each trace's spans in brief (`spans`) */
+                include_spans?: boolean;
             };
             header?: never;
             path: {
-                /** @description Project name */
+                /** @description Project name or id */
                 project: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description A page of traces, newest first */
+            /** @description A page of traces, newest first by default */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_TraceInfo"];
+                    "application/json": components["schemas"]["Page_TraceRow"];
                 };
             };
             /** @description A parameter is unknown or malformed */
@@ -1434,7 +2380,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Project name */
+                /** @description Project name or id */
                 project: string;
                 /** @description 32 hex digits */
                 trace_id: string;
@@ -1463,6 +2409,231 @@ export interface operations {
             };
             /** @description No such project or trace */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    annotateSessions: {
+        parameters: {
+            query?: {
+                /** @description Phoenix's; accepted: annotations are always stored before the answer */
+                sync?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AnnotateSessionsRequest"];
+            };
+        };
+        responses: {
+            /** @description The stored annotations' ids, in the order given */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_Vec_InsertedAnnotation"];
+                };
+            };
+            /** @description An annotation is invalid (`data[i].field` is named), or named `note`; nothing was stored */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A session does not exist (the ids are named); nothing was stored */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A session id is in several projects (they are named); nothing was stored */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    createSessionNote: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateSessionNoteRequest"];
+            };
+        };
+        responses: {
+            /** @description The note's id */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_InsertedAnnotation"];
+                };
+            };
+            /** @description An empty session id or note, or one over the limits */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such session */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The session id is in several projects (they are named) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeleteSessionsRequest"];
+            };
+        };
+        responses: {
+            /** @description Deleted, with their traces, spans and annotations */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No identifiers, or ids mixed with session ids */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A session id is in several projects (they are named); nothing was deleted */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The session's `id`, or the session id the app sent (when one project has it) */
+                session_identifier: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_SessionInfo"];
+                };
+            };
+            /** @description No such session */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The session id is in several projects (they are named) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The session's `id`, or the session id the app sent (when one project has it) */
+                session_identifier: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted with its traces, spans and annotations */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such session */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The session id is in several projects (they are named); nothing was deleted */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -5,7 +5,11 @@
 //! An annotation is identified by (project, session id, name, identifier): a
 //! second write with the same four replaces the first, so `user_feedback` from
 //! one user toggles instead of piling up, and distinct `identifier`s keep
-//! several annotations of one name (notes from different reviewers).
+//! several annotations of one name.
+//!
+//! A **note** is an annotation named [`NOTE`] whose explanation is the text: a
+//! remark, not a verdict. Notes are appended (each under a fresh identifier
+//! unless one is given) and left out of the summaries.
 
 use std::collections::BTreeMap;
 
@@ -23,6 +27,64 @@ pub const MAX_EXPLANATION_BYTES: usize = 64 * 1024;
 pub const MAX_METADATA_BYTES: usize = 64 * 1024;
 /// Most annotations in one bulk request.
 pub const MAX_BATCH: usize = 1000;
+/// The name of notes (Phoenix's): reserved for them, left out of summaries.
+pub const NOTE: &str = "note";
+
+/// A fresh identifier for a note, `<prefix>:<uuid v4>` (Phoenix's form), so
+/// that each note is appended rather than replacing the last one.
+pub fn note_identifier(prefix: &str) -> String {
+    let mut b = [0u8; 16];
+    // Without the OS's randomness, time and a counter still never repeat
+    // within this process.
+    if getrandom::fill(&mut b).is_err() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let now = crate::store::queries::now_ns() as u64;
+        b[..8].copy_from_slice(&now.to_le_bytes());
+        b[8..].copy_from_slice(&NEXT.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = crate::model::hex(&b);
+    format!(
+        "{prefix}:{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+/// Where an annotation was written from (Phoenix's `source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum AnnotationSource {
+    /// Through the API (a client, an evaluator run).
+    #[default]
+    Api,
+    /// In the web UI.
+    App,
+}
+
+impl AnnotationSource {
+    /// The stored and serialized name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnnotationSource::Api => "API",
+            AnnotationSource::App => "APP",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "API" => Some(AnnotationSource::Api),
+            "APP" => Some(AnnotationSource::App),
+            _ => None,
+        }
+    }
+}
 
 /// Who (or what) gave the verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
@@ -65,7 +127,8 @@ pub struct NewAnnotation {
     /// The session annotated (taken from the path for single writes).
     #[serde(default)]
     pub session_id: String,
-    /// What is judged: `goal_completion`, `user_feedback`, `note`, ...
+    /// What is judged: `goal_completion`, `user_feedback`, ...; `note` for a
+    /// note (its text in `explanation`).
     pub name: String,
     /// Who judged.
     #[serde(default)]
@@ -89,6 +152,9 @@ pub struct NewAnnotation {
     /// The person who annotated, when known.
     #[serde(default)]
     pub user_id: Option<String>,
+    /// Where it was written from: `API` (default) or `APP` (the web UI).
+    #[serde(default)]
+    pub source: AnnotationSource,
 }
 
 impl NewAnnotation {
@@ -185,6 +251,8 @@ pub struct Annotation {
     /// Who annotated, when known.
     #[schema(required = true)]
     pub user_id: Option<String>,
+    /// Where it was written from.
+    pub source: AnnotationSource,
     /// First written, RFC 3339.
     pub created_at: String,
     /// Last written, RFC 3339.
@@ -211,10 +279,11 @@ pub struct AnnotationSummary {
     pub stale: bool,
 }
 
-/// Summarizes annotations by name, names in order.
+/// Summarizes annotations by name, names in order; notes are remarks, not
+/// verdicts, and are left out.
 pub fn summarize(annotations: &[Annotation]) -> Vec<AnnotationSummary> {
     let mut by_name: BTreeMap<&str, (AnnotationSummary, f64, i64)> = BTreeMap::new();
-    for a in annotations {
+    for a in annotations.iter().filter(|a| a.name != NOTE) {
         let (summary, sum, scored) = by_name.entry(&a.name).or_insert_with(|| {
             (
                 AnnotationSummary {
@@ -287,6 +356,7 @@ mod tests {
             metadata: Map::new(),
             identifier: String::new(),
             user_id: None,
+            source: AnnotationSource::Api,
             created_at: String::new(),
             updated_at: String::new(),
             stale: false,
@@ -296,6 +366,7 @@ mod tests {
             make("goal", Some("missed"), Some(0.0)),
             make("goal", Some("met"), None),
             make("feedback", Some("thumbs_up"), None),
+            make(NOTE, None, None),
         ]);
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].name, "feedback");
@@ -303,5 +374,17 @@ mod tests {
         assert_eq!(s[1].count, 3);
         assert_eq!(s[1].mean_score, Some(0.5));
         assert_eq!(s[1].labels.get("met"), Some(&2));
+    }
+
+    #[test]
+    fn note_identifiers_are_fresh_uuids() {
+        let (a, b) = (
+            note_identifier("px-session-note"),
+            note_identifier("px-session-note"),
+        );
+        assert_ne!(a, b);
+        let uuid = a.strip_prefix("px-session-note:").unwrap();
+        assert_eq!(uuid.len(), 36);
+        assert_eq!(&uuid[14..15], "4", "version 4: {uuid}");
     }
 }

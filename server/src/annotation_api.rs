@@ -17,11 +17,12 @@ use crate::AppState;
 use crate::annotation::{Annotation, MAX_BATCH, NewAnnotation};
 use crate::api::blocking;
 use crate::error::{ApiError, ErrorBody};
+use crate::ids;
 use crate::model::Page;
 use crate::request::{Params, QueryParams, json_body};
 
 /// Reads a JSON body within the server's limits.
-async fn body<T: for<'de> Deserialize<'de>>(
+pub(crate) async fn body<T: for<'de> Deserialize<'de>>(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
@@ -42,7 +43,7 @@ fn validated(annotation: &NewAnnotation, index: Option<usize>) -> Result<(), Api
 #[utoipa::path(
     get, path = "/v1/projects/{project}/sessions/{session_id}/annotations", tag = "annotations",
     params(
-        ("project" = String, Path, description = "Project name"),
+        ("project" = String, Path, description = "Project name or id"),
         ("session_id" = String, Path, description = "The session id the app sent"),
     ),
     responses(
@@ -56,6 +57,7 @@ pub async fn list(
     params: Params,
 ) -> Result<Json<Page<Annotation>>, ApiError> {
     QueryParams::none(params)?;
+    let project = ids::project_name(&project);
     let data = blocking(&state, move |s| s.annotations(&project, &session_id)).await?;
     Ok(Json(Page {
         data,
@@ -68,7 +70,7 @@ pub async fn list(
 #[utoipa::path(
     post, path = "/v1/projects/{project}/sessions/{session_id}/annotations", tag = "annotations",
     params(
-        ("project" = String, Path, description = "Project name"),
+        ("project" = String, Path, description = "Project name or id"),
         ("session_id" = String, Path, description = "The session id the app sent"),
     ),
     request_body(content = NewAnnotation, content_type = "application/json"),
@@ -96,6 +98,7 @@ pub async fn create(
     }
     annotation.session_id = session_id;
     validated(&annotation, None)?;
+    let project = ids::project_name(&project);
     let mut stored = blocking(&state, move |s| {
         s.upsert_annotations(&project, &[annotation])
     })
@@ -118,7 +121,7 @@ pub struct AnnotationBatch {
 /// sessions of the project, in one transaction.
 #[utoipa::path(
     post, path = "/v1/projects/{project}/session_annotations", tag = "annotations",
-    params(("project" = String, Path, description = "Project name")),
+    params(("project" = String, Path, description = "Project name or id")),
     request_body(content = AnnotationBatch, content_type = "application/json"),
     responses(
         (status = 200, description = "The stored annotations, in the order given", body = Page<Annotation>),
@@ -147,6 +150,7 @@ pub async fn create_many(
     for (i, a) in batch.data.iter().enumerate() {
         validated(a, Some(i))?;
     }
+    let project = ids::project_name(&project);
     let data = blocking(&state, move |s| s.upsert_annotations(&project, &batch.data)).await?;
     Ok(Json(Page {
         data,
@@ -158,7 +162,7 @@ pub async fn create_many(
 #[utoipa::path(
     delete, path = "/v1/projects/{project}/sessions/{session_id}/annotations/{id}", tag = "annotations",
     params(
-        ("project" = String, Path, description = "Project name"),
+        ("project" = String, Path, description = "Project name or id"),
         ("session_id" = String, Path, description = "The session id the app sent"),
         ("id" = i64, Path, description = "The annotation's id"),
     ),
@@ -180,6 +184,7 @@ pub async fn delete(
             format!("annotation id must be an integer, got {id:?}"),
         )
     })?;
+    let project = ids::project_name(&project);
     blocking(&state, move |s| {
         s.delete_annotation(&project, &session_id, id)
     })

@@ -25,8 +25,11 @@ pub enum ErrorCode {
     Unauthorized,
     /// The project, session, trace, annotation or route does not exist.
     NotFound,
-    /// The request would clash with what is stored (an evaluator of that
-    /// name exists).
+    /// The request is understood but refused (the default project cannot be
+    /// deleted).
+    Forbidden,
+    /// The request names something ambiguously (a session id found in several
+    /// projects) or would clash with what is stored (a project that exists).
     Conflict,
     /// The body did not arrive in time.
     BodyTimeout,
@@ -57,6 +60,7 @@ impl ErrorCode {
             Self::InvalidBody => ("invalid_body", StatusCode::BAD_REQUEST, G::InvalidArgument),
             Self::Unauthorized => ("unauthorized", StatusCode::UNAUTHORIZED, G::Unauthenticated),
             Self::NotFound => ("not_found", StatusCode::NOT_FOUND, G::NotFound),
+            Self::Forbidden => ("forbidden", StatusCode::FORBIDDEN, G::PermissionDenied),
             Self::Conflict => ("conflict", StatusCode::CONFLICT, G::FailedPrecondition),
             Self::BodyTimeout => (
                 "body_timeout",
@@ -130,13 +134,17 @@ pub struct ApiError {
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
+    /// The message again, where Phoenix's clients read it (FastAPI's
+    /// `{"detail": ...}`), so an error says what went wrong through either API.
+    pub detail: String,
 }
 
 /// What went wrong.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Stable machine-readable code: `invalid_parameter`, `invalid_body`,
-    /// `unauthorized`, `not_found`, `conflict`, `body_timeout`, `body_too_large`,
+    /// `unauthorized`, `not_found`, `forbidden`, `conflict`, `body_timeout`,
+    /// `body_too_large`,
     /// `unsupported_media_type`, `unsupported_encoding`, `unavailable`,
     /// `corrupt_data` or `internal`.
     pub code: String,
@@ -178,7 +186,7 @@ impl ApiError {
         Self::new(ErrorCode::NotFound, format!("{what} not found"))
     }
 
-    /// 409 for a request that clashes with what is stored.
+    /// 409 for a request that is ambiguous or clashes with what is stored.
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Conflict, message)
     }
@@ -215,6 +223,7 @@ impl ApiError {
                 message: self.message.clone(),
                 parameter: self.parameter.clone(),
             },
+            detail: self.message.clone(),
         }
     }
 }
@@ -284,6 +293,7 @@ mod tests {
             InvalidBody,
             Unauthorized,
             NotFound,
+            Forbidden,
             Conflict,
             BodyTimeout,
             BodyTooLarge,

@@ -14,12 +14,14 @@ pub mod config;
 pub mod error;
 pub mod evaluation;
 pub mod grpc;
+pub mod ids;
 pub mod ingest;
 pub mod memory;
 pub mod messages;
 pub mod model;
 pub mod openapi;
 pub mod otlp;
+pub mod phoenix;
 pub mod pricing;
 pub mod request;
 pub mod semconv;
@@ -165,13 +167,22 @@ async fn require_key(State(state): State<AppState>, request: Request, next: Next
     next.run(request).await
 }
 
-/// The HTTP router: OTLP ingest, the JSON API, health, the OpenAPI document and
-/// the web UI.
+/// The HTTP router: OTLP ingest, the JSON API (ours and Phoenix's), health,
+/// the OpenAPI document and the web UI.
 pub fn app(state: AppState) -> Router {
     let protected = Router::new()
         .route("/v1/traces", post(ingest::export))
         .route("/v1/logs", post(ingest::export_logs))
-        .route("/v1/projects", get(api::projects))
+        .route(
+            "/v1/projects",
+            get(api::projects).post(phoenix::projects::create),
+        )
+        .route(
+            "/v1/projects/{project}",
+            get(phoenix::projects::get)
+                .put(phoenix::projects::update)
+                .delete(phoenix::projects::delete),
+        )
         .route("/v1/projects/{project}/sessions", get(api::sessions))
         .route(
             "/v1/projects/{project}/sessions/{session_id}",
@@ -191,7 +202,9 @@ pub fn app(state: AppState) -> Router {
         )
         .route(
             "/v1/projects/{project}/session_annotations",
-            post(annotation_api::create_many),
+            post(annotation_api::create_many)
+                .get(phoenix::annotations::list)
+                .delete(phoenix::annotations::delete),
         )
         .route(
             "/v1/projects/{project}/settings",
@@ -219,8 +232,24 @@ pub fn app(state: AppState) -> Router {
             "/v1/projects/{project}/evaluation_jobs",
             get(evaluation::api::jobs),
         )
+        .route("/v1/projects/{project}/spans", get(phoenix::spans::list))
         .route("/v1/projects/{project}/traces", get(api::traces))
         .route("/v1/projects/{project}/traces/{trace_id}", get(api::trace))
+        .route(
+            "/v1/sessions/{session_identifier}",
+            get(phoenix::sessions::get).delete(phoenix::sessions::delete),
+        )
+        .route(
+            "/v1/sessions/delete",
+            post(phoenix::sessions::delete_many)
+                .get(phoenix::sessions::get_named_delete)
+                .delete(phoenix::sessions::delete_named_delete),
+        )
+        .route(
+            "/v1/session_annotations",
+            post(phoenix::annotations::annotate),
+        )
+        .route("/v1/session_notes", post(phoenix::annotations::note))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_key,
@@ -228,6 +257,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(protected)
         .route("/healthz", get(api::health))
+        .route("/arize_phoenix_version", get(phoenix::version))
         .route("/openapi.json", get(api::openapi))
         .fallback(ui::serve)
         .with_state(state)

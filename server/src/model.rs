@@ -217,8 +217,14 @@ pub struct Page<T> {
 /// A project in `GET /v1/projects`.
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ProjectInfo {
+    /// The project's stable opaque id, accepted wherever a project name is
+    /// ([`crate::ids`]).
+    pub id: String,
     /// Project name.
     pub name: String,
+    /// What the project is, when someone said so.
+    #[schema(required = true)]
+    pub description: Option<String>,
     /// Number of traces.
     pub trace_count: i64,
     /// Number of sessions.
@@ -241,12 +247,20 @@ pub struct Latency {
 }
 
 /// A session, as listed and as detailed.
+///
+/// `id`, `project_id`, `traces` and the flat `token_count_*` are Phoenix's
+/// names for what the other fields also say, so Phoenix's clients read the
+/// same answer.
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct SessionInfo {
+    /// The session's opaque id, unique across projects ([`crate::ids`]).
+    pub id: String,
     /// The session id the app sent.
     pub session_id: String,
     /// Project name.
     pub project: String,
+    /// The project's opaque id.
+    pub project_id: String,
     /// Earliest trace start, RFC 3339.
     pub start_time: String,
     /// Latest trace end, RFC 3339.
@@ -271,11 +285,19 @@ pub struct SessionInfo {
     pub last_output: Option<Io>,
     /// Token sums.
     pub token_count: TokenCount,
+    /// `token_count.prompt`, under Phoenix's name.
+    pub token_count_prompt: i64,
+    /// `token_count.completion`, under Phoenix's name.
+    pub token_count_completion: i64,
+    /// `token_count.total`, under Phoenix's name.
+    pub token_count_total: i64,
     /// Cost sums.
     pub cost: Cost,
     /// Turn latency percentiles.
     pub latency_ms: Latency,
-    /// The session's annotations, summarized by name.
+    /// The session's traces in time order (its turns, in brief).
+    pub traces: Vec<SessionTrace>,
+    /// The session's annotations, summarized by name (notes left out).
     pub annotations: Vec<crate::annotation::AnnotationSummary>,
     /// When its last trace arrived at the server, RFC 3339.
     pub last_activity: String,
@@ -316,6 +338,19 @@ impl SessionStatus {
     }
 }
 
+
+/// A trace of a session, in brief (Phoenix's `SessionTraceData`).
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct SessionTrace {
+    /// The trace's opaque id.
+    pub id: String,
+    /// Hex trace id.
+    pub trace_id: String,
+    /// Trace start, RFC 3339.
+    pub start_time: String,
+    /// Trace end, RFC 3339.
+    pub end_time: String,
+}
 
 /// A turn: one trace of a session, read as a conversation step.
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
@@ -371,10 +406,14 @@ impl From<TraceInfo> for Turn {
 /// A trace in a list.
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct TraceInfo {
+    /// The trace's opaque id.
+    pub id: String,
     /// Hex trace id.
     pub trace_id: String,
     /// Project name.
     pub project: String,
+    /// The project's opaque id.
+    pub project_id: String,
     /// The session the trace belongs to.
     #[schema(required = true)]
     pub session_id: Option<String>,
@@ -402,10 +441,107 @@ pub struct TraceInfo {
     pub output: Option<Io>,
     /// Token sums.
     pub token_count: TokenCount,
+    /// `token_count.prompt`, under Phoenix's name.
+    pub token_count_prompt: i64,
+    /// `token_count.completion`, under Phoenix's name.
+    pub token_count_completion: i64,
+    /// `token_count.total`, under Phoenix's name.
+    pub token_count_total: i64,
     /// Cost sums.
     pub cost: Cost,
     /// Number of spans.
     pub span_count: i64,
+}
+
+/// A trace in the trace list: its fields, and its spans in brief when asked
+/// for (`include_spans=true`).
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct TraceRow {
+    /// The trace.
+    #[serde(flatten)]
+    pub trace: TraceInfo,
+    /// Its spans by start time, with `include_spans=true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spans: Option<Vec<TraceSpan>>,
+}
+
+/// A span in brief (Phoenix's `TraceSpanData`).
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct TraceSpan {
+    /// The span's opaque id.
+    pub id: String,
+    /// Hex span id.
+    pub span_id: String,
+    /// Hex parent span id.
+    #[schema(required = true)]
+    pub parent_id: Option<String>,
+    /// Span name.
+    pub name: String,
+    /// OpenInference span kind (`LLM`, `CHAIN`, ...), `UNKNOWN` when none.
+    pub span_kind: String,
+    /// `OK`, `ERROR` or `UNSET`.
+    pub status_code: String,
+    /// Start, RFC 3339.
+    pub start_time: String,
+    /// End, RFC 3339.
+    pub end_time: String,
+}
+
+/// A span with its trace, as the span search returns it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectSpan {
+    /// Hex trace id.
+    pub trace_id: String,
+    /// The span.
+    pub span: SpanInfo,
+}
+
+/// A span in the span search (Phoenix's `Span`).
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct SpanRow {
+    /// The span's opaque id.
+    pub id: String,
+    /// Span name.
+    pub name: String,
+    /// Its trace and span ids.
+    pub context: SpanContext,
+    /// OpenInference span kind (`LLM`, `CHAIN`, ...), `UNKNOWN` when none.
+    pub span_kind: String,
+    /// Hex parent span id.
+    #[schema(required = true)]
+    pub parent_id: Option<String>,
+    /// Start, RFC 3339.
+    pub start_time: String,
+    /// End, RFC 3339.
+    pub end_time: String,
+    /// `OK`, `ERROR` or `UNSET`.
+    pub status_code: String,
+    /// Status message.
+    pub status_message: String,
+    /// Attributes, `openinference.span.kind` left out (it is `span_kind`).
+    pub attributes: Map<String, Value>,
+    /// Events.
+    pub events: Vec<SpanRowEvent>,
+}
+
+/// A span's trace and span ids.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct SpanContext {
+    /// Hex trace id.
+    pub trace_id: String,
+    /// Hex span id.
+    pub span_id: String,
+}
+
+/// An event of a [`SpanRow`].
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct SpanRowEvent {
+    /// Event name.
+    pub name: String,
+    /// When, RFC 3339.
+    pub timestamp: String,
+    /// The event's attributes.
+    pub attributes: Map<String, Value>,
 }
 
 /// A span as the trace detail shows it.
@@ -512,11 +648,37 @@ pub fn rfc3339(ns: i64) -> String {
     humantime::format_rfc3339_nanos(t).to_string()
 }
 
-/// Parses an RFC 3339 UTC time into Unix nanoseconds.
+/// Parses an RFC 3339 time into Unix nanoseconds: `Z`, a numeric offset
+/// (`+02:00`, as Python's `isoformat()` writes), or none (UTC, as Phoenix reads
+/// a time without one).
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    let t = humantime::parse_rfc3339_weak(s).ok()?;
+    let (local, offset_s) = split_offset(s)?;
+    let t = humantime::parse_rfc3339_weak(local).ok()?;
     let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
-    i64::try_from(d.as_nanos()).ok()
+    i64::try_from(d.as_nanos())
+        .ok()?
+        .checked_sub(offset_s.checked_mul(1_000_000_000)?)
+}
+
+/// The time without its numeric offset, and the offset in seconds east of UTC.
+fn split_offset(s: &str) -> Option<(&str, i64)> {
+    // an offset follows the time of day: `...T12:00:00+02:00`, `...+0200`
+    let at = s
+        .rfind(['+', '-'])
+        .filter(|&i| i > 10 && s[..i].contains(':'));
+    let Some(at) = at else {
+        return Some((s, 0));
+    };
+    let digits: String = s[at + 1..].chars().filter(|c| *c != ':').collect();
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (h, m): (i64, i64) = (digits[..2].parse().ok()?, digits[2..].parse().ok()?);
+    if h > 23 || m > 59 {
+        return None;
+    }
+    let sign = if s.as_bytes()[at] == b'-' { -1 } else { 1 };
+    Some((&s[..at], sign * (h * 3600 + m * 60)))
 }
 
 /// A span's OTLP kind, stored and shown by its name.
@@ -582,6 +744,13 @@ pub enum SpanStatus {
 }
 
 impl SpanStatus {
+    /// Every status with its upper-case name (Phoenix's `status_code`).
+    pub const UPPER: [(SpanStatus, &'static str); 3] = [
+        (SpanStatus::Unset, "UNSET"),
+        (SpanStatus::Ok, "OK"),
+        (SpanStatus::Error, "ERROR"),
+    ];
+
     /// The status of an OTLP status code (unknown codes read as unset).
     pub fn from_code(code: i64) -> Self {
         match code {
@@ -589,6 +758,23 @@ impl SpanStatus {
             2 => Self::Error,
             _ => Self::Unset,
         }
+    }
+
+    /// The OTLP status code.
+    pub fn code(self) -> i64 {
+        match self {
+            Self::Unset => 0,
+            Self::Ok => 1,
+            Self::Error => 2,
+        }
+    }
+
+    /// The upper-case name (`OK`, `ERROR`, `UNSET`).
+    pub fn upper_name(self) -> &'static str {
+        Self::UPPER
+            .iter()
+            .find(|(s, _)| *s == self)
+            .map_or("UNSET", |(_, n)| n)
     }
 }
 
@@ -632,5 +818,21 @@ mod tests {
             Some(1_795_615_864_000_000_000)
         );
         assert_eq!(parse_rfc3339("yesterday"), None);
+        // offsets, as Python's isoformat() writes them, and none (UTC)
+        assert_eq!(
+            parse_rfc3339("2026-11-25T16:11:04.481083091+02:00"),
+            Some(ns)
+        );
+        assert_eq!(
+            parse_rfc3339("2026-11-25T09:11:04.481083091-0500"),
+            Some(ns)
+        );
+        assert_eq!(parse_rfc3339("2026-11-25T14:11:04.481083091"), Some(ns));
+        assert_eq!(
+            parse_rfc3339("2026-11-25T14:11:04.481083091+00:00"),
+            Some(ns)
+        );
+        assert_eq!(parse_rfc3339("2026-11-25T14:11:04+25:00"), None);
+        assert_eq!(parse_rfc3339("2026-11-25T14:11:04+2:00"), None);
     }
 }

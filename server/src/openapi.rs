@@ -9,28 +9,37 @@ use std::sync::OnceLock;
 
 use utoipa::OpenApi;
 
-use crate::annotation::{Annotation, AnnotationSummary, AnnotatorKind, NewAnnotation};
+use crate::annotation::{
+    Annotation, AnnotationSource, AnnotationSummary, AnnotatorKind, NewAnnotation,
+};
 use crate::annotation_api::AnnotationBatch;
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::model::{
-    Cost, HealthInfo, Io, Latency, ProjectInfo, SessionInfo, SpanEvent, SpanInfo, SpanKind,
-    SpanStatus, TokenCount, TraceDetail, TraceInfo, TraceStatus, Turn,
+    Cost, HealthInfo, Io, Latency, ProjectInfo, SessionInfo, SessionTrace, SpanContext, SpanEvent,
+    SpanInfo, SpanKind, SpanRow, SpanRowEvent, SpanStatus, TokenCount, TraceDetail, TraceInfo,
+    TraceRow, TraceSpan, TraceStatus, Turn,
 };
 use crate::evaluation::api::{
     BackfillRequest, Evaluator, ProjectSettingsInfo, ProjectSettingsUpdate,
 };
 use crate::evaluation::spec::{EvaluatorKind, EvaluatorSpec, LlmEndpoint, Rule, Scope, Speaker};
+use crate::phoenix::annotations::{
+    AnnotateSessionsRequest, AnnotationResult, CreateSessionNoteRequest, InsertedAnnotation,
+    SessionAnnotationData, SessionAnnotationRow, SessionNoteData,
+};
+use crate::phoenix::projects::{CreateProjectRequest, UpdateProjectRequest};
+use crate::phoenix::sessions::DeleteSessionsRequest;
 use crate::steps::{Step, StepKind};
 use crate::store::{
     Backfill, EvaluationJob, IntegrityCheck, JobCounts, JobState, Order, SessionSort,
-    SessionStatus, StoreHealth,
+    SessionStatus, StoreHealth, TraceSort,
 };
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "oi-sessions",
-        description = "Sessions of LLM applications: OTLP ingest, sessions, turns, traces and session annotations.",
+        description = "Sessions of LLM applications: OTLP ingest, sessions, turns, traces and session annotations; and Phoenix's REST API for them.",
         license(name = "Apache-2.0"),
     ),
     paths(
@@ -58,12 +67,29 @@ use crate::store::{
         crate::evaluation::api::create_backfill,
         crate::evaluation::api::get_backfill,
         crate::evaluation::api::jobs,
+        crate::phoenix::version,
+        crate::phoenix::sessions::get,
+        crate::phoenix::sessions::delete,
+        crate::phoenix::sessions::delete_many,
+        crate::phoenix::annotations::annotate,
+        crate::phoenix::annotations::note,
+        crate::phoenix::annotations::list,
+        crate::phoenix::annotations::delete,
+        crate::phoenix::spans::list,
+        crate::phoenix::projects::get,
+        crate::phoenix::projects::create,
+        crate::phoenix::projects::update,
+        crate::phoenix::projects::delete,
     ),
     components(schemas(
-        Annotation, AnnotationBatch, AnnotationSummary, AnnotatorKind, Cost, ErrorBody,
-        ErrorDetail, HealthInfo, Io, Latency, NewAnnotation, Order, ProjectInfo, SessionInfo,
-        SessionSort, SpanInfo, SpanKind, Step, StepKind, StoreHealth, IntegrityCheck,
-        SpanEvent, SpanStatus, TokenCount, TraceDetail, TraceInfo, TraceStatus, Turn,
+        Annotation, AnnotationBatch, AnnotationSource, AnnotationSummary, AnnotatorKind, Cost,
+        ErrorBody, ErrorDetail, HealthInfo, Io, Latency, NewAnnotation, Order, ProjectInfo,
+        SessionInfo, SessionSort, SessionTrace, SpanInfo, SpanKind, Step, StepKind, SpanEvent,
+        SpanStatus, TokenCount, TraceDetail, TraceInfo, TraceRow, TraceSort, TraceSpan,
+        TraceStatus, Turn, SpanRow, SpanContext, SpanRowEvent, AnnotateSessionsRequest,
+        AnnotationResult, CreateSessionNoteRequest, InsertedAnnotation, SessionAnnotationData,
+        SessionAnnotationRow, SessionNoteData, CreateProjectRequest, UpdateProjectRequest,
+        DeleteSessionsRequest, StoreHealth, IntegrityCheck,
         SessionStatus, ProjectSettingsInfo, ProjectSettingsUpdate, Evaluator, EvaluatorSpec,
         EvaluatorKind, Scope, LlmEndpoint, Rule, Speaker, JobCounts, JobState, EvaluationJob,
         Backfill, BackfillRequest,
@@ -76,6 +102,7 @@ use crate::store::{
         (name = "evaluations", description = "Online evaluation: evaluators judging sessions that go idle, their jobs and backfills, and the project settings they follow"),
         (name = "ingest", description = "OTLP/HTTP trace ingest"),
         (name = "server", description = "The server itself"),
+        (name = "phoenix", description = "Phoenix's REST API for sessions, session annotations and notes, spans and projects, for Phoenix's own clients (docs/phoenix.md); the project, session and trace lists above are Phoenix's too"),
     )
 )]
 struct ApiDoc;

@@ -207,7 +207,7 @@ pub async fn json_body<T: DeserializeOwned>(
 
 /// Decodes one `application/x-www-form-urlencoded` component strictly: `+`
 /// is a space, `%` must start two hex digits, the result must be UTF-8.
-fn decode_component(text: &str) -> Option<String> {
+pub(crate) fn decode_component(text: &str) -> Option<String> {
     let mut bytes = Vec::with_capacity(text.len());
     let mut rest = text.as_bytes();
     while let Some((&b, tail)) = rest.split_first() {

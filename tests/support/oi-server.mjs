@@ -1,12 +1,14 @@
 // A real `oi-sessions serve` for the Node tests (node/test-e2e, the example
-// chats' end-to-end tests, the UI's browser tests): free ports, its SQLite file
-// in a temp dir, ready once it has printed its `listening` lines (its sockets
-// are bound then).
+// chats' end-to-end tests, the UI's browser tests, tests/phoenix): free ports,
+// its SQLite file in a temp dir or a fresh schema of the PostgreSQL test
+// database (`postgresSchema()`), ready once it has printed its `listening`
+// lines (its sockets are bound then).
 //
 // The server answers an export only after the spans are committed, so a test
 // reads the API right after its provider's forceFlush()/shutdown(): no polling.
 // Node built-ins only, so any package of the repository can import it.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,17 +33,42 @@ export function serverBuilt() {
 }
 
 /**
- * Starts `oi-sessions serve` on 127.0.0.1:0 (and gRPC on another free port
- * when `grpc`). Resolves to `{ base, grpc, dataDir, stop }` once it listens:
- * `base` is `http://127.0.0.1:<port>`, `grpc` `127.0.0.1:<port>` or undefined,
- * `stop()` sends SIGTERM, waits for the exit and removes the data.
+ * A fresh schema of the PostgreSQL test database
+ * ($OI_SESSIONS_TEST_DATABASE_URL, printed by `scripts/postgres.sh`), made
+ * with `psql` (which comes with PostgreSQL): `{ url, drop() }`, `url` a
+ * database URL whose connections work in it.
  */
-export async function startServer({ grpc = false, timeoutMs = 15_000 } = {}) {
+export function postgresSchema() {
+  const base = (process.env.OI_SESSIONS_TEST_DATABASE_URL ?? "").trim();
+  if (!base) {
+    throw new Error(
+      'OI_SESSIONS_TEST_DATABASE_URL is not set: run `export OI_SESSIONS_TEST_DATABASE_URL="$(bash scripts/postgres.sh)"` first',
+    );
+  }
+  const schema = `oi_js_${randomUUID().replaceAll("-", "").slice(0, 12)}`;
+  const psql = (sql) => execFileSync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", base, "-c", sql], { stdio: "pipe" });
+  psql(`CREATE SCHEMA "${schema}"`);
+  const sep = base.includes("?") ? "&" : "?";
+  return {
+    url: `${base}${sep}options=${encodeURIComponent(`-c search_path=${schema}`)}`,
+    drop: () => psql(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`),
+  };
+}
+
+/**
+ * Starts `oi-sessions serve` on 127.0.0.1:0 (and gRPC on another free port
+ * when `grpc`), storing in PostgreSQL at `databaseUrl` when given. Resolves to
+ * `{ base, grpc, dataDir, stop }` once it listens: `base` is
+ * `http://127.0.0.1:<port>`, `grpc` `127.0.0.1:<port>` or undefined, `stop()`
+ * sends SIGTERM, waits for the exit and removes the data directory.
+ */
+export async function startServer({ grpc = false, databaseUrl, timeoutMs = 15_000 } = {}) {
   const bin = serverBinary();
   const dataDir = mkdtempSync(join(tmpdir(), "oi-sessions-test-"));
+  const storage = databaseUrl ? ["--database-url", databaseUrl] : [];
   const child = spawn(
     bin,
-    ["serve", "--http-addr", "127.0.0.1:0", "--grpc-addr", grpc ? "127.0.0.1:0" : "off", "--data-dir", dataDir],
+    ["serve", "--http-addr", "127.0.0.1:0", "--grpc-addr", grpc ? "127.0.0.1:0" : "off", "--data-dir", dataDir, ...storage],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   // the log, read all along (a full pipe would block the server), kept for errors

@@ -1,6 +1,7 @@
 """A real `oi-sessions serve` for the Python tests: free ports, its SQLite file
-in a temp dir, ready once it has printed its `listening` lines (its sockets are
-bound then), stopped with SIGTERM.
+in a temp dir (or a fresh schema of the PostgreSQL test database:
+`postgres_schema()`), ready once it has printed its `listening` lines (its
+sockets are bound then), stopped with SIGTERM.
 
 The server answers an export only after the spans are committed, so a test
 reads the API right after its exporter's `shutdown()`/`force_flush()`: no
@@ -15,8 +16,11 @@ import os
 import re
 import signal
 import subprocess
+import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +44,45 @@ def server_binary() -> Path:
     )
 
 
-class Server:
-    """`http`: the base URL (`http://127.0.0.1:<port>`); `grpc`: `127.0.0.1:<port>`."""
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A fresh schema of the PostgreSQL test database
+    (`$OI_SESSIONS_TEST_DATABASE_URL`, printed by `scripts/postgres.sh`),
+    dropped afterwards; yields a URL whose connections work in it. Created with
+    `psql`, which comes with PostgreSQL."""
+    base = os.environ.get("OI_SESSIONS_TEST_DATABASE_URL", "").strip()
+    if not base:
+        raise RuntimeError(
+            "OI_SESSIONS_TEST_DATABASE_URL is not set: run "
+            '`export OI_SESSIONS_TEST_DATABASE_URL="$(bash scripts/postgres.sh)"` first'
+        )
+    schema = f"oi_py_{uuid.uuid4().hex[:12]}"
 
-    def __init__(self, data_dir: Path, extra_args: list[str] | None = None) -> None:
+    def psql(sql: str) -> None:
+        subprocess.run(
+            ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", base, "-c", sql],
+            check=True,
+            capture_output=True,
+        )
+
+    psql(f'CREATE SCHEMA "{schema}"')
+    try:
+        sep = "&" if "?" in base else "?"
+        yield f"{base}{sep}options=" + urllib.parse.quote(f"-c search_path={schema}", safe="")
+    finally:
+        psql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+class Server:
+    """`http`: the base URL (`http://127.0.0.1:<port>`); `grpc`: `127.0.0.1:<port>`.
+    Stores in `data_dir` (SQLite), or in PostgreSQL at `database_url`."""
+
+    def __init__(
+        self, data_dir: Path, database_url: str | None = None, extra_args: list[str] | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.log = data_dir / "server.log"
+        storage = ["--database-url", database_url] if database_url else []
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen(
                 [
@@ -57,6 +94,7 @@ class Server:
                     "127.0.0.1:0",
                     "--data-dir",
                     str(data_dir),
+                    *storage,
                     *(extra_args or []),
                 ],
                 stdout=subprocess.PIPE,

@@ -20,7 +20,7 @@ use super::judge::{self, JudgeError};
 use super::rules::{self, Verdict};
 use super::spec::{EvaluatorKind, EvaluatorSpec};
 use crate::AppState;
-use crate::annotation::{AnnotatorKind, MAX_EXPLANATION_BYTES, NewAnnotation};
+use crate::annotation::{AnnotationSource, AnnotatorKind, MAX_EXPLANATION_BYTES, NewAnnotation};
 use crate::model::{TraceDetail, Turn, rfc3339, unhex};
 use crate::store::queries::now_ns;
 use crate::store::{EvaluationJob, JobOutcome, NewJob, PageQuery, Store, StoreError};
@@ -314,6 +314,8 @@ fn annotation(spec: &EvaluatorSpec, version: i64, job: &EvaluationJob, verdict: 
         metadata,
         identifier: format!("{}@v{version}", spec.name),
         user_id: None,
+        // written by a program through the server, not by a person in the UI
+        source: AnnotationSource::Api,
     }
 }
 

@@ -534,8 +534,7 @@ pub(super) fn finish_job(
         )?;
         super::queries::upsert_annotations(
             tx,
-            &job.project,
-            std::slice::from_ref(annotation),
+            [(job.project.as_str(), annotation)],
             Some(job.activity_ns),
         )?;
     }

@@ -18,9 +18,13 @@
 //!   with its (trace id, span id) and read by the trace rules with its span's
 //!   facts, whichever of the two arrived first.
 //! - **Keys.** A trace is keyed by (project, trace id) and a session by
-//!   (project, session id): the same session id in two projects is two sessions.
-//!   An annotation is keyed by (project, session id, name, identifier): writing
-//!   the same key again replaces it. Deleting a session deletes its annotations.
+//!   (project, session id): the same session id in two projects is two sessions
+//!   ([`Store::sessions_named`] finds every project that has one). An
+//!   annotation is keyed by (project, session id, name, identifier): writing
+//!   the same key again replaces it. Deleting a session deletes its
+//!   annotations; deleting a project deletes everything it holds.
+//! - **All or nothing.** Every call that writes is one transaction: a request's
+//!   annotations, a bulk delete of sessions, a project's deletion.
 //! - **Ordering of reads.** Lists are stable under keyset paging: every sort has
 //!   the row id as its tie-breaker, and cursors are opaque strings that only the
 //!   backend that issued them decodes.
@@ -38,16 +42,17 @@ pub mod sql;
 pub mod sqlite;
 
 use serde::Serialize;
+use serde_json::Value;
 
-use crate::annotation::{Annotation, NewAnnotation};
+use crate::annotation::{Annotation, AnnotatorKind, NewAnnotation};
 pub use crate::model::SessionStatus;
 pub use evaluations::{
     Backfill, EvaluationJob, IdleSession, JobCounts, JobOutcome, JobQuery, JobState, NewJob,
     ProjectSettings, Put, StoredEvaluator,
 };
 use crate::model::{
-    EventRecord, Page, ProjectInfo, SessionInfo, SpanRecord, TraceDetail, TraceInfo, Turn, hex,
-    unhex,
+    EventRecord, Page, ProjectInfo, ProjectSpan, SessionInfo, SpanRecord, SpanStatus, TraceDetail,
+    TraceInfo, TraceSpan, Turn, hex, unhex,
 };
 
 /// Why a storage call failed.
@@ -56,7 +61,8 @@ pub enum StoreError {
     /// The project, session or trace does not exist.
     #[error("{0} not found")]
     NotFound(&'static str),
-    /// What was to be created exists already (an evaluator of that name).
+    /// What was to be created exists already (a project or an evaluator of
+    /// that name).
     #[error("{0} already exists")]
     AlreadyExists(&'static str),
     /// The cursor was not issued by this query.
@@ -174,19 +180,125 @@ pub struct SessionQuery {
     pub status: Option<SessionStatus>,
 }
 
+/// How the trace list is sorted (the `sort` parameter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum TraceSort {
+    /// Trace start.
+    #[default]
+    StartTime,
+    /// End minus start.
+    LatencyMs,
+}
+
+impl TraceSort {
+    /// All sort keys with their query-parameter names.
+    pub const ALL: &[(&'static str, TraceSort)] = &[
+        ("start_time", TraceSort::StartTime),
+        ("latency_ms", TraceSort::LatencyMs),
+    ];
+
+    /// The query-parameter name.
+    pub fn name(self) -> &'static str {
+        match self {
+            TraceSort::StartTime => "start_time",
+            TraceSort::LatencyMs => "latency_ms",
+        }
+    }
+}
+
 /// The trace list query.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TraceQuery {
     /// Paging.
     pub page: PageQuery,
+    /// Sort key.
+    pub sort: TraceSort,
+    /// Sort direction (newest, or slowest, first by default).
+    pub order: Order,
     /// Traces of this session only.
     pub session_id: Option<String>,
+    /// Traces of any of these sessions (with `session_id`, of any of them all).
+    pub session_ids: Vec<String>,
     /// Traces with (true) or without (false) a session.
     pub has_session: Option<bool>,
+    /// Traces with (true) or without (false) an errored span.
+    pub has_error: Option<bool>,
+    /// Traces that take at least this long (ns).
+    pub min_latency_ns: Option<i64>,
+    /// Traces that take at most this long (ns).
+    pub max_latency_ns: Option<i64>,
     /// Traces that end at or after this time (Unix ns).
     pub start_ns: Option<i64>,
     /// Traces that start at or before this time (Unix ns).
     pub end_ns: Option<i64>,
+}
+
+/// Which spans by their parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParentFilter {
+    /// Roots: spans without a parent.
+    Root,
+    /// Children of this span.
+    Of([u8; 8]),
+}
+
+/// The span search (every filter narrows; lists match any of their values).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpanQuery {
+    /// Paging; newest span first.
+    pub page: PageQuery,
+    /// Spans that start at or after this time (Unix ns).
+    pub start_ns: Option<i64>,
+    /// Spans that start before this time (Unix ns).
+    pub end_ns: Option<i64>,
+    /// Spans of these traces.
+    pub trace_ids: Vec<[u8; 16]>,
+    /// Spans with these span ids.
+    pub span_ids: Vec<[u8; 8]>,
+    /// Spans by parent.
+    pub parent: Option<ParentFilter>,
+    /// Spans with these names.
+    pub names: Vec<String>,
+    /// Spans of these OpenInference kinds (`UNKNOWN`: spans without one).
+    pub kinds: Vec<String>,
+    /// Spans with these statuses.
+    pub statuses: Vec<SpanStatus>,
+    /// Spans whose attribute `key` equals the value (numbers by value, so `1`
+    /// matches `1.0`); all must hold.
+    pub attributes: Vec<(String, Value)>,
+}
+
+/// A project's session annotations, filtered; at least one of `session_ids`
+/// and `identifiers` narrows it (the API insists).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AnnotationQuery {
+    /// Paging; the newest annotation first.
+    pub page: PageQuery,
+    /// Annotations of these sessions.
+    pub session_ids: Vec<String>,
+    /// Annotations with these identifiers.
+    pub identifiers: Vec<String>,
+    /// Only these names, when any are given.
+    pub include_names: Vec<String>,
+    /// Not these names.
+    pub exclude_names: Vec<String>,
+}
+
+/// Which of a project's session annotations a bulk delete removes: all that
+/// match every filter given.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AnnotationFilter {
+    /// Of this name.
+    pub name: Option<String>,
+    /// With this identifier.
+    pub identifier: Option<String>,
+    /// By this kind of annotator.
+    pub annotator_kind: Option<AnnotatorKind>,
+    /// Created at or after this time (Unix ns).
+    pub created_from_ns: Option<i64>,
+    /// Created before this time (Unix ns).
+    pub created_before_ns: Option<i64>,
 }
 
 /// What a write did.
@@ -209,8 +321,28 @@ pub trait Store: Send + Sync + 'static {
     /// changes nothing. An event may arrive before its span: it is kept, and
     /// the span's write reads it (the state does not depend on the order).
     fn write_events(&self, events: &[EventRecord]) -> Result<WriteOutcome, StoreError>;
-    /// Every project.
+    /// Every project, by name.
     fn projects(&self) -> Result<Vec<ProjectInfo>, StoreError>;
+    /// One project.
+    fn project(&self, project: &str) -> Result<ProjectInfo, StoreError>;
+    /// Creates an empty project (`AlreadyExists` when the name is taken).
+    fn create_project(
+        &self,
+        name: &str,
+        description: Option<&str>,
+    ) -> Result<ProjectInfo, StoreError>;
+    /// Sets a project's description (`None` leaves it as it is).
+    fn update_project(
+        &self,
+        project: &str,
+        description: Option<&str>,
+    ) -> Result<ProjectInfo, StoreError>;
+    /// Deletes a project with all it holds: sessions, traces, spans, events,
+    /// annotations.
+    fn delete_project(&self, project: &str) -> Result<(), StoreError>;
+    /// Where each of these session ids is: a (session id, project) pair per
+    /// project that has it, by session id then project.
+    fn sessions_named(&self, session_ids: &[String]) -> Result<Vec<(String, String)>, StoreError>;
     /// A page of a project's sessions.
     fn sessions(
         &self,
@@ -228,8 +360,21 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Page<Turn>, StoreError>;
     /// Deletes a session with its traces and spans.
     fn delete_session(&self, project: &str, session_id: &str) -> Result<(), StoreError>;
+    /// Deletes sessions, each given as (project, session id), in one
+    /// transaction; those that do not exist are skipped. Returns how many were
+    /// deleted.
+    fn delete_sessions(&self, sessions: &[(String, String)]) -> Result<usize, StoreError>;
     /// A page of a project's traces, newest first.
     fn traces(&self, project: &str, query: &TraceQuery) -> Result<Page<TraceInfo>, StoreError>;
+    /// The spans of these traces of a project in brief, each trace's by start
+    /// time, as (hex trace id, spans).
+    fn span_summaries(
+        &self,
+        project: &str,
+        trace_ids: &[[u8; 16]],
+    ) -> Result<Vec<(String, Vec<TraceSpan>)>, StoreError>;
+    /// A page of a project's spans, newest first.
+    fn spans(&self, project: &str, query: &SpanQuery) -> Result<Page<ProjectSpan>, StoreError>;
     /// One trace with every span.
     fn trace(&self, project: &str, trace_id: &[u8; 16]) -> Result<TraceDetail, StoreError>;
     /// Creates or replaces session annotations, keyed by (project, session id,
@@ -241,11 +386,31 @@ pub trait Store: Send + Sync + 'static {
         project: &str,
         annotations: &[NewAnnotation],
     ) -> Result<Vec<Annotation>, StoreError>;
+    /// As [`Store::upsert_annotations`], each annotation in its own project,
+    /// given as (project, annotation): all in one transaction.
+    fn upsert_annotations_in(
+        &self,
+        annotations: &[(String, NewAnnotation)],
+    ) -> Result<Vec<Annotation>, StoreError>;
     /// A session's annotations, oldest first.
     fn annotations(&self, project: &str, session_id: &str) -> Result<Vec<Annotation>, StoreError>;
+    /// A page of a project's session annotations, newest first.
+    fn list_annotations(
+        &self,
+        project: &str,
+        query: &AnnotationQuery,
+    ) -> Result<Page<Annotation>, StoreError>;
     /// Deletes one annotation of a session.
     fn delete_annotation(&self, project: &str, session_id: &str, id: i64)
     -> Result<(), StoreError>;
+    /// Deletes a project's session annotations that match the filter; returns
+    /// how many.
+    fn delete_annotations(
+        &self,
+        project: &str,
+        filter: &AnnotationFilter,
+    ) -> Result<u64, StoreError>;
+
     /// What the store can say of itself: whether it answers reads, whether a
     /// write commits (a small one, every call: a full disk shows here), and
     /// the outcome of its last integrity check.

@@ -13,15 +13,19 @@ use serde_json::{Map, Value};
 use super::evaluations::{self, session_idle_ns, status_at};
 use super::sql::{Args, SpanTables, SqlBackend, SqlRow, SqlTx, SqlValue};
 use super::{
-    Backfill, EvaluationJob, IdleSession, JobCounts, JobOutcome, JobQuery, NewJob,
-    ProjectSettings, Put, SessionStatus, StoredEvaluator,
-    Cursor, Order, PageQuery, SessionQuery, SessionSort, Store, StoreError, StoreHealth,
-    TraceQuery, WriteOutcome,
+    AnnotationFilter, AnnotationQuery, Backfill, Cursor, EvaluationJob, IdleSession, JobCounts,
+    JobOutcome, JobQuery, NewJob, Order, PageQuery, ParentFilter, ProjectSettings, Put,
+    SessionQuery, SessionSort, SessionStatus, SpanQuery, Store, StoreError, StoreHealth,
+    StoredEvaluator, TraceQuery, TraceSort, WriteOutcome,
 };
-use crate::annotation::{Annotation, AnnotationSummary, AnnotatorKind, NewAnnotation, summarize};
+use crate::annotation::{
+    Annotation, AnnotationSource, AnnotationSummary, AnnotatorKind, NewAnnotation, summarize,
+};
+use crate::ids;
 use crate::model::{
-    EventFacts, EventRecord, Io, Latency, Page, ProjectInfo, SessionInfo, SpanFacts, SpanInfo,
-    SpanKind, SpanRecord, TraceDetail, TraceInfo, TraceStatus, TraceSummary, Turn, hex, rfc3339,
+    EventFacts, EventRecord, Io, Latency, Page, ProjectInfo, ProjectSpan, SessionInfo,
+    SessionTrace, SpanFacts, SpanInfo, SpanKind, SpanRecord, SpanStatus, TraceDetail, TraceInfo,
+    TraceSpan, TraceStatus, TraceSummary, Turn, hex, rfc3339,
 };
 
 /// Largest page a backend returns, whatever the caller asks (the API bounds
@@ -229,12 +233,16 @@ fn session_row(
     cutoff: IdleCutoff,
 ) -> Result<(i64, SessionInfo), StoreError> {
     let (start, end) = (r.int(2)?, r.int(3)?);
+    let session_id = r.text(1)?;
+    let token_count = r.tokens(6)?;
     let last_activity = r.int(12)?;
     Ok((
         r.int(0)?,
         SessionInfo {
-            session_id: r.text(1)?,
+            id: ids::session(project, &session_id),
+            session_id,
             project: project.to_owned(),
+            project_id: ids::project(project),
             start_time: rfc3339(start),
             end_time: rfc3339(end),
             duration_ms: (end - start) as f64 / 1e6,
@@ -245,9 +253,13 @@ fn session_row(
             metadata: Map::new(),
             first_input: None,
             last_output: None,
-            token_count: r.tokens(6)?,
+            token_count,
+            token_count_prompt: token_count.prompt,
+            token_count_completion: token_count.completion,
+            token_count_total: token_count.total,
             cost: r.cost(9)?,
             latency_ms: Latency::default(),
+            traces: Vec::new(),
             annotations: Vec::new(),
             last_activity: rfc3339(last_activity),
             last_activity_ns: last_activity,
@@ -301,11 +313,15 @@ fn trace_cols(tx: &dyn SqlTx) -> String {
 
 fn trace_row(r: &mut SqlRow, project: &str) -> Result<(i64, TraceInfo), StoreError> {
     let (start, end) = (r.int(4)?, r.int(5)?);
+    let trace_id = hex(r.blob(1)?);
+    let token_count = r.tokens(15)?;
     Ok((
         r.int(0)?,
         TraceInfo {
-            trace_id: hex(r.blob(1)?),
+            id: ids::trace(project, &trace_id),
+            trace_id,
             project: project.to_owned(),
+            project_id: ids::project(project),
             session_id: r.opt_text(2)?,
             session_conflicts: r.json(3)?,
             start_time: rfc3339(start),
@@ -316,48 +332,78 @@ fn trace_row(r: &mut SqlRow, project: &str) -> Result<(i64, TraceInfo), StoreErr
             root_span_id: r.opt_blob(8)?.map(hex),
             input: io_from(r.opt_text(9)?, r.opt_text(10)?, r.opt_text(11)?),
             output: io_from(r.opt_text(12)?, r.opt_text(13)?, r.opt_text(14)?),
-            token_count: r.tokens(15)?,
+            token_count,
+            token_count_prompt: token_count.prompt,
+            token_count_completion: token_count.completion,
+            token_count_total: token_count.total,
             cost: r.cost(18)?,
             span_count: r.int(21)?,
         },
     ))
 }
 
-/// Finishes a trace list query (`sql` selects [`trace_cols`] then the start
-/// time, its conditions so far bound in `a`), ordered by start time and paged
-/// after `cursor`.
+/// The expression of `traces t` a trace sort orders by (an integer).
+fn trace_sort_column(sort: TraceSort) -> &'static str {
+    match sort {
+        TraceSort::StartTime => "t.start_ns",
+        TraceSort::LatencyMs => "(t.end_ns - t.start_ns)",
+    }
+}
+
+/// Finishes a trace list query (`sql` selects [`trace_cols`] then the sort
+/// value `column`, its conditions so far bound in `a`), ordered by `column` and
+/// paged after `cursor`.
 #[allow(clippy::too_many_arguments)]
 fn trace_page(
     tx: &mut dyn SqlTx,
     project: &str,
     mut sql: String,
     mut a: Args,
+    column: &str,
     cursor: Option<&Cursor>,
     order: Order,
     limit: usize,
     scope: &str,
 ) -> Result<(Vec<TraceInfo>, Option<String>), StoreError> {
-    let (after, order_by) = keyset(
-        &mut a,
-        cursor,
-        int_value,
-        "t.start_ns",
-        "t.id",
-        order,
-        limit,
-    )?;
+    let (after, order_by) = keyset(&mut a, cursor, int_value, column, "t.id", order, limit)?;
     sql.push_str(&after);
     sql.push_str(&order_by);
     let rows = tx
         .query(&sql, &a.0)?
         .into_iter()
         .map(|mut r| {
-            let start = r.int(4)?.to_string();
-            trace_row(&mut r, project).map(|(id, t)| (id, start, t))
+            let value = r.int(22)?.to_string();
+            trace_row(&mut r, project).map(|(id, t)| (id, value, t))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
     let (data, next) = paged(rows, limit, scope);
     Ok((data.into_iter().map(|(_, t)| t).collect(), next))
+}
+
+/// The columns of `spans` that [`span_row`] reads first, in its order.
+pub const SPAN_INFO_COLUMNS: &str =
+    "span_id, parent_span_id, name, kind, status_code, status_message, start_ns, end_ns";
+
+/// A span from the [`SPAN_INFO_COLUMNS`] at the start of a row, with its
+/// attributes and events as the backend decoded them.
+pub fn span_row(
+    r: &mut SqlRow,
+    attributes: Map<String, Value>,
+    events: Vec<Value>,
+) -> Result<SpanInfo, StoreError> {
+    Ok(SpanInfo {
+        span_id: hex(r.blob(0)?),
+        parent_span_id: r.opt_blob(1)?.map(hex),
+        name: r.text(2)?,
+        kind: span_kind(&r.text(3)?)?,
+        status: SpanStatus::from_code(r.int(4)?),
+        status_message: r.text(5)?,
+        start_time: rfc3339(r.int(6)?),
+        end_time: rfc3339(r.int(7)?),
+        attributes,
+        events,
+        step: None,
+    })
 }
 
 /// The columns of `spans` that [`facts_row`] reads, in its order; a backend
@@ -485,7 +531,8 @@ fn fill_sessions(
     let d = tx.dialect();
     let sql = format!(
         "SELECT t.session_rowid, t.user_id, t.tags, t.metadata, t.input_value, t.input_mime, {},
-                t.output_value, t.output_mime, {}, t.end_ns - t.start_ns
+                t.output_value, t.output_mime, {}, t.end_ns - t.start_ns, t.trace_id, t.start_ns,
+                t.end_ns
          FROM traces t WHERE t.session_rowid {}
          ORDER BY t.session_rowid, t.start_ns, t.id",
         d.raw_input(),
@@ -516,6 +563,13 @@ fn fill_sessions(
             s.last_output = Some(out);
         }
         latencies[i].push(r.int(10)? as f64 / 1e6);
+        let trace_id = hex(r.blob(11)?);
+        s.traces.push(SessionTrace {
+            id: ids::trace(&s.project, &trace_id),
+            trace_id,
+            start_time: rfc3339(r.int(12)?),
+            end_time: rfc3339(r.int(13)?),
+        });
     }
     let names: Vec<String> = sessions.iter().map(|(_, s)| s.session_id.clone()).collect();
     let mut annotations = annotation_summaries(tx, pid, names)?;
@@ -586,7 +640,7 @@ pub fn refresh_sessions(tx: &mut dyn SqlTx, ids: &[i64]) -> Result<(), StoreErro
 
 /// The columns [`annotation_row`] reads, from `session_annotations`.
 const ANNOTATION_COLS: &str = "id, session_id, name, identifier, annotator_kind, label, score,
-    explanation, metadata, user_id, created_ns, updated_ns,
+    explanation, metadata, user_id, created_ns, updated_ns, source,
     evaluated_activity_ns IS NOT NULL AND evaluated_activity_ns < COALESCE(
       (SELECT s.last_activity_ns FROM sessions s
        WHERE s.project_id = session_annotations.project_id
@@ -594,6 +648,7 @@ const ANNOTATION_COLS: &str = "id, session_id, name, identifier, annotator_kind,
 
 fn annotation_row(r: &mut SqlRow) -> Result<Annotation, StoreError> {
     let kind = r.text(4)?;
+    let source = r.text(12)?;
     Ok(Annotation {
         id: r.int(0)?,
         session_id: r.text(1)?,
@@ -606,9 +661,11 @@ fn annotation_row(r: &mut SqlRow) -> Result<Annotation, StoreError> {
         explanation: r.opt_text(7)?,
         metadata: r.json(8)?,
         user_id: r.opt_text(9)?,
+        source: AnnotationSource::parse(&source)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown annotation source {source:?}")))?,
         created_at: rfc3339(r.int(10)?),
         updated_at: rfc3339(r.int(11)?),
-        stale: r.bool(12)?,
+        stale: r.bool(13)?,
     })
 }
 
@@ -652,33 +709,36 @@ fn annotation_summaries(
         .collect())
 }
 
-/// Creates or replaces annotations; any unknown session fails the whole call.
-/// `evaluated_activity_ns`: the session's last activity an evaluator judged
-/// (its verdict is stale once the session has newer traces); `None` for
-/// people's and clients' annotations.
-pub(super) fn upsert_annotations(
+/// Creates or replaces annotations, each in its project; any unknown project
+/// or session fails the whole call. `evaluated_activity_ns`: the session's
+/// last activity an evaluator judged (its verdict is stale once the session
+/// has newer traces); `None` for people's and clients' annotations.
+pub(super) fn upsert_annotations<'a>(
     tx: &mut dyn SqlTx,
-    project: &str,
-    annotations: &[NewAnnotation],
+    annotations: impl IntoIterator<Item = (&'a str, &'a NewAnnotation)>,
     evaluated_activity_ns: Option<i64>,
 ) -> Result<Vec<Annotation>, StoreError> {
-    let pid = project_rowid(tx, project)?;
     let now = now_ns();
     let sql = format!(
         "INSERT INTO session_annotations
            (project_id, session_id, name, identifier, annotator_kind, label, score,
-            explanation, metadata, user_id, created_ns, updated_ns, evaluated_activity_ns)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)
+            explanation, metadata, user_id, created_ns, updated_ns, source, evaluated_activity_ns)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13)
          ON CONFLICT (project_id, session_id, name, identifier) DO UPDATE SET
            annotator_kind = excluded.annotator_kind, label = excluded.label,
            score = excluded.score, explanation = excluded.explanation,
            metadata = excluded.metadata, user_id = excluded.user_id,
-           updated_ns = excluded.updated_ns,
+           updated_ns = excluded.updated_ns, source = excluded.source,
            evaluated_activity_ns = excluded.evaluated_activity_ns
          RETURNING {ANNOTATION_COLS}"
     );
-    let mut stored = Vec::with_capacity(annotations.len());
-    for a in annotations {
+    let mut pids: HashMap<&str, i64> = HashMap::new();
+    let mut stored = Vec::new();
+    for (project, a) in annotations {
+        let pid = match pids.get(project) {
+            Some(pid) => *pid,
+            None => *pids.entry(project).or_insert(project_rowid(tx, project)?),
+        };
         // every session must exist: an annotation of nothing is a mistake
         session_rowid(tx, pid, &a.session_id)?;
         let mut row = tx
@@ -696,6 +756,7 @@ pub(super) fn upsert_annotations(
                     SqlValue::Json(Value::Object(a.metadata.clone())),
                     a.user_id.clone().into(),
                     now.into(),
+                    a.source.as_str().into(),
                     evaluated_activity_ns.into(),
                 ],
             )?
@@ -812,6 +873,276 @@ fn list_sessions(
     })
 }
 
+/// The projects matching `condition` over `projects p` (its parameters in
+/// `args`), by name.
+fn project_rows(
+    tx: &mut dyn SqlTx,
+    condition: &str,
+    args: &[SqlValue],
+) -> Result<Vec<ProjectInfo>, StoreError> {
+    let mut projects = tx
+        .query(
+            &format!(
+                "SELECT p.name,
+                    (SELECT count(*) FROM traces t WHERE t.project_id = p.id),
+                    (SELECT count(*) FROM sessions s WHERE s.project_id = p.id),
+                    (SELECT max(t.end_ns) FROM traces t WHERE t.project_id = p.id),
+                    (SELECT count(*) FROM traces t
+                       WHERE t.project_id = p.id AND t.session_rowid IS NULL),
+                    p.description
+                 FROM projects p WHERE {condition}"
+            ),
+            args,
+        )?
+        .into_iter()
+        .map(|mut r| {
+            let name = r.text(0)?;
+            Ok(ProjectInfo {
+                id: ids::project(&name),
+                name,
+                description: r.opt_text(5)?,
+                trace_count: r.int(1)?,
+                session_count: r.int(2)?,
+                last_activity: r.opt_int(3)?.map(rfc3339),
+                traces_without_session: r.int(4)?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    // Byte order, the same in every backend whatever its collation.
+    projects.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(projects)
+}
+
+fn one_project(tx: &mut dyn SqlTx, project: &str) -> Result<ProjectInfo, StoreError> {
+    project_rows(tx, "p.name = $1", &[project.into()])?
+        .pop()
+        .ok_or(StoreError::NotFound("project"))
+}
+
+/// Deletes a session of a project with its traces, spans, events and
+/// annotations.
+fn delete_session_in<B: SqlBackend>(
+    tx: &mut dyn SqlTx,
+    pid: i64,
+    session_id: &str,
+) -> Result<(), StoreError> {
+    let rowid = B::Spans::lock_session_for_delete(tx, pid, session_id)?;
+    B::Spans::delete_spans_of_session(tx, pid, rowid)?;
+    tx.execute(
+        "DELETE FROM span_events WHERE project_id = $1
+         AND trace_id IN (SELECT trace_id FROM traces WHERE session_rowid = $2)",
+        &[pid.into(), rowid.into()],
+    )?;
+    tx.execute(
+        "DELETE FROM traces WHERE session_rowid = $1",
+        &[rowid.into()],
+    )?;
+    tx.execute("DELETE FROM sessions WHERE id = $1", &[rowid.into()])?;
+    tx.execute(
+        "DELETE FROM session_annotations WHERE project_id = $1 AND session_id = $2",
+        &[pid.into(), session_id.into()],
+    )?;
+    tx.execute(
+        "DELETE FROM evaluation_jobs WHERE project_id = $1 AND session_id = $2",
+        &[pid.into(), session_id.into()],
+    )?;
+    Ok(())
+}
+
+/// The OpenInference kind a span is listed under (`UNKNOWN` without one).
+pub const UNKNOWN_KIND: &str = "UNKNOWN";
+
+/// Whether an attribute value is the value a span search asks for: numbers
+/// compare as numbers (`1` finds `1.0`), everything else as JSON.
+pub fn attribute_matches(stored: Option<&Value>, wanted: &Value) -> bool {
+    match (stored, wanted) {
+        (Some(Value::Number(a)), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        (Some(a), b) => a == b,
+        (None, _) => false,
+    }
+}
+
+/// `IN ($n, ...)` over blobs (ids), one parameter each.
+fn in_blobs(a: &mut Args, ids: impl IntoIterator<Item = Vec<u8>>) -> String {
+    let list: Vec<String> = ids
+        .into_iter()
+        .map(|id| a.add(SqlValue::Blob(id)))
+        .collect();
+    format!("IN ({})", list.join(", "))
+}
+
+/// The span search: filters in SQL, attributes checked on the decoded spans,
+/// newest (highest row id) first, as many candidates read as it takes to fill
+/// a page.
+fn search_spans<B: SqlBackend>(
+    tx: &mut dyn SqlTx,
+    project: &str,
+    q: &SpanQuery,
+) -> Result<Page<ProjectSpan>, StoreError> {
+    let scope = "spans";
+    let cursor = decode_cursor(&q.page, scope)?;
+    let limit = page_limit(&q.page);
+    let pid = project_rowid(tx, project)?;
+    let d = tx.dialect();
+    let mut a = Args::default();
+    let mut sql = format!(
+        "SELECT s.id FROM spans s WHERE s.project_id = {}",
+        a.add(pid)
+    );
+    if let Some(start) = q.start_ns {
+        sql.push_str(&format!(" AND s.start_ns >= {}", a.add(start)));
+    }
+    if let Some(end) = q.end_ns {
+        sql.push_str(&format!(" AND s.start_ns < {}", a.add(end)));
+    }
+    if !q.trace_ids.is_empty() {
+        let list = in_blobs(&mut a, q.trace_ids.iter().map(|t| t.to_vec()));
+        sql.push_str(&format!(" AND s.trace_id {list}"));
+    }
+    if !q.span_ids.is_empty() {
+        let list = in_blobs(&mut a, q.span_ids.iter().map(|t| t.to_vec()));
+        sql.push_str(&format!(" AND s.span_id {list}"));
+    }
+    match q.parent {
+        Some(ParentFilter::Root) => sql.push_str(" AND s.parent_span_id IS NULL"),
+        Some(ParentFilter::Of(parent)) => {
+            let p = a.add(SqlValue::Blob(parent.to_vec()));
+            sql.push_str(&format!(" AND s.parent_span_id = {p}"));
+        }
+        None => {}
+    }
+    if !q.names.is_empty() {
+        let p = a.add(SqlValue::TextList(q.names.clone()));
+        sql.push_str(&format!(" AND s.name {}", d.in_texts(&p)));
+    }
+    if !q.kinds.is_empty() {
+        let p = a.add(SqlValue::TextList(q.kinds.clone()));
+        let unknown = if q.kinds.iter().any(|k| k == UNKNOWN_KIND) {
+            " OR s.oi_kind IS NULL"
+        } else {
+            ""
+        };
+        sql.push_str(&format!(" AND (s.oi_kind {}{unknown})", d.in_texts(&p)));
+    }
+    if !q.statuses.is_empty() {
+        let codes = q.statuses.iter().map(|s| s.code()).collect();
+        let p = a.add(SqlValue::IntList(codes));
+        sql.push_str(&format!(" AND s.status_code {}", d.in_ints(&p)));
+    }
+    // Attributes are in the span bodies: without such a filter one page of
+    // candidates is the page, with one a batch at a time is checked.
+    let batch = if q.attributes.is_empty() {
+        limit + 1
+    } else {
+        (limit + 1).max(256)
+    };
+    let mut after = cursor.map(|c| c.id);
+    let mut found: Vec<(i64, ProjectSpan)> = Vec::new();
+    loop {
+        let mut args = Args(a.0.clone());
+        let mut page_sql = sql.clone();
+        if let Some(id) = after {
+            page_sql.push_str(&format!(" AND s.id < {}", args.add(id)));
+        }
+        page_sql.push_str(&format!(
+            " ORDER BY s.id DESC LIMIT {}",
+            args.add(batch as i64)
+        ));
+        let candidates = tx
+            .query(&page_sql, &args.0)?
+            .iter()
+            .map(|r| r.int(0))
+            .collect::<Result<Vec<i64>, _>>()?;
+        let mut spans: HashMap<i64, ProjectSpan> = B::Spans::spans_by_rowid(tx, &candidates)?
+            .into_iter()
+            .map(|(id, trace_id, span)| {
+                let trace_id = hex(&trace_id);
+                (id, ProjectSpan { trace_id, span })
+            })
+            .collect();
+        for id in &candidates {
+            let span = spans
+                .remove(id)
+                .ok_or_else(|| StoreError::Corrupt(format!("span {id} vanished")))?;
+            if q.attributes
+                .iter()
+                .all(|(k, v)| attribute_matches(span.span.attributes.get(k), v))
+            {
+                found.push((*id, span));
+            }
+        }
+        if found.len() > limit || candidates.len() < batch {
+            break;
+        }
+        after = candidates.last().copied();
+    }
+    let next_cursor = if found.len() > limit {
+        found.truncate(limit);
+        found.last().map(|(id, _)| {
+            Cursor {
+                scope: scope.to_owned(),
+                value: String::new(),
+                id: *id,
+            }
+            .encode()
+        })
+    } else {
+        None
+    };
+    let mut data: Vec<ProjectSpan> = found.into_iter().map(|(_, s)| s).collect();
+    for s in &mut data {
+        s.span.step = crate::steps::step_of(&s.span.name, &s.span.attributes);
+    }
+    Ok(Page { data, next_cursor })
+}
+
+/// A project's session annotations, filtered, newest first.
+fn list_annotations(
+    tx: &mut dyn SqlTx,
+    project: &str,
+    q: &AnnotationQuery,
+) -> Result<Page<Annotation>, StoreError> {
+    let scope = "annotations";
+    let cursor = decode_cursor(&q.page, scope)?;
+    let limit = page_limit(&q.page);
+    let pid = project_rowid(tx, project)?;
+    let d = tx.dialect();
+    let mut a = Args::default();
+    let mut sql = format!(
+        "SELECT {ANNOTATION_COLS} FROM session_annotations WHERE project_id = {}",
+        a.add(pid)
+    );
+    let mut any_of = |a: &mut Args, column: &str, values: &[String], negate: bool| {
+        if values.is_empty() {
+            return;
+        }
+        let p = a.add(SqlValue::TextList(values.to_vec()));
+        let not = if negate { "NOT " } else { "" };
+        sql.push_str(&format!(" AND {not}({column} {})", d.in_texts(&p)));
+    };
+    any_of(&mut a, "session_id", &q.session_ids, false);
+    any_of(&mut a, "identifier", &q.identifiers, false);
+    any_of(&mut a, "name", &q.include_names, false);
+    any_of(&mut a, "name", &q.exclude_names, true);
+    if let Some(c) = &cursor {
+        sql.push_str(&format!(" AND id < {}", a.add(c.id)));
+    }
+    sql.push_str(&format!(
+        " ORDER BY id DESC LIMIT {}",
+        a.add(limit as i64 + 1)
+    ));
+    let rows = tx
+        .query(&sql, &a.0)?
+        .iter_mut()
+        .map(|r| annotation_row(r).map(|ann| (ann.id, String::new(), ann)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let (data, next_cursor) = paged(rows, limit, scope);
+    Ok(Page {
+        data: data.into_iter().map(|(_, a)| a).collect(),
+        next_cursor,
+    })
+}
+
 impl<B: SqlBackend> Store for B {
     fn write(&self, spans: &[SpanRecord]) -> Result<WriteOutcome, StoreError> {
         if spans.is_empty() {
@@ -828,32 +1159,78 @@ impl<B: SqlBackend> Store for B {
     }
 
     fn projects(&self) -> Result<Vec<ProjectInfo>, StoreError> {
-        let mut projects = self.read(|tx| {
-            tx.query(
-                "SELECT p.name,
-                    (SELECT count(*) FROM traces t WHERE t.project_id = p.id),
-                    (SELECT count(*) FROM sessions s WHERE s.project_id = p.id),
-                    (SELECT max(t.end_ns) FROM traces t WHERE t.project_id = p.id),
-                    (SELECT count(*) FROM traces t
-                       WHERE t.project_id = p.id AND t.session_rowid IS NULL)
-                 FROM projects p",
-                &[],
-            )?
-            .into_iter()
-            .map(|mut r| {
-                Ok(ProjectInfo {
-                    name: r.text(0)?,
-                    trace_count: r.int(1)?,
-                    session_count: r.int(2)?,
-                    last_activity: r.opt_int(3)?.map(rfc3339),
-                    traces_without_session: r.int(4)?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()
-        })?;
-        // Byte order, the same in every backend whatever its collation.
-        projects.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(projects)
+        self.read(|tx| project_rows(tx, "TRUE", &[]))
+    }
+
+    fn project(&self, project: &str) -> Result<ProjectInfo, StoreError> {
+        self.read(|tx| one_project(tx, project))
+    }
+
+    fn create_project(
+        &self,
+        name: &str,
+        description: Option<&str>,
+    ) -> Result<ProjectInfo, StoreError> {
+        self.write(|tx| {
+            let created = tx.execute(
+                "INSERT INTO projects (name, description) VALUES ($1, $2)
+                 ON CONFLICT (name) DO NOTHING",
+                &[name.into(), description.into()],
+            )?;
+            if created == 0 {
+                return Err(StoreError::AlreadyExists("project"));
+            }
+            one_project(tx, name)
+        })
+    }
+
+    fn update_project(
+        &self,
+        project: &str,
+        description: Option<&str>,
+    ) -> Result<ProjectInfo, StoreError> {
+        self.write(|tx| {
+            let pid = project_rowid(tx, project)?;
+            if let Some(description) = description {
+                tx.execute(
+                    "UPDATE projects SET description = $1 WHERE id = $2",
+                    &[description.into(), pid.into()],
+                )?;
+            }
+            one_project(tx, project)
+        })
+    }
+
+    fn delete_project(&self, project: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let pid = project_rowid(tx, project)?;
+            B::Spans::delete_spans_of_project(tx, pid)?;
+            for table in ["span_events", "session_annotations", "traces", "sessions"] {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE project_id = $1"),
+                    &[pid.into()],
+                )?;
+            }
+            tx.execute("DELETE FROM projects WHERE id = $1", &[pid.into()])?;
+            Ok(())
+        })
+    }
+
+    fn sessions_named(&self, session_ids: &[String]) -> Result<Vec<(String, String)>, StoreError> {
+        self.read(|tx| {
+            let sql = format!(
+                "SELECT s.session_id, p.name FROM sessions s JOIN projects p ON p.id = s.project_id
+                 WHERE s.session_id {}",
+                tx.dialect().in_texts("$1")
+            );
+            let mut found = tx
+                .query(&sql, &[SqlValue::TextList(session_ids.to_vec())])?
+                .into_iter()
+                .map(|mut r| Ok((r.text(0)?, r.text(1)?)))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            found.sort();
+            Ok(found)
+        })
     }
 
     fn sessions(&self, project: &str, q: &SessionQuery) -> Result<Page<SessionInfo>, StoreError> {
@@ -895,6 +1272,7 @@ impl<B: SqlBackend> Store for B {
                 project,
                 sql,
                 a,
+                "t.start_ns",
                 cursor.as_ref(),
                 Order::Asc,
                 limit,
@@ -910,54 +1288,70 @@ impl<B: SqlBackend> Store for B {
     fn delete_session(&self, project: &str, session_id: &str) -> Result<(), StoreError> {
         self.write(|tx| {
             let pid = project_rowid(tx, project)?;
-            let rowid = B::Spans::lock_session_for_delete(tx, pid, session_id)?;
-            B::Spans::delete_spans_of_session(tx, pid, rowid)?;
-            tx.execute(
-                "DELETE FROM span_events WHERE project_id = $1
-                 AND trace_id IN (SELECT trace_id FROM traces WHERE session_rowid = $2)",
-                &[pid.into(), rowid.into()],
-            )?;
-            tx.execute(
-                "DELETE FROM traces WHERE session_rowid = $1",
-                &[rowid.into()],
-            )?;
-            tx.execute("DELETE FROM sessions WHERE id = $1", &[rowid.into()])?;
-            tx.execute(
-                "DELETE FROM session_annotations WHERE project_id = $1 AND session_id = $2",
-                &[pid.into(), session_id.into()],
-            )?;
-            tx.execute(
-                "DELETE FROM evaluation_jobs WHERE project_id = $1 AND session_id = $2",
-                &[pid.into(), session_id.into()],
-            )?;
-            Ok(())
+            delete_session_in::<B>(tx, pid, session_id)
+        })
+    }
+
+    fn delete_sessions(&self, sessions: &[(String, String)]) -> Result<usize, StoreError> {
+        self.write(|tx| {
+            let mut deleted = 0;
+            for (project, session_id) in sessions {
+                let pid = match project_rowid(tx, project) {
+                    Err(StoreError::NotFound(_)) => continue,
+                    other => other?,
+                };
+                match delete_session_in::<B>(tx, pid, session_id) {
+                    Ok(()) => deleted += 1,
+                    Err(StoreError::NotFound(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(deleted)
         })
     }
 
     fn traces(&self, project: &str, q: &TraceQuery) -> Result<Page<TraceInfo>, StoreError> {
-        let scope = "traces";
-        let cursor = decode_cursor(&q.page, scope)?;
+        let scope = format!(
+            "traces:{}:{}",
+            q.sort.name(),
+            if q.order == Order::Asc { "asc" } else { "desc" }
+        );
+        let cursor = decode_cursor(&q.page, &scope)?;
         let limit = page_limit(&q.page);
         self.read(|tx| {
             let pid = project_rowid(tx, project)?;
+            let column = trace_sort_column(q.sort);
             let mut a = Args::default();
             let mut sql = format!(
-                "SELECT {}, t.start_ns FROM traces t WHERE t.project_id = {}",
+                "SELECT {}, {column} FROM traces t WHERE t.project_id = {}",
                 trace_cols(tx),
                 a.add(pid)
             );
-            if let Some(sid) = &q.session_id {
+            let mut sessions = q.session_ids.clone();
+            sessions.extend(q.session_id.clone());
+            if q.session_id.is_some() || !q.session_ids.is_empty() {
+                let list = tx.dialect().in_texts(&a.add(SqlValue::TextList(sessions)));
                 sql.push_str(&format!(
-                    " AND t.session_rowid = (SELECT id FROM sessions
-                        WHERE project_id = {} AND session_id = {})",
+                    " AND t.session_rowid IN (SELECT id FROM sessions
+                        WHERE project_id = {} AND session_id {list})",
                     a.add(pid),
-                    a.add(sid.as_str())
                 ));
             }
             match q.has_session {
                 Some(true) => sql.push_str(" AND t.session_rowid IS NOT NULL"),
                 Some(false) => sql.push_str(" AND t.session_rowid IS NULL"),
                 None => {}
+            }
+            match q.has_error {
+                Some(true) => sql.push_str(" AND t.has_error"),
+                Some(false) => sql.push_str(" AND NOT t.has_error"),
+                None => {}
+            }
+            if let Some(min) = q.min_latency_ns {
+                sql.push_str(&format!(" AND t.end_ns - t.start_ns >= {}", a.add(min)));
+            }
+            if let Some(max) = q.max_latency_ns {
+                sql.push_str(&format!(" AND t.end_ns - t.start_ns <= {}", a.add(max)));
             }
             if let Some(start) = q.start_ns {
                 sql.push_str(&format!(" AND t.end_ns >= {}", a.add(start)));
@@ -970,13 +1364,60 @@ impl<B: SqlBackend> Store for B {
                 project,
                 sql,
                 a,
+                column,
                 cursor.as_ref(),
-                Order::Desc,
+                q.order,
                 limit,
-                scope,
+                &scope,
             )?;
             Ok(Page { data, next_cursor })
         })
+    }
+
+    fn span_summaries(
+        &self,
+        project: &str,
+        trace_ids: &[[u8; 16]],
+    ) -> Result<Vec<(String, Vec<TraceSpan>)>, StoreError> {
+        if trace_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.read(|tx| {
+            let pid = project_rowid(tx, project)?;
+            let mut a = Args::default();
+            let project_param = a.add(pid);
+            let list = in_blobs(&mut a, trace_ids.iter().map(|t| t.to_vec()));
+            let sql = format!(
+                "SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.oi_kind, s.status_code,
+                        s.start_ns, s.end_ns
+                 FROM spans s WHERE s.project_id = {project_param} AND s.trace_id {list}
+                 ORDER BY s.trace_id, s.start_ns, s.span_id"
+            );
+            let mut by_trace: Vec<(String, Vec<TraceSpan>)> = Vec::new();
+            for mut r in tx.query(&sql, &a.0)? {
+                let trace_id = hex(r.blob(0)?);
+                let span_id = hex(r.blob(1)?);
+                let span = TraceSpan {
+                    id: ids::span(&trace_id, &span_id),
+                    span_id,
+                    parent_id: r.opt_blob(2)?.map(hex),
+                    name: r.text(3)?,
+                    span_kind: r.opt_text(4)?.unwrap_or_else(|| UNKNOWN_KIND.to_owned()),
+                    status_code: SpanStatus::from_code(r.int(5)?).upper_name().to_owned(),
+                    start_time: rfc3339(r.int(6)?),
+                    end_time: rfc3339(r.int(7)?),
+                };
+                match by_trace.last_mut() {
+                    Some((t, spans)) if *t == trace_id => spans.push(span),
+                    _ => by_trace.push((trace_id, vec![span])),
+                }
+            }
+            Ok(by_trace)
+        })
+    }
+
+    fn spans(&self, project: &str, q: &SpanQuery) -> Result<Page<ProjectSpan>, StoreError> {
+        self.read(|tx| search_spans::<B>(tx, project, q))
     }
 
     fn trace(&self, project: &str, trace_id: &[u8; 16]) -> Result<TraceDetail, StoreError> {
@@ -1004,7 +1445,14 @@ impl<B: SqlBackend> Store for B {
         project: &str,
         annotations: &[NewAnnotation],
     ) -> Result<Vec<Annotation>, StoreError> {
-        self.write(|tx| upsert_annotations(tx, project, annotations, None))
+        self.write(|tx| upsert_annotations(tx, annotations.iter().map(|a| (project, a)), None))
+    }
+
+    fn upsert_annotations_in(
+        &self,
+        annotations: &[(String, NewAnnotation)],
+    ) -> Result<Vec<Annotation>, StoreError> {
+        self.write(|tx| upsert_annotations(tx, annotations.iter().map(|(p, a)| (p.as_str(), a)), None))
     }
 
     fn annotations(&self, project: &str, session_id: &str) -> Result<Vec<Annotation>, StoreError> {
@@ -1013,6 +1461,14 @@ impl<B: SqlBackend> Store for B {
             session_rowid(tx, pid, session_id)?;
             annotations_of(tx, pid, session_id)
         })
+    }
+
+    fn list_annotations(
+        &self,
+        project: &str,
+        query: &AnnotationQuery,
+    ) -> Result<Page<Annotation>, StoreError> {
+        self.read(|tx| list_annotations(tx, project, query))
     }
 
     fn delete_annotation(
@@ -1032,6 +1488,39 @@ impl<B: SqlBackend> Store for B {
                 return Err(StoreError::NotFound("annotation"));
             }
             Ok(())
+        })
+    }
+
+    fn delete_annotations(
+        &self,
+        project: &str,
+        filter: &AnnotationFilter,
+    ) -> Result<u64, StoreError> {
+        self.write(|tx| {
+            let pid = project_rowid(tx, project)?;
+            let mut a = Args::default();
+            let mut sql = format!(
+                "DELETE FROM session_annotations WHERE project_id = {}",
+                a.add(pid)
+            );
+            let mut equal = |column: &str, value: Option<&str>| {
+                if let Some(v) = value {
+                    sql.push_str(&format!(" AND {column} = {}", a.add(v)));
+                }
+            };
+            equal("name", filter.name.as_deref());
+            equal("identifier", filter.identifier.as_deref());
+            equal(
+                "annotator_kind",
+                filter.annotator_kind.map(AnnotatorKind::as_str),
+            );
+            if let Some(from) = filter.created_from_ns {
+                sql.push_str(&format!(" AND created_ns >= {}", a.add(from)));
+            }
+            if let Some(before) = filter.created_before_ns {
+                sql.push_str(&format!(" AND created_ns < {}", a.add(before)));
+            }
+            tx.execute(&sql, &a.0)
         })
     }
 

@@ -368,6 +368,12 @@ pub trait SpanTables {
         trace_id: &[u8; 16],
     ) -> Result<Vec<SpanInfo>, StoreError>;
 
+    /// The spans with these row ids, as (row id, trace id, span), in any order.
+    fn spans_by_rowid(
+        tx: &mut dyn SqlTx,
+        rowids: &[i64],
+    ) -> Result<Vec<(i64, [u8; 16], SpanInfo)>, StoreError>;
+
     /// Locks a session for deletion against concurrent writers and returns its
     /// row id; `NotFound("session")` when it does not exist.
     fn lock_session_for_delete(
@@ -382,4 +388,7 @@ pub trait SpanTables {
         project_id: i64,
         session_rowid: i64,
     ) -> Result<(), StoreError>;
+
+    /// Deletes every span of a project, with anything only they held.
+    fn delete_spans_of_project(tx: &mut dyn SqlTx, project_id: i64) -> Result<(), StoreError>;
 }

@@ -5,6 +5,10 @@
 
 #![allow(dead_code)]
 
+pub mod phoenix;
+
+pub use phoenix::*;
+
 use openinference_session_server::annotation::{AnnotatorKind, NewAnnotation};
 use openinference_session_server::model::{EventFacts, EventRecord, SpanRecord};
 use openinference_session_server::otlp::map::derive_facts;
@@ -836,7 +840,7 @@ fn annotation(
             .cloned()
             .unwrap_or_default(),
         identifier: identifier.to_owned(),
-        user_id: None,
+        ..Default::default()
     }
 }
 
@@ -1000,6 +1004,16 @@ macro_rules! conformance_suite {
             annotations_need_an_existing_session,
             sessions_summarize_their_annotations,
             deleting_removes_annotations,
+            sessions_are_found_by_id_across_projects,
+            session_rows_carry_their_traces_and_ids,
+            projects_are_created_described_and_deleted,
+            bulk_session_delete_skips_the_missing,
+            annotations_in_several_projects_are_all_or_nothing,
+            annotations_are_listed_by_filter,
+            annotations_are_deleted_by_filter,
+            notes_are_left_out_of_summaries,
+            span_search_filters_and_pages,
+            traces_sort_and_filter,
         );
         #[test]
         fn events_join_their_spans_in_either_order() {

@@ -8,9 +8,11 @@
 
 pub mod annotations;
 pub mod logs;
+pub mod phoenix;
 
 pub use annotations::*;
 pub use logs::*;
+pub use phoenix::*;
 
 use crate::common::*;
 use serde_json::{Value, json};
@@ -1059,6 +1061,13 @@ pub async fn openapi_document_is_served_and_covers_the_routes(backend: Backend) 
         "/v1/projects/{project}/sessions/{session_id}/annotations/{id}",
         "/v1/projects/{project}/session_annotations",
         "/healthz",
+        "/arize_phoenix_version",
+        "/v1/sessions/{session_identifier}",
+        "/v1/sessions/delete",
+        "/v1/session_annotations",
+        "/v1/session_notes",
+        "/v1/projects/{project}",
+        "/v1/projects/{project}/spans",
     ] {
         assert!(paths.contains_key(path), "{path} missing from openapi.json");
     }
@@ -1278,6 +1287,11 @@ macro_rules! http_suite {
             logs_genai_events_join_their_spans_in_either_order,
             logs_bad_bodies_get_clear_errors_and_lose_nothing,
             logs_over_grpc_with_gzip,
+            phoenix_version_and_identity,
+            phoenix_annotations_and_notes,
+            phoenix_bad_input_names_the_problem_and_loses_nothing,
+            phoenix_spans_and_traces,
+            phoenix_projects,
         );
     };
     (@tests $backend:expr; $($test:ident),* $(,)?) => {

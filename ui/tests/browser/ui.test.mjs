@@ -278,6 +278,28 @@ describe("the sessions UI", () => {
     await panel.getByTestId("annotation").filter({ hasText: "goal_completion" }).waitFor({ state: "detached" });
     assert.equal(await panel.getByTestId("annotation").count(), 1);
 
+    assert.deepEqual(
+      stored.data.map((a) => a.source),
+      ["APP", "APP"],
+      "written in the UI",
+    );
+
+    // a verdict and a note logged through Phoenix's API, as its clients send them,
+    // show on the session page; the note stays out of the header's summary
+    const phoenix = async (path, body) => {
+      const r = await fetch(base + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      assert.equal(r.status, 200, `${path}: ${await r.text()}`);
+    };
+    await phoenix("/v1/session_annotations?sync=true", {
+      data: [{ session_id: "browser-chat", name: "resolution", annotator_kind: "LLM", result: { label: "resolved", score: 1 }, metadata: null, identifier: "" }],
+    });
+    await phoenix("/v1/session_notes", { data: { session_id: "browser-chat", note: "customer asked twice" } });
+    await page.reload();
+    await panel.getByTestId("annotation").filter({ hasText: /resolution[\s\S]*LLM[\s\S]*resolved/ }).waitFor();
+    await panel.getByTestId("annotation").filter({ hasText: "customer asked twice" }).waitFor();
+    await page.getByTestId("session-header").filter({ hasText: /resolution: 1\.00 · resolved/ }).waitFor();
+    assert.doesNotMatch(await page.getByTestId("session-header").innerText(), /\bnote: /);
+
     // the evaluator's verdicts show in the sessions table
     await page.goto(base + "/projects/support-bot/sessions?errors=1");
     await rowIdsAre("s-error");

@@ -15,13 +15,10 @@ use postgres::Transaction;
 use serde_json::{Map, Value};
 
 use super::{PgTx, clean, clean_json, clean_opt, pg_row};
-use crate::model::{
-    EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, SpanStatus, TraceSummary, hex,
-    rfc3339,
-};
+use crate::model::{EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, TraceSummary};
 use crate::store::queries::{
-    EVENT_FACT_COLUMNS, FACT_COLUMNS, event_facts_row, facts_row, refresh_sessions, search_texts,
-    span_kind,
+    EVENT_FACT_COLUMNS, FACT_COLUMNS, SPAN_INFO_COLUMNS, event_facts_row, facts_row,
+    refresh_sessions, search_texts, span_row,
 };
 use crate::store::sql::{SpanTables, SqlTx, SqlValue};
 use crate::store::{StoreError, WriteOutcome};
@@ -604,6 +601,20 @@ fn upsert_traces(
 /// How this backend keeps spans, for the shared queries.
 pub struct Spans;
 
+/// The columns [`read_span`] reads, from `spans`: [`SPAN_INFO_COLUMNS`], then
+/// `body, id, trace_id`.
+fn span_columns() -> String {
+    format!("{SPAN_INFO_COLUMNS}, body, id, trace_id")
+}
+
+/// A span as (row id, trace id, span), its attributes decoded from its body,
+/// from a row of [`SPAN_COLUMNS`].
+fn read_span(mut r: crate::store::sql::SqlRow) -> Result<(i64, [u8; 16], SpanInfo), StoreError> {
+    let body = decode_body(r.blob(8)?)?;
+    let span = span_row(&mut r, body.a, body.e)?;
+    Ok((r.int(9)?, r.id(10)?, span))
+}
+
 impl SpanTables for Spans {
     /// Every span of a trace with its attributes decoded from its body.
     fn spans_of_trace(
@@ -612,28 +623,30 @@ impl SpanTables for Spans {
         trace_id: &[u8; 16],
     ) -> Result<Vec<SpanInfo>, StoreError> {
         let rows = tx.query(
-            "SELECT span_id, parent_span_id, name, kind, status_code, status_message,
-                    start_ns, end_ns, body
-             FROM spans WHERE trace_id = $1 AND project_id = $2 ORDER BY start_ns, span_id",
+            &format!(
+                "SELECT {} FROM spans WHERE trace_id = $1 AND project_id = $2
+                 ORDER BY start_ns, span_id",
+                span_columns()
+            ),
             &[trace_id[..].into(), project_id.into()],
         )?;
         rows.into_iter()
-            .map(|mut r| {
-                let body = decode_body(r.blob(8)?)?;
-                Ok(SpanInfo {
-                    span_id: hex(r.blob(0)?),
-                    parent_span_id: r.opt_blob(1)?.map(hex),
-                    name: r.text(2)?,
-                    kind: span_kind(&r.text(3)?)?,
-                    status: SpanStatus::from_code(r.int(4)?),
-                    status_message: r.text(5)?,
-                    start_time: rfc3339(r.int(6)?),
-                    end_time: rfc3339(r.int(7)?),
-                    attributes: body.a,
-                    events: body.e,
-                    step: None,
-                })
-            })
+            .map(|r| read_span(r).map(|(_, _, span)| span))
+            .collect()
+    }
+
+    fn spans_by_rowid(
+        tx: &mut dyn SqlTx,
+        rowids: &[i64],
+    ) -> Result<Vec<(i64, [u8; 16], SpanInfo)>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM spans WHERE id {}",
+            span_columns(),
+            tx.dialect().in_ints("$1")
+        );
+        tx.query(&sql, &[SqlValue::IntList(rowids.to_vec())])?
+            .into_iter()
+            .map(read_span)
             .collect()
     }
 
@@ -695,6 +708,14 @@ impl SpanTables for Spans {
             "DELETE FROM spans WHERE project_id = $1
              AND trace_id IN (SELECT trace_id FROM traces WHERE session_rowid = $2)",
             &[project_id.into(), session_rowid.into()],
+        )?;
+        Ok(())
+    }
+
+    fn delete_spans_of_project(tx: &mut dyn SqlTx, project_id: i64) -> Result<(), StoreError> {
+        tx.execute(
+            "DELETE FROM spans WHERE project_id = $1",
+            &[project_id.into()],
         )?;
         Ok(())
     }

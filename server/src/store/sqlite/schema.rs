@@ -251,4 +251,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     CREATE INDEX evaluation_jobs_by_backfill ON evaluation_jobs (backfill_id) WHERE backfill_id IS NOT NULL;
     "#,
     ),
+    // 10: what Phoenix's API adds: a project's description, where an annotation
+    // was written from, and a session found by its id alone (in any project).
+    Migration::Sql(
+        "ALTER TABLE projects ADD COLUMN description TEXT;
+         ALTER TABLE session_annotations ADD COLUMN source TEXT NOT NULL DEFAULT 'API';
+         CREATE INDEX sessions_by_session_id ON sessions (session_id);",
+    ),
 ];

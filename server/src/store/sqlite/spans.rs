@@ -10,13 +10,10 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::{Map, Value};
 
 use super::SqliteTx;
-use crate::model::{
-    EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, SpanStatus, TraceSummary, hex,
-    rfc3339,
-};
+use crate::model::{EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, TraceSummary};
 use crate::store::queries::{
-    EVENT_FACT_COLUMNS, FACT_COLUMNS, event_facts_row, facts_row, refresh_sessions, search_texts,
-    span_kind,
+    EVENT_FACT_COLUMNS, FACT_COLUMNS, SPAN_INFO_COLUMNS, event_facts_row, facts_row,
+    refresh_sessions, search_texts, span_row,
 };
 use crate::store::sql::{SpanTables, SqlTx, SqlValue};
 use crate::store::{StoreError, WriteOutcome};
@@ -531,6 +528,97 @@ pub(super) fn write_events(
 /// How this backend keeps spans, for the shared queries.
 pub struct Spans;
 
+/// The columns [`read_spans`] reads, from `spans`: [`SPAN_INFO_COLUMNS`], then
+/// `body, text_refs, id, trace_id`.
+fn span_columns() -> String {
+    format!("{SPAN_INFO_COLUMNS}, body, text_refs, id, trace_id")
+}
+
+/// Spans with their attributes rebuilt from body and texts, as (row id, trace
+/// id, span), from rows of [`SPAN_COLUMNS`].
+fn read_spans(
+    tx: &mut dyn SqlTx,
+    rows: Vec<crate::store::sql::SqlRow>,
+) -> Result<Vec<(i64, [u8; 16], SpanInfo)>, StoreError> {
+    let mut decoded = Vec::with_capacity(rows.len());
+    let mut wanted = BTreeSet::new();
+    for r in &rows {
+        let body = inflate(r.blob(8)?)?;
+        let ids = unpack_ids(r.blob(9)?)?;
+        if ids.len() != body.k.len() {
+            return Err(StoreError::Corrupt("text refs".to_owned()));
+        }
+        wanted.extend(ids.iter().copied());
+        decoded.push((body, ids));
+    }
+    let mut texts: HashMap<i64, String> = HashMap::new();
+    if !wanted.is_empty() {
+        let sql = format!(
+            "SELECT id, text FROM texts WHERE id {}",
+            tx.dialect().in_ints("$1")
+        );
+        for mut r in tx.query(&sql, &[SqlValue::IntList(wanted.into_iter().collect())])? {
+            texts.insert(r.int(0)?, r.text(1)?);
+        }
+    }
+    let mut spans = Vec::with_capacity(rows.len());
+    for (mut r, (body, ids)) in rows.into_iter().zip(decoded) {
+        let mut attributes = body.a;
+        for (key, id) in body.k.into_iter().zip(ids) {
+            let text = texts
+                .get(&id)
+                .ok_or_else(|| StoreError::Corrupt(format!("text {id} missing")))?;
+            attributes.insert(key, Value::String(text.clone()));
+        }
+        attributes.sort_keys();
+        let span = span_row(&mut r, attributes, body.e)?;
+        spans.push((r.int(10)?, r.id(11)?, span));
+    }
+    Ok(spans)
+}
+
+/// Deletes the spans matching `condition` (its parameters in `args`) and
+/// releases their texts: what they leave behind is only the texts another span
+/// still uses.
+fn delete_spans_where(
+    tx: &mut dyn SqlTx,
+    condition: &str,
+    args: &[SqlValue],
+) -> Result<(), StoreError> {
+    let mut released: BTreeMap<i64, i64> = BTreeMap::new();
+    for r in tx.query(
+        &format!(
+            "SELECT input_text, output_text, last_user_text, reply_text, text_refs
+             FROM spans WHERE {condition}"
+        ),
+        args,
+    )? {
+        let mut ids: Vec<i64> = (0..4)
+            .map(|i| r.opt_int(i))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect();
+        ids.extend(unpack_ids(r.blob(4)?)?);
+        for id in ids {
+            *released.entry(id).or_default() += 1;
+        }
+    }
+    tx.execute(&format!("DELETE FROM spans WHERE {condition}"), args)?;
+    for (id, n) in &released {
+        tx.execute(
+            "UPDATE texts SET refs = refs - $1 WHERE id = $2",
+            &[(*n).into(), (*id).into()],
+        )?;
+    }
+    let list = tx.dialect().in_ints("$1");
+    tx.execute(
+        &format!("DELETE FROM texts WHERE id {list} AND refs <= 0"),
+        &[SqlValue::IntList(released.into_keys().collect())],
+    )?;
+    Ok(())
+}
+
 impl SpanTables for Spans {
     /// Every span of a trace with its attributes rebuilt from body and texts.
     fn spans_of_trace(
@@ -539,57 +627,30 @@ impl SpanTables for Spans {
         trace_id: &[u8; 16],
     ) -> Result<Vec<SpanInfo>, StoreError> {
         let rows = tx.query(
-            "SELECT span_id, parent_span_id, name, kind, status_code, status_message,
-                    start_ns, end_ns, body, text_refs
-             FROM spans WHERE trace_id = $1 AND project_id = $2 ORDER BY start_ns, span_id",
+            &format!(
+                "SELECT {} FROM spans WHERE trace_id = $1 AND project_id = $2
+                 ORDER BY start_ns, span_id",
+                span_columns()
+            ),
             &[trace_id[..].into(), project_id.into()],
         )?;
-        let mut decoded = Vec::with_capacity(rows.len());
-        let mut wanted = BTreeSet::new();
-        for r in &rows {
-            let body = inflate(r.blob(8)?)?;
-            let ids = unpack_ids(r.blob(9)?)?;
-            if ids.len() != body.k.len() {
-                return Err(StoreError::Corrupt("text refs".to_owned()));
-            }
-            wanted.extend(ids.iter().copied());
-            decoded.push((body, ids));
-        }
-        let mut texts: HashMap<i64, String> = HashMap::new();
-        if !wanted.is_empty() {
-            let sql = format!(
-                "SELECT id, text FROM texts WHERE id {}",
-                tx.dialect().in_ints("$1")
-            );
-            for mut r in tx.query(&sql, &[SqlValue::IntList(wanted.into_iter().collect())])? {
-                texts.insert(r.int(0)?, r.text(1)?);
-            }
-        }
-        let mut spans = Vec::with_capacity(rows.len());
-        for (mut r, (body, ids)) in rows.into_iter().zip(decoded) {
-            let mut attributes = body.a;
-            for (key, id) in body.k.into_iter().zip(ids) {
-                let text = texts
-                    .get(&id)
-                    .ok_or_else(|| StoreError::Corrupt(format!("text {id} missing")))?;
-                attributes.insert(key, Value::String(text.clone()));
-            }
-            attributes.sort_keys();
-            spans.push(SpanInfo {
-                span_id: hex(r.blob(0)?),
-                parent_span_id: r.opt_blob(1)?.map(hex),
-                name: r.text(2)?,
-                kind: span_kind(&r.text(3)?)?,
-                status: SpanStatus::from_code(r.int(4)?),
-                status_message: r.text(5)?,
-                start_time: rfc3339(r.int(6)?),
-                end_time: rfc3339(r.int(7)?),
-                attributes,
-                events: body.e,
-                step: None,
-            });
-        }
-        Ok(spans)
+        Ok(read_spans(tx, rows)?
+            .into_iter()
+            .map(|(_, _, span)| span)
+            .collect())
+    }
+
+    fn spans_by_rowid(
+        tx: &mut dyn SqlTx,
+        rowids: &[i64],
+    ) -> Result<Vec<(i64, [u8; 16], SpanInfo)>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM spans WHERE id {}",
+            span_columns(),
+            tx.dialect().in_ints("$1")
+        );
+        let rows = tx.query(&sql, &[SqlValue::IntList(rowids.to_vec())])?;
+        read_spans(tx, rows)
     }
 
     fn lock_session_for_delete(
@@ -614,40 +675,15 @@ impl SpanTables for Spans {
         project_id: i64,
         session_rowid: i64,
     ) -> Result<(), StoreError> {
-        const OF_SESSION: &str = "project_id = $1
-            AND trace_id IN (SELECT trace_id FROM traces WHERE session_rowid = $2)";
-        let args = [project_id.into(), session_rowid.into()];
-        let mut released: BTreeMap<i64, i64> = BTreeMap::new();
-        for r in tx.query(
-            &format!(
-                "SELECT input_text, output_text, last_user_text, reply_text, text_refs
-                 FROM spans WHERE {OF_SESSION}"
-            ),
-            &args,
-        )? {
-            let mut ids: Vec<i64> = (0..4)
-                .map(|i| r.opt_int(i))
-                .collect::<Result<Vec<_>, _>>()?
-                .into_iter()
-                .flatten()
-                .collect();
-            ids.extend(unpack_ids(r.blob(4)?)?);
-            for id in ids {
-                *released.entry(id).or_default() += 1;
-            }
-        }
-        tx.execute(&format!("DELETE FROM spans WHERE {OF_SESSION}"), &args)?;
-        for (id, n) in &released {
-            tx.execute(
-                "UPDATE texts SET refs = refs - $1 WHERE id = $2",
-                &[(*n).into(), (*id).into()],
-            )?;
-        }
-        let list = tx.dialect().in_ints("$1");
-        tx.execute(
-            &format!("DELETE FROM texts WHERE id {list} AND refs <= 0"),
-            &[SqlValue::IntList(released.into_keys().collect())],
-        )?;
-        Ok(())
+        delete_spans_where(
+            tx,
+            "project_id = $1
+             AND trace_id IN (SELECT trace_id FROM traces WHERE session_rowid = $2)",
+            &[project_id.into(), session_rowid.into()],
+        )
+    }
+
+    fn delete_spans_of_project(tx: &mut dyn SqlTx, project_id: i64) -> Result<(), StoreError> {
+        delete_spans_where(tx, "project_id = $1", &[project_id.into()])
     }
 }

@@ -31,8 +31,13 @@ export function AnnotationsPanel({ project, sessionId, onChange }: { project: st
     return () => controller.abort();
   }, [base, version]);
 
+  // written in the UI: `source` APP, as Phoenix tells them apart
   const write = (body: Record<string, unknown>) =>
-    api<Annotation>(base, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } }).then(
+    api<Annotation>(base, {
+      method: "POST",
+      body: JSON.stringify({ ...body, source: "APP" }),
+      headers: { "content-type": "application/json" },
+    }).then(
       reload,
       (e: Error) => setError(e),
     );
