@@ -27,7 +27,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** `GET /healthz`: the store answers; `ui` says whether the web UI is embedded. */
+        /**
+         * `GET /healthz`: what the server knows of itself: whether its store reads
+         *     and writes and passed its integrity check, and whether the UI is embedded.
+         *     200 when all is well, 503 (same body) when something is not.
+         */
         get: operations["health"];
         put?: never;
         post?: never;
@@ -95,6 +99,107 @@ export interface paths {
          *     spans and annotations. The default project stays (Phoenix's rule).
          */
         delete: operations["deleteProject"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{project}/backfills/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/projects/{project}/backfills/{id}`. */
+        get: operations["get_backfill"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{project}/evaluation_jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/projects/{project}/evaluation_jobs`. */
+        get: operations["jobs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{project}/evaluators": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/projects/{project}/evaluators`. */
+        get: operations["list_evaluators"];
+        put?: never;
+        /** `POST /v1/projects/{project}/evaluators`. */
+        post: operations["create_evaluator"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{project}/evaluators/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/projects/{project}/evaluators/{name}`. */
+        get: operations["get_evaluator"];
+        /**
+         * `PUT /v1/projects/{project}/evaluators/{name}`: creates or replaces (the
+         *     version goes up when the definition changed; `enabled` alone does not
+         *     change it).
+         */
+        put: operations["put_evaluator"];
+        post?: never;
+        /**
+         * `DELETE /v1/projects/{project}/evaluators/{name}`: its queued jobs are
+         *     skipped; its verdicts stay.
+         */
+        delete: operations["delete_evaluator"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{project}/evaluators/{name}/backfills": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /v1/projects/{project}/evaluators/{name}/backfills`: queues the
+         *     evaluator for every existing session matching the filter (its scope and
+         *     sample apply; a session it already judged at its last activity, same
+         *     version, is skipped). Listing runs in the background; the answer is the
+         *     backfill to follow.
+         */
+        post: operations["create_backfill"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -212,6 +317,24 @@ export interface paths {
         /** `GET /v1/projects/{project}/sessions/{session_id}/turns`. */
         get: operations["turns"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{project}/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/projects/{project}/settings`. */
+        get: operations["get_settings"];
+        /** `PUT /v1/projects/{project}/settings`. */
+        put: operations["put_settings"];
         post?: never;
         delete?: never;
         options?: never;
@@ -412,6 +535,12 @@ export interface components {
             session_id: string;
             /** @description Where it was written from. */
             source: components["schemas"]["AnnotationSource"];
+            /**
+             * @description An evaluator's verdict on an earlier state of the session: traces
+             *     arrived after what it judged (it is replaced when the session goes
+             *     idle again and is re-judged). Always false for other annotations.
+             */
+            stale: boolean;
             /** @description Last written, RFC 3339. */
             updated_at: string;
             /** @description Who annotated, when known. */
@@ -457,12 +586,52 @@ export interface components {
             mean_score: number | null;
             /** @description The annotation name. */
             name: string;
+            /** @description Whether any of them is stale (see [`Annotation::stale`]). */
+            stale: boolean;
         };
         /**
          * @description Who (or what) gave the verdict.
          * @enum {string}
          */
         AnnotatorKind: "HUMAN" | "LLM" | "CODE";
+        /** @description A backfill: sessions matching a filter queued for one evaluator, on demand. */
+        Backfill: {
+            /** @description When started, RFC 3339. */
+            created_at: string;
+            /** @description The evaluator it runs. */
+            evaluator: string;
+            /** @description The session filter it was given (the session list's parameters). */
+            filter: Record<string, never>;
+            /**
+             * Format: int64
+             * @description Its id.
+             */
+            id: number;
+            /** @description Its jobs, by state. */
+            jobs: components["schemas"]["JobCounts"];
+            /** @description Whether every matching session has been listed (queuing is done). */
+            listed: boolean;
+            /**
+             * Format: int64
+             * @description Sessions the filter matched so far.
+             */
+            matched: number;
+            /**
+             * Format: int64
+             * @description Of those, how many were not queued: outside the evaluator's scope,
+             *     sampled out, or already judged by this version at their last activity.
+             */
+            skipped: number;
+        };
+        /** @description `POST .../backfills`: which sessions to judge. */
+        BackfillRequest: {
+            /**
+             * @description The session list's filters as an object: `user_id`, `tag`, `has_error`,
+             *     `min_traces`, `q`, `status`, `start_time`, `end_time`, and `metadata`
+             *     as an object of key to value; all sessions when empty.
+             */
+            filter?: Record<string, never>;
+        };
         /** @description Cost in US dollars. */
         Cost: {
             /**
@@ -558,6 +727,8 @@ export interface components {
                 first_input: null | components["schemas"]["Io"];
                 /** @description The session's opaque id, unique across projects ([`crate::ids`]). */
                 id: string;
+                /** @description When its last trace arrived at the server, RFC 3339. */
+                last_activity: string;
                 last_output: null | components["schemas"]["Io"];
                 /** @description Turn latency percentiles. */
                 latency_ms: components["schemas"]["Latency"];
@@ -583,6 +754,8 @@ export interface components {
                 session_id: string;
                 /** @description Earliest trace start, RFC 3339. */
                 start_time: string;
+                /** @description `active` until no trace arrived for the project's idle period. */
+                status: components["schemas"]["SessionStatus"];
                 /** @description Union of tags. */
                 tags: string[];
                 /** @description Token sums. */
@@ -648,10 +821,111 @@ export interface components {
             /** @description The parameter or body field at fault, when one is. */
             parameter?: string | null;
         };
+        /** @description An evaluation of one session by one evaluator, as the API shows it. */
+        EvaluationJob: {
+            /** @description The session's last activity it judges, RFC 3339. */
+            activity: string;
+            /**
+             * Format: int64
+             * @description Attempts so far.
+             */
+            attempts: number;
+            /**
+             * Format: int64
+             * @description The backfill that queued it, when one did.
+             */
+            backfill_id: number | null;
+            /** @description When queued, RFC 3339. */
+            created_at: string;
+            /** @description Why the last attempt failed, or why it was skipped. */
+            error: string | null;
+            /** @description The evaluator's name. */
+            evaluator: string;
+            /**
+             * Format: int64
+             * @description The evaluator's version when queued.
+             */
+            evaluator_version: number;
+            /**
+             * Format: int64
+             * @description The job's id.
+             */
+            id: number;
+            /** @description The session judged. */
+            session_id: string;
+            /** @description Where it is. */
+            state: components["schemas"]["JobState"];
+            /** @description When it last changed, RFC 3339. */
+            updated_at: string;
+        };
+        /** @description An evaluator as the API shows it: its definition, version and jobs. */
+        Evaluator: components["schemas"]["EvaluatorSpec"] & {
+            /** @description Created, RFC 3339. */
+            created_at: string;
+            /** @description Its jobs, by state. */
+            jobs: components["schemas"]["JobCounts"];
+            /** @description Last changed, RFC 3339. */
+            updated_at: string;
+            /**
+             * Format: int64
+             * @description 1 at creation, one more at each change of the definition.
+             */
+            version: number;
+        };
+        /**
+         * @description What judges.
+         * @enum {string}
+         */
+        EvaluatorKind: "llm_judge" | "code";
+        /** @description An evaluator's definition (`POST`/`PUT .../evaluators`). */
+        EvaluatorSpec: {
+            /** @description What the judge looks for: fills `{criteria}` (`llm_judge`). */
+            criteria?: string | null;
+            /** @description Whether sessions that go idle are judged (default true). */
+            enabled?: boolean;
+            /** @description Which sessions it judges (all when empty). */
+            filter?: components["schemas"]["Scope"];
+            /** @description `llm_judge` or `code`. */
+            kind: components["schemas"]["EvaluatorKind"];
+            /** @description Each label the judge may answer and its score (`llm_judge`). */
+            labels?: {
+                [key: string]: number;
+            } | null;
+            llm?: null | components["schemas"]["LlmEndpoint"];
+            /**
+             * @description How much conversation the judge is shown, in characters (the end is
+             *     kept; default 600,000).
+             */
+            max_transcript_chars?: number | null;
+            /**
+             * @description Unique in the project; the verdicts are annotations of this name. Taken
+             *     from the path on `PUT`.
+             */
+            name?: string;
+            /**
+             * @description The judge's prompt, with `{transcript}`, `{labels}` and `{criteria}`
+             *     (`{{` and `}}` for braces); a default asks for `{"label",
+             *     "explanation"}` (`llm_judge`).
+             */
+            prompt_template?: string | null;
+            rule?: null | components["schemas"]["Rule"];
+            /**
+             * Format: double
+             * @description The share of sessions in scope judged, 0 to 1 (default 1). A session is
+             *     in or out of the sample for good (a hash of its id and the evaluator's
+             *     name), so re-runs judge the same ones.
+             */
+            sample_rate?: number;
+        };
         /** @description `GET /healthz`. */
         HealthInfo: {
-            /** @description `ok`. */
+            /**
+             * @description `ok`, or `failing` when the store does not read, write, or pass its
+             *     integrity check.
+             */
             status: string;
+            /** @description What the store says of itself. */
+            store: components["schemas"]["StoreHealth"];
             /** @description Whether this server was built with the web UI embedded. */
             ui: boolean;
         };
@@ -659,6 +933,18 @@ export interface components {
         InsertedAnnotation: {
             /** @description The annotation's opaque id. */
             id: string;
+        };
+        /**
+         * @description An integrity check of the database's own structure (SQLite's
+         *     `quick_check` at start-up, `integrity_check` from `oi-sessions check`).
+         */
+        IntegrityCheck: {
+            /** @description When it ran, RFC 3339. */
+            checked_at: string;
+            /** @description What the check reported (`ok`, or the problems found). */
+            detail: string;
+            /** @description Whether the database passed. */
+            ok: boolean;
         };
         /** @description A turn's input or output as shown to a reader. */
         Io: {
@@ -672,6 +958,39 @@ export interface components {
             /** @description What the user typed or was answered. */
             value: string;
         };
+        /** @description How many jobs are in each state. */
+        JobCounts: {
+            /**
+             * Format: int64
+             * @description Judged.
+             */
+            done: number;
+            /**
+             * Format: int64
+             * @description Gave up.
+             */
+            failed: number;
+            /**
+             * Format: int64
+             * @description Waiting.
+             */
+            queued: number;
+            /**
+             * Format: int64
+             * @description Claimed by a server.
+             */
+            running: number;
+            /**
+             * Format: int64
+             * @description Not run.
+             */
+            skipped: number;
+        };
+        /**
+         * @description What a job is at.
+         * @enum {string}
+         */
+        JobState: "queued" | "running" | "done" | "failed" | "skipped";
         /** @description Latency percentiles in milliseconds. */
         Latency: {
             /**
@@ -684,6 +1003,28 @@ export interface components {
              * @description 99th percentile.
              */
             p99: number;
+        };
+        /** @description Where a judge is asked. */
+        LlmEndpoint: {
+            /**
+             * @description The name of the server's environment variable holding the API key (the
+             *     key itself is never stored, returned or logged); none for an endpoint
+             *     without auth.
+             */
+            api_key_env?: string | null;
+            /**
+             * @description The API's base URL, e.g. `https://api.openai.com/v1`; the judge posts to
+             *     `<base_url>/chat/completions`. Its host must be one the server allows
+             *     (`--eval-allowed-hosts`).
+             */
+            base_url: string;
+            /** @description The model asked. */
+            model: string;
+            /**
+             * Format: double
+             * @description Sampling temperature (default 0).
+             */
+            temperature?: number | null;
         };
         /** @description An annotation as a client writes it. */
         NewAnnotation: {
@@ -758,11 +1099,78 @@ export interface components {
                 session_id: string;
                 /** @description Where it was written from. */
                 source: components["schemas"]["AnnotationSource"];
+                /**
+                 * @description An evaluator's verdict on an earlier state of the session: traces
+                 *     arrived after what it judged (it is replaced when the session goes
+                 *     idle again and is re-judged). Always false for other annotations.
+                 */
+                stale: boolean;
                 /** @description Last written, RFC 3339. */
                 updated_at: string;
                 /** @description Who annotated, when known. */
                 user_id: string | null;
             }[];
+            /** @description Opaque cursor of the next page, `null` on the last page. */
+            next_cursor: string | null;
+        };
+        /** @description One page of a list. */
+        Page_EvaluationJob: {
+            /** @description The items. */
+            data: {
+                /** @description The session's last activity it judges, RFC 3339. */
+                activity: string;
+                /**
+                 * Format: int64
+                 * @description Attempts so far.
+                 */
+                attempts: number;
+                /**
+                 * Format: int64
+                 * @description The backfill that queued it, when one did.
+                 */
+                backfill_id: number | null;
+                /** @description When queued, RFC 3339. */
+                created_at: string;
+                /** @description Why the last attempt failed, or why it was skipped. */
+                error: string | null;
+                /** @description The evaluator's name. */
+                evaluator: string;
+                /**
+                 * Format: int64
+                 * @description The evaluator's version when queued.
+                 */
+                evaluator_version: number;
+                /**
+                 * Format: int64
+                 * @description The job's id.
+                 */
+                id: number;
+                /** @description The session judged. */
+                session_id: string;
+                /** @description Where it is. */
+                state: components["schemas"]["JobState"];
+                /** @description When it last changed, RFC 3339. */
+                updated_at: string;
+            }[];
+            /** @description Opaque cursor of the next page, `null` on the last page. */
+            next_cursor: string | null;
+        };
+        /** @description One page of a list. */
+        Page_Evaluator: {
+            /** @description The items. */
+            data: (components["schemas"]["EvaluatorSpec"] & {
+                /** @description Created, RFC 3339. */
+                created_at: string;
+                /** @description Its jobs, by state. */
+                jobs: components["schemas"]["JobCounts"];
+                /** @description Last changed, RFC 3339. */
+                updated_at: string;
+                /**
+                 * Format: int64
+                 * @description 1 at creation, one more at each change of the definition.
+                 */
+                version: number;
+            })[];
             /** @description Opaque cursor of the next page, `null` on the last page. */
             next_cursor: string | null;
         };
@@ -851,6 +1259,8 @@ export interface components {
                 first_input: null | components["schemas"]["Io"];
                 /** @description The session's opaque id, unique across projects ([`crate::ids`]). */
                 id: string;
+                /** @description When its last trace arrived at the server, RFC 3339. */
+                last_activity: string;
                 last_output: null | components["schemas"]["Io"];
                 /** @description Turn latency percentiles. */
                 latency_ms: components["schemas"]["Latency"];
@@ -876,6 +1286,8 @@ export interface components {
                 session_id: string;
                 /** @description Earliest trace start, RFC 3339. */
                 start_time: string;
+                /** @description `active` until no trace arrived for the project's idle period. */
+                status: components["schemas"]["SessionStatus"];
                 /** @description Union of tags. */
                 tags: string[];
                 /** @description Token sums. */
@@ -1011,6 +1423,87 @@ export interface components {
              */
             traces_without_session: number;
         };
+        /** @description A project's settings as the API shows them. */
+        ProjectSettingsInfo: {
+            /** @description The server's idle period (`--session-idle`). */
+            default_session_idle: string;
+            /**
+             * @description The idle period in force: a session is active until no trace arrived
+             *     for this long.
+             */
+            effective_session_idle: string;
+            /** @description The project's own idle period (`5m`), or null for the server's. */
+            session_idle: string | null;
+        };
+        /** @description `PUT .../settings`: the settings to keep (a field left out is reset). */
+        ProjectSettingsUpdate: {
+            /** @description The project's idle period (`90s`, `10m`), or null for the server's. */
+            session_idle?: string | null;
+        };
+        /** @description A code rule: pass or fail, with what was measured. */
+        Rule: {
+            /** @enum {string} */
+            type: "no_errors";
+        } | {
+            /**
+             * Format: int64
+             * @description Most turns that pass.
+             */
+            max?: number | null;
+            /**
+             * Format: int64
+             * @description Fewest turns that pass.
+             */
+            min?: number | null;
+            /** @enum {string} */
+            type: "turn_count";
+        } | {
+            /**
+             * Format: double
+             * @description Longest session that passes (first start to last end), ms.
+             */
+            max_session_ms?: number | null;
+            /**
+             * Format: double
+             * @description Slowest turn that passes, ms.
+             */
+            max_turn_ms?: number | null;
+            /** @enum {string} */
+            type: "latency";
+        } | {
+            /**
+             * Format: double
+             * @description Highest share (0 to 1) that passes.
+             */
+            max_rate: number;
+            /** @enum {string} */
+            type: "tool_error_rate";
+        } | {
+            /** @description Ignore case (default true). */
+            case_insensitive?: boolean;
+            /** @description A match fails (default) or passes. */
+            fail_on_match?: boolean;
+            /** @description Whose messages: `user` (default), `assistant` or `any`. */
+            on?: components["schemas"]["Speaker"];
+            /** @description The expression (Rust `regex` syntax). */
+            pattern: string;
+            /** @enum {string} */
+            type: "regex";
+        };
+        /** @description Which sessions an evaluator judges: every condition given must hold. */
+        Scope: {
+            /**
+             * @description Sessions whose metadata maps each key to this value (compared as text:
+             *     strings as they are, other values as JSON).
+             */
+            metadata?: {
+                [key: string]: string;
+            };
+            /** @description Sessions with a trace carrying this tag. */
+            tag?: string | null;
+            /** @description Sessions with a trace of this user. */
+            user_id?: string | null;
+        };
         /** @description A session annotation as Phoenix's clients write it. */
         SessionAnnotationData: {
             /** @description Who judged. */
@@ -1076,6 +1569,8 @@ export interface components {
             first_input: null | components["schemas"]["Io"];
             /** @description The session's opaque id, unique across projects ([`crate::ids`]). */
             id: string;
+            /** @description When its last trace arrived at the server, RFC 3339. */
+            last_activity: string;
             last_output: null | components["schemas"]["Io"];
             /** @description Turn latency percentiles. */
             latency_ms: components["schemas"]["Latency"];
@@ -1101,6 +1596,8 @@ export interface components {
             session_id: string;
             /** @description Earliest trace start, RFC 3339. */
             start_time: string;
+            /** @description `active` until no trace arrived for the project's idle period. */
+            status: components["schemas"]["SessionStatus"];
             /** @description Union of tags. */
             tags: string[];
             /** @description Token sums. */
@@ -1144,7 +1641,12 @@ export interface components {
          * @description How the session list is sorted (the `sort` parameter).
          * @enum {string}
          */
-        SessionSort: "start_time" | "end_time" | "num_traces" | "total_tokens" | "total_cost" | "duration";
+        SessionSort: "start_time" | "end_time" | "num_traces" | "total_tokens" | "total_cost" | "duration" | "last_activity";
+        /**
+         * @description Whether a session is still going.
+         * @enum {string}
+         */
+        SessionStatus: "active" | "idle";
         /** @description A trace of a session, in brief (Phoenix's `SessionTraceData`). */
         SessionTrace: {
             /** @description Trace end, RFC 3339. */
@@ -1250,6 +1752,11 @@ export interface components {
          * @enum {string}
          */
         SpanStatus: "unset" | "ok" | "error";
+        /**
+         * @description Whose messages a rule reads.
+         * @enum {string}
+         */
+        Speaker: "user" | "assistant" | "any";
         /** @description A span as a step of its turn. */
         Step: {
             /** @description The attribute holding the step's input, when one does. */
@@ -1266,6 +1773,16 @@ export interface components {
          * @enum {string}
          */
         StepKind: "LLM" | "TOOL" | "RETRIEVER" | "EMBEDDING" | "RERANKER" | "AGENT" | "CHAIN" | "GUARDRAIL" | "EVALUATOR";
+        /** @description See [`Store::health`]. */
+        StoreHealth: {
+            /** @description Why reading or writing failed, when one did. */
+            error: string | null;
+            integrity: null | components["schemas"]["IntegrityCheck"];
+            /** @description A read transaction answered. */
+            readable: boolean;
+            /** @description A write transaction committed. */
+            writable: boolean;
+        };
         /** @description Token counts. */
         TokenCount: {
             /**
@@ -1456,7 +1973,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The store answers */
+            /** @description The store reads, writes and passed its integrity check */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1465,13 +1982,13 @@ export interface operations {
                     "application/json": components["schemas"]["HealthInfo"];
                 };
             };
-            /** @description The store does not answer */
-            500: {
+            /** @description Something is not well: `store` says what */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["HealthInfo"];
                 };
             };
         };
@@ -1751,6 +2268,342 @@ export interface operations {
             };
         };
     };
+    get_backfill: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project name */
+                project: string;
+                /** @description Backfill id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The backfill and its jobs' counts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Backfill"];
+                };
+            };
+            /** @description No such project or backfill */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    jobs: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 1000 (default 50) */
+                limit?: number;
+                /** @description `next_cursor` of the previous page */
+                cursor?: string;
+                /** @description Jobs of this session */
+                session_id?: string;
+                /** @description Jobs of this evaluator */
+                evaluator?: string;
+                /** @description Jobs in this state */
+                state?: components["schemas"]["JobState"];
+                /** @description Jobs of this backfill */
+                backfill_id?: number;
+                /** @description Long-poll: when no job matches, answer as soon as one does, or after this long (`10s`, at most 60s) with an empty page */
+                wait?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Project name */
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Jobs, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_EvaluationJob"];
+                };
+            };
+            /** @description A parameter is unknown or malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_evaluators: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project name */
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The project's evaluators, by name */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Evaluator"];
+                };
+            };
+            /** @description No such project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_evaluator: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project name */
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EvaluatorSpec"];
+            };
+        };
+        responses: {
+            /** @description The evaluator, version 1 */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Evaluator"];
+                };
+            };
+            /** @description The definition is invalid (the field is named) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An evaluator of that name exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_evaluator: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project name */
+                project: string;
+                /** @description Evaluator name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The evaluator */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Evaluator"];
+                };
+            };
+            /** @description No such project or evaluator */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_evaluator: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project name */
+                project: string;
+                /** @description Evaluator name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EvaluatorSpec"];
+            };
+        };
+        responses: {
+            /** @description The evaluator as stored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Evaluator"];
+                };
+            };
+            /** @description The definition is invalid (the field is named) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_evaluator: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project name */
+                project: string;
+                /** @description Evaluator name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such project or evaluator */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_backfill: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project name */
+                project: string;
+                /** @description Evaluator name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BackfillRequest"];
+            };
+        };
+        responses: {
+            /** @description Started: follow it at /v1/projects/{project}/backfills/{id} */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Backfill"];
+                };
+            };
+            /** @description The filter is invalid (the field is named) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such project or evaluator */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     listSessionAnnotationsBySessionIds: {
         parameters: {
             query?: {
@@ -1945,6 +2798,8 @@ export interface operations {
                 min_traces?: number;
                 /** @description Case-insensitive text in any turn's input or output */
                 q?: string;
+                /** @description Active sessions (a trace arrived within the project's idle period) or idle ones */
+                status?: components["schemas"]["SessionStatus"];
                 /** @description Sessions with a trace whose metadata maps <key> to this value (repeat for several keys) */
                 "metadata.<key>"?: string;
             };
@@ -2232,6 +3087,83 @@ export interface operations {
                 };
             };
             /** @description No such project or session */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project name */
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The project's settings */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectSettingsInfo"];
+                };
+            };
+            /** @description No such project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project name */
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProjectSettingsUpdate"];
+            };
+        };
+        responses: {
+            /** @description The project's settings as stored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectSettingsInfo"];
+                };
+            };
+            /** @description A setting is invalid (the field is named) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such project */
             404: {
                 headers: {
                     [name: string]: unknown;
