@@ -5,8 +5,10 @@
 
 #![allow(dead_code)]
 
+pub mod evaluations;
 pub mod phoenix;
 
+pub use evaluations::*;
 pub use phoenix::*;
 
 use openinference_session_server::annotation::{AnnotatorKind, NewAnnotation};
@@ -1014,6 +1016,14 @@ macro_rules! conformance_suite {
             notes_are_left_out_of_summaries,
             span_search_filters_and_pages,
             traces_sort_and_filter,
+            status_follows_the_last_arrival,
+            idle_sessions_are_listed_until_seen,
+            jobs_are_queued_once,
+            leases_are_exclusive_and_only_the_holder_finishes,
+            failed_attempts_wait_and_failures_are_recorded,
+            verdicts_go_stale_and_are_replaced,
+            evaluators_are_versioned,
+            backfills_count_and_deletes_take_jobs,
         );
         #[test]
         fn events_join_their_spans_in_either_order() {
