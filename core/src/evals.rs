@@ -55,7 +55,10 @@ where
     for (input, output) in turns {
         for (text, role) in [(input, Role::User), (output, Role::Assistant)] {
             if let Some(text) = text {
-                messages.push(Message { role, content: text.to_owned() });
+                messages.push(Message {
+                    role,
+                    content: text.to_owned(),
+                });
             }
         }
     }
@@ -96,7 +99,10 @@ impl fmt::Display for TemplateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TemplateError::SingleBrace(c) => {
-                write!(f, "template has a single \"{c}\": write braces as {{{{ and }}}}")
+                write!(
+                    f,
+                    "template has a single \"{c}\": write braces as {{{{ and }}}}"
+                )
             }
             TemplateError::UnknownPlaceholder(name) => write!(
                 f,
@@ -167,13 +173,20 @@ mod tests {
     use super::*;
 
     fn chat() -> Vec<Message> {
-        messages([(Some("hi"), Some("hello")), (None, Some("anything else?")), (Some("no"), None)])
+        messages([
+            (Some("hi"), Some("hello")),
+            (None, Some("anything else?")),
+            (Some("no"), None),
+        ])
     }
 
     #[test]
     fn turns_read_as_user_then_assistant_and_missing_sides_are_left_out() {
         let roles: Vec<_> = chat().iter().map(|m| m.role).collect();
-        assert_eq!(roles, [Role::User, Role::Assistant, Role::Assistant, Role::User]);
+        assert_eq!(
+            roles,
+            [Role::User, Role::Assistant, Role::Assistant, Role::User]
+        );
         assert_eq!(
             transcript_text(&chat(), 1000),
             "user: hi\nassistant: hello\nassistant: anything else?\nuser: no"
@@ -189,14 +202,24 @@ mod tests {
 
     #[test]
     fn templates_fill_placeholders_and_braces() {
-        let filled = fill_template("{{\"x\": {labels}}} {transcript}", |p| p.to_uppercase()).unwrap();
+        let filled =
+            fill_template("{{\"x\": {labels}}} {transcript}", |p| p.to_uppercase()).unwrap();
         assert_eq!(filled, "{\"x\": LABELS} TRANSCRIPT");
-        assert_eq!(fill_template("a } b", |_| String::new()), Err(TemplateError::SingleBrace('}')));
-        assert_eq!(fill_template("a { b", |_| String::new()), Err(TemplateError::SingleBrace('{')));
+        assert_eq!(
+            fill_template("a } b", |_| String::new()),
+            Err(TemplateError::SingleBrace('}'))
+        );
+        assert_eq!(
+            fill_template("a { b", |_| String::new()),
+            Err(TemplateError::SingleBrace('{'))
+        );
         assert_eq!(
             fill_template("{nope}", |_| String::new()),
             Err(TemplateError::UnknownPlaceholder("nope".into()))
         );
-        assert_eq!(check_template("{labels}", &["transcript"]), Err(TemplateError::Missing("transcript")));
+        assert_eq!(
+            check_template("{labels}", &["transcript"]),
+            Err(TemplateError::Missing("transcript"))
+        );
     }
 }

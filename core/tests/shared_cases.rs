@@ -11,7 +11,8 @@ use serde_json::Value;
 
 fn cases() -> Vec<Value> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/clients/cases.json");
-    let text = std::fs::read_to_string(path).expect("tests/clients/cases.json (run from the repository)");
+    let text =
+        std::fs::read_to_string(path).expect("tests/clients/cases.json (run from the repository)");
     let all: Value = serde_json::from_str(&without_lone_surrogates(&text)).unwrap();
     all["cases"].as_array().unwrap().clone()
 }
@@ -47,14 +48,19 @@ fn without_lone_surrogates(text: &str) -> String {
 }
 
 fn side(turn: &Value, key: &str) -> Option<String> {
-    turn.get(key).and_then(|io| io.get("value")).and_then(Value::as_str).map(str::to_owned)
+    turn.get(key)
+        .and_then(|io| io.get("value"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
 }
 
 #[test]
 fn transcripts_read_as_the_bindings_read_them() {
     let mut checked = 0;
     for case in cases().iter().filter(|c| c["call"] == "transcript") {
-        let Some(expected) = case["expect"].get("result") else { continue };
+        let Some(expected) = case["expect"].get("result") else {
+            continue;
+        };
         let turns: Vec<(Option<String>, Option<String>)> = case["args"]["turns"]
             .as_array()
             .unwrap()
@@ -62,11 +68,26 @@ fn transcripts_read_as_the_bindings_read_them() {
             .map(|t| (side(t, "input"), side(t, "output")))
             .collect();
         let msgs = messages(turns.iter().map(|(i, o)| (i.as_deref(), o.as_deref())));
-        let pairs: Vec<Value> =
-            msgs.iter().map(|m| serde_json::json!([m.role.as_str(), m.content])).collect();
-        assert_eq!(Value::Array(pairs), expected["messages"], "{}", case["name"]);
-        let max = case["args"].get("max_chars").and_then(Value::as_u64).map_or(DEFAULT_MAX_TRANSCRIPT_CHARS, |n| n as usize);
-        assert_eq!(transcript_text(&msgs, max), expected["text"].as_str().unwrap(), "{}", case["name"]);
+        let pairs: Vec<Value> = msgs
+            .iter()
+            .map(|m| serde_json::json!([m.role.as_str(), m.content]))
+            .collect();
+        assert_eq!(
+            Value::Array(pairs),
+            expected["messages"],
+            "{}",
+            case["name"]
+        );
+        let max = case["args"]
+            .get("max_chars")
+            .and_then(Value::as_u64)
+            .map_or(DEFAULT_MAX_TRANSCRIPT_CHARS, |n| n as usize);
+        assert_eq!(
+            transcript_text(&msgs, max),
+            expected["text"].as_str().unwrap(),
+            "{}",
+            case["name"]
+        );
         checked += 1;
     }
     assert!(checked >= 5, "only {checked} transcript cases");
@@ -76,13 +97,21 @@ fn transcripts_read_as_the_bindings_read_them() {
 fn judge_templates_are_refused_with_the_bindings_messages() {
     let mut checked = 0;
     for case in cases().iter().filter(|c| c["call"] == "judge") {
-        let Some(template) = case["args"].get("template").and_then(Value::as_str) else { continue };
+        let Some(template) = case["args"].get("template").and_then(Value::as_str) else {
+            continue;
+        };
         let result = check_template(template, &PLACEHOLDERS);
         match case["expect"].get("message_contains") {
             Some(parts) => {
-                let message = result.expect_err(case["name"].as_str().unwrap()).to_string();
+                let message = result
+                    .expect_err(case["name"].as_str().unwrap())
+                    .to_string();
                 for part in parts.as_array().unwrap() {
-                    assert!(message.contains(part.as_str().unwrap()), "{}: {message}", case["name"]);
+                    assert!(
+                        message.contains(part.as_str().unwrap()),
+                        "{}: {message}",
+                        case["name"]
+                    );
                 }
             }
             None => assert!(result.is_ok(), "{}: {result:?}", case["name"]),

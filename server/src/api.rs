@@ -56,7 +56,12 @@ impl Lists {
         let axum::extract::RawQuery(raw) = params;
         let mut lists: HashMap<String, Vec<String>> = HashMap::new();
         let mut rest = Vec::new();
-        for part in raw.as_deref().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        for part in raw
+            .as_deref()
+            .unwrap_or("")
+            .split('&')
+            .filter(|p| !p.is_empty())
+        {
             let (k, v) = part.split_once('=').unwrap_or((part, ""));
             // a malformed name stays in the rest: the strict reading reports it
             let Some(k) = decode_component(k).filter(|k| repeatable.contains(&k.as_str())) else {
@@ -64,7 +69,10 @@ impl Lists {
                 continue;
             };
             let v = decode_component(v).ok_or_else(|| {
-                ApiError::bad_parameter(&k, format!("parameter {k:?} is not valid percent-encoded UTF-8"))
+                ApiError::bad_parameter(
+                    &k,
+                    format!("parameter {k:?} is not valid percent-encoded UTF-8"),
+                )
             })?;
             if v.is_empty() || v.len() > MAX_PARAM_BYTES {
                 return Err(ApiError::bad_parameter(

@@ -200,14 +200,22 @@ impl ServeArgs {
             Some(path) => PriceTable::with_file(path)?,
             None => PriceTable::default(),
         };
-        let session_idle = crate::evaluation::api::parse_idle(&self.session_idle)
-            .map_err(|message| ConfigError::Duration { flag: "--session-idle", message })?;
+        let session_idle =
+            crate::evaluation::api::parse_idle(&self.session_idle).map_err(|message| {
+                ConfigError::Duration {
+                    flag: "--session-idle",
+                    message,
+                }
+            })?;
         let timeout = humantime::parse_duration(self.eval_timeout.trim())
             .ok()
             .filter(|d| !d.is_zero())
             .ok_or_else(|| ConfigError::Duration {
                 flag: "--eval-timeout",
-                message: format!("{:?} is not a positive duration like 30s", self.eval_timeout),
+                message: format!(
+                    "{:?} is not a positive duration like 30s",
+                    self.eval_timeout
+                ),
             })?;
         if self.eval_concurrency == 0 {
             return Err(ConfigError::Zero("--eval-concurrency"));
@@ -221,7 +229,9 @@ impl ServeArgs {
                 concurrency: self.eval_concurrency,
                 timeout,
                 max_attempts: self.eval_max_attempts,
-                allowed_hosts: crate::evaluation::spec::AllowedHosts::parse(&self.eval_allowed_hosts),
+                allowed_hosts: crate::evaluation::spec::AllowedHosts::parse(
+                    &self.eval_allowed_hosts,
+                ),
             },
             http_addr: self.http_addr,
             grpc_addr,

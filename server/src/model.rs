@@ -338,7 +338,6 @@ impl SessionStatus {
     }
 }
 
-
 /// A trace of a session, in brief (Phoenix's `SessionTraceData`).
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct SessionTrace {

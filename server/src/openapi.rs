@@ -14,15 +14,15 @@ use crate::annotation::{
 };
 use crate::annotation_api::AnnotationBatch;
 use crate::error::{ErrorBody, ErrorDetail};
+use crate::evaluation::api::{
+    BackfillRequest, Evaluator, ProjectSettingsInfo, ProjectSettingsUpdate,
+};
+use crate::evaluation::spec::{EvaluatorKind, EvaluatorSpec, LlmEndpoint, Rule, Scope, Speaker};
 use crate::model::{
     Cost, HealthInfo, Io, Latency, ProjectInfo, SessionInfo, SessionTrace, SpanContext, SpanEvent,
     SpanInfo, SpanKind, SpanRow, SpanRowEvent, SpanStatus, TokenCount, TraceDetail, TraceInfo,
     TraceRow, TraceSpan, TraceStatus, Turn,
 };
-use crate::evaluation::api::{
-    BackfillRequest, Evaluator, ProjectSettingsInfo, ProjectSettingsUpdate,
-};
-use crate::evaluation::spec::{EvaluatorKind, EvaluatorSpec, LlmEndpoint, Rule, Scope, Speaker};
 use crate::phoenix::annotations::{
     AnnotateSessionsRequest, AnnotationResult, CreateSessionNoteRequest, InsertedAnnotation,
     SessionAnnotationData, SessionAnnotationRow, SessionNoteData,

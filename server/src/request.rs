@@ -262,7 +262,11 @@ impl QueryParams {
     /// `allow_metadata`), each at most once.
     pub fn new(params: Params, allowed: &[&str], allow_metadata: bool) -> Result<Self, ApiError> {
         let RawQuery(raw) = params;
-        Self::from_pairs(parse_query(raw.as_deref().unwrap_or(""))?, allowed, allow_metadata)
+        Self::from_pairs(
+            parse_query(raw.as_deref().unwrap_or(""))?,
+            allowed,
+            allow_metadata,
+        )
     }
 
     /// As [`QueryParams::new`], over pairs given another way (a JSON filter

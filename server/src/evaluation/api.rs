@@ -45,7 +45,10 @@ pub fn parse_idle(text: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(text.trim())
         .map_err(|e| format!("{text:?} is not a duration like 30s, 5m or 1h: {e}"))?;
     if d < MIN_SESSION_IDLE {
-        return Err(format!("the idle period must be at least {}", humantime::format_duration(MIN_SESSION_IDLE)));
+        return Err(format!(
+            "the idle period must be at least {}",
+            humantime::format_duration(MIN_SESSION_IDLE)
+        ));
     }
     if d > Duration::from_secs(365 * 24 * 3600) {
         return Err("the idle period must be at most a year".to_owned());
@@ -156,8 +159,12 @@ pub struct Evaluator {
 }
 
 fn shown(stored: StoredEvaluator, jobs: JobCounts) -> Result<Evaluator, ApiError> {
-    let mut spec: EvaluatorSpec = serde_json::from_value(stored.definition)
-        .map_err(|e| ApiError::internal(format!("stored evaluator {:?} does not read: {e}", stored.name)))?;
+    let mut spec: EvaluatorSpec = serde_json::from_value(stored.definition).map_err(|e| {
+        ApiError::internal(format!(
+            "stored evaluator {:?} does not read: {e}",
+            stored.name
+        ))
+    })?;
     spec.name = stored.name;
     spec.enabled = stored.enabled;
     Ok(Evaluator {
@@ -180,7 +187,11 @@ fn definition(spec: &EvaluatorSpec) -> Value {
     value
 }
 
-async fn spec_body(state: &AppState, headers: &HeaderMap, request: Body) -> Result<EvaluatorSpec, ApiError> {
+async fn spec_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: Body,
+) -> Result<EvaluatorSpec, ApiError> {
     let value: Value = json_body(headers, request, &state.body_limits()).await?;
     if let Some(llm) = value.get("llm").and_then(Value::as_object)
         && llm.contains_key("api_key")
@@ -190,7 +201,11 @@ async fn spec_body(state: &AppState, headers: &HeaderMap, request: Body) -> Resu
         )
         .at("llm.api_key"));
     }
-    serde_json::from_value(value).map_err(|e| ApiError::invalid_body(format!("invalid evaluator: {e}")))
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let at = e.path().to_string();
+        let error = ApiError::invalid_body(format!("invalid evaluator: {}: {}", at, e.inner()));
+        if at == "." { error } else { error.at(at) }
+    })
 }
 
 fn checked(state: &AppState, spec: &EvaluatorSpec) -> Result<(), ApiError> {
@@ -224,8 +239,14 @@ pub async fn list_evaluators(
             .collect::<Result<Vec<_>, _>>()
     })
     .await?;
-    let data = rows.into_iter().map(|(e, c)| shown(e, c)).collect::<Result<_, _>>()?;
-    Ok(Json(Page { data, next_cursor: None }))
+    let data = rows
+        .into_iter()
+        .map(|(e, c)| shown(e, c))
+        .collect::<Result<_, _>>()?;
+    Ok(Json(Page {
+        data,
+        next_cursor: None,
+    }))
 }
 
 /// `POST /v1/projects/{project}/evaluators`.
@@ -254,7 +275,12 @@ pub async fn create_evaluator(
     Ok((StatusCode::CREATED, Json(evaluator)).into_response())
 }
 
-async fn put(state: &AppState, project: String, spec: EvaluatorSpec, mode: Put) -> Result<Evaluator, ApiError> {
+async fn put(
+    state: &AppState,
+    project: String,
+    spec: EvaluatorSpec,
+    mode: Put,
+) -> Result<Evaluator, ApiError> {
     let def = definition(&spec);
     let (name, enabled) = (spec.name.clone(), spec.enabled);
     let (stored, counts) = blocking(state, move |s| {
@@ -285,7 +311,10 @@ pub async fn get_evaluator(
 ) -> Result<Json<Evaluator>, ApiError> {
     QueryParams::none(params)?;
     let (stored, counts) = blocking(&state, move |s| {
-        Ok((s.evaluator(&project, &name)?, s.evaluator_job_counts(&project, &name)?))
+        Ok((
+            s.evaluator(&project, &name)?,
+            s.evaluator_job_counts(&project, &name)?,
+        ))
     })
     .await?;
     Ok(Json(shown(stored, counts)?))
@@ -362,22 +391,35 @@ pub struct BackfillRequest {
 
 /// The filter's names: the session list's, without paging and sorting.
 const FILTER_NAMES: &[&str] = &[
-    "start_time", "end_time", "user_id", "tag", "has_error", "min_traces", "q", "status",
+    "start_time",
+    "end_time",
+    "user_id",
+    "tag",
+    "has_error",
+    "min_traces",
+    "q",
+    "status",
 ];
 
 /// The filter object as the query string it stands for, checked by the
 /// session list's own parser (one set of rules and messages).
-fn filter_query(filter: &serde_json::Map<String, Value>) -> Result<crate::store::SessionQuery, ApiError> {
+fn filter_query(
+    filter: &serde_json::Map<String, Value>,
+) -> Result<crate::store::SessionQuery, ApiError> {
     let mut pairs = Vec::new();
     let text = |key: &str, v: &Value| match v {
         Value::String(s) => Ok(s.clone()),
         Value::Bool(_) | Value::Number(_) => Ok(v.to_string()),
-        _ => Err(ApiError::invalid_body(format!("filter.{key} must be a string, number or boolean")).at(format!("filter.{key}"))),
+        _ => Err(ApiError::invalid_body(format!(
+            "filter.{key} must be a string, number or boolean"
+        ))
+        .at(format!("filter.{key}"))),
     };
     for (key, value) in filter {
         if key == "metadata" {
             let Some(object) = value.as_object() else {
-                return Err(ApiError::invalid_body("filter.metadata must be an object").at("filter.metadata"));
+                return Err(ApiError::invalid_body("filter.metadata must be an object")
+                    .at("filter.metadata"));
             };
             for (k, v) in object {
                 pairs.push((format!("metadata.{k}"), text(&format!("metadata.{k}"), v)?));
@@ -488,6 +530,7 @@ async fn list_backfill(
         })
         .await?;
         state.evaluations.wake.notify_one();
+        state.evaluations.changed.notify_waiters();
         match page.next_cursor {
             Some(c) => query.page.cursor = Some(c),
             None => return Ok(()),
@@ -501,6 +544,7 @@ async fn list_backfill(
     params(
         ("project" = String, Path, description = "Project name"),
         ("id" = i64, Path, description = "Backfill id"),
+        ("wait" = Option<String>, Query, description = "Long-poll: answer once the backfill is finished, or after this long (`10s`, at most 60s)"),
     ),
     responses(
         (status = 200, description = "The backfill and its jobs' counts", body = Backfill),
@@ -512,12 +556,62 @@ pub async fn get_backfill(
     Path((project, id)): Path<(String, String)>,
     params: Params,
 ) -> Result<Json<Backfill>, ApiError> {
-    QueryParams::none(params)?;
-    let id: i64 = id.parse().map_err(|_| ApiError::bad_parameter("id", "id must be an integer"))?;
-    Ok(Json(blocking(&state, move |s| s.backfill(&project, id)).await?))
+    let p = QueryParams::new(params, &["wait"], false)?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::bad_parameter("id", "id must be an integer"))?;
+    let deadline = tokio::time::Instant::now() + wait_param(&p)?;
+    loop {
+        let changed = state.evaluations.changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        let project = project.clone();
+        let backfill = blocking(&state, move |s| s.backfill(&project, id)).await?;
+        if backfill.finished || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(backfill));
+        }
+        recheck(deadline, changed).await;
+    }
 }
 
-const JOB_PARAMS: &[&str] = &["limit", "cursor", "session_id", "evaluator", "state", "backfill_id", "wait"];
+/// The `wait` parameter of a long-poll: a duration of at most [`MAX_WAIT`].
+fn wait_param(p: &QueryParams) -> Result<Duration, ApiError> {
+    Ok(p.get("wait")
+        .map(|v| {
+            humantime::parse_duration(v)
+                .ok()
+                .filter(|d| *d <= MAX_WAIT)
+                .ok_or_else(|| {
+                    ApiError::bad_parameter(
+                        "wait",
+                        "wait must be a duration of at most 60s, like 10s",
+                    )
+                })
+        })
+        .transpose()?
+        .unwrap_or_default())
+}
+
+/// Waits for a change of jobs, at most a second (another server sharing the
+/// database changes jobs this one does not hear of) and not past `deadline`.
+async fn recheck(
+    deadline: tokio::time::Instant,
+    changed: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
+) {
+    let at = (tokio::time::Instant::now() + Duration::from_secs(1)).min(deadline);
+    let _ = tokio::time::timeout_at(at, changed).await;
+}
+
+const JOB_PARAMS: &[&str] = &[
+    "limit",
+    "cursor",
+    "session_id",
+    "evaluator",
+    "state",
+    "backfill_id",
+    "wait",
+    "at_least",
+];
 
 /// `GET /v1/projects/{project}/evaluation_jobs`.
 #[utoipa::path(
@@ -530,7 +624,8 @@ const JOB_PARAMS: &[&str] = &["limit", "cursor", "session_id", "evaluator", "sta
         ("evaluator" = Option<String>, Query, description = "Jobs of this evaluator"),
         ("state" = Option<JobState>, Query, description = "Jobs in this state"),
         ("backfill_id" = Option<i64>, Query, description = "Jobs of this backfill"),
-        ("wait" = Option<String>, Query, description = "Long-poll: when no job matches, answer as soon as one does, or after this long (`10s`, at most 60s) with an empty page"),
+        ("wait" = Option<String>, Query, description = "Long-poll: when fewer jobs match than `at_least`, answer as soon as enough do, or after this long (`10s`, at most 60s) with what matches then"),
+        ("at_least" = Option<usize>, Query, description = "With `wait`: how many matching jobs to wait for (default 1, at most the page size)"),
     ),
     responses(
         (status = 200, description = "Jobs, newest first", body = Page<EvaluationJob>),
@@ -552,25 +647,38 @@ pub async fn jobs(
             .get("state")
             .map(|v| {
                 JobState::parse(v).ok_or_else(|| {
-                    ApiError::bad_parameter("state", "state must be queued, running, done, failed or skipped")
+                    ApiError::bad_parameter(
+                        "state",
+                        "state must be queued, running, done, failed or skipped",
+                    )
                 })
             })
             .transpose()?,
         backfill_id: p
             .get("backfill_id")
-            .map(|v| v.parse().map_err(|_| ApiError::bad_parameter("backfill_id", "backfill_id must be an integer")))
+            .map(|v| {
+                v.parse().map_err(|_| {
+                    ApiError::bad_parameter("backfill_id", "backfill_id must be an integer")
+                })
+            })
             .transpose()?,
     };
-    let wait = p
-        .get("wait")
+    let wait = wait_param(&p)?;
+    let at_least = p
+        .get("at_least")
         .map(|v| {
-            humantime::parse_duration(v)
+            v.parse::<usize>()
                 .ok()
-                .filter(|d| *d <= MAX_WAIT)
-                .ok_or_else(|| ApiError::bad_parameter("wait", "wait must be a duration of at most 60s, like 10s"))
+                .filter(|n| (1..=query.page.limit).contains(n))
+                .ok_or_else(|| {
+                    ApiError::bad_parameter(
+                        "at_least",
+                        "at_least must be an integer from 1 to the page size",
+                    )
+                })
         })
         .transpose()?
-        .unwrap_or_default();
+        .unwrap_or(1);
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         // registered before the read, so a change between the two is not missed
@@ -579,12 +687,9 @@ pub async fn jobs(
         changed.as_mut().enable();
         let (project, q) = (project.clone(), query.clone());
         let page = blocking(&state, move |s| s.jobs(&project, &q)).await?;
-        if !page.data.is_empty() || tokio::time::Instant::now() >= deadline {
+        if page.data.len() >= at_least || tokio::time::Instant::now() >= deadline {
             return Ok(Json(page));
         }
-        // woken when this server changes a job; another server sharing the
-        // database changes jobs unseen, so the read is also repeated each second
-        let recheck = (tokio::time::Instant::now() + Duration::from_secs(1)).min(deadline);
-        let _ = tokio::time::timeout_at(recheck, changed).await;
+        recheck(deadline, changed).await;
     }
 }

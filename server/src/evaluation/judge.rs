@@ -66,7 +66,10 @@ pub async fn ask(
     labels: &BTreeMap<String, f64>,
     timeout: Duration,
 ) -> Result<Verdict, JudgeError> {
-    let url = format!("{}/chat/completions", endpoint.base_url.trim_end_matches('/'));
+    let url = format!(
+        "{}/chat/completions",
+        endpoint.base_url.trim_end_matches('/')
+    );
     let body = json!({
         "model": endpoint.model,
         "messages": [{"role": "user", "content": prompt}],
@@ -75,7 +78,10 @@ pub async fn ask(
     });
     let mut request = http::Request::post(&url)
         .header(http::header::CONTENT_TYPE, "application/json")
-        .header(http::header::USER_AGENT, concat!("oi-sessions/", env!("CARGO_PKG_VERSION")));
+        .header(
+            http::header::USER_AGENT,
+            concat!("oi-sessions/", env!("CARGO_PKG_VERSION")),
+        );
     if let Some(env) = &endpoint.api_key_env {
         let key = std::env::var(env).map_err(|_| {
             JudgeError::Fatal(format!("the environment variable {env} holding the judge's API key is not set on the server"))
@@ -86,10 +92,13 @@ pub async fn ask(
         .body(Full::new(Bytes::from(body.to_string())))
         .map_err(|e| JudgeError::Fatal(format!("cannot build the request to {url}: {e}")))?;
     let call = async {
-        let response = client().request(request).await.map_err(|e| JudgeError::Retryable {
-            message: format!("cannot reach the judge at {url}: {e}"),
-            retry_after: None,
-        })?;
+        let response = client()
+            .request(request)
+            .await
+            .map_err(|e| JudgeError::Retryable {
+                message: format!("cannot reach the judge at {url}: {e}"),
+                retry_after: None,
+            })?;
         let status = response.status();
         let retry_after = response
             .headers()
@@ -107,9 +116,13 @@ pub async fn ask(
             .to_bytes();
         Ok::<_, JudgeError>((status, retry_after, bytes))
     };
-    let (status, retry_after, bytes) = tokio::time::timeout(timeout, call).await.map_err(|_| {
-        JudgeError::Retryable { message: format!("the judge did not answer within {timeout:?}"), retry_after: None }
-    })??;
+    let (status, retry_after, bytes) =
+        tokio::time::timeout(timeout, call)
+            .await
+            .map_err(|_| JudgeError::Retryable {
+                message: format!("the judge did not answer within {timeout:?}"),
+                retry_after: None,
+            })??;
     if status == http::StatusCode::TOO_MANY_REQUESTS
         || status == http::StatusCode::REQUEST_TIMEOUT
         || status.is_server_error()
@@ -120,11 +133,18 @@ pub async fn ask(
         });
     }
     if !status.is_success() {
-        return Err(JudgeError::Fatal(format!("the judge answered {status}: {}", snippet(&bytes))));
+        return Err(JudgeError::Fatal(format!(
+            "the judge answered {status}: {}",
+            snippet(&bytes)
+        )));
     }
     let content = serde_json::from_slice::<Value>(&bytes)
         .ok()
-        .and_then(|v| v.pointer("/choices/0/message/content").and_then(Value::as_str).map(str::to_owned))
+        .and_then(|v| {
+            v.pointer("/choices/0/message/content")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
         .ok_or_else(|| {
             JudgeError::Fatal(format!(
                 "the judge's answer is not a chat completion with choices[0].message.content: {}",
@@ -156,15 +176,22 @@ pub fn read_verdict(content: &str, labels: &BTreeMap<String, f64>) -> Verdict {
         .and_then(|t| t.strip_suffix("```"))
         .map_or(text, str::trim);
     let object = serde_json::from_str::<Map<String, Value>>(unfenced).ok();
-    let label = object.as_ref().and_then(|o| o.get("label")).and_then(Value::as_str).and_then(|given| {
-        let given = given.trim().to_lowercase();
-        labels.iter().find(|(l, _)| l.to_lowercase() == given)
-    });
+    let label = object
+        .as_ref()
+        .and_then(|o| o.get("label"))
+        .and_then(Value::as_str)
+        .and_then(|given| {
+            let given = given.trim().to_lowercase();
+            labels.iter().find(|(l, _)| l.to_lowercase() == given)
+        });
     match (label, &object) {
         (Some((label, score)), Some(object)) => Verdict {
             label: Some(label.clone()),
             score: Some(*score),
-            explanation: object.get("explanation").and_then(Value::as_str).map(str::to_owned),
+            explanation: object
+                .get("explanation")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             metadata: Map::new(),
         },
         _ => {
@@ -175,7 +202,11 @@ pub fn read_verdict(content: &str, labels: &BTreeMap<String, f64>) -> Verdict {
                 score: None,
                 explanation: Some(format!(
                     "the judge's answer is not {{\"label\": one of {}, \"explanation\": ...}}: {}",
-                    labels.keys().map(|l| format!("{l:?}")).collect::<Vec<_>>().join(", "),
+                    labels
+                        .keys()
+                        .map(|l| format!("{l:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     if text.is_empty() { "(empty)" } else { text }
                 )),
                 metadata,
@@ -194,7 +225,10 @@ mod tests {
 
     #[test]
     fn a_json_verdict_is_read_with_its_score() {
-        let v = read_verdict(r#"{"label": "Unresolved", "explanation": "the parcel is still lost"}"#, &labels());
+        let v = read_verdict(
+            r#"{"label": "Unresolved", "explanation": "the parcel is still lost"}"#,
+            &labels(),
+        );
         assert_eq!(v.label.as_deref(), Some("unresolved"));
         assert_eq!(v.score, Some(0.0));
         assert_eq!(v.explanation.as_deref(), Some("the parcel is still lost"));
@@ -204,7 +238,13 @@ mod tests {
 
     #[test]
     fn anything_else_is_unparsable_not_guessed() {
-        for answer in ["resolved", r#"{"label": "maybe"}"#, r#"{"verdict": "resolved"}"#, "", "[1]"] {
+        for answer in [
+            "resolved",
+            r#"{"label": "maybe"}"#,
+            r#"{"verdict": "resolved"}"#,
+            "",
+            "[1]",
+        ] {
             let v = read_verdict(answer, &labels());
             assert_eq!((v.label, v.score), (None, None), "{answer}");
             assert_eq!(v.metadata.get("unparsable"), Some(&Value::Bool(true)));

@@ -93,7 +93,12 @@ impl Evaluations {
             std::process::id(),
             crate::store::queries::now_ns()
         );
-        Evaluations { settings, owner, wake: Notify::new(), changed: Notify::new() }
+        Evaluations {
+            settings,
+            owner,
+            wake: Notify::new(),
+            changed: Notify::new(),
+        }
     }
 }
 

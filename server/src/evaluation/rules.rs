@@ -39,10 +39,18 @@ pub fn needs_spans(rule: &Rule) -> bool {
 
 /// Applies a rule to a session, its turns (oldest first) and, when
 /// [`needs_spans`], its traces.
-pub fn apply(rule: &Rule, session: &SessionInfo, turns: &[Turn], traces: &[TraceDetail]) -> Verdict {
+pub fn apply(
+    rule: &Rule,
+    session: &SessionInfo,
+    turns: &[Turn],
+    traces: &[TraceDetail],
+) -> Verdict {
     match rule {
         Rule::NoErrors => {
-            let errored = turns.iter().filter(|t| t.status == TraceStatus::Error).count();
+            let errored = turns
+                .iter()
+                .filter(|t| t.status == TraceStatus::Error)
+                .count();
             verdict(
                 errored == 0,
                 if errored == 0 {
@@ -57,7 +65,10 @@ pub fn apply(rule: &Rule, session: &SessionInfo, turns: &[Turn], traces: &[Trace
             let n = turns.len() as i64;
             let (low, high) = (min.is_some_and(|m| n < m), max.is_some_and(|m| n > m));
             let explanation = if low {
-                format!("{n} turns, under the minimum of {}", min.unwrap_or_default())
+                format!(
+                    "{n} turns, under the minimum of {}",
+                    min.unwrap_or_default()
+                )
             } else if high {
                 format!("{n} turns, over the maximum of {}", max.unwrap_or_default())
             } else {
@@ -65,19 +76,26 @@ pub fn apply(rule: &Rule, session: &SessionInfo, turns: &[Turn], traces: &[Trace
             };
             verdict(!low && !high, explanation, json!({"turns": n}))
         }
-        Rule::Latency { max_turn_ms, max_session_ms } => {
+        Rule::Latency {
+            max_turn_ms,
+            max_session_ms,
+        } => {
             let slowest = turns.iter().map(|t| t.latency_ms).fold(0.0, f64::max);
             let session_ms = session.duration_ms;
             let mut problems = Vec::new();
             if let Some(max) = max_turn_ms
                 && slowest > *max
             {
-                problems.push(format!("the slowest turn took {slowest:.0} ms, over {max:.0} ms"));
+                problems.push(format!(
+                    "the slowest turn took {slowest:.0} ms, over {max:.0} ms"
+                ));
             }
             if let Some(max) = max_session_ms
                 && session_ms > *max
             {
-                problems.push(format!("the session took {session_ms:.0} ms, over {max:.0} ms"));
+                problems.push(format!(
+                    "the session took {session_ms:.0} ms, over {max:.0} ms"
+                ));
             }
             let pass = problems.is_empty();
             let explanation = if pass {
@@ -85,7 +103,11 @@ pub fn apply(rule: &Rule, session: &SessionInfo, turns: &[Turn], traces: &[Trace
             } else {
                 problems.join("; ")
             };
-            verdict(pass, explanation, json!({"slowest_turn_ms": slowest, "session_ms": session_ms}))
+            verdict(
+                pass,
+                explanation,
+                json!({"slowest_turn_ms": slowest, "session_ms": session_ms}),
+            )
         }
         Rule::ToolErrorRate { max_rate } => {
             let tools: Vec<_> = traces
@@ -93,19 +115,36 @@ pub fn apply(rule: &Rule, session: &SessionInfo, turns: &[Turn], traces: &[Trace
                 .flat_map(|t| &t.spans)
                 .filter(|s| s.step.as_ref().is_some_and(|st| st.kind == StepKind::Tool))
                 .collect();
-            let failed = tools.iter().filter(|s| s.status == SpanStatus::Error).count();
-            let rate = if tools.is_empty() { 0.0 } else { failed as f64 / tools.len() as f64 };
+            let failed = tools
+                .iter()
+                .filter(|s| s.status == SpanStatus::Error)
+                .count();
+            let rate = if tools.is_empty() {
+                0.0
+            } else {
+                failed as f64 / tools.len() as f64
+            };
             verdict(
                 rate <= *max_rate,
                 if tools.is_empty() {
                     "no tool calls".to_owned()
                 } else {
-                    format!("{failed} of {} tool calls failed ({:.0}%), limit {:.0}%", tools.len(), rate * 100.0, max_rate * 100.0)
+                    format!(
+                        "{failed} of {} tool calls failed ({:.0}%), limit {:.0}%",
+                        tools.len(),
+                        rate * 100.0,
+                        max_rate * 100.0
+                    )
                 },
                 json!({"tool_calls": tools.len(), "failed_tool_calls": failed, "tool_error_rate": rate}),
             )
         }
-        Rule::Regex { pattern, on, case_insensitive, fail_on_match } => {
+        Rule::Regex {
+            pattern,
+            on,
+            case_insensitive,
+            fail_on_match,
+        } => {
             let Ok(re) = compile(pattern, *case_insensitive) else {
                 // checked when the evaluator was stored; a pattern the regex
                 // crate now refuses is reported, not guessed at
@@ -129,7 +168,9 @@ pub fn apply(rule: &Rule, session: &SessionInfo, turns: &[Turn], traces: &[Trace
             });
             let matched = found.is_some();
             let explanation = match &found {
-                Some((i, who, text)) => format!("turn {} ({who}) matches: {:?}", i + 1, clip(text, 200)),
+                Some((i, who, text)) => {
+                    format!("turn {} ({who}) matches: {:?}", i + 1, clip(text, 200))
+                }
                 None => format!("no {} message matches", on_name(*on)),
             };
             verdict(

@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use openinference_session::evals::{DEFAULT_MAX_TRANSCRIPT_CHARS, fill_template, messages, transcript_text};
+use openinference_session::evals::{
+    DEFAULT_MAX_TRANSCRIPT_CHARS, fill_template, messages, transcript_text,
+};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
@@ -59,7 +61,9 @@ pub async fn run(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) 
         let store = state.store.clone();
         let owner = evaluations.owner.clone();
         let lease = i64::try_from(evaluations.settings.lease().as_nanos()).unwrap_or(i64::MAX);
-        let claimed = tokio::task::spawn_blocking(move || store.claim_jobs(&owner, now_ns(), lease, free)).await;
+        let claimed =
+            tokio::task::spawn_blocking(move || store.claim_jobs(&owner, now_ns(), lease, free))
+                .await;
         let jobs = match claimed {
             Ok(Ok(jobs)) => jobs,
             Ok(Err(e)) => {
@@ -72,7 +76,9 @@ pub async fn run(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) 
             }
         };
         for job in jobs {
-            let Ok(permit) = slots.clone().try_acquire_owned() else { break };
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                break;
+            };
             let state = state.clone();
             tokio::spawn(async move {
                 run_job(&state, job).await;
@@ -90,7 +96,10 @@ pub fn queue_idle_sessions(store: &dyn Store) -> Result<usize, StoreError> {
     let idle = store.idle_sessions(now_ns(), IDLE_BATCH)?;
     let mut by_project: BTreeMap<String, Vec<(String, i64)>> = BTreeMap::new();
     for s in idle {
-        by_project.entry(s.project).or_default().push((s.session_id, s.last_activity_ns));
+        by_project
+            .entry(s.project)
+            .or_default()
+            .push((s.session_id, s.last_activity_ns));
     }
     let mut queued = 0;
     for (project, sessions) in by_project {
@@ -106,13 +115,18 @@ pub fn queue_idle_sessions(store: &dyn Store) -> Result<usize, StoreError> {
             .collect();
         let mut jobs = Vec::new();
         for (session_id, activity) in &sessions {
-            let candidates: Vec<&(EvaluatorSpec, i64)> =
-                evaluators.iter().filter(|(spec, _)| spec.samples(session_id)).collect();
+            let candidates: Vec<&(EvaluatorSpec, i64)> = evaluators
+                .iter()
+                .filter(|(spec, _)| spec.samples(session_id))
+                .collect();
             if candidates.is_empty() {
                 continue;
             }
             // the scope needs the session's users, tags and metadata
-            let info = if candidates.iter().any(|(spec, _)| spec.filter != Default::default()) {
+            let info = if candidates
+                .iter()
+                .any(|(spec, _)| spec.filter != Default::default())
+            {
                 match store.session(&project, session_id) {
                     Ok(info) => Some(info),
                     Err(StoreError::NotFound(_)) => continue,
@@ -153,9 +167,11 @@ async fn run_job(state: &AppState, job: EvaluationJob) {
     let finished = tokio::task::spawn_blocking(move || {
         match store.finish_job(&job, &owner, &outcome) {
             // the session went away between the read and the write
-            Err(StoreError::NotFound("session")) => {
-                store.finish_job(&job, &owner, &JobOutcome::Skipped("the session was deleted".into()))
-            }
+            Err(StoreError::NotFound("session")) => store.finish_job(
+                &job,
+                &owner,
+                &JobOutcome::Skipped("the session was deleted".into()),
+            ),
             other => other,
         }
         .map(|held| (held, job))
@@ -167,7 +183,9 @@ async fn run_job(state: &AppState, job: EvaluationJob) {
             job = job.id,
             "the evaluation job's lease was lost (it ran longer than the lease, or another server took it); its result is dropped"
         ),
-        Ok(Err(e)) => tracing::warn!(error = %e, "recording an evaluation job failed; it runs again when its lease ends"),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "recording an evaluation job failed; it runs again when its lease ends")
+        }
         Err(e) => tracing::error!(error = %e, "recording an evaluation job panicked"),
     }
 }
@@ -175,7 +193,9 @@ async fn run_job(state: &AppState, job: EvaluationJob) {
 /// The backoff before attempt `attempts + 1`: 1 s, 2 s, 4 s, ... up to 5 min,
 /// or what the endpoint asked for.
 fn backoff(attempts: i64, asked: Option<Duration>) -> Duration {
-    asked.unwrap_or_else(|| Duration::from_secs(1 << attempts.clamp(0, 8) as u32)).min(Duration::from_secs(300))
+    asked
+        .unwrap_or_else(|| Duration::from_secs(1 << attempts.clamp(0, 8) as u32))
+        .min(Duration::from_secs(300))
 }
 
 async fn store_call<T: Send + 'static>(
@@ -191,15 +211,24 @@ async fn store_call<T: Send + 'static>(
 /// Judges a job's session with its evaluator's current definition.
 async fn evaluate(state: &AppState, job: &EvaluationJob) -> JobOutcome {
     let retry = |error: String, asked: Option<Duration>| JobOutcome::Retry {
-        run_after_ns: now_ns().saturating_add(i64::try_from(backoff(job.attempts, asked).as_nanos()).unwrap_or(i64::MAX)),
+        run_after_ns: now_ns().saturating_add(
+            i64::try_from(backoff(job.attempts, asked).as_nanos()).unwrap_or(i64::MAX),
+        ),
         error,
     };
-    let (project, name, session_id) = (job.project.clone(), job.evaluator.clone(), job.session_id.clone());
+    let (project, name, session_id) = (
+        job.project.clone(),
+        job.evaluator.clone(),
+        job.session_id.clone(),
+    );
     let read = store_call(state, move |s| {
         let evaluator = s.evaluator(&project, &name)?;
         let session = s.session(&project, &session_id)?;
         let mut turns: Vec<Turn> = Vec::new();
-        let mut page = PageQuery { limit: 1000, cursor: None };
+        let mut page = PageQuery {
+            limit: 1000,
+            cursor: None,
+        };
         loop {
             let p = s.turns(&project, &session_id, &page)?;
             turns.extend(p.data);
@@ -213,8 +242,12 @@ async fn evaluate(state: &AppState, job: &EvaluationJob) -> JobOutcome {
     .await;
     let (stored, session, turns) = match read {
         Ok(r) => r,
-        Err(StoreError::NotFound("evaluator")) => return JobOutcome::Skipped("the evaluator was deleted".into()),
-        Err(StoreError::NotFound(_)) => return JobOutcome::Skipped("the session was deleted".into()),
+        Err(StoreError::NotFound("evaluator")) => {
+            return JobOutcome::Skipped("the evaluator was deleted".into());
+        }
+        Err(StoreError::NotFound(_)) => {
+            return JobOutcome::Skipped("the session was deleted".into());
+        }
         Err(e) => return retry(format!("reading the session failed: {e}"), None),
     };
     if !stored.enabled && job.backfill_id.is_none() {
@@ -222,7 +255,11 @@ async fn evaluate(state: &AppState, job: &EvaluationJob) -> JobOutcome {
     }
     let mut spec: EvaluatorSpec = match serde_json::from_value(stored.definition.clone()) {
         Ok(spec) => spec,
-        Err(e) => return JobOutcome::Failed(format!("the evaluator's stored definition does not read: {e}")),
+        Err(e) => {
+            return JobOutcome::Failed(format!(
+                "the evaluator's stored definition does not read: {e}"
+            ));
+        }
     };
     spec.name = stored.name.clone();
     let verdict = match spec.kind {
@@ -242,8 +279,12 @@ async fn evaluate(state: &AppState, job: &EvaluationJob) -> JobOutcome {
                 .await
                 {
                     Ok(t) => t,
-                    Err(StoreError::NotFound(_)) => return JobOutcome::Skipped("the session was deleted".into()),
-                    Err(e) => return retry(format!("reading the session's spans failed: {e}"), None),
+                    Err(StoreError::NotFound(_)) => {
+                        return JobOutcome::Skipped("the session was deleted".into());
+                    }
+                    Err(e) => {
+                        return retry(format!("reading the session's spans failed: {e}"), None);
+                    }
                 }
             } else {
                 Vec::new()
@@ -255,7 +296,12 @@ async fn evaluate(state: &AppState, job: &EvaluationJob) -> JobOutcome {
                 return JobOutcome::Failed("the judge has no llm or labels".into());
             };
             // the operator may have narrowed the allowed hosts since
-            if let Err(e) = state.evaluations.settings.allowed_hosts.check(&llm.base_url) {
+            if let Err(e) = state
+                .evaluations
+                .settings
+                .allowed_hosts
+                .check(&llm.base_url)
+            {
                 return JobOutcome::Failed(e);
             }
             let prompt = match judge_prompt(&spec, &turns) {
@@ -264,7 +310,10 @@ async fn evaluate(state: &AppState, job: &EvaluationJob) -> JobOutcome {
             };
             match judge::ask(llm, &prompt, labels, state.evaluations.settings.timeout).await {
                 Ok(v) => v,
-                Err(JudgeError::Retryable { message, retry_after }) => return retry(message, retry_after),
+                Err(JudgeError::Retryable {
+                    message,
+                    retry_after,
+                }) => return retry(message, retry_after),
                 Err(JudgeError::Fatal(message)) => return JobOutcome::Failed(message),
             }
         }
@@ -276,10 +325,23 @@ async fn evaluate(state: &AppState, job: &EvaluationJob) -> JobOutcome {
 /// conversation (the core's transcript rule) and the labels.
 pub fn judge_prompt(spec: &EvaluatorSpec, turns: &[Turn]) -> Result<String, String> {
     let msgs = messages(turns.iter().map(|t| {
-        (t.input.as_ref().map(|io| io.value.as_str()), t.output.as_ref().map(|io| io.value.as_str()))
+        (
+            t.input.as_ref().map(|io| io.value.as_str()),
+            t.output.as_ref().map(|io| io.value.as_str()),
+        )
     }));
-    let transcript = transcript_text(&msgs, spec.max_transcript_chars.unwrap_or(DEFAULT_MAX_TRANSCRIPT_CHARS));
-    let labels = spec.labels.iter().flatten().map(|(l, _)| l.as_str()).collect::<Vec<_>>().join(", ");
+    let transcript = transcript_text(
+        &msgs,
+        spec.max_transcript_chars
+            .unwrap_or(DEFAULT_MAX_TRANSCRIPT_CHARS),
+    );
+    let labels = spec
+        .labels
+        .iter()
+        .flatten()
+        .map(|(l, _)| l.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     fill_template(spec.template(), |p| match p {
         "criteria" => spec.criteria.clone().unwrap_or_default(),
         "transcript" => transcript.clone(),
@@ -289,18 +351,28 @@ pub fn judge_prompt(spec: &EvaluatorSpec, turns: &[Turn]) -> Result<String, Stri
 }
 
 /// The annotation a verdict becomes.
-fn annotation(spec: &EvaluatorSpec, version: i64, job: &EvaluationJob, verdict: Verdict) -> NewAnnotation {
+fn annotation(
+    spec: &EvaluatorSpec,
+    version: i64,
+    job: &EvaluationJob,
+    verdict: Verdict,
+) -> NewAnnotation {
     let mut metadata = verdict.metadata;
     metadata.insert("evaluator".into(), Value::String(spec.name.clone()));
     metadata.insert("evaluator_version".into(), json!(version));
-    metadata.insert("judged_activity".into(), Value::String(rfc3339(job.activity_ns)));
+    metadata.insert(
+        "judged_activity".into(),
+        Value::String(rfc3339(job.activity_ns)),
+    );
     if let Some(llm) = &spec.llm {
         metadata.insert("model".into(), Value::String(llm.model.clone()));
     }
     if let Some(b) = job.backfill_id {
         metadata.insert("backfill_id".into(), json!(b));
     }
-    let explanation = verdict.explanation.map(|e| clip_bytes(e, MAX_EXPLANATION_BYTES));
+    let explanation = verdict
+        .explanation
+        .map(|e| clip_bytes(e, MAX_EXPLANATION_BYTES));
     NewAnnotation {
         session_id: job.session_id.clone(),
         name: spec.name.clone(),

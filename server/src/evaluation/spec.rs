@@ -22,7 +22,8 @@ pub const MAX_LABELS: usize = 50;
 
 /// The prompt a judge is sent when its definition has none: the conversation
 /// and the labels, asking for the JSON object the judge parses.
-pub const DEFAULT_JUDGE_TEMPLATE: &str = "You are judging a whole conversation between a user and an AI assistant.
+pub const DEFAULT_JUDGE_TEMPLATE: &str =
+    "You are judging a whole conversation between a user and an AI assistant.
 
 Criteria: {criteria}
 
@@ -112,13 +113,19 @@ pub struct Scope {
 impl Scope {
     /// Whether a session is in scope.
     pub fn matches(&self, session: &SessionInfo) -> bool {
-        let user = self.user_id.as_ref().is_none_or(|u| session.user_ids.contains(u));
+        let user = self
+            .user_id
+            .as_ref()
+            .is_none_or(|u| session.user_ids.contains(u));
         let tag = self.tag.as_ref().is_none_or(|t| session.tags.contains(t));
-        let metadata = self.metadata.iter().all(|(k, want)| match session.metadata.get(k) {
-            Some(Value::String(s)) => s == want,
-            Some(other) => other.to_string() == *want,
-            None => false,
-        });
+        let metadata = self
+            .metadata
+            .iter()
+            .all(|(k, want)| match session.metadata.get(k) {
+                Some(Value::String(s)) => s == want,
+                Some(other) => other.to_string() == *want,
+                None => false,
+            });
         user && tag && metadata
     }
 }
@@ -213,7 +220,10 @@ pub struct SpecError {
 }
 
 fn refuse<T>(field: &str, message: impl Into<String>) -> Result<T, SpecError> {
-    Err(SpecError { field: field.to_owned(), message: message.into() })
+    Err(SpecError {
+        field: field.to_owned(),
+        message: message.into(),
+    })
 }
 
 /// Whether a name can be an environment variable the server reads a key from:
@@ -221,8 +231,13 @@ fn refuse<T>(field: &str, message: impl Into<String>) -> Result<T, SpecError> {
 /// evaluator cannot send `OI_SESSIONS_API_KEY` or the database URL away).
 pub fn check_key_env(name: &str) -> Result<(), String> {
     let shaped = !name.is_empty()
-        && name.chars().next().is_some_and(|c| c.is_ascii_uppercase() || c == '_')
-        && name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
     if !shaped {
         return Err(format!(
             "llm.api_key_env must name an environment variable of the server (like OPENAI_API_KEY), \
@@ -231,7 +246,10 @@ pub fn check_key_env(name: &str) -> Result<(), String> {
         ));
     }
     if name.starts_with("OI_SESSIONS_") {
-        return Err("llm.api_key_env must not name one of the server's own OI_SESSIONS_* settings".to_owned());
+        return Err(
+            "llm.api_key_env must not name one of the server's own OI_SESSIONS_* settings"
+                .to_owned(),
+        );
     }
     Ok(())
 }
@@ -265,7 +283,10 @@ impl EvaluatorSpec {
                     return refuse(field, format!("{field} is for kind llm_judge, not code"));
                 }
                 match &self.rule {
-                    None => refuse("rule", "a code evaluator needs a rule: no_errors, turn_count, latency, tool_error_rate or regex"),
+                    None => refuse(
+                        "rule",
+                        "a code evaluator needs a rule: no_errors, turn_count, latency, tool_error_rate or regex",
+                    ),
                     Some(rule) => rule.validate(),
                 }
             }
@@ -274,14 +295,23 @@ impl EvaluatorSpec {
                     return refuse("rule", "rule is for kind code, not llm_judge");
                 }
                 let Some(llm) = &self.llm else {
-                    return refuse("llm", "an llm_judge needs llm: {base_url, model, api_key_env}");
+                    return refuse(
+                        "llm",
+                        "an llm_judge needs llm: {base_url, model, api_key_env}",
+                    );
                 };
-                allowed_hosts.check(&llm.base_url).map_err(|m| SpecError { field: "llm.base_url".into(), message: m })?;
+                allowed_hosts.check(&llm.base_url).map_err(|m| SpecError {
+                    field: "llm.base_url".into(),
+                    message: m,
+                })?;
                 if llm.model.trim().is_empty() {
                     return refuse("llm.model", "llm.model must be a non-empty string");
                 }
                 if let Some(env) = &llm.api_key_env {
-                    check_key_env(env).map_err(|m| SpecError { field: "llm.api_key_env".into(), message: m })?;
+                    check_key_env(env).map_err(|m| SpecError {
+                        field: "llm.api_key_env".into(),
+                        message: m,
+                    })?;
                 }
                 if let Some(t) = llm.temperature
                     && !(0.0..=2.0).contains(&t)
@@ -290,7 +320,10 @@ impl EvaluatorSpec {
                 }
                 let labels = self.labels.as_ref().map_or(0, BTreeMap::len);
                 if labels == 0 {
-                    return refuse("labels", "labels must map at least one label to its score, e.g. {\"pass\": 1, \"fail\": 0}");
+                    return refuse(
+                        "labels",
+                        "labels must map at least one label to its score, e.g. {\"pass\": 1, \"fail\": 0}",
+                    );
                 }
                 if labels > MAX_LABELS {
                     return refuse("labels", format!("at most {MAX_LABELS} labels"));
@@ -298,36 +331,63 @@ impl EvaluatorSpec {
                 let mut seen = BTreeMap::new();
                 for (label, score) in self.labels.iter().flatten() {
                     if label.trim().is_empty() || label.len() > MAX_LABEL_BYTES {
-                        return refuse("labels", "each label must be a non-empty string of at most 1024 bytes");
+                        return refuse(
+                            "labels",
+                            "each label must be a non-empty string of at most 1024 bytes",
+                        );
                     }
                     if !score.is_finite() {
-                        return refuse("labels", format!("the score of {label:?} must be a finite number"));
+                        return refuse(
+                            "labels",
+                            format!("the score of {label:?} must be a finite number"),
+                        );
                     }
                     if let Some(other) = seen.insert(label.to_lowercase(), label) {
-                        return refuse("labels", format!("{label:?} repeats {other:?}: answers are read in any case"));
+                        return refuse(
+                            "labels",
+                            format!("{label:?} repeats {other:?}: answers are read in any case"),
+                        );
                     }
                 }
-                if self.criteria.as_deref().is_some_and(|c| c.trim().is_empty()) {
+                if self
+                    .criteria
+                    .as_deref()
+                    .is_some_and(|c| c.trim().is_empty())
+                {
                     return refuse("criteria", "criteria must be a non-empty string when given");
                 }
                 let template = self.template();
                 if template.len() > MAX_TEMPLATE_BYTES {
-                    return refuse("prompt_template", format!("prompt_template is over {MAX_TEMPLATE_BYTES} bytes"));
+                    return refuse(
+                        "prompt_template",
+                        format!("prompt_template is over {MAX_TEMPLATE_BYTES} bytes"),
+                    );
                 }
                 let mut required = vec!["transcript"];
                 if self.criteria.is_none() && self.prompt_template.is_none() {
-                    return refuse("criteria", "give criteria (what the judge looks for) or a prompt_template");
+                    return refuse(
+                        "criteria",
+                        "give criteria (what the judge looks for) or a prompt_template",
+                    );
                 }
                 if self.criteria.is_some() {
                     required.push("criteria");
                 }
-                check_template(template, &required)
-                    .map_err(|e| SpecError { field: "prompt_template".into(), message: e.to_string() })?;
+                check_template(template, &required).map_err(|e| SpecError {
+                    field: "prompt_template".into(),
+                    message: e.to_string(),
+                })?;
                 if self.criteria.is_none() && template_uses(template, "criteria") {
-                    return refuse("prompt_template", "prompt_template has {criteria} but no criteria is given");
+                    return refuse(
+                        "prompt_template",
+                        "prompt_template has {criteria} but no criteria is given",
+                    );
                 }
                 if self.max_transcript_chars == Some(0) {
-                    return refuse("max_transcript_chars", "max_transcript_chars must be at least 1");
+                    return refuse(
+                        "max_transcript_chars",
+                        "max_transcript_chars must be at least 1",
+                    );
                 }
                 Ok(())
             }
@@ -336,7 +396,9 @@ impl EvaluatorSpec {
 
     /// The judge's template (the default when none is given).
     pub fn template(&self) -> &str {
-        self.prompt_template.as_deref().unwrap_or(DEFAULT_JUDGE_TEMPLATE)
+        self.prompt_template
+            .as_deref()
+            .unwrap_or(DEFAULT_JUDGE_TEMPLATE)
     }
 
     /// Whether a session is in this evaluator's sample: stable for a session
@@ -382,11 +444,18 @@ impl Rule {
                 }
                 Ok(())
             }
-            Rule::Latency { max_turn_ms, max_session_ms } => {
+            Rule::Latency {
+                max_turn_ms,
+                max_session_ms,
+            } => {
                 if max_turn_ms.is_none() && max_session_ms.is_none() {
                     return refuse("rule", "latency needs max_turn_ms, max_session_ms or both");
                 }
-                if [max_turn_ms, max_session_ms].into_iter().flatten().any(|v| !v.is_finite() || *v < 0.0) {
+                if [max_turn_ms, max_session_ms]
+                    .into_iter()
+                    .flatten()
+                    .any(|v| !v.is_finite() || *v < 0.0)
+                {
                     return refuse("rule", "latency bounds must be non-negative numbers");
                 }
                 Ok(())
@@ -397,14 +466,23 @@ impl Rule {
                 }
                 Ok(())
             }
-            Rule::Regex { pattern, case_insensitive, .. } => {
+            Rule::Regex {
+                pattern,
+                case_insensitive,
+                ..
+            } => {
                 if pattern.is_empty() || pattern.len() > MAX_PATTERN_BYTES {
-                    return refuse("rule", format!("regex pattern must be 1 to {MAX_PATTERN_BYTES} bytes"));
+                    return refuse(
+                        "rule",
+                        format!("regex pattern must be 1 to {MAX_PATTERN_BYTES} bytes"),
+                    );
                 }
-                compile(pattern, *case_insensitive).map(|_| ()).map_err(|e| SpecError {
-                    field: "rule".into(),
-                    message: format!("regex pattern does not compile: {e}"),
-                })
+                compile(pattern, *case_insensitive)
+                    .map(|_| ())
+                    .map_err(|e| SpecError {
+                        field: "rule".into(),
+                        message: format!("regex pattern does not compile: {e}"),
+                    })
             }
         }
     }
@@ -432,7 +510,10 @@ impl AllowedHosts {
     /// From a comma-separated list of hosts (`*` allows any).
     pub fn parse(list: &str) -> Self {
         AllowedHosts(
-            list.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect(),
+            list.split(',')
+                .map(|h| h.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect(),
         )
     }
 
@@ -476,12 +557,16 @@ mod tests {
     }
 
     fn field_of(spec: &EvaluatorSpec) -> String {
-        spec.validate(&AllowedHosts::parse(DEFAULT_ALLOWED_HOSTS)).unwrap_err().field
+        spec.validate(&AllowedHosts::parse(DEFAULT_ALLOWED_HOSTS))
+            .unwrap_err()
+            .field
     }
 
     #[test]
     fn a_judge_with_what_it_needs_passes() {
-        judge().validate(&AllowedHosts::parse(DEFAULT_ALLOWED_HOSTS)).unwrap();
+        judge()
+            .validate(&AllowedHosts::parse(DEFAULT_ALLOWED_HOSTS))
+            .unwrap();
     }
 
     #[test]
@@ -513,7 +598,9 @@ mod tests {
     fn sampling_is_stable_and_near_the_rate() {
         let mut s = judge();
         s.sample_rate = 0.3;
-        let picked = (0..10_000).filter(|i| s.samples(&format!("session-{i}"))).count();
+        let picked = (0..10_000)
+            .filter(|i| s.samples(&format!("session-{i}")))
+            .count();
         assert!((2_700..3_300).contains(&picked), "{picked}");
         assert_eq!(s.samples("session-7"), s.samples("session-7"));
     }

@@ -36,7 +36,9 @@ pub struct Lifecycle {
 
 impl Default for Lifecycle {
     fn default() -> Self {
-        Lifecycle { default_idle_ns: AtomicI64::new(DEFAULT_SESSION_IDLE_NS) }
+        Lifecycle {
+            default_idle_ns: AtomicI64::new(DEFAULT_SESSION_IDLE_NS),
+        }
     }
 }
 
@@ -60,7 +62,11 @@ pub struct ProjectSettings {
 }
 
 /// The idle period of a project (its own, else `default_ns`).
-pub fn session_idle_ns(tx: &mut dyn SqlTx, project_id: i64, default_ns: i64) -> Result<i64, StoreError> {
+pub fn session_idle_ns(
+    tx: &mut dyn SqlTx,
+    project_id: i64,
+    default_ns: i64,
+) -> Result<i64, StoreError> {
     Ok(tx
         .query_opt(
             "SELECT session_idle_ns FROM project_settings WHERE project_id = $1",
@@ -82,13 +88,18 @@ pub fn status_at(last_activity_ns: i64, idle_ns: i64, now_ns: i64) -> SessionSta
     }
 }
 
-pub(super) fn project_settings(tx: &mut dyn SqlTx, project: &str) -> Result<ProjectSettings, StoreError> {
+pub(super) fn project_settings(
+    tx: &mut dyn SqlTx,
+    project: &str,
+) -> Result<ProjectSettings, StoreError> {
     let pid = project_rowid(tx, project)?;
     let row = tx.query_opt(
         "SELECT session_idle_ns FROM project_settings WHERE project_id = $1",
         &[pid.into()],
     )?;
-    Ok(ProjectSettings { session_idle_ns: row.map(|r| r.opt_int(0)).transpose()?.flatten() })
+    Ok(ProjectSettings {
+        session_idle_ns: row.map(|r| r.opt_int(0)).transpose()?.flatten(),
+    })
 }
 
 pub(super) fn set_project_settings(
@@ -148,7 +159,10 @@ pub enum Put {
     Upsert,
 }
 
-pub(super) fn evaluators(tx: &mut dyn SqlTx, project: &str) -> Result<Vec<StoredEvaluator>, StoreError> {
+pub(super) fn evaluators(
+    tx: &mut dyn SqlTx,
+    project: &str,
+) -> Result<Vec<StoredEvaluator>, StoreError> {
     let pid = project_rowid(tx, project)?;
     tx.query(
         &format!("SELECT {EVALUATOR_COLS} FROM evaluators WHERE project_id = $1 ORDER BY name"),
@@ -159,7 +173,11 @@ pub(super) fn evaluators(tx: &mut dyn SqlTx, project: &str) -> Result<Vec<Stored
     .collect()
 }
 
-pub(super) fn evaluator(tx: &mut dyn SqlTx, project: &str, name: &str) -> Result<StoredEvaluator, StoreError> {
+pub(super) fn evaluator(
+    tx: &mut dyn SqlTx,
+    project: &str,
+    name: &str,
+) -> Result<StoredEvaluator, StoreError> {
     let pid = project_rowid(tx, project)?;
     let mut row = tx
         .query_opt(
@@ -197,7 +215,11 @@ pub(super) fn put_evaluator(
             evaluator(tx, project, name)
         }
         (_, Some(old)) => {
-            let version = if old.definition == *definition { old.version } else { old.version + 1 };
+            let version = if old.definition == *definition {
+                old.version
+            } else {
+                old.version + 1
+            };
             tx.execute(
                 "UPDATE evaluators SET version = $3, enabled = $4, definition = $5, updated_ns = $6
                  WHERE project_id = $1 AND name = $2",
@@ -216,10 +238,16 @@ pub(super) fn put_evaluator(
 }
 
 /// Deletes an evaluator; its jobs not yet run are skipped, its verdicts kept.
-pub(super) fn delete_evaluator(tx: &mut dyn SqlTx, project: &str, name: &str) -> Result<(), StoreError> {
+pub(super) fn delete_evaluator(
+    tx: &mut dyn SqlTx,
+    project: &str,
+    name: &str,
+) -> Result<(), StoreError> {
     let pid = project_rowid(tx, project)?;
-    let deleted =
-        tx.execute("DELETE FROM evaluators WHERE project_id = $1 AND name = $2", &[pid.into(), name.into()])?;
+    let deleted = tx.execute(
+        "DELETE FROM evaluators WHERE project_id = $1 AND name = $2",
+        &[pid.into(), name.into()],
+    )?;
     if deleted == 0 {
         return Err(StoreError::NotFound("evaluator"));
     }
@@ -268,10 +296,18 @@ pub(super) fn idle_sessions(
             "SELECT session_id, last_activity_ns FROM sessions
              WHERE project_id = $1 AND idle_seen_ns < last_activity_ns AND last_activity_ns <= $2
              ORDER BY last_activity_ns LIMIT $3",
-            &[pid.into(), now.saturating_sub(idle).into(), ((limit - out.len()) as i64).into()],
+            &[
+                pid.into(),
+                now.saturating_sub(idle).into(),
+                ((limit - out.len()) as i64).into(),
+            ],
         )?;
         for mut r in rows {
-            out.push(IdleSession { project: name.clone(), session_id: r.text(0)?, last_activity_ns: r.int(1)? });
+            out.push(IdleSession {
+                project: name.clone(),
+                session_id: r.text(0)?,
+                last_activity_ns: r.int(1)?,
+            });
         }
     }
     Ok(out)
@@ -295,8 +331,13 @@ pub enum JobState {
 
 impl JobState {
     /// Every state, in its stored name.
-    pub const ALL: [JobState; 5] =
-        [JobState::Queued, JobState::Running, JobState::Done, JobState::Failed, JobState::Skipped];
+    pub const ALL: [JobState; 5] = [
+        JobState::Queued,
+        JobState::Running,
+        JobState::Done,
+        JobState::Failed,
+        JobState::Skipped,
+    ];
 
     /// The stored and serialized name.
     pub fn name(self) -> &'static str {
@@ -507,7 +548,10 @@ pub(super) fn finish_job(
     let now = now_ns();
     let (state, run_after, error) = match outcome {
         JobOutcome::Done(_) => (JobState::Done, now, None),
-        JobOutcome::Retry { run_after_ns, error } => (JobState::Queued, *run_after_ns, Some(error.clone())),
+        JobOutcome::Retry {
+            run_after_ns,
+            error,
+        } => (JobState::Queued, *run_after_ns, Some(error.clone())),
         JobOutcome::Failed(e) => (JobState::Failed, now, Some(e.clone())),
         JobOutcome::Skipped(e) => (JobState::Skipped, now, Some(e.clone())),
     };
@@ -515,7 +559,14 @@ pub(super) fn finish_job(
         "UPDATE evaluation_jobs SET state = $3, run_after_ns = $4, error = $5, lease_owner = NULL,
             updated_ns = $6
          WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
-        &[job.id.into(), owner.into(), state.name().into(), run_after.into(), error.into(), now.into()],
+        &[
+            job.id.into(),
+            owner.into(),
+            state.name().into(),
+            run_after.into(),
+            error.into(),
+            now.into(),
+        ],
     )?;
     if updated == 0 {
         return Ok(false);
@@ -556,9 +607,18 @@ pub struct JobQuery {
     pub backfill_id: Option<i64>,
 }
 
-pub(super) fn jobs(tx: &mut dyn SqlTx, project: &str, q: &JobQuery) -> Result<Page<EvaluationJob>, StoreError> {
+pub(super) fn jobs(
+    tx: &mut dyn SqlTx,
+    project: &str,
+    q: &JobQuery,
+) -> Result<Page<EvaluationJob>, StoreError> {
     let scope = "jobs";
-    let cursor = q.page.cursor.as_deref().map(|c| super::Cursor::decode(c, scope)).transpose()?;
+    let cursor = q
+        .page
+        .cursor
+        .as_deref()
+        .map(|c| super::Cursor::decode(c, scope))
+        .transpose()?;
     let limit = q.page.limit.clamp(1, super::queries::MAX_PAGE);
     let pid = project_rowid(tx, project)?;
     let mut a = Args::default();
@@ -582,11 +642,25 @@ pub(super) fn jobs(tx: &mut dyn SqlTx, project: &str, q: &JobQuery) -> Result<Pa
     if let Some(c) = &cursor {
         sql.push_str(&format!(" AND j.id < {}", a.add(c.id)));
     }
-    sql.push_str(&format!(" ORDER BY j.id DESC LIMIT {}", a.add((limit + 1) as i64)));
-    let mut data: Vec<EvaluationJob> = tx.query(&sql, &a.0)?.iter_mut().map(job_row).collect::<Result<_, _>>()?;
+    sql.push_str(&format!(
+        " ORDER BY j.id DESC LIMIT {}",
+        a.add((limit + 1) as i64)
+    ));
+    let mut data: Vec<EvaluationJob> = tx
+        .query(&sql, &a.0)?
+        .iter_mut()
+        .map(job_row)
+        .collect::<Result<_, _>>()?;
     let next_cursor = if data.len() > limit {
         data.truncate(limit);
-        data.last().map(|j| super::Cursor { scope: scope.to_owned(), value: String::new(), id: j.id }.encode())
+        data.last().map(|j| {
+            super::Cursor {
+                scope: scope.to_owned(),
+                value: String::new(),
+                id: j.id,
+            }
+            .encode()
+        })
     } else {
         None
     };
@@ -608,7 +682,11 @@ pub struct JobCounts {
     pub skipped: i64,
 }
 
-fn count_jobs(tx: &mut dyn SqlTx, condition: &str, args: &[SqlValue]) -> Result<JobCounts, StoreError> {
+fn count_jobs(
+    tx: &mut dyn SqlTx,
+    condition: &str,
+    args: &[SqlValue],
+) -> Result<JobCounts, StoreError> {
     let mut counts = JobCounts::default();
     for mut r in tx.query(
         &format!("SELECT state, count(*) FROM evaluation_jobs WHERE {condition} GROUP BY state"),
@@ -633,7 +711,11 @@ pub(super) fn evaluator_job_counts(
     evaluator: &str,
 ) -> Result<JobCounts, StoreError> {
     let pid = project_rowid(tx, project)?;
-    count_jobs(tx, "project_id = $1 AND evaluator = $2", &[pid.into(), evaluator.into()])
+    count_jobs(
+        tx,
+        "project_id = $1 AND evaluator = $2",
+        &[pid.into(), evaluator.into()],
+    )
 }
 
 /// A backfill: sessions matching a filter queued for one evaluator, on demand.
@@ -653,6 +735,8 @@ pub struct Backfill {
     pub skipped: i64,
     /// Whether every matching session has been listed (queuing is done).
     pub listed: bool,
+    /// Listed, and none of its jobs queued or running.
+    pub finished: bool,
     /// Its jobs, by state.
     pub jobs: JobCounts,
     /// When started, RFC 3339.
@@ -670,7 +754,12 @@ pub(super) fn create_backfill(
         .query_opt(
             "INSERT INTO evaluation_backfills (project_id, evaluator, filter, created_ns)
              VALUES ($1, $2, $3, $4) RETURNING id",
-            &[pid.into(), evaluator.into(), SqlValue::Json(filter.clone()), now_ns().into()],
+            &[
+                pid.into(),
+                evaluator.into(),
+                SqlValue::Json(filter.clone()),
+                now_ns().into(),
+            ],
         )?
         .ok_or_else(|| StoreError::Backend("insert returned no row".to_owned()))?;
     row.int(0)
@@ -701,13 +790,15 @@ pub(super) fn backfill(tx: &mut dyn SqlTx, project: &str, id: i64) -> Result<Bac
         )?
         .ok_or(StoreError::NotFound("backfill"))?;
     let jobs = count_jobs(tx, "backfill_id = $1", &[id.into()])?;
+    let listed = row.bool(5)?;
     Ok(Backfill {
+        finished: listed && jobs.queued == 0 && jobs.running == 0,
         id: row.int(0)?,
         evaluator: row.text(1)?,
         filter: row.json(2)?,
         matched: row.int(3)?,
         skipped: row.int(4)?,
-        listed: row.bool(5)?,
+        listed,
         jobs,
         created_at: rfc3339(row.int(6)?),
     })

@@ -46,13 +46,13 @@ use serde_json::Value;
 
 use crate::annotation::{Annotation, AnnotatorKind, NewAnnotation};
 pub use crate::model::SessionStatus;
-pub use evaluations::{
-    Backfill, EvaluationJob, IdleSession, JobCounts, JobOutcome, JobQuery, JobState, NewJob,
-    ProjectSettings, Put, StoredEvaluator,
-};
 use crate::model::{
     EventRecord, Page, ProjectInfo, ProjectSpan, SessionInfo, SpanRecord, SpanStatus, TraceDetail,
     TraceInfo, TraceSpan, Turn, hex, unhex,
+};
+pub use evaluations::{
+    Backfill, EvaluationJob, IdleSession, JobCounts, JobOutcome, JobQuery, JobState, NewJob,
+    ProjectSettings, Put, StoredEvaluator,
 };
 
 /// Why a storage call failed.

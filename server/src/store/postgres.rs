@@ -21,8 +21,8 @@ use postgres::types::{IsNull, ToSql, Type};
 use postgres::{Client, IsolationLevel, NoTls, Row, Transaction};
 use serde_json::Value;
 
-use super::sql::{Dialect, SqlBackend, SqlRow, SqlTx, SqlValue};
 use super::evaluations::Lifecycle;
+use super::sql::{Dialect, SqlBackend, SqlRow, SqlTx, SqlValue};
 use super::{IntegrityCheck, StoreError, WriteOutcome};
 use crate::model::{EventRecord, SpanRecord};
 

@@ -218,7 +218,10 @@ struct IdleCutoff {
 
 impl IdleCutoff {
     fn of(tx: &mut dyn SqlTx, pid: i64, default_idle_ns: i64) -> Result<Self, StoreError> {
-        Ok(IdleCutoff { now: now_ns(), idle_ns: session_idle_ns(tx, pid, default_idle_ns)? })
+        Ok(IdleCutoff {
+            now: now_ns(),
+            idle_ns: session_idle_ns(tx, pid, default_idle_ns)?,
+        })
     }
 
     /// The last activity at or before which a session is idle.
@@ -830,7 +833,10 @@ fn list_sessions(
             sql.push_str(&format!(" AND s.last_activity_ns > {}", a.add(cutoff.at())));
         }
         Some(SessionStatus::Idle) => {
-            sql.push_str(&format!(" AND s.last_activity_ns <= {}", a.add(cutoff.at())));
+            sql.push_str(&format!(
+                " AND s.last_activity_ns <= {}",
+                a.add(cutoff.at())
+            ));
         }
         None => {}
     }
@@ -1452,7 +1458,9 @@ impl<B: SqlBackend> Store for B {
         &self,
         annotations: &[(String, NewAnnotation)],
     ) -> Result<Vec<Annotation>, StoreError> {
-        self.write(|tx| upsert_annotations(tx, annotations.iter().map(|(p, a)| (p.as_str(), a)), None))
+        self.write(|tx| {
+            upsert_annotations(tx, annotations.iter().map(|(p, a)| (p.as_str(), a)), None)
+        })
     }
 
     fn annotations(&self, project: &str, session_id: &str) -> Result<Vec<Annotation>, StoreError> {

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod judge;
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -66,33 +66,69 @@ pub fn status_follows_the_last_arrival<S: Store>(store: S) {
     store.set_default_session_idle(HOUR);
     let a = store.session("p", "a").unwrap();
     assert_eq!(a.status, SessionStatus::Active);
-    assert!(a.last_activity_ns >= before, "last_activity is the arrival, not the span's time");
+    assert!(
+        a.last_activity_ns >= before,
+        "last_activity is the arrival, not the span's time"
+    );
     store.set_default_session_idle(1);
     assert_eq!(store.session("p", "a").unwrap().status, SessionStatus::Idle);
     // the project's own period wins over the server's
-    store.set_project_settings("p", &ProjectSettings { session_idle_ns: Some(HOUR) }).unwrap();
-    assert_eq!(store.session("p", "a").unwrap().status, SessionStatus::Active);
-    assert_eq!(store.project_settings("p").unwrap().session_idle_ns, Some(HOUR));
+    store
+        .set_project_settings(
+            "p",
+            &ProjectSettings {
+                session_idle_ns: Some(HOUR),
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        store.session("p", "a").unwrap().status,
+        SessionStatus::Active
+    );
+    assert_eq!(
+        store.project_settings("p").unwrap().session_idle_ns,
+        Some(HOUR)
+    );
     let list = |status| {
         store
-            .sessions("p", &SessionQuery {
-                page: PageQuery { limit: 10, cursor: None },
-                status: Some(status),
-                sort: SessionSort::LastActivity,
-                order: Order::Asc,
-                ..Default::default()
-            })
+            .sessions(
+                "p",
+                &SessionQuery {
+                    page: PageQuery {
+                        limit: 10,
+                        cursor: None,
+                    },
+                    status: Some(status),
+                    sort: SessionSort::LastActivity,
+                    order: Order::Asc,
+                    ..Default::default()
+                },
+            )
             .unwrap()
             .data
             .into_iter()
             .map(|s| s.session_id)
             .collect::<Vec<_>>()
     };
-    assert_eq!(list(SessionStatus::Active), ["a", "b"], "sorted by last activity");
+    assert_eq!(
+        list(SessionStatus::Active),
+        ["a", "b"],
+        "sorted by last activity"
+    );
     assert!(list(SessionStatus::Idle).is_empty());
-    store.set_project_settings("p", &ProjectSettings { session_idle_ns: None }).unwrap();
+    store
+        .set_project_settings(
+            "p",
+            &ProjectSettings {
+                session_idle_ns: None,
+            },
+        )
+        .unwrap();
     assert_eq!(list(SessionStatus::Idle), ["a", "b"]);
-    assert!(matches!(store.project_settings("nope"), Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.project_settings("nope"),
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 /// A session gone idle is listed until it is marked seen at its activity; a
@@ -102,10 +138,21 @@ pub fn idle_sessions_are_listed_until_seen<S: Store>(store: S) {
     turn(&store, 1, "a");
     let idle = store.idle_sessions(now(), 100).unwrap();
     assert_eq!(idle.len(), 1);
-    assert_eq!((idle[0].project.as_str(), idle[0].session_id.as_str()), ("p", "a"));
+    assert_eq!(
+        (idle[0].project.as_str(), idle[0].session_id.as_str()),
+        ("p", "a")
+    );
     let first = idle[0].last_activity_ns;
-    assert_eq!(store.enqueue_jobs("p", &[], &[("a".into(), first)]).unwrap(), 0);
-    assert!(store.idle_sessions(now(), 100).unwrap().is_empty(), "seen: not listed again");
+    assert_eq!(
+        store
+            .enqueue_jobs("p", &[], &[("a".into(), first)])
+            .unwrap(),
+        0
+    );
+    assert!(
+        store.idle_sessions(now(), 100).unwrap().is_empty(),
+        "seen: not listed again"
+    );
     turn(&store, 2, "a");
     let again = store.idle_sessions(now(), 100).unwrap();
     assert_eq!(again.len(), 1, "reopened and idle again");
@@ -119,10 +166,36 @@ pub fn idle_sessions_are_listed_until_seen<S: Store>(store: S) {
 pub fn jobs_are_queued_once<S: Store>(store: S) {
     turn(&store, 1, "a");
     let act = store.session("p", "a").unwrap().last_activity_ns;
-    assert_eq!(store.enqueue_jobs("p", &[job("a", "judge", act)], &[]).unwrap(), 1);
-    assert_eq!(store.enqueue_jobs("p", &[job("a", "judge", act)], &[]).unwrap(), 0);
-    assert_eq!(store.enqueue_jobs("p", &[job("a", "judge", act + 1)], &[]).unwrap(), 1);
-    let jobs = store.jobs("p", &JobQuery { page: PageQuery { limit: 10, cursor: None }, ..Default::default() }).unwrap();
+    assert_eq!(
+        store
+            .enqueue_jobs("p", &[job("a", "judge", act)], &[])
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .enqueue_jobs("p", &[job("a", "judge", act)], &[])
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .enqueue_jobs("p", &[job("a", "judge", act + 1)], &[])
+            .unwrap(),
+        1
+    );
+    let jobs = store
+        .jobs(
+            "p",
+            &JobQuery {
+                page: PageQuery {
+                    limit: 10,
+                    cursor: None,
+                },
+                ..Default::default()
+            },
+        )
+        .unwrap();
     assert_eq!(jobs.data.len(), 2);
     assert!(jobs.data.iter().all(|j| j.state == JobState::Queued));
     assert_eq!(store.evaluator_job_counts("p", "judge").unwrap().queued, 2);
@@ -133,22 +206,48 @@ pub fn jobs_are_queued_once<S: Store>(store: S) {
 pub fn leases_are_exclusive_and_only_the_holder_finishes<S: Store>(store: S) {
     turn(&store, 1, "a");
     let act = store.session("p", "a").unwrap().last_activity_ns;
-    store.enqueue_jobs("p", &[job("a", "judge", act)], &[]).unwrap();
+    store
+        .enqueue_jobs("p", &[job("a", "judge", act)], &[])
+        .unwrap();
     let t = now();
     let a = store.claim_jobs("server-a", t, HOUR, 10).unwrap();
     assert_eq!(a.len(), 1);
     assert_eq!((a[0].state, a[0].attempts), (JobState::Running, 1));
-    assert!(store.claim_jobs("server-b", t + 1, HOUR, 10).unwrap().is_empty(), "leased");
+    assert!(
+        store
+            .claim_jobs("server-b", t + 1, HOUR, 10)
+            .unwrap()
+            .is_empty(),
+        "leased"
+    );
     // the lease ran out (server a died): b takes the job over
-    let b = store.claim_jobs("server-b", t + HOUR + 1, HOUR, 10).unwrap();
+    let b = store
+        .claim_jobs("server-b", t + HOUR + 1, HOUR, 10)
+        .unwrap();
     assert_eq!((b.len(), b[0].attempts), (1, 2));
-    assert!(!store.finish_job(&a[0], "server-a", &JobOutcome::Done(verdict("a", "bad"))).unwrap());
-    assert!(store.annotations("p", "a").unwrap().is_empty(), "a lost lease writes nothing");
-    assert!(store.finish_job(&b[0], "server-b", &JobOutcome::Done(verdict("a", "good"))).unwrap());
+    assert!(
+        !store
+            .finish_job(&a[0], "server-a", &JobOutcome::Done(verdict("a", "bad")))
+            .unwrap()
+    );
+    assert!(
+        store.annotations("p", "a").unwrap().is_empty(),
+        "a lost lease writes nothing"
+    );
+    assert!(
+        store
+            .finish_job(&b[0], "server-b", &JobOutcome::Done(verdict("a", "good")))
+            .unwrap()
+    );
     let notes = store.annotations("p", "a").unwrap();
     assert_eq!(notes.len(), 1);
     assert_eq!(notes[0].label.as_deref(), Some("good"));
-    assert!(!store.finish_job(&b[0], "server-b", &JobOutcome::Done(verdict("a", "x"))).unwrap(), "finished once");
+    assert!(
+        !store
+            .finish_job(&b[0], "server-b", &JobOutcome::Done(verdict("a", "x")))
+            .unwrap(),
+        "finished once"
+    );
     assert_eq!(store.evaluator_job_counts("p", "judge").unwrap().done, 1);
 }
 
@@ -157,18 +256,44 @@ pub fn leases_are_exclusive_and_only_the_holder_finishes<S: Store>(store: S) {
 pub fn failed_attempts_wait_and_failures_are_recorded<S: Store>(store: S) {
     turn(&store, 1, "a");
     let act = store.session("p", "a").unwrap().last_activity_ns;
-    store.enqueue_jobs("p", &[job("a", "judge", act), job("a", "other", act)], &[]).unwrap();
+    store
+        .enqueue_jobs("p", &[job("a", "judge", act), job("a", "other", act)], &[])
+        .unwrap();
     let t = now();
     let claimed = store.claim_jobs("s", t, HOUR, 10).unwrap();
     assert_eq!(claimed.len(), 2);
-    let retry = JobOutcome::Retry { run_after_ns: t + HOUR, error: "429 Too Many Requests".into() };
+    let retry = JobOutcome::Retry {
+        run_after_ns: t + HOUR,
+        error: "429 Too Many Requests".into(),
+    };
     assert!(store.finish_job(&claimed[0], "s", &retry).unwrap());
-    assert!(store.finish_job(&claimed[1], "s", &JobOutcome::Failed("401 Unauthorized".into())).unwrap());
-    assert!(store.claim_jobs("s", t + 1, HOUR, 10).unwrap().is_empty(), "not due before its time");
+    assert!(
+        store
+            .finish_job(
+                &claimed[1],
+                "s",
+                &JobOutcome::Failed("401 Unauthorized".into())
+            )
+            .unwrap()
+    );
+    assert!(
+        store.claim_jobs("s", t + 1, HOUR, 10).unwrap().is_empty(),
+        "not due before its time"
+    );
     let due = store.claim_jobs("s", t + HOUR, HOUR, 10).unwrap();
     assert_eq!((due.len(), due[0].attempts), (1, 2));
     let failed = store
-        .jobs("p", &JobQuery { page: PageQuery { limit: 10, cursor: None }, state: Some(JobState::Failed), ..Default::default() })
+        .jobs(
+            "p",
+            &JobQuery {
+                page: PageQuery {
+                    limit: 10,
+                    cursor: None,
+                },
+                state: Some(JobState::Failed),
+                ..Default::default()
+            },
+        )
         .unwrap();
     assert_eq!(failed.data.len(), 1);
     assert_eq!(failed.data[0].error.as_deref(), Some("401 Unauthorized"));
@@ -180,14 +305,21 @@ pub fn failed_attempts_wait_and_failures_are_recorded<S: Store>(store: S) {
 pub fn verdicts_go_stale_and_are_replaced<S: Store>(store: S) {
     turn(&store, 1, "a");
     let act = store.session("p", "a").unwrap().last_activity_ns;
-    store.enqueue_jobs("p", &[job("a", "judge", act)], &[]).unwrap();
+    store
+        .enqueue_jobs("p", &[job("a", "judge", act)], &[])
+        .unwrap();
     let j = store.claim_jobs("s", now(), HOUR, 1).unwrap().remove(0);
-    store.finish_job(&j, "s", &JobOutcome::Done(verdict("a", "good"))).unwrap();
+    store
+        .finish_job(&j, "s", &JobOutcome::Done(verdict("a", "good")))
+        .unwrap();
     let summary = &store.session("p", "a").unwrap().annotations[0];
     assert!(!summary.stale);
     assert!(!store.annotations("p", "a").unwrap()[0].stale);
     turn(&store, 2, "a");
-    assert!(store.annotations("p", "a").unwrap()[0].stale, "the session moved on");
+    assert!(
+        store.annotations("p", "a").unwrap()[0].stale,
+        "the session moved on"
+    );
     assert!(store.session("p", "a").unwrap().annotations[0].stale);
     let act2 = store.session("p", "a").unwrap().last_activity_ns;
     let mut next = job("a", "judge", act2);
@@ -198,8 +330,15 @@ pub fn verdicts_go_stale_and_are_replaced<S: Store>(store: S) {
     v2.identifier = "judge@v2".into();
     store.finish_job(&j, "s", &JobOutcome::Done(v2)).unwrap();
     let notes = store.annotations("p", "a").unwrap();
-    assert_eq!(notes.len(), 1, "the earlier version's verdict was replaced: {notes:?}");
-    assert_eq!((notes[0].label.as_deref(), notes[0].stale), (Some("bad"), false));
+    assert_eq!(
+        notes.len(),
+        1,
+        "the earlier version's verdict was replaced: {notes:?}"
+    );
+    assert_eq!(
+        (notes[0].label.as_deref(), notes[0].stale),
+        (Some("bad"), false)
+    );
 }
 
 /// Evaluators: created once, replaced with a version that moves only when the
@@ -207,22 +346,50 @@ pub fn verdicts_go_stale_and_are_replaced<S: Store>(store: S) {
 pub fn evaluators_are_versioned<S: Store>(store: S) {
     turn(&store, 1, "a");
     let def = json!({"kind": "code", "rule": {"type": "no_errors"}});
-    let e = store.put_evaluator("p", "clean", true, &def, Put::Create).unwrap();
+    let e = store
+        .put_evaluator("p", "clean", true, &def, Put::Create)
+        .unwrap();
     assert_eq!((e.version, e.enabled), (1, true));
-    assert!(matches!(store.put_evaluator("p", "clean", true, &def, Put::Create), Err(StoreError::AlreadyExists(_))));
-    assert!(matches!(store.put_evaluator("p", "other", true, &def, Put::Replace), Err(StoreError::NotFound(_))));
-    let same = store.put_evaluator("p", "clean", false, &def, Put::Upsert).unwrap();
-    assert_eq!((same.version, same.enabled), (1, false), "enabled alone keeps the version");
+    assert!(matches!(
+        store.put_evaluator("p", "clean", true, &def, Put::Create),
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert!(matches!(
+        store.put_evaluator("p", "other", true, &def, Put::Replace),
+        Err(StoreError::NotFound(_))
+    ));
+    let same = store
+        .put_evaluator("p", "clean", false, &def, Put::Upsert)
+        .unwrap();
+    assert_eq!(
+        (same.version, same.enabled),
+        (1, false),
+        "enabled alone keeps the version"
+    );
     let changed = json!({"kind": "code", "rule": {"type": "turn_count", "max": 3}});
-    assert_eq!(store.put_evaluator("p", "clean", true, &changed, Put::Upsert).unwrap().version, 2);
+    assert_eq!(
+        store
+            .put_evaluator("p", "clean", true, &changed, Put::Upsert)
+            .unwrap()
+            .version,
+        2
+    );
     assert_eq!(store.evaluator("p", "clean").unwrap().definition, changed);
     assert_eq!(store.evaluators("p").unwrap().len(), 1);
     let act = store.session("p", "a").unwrap().last_activity_ns;
-    store.enqueue_jobs("p", &[job("a", "clean", act)], &[]).unwrap();
+    store
+        .enqueue_jobs("p", &[job("a", "clean", act)], &[])
+        .unwrap();
     store.delete_evaluator("p", "clean").unwrap();
     assert_eq!(store.evaluator_job_counts("p", "clean").unwrap().skipped, 1);
-    assert!(matches!(store.evaluator("p", "clean"), Err(StoreError::NotFound(_))));
-    assert!(matches!(store.delete_evaluator("p", "clean"), Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.evaluator("p", "clean"),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.delete_evaluator("p", "clean"),
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 /// Deleting a session deletes its jobs; a backfill counts what it queued and
@@ -230,18 +397,33 @@ pub fn evaluators_are_versioned<S: Store>(store: S) {
 pub fn backfills_count_and_deletes_take_jobs<S: Store>(store: S) {
     turn(&store, 1, "a");
     turn(&store, 2, "b");
-    let id = store.create_backfill("p", "judge", &json!({"tag": "x"})).unwrap();
+    let id = store
+        .create_backfill("p", "judge", &json!({"tag": "x"}))
+        .unwrap();
     let act = |s: &str| store.session("p", s).unwrap().last_activity_ns;
     let jobs: Vec<NewJob> = ["a", "b"]
         .iter()
-        .map(|s| NewJob { backfill_id: Some(id), ..job(s, "judge", act(s)) })
+        .map(|s| NewJob {
+            backfill_id: Some(id),
+            ..job(s, "judge", act(s))
+        })
         .collect();
     assert_eq!(store.enqueue_jobs("p", &jobs, &[]).unwrap(), 2);
     store.update_backfill(id, 3, 1, true).unwrap();
     let b = store.backfill("p", id).unwrap();
-    assert_eq!((b.matched, b.skipped, b.listed, b.jobs.queued), (3, 1, true, 2));
+    assert_eq!(
+        (b.matched, b.skipped, b.listed, b.jobs.queued),
+        (3, 1, true, 2)
+    );
     assert_eq!(b.filter, json!({"tag": "x"}));
     store.delete_session("p", "a").unwrap();
-    assert_eq!(store.backfill("p", id).unwrap().jobs.queued, 1, "the deleted session's job is gone");
-    assert!(matches!(store.backfill("p", id + 1000), Err(StoreError::NotFound(_))));
+    assert_eq!(
+        store.backfill("p", id).unwrap().jobs.queued,
+        1,
+        "the deleted session's job is gone"
+    );
+    assert!(matches!(
+        store.backfill("p", id + 1000),
+        Err(StoreError::NotFound(_))
+    ));
 }

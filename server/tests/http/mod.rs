@@ -7,10 +7,12 @@
 #![allow(dead_code)]
 
 pub mod annotations;
+pub mod evaluations;
 pub mod logs;
 pub mod phoenix;
 
 pub use annotations::*;
+pub use evaluations::*;
 pub use logs::*;
 pub use phoenix::*;
 
@@ -1068,6 +1070,12 @@ pub async fn openapi_document_is_served_and_covers_the_routes(backend: Backend) 
         "/v1/session_notes",
         "/v1/projects/{project}",
         "/v1/projects/{project}/spans",
+        "/v1/projects/{project}/settings",
+        "/v1/projects/{project}/evaluators",
+        "/v1/projects/{project}/evaluators/{name}",
+        "/v1/projects/{project}/evaluators/{name}/backfills",
+        "/v1/projects/{project}/backfills/{id}",
+        "/v1/projects/{project}/evaluation_jobs",
     ] {
         assert!(paths.contains_key(path), "{path} missing from openapi.json");
     }
@@ -1292,6 +1300,13 @@ macro_rules! http_suite {
             phoenix_bad_input_names_the_problem_and_loses_nothing,
             phoenix_spans_and_traces,
             phoenix_projects,
+            idle_sessions_are_judged_and_rejudged,
+            judge_failures_are_retried_or_recorded,
+            a_hanging_judge_times_out,
+            code_rules_judge_sessions,
+            backfills_judge_existing_sessions,
+            bad_evaluators_are_refused_naming_the_field,
+            settings_and_versions,
         );
     };
     (@tests $backend:expr; $($test:ident),* $(,)?) => {
