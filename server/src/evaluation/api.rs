@@ -428,7 +428,7 @@ fn filter_query(
             pairs.push((key.clone(), text(key, value)?));
         }
     }
-    let params = QueryParams::from_pairs(pairs, FILTER_NAMES, true).map_err(|e| in_filter(e))?;
+    let params = QueryParams::from_pairs(pairs, FILTER_NAMES, true).map_err(in_filter)?;
     debug_assert!(FILTER_NAMES.iter().all(|n| SESSION_PARAMS.contains(n)));
     parse_session_query(&params).map_err(in_filter)
 }

@@ -123,7 +123,7 @@ impl Scope {
             .iter()
             .all(|(k, want)| match session.metadata.get(k) {
                 Some(Value::String(s)) => s == want,
-                Some(other) => other.to_string() == *want,
+                Some(other) => serde_json::from_str::<Value>(want).is_ok_and(|w| w == *other),
                 None => false,
             });
         user && tag && metadata

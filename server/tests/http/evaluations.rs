@@ -358,7 +358,6 @@ pub async fn code_rules_judge_sessions(backend: Backend) {
     failing_tool.status = Some(Status {
         code: 2,
         message: "timeout".into(),
-        ..Default::default()
     });
     let ok_tool = span(
         1,
