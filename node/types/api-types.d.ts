@@ -602,6 +602,8 @@ export interface components {
             evaluator: string;
             /** @description The session filter it was given (the session list's parameters). */
             filter: Record<string, never>;
+            /** @description Listed, and none of its jobs queued or running. */
+            finished: boolean;
             /**
              * Format: int64
              * @description Its id.
@@ -1641,7 +1643,7 @@ export interface components {
          * @description How the session list is sorted (the `sort` parameter).
          * @enum {string}
          */
-        SessionSort: "start_time" | "end_time" | "num_traces" | "total_tokens" | "total_cost" | "duration" | "last_activity";
+        SessionSort: "start_time" | "end_time" | "num_traces" | "total_tokens" | "total_cost" | "duration" | "last_activity" | "annotation_score";
         /**
          * @description Whether a session is still going.
          * @enum {string}
@@ -2270,7 +2272,10 @@ export interface operations {
     };
     get_backfill: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Long-poll: answer once the backfill is finished, or after this long (`10s`, at most 60s) */
+                wait?: string;
+            };
             header?: never;
             path: {
                 /** @description Project name */
@@ -2317,8 +2322,10 @@ export interface operations {
                 state?: components["schemas"]["JobState"];
                 /** @description Jobs of this backfill */
                 backfill_id?: number;
-                /** @description Long-poll: when no job matches, answer as soon as one does, or after this long (`10s`, at most 60s) with an empty page */
+                /** @description Long-poll: when fewer jobs match than `at_least`, answer as soon as enough do, or after this long (`10s`, at most 60s) with what matches then */
                 wait?: string;
+                /** @description With `wait`: how many matching jobs to wait for (default 1, at most the page size) */
+                at_least?: number;
             };
             header?: never;
             path: {
@@ -2796,10 +2803,20 @@ export interface operations {
                 has_error?: boolean;
                 /** @description Sessions with at least this many traces */
                 min_traces?: number;
-                /** @description Case-insensitive text in any turn's input or output */
+                /** @description The session's id or its start (exact case), or case-insensitive text in any turn's input or output */
                 q?: string;
                 /** @description Active sessions (a trace arrived within the project's idle period) or idle ones */
                 status?: components["schemas"]["SessionStatus"];
+                /** @description Sessions with an annotation of this name; `sort=annotation_score` orders them by its mean score */
+                annotation?: string;
+                /** @description With `annotation`: its label is this */
+                annotation_label?: string;
+                /** @description With `annotation`: its score is at least this */
+                annotation_score_min?: number;
+                /** @description With `annotation`: its score is at most this */
+                annotation_score_max?: number;
+                /** @description Sessions without an annotation of this name */
+                missing_annotation?: string;
                 /** @description Sessions with a trace whose metadata maps <key> to this value (repeat for several keys) */
                 "metadata.<key>"?: string;
             };

@@ -206,6 +206,11 @@ pub(crate) const SESSION_PARAMS: &[&str] = &[
     "min_traces",
     "q",
     "status",
+    "annotation",
+    "annotation_label",
+    "annotation_score_min",
+    "annotation_score_max",
+    "missing_annotation",
 ];
 
 /// A parameter that names one of `choices`.
@@ -261,6 +266,35 @@ pub(crate) fn parse_session_query(p: &QueryParams) -> Result<SessionQuery, ApiEr
             "end_time is before start_time",
         ));
     }
+    let annotation = p.text("annotation")?;
+    if sort == SessionSort::AnnotationScore && annotation.is_none() {
+        return Err(ApiError::bad_parameter(
+            "sort",
+            "sort=annotation_score needs annotation=<name>: the annotation whose score orders the list",
+        ));
+    }
+    for key in [
+        "annotation_label",
+        "annotation_score_min",
+        "annotation_score_max",
+    ] {
+        if p.get(key).is_some() && annotation.is_none() {
+            return Err(ApiError::bad_parameter(
+                key,
+                format!("{key} needs annotation=<name>"),
+            ));
+        }
+    }
+    let score = |key: &str| {
+        p.get(key)
+            .map(|v| {
+                v.parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite())
+                    .ok_or_else(|| ApiError::bad_parameter(key, format!("{key} must be a number")))
+            })
+            .transpose()
+    };
     Ok(SessionQuery {
         page: p.page()?,
         sort,
@@ -281,6 +315,11 @@ pub(crate) fn parse_session_query(p: &QueryParams) -> Result<SessionQuery, ApiEr
                 })
             })
             .transpose()?,
+        annotation: annotation.clone(),
+        annotation_label: p.text("annotation_label")?,
+        annotation_score_min: score("annotation_score_min")?,
+        annotation_score_max: score("annotation_score_max")?,
+        missing_annotation: p.text("missing_annotation")?,
     })
 }
 
@@ -299,8 +338,13 @@ pub(crate) fn parse_session_query(p: &QueryParams) -> Result<SessionQuery, ApiEr
         ("tag" = Option<String>, Query, description = "Sessions with a trace carrying this tag"),
         ("has_error" = Option<bool>, Query, description = "Sessions with (true) or without (false) an errored trace"),
         ("min_traces" = Option<i64>, Query, description = "Sessions with at least this many traces"),
-        ("q" = Option<String>, Query, description = "Case-insensitive text in any turn's input or output"),
+        ("q" = Option<String>, Query, description = "The session's id or its start (exact case), or case-insensitive text in any turn's input or output"),
         ("status" = Option<SessionStatus>, Query, description = "Active sessions (a trace arrived within the project's idle period) or idle ones"),
+        ("annotation" = Option<String>, Query, description = "Sessions with an annotation of this name; `sort=annotation_score` orders them by its mean score"),
+        ("annotation_label" = Option<String>, Query, description = "With `annotation`: its label is this"),
+        ("annotation_score_min" = Option<f64>, Query, description = "With `annotation`: its score is at least this"),
+        ("annotation_score_max" = Option<f64>, Query, description = "With `annotation`: its score is at most this"),
+        ("missing_annotation" = Option<String>, Query, description = "Sessions without an annotation of this name"),
         ("metadata.<key>" = Option<String>, Query, description = "Sessions with a trace whose metadata maps <key> to this value (repeat for several keys)"),
     ),
     responses(

@@ -108,6 +108,8 @@ pub enum SessionSort {
     Duration,
     /// When its last trace arrived.
     LastActivity,
+    /// The mean score of the annotation named by [`SessionQuery::annotation`].
+    AnnotationScore,
 }
 
 impl SessionSort {
@@ -120,6 +122,7 @@ impl SessionSort {
         ("total_cost", SessionSort::TotalCost),
         ("duration", SessionSort::Duration),
         ("last_activity", SessionSort::LastActivity),
+        ("annotation_score", SessionSort::AnnotationScore),
     ];
 
     /// The query-parameter name.
@@ -178,6 +181,16 @@ pub struct SessionQuery {
     pub q: Option<String>,
     /// Active or idle sessions only.
     pub status: Option<SessionStatus>,
+    /// Sessions with an annotation of this name (and what follows).
+    pub annotation: Option<String>,
+    /// With `annotation`: its label is this.
+    pub annotation_label: Option<String>,
+    /// With `annotation`: its score is at least this.
+    pub annotation_score_min: Option<f64>,
+    /// With `annotation`: its score is at most this.
+    pub annotation_score_max: Option<f64>,
+    /// Sessions without an annotation of this name.
+    pub missing_annotation: Option<String>,
 }
 
 /// How the trace list is sorted (the `sort` parameter).

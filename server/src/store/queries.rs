@@ -116,6 +116,8 @@ fn sort_column(sort: SessionSort) -> &'static str {
         SessionSort::TotalCost => "s.cost_total",
         SessionSort::Duration => "s.duration_ns",
         SessionSort::LastActivity => "s.last_activity_ns",
+        // built with its annotation's name in `list_sessions`
+        SessionSort::AnnotationScore => "s.id",
     }
 }
 
@@ -777,21 +779,41 @@ fn list_sessions(
     default_idle_ns: i64,
 ) -> Result<Page<SessionInfo>, StoreError> {
     let scope = format!(
-        "sessions:{}:{}",
+        "sessions:{}:{}:{}",
         q.sort.name(),
-        if q.order == Order::Asc { "asc" } else { "desc" }
+        if q.order == Order::Asc { "asc" } else { "desc" },
+        if q.sort == SessionSort::AnnotationScore {
+            q.annotation.as_deref().unwrap_or("")
+        } else {
+            ""
+        }
     );
     let cursor = decode_cursor(&q.page, &scope)?;
     let limit = page_limit(&q.page);
     let pid = project_rowid(tx, project)?;
     let cutoff = IdleCutoff::of(tx, pid, default_idle_ns)?;
     let d = tx.dialect();
-    let column = sort_column(q.sort);
     let mut a = Args::default();
-    let mut sql = format!(
-        "SELECT {SESSION_COLS}, {column} FROM sessions s WHERE s.project_id = {}",
-        a.add(pid)
-    );
+    let pid_p = a.add(pid);
+    let column = match (q.sort, q.annotation.as_deref()) {
+        // the mean score of the named annotation (the list holds only
+        // sessions that have one: see `annotation` below); no index orders
+        // by it, so this sort reads the project's sessions that match
+        (SessionSort::AnnotationScore, Some(name)) => format!(
+            "COALESCE((SELECT avg(an.score) FROM session_annotations an
+               WHERE an.project_id = s.project_id AND an.session_id = s.session_id
+                 AND an.name = {}), -1e300)",
+            a.add(name)
+        ),
+        (SessionSort::AnnotationScore, None) => {
+            return Err(StoreError::Backend(
+                "sorting by annotation_score needs an annotation name".to_owned(),
+            ));
+        }
+        (sort, _) => sort_column(sort).to_owned(),
+    };
+    let mut sql =
+        format!("SELECT {SESSION_COLS}, {column} FROM sessions s WHERE s.project_id = {pid_p}");
     if let Some(start) = q.start_ns {
         sql.push_str(&format!(" AND s.end_ns >= {}", a.add(start)));
     }
@@ -841,13 +863,42 @@ fn list_sessions(
         None => {}
     }
     if let Some(text) = &q.q {
+        // the session's id (whole, or its start: ids are pasted from logs),
+        // or text the user or the assistant wrote
         let p = a.add(like_pattern(text));
+        let (id, len) = (a.add(text.as_str()), a.add(text.chars().count() as i64));
         sql.push_str(&format!(
-            " AND EXISTS (SELECT 1 FROM traces t WHERE t.session_rowid = s.id
-                AND (t.search_input LIKE {p} ESCAPE '\\' OR t.search_output LIKE {p} ESCAPE '\\'))"
+            " AND (substr(s.session_id, 1, {len}) = {id} OR EXISTS (SELECT 1 FROM traces t WHERE t.session_rowid = s.id
+                AND (t.search_input LIKE {p} ESCAPE '\\' OR t.search_output LIKE {p} ESCAPE '\\')))"
         ));
     }
-    let value = if q.sort == SessionSort::TotalCost {
+    if let Some(name) = &q.annotation {
+        let mut conditions = format!("an.name = {}", a.add(name.as_str()));
+        if let Some(label) = &q.annotation_label {
+            conditions.push_str(&format!(" AND an.label = {}", a.add(label.as_str())));
+        }
+        if let Some(min) = q.annotation_score_min {
+            conditions.push_str(&format!(" AND an.score >= {}", a.add(min)));
+        }
+        if let Some(max) = q.annotation_score_max {
+            conditions.push_str(&format!(" AND an.score <= {}", a.add(max)));
+        }
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM session_annotations an
+                WHERE an.project_id = s.project_id AND an.session_id = s.session_id AND {conditions})"
+        ));
+    }
+    if let Some(name) = &q.missing_annotation {
+        sql.push_str(&format!(
+            " AND NOT EXISTS (SELECT 1 FROM session_annotations an
+                WHERE an.project_id = s.project_id AND an.session_id = s.session_id AND an.name = {})",
+            a.add(name.as_str())
+        ));
+    }
+    let value = if matches!(
+        q.sort,
+        SessionSort::TotalCost | SessionSort::AnnotationScore
+    ) {
         real_value
     } else {
         int_value
@@ -856,7 +907,7 @@ fn list_sessions(
         &mut a,
         cursor.as_ref(),
         value,
-        column,
+        &column,
         "s.id",
         q.order,
         limit,

@@ -427,3 +427,111 @@ pub fn backfills_count_and_deletes_take_jobs<S: Store>(store: S) {
         Err(StoreError::NotFound(_))
     ));
 }
+
+fn scored(session: &str, name: &str, label: &str, score: f64) -> NewAnnotation {
+    NewAnnotation {
+        session_id: session.into(),
+        name: name.into(),
+        label: Some(label.into()),
+        score: Some(score),
+        ..Default::default()
+    }
+}
+
+fn listed<S: Store>(store: &S, q: SessionQuery) -> Vec<String> {
+    let q = SessionQuery {
+        page: PageQuery {
+            limit: 2,
+            cursor: None,
+        },
+        ..q
+    };
+    let mut out = Vec::new();
+    let mut page = q.page.clone();
+    loop {
+        let p = store
+            .sessions(
+                "p",
+                &SessionQuery {
+                    page: page.clone(),
+                    ..q.clone()
+                },
+            )
+            .unwrap();
+        out.extend(p.data.into_iter().map(|s| s.session_id));
+        match p.next_cursor {
+            Some(c) => page.cursor = Some(c),
+            None => return out,
+        }
+    }
+}
+
+/// The list filters by an annotation (has it, its label, its score range, or
+/// lacks it) and sorts by an annotation's mean score, paging through it.
+pub fn sessions_filter_and_sort_by_annotation<S: Store>(store: S) {
+    for (n, s) in ["a", "b", "c", "d"].iter().enumerate() {
+        turn(&store, n as u8 + 1, s);
+    }
+    store
+        .upsert_annotations(
+            "p",
+            &[
+                scored("a", "quality", "good", 0.9),
+                scored("b", "quality", "bad", 0.1),
+                scored("c", "quality", "good", 0.6),
+                scored("d", "feedback", "thumbs_down", 0.0),
+            ],
+        )
+        .unwrap();
+    let with = |name: &str| SessionQuery {
+        annotation: Some(name.into()),
+        ..Default::default()
+    };
+    let by_score = |order| SessionQuery {
+        sort: SessionSort::AnnotationScore,
+        order,
+        ..with("quality")
+    };
+    assert_eq!(listed(&store, by_score(Order::Desc)), ["a", "c", "b"]);
+    assert_eq!(listed(&store, by_score(Order::Asc)), ["b", "c", "a"]);
+    let good = SessionQuery {
+        annotation_label: Some("good".into()),
+        sort: SessionSort::AnnotationScore,
+        ..with("quality")
+    };
+    assert_eq!(listed(&store, good), ["a", "c"]);
+    let range = SessionQuery {
+        annotation_score_min: Some(0.5),
+        annotation_score_max: Some(0.8),
+        ..with("quality")
+    };
+    assert_eq!(listed(&store, range), ["c"]);
+    let missing = SessionQuery {
+        missing_annotation: Some("quality".into()),
+        ..Default::default()
+    };
+    assert_eq!(listed(&store, missing), ["d"]);
+}
+
+/// The text search finds a session by its id, whole or its start (case as
+/// given), as well as by what was said.
+pub fn sessions_are_found_by_id_or_its_start<S: Store>(store: S) {
+    turn(&store, 1, "conv-7f3a9c");
+    turn(&store, 2, "conv-8e21aa");
+    let q = |text: &str| {
+        listed(
+            &store,
+            SessionQuery {
+                q: Some(text.into()),
+                ..Default::default()
+            },
+        )
+    };
+    assert_eq!(q("conv-7f3a9c"), ["conv-7f3a9c"]);
+    assert_eq!(q("conv-8e"), ["conv-8e21aa"]);
+    let mut both = q("conv-");
+    both.sort();
+    assert_eq!(both, ["conv-7f3a9c", "conv-8e21aa"]);
+    assert!(q("7f3a9c").is_empty(), "the start of the id, not any part");
+    assert_eq!(q("question 2"), ["conv-8e21aa"], "and still what was said");
+}

@@ -224,6 +224,16 @@ pub fn paging_is_complete_and_stable<S: Store>(store: S) {
         spans.push(record("p", n + 1, 1, None, i64::from(n % 3), json!({"session.id": format!("s{n}"), "openinference.span.kind": "LLM", "llm.token_count.total": i64::from(n % 2), "llm.cost.total": f64::from(n % 2) * 0.5})));
     }
     store.write(&spans).expect("write");
+    // every session scored, with ties, for the annotation score sort
+    let scores: Vec<NewAnnotation> = (0..7u8)
+        .map(|n| NewAnnotation {
+            session_id: format!("s{n}"),
+            name: "quality".into(),
+            score: Some(f64::from(n % 2)),
+            ..Default::default()
+        })
+        .collect();
+    store.upsert_annotations("p", &scores).expect("annotate");
     for &(_, sort) in SessionSort::ALL {
         for order in [Order::Asc, Order::Desc] {
             let mut seen = Vec::new();
@@ -233,6 +243,7 @@ pub fn paging_is_complete_and_stable<S: Store>(store: S) {
                     page: PageQuery { limit: 3, cursor },
                     sort,
                     order,
+                    annotation: (sort == SessionSort::AnnotationScore).then(|| "quality".into()),
                     ..Default::default()
                 };
                 let page = store.sessions("p", &q).expect("page");
@@ -1024,6 +1035,8 @@ macro_rules! conformance_suite {
             verdicts_go_stale_and_are_replaced,
             evaluators_are_versioned,
             backfills_count_and_deletes_take_jobs,
+            sessions_filter_and_sort_by_annotation,
+            sessions_are_found_by_id_or_its_start,
         );
         #[test]
         fn events_join_their_spans_in_either_order() {
