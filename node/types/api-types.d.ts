@@ -104,6 +104,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/projects/{project}/annotation_configs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/projects/{project}/annotation_configs`. */
+        get: operations["list_configs"];
+        put?: never;
+        /**
+         * `POST /v1/projects/{project}/annotation_configs`: annotations of the
+         *     config's name are checked against it from now on.
+         */
+        post: operations["create_config"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{project}/annotation_configs/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/projects/{project}/annotation_configs/{name}`. */
+        get: operations["get_config"];
+        /**
+         * `PUT /v1/projects/{project}/annotation_configs/{name}`: creates or
+         *     replaces; annotations already stored are left as they are.
+         */
+        put: operations["put_config"];
+        post?: never;
+        /** `DELETE /v1/projects/{project}/annotation_configs/{name}`. */
+        delete: operations["delete_config"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/projects/{project}/backfills/{id}": {
         parameters: {
             query?: never;
@@ -551,6 +594,29 @@ export interface components {
             /** @description Up to 1,000 annotations, of any sessions of the project. */
             data: components["schemas"]["NewAnnotation"][];
         };
+        /** @description A project's config for annotations of one name. */
+        AnnotationConfig: {
+            /** @description What the annotation means, for whoever gives it. */
+            description?: string | null;
+            /**
+             * Format: double
+             * @description `continuous`: the lowest allowed score.
+             */
+            lower_bound?: number | null;
+            /** @description The annotation name it governs (from the path on `PUT`). */
+            name?: string;
+            /** @description Which way is better. */
+            optimization_direction?: components["schemas"]["Optimize"];
+            /** @description What the annotation holds. */
+            type: components["schemas"]["ConfigKind"];
+            /**
+             * Format: double
+             * @description `continuous`: the highest allowed score.
+             */
+            upper_bound?: number | null;
+            /** @description `categorical`: the allowed labels, in the order the UI offers them. */
+            values?: components["schemas"]["CategoricalValue"][];
+        };
         /** @description A verdict: at least one of the three. */
         AnnotationResult: {
             /** @description Why. */
@@ -634,6 +700,21 @@ export interface components {
              */
             filter?: Record<string, never>;
         };
+        /** @description One label of a categorical config. */
+        CategoricalValue: {
+            /** @description The label. */
+            label: string;
+            /**
+             * Format: double
+             * @description Its score, when it has one.
+             */
+            score: number | null;
+        };
+        /**
+         * @description What an annotation of the config's name holds.
+         * @enum {string}
+         */
+        ConfigKind: "categorical" | "continuous" | "freeform";
         /** @description Cost in US dollars. */
         Cost: {
             /**
@@ -1063,6 +1144,11 @@ export interface components {
             user_id?: string | null;
         };
         /**
+         * @description Which way is better, for sorting and charts.
+         * @enum {string}
+         */
+        Optimize: "maximize" | "minimize" | "none";
+        /**
          * @description Sort direction (the `order` parameter).
          * @enum {string}
          */
@@ -1111,6 +1197,34 @@ export interface components {
                 updated_at: string;
                 /** @description Who annotated, when known. */
                 user_id: string | null;
+            }[];
+            /** @description Opaque cursor of the next page, `null` on the last page. */
+            next_cursor: string | null;
+        };
+        /** @description One page of a list. */
+        Page_AnnotationConfig: {
+            /** @description The items. */
+            data: {
+                /** @description What the annotation means, for whoever gives it. */
+                description?: string | null;
+                /**
+                 * Format: double
+                 * @description `continuous`: the lowest allowed score.
+                 */
+                lower_bound?: number | null;
+                /** @description The annotation name it governs (from the path on `PUT`). */
+                name?: string;
+                /** @description Which way is better. */
+                optimization_direction?: components["schemas"]["Optimize"];
+                /** @description What the annotation holds. */
+                type: components["schemas"]["ConfigKind"];
+                /**
+                 * Format: double
+                 * @description `continuous`: the highest allowed score.
+                 */
+                upper_bound?: number | null;
+                /** @description `categorical`: the allowed labels, in the order the UI offers them. */
+                values?: components["schemas"]["CategoricalValue"][];
             }[];
             /** @description Opaque cursor of the next page, `null` on the last page. */
             next_cursor: string | null;
@@ -2260,6 +2374,205 @@ export interface operations {
                 };
             };
             /** @description No such project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_configs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project name */
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The project's annotation configs, by name */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_AnnotationConfig"];
+                };
+            };
+            /** @description No such project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_config: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project name */
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AnnotationConfig"];
+            };
+        };
+        responses: {
+            /** @description The config */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnnotationConfig"];
+                };
+            };
+            /** @description The config is invalid (the field is named) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The name has a config already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_config: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project name */
+                project: string;
+                /** @description Annotation name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The config */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnnotationConfig"];
+                };
+            };
+            /** @description No such project or config */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_config: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project name */
+                project: string;
+                /** @description Annotation name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AnnotationConfig"];
+            };
+        };
+        responses: {
+            /** @description The config as stored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnnotationConfig"];
+                };
+            };
+            /** @description The config is invalid (the field is named) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_config: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project name */
+                project: string;
+                /** @description Annotation name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted; annotations of the name are no longer checked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such project or config */
             404: {
                 headers: {
                     [name: string]: unknown;

@@ -5,6 +5,9 @@
 //! - `POST   /v1/projects/{project}/sessions/{session_id}/annotations`  one annotation
 //! - `DELETE /v1/projects/{project}/sessions/{session_id}/annotations/{id}`
 //! - `POST   /v1/projects/{project}/session_annotations`  `{"data": [...]}`, up to 1,000
+//! - `GET|POST /v1/projects/{project}/annotation_configs`, `GET|PUT|DELETE
+//!   .../annotation_configs/{name}`: what annotations of a name may hold
+//!   ([`crate::annotation_config`])
 
 use axum::Json;
 use axum::body::Body;
@@ -15,11 +18,13 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::annotation::{Annotation, MAX_BATCH, NewAnnotation};
+use crate::annotation_config::AnnotationConfig;
 use crate::api::blocking;
 use crate::error::{ApiError, ErrorBody};
 use crate::ids;
 use crate::model::Page;
 use crate::request::{Params, QueryParams, json_body};
+use crate::store::Put;
 
 /// Reads a JSON body within the server's limits.
 pub(crate) async fn body<T: for<'de> Deserialize<'de>>(
@@ -102,11 +107,25 @@ pub async fn create(
     let mut stored = blocking(&state, move |s| {
         s.upsert_annotations(&project, &[annotation])
     })
-    .await?;
+    .await
+    .map_err(one_item)?;
     stored
         .pop()
         .map(Json)
         .ok_or_else(|| ApiError::internal("the store returned no annotation"))
+}
+
+/// An error about the one item of a single write names its field alone
+/// (`label`, not `data[0].label`).
+pub(crate) fn one_item(mut e: ApiError) -> ApiError {
+    if let Some(p) = e
+        .parameter
+        .as_deref()
+        .and_then(|p| p.strip_prefix("data[0]."))
+    {
+        e.parameter = Some(p.to_owned());
+    }
+    e
 }
 
 /// The bulk request body.
@@ -190,4 +209,167 @@ pub async fn delete(
     })
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Reads and checks an annotation config from a body.
+async fn config_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: Body,
+) -> Result<AnnotationConfig, ApiError> {
+    let value: serde_json::Value = body(state, headers, request).await?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let at = e.path().to_string();
+        let error =
+            ApiError::invalid_body(format!("invalid annotation config: {at}: {}", e.inner()));
+        if at == "." { error } else { error.at(at) }
+    })
+}
+
+fn checked_config(config: &AnnotationConfig) -> Result<(), ApiError> {
+    config
+        .validate()
+        .map_err(|(field, message)| ApiError::invalid_body(message).at(field))
+}
+
+/// `GET /v1/projects/{project}/annotation_configs`.
+#[utoipa::path(
+    get, path = "/v1/projects/{project}/annotation_configs", tag = "annotations",
+    params(("project" = String, Path, description = "Project name")),
+    responses(
+        (status = 200, description = "The project's annotation configs, by name", body = Page<AnnotationConfig>),
+        (status = 404, description = "No such project", body = ErrorBody),
+    )
+)]
+pub async fn list_configs(
+    State(state): State<AppState>,
+    Path(project): Path<String>,
+    params: Params,
+) -> Result<Json<Page<AnnotationConfig>>, ApiError> {
+    QueryParams::none(params)?;
+    let project = ids::project_name(&project);
+    let data = blocking(&state, move |s| s.annotation_configs(&project)).await?;
+    Ok(Json(Page {
+        data,
+        next_cursor: None,
+    }))
+}
+
+/// `POST /v1/projects/{project}/annotation_configs`: annotations of the
+/// config's name are checked against it from now on.
+#[utoipa::path(
+    post, path = "/v1/projects/{project}/annotation_configs", tag = "annotations",
+    params(("project" = String, Path, description = "Project name")),
+    request_body(content = AnnotationConfig, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The config", body = AnnotationConfig),
+        (status = 400, description = "The config is invalid (the field is named)", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+        (status = 409, description = "The name has a config already", body = ErrorBody),
+    )
+)]
+pub async fn create_config(
+    State(state): State<AppState>,
+    Path(project): Path<String>,
+    params: Params,
+    headers: HeaderMap,
+    request: Body,
+) -> Result<Response, ApiError> {
+    QueryParams::none(params)?;
+    let config = config_body(&state, &headers, request).await?;
+    checked_config(&config)?;
+    let project = ids::project_name(&project);
+    let stored = blocking(&state, move |s| {
+        s.put_annotation_config(&project, &config, Put::Create)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(stored)).into_response())
+}
+
+/// `GET /v1/projects/{project}/annotation_configs/{name}`.
+#[utoipa::path(
+    get, path = "/v1/projects/{project}/annotation_configs/{name}", tag = "annotations",
+    params(
+        ("project" = String, Path, description = "Project name"),
+        ("name" = String, Path, description = "Annotation name"),
+    ),
+    responses(
+        (status = 200, description = "The config", body = AnnotationConfig),
+        (status = 404, description = "No such project or config", body = ErrorBody),
+    )
+)]
+pub async fn get_config(
+    State(state): State<AppState>,
+    Path((project, name)): Path<(String, String)>,
+    params: Params,
+) -> Result<Json<AnnotationConfig>, ApiError> {
+    QueryParams::none(params)?;
+    let project = ids::project_name(&project);
+    let configs = blocking(&state, move |s| s.annotation_configs(&project)).await?;
+    configs
+        .into_iter()
+        .find(|c| c.name == name)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("annotation config"))
+}
+
+/// `PUT /v1/projects/{project}/annotation_configs/{name}`: creates or
+/// replaces; annotations already stored are left as they are.
+#[utoipa::path(
+    put, path = "/v1/projects/{project}/annotation_configs/{name}", tag = "annotations",
+    params(
+        ("project" = String, Path, description = "Project name"),
+        ("name" = String, Path, description = "Annotation name"),
+    ),
+    request_body(content = AnnotationConfig, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The config as stored", body = AnnotationConfig),
+        (status = 400, description = "The config is invalid (the field is named)", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+    )
+)]
+pub async fn put_config(
+    State(state): State<AppState>,
+    Path((project, name)): Path<(String, String)>,
+    params: Params,
+    headers: HeaderMap,
+    request: Body,
+) -> Result<Json<AnnotationConfig>, ApiError> {
+    QueryParams::none(params)?;
+    let mut config = config_body(&state, &headers, request).await?;
+    if !config.name.is_empty() && config.name != name {
+        return Err(ApiError::invalid_body("name in the body differs from the path").at("name"));
+    }
+    config.name = name;
+    checked_config(&config)?;
+    let project = ids::project_name(&project);
+    Ok(Json(
+        blocking(&state, move |s| {
+            s.put_annotation_config(&project, &config, Put::Upsert)
+        })
+        .await?,
+    ))
+}
+
+/// `DELETE /v1/projects/{project}/annotation_configs/{name}`.
+#[utoipa::path(
+    delete, path = "/v1/projects/{project}/annotation_configs/{name}", tag = "annotations",
+    params(
+        ("project" = String, Path, description = "Project name"),
+        ("name" = String, Path, description = "Annotation name"),
+    ),
+    responses(
+        (status = 204, description = "Deleted; annotations of the name are no longer checked"),
+        (status = 404, description = "No such project or config", body = ErrorBody),
+    )
+)]
+pub async fn delete_config(
+    State(state): State<AppState>,
+    Path((project, name)): Path<(String, String)>,
+    params: Params,
+) -> Result<StatusCode, ApiError> {
+    QueryParams::none(params)?;
+    let project = ids::project_name(&project);
+    blocking(&state, move |s| s.delete_annotation_config(&project, &name)).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

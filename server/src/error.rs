@@ -265,6 +265,11 @@ impl From<StoreError> for ApiError {
                 )
             }
             StoreError::Backend(detail) => Self::internal(detail),
+            StoreError::Invalid {
+                index,
+                field,
+                message,
+            } => Self::invalid_body(message).at(format!("data[{index}].{field}")),
         }
     }
 }

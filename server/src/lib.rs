@@ -9,6 +9,7 @@
 
 pub mod annotation;
 pub mod annotation_api;
+pub mod annotation_config;
 pub mod api;
 pub mod config;
 pub mod error;
@@ -205,6 +206,16 @@ pub fn app(state: AppState) -> Router {
             post(annotation_api::create_many)
                 .get(phoenix::annotations::list)
                 .delete(phoenix::annotations::delete),
+        )
+        .route(
+            "/v1/projects/{project}/annotation_configs",
+            get(annotation_api::list_configs).post(annotation_api::create_config),
+        )
+        .route(
+            "/v1/projects/{project}/annotation_configs/{name}",
+            get(annotation_api::get_config)
+                .put(annotation_api::put_config)
+                .delete(annotation_api::delete_config),
         )
         .route(
             "/v1/projects/{project}/settings",

@@ -13,6 +13,7 @@ use crate::annotation::{
     Annotation, AnnotationSource, AnnotationSummary, AnnotatorKind, NewAnnotation,
 };
 use crate::annotation_api::AnnotationBatch;
+use crate::annotation_config::{AnnotationConfig, CategoricalValue, ConfigKind, Optimize};
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::evaluation::api::{
     BackfillRequest, Evaluator, ProjectSettingsInfo, ProjectSettingsUpdate,
@@ -57,6 +58,11 @@ use crate::store::{
         crate::annotation_api::create_many,
         crate::ingest::export,
         crate::ingest::export_logs,
+        crate::annotation_api::list_configs,
+        crate::annotation_api::create_config,
+        crate::annotation_api::get_config,
+        crate::annotation_api::put_config,
+        crate::annotation_api::delete_config,
         crate::evaluation::api::get_settings,
         crate::evaluation::api::put_settings,
         crate::evaluation::api::list_evaluators,
@@ -92,7 +98,7 @@ use crate::store::{
         DeleteSessionsRequest, StoreHealth, IntegrityCheck,
         SessionStatus, ProjectSettingsInfo, ProjectSettingsUpdate, Evaluator, EvaluatorSpec,
         EvaluatorKind, Scope, LlmEndpoint, Rule, Speaker, JobCounts, JobState, EvaluationJob,
-        Backfill, BackfillRequest,
+        Backfill, BackfillRequest, AnnotationConfig, ConfigKind, CategoricalValue, Optimize,
     )),
     tags(
         (name = "projects", description = "Projects: where traces were sent"),

@@ -172,6 +172,15 @@ async fn run_job(state: &AppState, job: EvaluationJob) {
                 &owner,
                 &JobOutcome::Skipped("the session was deleted".into()),
             ),
+            // the project's annotation config refuses the verdict (a label
+            // outside its list, say)
+            Err(StoreError::Invalid { field, message, .. }) => store.finish_job(
+                &job,
+                &owner,
+                &JobOutcome::Failed(format!(
+                    "the verdict does not fit the annotation config ({field}): {message}"
+                )),
+            ),
             other => other,
         }
         .map(|held| (held, job))

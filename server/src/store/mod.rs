@@ -45,6 +45,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::annotation::{Annotation, AnnotatorKind, NewAnnotation};
+pub use crate::annotation_config::AnnotationConfig;
 pub use crate::model::SessionStatus;
 use crate::model::{
     EventRecord, Page, ProjectInfo, ProjectSpan, SessionInfo, SpanRecord, SpanStatus, TraceDetail,
@@ -87,6 +88,17 @@ pub enum StoreError {
     /// logs, not for clients.
     #[error("storage failure: {0}")]
     Backend(String),
+    /// An item of a write does not fit a rule the project set (an annotation
+    /// outside its config): which item, which field, and why.
+    #[error("{message}")]
+    Invalid {
+        /// The item's position in the write.
+        index: usize,
+        /// The field at fault.
+        field: String,
+        /// Why, said so that it can be fixed.
+        message: String,
+    },
 }
 
 /// How the session list is sorted (the `sort` parameter).
@@ -525,6 +537,23 @@ pub trait Store: Send + Sync + 'static {
 
     /// A backfill with its jobs' counts.
     fn backfill(&self, project: &str, id: i64) -> Result<Backfill, StoreError>;
+
+    // --- annotation configs (see [`crate::annotation_config`]) ---
+
+    /// A project's annotation configs, by name.
+    fn annotation_configs(&self, project: &str) -> Result<Vec<AnnotationConfig>, StoreError>;
+
+    /// Creates or replaces (as `put` allows) the config of an annotation name;
+    /// annotations written before are left as they are.
+    fn put_annotation_config(
+        &self,
+        project: &str,
+        config: &AnnotationConfig,
+        put: Put,
+    ) -> Result<AnnotationConfig, StoreError>;
+
+    /// Deletes the config of an annotation name.
+    fn delete_annotation_config(&self, project: &str, name: &str) -> Result<(), StoreError>;
 }
 
 /// See [`Store::health`].

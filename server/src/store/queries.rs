@@ -13,10 +13,10 @@ use serde_json::{Map, Value};
 use super::evaluations::{self, session_idle_ns, status_at};
 use super::sql::{Args, SpanTables, SqlBackend, SqlRow, SqlTx, SqlValue};
 use super::{
-    AnnotationFilter, AnnotationQuery, Backfill, Cursor, EvaluationJob, IdleSession, JobCounts,
-    JobOutcome, JobQuery, NewJob, Order, PageQuery, ParentFilter, ProjectSettings, Put,
-    SessionQuery, SessionSort, SessionStatus, SpanQuery, Store, StoreError, StoreHealth,
-    StoredEvaluator, TraceQuery, TraceSort, WriteOutcome,
+    AnnotationConfig, AnnotationFilter, AnnotationQuery, Backfill, Cursor, EvaluationJob,
+    IdleSession, JobCounts, JobOutcome, JobQuery, NewJob, Order, PageQuery, ParentFilter,
+    ProjectSettings, Put, SessionQuery, SessionSort, SessionStatus, SpanQuery, Store, StoreError,
+    StoreHealth, StoredEvaluator, TraceQuery, TraceSort, WriteOutcome,
 };
 use crate::annotation::{
     Annotation, AnnotationSource, AnnotationSummary, AnnotatorKind, NewAnnotation, summarize,
@@ -738,11 +738,34 @@ pub(super) fn upsert_annotations<'a>(
          RETURNING {ANNOTATION_COLS}"
     );
     let mut pids: HashMap<&str, i64> = HashMap::new();
+    let mut configs: HashMap<(i64, String), Option<AnnotationConfig>> = HashMap::new();
     let mut stored = Vec::new();
-    for (project, a) in annotations {
+    for (index, (project, a)) in annotations.into_iter().enumerate() {
         let pid = match pids.get(project) {
             Some(pid) => *pid,
             None => *pids.entry(project).or_insert(project_rowid(tx, project)?),
+        };
+        let config = match configs.get(&(pid, a.name.clone())) {
+            Some(c) => c.clone(),
+            None => {
+                let c = annotation_config_of(tx, pid, &a.name)?;
+                configs.insert((pid, a.name.clone()), c.clone());
+                c
+            }
+        };
+        let checked;
+        let a = match config {
+            Some(config) => {
+                checked = config
+                    .apply(a)
+                    .map_err(|(field, message)| StoreError::Invalid {
+                        index,
+                        field,
+                        message,
+                    })?;
+                &checked
+            }
+            None => a,
         };
         // every session must exist: an annotation of nothing is a mistake
         session_rowid(tx, pid, &a.session_id)?;
@@ -1200,6 +1223,27 @@ fn list_annotations(
     })
 }
 
+/// The config of an annotation name in a project, when it has one.
+fn annotation_config_of(
+    tx: &mut dyn SqlTx,
+    pid: i64,
+    name: &str,
+) -> Result<Option<AnnotationConfig>, StoreError> {
+    tx.query_opt(
+        "SELECT name, definition FROM annotation_configs WHERE project_id = $1 AND name = $2",
+        &[pid.into(), name.into()],
+    )?
+    .map(|mut r| config_row(&mut r))
+    .transpose()
+}
+
+fn config_row(r: &mut SqlRow) -> Result<AnnotationConfig, StoreError> {
+    let name = r.text(0)?;
+    let mut config: AnnotationConfig = r.json(1)?;
+    config.name = name;
+    Ok(config)
+}
+
 impl<B: SqlBackend> Store for B {
     fn write(&self, spans: &[SpanRecord]) -> Result<WriteOutcome, StoreError> {
         if spans.is_empty() {
@@ -1262,7 +1306,17 @@ impl<B: SqlBackend> Store for B {
         self.write(|tx| {
             let pid = project_rowid(tx, project)?;
             B::Spans::delete_spans_of_project(tx, pid)?;
-            for table in ["span_events", "session_annotations", "traces", "sessions"] {
+            for table in [
+                "span_events",
+                "session_annotations",
+                "traces",
+                "sessions",
+                "evaluation_jobs",
+                "evaluation_backfills",
+                "evaluators",
+                "project_settings",
+                "annotation_configs",
+            ] {
                 tx.execute(
                     &format!("DELETE FROM {table} WHERE project_id = $1"),
                     &[pid.into()],
@@ -1709,6 +1763,69 @@ impl<B: SqlBackend> Store for B {
 
     fn backfill(&self, project: &str, id: i64) -> Result<Backfill, StoreError> {
         self.read(|tx| evaluations::backfill(tx, project, id))
+    }
+
+    fn annotation_configs(&self, project: &str) -> Result<Vec<AnnotationConfig>, StoreError> {
+        self.read(|tx| {
+            let pid = project_rowid(tx, project)?;
+            tx.query(
+                "SELECT name, definition FROM annotation_configs WHERE project_id = $1 ORDER BY name",
+                &[pid.into()],
+            )?
+            .iter_mut()
+            .map(config_row)
+            .collect()
+        })
+    }
+
+    fn put_annotation_config(
+        &self,
+        project: &str,
+        config: &AnnotationConfig,
+        put: Put,
+    ) -> Result<AnnotationConfig, StoreError> {
+        let mut definition = serde_json::to_value(config)
+            .map_err(|e| StoreError::Backend(format!("annotation config to JSON: {e}")))?;
+        if let Some(object) = definition.as_object_mut() {
+            object.remove("name");
+        }
+        self.write(|tx| {
+            let pid = project_rowid(tx, project)?;
+            let exists = annotation_config_of(tx, pid, &config.name)?.is_some();
+            match (put, exists) {
+                (Put::Create, true) => return Err(StoreError::AlreadyExists("annotation config")),
+                (Put::Replace, false) => return Err(StoreError::NotFound("annotation config")),
+                _ => {}
+            }
+            tx.execute(
+                "INSERT INTO annotation_configs (project_id, name, definition, created_ns, updated_ns)
+                 VALUES ($1, $2, $3, $4, $4)
+                 ON CONFLICT (project_id, name) DO UPDATE SET
+                   definition = excluded.definition, updated_ns = excluded.updated_ns",
+                &[
+                    pid.into(),
+                    config.name.as_str().into(),
+                    SqlValue::Json(definition.clone()),
+                    now_ns().into(),
+                ],
+            )?;
+            annotation_config_of(tx, pid, &config.name)?
+                .ok_or_else(|| StoreError::Backend("the config just written is not there".to_owned()))
+        })
+    }
+
+    fn delete_annotation_config(&self, project: &str, name: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let pid = project_rowid(tx, project)?;
+            let deleted = tx.execute(
+                "DELETE FROM annotation_configs WHERE project_id = $1 AND name = $2",
+                &[pid.into(), name.into()],
+            )?;
+            if deleted == 0 {
+                return Err(StoreError::NotFound("annotation config"));
+            }
+            Ok(())
+        })
     }
 }
 

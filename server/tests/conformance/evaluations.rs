@@ -535,3 +535,87 @@ pub fn sessions_are_found_by_id_or_its_start<S: Store>(store: S) {
     assert!(q("7f3a9c").is_empty(), "the start of the id, not any part");
     assert_eq!(q("question 2"), ["conv-8e21aa"], "and still what was said");
 }
+
+/// An annotation config is checked on every write of its name: a label
+/// outside a categorical config's list, a score outside a continuous one's
+/// bounds, a label on free text are refused (naming the item and field, and
+/// writing none of the batch); a categorical label's score is filled in.
+pub fn annotation_configs_check_every_write<S: Store>(store: S) {
+    use openinference_session_server::store::AnnotationConfig;
+    turn(&store, 1, "a");
+    let config = |v: serde_json::Value| -> AnnotationConfig { serde_json::from_value(v).unwrap() };
+    let quality = config(
+        json!({"name": "quality", "type": "categorical", "values": [{"label": "good", "score": 1}, {"label": "bad", "score": 0}]}),
+    );
+    store
+        .put_annotation_config("p", &quality, Put::Create)
+        .unwrap();
+    store
+        .put_annotation_config(
+            "p",
+            &config(
+                json!({"name": "rating", "type": "continuous", "lower_bound": 1, "upper_bound": 5}),
+            ),
+            Put::Create,
+        )
+        .unwrap();
+    assert!(matches!(
+        store.put_annotation_config("p", &quality, Put::Create),
+        Err(StoreError::AlreadyExists(_))
+    ));
+    let labelled = |name: &str, label: &str| NewAnnotation {
+        session_id: "a".into(),
+        name: name.into(),
+        label: Some(label.into()),
+        ..Default::default()
+    };
+    let stored = store
+        .upsert_annotations("p", &[labelled("quality", "good")])
+        .unwrap();
+    assert_eq!(
+        stored[0].score,
+        Some(1.0),
+        "the label's score, from the config"
+    );
+    let refused = store.upsert_annotations(
+        "p",
+        &[labelled("other", "anything"), labelled("quality", "great")],
+    );
+    match refused {
+        Err(StoreError::Invalid {
+            index,
+            field,
+            message,
+        }) => {
+            assert_eq!((index, field.as_str()), (1, "label"));
+            assert!(message.contains("\"good\", \"bad\""), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        store
+            .annotations("p", "a")
+            .unwrap()
+            .iter()
+            .all(|a| a.name != "other"),
+        "none of the batch"
+    );
+    let mut rating = labelled("rating", "x");
+    rating.score = Some(9.0);
+    assert!(matches!(
+        store.upsert_annotations("p", &[rating]),
+        Err(StoreError::Invalid { .. })
+    ));
+    assert_eq!(store.annotation_configs("p").unwrap().len(), 2);
+    store.delete_annotation_config("p", "quality").unwrap();
+    assert!(
+        store
+            .upsert_annotations("p", &[labelled("quality", "great")])
+            .is_ok(),
+        "no config, no rule"
+    );
+    assert!(matches!(
+        store.delete_annotation_config("p", "quality"),
+        Err(StoreError::NotFound(_))
+    ));
+}

@@ -1037,6 +1037,7 @@ macro_rules! conformance_suite {
             backfills_count_and_deletes_take_jobs,
             sessions_filter_and_sort_by_annotation,
             sessions_are_found_by_id_or_its_start,
+            annotation_configs_check_every_write,
         );
         #[test]
         fn events_join_their_spans_in_either_order() {

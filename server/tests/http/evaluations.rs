@@ -672,3 +672,103 @@ pub async fn settings_and_versions(backend: Backend) {
         .await
         .assert_error(404, None);
 }
+
+/// Annotation configs over HTTP: bad configs are 400s naming the field; an
+/// annotation that does not fit is a 400 naming its field (its place in a
+/// bulk write), through our API and Phoenix's; an evaluator whose verdict
+/// does not fit fails its job saying why.
+pub async fn annotation_configs_hold_every_writer(backend: Backend) {
+    let judge = FakeJudge::start(vec![Answer::Verdict("resolved", "fine")]).await;
+    let server = server(backend, quick()).await;
+    let r = send(&server, "POST", "/v1/projects", &json!({"name": "shop"})).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let base = "/v1/projects/shop/annotation_configs";
+    for (config, field) in [
+        (
+            json!({"name": "q", "type": "categorical", "values": []}),
+            "values",
+        ),
+        (
+            json!({"name": "q", "type": "categorical", "values": [{"label": "a"}, {"label": "a"}]}),
+            "values[1].label",
+        ),
+        (
+            json!({"name": "q", "type": "continuous", "lower_bound": 2, "upper_bound": 1}),
+            "upper_bound",
+        ),
+        (json!({"name": "q", "type": "sometimes"}), "type"),
+        (json!({"name": "note", "type": "freeform"}), "name"),
+    ] {
+        send(&server, "POST", base, &config)
+            .await
+            .assert_error(400, Some(field));
+    }
+    let config = json!({"name": "resolution", "type": "categorical", "values": [{"label": "solved", "score": 1}, {"label": "unsolved", "score": 0}], "description": "did we fix it?"});
+    let r = send(&server, "POST", base, &config).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    send(&server, "POST", base, &config)
+        .await
+        .assert_error(409, None);
+    assert_eq!(
+        server.get_ok(&format!("{base}/resolution")).await["description"],
+        "did we fix it?"
+    );
+
+    turn(&server, 1, "s", "hello", "hi", vec![]).await;
+    let one = |label: &str| json!({"name": "resolution", "label": label});
+    let r = send(
+        &server,
+        "POST",
+        "/v1/projects/shop/sessions/s/annotations",
+        &one("solved"),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json()["score"].as_f64()),
+        (200, Some(1.0)),
+        "score from the config"
+    );
+    send(
+        &server,
+        "POST",
+        "/v1/projects/shop/sessions/s/annotations",
+        &one("maybe"),
+    )
+    .await
+    .assert_error(400, Some("label"));
+    let bulk = json!({"data": [{"session_id": "s", "name": "other", "label": "x"}, {"session_id": "s", "name": "resolution", "label": "maybe"}]});
+    send(
+        &server,
+        "POST",
+        "/v1/projects/shop/session_annotations",
+        &bulk,
+    )
+    .await
+    .assert_error(400, Some("data[1].label"));
+    let phoenix = json!({"data": [{"session_id": "s", "name": "resolution", "annotator_kind": "HUMAN", "result": {"label": "maybe"}}]});
+    let r = send(&server, "POST", "/v1/session_annotations", &phoenix).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        annotations(&server, "s")
+            .await
+            .iter()
+            .all(|a| a["name"] != "other"),
+        "nothing of a refused batch"
+    );
+
+    // the judge answers "resolved", which the config does not list
+    create(&server, &judge_spec(&judge, "resolution")).await;
+    let failed = jobs(&server, "session_id=s&state=failed", 1).await;
+    let error = failed[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("annotation config") && error.contains("resolved"),
+        "{error}"
+    );
+    assert_eq!(
+        server
+            .request("DELETE", &format!("{base}/resolution"), &[], b"")
+            .await
+            .status,
+        204
+    );
+}

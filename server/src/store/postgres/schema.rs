@@ -22,6 +22,7 @@ pub(super) const TABLES: &[&str] = &[
     "evaluators",
     "evaluation_jobs",
     "evaluation_backfills",
+    "annotation_configs",
 ];
 
 /// Versioned migrations, applied in order.
@@ -292,6 +293,21 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         "ALTER TABLE projects ADD COLUMN description text;
          ALTER TABLE session_annotations ADD COLUMN source text NOT NULL DEFAULT 'API';
          CREATE INDEX sessions_by_session_id ON sessions (session_id);",
+    ),
+    // 12: what a project's annotations of a name may hold (categorical,
+    // continuous, freeform), checked on every write.
+    Migration::Sql(
+        r#"
+    CREATE TABLE annotation_configs (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        project_id bigint NOT NULL REFERENCES projects(id),
+        name text NOT NULL,
+        definition jsonb NOT NULL,
+        created_ns bigint NOT NULL,
+        updated_ns bigint NOT NULL,
+        UNIQUE (project_id, name)
+    );
+    "#,
     ),
 ];
 

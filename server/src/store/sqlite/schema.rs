@@ -19,6 +19,7 @@ pub(super) const TABLES: &[&str] = &[
     "evaluators",
     "evaluation_jobs",
     "evaluation_backfills",
+    "annotation_configs",
 ];
 
 /// Versioned migrations, applied in order.
@@ -257,5 +258,20 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         "ALTER TABLE projects ADD COLUMN description TEXT;
          ALTER TABLE session_annotations ADD COLUMN source TEXT NOT NULL DEFAULT 'API';
          CREATE INDEX sessions_by_session_id ON sessions (session_id);",
+    ),
+    // 11: what a project's annotations of a name may hold (categorical,
+    // continuous, freeform), checked on every write.
+    Migration::Sql(
+        r#"
+    CREATE TABLE annotation_configs (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        name TEXT NOT NULL,
+        definition TEXT NOT NULL,
+        created_ns INTEGER NOT NULL,
+        updated_ns INTEGER NOT NULL,
+        UNIQUE (project_id, name)
+    );
+    "#,
     ),
 ];
