@@ -403,6 +403,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/projects/{project}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/projects/{project}/stats`. */
+        get: operations["project_stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/projects/{project}/traces": {
         parameters: {
             query?: never;
@@ -595,6 +612,11 @@ export interface components {
             /** @description Up to 1,000 annotations, of any sessions of the project. */
             data: components["schemas"]["NewAnnotation"][];
         };
+        /** @description An annotation's verdicts on the sessions started in one bucket. */
+        AnnotationBucket: components["schemas"]["Verdicts"] & {
+            /** @description The bucket's start, RFC 3339. */
+            start: string;
+        };
         /** @description A project's config for annotations of one name. */
         AnnotationConfig: {
             /** @description What the annotation means, for whoever gives it. */
@@ -635,6 +657,16 @@ export interface components {
          * @enum {string}
          */
         AnnotationSource: "API" | "APP";
+        /** @description One annotation name's verdicts and their trend. */
+        AnnotationStats: components["schemas"]["Verdicts"] & {
+            /** @description The annotation name. */
+            name: string;
+            /**
+             * @description Per bucket of session start, oldest first; buckets without verdicts
+             *     are left out.
+             */
+            trend: components["schemas"]["AnnotationBucket"][];
+        };
         /** @description The annotations of one name on a session, summarized for lists and headers. */
         AnnotationSummary: {
             /**
@@ -879,6 +911,34 @@ export interface components {
              *     (each in one project only).
              */
             session_identifiers: string[];
+        };
+        /** @description A distribution's summary. */
+        Distribution: {
+            /**
+             * Format: double
+             * @description Largest.
+             */
+            max: number;
+            /**
+             * Format: double
+             * @description Mean.
+             */
+            mean: number;
+            /**
+             * Format: double
+             * @description Median.
+             */
+            p50: number;
+            /**
+             * Format: double
+             * @description 90th percentile.
+             */
+            p90: number;
+            /**
+             * Format: double
+             * @description 99th percentile.
+             */
+            p99: number;
         };
         /** @description The JSON body of every error answer. */
         ErrorBody: {
@@ -1557,6 +1617,37 @@ export interface components {
             /** @description The project's idle period (`90s`, `10m`), or null for the server's. */
             session_idle?: string | null;
         };
+        /** @description A project's numbers over a window. */
+        ProjectStats: {
+            /** @description Each annotation name's verdicts (notes left out), by name. */
+            annotations: components["schemas"]["AnnotationStats"][];
+            /**
+             * Format: int64
+             * @description The trend bucket's width, ms.
+             */
+            bucket_ms: number;
+            /** @description Session duration, first start to last end, ms. */
+            duration_ms: components["schemas"]["Distribution"];
+            /**
+             * Format: int64
+             * @description Sessions in the window.
+             */
+            sessions: number;
+            /**
+             * Format: int64
+             * @description Of them, sessions with an errored turn.
+             */
+            sessions_with_error: number;
+            /** @description Sessions per bucket of their start, oldest first; empty buckets left out. */
+            trend: components["schemas"]["SessionBucket"][];
+            /**
+             * Format: int64
+             * @description Their turns.
+             */
+            turns: number;
+            /** @description Turns per session. */
+            turns_per_session: components["schemas"]["Distribution"];
+        };
         /** @description A code rule: pass or fail, with what was measured. */
         Rule: {
             /** @enum {string} */
@@ -1663,6 +1754,26 @@ export interface components {
             updated_at: string;
             /** @description Who annotated, when known. */
             user_id: string | null;
+        };
+        /** @description Sessions started in one bucket. */
+        SessionBucket: {
+            /**
+             * Format: int64
+             * @description Sessions that started in it.
+             */
+            sessions: number;
+            /**
+             * Format: int64
+             * @description Of them, sessions with an errored turn.
+             */
+            sessions_with_error: number;
+            /** @description The bucket's start, RFC 3339. */
+            start: string;
+            /**
+             * Format: int64
+             * @description Their turns.
+             */
+            turns: number;
         };
         /**
          * @description A session, as listed and as detailed.
@@ -2051,6 +2162,23 @@ export interface components {
         UpdateProjectRequest: {
             /** @description The new description; absent or null leaves it as it is. */
             description?: string | null;
+        };
+        /** @description An annotation's verdicts, overall or in one bucket. */
+        Verdicts: {
+            /**
+             * Format: int64
+             * @description How many.
+             */
+            count: number;
+            /** @description How many carry each label. */
+            labels: {
+                [key: string]: number;
+            };
+            /**
+             * Format: double
+             * @description Their mean score, when any has one.
+             */
+            mean_score: number | null;
         };
     };
     responses: never;
@@ -3550,6 +3678,54 @@ export interface operations {
                 };
             };
             /** @description A parameter is unknown or malformed (it is named) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    project_stats: {
+        parameters: {
+            query?: {
+                /** @description Sessions that end at or after this RFC 3339 time */
+                start_time?: string;
+                /** @description Sessions that start at or before this RFC 3339 time */
+                end_time?: string;
+                /** @description The trend's bucket: `hour`, `day`, `week` or a duration (`6h`); by default an hour for windows up to 2 days, a day up to 180 days, else a week */
+                bucket?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Project name */
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Sessions, turns, durations and every annotation's verdicts over the window, with their trends */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectStats"];
+                };
+            };
+            /** @description A parameter is unknown or malformed, or the window holds too many buckets */
             400: {
                 headers: {
                     [name: string]: unknown;

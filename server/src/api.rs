@@ -25,6 +25,7 @@ use crate::model::{
 };
 use crate::request::{MAX_PARAM_BYTES, Params, QueryParams, decode_component};
 use crate::store::queries::fold_case;
+use crate::store::stats::{MAX_BUCKETS, ProjectStats, StatsQuery};
 use crate::store::{
     Cursor, Order, SessionQuery, SessionSort, SessionStatus, Store, StoreError, TraceQuery,
     TraceSort,
@@ -634,4 +635,69 @@ pub async fn openapi() -> Response {
 /// Any other path under the API.
 pub async fn fallback() -> ApiError {
     ApiError::not_found("route")
+}
+
+/// `GET /v1/projects/{project}/stats`.
+#[utoipa::path(
+    get, path = "/v1/projects/{project}/stats", tag = "projects",
+    params(
+        ("project" = String, Path, description = "Project name"),
+        ("start_time" = Option<String>, Query, description = "Sessions that end at or after this RFC 3339 time"),
+        ("end_time" = Option<String>, Query, description = "Sessions that start at or before this RFC 3339 time"),
+        ("bucket" = Option<String>, Query, description = "The trend's bucket: `hour`, `day`, `week` or a duration (`6h`); by default an hour for windows up to 2 days, a day up to 180 days, else a week"),
+    ),
+    responses(
+        (status = 200, description = "Sessions, turns, durations and every annotation's verdicts over the window, with their trends", body = ProjectStats),
+        (status = 400, description = "A parameter is unknown or malformed, or the window holds too many buckets", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+    )
+)]
+pub async fn project_stats(
+    State(state): State<AppState>,
+    Path(project): Path<String>,
+    params: Params,
+) -> Result<Json<ProjectStats>, ApiError> {
+    let p = QueryParams::new(params, &["start_time", "end_time", "bucket"], false)?;
+    let (start_ns, end_ns) = (p.time("start_time")?, p.time("end_time")?);
+    const HOUR: i64 = 3_600_000_000_000;
+    let span = start_ns.map(|s| {
+        end_ns
+            .unwrap_or_else(crate::store::queries::now_ns)
+            .saturating_sub(s)
+    });
+    let bucket_ns = match p.get("bucket") {
+        None => match span {
+            Some(w) if w <= 48 * HOUR => HOUR,
+            Some(w) if w > 180 * 24 * HOUR => 7 * 24 * HOUR,
+            _ => 24 * HOUR,
+        },
+        Some("hour") => HOUR,
+        Some("day") => 24 * HOUR,
+        Some("week") => 7 * 24 * HOUR,
+        Some(other) => humantime::parse_duration(other)
+            .ok()
+            .and_then(|d| i64::try_from(d.as_nanos()).ok())
+            .filter(|ns| *ns >= 60_000_000_000)
+            .ok_or_else(|| {
+                ApiError::bad_parameter(
+                    "bucket",
+                    "bucket must be hour, day, week or a duration of at least 1m",
+                )
+            })?,
+    };
+    if span.is_some_and(|w| w / bucket_ns > MAX_BUCKETS) {
+        return Err(ApiError::bad_parameter(
+            "bucket",
+            format!("the window holds more than {MAX_BUCKETS} buckets: choose a wider bucket"),
+        ));
+    }
+    let query = StatsQuery {
+        start_ns,
+        end_ns,
+        bucket_ns,
+    };
+    let project = ids::project_name(&project);
+    Ok(Json(
+        blocking(&state, move |s| s.project_stats(&project, &query)).await?,
+    ))
 }

@@ -207,6 +207,7 @@ pub fn app(state: AppState) -> Router {
                 .get(phoenix::annotations::list)
                 .delete(phoenix::annotations::delete),
         )
+        .route("/v1/projects/{project}/stats", get(api::project_stats))
         .route(
             "/v1/projects/{project}/annotation_configs",
             get(annotation_api::list_configs).post(annotation_api::create_config),

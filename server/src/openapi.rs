@@ -31,6 +31,9 @@ use crate::phoenix::annotations::{
 use crate::phoenix::projects::{CreateProjectRequest, UpdateProjectRequest};
 use crate::phoenix::sessions::DeleteSessionsRequest;
 use crate::steps::{Step, StepKind};
+use crate::store::stats::{
+    AnnotationBucket, AnnotationStats, Distribution, ProjectStats, SessionBucket, Verdicts,
+};
 use crate::store::{
     Backfill, EvaluationJob, IntegrityCheck, JobCounts, JobState, Order, SessionSort,
     SessionStatus, StoreHealth, TraceSort,
@@ -58,6 +61,7 @@ use crate::store::{
         crate::annotation_api::create_many,
         crate::ingest::export,
         crate::ingest::export_logs,
+        crate::api::project_stats,
         crate::annotation_api::list_configs,
         crate::annotation_api::create_config,
         crate::annotation_api::get_config,
@@ -98,6 +102,7 @@ use crate::store::{
         DeleteSessionsRequest, StoreHealth, IntegrityCheck,
         SessionStatus, ProjectSettingsInfo, ProjectSettingsUpdate, Evaluator, EvaluatorSpec,
         EvaluatorKind, Scope, LlmEndpoint, Rule, Speaker, JobCounts, JobState, EvaluationJob,
+        ProjectStats, Distribution, SessionBucket, Verdicts, AnnotationStats, AnnotationBucket,
         Backfill, BackfillRequest, AnnotationConfig, ConfigKind, CategoricalValue, Optimize,
     )),
     tags(

@@ -40,6 +40,7 @@ pub mod postgres;
 pub mod queries;
 pub mod sql;
 pub mod sqlite;
+pub mod stats;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -554,6 +555,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes the config of an annotation name.
     fn delete_annotation_config(&self, project: &str, name: &str) -> Result<(), StoreError>;
+
+    /// A project's numbers over a window (see [`stats`]).
+    fn project_stats(
+        &self,
+        project: &str,
+        query: &stats::StatsQuery,
+    ) -> Result<stats::ProjectStats, StoreError>;
 }
 
 /// See [`Store::health`].

@@ -1827,6 +1827,14 @@ impl<B: SqlBackend> Store for B {
             Ok(())
         })
     }
+
+    fn project_stats(
+        &self,
+        project: &str,
+        query: &super::stats::StatsQuery,
+    ) -> Result<super::stats::ProjectStats, StoreError> {
+        self.read(|tx| super::stats::project_stats(tx, project, query))
+    }
 }
 
 #[cfg(test)]

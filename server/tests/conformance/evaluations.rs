@@ -619,3 +619,132 @@ pub fn annotation_configs_check_every_write<S: Store>(store: S) {
         Err(StoreError::NotFound(_))
     ));
 }
+
+/// A project's stats: sessions, turns and their distribution, errors, and
+/// each annotation's verdicts overall and per bucket of session start (notes
+/// left out), within the window asked.
+pub fn project_stats_count_and_trend<S: Store>(store: S) {
+    use openinference_session_server::store::stats::StatsQuery;
+    // two sessions on day 0 (1 and 3 turns), one on day 2 (2 turns, an error)
+    let day = 86_400i64;
+    let mut spans = Vec::new();
+    for (trace, session, at) in [
+        (1u8, "a", 0),
+        (2, "b", 10),
+        (3, "b", 20),
+        (4, "b", 30),
+        (5, "c", 2 * day),
+        (6, "c", 2 * day + 5),
+    ] {
+        spans.push(record(
+            "p",
+            trace,
+            1,
+            None,
+            at,
+            json!({"session.id": session}),
+        ));
+    }
+    let mut failing = record("p", 6, 2, Some(1), 2 * day + 5, json!({}));
+    failing.status_code = 2;
+    failing.facts.status_code = 2;
+    spans.push(failing);
+    store.write(&spans).unwrap();
+    let verdict = |s: &str, label: &str, score: f64| NewAnnotation {
+        session_id: s.into(),
+        name: "quality".into(),
+        label: Some(label.into()),
+        score: Some(score),
+        ..Default::default()
+    };
+    let note = NewAnnotation {
+        session_id: "a".into(),
+        name: "note".into(),
+        explanation: Some("call back".into()),
+        identifier: "n1".into(),
+        ..Default::default()
+    };
+    store
+        .upsert_annotations(
+            "p",
+            &[
+                verdict("a", "good", 1.0),
+                verdict("b", "bad", 0.0),
+                verdict("c", "good", 1.0),
+                note,
+            ],
+        )
+        .unwrap();
+    let all = store
+        .project_stats(
+            "p",
+            &StatsQuery {
+                start_ns: None,
+                end_ns: None,
+                bucket_ns: day * 1_000_000_000,
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        (all.sessions, all.turns, all.sessions_with_error),
+        (3, 6, 1)
+    );
+    assert_eq!(
+        (
+            all.turns_per_session.p50,
+            all.turns_per_session.max,
+            all.turns_per_session.mean
+        ),
+        (2.0, 3.0, 2.0)
+    );
+    assert_eq!(
+        all.trend
+            .iter()
+            .map(|b| (b.sessions, b.turns))
+            .collect::<Vec<_>>(),
+        [(2, 4), (1, 2)]
+    );
+    assert_eq!(
+        all.annotations.len(),
+        1,
+        "notes are left out: {:?}",
+        all.annotations
+    );
+    let q = &all.annotations[0];
+    assert_eq!(
+        (q.name.as_str(), q.overall.count, q.overall.labels["good"]),
+        ("quality", 3, 2)
+    );
+    assert!((q.overall.mean_score.unwrap() - 2.0 / 3.0).abs() < 1e-9);
+    assert_eq!(
+        q.trend
+            .iter()
+            .map(|b| b.verdicts.mean_score)
+            .collect::<Vec<_>>(),
+        [Some(0.5), Some(1.0)]
+    );
+    // the window: day 2 only
+    let base = super::BASE;
+    let late = store
+        .project_stats(
+            "p",
+            &StatsQuery {
+                start_ns: Some(base + day * 1_000_000_000),
+                end_ns: None,
+                bucket_ns: 3_600_000_000_000,
+            },
+        )
+        .unwrap();
+    assert_eq!((late.sessions, late.annotations[0].overall.count), (1, 1));
+    assert!(matches!(
+        store.project_stats(
+            "nope",
+            &StatsQuery {
+                start_ns: None,
+                end_ns: None,
+                bucket_ns: 1
+            }
+        ),
+        Err(StoreError::NotFound(_))
+    ));
+}

@@ -1038,6 +1038,7 @@ macro_rules! conformance_suite {
             sessions_filter_and_sort_by_annotation,
             sessions_are_found_by_id_or_its_start,
             annotation_configs_check_every_write,
+            project_stats_count_and_trend,
         );
         #[test]
         fn events_join_their_spans_in_either_order() {

@@ -772,3 +772,53 @@ pub async fn annotation_configs_hold_every_writer(backend: Backend) {
         204
     );
 }
+
+/// The stats panel's numbers over HTTP: counts, distributions, verdicts and
+/// their trend; a window of too many buckets or a bad bucket is a 400.
+pub async fn project_stats_over_http(backend: Backend) {
+    let server = server(backend, quick()).await;
+    turn(&server, 1, "a", "hello", "hi", vec![]).await;
+    turn(&server, 2, "a", "again", "hi", vec![]).await;
+    turn(&server, 3, "b", "hello", "hi", vec![]).await;
+    let r = send(
+        &server,
+        "POST",
+        "/v1/projects/shop/session_annotations",
+        &json!({"data": [
+            {"session_id": "a", "name": "thumbs", "label": "up", "score": 1},
+            {"session_id": "b", "name": "thumbs", "label": "down", "score": 0},
+        ]}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let stats = server.get_ok("/v1/projects/shop/stats?bucket=day").await;
+    assert_eq!(
+        (stats["sessions"].as_i64(), stats["turns"].as_i64()),
+        (Some(2), Some(3))
+    );
+    assert_eq!(stats["turns_per_session"]["max"], 2.0);
+    assert_eq!(stats["bucket_ms"], 86_400_000);
+    let thumbs = &stats["annotations"][0];
+    assert_eq!(
+        (
+            thumbs["name"].as_str(),
+            thumbs["count"].as_i64(),
+            thumbs["mean_score"].as_f64()
+        ),
+        (Some("thumbs"), Some(2), Some(0.5))
+    );
+    assert_eq!(thumbs["labels"], json!({"down": 1, "up": 1}));
+    assert_eq!(thumbs["trend"][0]["count"], 2);
+    server
+        .get("/v1/projects/shop/stats?bucket=fortnightly")
+        .await
+        .assert_error(400, Some("bucket"));
+    server
+        .get("/v1/projects/shop/stats?start_time=2020-01-01T00:00:00Z&bucket=hour")
+        .await
+        .assert_error(400, Some("bucket"));
+    server
+        .get("/v1/projects/nope/stats")
+        .await
+        .assert_error(404, None);
+}

@@ -1077,6 +1077,7 @@ pub async fn openapi_document_is_served_and_covers_the_routes(backend: Backend) 
         "/v1/projects/{project}/backfills/{id}",
         "/v1/projects/{project}/evaluation_jobs",
         "/v1/projects/{project}/annotation_configs",
+        "/v1/projects/{project}/stats",
         "/v1/projects/{project}/annotation_configs/{name}",
     ] {
         assert!(paths.contains_key(path), "{path} missing from openapi.json");
@@ -1310,6 +1311,7 @@ macro_rules! http_suite {
             bad_evaluators_are_refused_naming_the_field,
             settings_and_versions,
             annotation_configs_hold_every_writer,
+            project_stats_over_http,
         );
     };
     (@tests $backend:expr; $($test:ident),* $(,)?) => {
