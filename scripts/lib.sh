@@ -59,7 +59,9 @@ cargo_locked() { flock_or_run cargo "$@"; }
 
 flock_or_run() {
   if command -v flock >/dev/null 2>&1; then
-    flock /tmp/oi-cargo.lock "$@"
+    # -o: the lock's descriptor is not inherited, so a server a test leaves
+    # running cannot hold the lock after cargo exits
+    flock -o /tmp/oi-cargo.lock "$@"
   else
     "$@"
   fi

@@ -376,9 +376,9 @@ export interface paths {
             cookie?: never;
         };
         /** `GET /v1/projects/{project}/settings`. */
-        get: operations["get_settings"];
+        get: operations["get"];
         /** `PUT /v1/projects/{project}/settings`. */
-        put: operations["put_settings"];
+        put: operations["put"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1602,19 +1602,39 @@ export interface components {
         };
         /** @description A project's settings as the API shows them. */
         ProjectSettingsInfo: {
+            /** @description The server's retention (`--retention`; `forever` by default). */
+            default_retention: string;
             /** @description The server's idle period (`--session-idle`). */
             default_session_idle: string;
+            /**
+             * @description The retention in force: sessions whose last activity is older are
+             *     deleted, whole.
+             */
+            effective_retention: string;
             /**
              * @description The idle period in force: a session is active until no trace arrived
              *     for this long.
              */
             effective_session_idle: string;
+            /**
+             * @description The project's own retention (`30d`, or `forever`), or null for the
+             *     server's.
+             */
+            retention: string | null;
             /** @description The project's own idle period (`5m`), or null for the server's. */
             session_idle: string | null;
         };
-        /** @description `PUT .../settings`: the settings to keep (a field left out is reset). */
+        /**
+         * @description `PUT .../settings`: the settings to change. A field left out stays as it
+         *     is; `null` goes back to the server's default.
+         */
         ProjectSettingsUpdate: {
-            /** @description The project's idle period (`90s`, `10m`), or null for the server's. */
+            /**
+             * @description How long the project's sessions are kept after their last activity
+             *     (`30d`, at least 1m, or `forever`), or null.
+             */
+            retention?: string | null;
+            /** @description The project's idle period (`90s`, `10m`, at least 1s), or null. */
             session_idle?: string | null;
         };
         /** @description A project's numbers over a window. */
@@ -3556,7 +3576,7 @@ export interface operations {
             };
         };
     };
-    get_settings: {
+    get: {
         parameters: {
             query?: never;
             header?: never;
@@ -3588,7 +3608,7 @@ export interface operations {
             };
         };
     };
-    put_settings: {
+    put: {
         parameters: {
             query?: never;
             header?: never;

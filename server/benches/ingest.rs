@@ -8,6 +8,7 @@
 //! BENCH_ORDER=turn BENCH_SESSIONS=10000 cargo bench -p openinference-session-server --bench ingest
 //! ```
 
+#[allow(dead_code)] // the helpers other benches use
 mod workload;
 
 use std::sync::Arc;

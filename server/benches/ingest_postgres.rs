@@ -9,6 +9,7 @@
 //! BENCH_SESSIONS=10000 cargo bench -p openinference-session-server --bench ingest_postgres
 //! ```
 
+#[allow(dead_code)] // the helpers other benches use
 mod workload;
 
 use std::sync::Arc;

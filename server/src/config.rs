@@ -91,6 +91,12 @@ pub struct ServeArgs {
     /// Attempts of a job before it is recorded as failed
     #[arg(long, env = "OI_SESSIONS_EVAL_MAX_ATTEMPTS", default_value_t = crate::evaluation::DEFAULT_MAX_ATTEMPTS)]
     pub eval_max_attempts: u32,
+    /// Sessions whose last activity is older are deleted, whole (30d, 12h, or "forever"); projects can set their own
+    #[arg(long, env = "OI_SESSIONS_RETENTION", default_value = crate::settings::FOREVER)]
+    pub retention: String,
+    /// Moves the server's clock forward by this much (tests of retention and idleness)
+    #[arg(long, hide = true, default_value = "0s")]
+    pub clock_offset: String,
     /// Hosts LLM judges may be sent to, comma-separated ("*" for any): the server calls out nowhere else
     #[arg(long, env = "OI_SESSIONS_EVAL_ALLOWED_HOSTS", default_value = crate::evaluation::spec::DEFAULT_ALLOWED_HOSTS)]
     pub eval_allowed_hosts: String,
@@ -168,6 +174,10 @@ pub struct Config {
     pub integrity_check: bool,
     /// The idle period of projects without their own.
     pub session_idle: std::time::Duration,
+    /// How long sessions are kept after their last activity; `None` for ever.
+    pub retention: Option<std::time::Duration>,
+    /// How far the server's clock is moved forward (tests).
+    pub clock_offset: std::time::Duration,
     /// How evaluations run.
     pub evaluations: crate::evaluation::EvaluationSettings,
 }
@@ -201,12 +211,11 @@ impl ServeArgs {
             None => PriceTable::default(),
         };
         let session_idle =
-            crate::evaluation::api::parse_idle(&self.session_idle).map_err(|message| {
-                ConfigError::Duration {
+            crate::settings::parse_period(&self.session_idle, crate::settings::MIN_SESSION_IDLE)
+                .map_err(|message| ConfigError::Duration {
                     flag: "--session-idle",
                     message,
-                }
-            })?;
+                })?;
         let timeout = humantime::parse_duration(self.eval_timeout.trim())
             .ok()
             .filter(|d| !d.is_zero())
@@ -223,8 +232,22 @@ impl ServeArgs {
         if self.eval_max_attempts == 0 {
             return Err(ConfigError::Zero("--eval-max-attempts"));
         }
+        let retention = crate::settings::parse_retention(&self.retention).map_err(|message| {
+            ConfigError::Duration {
+                flag: "--retention",
+                message,
+            }
+        })?;
+        let clock_offset = humantime::parse_duration(self.clock_offset.trim()).map_err(|e| {
+            ConfigError::Duration {
+                flag: "--clock-offset",
+                message: e.to_string(),
+            }
+        })?;
         Ok(Config {
             session_idle,
+            retention: (!retention.is_zero()).then_some(retention),
+            clock_offset,
             evaluations: crate::evaluation::EvaluationSettings {
                 concurrency: self.eval_concurrency,
                 timeout,

@@ -25,7 +25,9 @@ pub mod otlp;
 pub mod phoenix;
 pub mod pricing;
 pub mod request;
+pub mod retention;
 pub mod semconv;
+pub mod settings;
 pub mod steps;
 pub mod store;
 pub mod turn;
@@ -96,6 +98,9 @@ pub struct AppState {
     pub session_idle: std::time::Duration,
     /// Online evaluation: settings, and what the scheduler and handlers share.
     pub evaluations: Arc<evaluation::Evaluations>,
+    /// How long sessions of projects without their own retention are kept
+    /// after their last activity (`--retention`); `None` for ever.
+    pub retention: Option<std::time::Duration>,
 }
 
 impl AppState {
@@ -114,7 +119,19 @@ impl AppState {
                 store::evaluations::DEFAULT_SESSION_IDLE_NS.unsigned_abs(),
             ),
             evaluations: Arc::new(evaluation::Evaluations::new(Default::default())),
+            retention: None,
         }
+    }
+
+    /// Sets how long sessions are kept after their last activity, in the
+    /// store too (it deletes them); `None` for ever.
+    pub fn with_retention(mut self, retention: Option<std::time::Duration>) -> Self {
+        self.retention = retention.filter(|d| !d.is_zero());
+        self.store.set_default_retention(
+            self.retention
+                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
+        );
+        self
     }
 
     /// Sets the idle period of projects without their own, in the store too
@@ -220,7 +237,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route(
             "/v1/projects/{project}/settings",
-            get(evaluation::api::get_settings).put(evaluation::api::put_settings),
+            get(settings::get).put(settings::put),
         )
         .route(
             "/v1/projects/{project}/evaluators",
@@ -293,6 +310,7 @@ pub async fn serve(
         let _ = rx.wait_for(|stop| *stop).await;
     };
     let scheduler = tokio::spawn(evaluation::scheduler::run(state.clone(), rx.clone()));
+    let retention = tokio::spawn(retention::run(state.clone(), rx.clone()));
     let grpc_task = grpc.map(|listener| {
         let (traces, logs) = grpc::services(state.clone());
         let stop = wait(rx.clone());
@@ -320,6 +338,9 @@ pub async fn serve(
     // a job it was running is run again when its lease ends
     if let Err(e) = scheduler.await {
         tracing::error!(error = %e, "the evaluation scheduler failed");
+    }
+    if let Err(e) = retention.await {
+        tracing::error!(error = %e, "the retention task failed");
     }
     Ok(())
 }

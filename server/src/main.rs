@@ -25,7 +25,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server: OTLP ingest (HTTP and gRPC) and the sessions API
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Check the store's integrity in full, read-only (while a server runs on it, too); exit 1 when it is damaged
     Check(CheckArgs),
 }
@@ -89,7 +89,7 @@ fn main() -> anyhow::Result<()> {
         .log_internal_errors(false)
         .init();
     let args = match Cli::parse().command {
-        Command::Serve(args) => args,
+        Command::Serve(args) => *args,
         Command::Check(args) => return check(args),
     };
     let config = args.resolve()?;
@@ -137,8 +137,12 @@ fn main() -> anyhow::Result<()> {
             ),
             None => None,
         };
+        openinference_session_server::store::queries::set_clock_offset(
+            i64::try_from(config.clock_offset.as_nanos()).unwrap_or(i64::MAX),
+        );
         let mut state = AppState::new(store)
             .with_session_idle(config.session_idle)
+            .with_retention(config.retention)
             .with_evaluations(config.evaluations);
         state.max_request_bytes = config.max_request_bytes;
         state.api_key = config.api_key.map(Arc::from);

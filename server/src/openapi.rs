@@ -15,9 +15,7 @@ use crate::annotation::{
 use crate::annotation_api::AnnotationBatch;
 use crate::annotation_config::{AnnotationConfig, CategoricalValue, ConfigKind, Optimize};
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::evaluation::api::{
-    BackfillRequest, Evaluator, ProjectSettingsInfo, ProjectSettingsUpdate,
-};
+use crate::evaluation::api::{BackfillRequest, Evaluator};
 use crate::evaluation::spec::{EvaluatorKind, EvaluatorSpec, LlmEndpoint, Rule, Scope, Speaker};
 use crate::model::{
     Cost, HealthInfo, Io, Latency, ProjectInfo, SessionInfo, SessionTrace, SpanContext, SpanEvent,
@@ -30,6 +28,7 @@ use crate::phoenix::annotations::{
 };
 use crate::phoenix::projects::{CreateProjectRequest, UpdateProjectRequest};
 use crate::phoenix::sessions::DeleteSessionsRequest;
+use crate::settings::{ProjectSettingsInfo, ProjectSettingsUpdate};
 use crate::steps::{Step, StepKind};
 use crate::store::stats::{
     AnnotationBucket, AnnotationStats, Distribution, ProjectStats, SessionBucket, Verdicts,
@@ -67,8 +66,8 @@ use crate::store::{
         crate::annotation_api::get_config,
         crate::annotation_api::put_config,
         crate::annotation_api::delete_config,
-        crate::evaluation::api::get_settings,
-        crate::evaluation::api::put_settings,
+        crate::settings::get,
+        crate::settings::put,
         crate::evaluation::api::list_evaluators,
         crate::evaluation::api::create_evaluator,
         crate::evaluation::api::get_evaluator,

@@ -1,6 +1,5 @@
 //! The routes of online evaluation:
 //!
-//! - `GET|PUT  /v1/projects/{project}/settings`: the project's idle period
 //! - `GET|POST /v1/projects/{project}/evaluators`
 //! - `GET|PUT|DELETE /v1/projects/{project}/evaluators/{name}`
 //! - `POST /v1/projects/{project}/evaluators/{name}/backfills`: judge existing sessions
@@ -25,122 +24,13 @@ use crate::error::{ApiError, ErrorBody};
 use crate::model::{Page, rfc3339};
 use crate::request::{Params, QueryParams, json_body};
 use crate::store::{
-    Backfill, EvaluationJob, JobCounts, JobQuery, JobState, NewJob, ProjectSettings, Put,
-    StoredEvaluator,
+    Backfill, EvaluationJob, JobCounts, JobQuery, JobState, NewJob, Put, StoredEvaluator,
 };
 
 /// Longest `wait` of a job listing.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
 /// Sessions a backfill lists per page.
 const BACKFILL_PAGE: usize = 500;
-/// The shortest idle period a project may set.
-pub const MIN_SESSION_IDLE: Duration = Duration::from_secs(1);
-
-fn duration_text(ns: i64) -> String {
-    humantime::format_duration(Duration::from_nanos(u64::try_from(ns).unwrap_or(0))).to_string()
-}
-
-/// Parses a duration (`90s`, `5m`, `1h 30m`) of at least [`MIN_SESSION_IDLE`].
-pub fn parse_idle(text: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(text.trim())
-        .map_err(|e| format!("{text:?} is not a duration like 30s, 5m or 1h: {e}"))?;
-    if d < MIN_SESSION_IDLE {
-        return Err(format!(
-            "the idle period must be at least {}",
-            humantime::format_duration(MIN_SESSION_IDLE)
-        ));
-    }
-    if d > Duration::from_secs(365 * 24 * 3600) {
-        return Err("the idle period must be at most a year".to_owned());
-    }
-    Ok(d)
-}
-
-/// A project's settings as the API shows them.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ProjectSettingsInfo {
-    /// The project's own idle period (`5m`), or null for the server's.
-    #[schema(required = true)]
-    pub session_idle: Option<String>,
-    /// The server's idle period (`--session-idle`).
-    pub default_session_idle: String,
-    /// The idle period in force: a session is active until no trace arrived
-    /// for this long.
-    pub effective_session_idle: String,
-}
-
-/// `PUT .../settings`: the settings to keep (a field left out is reset).
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProjectSettingsUpdate {
-    /// The project's idle period (`90s`, `10m`), or null for the server's.
-    #[serde(default)]
-    pub session_idle: Option<String>,
-}
-
-fn settings_info(settings: &ProjectSettings, default_ns: i64) -> ProjectSettingsInfo {
-    ProjectSettingsInfo {
-        session_idle: settings.session_idle_ns.map(duration_text),
-        default_session_idle: duration_text(default_ns),
-        effective_session_idle: duration_text(settings.session_idle_ns.unwrap_or(default_ns)),
-    }
-}
-
-fn default_idle_ns(state: &AppState) -> i64 {
-    i64::try_from(state.session_idle.as_nanos()).unwrap_or(i64::MAX)
-}
-
-/// `GET /v1/projects/{project}/settings`.
-#[utoipa::path(
-    get, path = "/v1/projects/{project}/settings", tag = "evaluations",
-    params(("project" = String, Path, description = "Project name")),
-    responses(
-        (status = 200, description = "The project's settings", body = ProjectSettingsInfo),
-        (status = 404, description = "No such project", body = ErrorBody),
-    )
-)]
-pub async fn get_settings(
-    State(state): State<AppState>,
-    Path(project): Path<String>,
-    params: Params,
-) -> Result<Json<ProjectSettingsInfo>, ApiError> {
-    QueryParams::none(params)?;
-    let settings = blocking(&state, move |s| s.project_settings(&project)).await?;
-    Ok(Json(settings_info(&settings, default_idle_ns(&state))))
-}
-
-/// `PUT /v1/projects/{project}/settings`.
-#[utoipa::path(
-    put, path = "/v1/projects/{project}/settings", tag = "evaluations",
-    params(("project" = String, Path, description = "Project name")),
-    request_body(content = ProjectSettingsUpdate, content_type = "application/json"),
-    responses(
-        (status = 200, description = "The project's settings as stored", body = ProjectSettingsInfo),
-        (status = 400, description = "A setting is invalid (the field is named)", body = ErrorBody),
-        (status = 404, description = "No such project", body = ErrorBody),
-    )
-)]
-pub async fn put_settings(
-    State(state): State<AppState>,
-    Path(project): Path<String>,
-    params: Params,
-    headers: HeaderMap,
-    request: Body,
-) -> Result<Json<ProjectSettingsInfo>, ApiError> {
-    QueryParams::none(params)?;
-    let update: ProjectSettingsUpdate = json_body(&headers, request, &state.body_limits()).await?;
-    let session_idle_ns = update
-        .session_idle
-        .as_deref()
-        .map(|t| parse_idle(t).map_err(|m| ApiError::invalid_body(m).at("session_idle")))
-        .transpose()?
-        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
-    let settings = ProjectSettings { session_idle_ns };
-    let stored = blocking(&state, move |s| s.set_project_settings(&project, &settings)).await?;
-    // sessions that are idle under the new period are judged now, not at the next write
-    state.evaluations.wake.notify_one();
-    Ok(Json(settings_info(&stored, default_idle_ns(&state))))
-}
 
 /// An evaluator as the API shows it: its definition, version and jobs.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

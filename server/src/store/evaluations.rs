@@ -32,12 +32,15 @@ pub const DEFAULT_SESSION_IDLE_NS: i64 = 5 * 60 * 1_000_000_000;
 #[derive(Debug)]
 pub struct Lifecycle {
     default_idle_ns: AtomicI64,
+    /// 0: kept forever.
+    default_retention_ns: AtomicI64,
 }
 
 impl Default for Lifecycle {
     fn default() -> Self {
         Lifecycle {
             default_idle_ns: AtomicI64::new(DEFAULT_SESSION_IDLE_NS),
+            default_retention_ns: AtomicI64::new(0),
         }
     }
 }
@@ -52,6 +55,18 @@ impl Lifecycle {
     pub fn set_default_idle_ns(&self, ns: i64) {
         self.default_idle_ns.store(ns.max(1), Ordering::Relaxed);
     }
+
+    /// How long sessions of projects without their own retention are kept
+    /// after their last activity, ns; 0 for ever.
+    pub fn default_retention_ns(&self) -> i64 {
+        self.default_retention_ns.load(Ordering::Relaxed)
+    }
+
+    /// Sets it (0 or less: for ever).
+    pub fn set_default_retention_ns(&self, ns: i64) {
+        self.default_retention_ns
+            .store(ns.max(0), Ordering::Relaxed);
+    }
 }
 
 /// A project's own settings; `None` means the server's default.
@@ -59,6 +74,9 @@ impl Lifecycle {
 pub struct ProjectSettings {
     /// The project's idle period, ns.
     pub session_idle_ns: Option<i64>,
+    /// How long the project's sessions are kept after their last activity,
+    /// ns; `Some(0)` for ever (whatever the server's default).
+    pub retention_ns: Option<i64>,
 }
 
 /// The idle period of a project (its own, else `default_ns`).
@@ -94,11 +112,15 @@ pub(super) fn project_settings(
 ) -> Result<ProjectSettings, StoreError> {
     let pid = project_rowid(tx, project)?;
     let row = tx.query_opt(
-        "SELECT session_idle_ns FROM project_settings WHERE project_id = $1",
+        "SELECT session_idle_ns, retention_ns FROM project_settings WHERE project_id = $1",
         &[pid.into()],
     )?;
-    Ok(ProjectSettings {
-        session_idle_ns: row.map(|r| r.opt_int(0)).transpose()?.flatten(),
+    Ok(match row {
+        Some(r) => ProjectSettings {
+            session_idle_ns: r.opt_int(0)?,
+            retention_ns: r.opt_int(1)?,
+        },
+        None => ProjectSettings::default(),
     })
 }
 
@@ -109,9 +131,10 @@ pub(super) fn set_project_settings(
 ) -> Result<ProjectSettings, StoreError> {
     let pid = project_rowid(tx, project)?;
     tx.execute(
-        "INSERT INTO project_settings (project_id, session_idle_ns) VALUES ($1, $2)
-         ON CONFLICT (project_id) DO UPDATE SET session_idle_ns = excluded.session_idle_ns",
-        &[pid.into(), settings.session_idle_ns.into()],
+        "INSERT INTO project_settings (project_id, session_idle_ns, retention_ns) VALUES ($1, $2, $3)
+         ON CONFLICT (project_id) DO UPDATE SET session_idle_ns = excluded.session_idle_ns,
+           retention_ns = excluded.retention_ns",
+        &[pid.into(), settings.session_idle_ns.into(), settings.retention_ns.into()],
     )?;
     project_settings(tx, project)
 }

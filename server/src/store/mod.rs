@@ -38,6 +38,7 @@
 pub mod evaluations;
 pub mod postgres;
 pub mod queries;
+pub mod retention;
 pub mod sql;
 pub mod sqlite;
 pub mod stats;
@@ -555,6 +556,22 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes the config of an annotation name.
     fn delete_annotation_config(&self, project: &str, name: &str) -> Result<(), StoreError>;
+
+    // --- retention (see [`retention`]) ---
+
+    /// Sets how long sessions of projects without their own retention are
+    /// kept after their last activity (`--retention`), ns; 0 for ever.
+    fn set_default_retention(&self, retention_ns: i64);
+
+    /// Deletes up to `limit` sessions whose last activity is older than their
+    /// project's retention at `now_ns`, each whole in its own transaction (a
+    /// session that got a trace meanwhile stays); returns how many.
+    fn purge_expired(&self, now_ns: i64, limit: usize) -> Result<usize, StoreError>;
+
+    /// Gives pages freed by deletes back to the file system, in small steps
+    /// (SQLite's incremental vacuum; PostgreSQL's autovacuum does it itself);
+    /// returns the pages given back.
+    fn reclaim_space(&self) -> Result<u64, StoreError>;
 
     /// A project's numbers over a window (see [`stats`]).
     fn project_stats(

@@ -187,12 +187,23 @@ fn io_from(value: Option<String>, mime: Option<String>, raw: Option<String>) -> 
     })
 }
 
-/// Wall-clock now, Unix nanoseconds.
+/// Wall-clock now, Unix nanoseconds, moved by [`set_clock_offset`].
 pub fn now_ns() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+        .saturating_add(CLOCK_OFFSET_NS.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+/// How far this process's clock is moved, ns (`serve --clock-offset`).
+static CLOCK_OFFSET_NS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// Moves the server's clock (every time it stamps or compares: arrivals,
+/// idleness, retention) by `ns`. For tests that need time to pass (a
+/// retention of a day, tested in a second); set once at start-up.
+pub fn set_clock_offset(ns: i64) {
+    CLOCK_OFFSET_NS.store(ns, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// The row id of a project.
@@ -1007,6 +1018,17 @@ fn delete_session_in<B: SqlBackend>(
     session_id: &str,
 ) -> Result<(), StoreError> {
     let rowid = B::Spans::lock_session_for_delete(tx, pid, session_id)?;
+    delete_locked_session::<B>(tx, pid, rowid, session_id)
+}
+
+/// Deletes a session locked for deletion (row id `rowid`) with everything it
+/// holds: spans, events, traces, annotations, evaluation jobs.
+fn delete_locked_session<B: SqlBackend>(
+    tx: &mut dyn SqlTx,
+    pid: i64,
+    rowid: i64,
+    session_id: &str,
+) -> Result<(), StoreError> {
     B::Spans::delete_spans_of_session(tx, pid, rowid)?;
     tx.execute(
         "DELETE FROM span_events WHERE project_id = $1
@@ -1834,6 +1856,47 @@ impl<B: SqlBackend> Store for B {
         query: &super::stats::StatsQuery,
     ) -> Result<super::stats::ProjectStats, StoreError> {
         self.read(|tx| super::stats::project_stats(tx, project, query))
+    }
+
+    fn set_default_retention(&self, retention_ns: i64) {
+        self.lifecycle().set_default_retention_ns(retention_ns);
+    }
+
+    fn purge_expired(&self, now_ns: i64, limit: usize) -> Result<usize, StoreError> {
+        let retention = self.lifecycle().default_retention_ns();
+        let expired =
+            self.read(|tx| super::retention::expired_sessions(tx, retention, now_ns, limit))?;
+        let mut deleted = 0;
+        // one session per transaction: the writer is never held for long,
+        // and a session is deleted whole or not at all
+        for e in &expired {
+            let gone = self.write(|tx| {
+                let rowid = match B::Spans::lock_session_for_delete(tx, e.project_id, &e.session_id)
+                {
+                    Err(StoreError::NotFound(_)) => return Ok(false),
+                    other => other?,
+                };
+                // a trace may have arrived since the listing: then it stays
+                let last: i64 = tx
+                    .query_opt(
+                        "SELECT last_activity_ns FROM sessions WHERE id = $1",
+                        &[rowid.into()],
+                    )?
+                    .ok_or(StoreError::NotFound("session"))?
+                    .int(0)?;
+                if last >= e.cutoff_ns {
+                    return Ok(false);
+                }
+                delete_locked_session::<B>(tx, e.project_id, rowid, &e.session_id)?;
+                Ok(true)
+            })?;
+            deleted += usize::from(gone);
+        }
+        Ok(deleted)
+    }
+
+    fn reclaim_space(&self) -> Result<u64, StoreError> {
+        self.give_back_free_pages()
     }
 }
 

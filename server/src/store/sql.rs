@@ -344,6 +344,12 @@ pub trait SqlBackend: Send + Sync + 'static {
     /// The idle period this backend applies to projects without their own.
     fn lifecycle(&self) -> &super::evaluations::Lifecycle;
 
+    /// Gives pages freed by deletes back to the file system, in small steps;
+    /// the pages given back. Nothing to do where the database does it itself.
+    fn give_back_free_pages(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+
     /// The outcome of the backend's last integrity check, when it runs one.
     fn integrity(&self) -> Option<super::IntegrityCheck> {
         None

@@ -108,6 +108,14 @@ const READER_CACHE_KIB: i64 = 4 * 1024;
 fn open(path: &Path, cache_kib: i64) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // auto_vacuum first, by the writer: it takes only on a database without
+    // tables yet, and before WAL mode is set; then pages freed by deletes (retention, a
+    // deleted session) go back to the file system in small steps
+    // (`PRAGMA incremental_vacuum`) instead of a VACUUM rewriting the whole
+    // file. On an existing database it changes nothing.
+    if cache_kib == WRITER_CACHE_KIB {
+        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")?;
+    }
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
@@ -432,6 +440,26 @@ impl SqlBackend for SqliteStore {
 
     fn lifecycle(&self) -> &Lifecycle {
         &self.lifecycle
+    }
+
+    fn give_back_free_pages(&self) -> Result<u64, StoreError> {
+        let conn = self.writer.lock().map_err(|_| poisoned())?;
+        let mode: i64 = conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
+        if mode != 2 {
+            // a database made before incremental vacuum: freed pages are
+            // reused by new data, the file does not shrink (VACUUM it offline)
+            return Ok(0);
+        }
+        let before: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+        // a few MB a step: the writer is released between steps. The pragma
+        // frees one page per row it returns, so every row is read
+        let mut vacuum = conn.prepare("PRAGMA incremental_vacuum(1024)")?;
+        let mut pages = vacuum.query([])?;
+        while pages.next()?.is_some() {}
+        drop(pages);
+        drop(vacuum);
+        let after: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+        Ok(u64::try_from(before - after).unwrap_or(0))
     }
 
     fn integrity(&self) -> Option<IntegrityCheck> {

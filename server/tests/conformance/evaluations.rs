@@ -78,6 +78,7 @@ pub fn status_follows_the_last_arrival<S: Store>(store: S) {
             "p",
             &ProjectSettings {
                 session_idle_ns: Some(HOUR),
+                ..Default::default()
             },
         )
         .unwrap();
@@ -121,6 +122,7 @@ pub fn status_follows_the_last_arrival<S: Store>(store: S) {
             "p",
             &ProjectSettings {
                 session_idle_ns: None,
+                ..Default::default()
             },
         )
         .unwrap();
@@ -747,4 +749,103 @@ pub fn project_stats_count_and_trend<S: Store>(store: S) {
         ),
         Err(StoreError::NotFound(_))
     ));
+}
+
+/// Retention: sessions whose last activity is older than their project's
+/// retention (its own, else the server's; for ever by default) are deleted
+/// whole, a batch at a time; a project kept for ever keeps everything.
+pub fn retention_deletes_whole_expired_sessions<S: Store>(store: S) {
+    let write = |trace: u8, project: &str, session: &str| {
+        store
+            .write(&[
+                record(
+                    project,
+                    trace,
+                    1,
+                    None,
+                    i64::from(trace),
+                    json!({"session.id": session, "input.value": format!("q{trace}")}),
+                ),
+                record(
+                    project,
+                    trace,
+                    2,
+                    Some(1),
+                    i64::from(trace),
+                    json!({"openinference.span.kind": "LLM"}),
+                ),
+            ])
+            .unwrap();
+    };
+    write(1, "p", "old");
+    write(2, "p", "old");
+    write(3, "kept", "old");
+    store
+        .upsert_annotations(
+            "p",
+            &[NewAnnotation {
+                session_id: "old".into(),
+                name: "q".into(),
+                label: Some("x".into()),
+                ..Default::default()
+            }],
+        )
+        .unwrap();
+    let later = now() + 2 * HOUR;
+    assert_eq!(
+        store.purge_expired(later, 10).unwrap(),
+        0,
+        "kept for ever by default"
+    );
+    store.set_default_retention(HOUR);
+    store
+        .set_project_settings(
+            "kept",
+            &ProjectSettings {
+                retention_ns: Some(0),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    write(4, "p", "recent");
+    assert_eq!(
+        store.purge_expired(now() + HOUR / 2, 10).unwrap(),
+        0,
+        "nothing is an hour old yet"
+    );
+    assert_eq!(
+        store.purge_expired(later, 10).unwrap(),
+        2,
+        "both sessions of p"
+    );
+    assert!(matches!(
+        store.session("p", "old"),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(
+        matches!(store.trace("p", &[1; 16]), Err(StoreError::NotFound(_))),
+        "its traces and spans too"
+    );
+    assert!(matches!(
+        store.annotations("p", "old"),
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        store.session("kept", "old").unwrap().num_traces,
+        1,
+        "a project kept for ever"
+    );
+    assert_eq!(store.purge_expired(later, 10).unwrap(), 0);
+    // a project's own retention wins over the server's
+    store
+        .set_project_settings(
+            "kept",
+            &ProjectSettings {
+                retention_ns: Some(HOUR),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(store.purge_expired(later, 10).unwrap(), 1);
+    store.reclaim_space().unwrap();
 }

@@ -1039,6 +1039,7 @@ macro_rules! conformance_suite {
             sessions_are_found_by_id_or_its_start,
             annotation_configs_check_every_write,
             project_stats_count_and_trend,
+            retention_deletes_whole_expired_sessions,
         );
         #[test]
         fn events_join_their_spans_in_either_order() {

@@ -616,7 +616,8 @@ pub async fn settings_and_versions(backend: Backend) {
     let shown = server.get_ok("/v1/projects/shop/settings").await;
     assert_eq!(
         shown,
-        json!({"session_idle": null, "default_session_idle": "1s", "effective_session_idle": "1s"})
+        json!({"session_idle": null, "default_session_idle": "1s", "effective_session_idle": "1s",
+               "retention": null, "default_retention": "forever", "effective_retention": "forever"})
     );
     let r = send(
         &server,
@@ -630,6 +631,67 @@ pub async fn settings_and_versions(backend: Backend) {
         server.get_ok("/v1/projects/shop/sessions/s").await["status"],
         "active"
     );
+    // a field left out stays; null goes back to the server's
+    let r = send(
+        &server,
+        "PUT",
+        "/v1/projects/shop/settings",
+        &json!({"retention": "30days"}),
+    )
+    .await
+    .json();
+    assert_eq!(
+        (
+            r["effective_retention"].as_str(),
+            r["session_idle"].as_str()
+        ),
+        (Some("30days"), Some("10m"))
+    );
+    let r = send(
+        &server,
+        "PUT",
+        "/v1/projects/shop/settings",
+        &json!({"session_idle": null}),
+    )
+    .await
+    .json();
+    assert_eq!(
+        (r["session_idle"].clone(), r["retention"].as_str()),
+        (Value::Null, Some("30days"))
+    );
+    send(
+        &server,
+        "PUT",
+        "/v1/projects/shop/settings",
+        &json!({"retention": "30s"}),
+    )
+    .await
+    .assert_error(400, Some("retention"));
+    send(
+        &server,
+        "PUT",
+        "/v1/projects/shop/settings",
+        &json!({"retention": 30}),
+    )
+    .await
+    .assert_error(400, Some("retention"));
+    send(
+        &server,
+        "PUT",
+        "/v1/projects/shop/settings",
+        &json!({"ttl": "1d"}),
+    )
+    .await
+    .assert_error(400, Some("ttl"));
+    let r = send(
+        &server,
+        "PUT",
+        "/v1/projects/shop/settings",
+        &json!({"retention": "forever"}),
+    )
+    .await
+    .json();
+    assert_eq!(r["retention"], "forever");
     let spec = json!({"kind": "code", "rule": {"type": "no_errors"}});
     let r = send(&server, "PUT", "/v1/projects/shop/evaluators/clean", &spec).await;
     assert_eq!((r.status, r.json()["version"].as_i64()), (200, Some(1)));

@@ -309,6 +309,9 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     );
     "#,
     ),
+    // 13: how long a project's sessions are kept after their last activity
+    // (null: the server's --retention; 0: for ever).
+    Migration::Sql("ALTER TABLE project_settings ADD COLUMN retention_ns bigint;"),
 ];
 
 /// Any constant: the advisory lock key that serializes servers migrating the

@@ -274,4 +274,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     );
     "#,
     ),
+    // 12: how long a project's sessions are kept after their last activity
+    // (null: the server's --retention; 0: for ever).
+    Migration::Sql("ALTER TABLE project_settings ADD COLUMN retention_ns INTEGER;"),
 ];

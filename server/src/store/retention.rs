@@ -1,0 +1,65 @@
+//! Retention: which sessions are past their project's retention (the
+//! project's own, else the server's `--retention`; kept for ever by default),
+//! judged by their last activity (when their last trace arrived). The store
+//! deletes them one per transaction ([`Store::purge_expired`]), so ingest
+//! never waits long for the writer and a session is never half deleted.
+//!
+//! [`Store::purge_expired`]: super::Store::purge_expired
+
+use super::StoreError;
+use super::sql::SqlTx;
+
+/// A session past its retention.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expired {
+    /// Its project's row id.
+    pub project_id: i64,
+    /// Its id.
+    pub session_id: String,
+    /// Sessions last active before this instant are expired (Unix ns).
+    pub cutoff_ns: i64,
+}
+
+/// Up to `limit` expired sessions at `now`, oldest activity first, project by
+/// project (each walks the `(project, last activity)` index).
+pub(super) fn expired_sessions(
+    tx: &mut dyn SqlTx,
+    default_retention_ns: i64,
+    now: i64,
+    limit: usize,
+) -> Result<Vec<Expired>, StoreError> {
+    let projects = tx.query(
+        "SELECT p.id, ps.retention_ns FROM projects p
+         LEFT JOIN project_settings ps ON ps.project_id = p.id ORDER BY p.id",
+        &[],
+    )?;
+    let mut out = Vec::new();
+    for p in projects {
+        if out.len() >= limit {
+            break;
+        }
+        let pid = p.int(0)?;
+        let retention = p.opt_int(1)?.unwrap_or(default_retention_ns);
+        if retention <= 0 {
+            continue; // kept for ever
+        }
+        let cutoff = now.saturating_sub(retention);
+        let rows = tx.query(
+            "SELECT session_id FROM sessions WHERE project_id = $1 AND last_activity_ns < $2
+             ORDER BY last_activity_ns LIMIT $3",
+            &[
+                pid.into(),
+                cutoff.into(),
+                ((limit - out.len()) as i64).into(),
+            ],
+        )?;
+        for mut r in rows {
+            out.push(Expired {
+                project_id: pid,
+                session_id: r.text(0)?,
+                cutoff_ns: cutoff,
+            });
+        }
+    }
+    Ok(out)
+}
