@@ -14,14 +14,13 @@
 mod workload;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use openinference_session_server::store::Store;
 use openinference_session_server::store::queries::{now_ns, set_clock_offset};
 use openinference_session_server::store::sqlite::SqliteStore;
 use openinference_session_server::{AppState, retention, serve};
-use workload::{SESSIONS_PER_REQUEST, TURNS, send_all};
+use workload::{SESSIONS_PER_REQUEST, TURNS, send_all, send_range};
 
 const HOUR: i64 = 3_600_000_000_000;
 
@@ -51,38 +50,42 @@ fn main() {
         send_all(addr, sessions, 4, SESSIONS_PER_REQUEST, false).await;
         println!("filled: {} spans in {:.1} s", spans(sessions), t.elapsed().as_secs_f64());
 
-        // the workload's session ids repeat: the probes go to their own projects
+        // the probes: new sessions after those stored (their own ids)
         let t = Instant::now();
-        send_probe(addr, probe, "alone").await;
+        send_range(addr, sessions..sessions + probe, 4, SESSIONS_PER_REQUEST, false).await;
         let alone = t.elapsed().as_secs_f64();
 
-        // two hours later with a retention of one hour: all of the above expired
+        // two hours later with a retention of one hour: all of the above
+        // expired. The purge runs as the server's retention task does (the
+        // task itself may join in: a session deleted by one is skipped by
+        // the other, and the count below is of sessions gone)
+        let count = |store: &SqliteStore| store.projects().unwrap().iter().map(|p| p.session_count).sum::<i64>();
+        let before = count(&store);
         set_clock_offset(2 * HOUR);
         store.set_default_retention(HOUR);
-        let purging = Arc::new(AtomicBool::new(true));
+        let (started_tx, started) = std::sync::mpsc::channel();
         let purge = {
-            let (store, purging) = (store.clone(), purging.clone());
+            let store = store.clone();
             std::thread::spawn(move || {
                 let t = Instant::now();
-                let mut deleted = 0;
-                let mut during = 0;
                 loop {
                     let n = store.purge_expired(now_ns(), retention::BATCH).unwrap();
-                    deleted += n;
-                    if purging.load(Ordering::Relaxed) {
-                        during = deleted;
-                    }
-                    if n < retention::BATCH {
-                        return (deleted, during, t.elapsed().as_secs_f64());
+                    let _ = started_tx.send(());
+                    if n == 0 {
+                        return t.elapsed().as_secs_f64();
                     }
                 }
             })
         };
+        // the probe starts once the purge is under way
+        started.recv().unwrap();
+        let during_at = count(&store);
         let t = Instant::now();
-        send_probe(addr, probe, "during").await;
+        send_range(addr, sessions + probe..sessions + 2 * probe, 4, SESSIONS_PER_REQUEST, false).await;
         let during_purge = t.elapsed().as_secs_f64();
-        purging.store(false, Ordering::Relaxed);
-        let (deleted, deleted_during, purge_seconds) = purge.join().unwrap();
+        let during_end = count(&store) - i64::try_from(probe).unwrap();
+        let purge_seconds = purge.join().unwrap();
+        let deleted = before - (count(&store) - i64::try_from(probe).unwrap());
         let t = Instant::now();
         let mut pages = 0;
         loop {
@@ -103,25 +106,14 @@ fn main() {
             alone / during_purge
         );
         println!(
-            "purge: {deleted} sessions ({} spans) in {purge_seconds:.1} s = {:.0} sessions/s, {deleted_during} of them during the probe; {pages} pages given back in {:.1} s",
-            spans(deleted),
+            "purge: {deleted} sessions ({} spans) in {purge_seconds:.1} s = {:.0} sessions/s, {} of them during the probe; {pages} pages given back in {:.1} s",
+            spans(usize::try_from(deleted).unwrap()),
             deleted as f64 / purge_seconds,
+            during_at - during_end,
             t.elapsed().as_secs_f64()
         );
+        assert_eq!(count(&store), i64::try_from(probe).unwrap(), "only the sessions sent during the purge are left");
         let _ = stop.send(());
         server.await.unwrap().unwrap();
     });
-}
-
-/// Sends the workload's sessions under the `bench` project name rewritten to
-/// `tag`'s, so the probe's sessions are new ones.
-async fn send_probe(addr: std::net::SocketAddr, sessions: usize, tag: &str) {
-    workload::send_all_to_project(
-        addr,
-        sessions,
-        4,
-        SESSIONS_PER_REQUEST,
-        &format!("probe-{tag}"),
-    )
-    .await;
 }

@@ -54,12 +54,23 @@ class Server:
         self.start()
 
     def start(self) -> None:
-        proc = subprocess.Popen(
-            [BIN, "serve", "--http-addr", "127.0.0.1:0", "--grpc-addr", "off", "--data-dir", str(self.data)],
-            stdout=subprocess.PIPE,
-            stderr=open(self.data / "server.log", "a"),
-            text=True,
-        )
+        # the child keeps its own copy of the log's descriptor; ours closes here
+        with open(self.data / "server.log", "a") as log:
+            proc = subprocess.Popen(
+                [
+                    BIN,
+                    "serve",
+                    "--http-addr",
+                    "127.0.0.1:0",
+                    "--grpc-addr",
+                    "off",
+                    "--data-dir",
+                    str(self.data),
+                ],
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
         assert proc.stdout is not None
         line = proc.stdout.readline()
         match = re.match(r"oi-sessions listening http=(\S+)", line)
@@ -112,7 +123,9 @@ def export(spans: list[trace_pb2.Span]) -> bytes:
         attributes=[common_pb2.KeyValue(key="service.name", value=common_pb2.AnyValue(string_value=PROJECT))]
     )
     return trace_service_pb2.ExportTraceServiceRequest(
-        resource_spans=[trace_pb2.ResourceSpans(resource=resource, scope_spans=[trace_pb2.ScopeSpans(spans=spans)])]
+        resource_spans=[
+            trace_pb2.ResourceSpans(resource=resource, scope_spans=[trace_pb2.ScopeSpans(spans=spans)])
+        ]
     ).SerializeToString()
 
 
@@ -138,7 +151,11 @@ def writer(server: Server, state: State, n: int, stop: threading.Event) -> None:
         trace_no += 1
         trace = rng.randbytes(16)
         start = 1_790_000_000_000_000_000 + trace_no * 10_000_000
-        spans = [span(trace, 1, None, session, start), span(trace, 2, 1, session, start + 1), span(trace, 3, 2, session, start + 2)]
+        spans = [
+            span(trace, 1, None, session, start),
+            span(trace, 2, 1, session, start + 1),
+            span(trace, 3, 2, session, start + 2),
+        ]
         rng.shuffle(spans)  # the root may come last
         cut = sorted(rng.sample(range(1, 3), rng.randint(0, 2)))
         for chunk in [spans[a:b] for a, b in zip([0, *cut], [*cut, 3]) if a < b]:
@@ -172,7 +189,9 @@ def reader(server: Server, state: State, stop: threading.Event) -> None:
             data = json.loads(body)["data"]
             if data:
                 sid = urllib.request.quote(data[0]["session_id"], safe="")
-                state.count(f"turns {server.request('GET', f'/v1/projects/{PROJECT}/sessions/{sid}/turns')[0]}")
+                state.count(
+                    f"turns {server.request('GET', f'/v1/projects/{PROJECT}/sessions/{sid}/turns')[0]}"
+                )
 
 
 def annotator(server: Server, state: State, stop: threading.Event) -> None:
@@ -232,7 +251,9 @@ def verify(server: Server, state: State) -> list[str]:
         turns = json.loads(body)["data"]
         _, info = server.request("GET", f"/v1/projects/{PROJECT}/sessions/{sid}")
         if json.loads(info)["num_traces"] != len(turns):
-            problems.append(f"session {session}: num_traces {json.loads(info)['num_traces']} but {len(turns)} turns")
+            problems.append(
+                f"session {session}: num_traces {json.loads(info)['num_traces']} but {len(turns)} turns"
+            )
         for trace, spans in traces.items():
             status, body = server.request("GET", f"/v1/projects/{PROJECT}/traces/{trace}")
             if status != 200:

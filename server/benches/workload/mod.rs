@@ -62,15 +62,6 @@ pub fn sentence(seed: u64, words: usize) -> String {
 /// together) or by turn (turn t of every session in the range together, the way
 /// an exporter batches concurrent conversations by time).
 pub fn workload(sessions: std::ops::Range<usize>, by_turn: bool) -> (Vec<Vec<u8>>, usize, usize) {
-    workload_in("bench", sessions, by_turn)
-}
-
-/// [`workload`] into another project.
-pub fn workload_in(
-    project: &str,
-    sessions: std::ops::Range<usize>,
-    by_turn: bool,
-) -> (Vec<Vec<u8>>, usize, usize) {
     let base: u64 = 1_790_000_000_000_000_000;
     let mut spans: Vec<(usize, Span)> = Vec::new();
     for s in sessions {
@@ -173,7 +164,7 @@ pub fn workload_in(
             let body = ExportTraceServiceRequest {
                 resource_spans: vec![ResourceSpans {
                     resource: Some(Resource {
-                        attributes: vec![kv("service.name", project)],
+                        attributes: vec![kv("service.name", "bench")],
                         ..Default::default()
                     }),
                     scope_spans: vec![ScopeSpans {
@@ -261,41 +252,30 @@ pub async fn send_all(
     group: usize,
     by_turn: bool,
 ) {
-    send_all_in(addr, "bench", sessions, clients, group, by_turn).await
+    send_range(addr, 0..sessions, clients, group, by_turn).await
 }
 
-/// [`send_all`] into another project, sessions by session.
-pub async fn send_all_to_project(
+/// [`send_all`] for the sessions of `range` (their trace and span ids are
+/// their own: a range after those already sent adds new data).
+pub async fn send_range(
     addr: SocketAddr,
-    sessions: usize,
-    clients: usize,
-    group: usize,
-    project: &str,
-) {
-    send_all_in(addr, project, sessions, clients, group, false).await
-}
-
-async fn send_all_in(
-    addr: SocketAddr,
-    project: &str,
-    sessions: usize,
+    range: std::ops::Range<usize>,
     clients: usize,
     group: usize,
     by_turn: bool,
 ) {
-    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let sessions = range.end;
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(range.start));
     let tasks: Vec<_> = (0..clients)
         .map(|_| {
             let next = next.clone();
-            let project = project.to_owned();
             tokio::spawn(async move {
                 loop {
                     let first = next.fetch_add(group, std::sync::atomic::Ordering::Relaxed);
                     if first >= sessions {
                         break;
                     }
-                    let (bodies, _, _) =
-                        workload_in(&project, first..(first + group).min(sessions), by_turn);
+                    let (bodies, _, _) = workload(first..(first + group).min(sessions), by_turn);
                     for body in &bodies {
                         loop {
                             let (status, _) = http(addr, "POST", "/v1/traces", body).await;
