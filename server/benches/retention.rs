@@ -1,13 +1,13 @@
 //! Benchmark (not a timed test): does a retention purge slow ingest? A SQLite
 //! store is filled with `BENCH_SESSIONS` sessions (30 spans each: 33,334 for
-//! a million spans); then the same workload is ingested twice into it, first
-//! alone, then while the retention purge (the same calls the server's
+//! a million spans); then `BENCH_PROBE_SESSIONS` new sessions are ingested
+//! twice into it, first alone, then while the retention purge (the same calls the server's
 //! retention task makes, one session per transaction, 100 a round) deletes
 //! everything stored before, made expired by moving the clock. Prints both
 //! ingest rates, their ratio, and the purge's rate. Run:
 //!
 //! ```sh
-//! BENCH_SESSIONS=33334 cargo bench -p openinference-session-server --bench retention
+//! BENCH_SESSIONS=33334 BENCH_PROBE_SESSIONS=3000 cargo bench -p openinference-session-server --bench retention
 //! ```
 
 #[allow(dead_code)] // the helpers other benches use
@@ -69,9 +69,9 @@ fn main() {
             std::thread::spawn(move || {
                 let t = Instant::now();
                 loop {
-                    let n = store.purge_expired(now_ns(), retention::BATCH).unwrap();
+                    let round = store.purge_expired(now_ns(), retention::BATCH).unwrap();
                     let _ = started_tx.send(());
-                    if n == 0 {
+                    if round.expired == 0 {
                         return t.elapsed().as_secs_f64();
                     }
                 }

@@ -32,34 +32,36 @@ pub async fn run(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) 
         }
         let store = state.store.clone();
         let round = tokio::task::spawn_blocking(move || {
-            let deleted = store.purge_expired(now_ns(), BATCH)?;
+            let round = store.purge_expired(now_ns(), BATCH)?;
             // once nothing is left to delete, give the space back, a step a round
-            let reclaimed = if deleted < BATCH {
+            let reclaimed = if round.expired < BATCH {
                 store.reclaim_space()?
             } else {
                 0
             };
-            Ok::<_, crate::store::StoreError>((deleted, reclaimed))
+            Ok::<_, crate::store::StoreError>((round, reclaimed))
         })
         .await;
         match round {
-            Ok(Ok((deleted, reclaimed))) => {
-                if deleted > 0 {
+            Ok(Ok((round, reclaimed))) => {
+                if round.deleted > 0 {
                     tracing::info!(
-                        sessions = deleted,
+                        sessions = round.deleted,
                         "retention: deleted sessions past their retention"
                     );
                 }
                 if reclaimed > 0 {
                     tracing::debug!(pages = reclaimed, "retention: gave free pages back");
                 }
-                purged += deleted;
-                if deleted < BATCH && purged > 0 {
+                purged += round.deleted;
+                // a full listing means more may wait (even when another
+                // server deleted these first); so may more free pages
+                let more = round.expired == BATCH;
+                if !more && purged > 0 {
                     tracing::info!(sessions = purged, "retention: nothing left to delete");
                     purged = 0;
                 }
-                // a full batch means more may wait; so may more free pages
-                idle = deleted < BATCH && reclaimed == 0;
+                idle = !more && reclaimed == 0;
             }
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "retention: deleting expired sessions failed; trying again later");

@@ -565,8 +565,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes up to `limit` sessions whose last activity is older than their
     /// project's retention at `now_ns`, each whole in its own transaction (a
-    /// session that got a trace meanwhile stays); returns how many.
-    fn purge_expired(&self, now_ns: i64, limit: usize) -> Result<usize, StoreError>;
+    /// session that got a trace meanwhile stays); says how many it found and
+    /// how many of them it deleted.
+    fn purge_expired(&self, now_ns: i64, limit: usize)
+    -> Result<retention::PurgeRound, StoreError>;
 
     /// Gives pages freed by deletes back to the file system, in small steps
     /// (SQLite's incremental vacuum; PostgreSQL's autovacuum does it itself);

@@ -1862,7 +1862,11 @@ impl<B: SqlBackend> Store for B {
         self.lifecycle().set_default_retention_ns(retention_ns);
     }
 
-    fn purge_expired(&self, now_ns: i64, limit: usize) -> Result<usize, StoreError> {
+    fn purge_expired(
+        &self,
+        now_ns: i64,
+        limit: usize,
+    ) -> Result<super::retention::PurgeRound, StoreError> {
         let retention = self.lifecycle().default_retention_ns();
         let expired =
             self.read(|tx| super::retention::expired_sessions(tx, retention, now_ns, limit))?;
@@ -1892,7 +1896,10 @@ impl<B: SqlBackend> Store for B {
             })?;
             deleted += usize::from(gone);
         }
-        Ok(deleted)
+        Ok(super::retention::PurgeRound {
+            expired: expired.len(),
+            deleted,
+        })
     }
 
     fn reclaim_space(&self) -> Result<u64, StoreError> {

@@ -9,6 +9,19 @@
 use super::StoreError;
 use super::sql::SqlTx;
 
+/// What one call of [`Store::purge_expired`] did.
+///
+/// [`Store::purge_expired`]: super::Store::purge_expired
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeRound {
+    /// Expired sessions found (at most the limit): fewer than the limit means
+    /// none is left beyond them.
+    pub expired: usize,
+    /// Those this call deleted; the others were deleted meanwhile by another
+    /// server or got a new trace.
+    pub deleted: usize,
+}
+
 /// A session past its retention.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expired {

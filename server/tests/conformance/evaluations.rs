@@ -4,6 +4,7 @@
 //! lease holder and replaced on re-runs, stale once the session moves on.
 
 use openinference_session_server::annotation::{AnnotatorKind, NewAnnotation};
+use openinference_session_server::store::retention::PurgeRound;
 use openinference_session_server::store::{
     JobOutcome, JobQuery, JobState, NewJob, Order, PageQuery, ProjectSettings, Put, SessionQuery,
     SessionSort, SessionStatus, Store, StoreError,
@@ -793,7 +794,7 @@ pub fn retention_deletes_whole_expired_sessions<S: Store>(store: S) {
         .unwrap();
     let later = now() + 2 * HOUR;
     assert_eq!(
-        store.purge_expired(later, 10).unwrap(),
+        store.purge_expired(later, 10).unwrap().deleted,
         0,
         "kept for ever by default"
     );
@@ -809,12 +810,12 @@ pub fn retention_deletes_whole_expired_sessions<S: Store>(store: S) {
         .unwrap();
     write(4, "p", "recent");
     assert_eq!(
-        store.purge_expired(now() + HOUR / 2, 10).unwrap(),
+        store.purge_expired(now() + HOUR / 2, 10).unwrap().deleted,
         0,
         "nothing is an hour old yet"
     );
     assert_eq!(
-        store.purge_expired(later, 10).unwrap(),
+        store.purge_expired(later, 10).unwrap().deleted,
         2,
         "both sessions of p"
     );
@@ -835,7 +836,7 @@ pub fn retention_deletes_whole_expired_sessions<S: Store>(store: S) {
         1,
         "a project kept for ever"
     );
-    assert_eq!(store.purge_expired(later, 10).unwrap(), 0);
+    assert_eq!(store.purge_expired(later, 10).unwrap().deleted, 0);
     // a project's own retention wins over the server's
     store
         .set_project_settings(
@@ -846,6 +847,6 @@ pub fn retention_deletes_whole_expired_sessions<S: Store>(store: S) {
             },
         )
         .unwrap();
-    assert_eq!(store.purge_expired(later, 10).unwrap(), 1);
+    assert_eq!(store.purge_expired(later, 10).unwrap().deleted, 1);
     store.reclaim_space().unwrap();
 }
