@@ -75,7 +75,9 @@ def test_a_code_evaluator_annotates_every_session(client: SessionsClient) -> Non
     assert by_session["solved"]["label"] == "clean"
     assert all(a["annotator_kind"] == "CODE" for a in run.annotations)
     summary = client.get_session("evals", "errored")["annotations"]
-    assert summary == [{"name": "error_free", "count": 1, "mean_score": 0.0, "labels": {"had_errors": 1}}]
+    assert summary == [
+        {"name": "error_free", "count": 1, "mean_score": 0.0, "labels": {"had_errors": 1}, "stale": False}
+    ]
 
     # re-running replaces the verdict instead of adding one
     evaluate_sessions(client, "evals", lambda t: {"score": 0.5}, name="error_free", session_ids=["errored"])
