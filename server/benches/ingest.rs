@@ -38,7 +38,8 @@ fn main() {
         let (sample, sample_spans, sample_bytes) = workload(0..SESSIONS_PER_REQUEST.min(sessions), false);
         drop(sample);
         println!(
-            "workload: {sessions} sessions, {spans} spans, {:.1} KB OTLP per span, generated while sending, batched by {}",
+            "workload: {} ({sessions} sessions, {spans} spans, {:.1} KB OTLP per span), generated while sending, batched by {}",
+            workload::workload_name(),
             sample_bytes as f64 / sample_spans as f64 / 1024.0,
             if by_turn { "turn" } else { "session" }
         );

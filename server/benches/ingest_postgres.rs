@@ -37,7 +37,8 @@ fn main() {
         let (sample, sample_spans, sample_bytes) = workload(0..SESSIONS_PER_REQUEST.min(sessions), false);
         drop(sample);
         println!(
-            "workload: {sessions} sessions, {spans} spans, {:.1} KB OTLP per span, generated while sending",
+            "workload: {} ({sessions} sessions, {spans} spans, {:.1} KB OTLP per span), generated while sending",
+            workload::workload_name(),
             sample_bytes as f64 / sample_spans as f64 / 1024.0
         );
         let url = std::env::var("OI_SESSIONS_TEST_DATABASE_URL")

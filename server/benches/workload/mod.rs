@@ -1,8 +1,17 @@
-//! The synthetic chat workload and the measuring helpers shared by the ingest
-//! benchmarks (`ingest.rs` on SQLite, `ingest_postgres.rs` on PostgreSQL):
-//! sessions of 10 turns, 3 spans a turn, LLM spans carrying the growing
-//! conversation, as OTLP/HTTP protobuf bodies; a minimal HTTP client; read
-//! latency percentiles; this process's CPU time and peak RSS.
+//! The synthetic chat workloads and the measuring helpers shared by the
+//! server's benchmarks (`ingest.rs` on SQLite, `ingest_postgres.rs` on
+//! PostgreSQL, ...): sessions of 10 turns, 3 spans a turn, LLM spans carrying
+//! the growing conversation, as OTLP/HTTP protobuf bodies; a minimal HTTP
+//! client; read latency percentiles; this process's CPU time and peak RSS.
+//!
+//! Two workloads, chosen by `BENCH_WORKLOAD`:
+//! - `light` (the default, about 1.7 kB of OTLP a span): the LLM span carries
+//!   the conversation so far as `llm.input_messages.*`;
+//! - `history` (about 5.7 kB a span, the shape of real traffic): the LLM span
+//!   also carries a long system prompt and the retrieved documents, and the
+//!   whole request and response again as JSON in `input.value` and
+//!   `output.value`, the way OpenAI's instrumentation records them; the
+//!   retriever span carries its documents.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -44,6 +53,41 @@ pub const WORDS: &[&str] = &[
     "payment", "thanks", "again",
 ];
 
+/// Whether `BENCH_WORKLOAD=history` asks for the history-heavy workload.
+pub fn history_heavy() -> bool {
+    match std::env::var("BENCH_WORKLOAD").as_deref() {
+        Ok("history") => true,
+        Ok("light") | Err(_) => false,
+        Ok(other) => panic!("BENCH_WORKLOAD={other}: light or history"),
+    }
+}
+
+/// The workload's name, for the benchmarks' reports.
+pub fn workload_name() -> &'static str {
+    if history_heavy() {
+        "history-heavy"
+    } else {
+        "light"
+    }
+}
+
+/// The history-heavy workload's system prompt: the same in every session.
+fn system_prompt() -> String {
+    format!(
+        "You are the support assistant of an online shop. Answer in the customer's language, \
+         politely and briefly. Policies: {}",
+        (0..12)
+            .map(|i| sentence(0x5157 + i, 22))
+            .collect::<Vec<_>>()
+            .join(". ")
+    )
+}
+
+/// Document `i` of the history-heavy workload's knowledge base (500 of them).
+fn document(i: u64) -> String {
+    format!("Article {i}: {}", sentence(0xd0c + i, 75))
+}
+
 pub fn sentence(seed: u64, words: usize) -> String {
     let mut x = seed
         .wrapping_mul(6364136223846793005)
@@ -63,6 +107,8 @@ pub fn sentence(seed: u64, words: usize) -> String {
 /// an exporter batches concurrent conversations by time).
 pub fn workload(sessions: std::ops::Range<usize>, by_turn: bool) -> (Vec<Vec<u8>>, usize, usize) {
     let base: u64 = 1_790_000_000_000_000_000;
+    let heavy = history_heavy();
+    let system = system_prompt();
     let mut spans: Vec<(usize, Span)> = Vec::new();
     for s in sessions {
         let mut history: Vec<(String, String)> = Vec::new();
@@ -87,7 +133,38 @@ pub fn workload(sessions: std::ops::Range<usize>, by_turn: bool) -> (Vec<Vec<u8>
                 kv("session.id", format!("session-{s}")),
             ];
             history.push(("user".into(), question.clone()));
-            for (i, (role, content)) in history.iter().enumerate() {
+            // history-heavy: three documents retrieved for the question, sent
+            // to the model in the system message, then the whole request
+            // and response again as JSON
+            let documents: Vec<String> = (0..3).map(|d| document((n * 3 + d) % 500)).collect();
+            let mut messages: Vec<(String, String)> = Vec::new();
+            if heavy {
+                messages.push((
+                    "system".into(),
+                    format!("{system}\n\nContext:\n{}", documents.join("\n")),
+                ));
+            }
+            messages.extend(history.iter().cloned());
+            if heavy {
+                let request = serde_json::json!({
+                    "model": "gpt-4o-mini",
+                    "temperature": 0.2,
+                    "messages": messages.iter().map(|(role, content)| serde_json::json!({"role": role, "content": content})).collect::<Vec<_>>(),
+                });
+                let response = serde_json::json!({
+                    "id": format!("chatcmpl-{n}"),
+                    "object": "chat.completion",
+                    "model": "gpt-4o-mini-2024-07-18",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 50 * (t + 1), "completion_tokens": 60, "total_tokens": 50 * (t + 1) + 60},
+                });
+                llm_attrs.push(kv("input.value", request.to_string()));
+                llm_attrs.push(kv("input.mime_type", "application/json"));
+                llm_attrs.push(kv("output.value", response.to_string()));
+                llm_attrs.push(kv("output.mime_type", "application/json"));
+                llm_attrs.push(kv("llm.invocation_parameters", r#"{"temperature": 0.2}"#));
+            }
+            for (i, (role, content)) in messages.iter().enumerate() {
                 llm_attrs.push(kv(
                     &format!("llm.input_messages.{i}.message.role"),
                     role.clone(),
@@ -129,10 +206,23 @@ pub fn workload(sessions: std::ops::Range<usize>, by_turn: bool) -> (Vec<Vec<u8>
                     kind: 1,
                     start_time_unix_nano: start + 10_000_000,
                     end_time_unix_nano: start + 90_000_000,
-                    attributes: vec![
-                        kv("openinference.span.kind", "RETRIEVER"),
-                        kv("input.value", sentence(n + 7, 10)),
-                    ],
+                    attributes: {
+                        let mut attributes = vec![
+                            kv("openinference.span.kind", "RETRIEVER"),
+                            kv("input.value", sentence(n + 7, 10)),
+                        ];
+                        if heavy {
+                            for (d, content) in documents.iter().enumerate() {
+                                let key = format!("retrieval.documents.{d}.document");
+                                attributes.push(kv(
+                                    &format!("{key}.id"),
+                                    format!("kb-{}", (n * 3 + d as u64) % 500),
+                                ));
+                                attributes.push(kv(&format!("{key}.content"), content.clone()));
+                            }
+                        }
+                        attributes
+                    },
                     ..Default::default()
                 },
             ));
