@@ -17,10 +17,10 @@ use std::task::{Context, Poll};
 
 use http_body_util::Full;
 use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message;
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
@@ -29,7 +29,7 @@ use tonic::{Request, Response, Status};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::ingest::{ingest_events, ingest_spans, rejection_message};
+use crate::ingest::{ingest_events, ingest_spans, logs_response, traces_response};
 use crate::otlp::DecodedRequest;
 use crate::request::{processing_slot, read_body};
 use crate::semconv::PROJECT_HEADER;
@@ -72,13 +72,9 @@ impl Signal for Traces {
                 request,
                 rejected: Vec::new(),
             };
-            let rejected = ingest_spans(&state, decoded, project).await?;
-            Ok(ExportTraceServiceResponse {
-                partial_success: (!rejected.is_empty()).then(|| ExportTracePartialSuccess {
-                    rejected_spans: rejected.len() as i64,
-                    error_message: rejection_message(&rejected, "spans"),
-                }),
-            })
+            Ok(traces_response(
+                &ingest_spans(&state, decoded, project).await?,
+            ))
         })
     }
 }
@@ -98,13 +94,9 @@ impl Signal for Logs {
                 request,
                 rejected: Vec::new(),
             };
-            let rejected = ingest_events(&state, decoded, project).await?;
-            Ok(ExportLogsServiceResponse {
-                partial_success: (!rejected.is_empty()).then(|| ExportLogsPartialSuccess {
-                    rejected_log_records: rejected.len() as i64,
-                    error_message: rejection_message(&rejected, "log records"),
-                }),
-            })
+            Ok(logs_response(
+                &ingest_events(&state, decoded, project).await?,
+            ))
         })
     }
 }

@@ -40,6 +40,27 @@ pub fn rejection_message(reasons: &[String], items: &str) -> String {
     format!("{} {items} rejected: {}", reasons.len(), parts.join("; "))
 }
 
+/// The answer to a traces export, on either transport: the spans rejected
+/// one by one, counted with their reasons.
+pub fn traces_response(rejected: &[String]) -> ExportTraceServiceResponse {
+    ExportTraceServiceResponse {
+        partial_success: (!rejected.is_empty()).then(|| ExportTracePartialSuccess {
+            rejected_spans: rejected.len() as i64,
+            error_message: rejection_message(rejected, "spans"),
+        }),
+    }
+}
+
+/// The answer to a logs export, on either transport.
+pub fn logs_response(rejected: &[String]) -> ExportLogsServiceResponse {
+    ExportLogsServiceResponse {
+        partial_success: (!rejected.is_empty()).then(|| ExportLogsPartialSuccess {
+            rejected_log_records: rejected.len() as i64,
+            error_message: rejection_message(rejected, "log records"),
+        }),
+    }
+}
+
 /// Spans (or events) written per store transaction: a large export is mapped
 /// and stored in batches of this many, so that what it maps to is never all in
 /// memory at once. The answer still waits for the last batch's commit; if one
@@ -326,16 +347,9 @@ pub async fn export(
     let mut received = receive(&state, &headers, body).await?;
     let decoded = received.decode(otlp::decode).await?;
     let rejected = ingest_spans(&state, decoded, project_header(&headers)).await?;
-    let partial = (!rejected.is_empty()).then(|| ExportTracePartialSuccess {
-        rejected_spans: rejected.len() as i64,
-        error_message: rejection_message(&rejected, "spans"),
-    });
-    let message = ExportTraceServiceResponse {
-        partial_success: partial,
-    };
     Ok(answer(
         received.encoding,
-        message,
+        traces_response(&rejected),
         &rejected,
         "rejectedSpans",
         "spans",
@@ -372,16 +386,9 @@ pub async fn export_logs(
     let mut received = receive(&state, &headers, body).await?;
     let decoded = received.decode(otlp::decode_logs).await?;
     let rejected = ingest_events(&state, decoded, project_header(&headers)).await?;
-    let partial = (!rejected.is_empty()).then(|| ExportLogsPartialSuccess {
-        rejected_log_records: rejected.len() as i64,
-        error_message: rejection_message(&rejected, "log records"),
-    });
-    let message = ExportLogsServiceResponse {
-        partial_success: partial,
-    };
     Ok(answer(
         received.encoding,
-        message,
+        logs_response(&rejected),
         &rejected,
         "rejectedLogRecords",
         "log records",

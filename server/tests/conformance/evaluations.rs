@@ -836,7 +836,11 @@ pub fn retention_deletes_whole_expired_sessions<S: Store>(store: S) {
         1,
         "a project kept for ever"
     );
-    assert_eq!(store.purge_expired(later, 10).unwrap().deleted, 0);
+    assert_eq!(
+        store.purge_expired(later, 10).unwrap(),
+        PurgeRound::default(),
+        "nothing left"
+    );
     // a project's own retention wins over the server's
     store
         .set_project_settings(
@@ -847,6 +851,12 @@ pub fn retention_deletes_whole_expired_sessions<S: Store>(store: S) {
             },
         )
         .unwrap();
-    assert_eq!(store.purge_expired(later, 10).unwrap().deleted, 1);
+    assert_eq!(
+        store.purge_expired(later, 10).unwrap(),
+        PurgeRound {
+            expired: 1,
+            deleted: 1
+        }
+    );
     store.reclaim_space().unwrap();
 }
