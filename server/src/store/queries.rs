@@ -11,6 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value};
 
 use super::evaluations::{self, session_idle_ns, status_at};
+use super::retention::Expiring;
 use super::sql::{Args, SpanTables, SqlBackend, SqlRow, SqlTx, SqlValue};
 use super::{
     AnnotationConfig, AnnotationFilter, AnnotationQuery, Backfill, Cursor, EvaluationJob,
@@ -1868,31 +1869,52 @@ impl<B: SqlBackend> Store for B {
         limit: usize,
     ) -> Result<super::retention::PurgeRound, StoreError> {
         let retention = self.lifecycle().default_retention_ns();
-        let expired =
-            self.read(|tx| super::retention::expired_sessions(tx, retention, now_ns, limit))?;
+        let expired = self.read(|tx| super::retention::expired(tx, retention, now_ns, limit))?;
         let mut deleted = 0;
-        // one session per transaction: the writer is never held for long,
-        // and a session is deleted whole or not at all
+        // one session (or trace) per transaction: the writer is never held
+        // for long, and a session is deleted whole or not at all
         for e in &expired {
-            let gone = self.write(|tx| {
-                let rowid = match B::Spans::lock_session_for_delete(tx, e.project_id, &e.session_id)
-                {
-                    Err(StoreError::NotFound(_)) => return Ok(false),
-                    other => other?,
-                };
-                // a trace may have arrived since the listing: then it stays
-                let last: i64 = tx
-                    .query_opt(
-                        "SELECT last_activity_ns FROM sessions WHERE id = $1",
-                        &[rowid.into()],
-                    )?
-                    .ok_or(StoreError::NotFound("session"))?
-                    .int(0)?;
-                if last >= e.cutoff_ns {
-                    return Ok(false);
+            let gone = self.write(|tx| match &e.item {
+                Expiring::Session(session_id) => {
+                    let rowid =
+                        match B::Spans::lock_session_for_delete(tx, e.project_id, session_id) {
+                            Err(StoreError::NotFound(_)) => return Ok(false),
+                            other => other?,
+                        };
+                    // a trace may have arrived since the listing: then it stays
+                    let last: i64 = tx
+                        .query_opt(
+                            "SELECT last_activity_ns FROM sessions WHERE id = $1",
+                            &[rowid.into()],
+                        )?
+                        .ok_or(StoreError::NotFound("session"))?
+                        .int(0)?;
+                    if last >= e.cutoff_ns {
+                        return Ok(false);
+                    }
+                    delete_locked_session::<B>(tx, e.project_id, rowid, session_id)?;
+                    Ok(true)
                 }
-                delete_locked_session::<B>(tx, e.project_id, rowid, &e.session_id)?;
-                Ok(true)
+                Expiring::Trace(trace_id) => {
+                    B::Spans::lock_trace_for_delete(tx, e.project_id, trace_id)?;
+                    // a span may have linked it to a session since the listing
+                    let still = tx.query_opt(
+                        "SELECT 1 FROM traces WHERE project_id = $1 AND trace_id = $2
+                         AND session_rowid IS NULL AND start_ns < $3",
+                        &[e.project_id.into(), trace_id[..].into(), e.cutoff_ns.into()],
+                    )?;
+                    if still.is_none() {
+                        return Ok(false);
+                    }
+                    B::Spans::delete_spans_of_trace(tx, e.project_id, trace_id)?;
+                    for table in ["span_events", "traces"] {
+                        tx.execute(
+                            &format!("DELETE FROM {table} WHERE project_id = $1 AND trace_id = $2"),
+                            &[e.project_id.into(), trace_id[..].into()],
+                        )?;
+                    }
+                    Ok(true)
+                }
             })?;
             deleted += usize::from(gone);
         }

@@ -1,8 +1,9 @@
 //! Retention: which sessions are past their project's retention (the
 //! project's own, else the server's `--retention`; kept for ever by default),
-//! judged by their last activity (when their last trace arrived). The store
-//! deletes them one per transaction ([`Store::purge_expired`]), so ingest
-//! never waits long for the writer and a session is never half deleted.
+//! judged by their last activity (when their last trace arrived), and which
+//! traces outside any session are, judged by their start. The store deletes
+//! them one per transaction ([`Store::purge_expired`]), so ingest never waits
+//! long for the writer and a session is never half deleted.
 //!
 //! [`Store::purge_expired`]: super::Store::purge_expired
 
@@ -14,28 +15,40 @@ use super::sql::SqlTx;
 /// [`Store::purge_expired`]: super::Store::purge_expired
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PurgeRound {
-    /// Expired sessions found (at most the limit): fewer than the limit means
-    /// none is left beyond them.
+    /// Expired sessions and traces outside sessions found (at most the
+    /// limit): fewer than the limit means none is left beyond them.
     pub expired: usize,
     /// Those this call deleted; the others were deleted meanwhile by another
-    /// server or got a new trace.
+    /// server, or got a new trace (a session) or a session (a trace).
     pub deleted: usize,
 }
 
-/// A session past its retention.
+/// A session, or a trace outside any session, past its retention.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expired {
     /// Its project's row id.
     pub project_id: i64,
-    /// Its id.
-    pub session_id: String,
-    /// Sessions last active before this instant are expired (Unix ns).
+    /// What expired.
+    pub item: Expiring,
+    /// Sessions last active (traces started) before this instant are
+    /// expired (Unix ns).
     pub cutoff_ns: i64,
 }
 
-/// Up to `limit` expired sessions at `now`, oldest activity first, project by
-/// project (each walks the `(project, last activity)` index).
-pub(super) fn expired_sessions(
+/// What expires: a whole session, or a trace that belongs to none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expiring {
+    /// A session, by its id.
+    Session(String),
+    /// A trace without a session, by its id.
+    Trace([u8; 16]),
+}
+
+/// Up to `limit` expired sessions at `now`, oldest activity first, then
+/// expired traces outside sessions, oldest first, project by project (each
+/// walks the `(project, last activity)` index, then the partial index of
+/// traces without a session).
+pub(super) fn expired(
     tx: &mut dyn SqlTx,
     default_retention_ns: i64,
     now: i64,
@@ -69,7 +82,26 @@ pub(super) fn expired_sessions(
         for mut r in rows {
             out.push(Expired {
                 project_id: pid,
-                session_id: r.text(0)?,
+                item: Expiring::Session(r.text(0)?),
+                cutoff_ns: cutoff,
+            });
+        }
+        if out.len() >= limit {
+            break;
+        }
+        let traces = tx.query(
+            "SELECT trace_id FROM traces WHERE project_id = $1 AND session_rowid IS NULL
+             AND start_ns < $2 ORDER BY start_ns LIMIT $3",
+            &[
+                pid.into(),
+                cutoff.into(),
+                ((limit - out.len()) as i64).into(),
+            ],
+        )?;
+        for r in traces {
+            out.push(Expired {
+                project_id: pid,
+                item: Expiring::Trace(r.id::<16>(0)?),
                 cutoff_ns: cutoff,
             });
         }

@@ -395,6 +395,20 @@ pub trait SpanTables {
         session_rowid: i64,
     ) -> Result<(), StoreError>;
 
+    /// Locks one trace for deletion against concurrent writers of its spans.
+    fn lock_trace_for_delete(
+        tx: &mut dyn SqlTx,
+        project_id: i64,
+        trace_id: &[u8; 16],
+    ) -> Result<(), StoreError>;
+
+    /// Deletes the spans of one trace, with anything only they held.
+    fn delete_spans_of_trace(
+        tx: &mut dyn SqlTx,
+        project_id: i64,
+        trace_id: &[u8; 16],
+    ) -> Result<(), StoreError>;
+
     /// Deletes every span of a project, with anything only they held.
     fn delete_spans_of_project(tx: &mut dyn SqlTx, project_id: i64) -> Result<(), StoreError>;
 }

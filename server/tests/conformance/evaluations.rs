@@ -754,7 +754,8 @@ pub fn project_stats_count_and_trend<S: Store>(store: S) {
 
 /// Retention: sessions whose last activity is older than their project's
 /// retention (its own, else the server's; for ever by default) are deleted
-/// whole, a batch at a time; a project kept for ever keeps everything.
+/// whole, a batch at a time, and traces outside any session that started
+/// before it; a project kept for ever keeps everything.
 pub fn retention_deletes_whole_expired_sessions<S: Store>(store: S) {
     let write = |trace: u8, project: &str, session: &str| {
         store
@@ -809,6 +810,15 @@ pub fn retention_deletes_whole_expired_sessions<S: Store>(store: S) {
         )
         .unwrap();
     write(4, "p", "recent");
+    // traces without a session, started now by their own clock
+    let started_now = (now() - super::BASE) / 1_000_000_000;
+    let sessionless = |trace: u8, project: &str| {
+        store
+            .write(&[record(project, trace, 1, None, started_now, json!({}))])
+            .unwrap();
+    };
+    sessionless(5, "p");
+    sessionless(6, "kept");
     assert_eq!(
         store.purge_expired(now() + HOUR / 2, 10).unwrap().deleted,
         0,
@@ -816,9 +826,13 @@ pub fn retention_deletes_whole_expired_sessions<S: Store>(store: S) {
     );
     assert_eq!(
         store.purge_expired(later, 10).unwrap().deleted,
-        2,
-        "both sessions of p"
+        3,
+        "both sessions of p and its trace without a session"
     );
+    assert!(matches!(
+        store.trace("p", &[5; 16]),
+        Err(StoreError::NotFound(_))
+    ));
     assert!(matches!(
         store.session("p", "old"),
         Err(StoreError::NotFound(_))
@@ -836,6 +850,7 @@ pub fn retention_deletes_whole_expired_sessions<S: Store>(store: S) {
         1,
         "a project kept for ever"
     );
+    assert!(store.trace("kept", &[6; 16]).is_ok());
     assert_eq!(
         store.purge_expired(later, 10).unwrap(),
         PurgeRound::default(),
@@ -854,9 +869,14 @@ pub fn retention_deletes_whole_expired_sessions<S: Store>(store: S) {
     assert_eq!(
         store.purge_expired(later, 10).unwrap(),
         PurgeRound {
-            expired: 1,
-            deleted: 1
-        }
+            expired: 2,
+            deleted: 2
+        },
+        "its session and its trace without a session"
     );
+    assert!(matches!(
+        store.trace("kept", &[6; 16]),
+        Err(StoreError::NotFound(_))
+    ));
     store.reclaim_space().unwrap();
 }

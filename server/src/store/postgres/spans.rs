@@ -712,6 +712,31 @@ impl SpanTables for Spans {
         Ok(())
     }
 
+    fn lock_trace_for_delete(
+        tx: &mut dyn SqlTx,
+        project_id: i64,
+        trace_id: &[u8; 16],
+    ) -> Result<(), StoreError> {
+        // the lock every writer of the trace's spans takes
+        tx.execute(
+            "SELECT pg_advisory_xact_lock($1)",
+            &[trace_lock_key(project_id, trace_id).into()],
+        )?;
+        Ok(())
+    }
+
+    fn delete_spans_of_trace(
+        tx: &mut dyn SqlTx,
+        project_id: i64,
+        trace_id: &[u8; 16],
+    ) -> Result<(), StoreError> {
+        tx.execute(
+            "DELETE FROM spans WHERE project_id = $1 AND trace_id = $2",
+            &[project_id.into(), trace_id[..].into()],
+        )?;
+        Ok(())
+    }
+
     fn delete_spans_of_project(tx: &mut dyn SqlTx, project_id: i64) -> Result<(), StoreError> {
         tx.execute(
             "DELETE FROM spans WHERE project_id = $1",

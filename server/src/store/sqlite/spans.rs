@@ -683,6 +683,27 @@ impl SpanTables for Spans {
         )
     }
 
+    fn lock_trace_for_delete(
+        _tx: &mut dyn SqlTx,
+        _project_id: i64,
+        _trace_id: &[u8; 16],
+    ) -> Result<(), StoreError> {
+        // the single writer holds the database already
+        Ok(())
+    }
+
+    fn delete_spans_of_trace(
+        tx: &mut dyn SqlTx,
+        project_id: i64,
+        trace_id: &[u8; 16],
+    ) -> Result<(), StoreError> {
+        delete_spans_where(
+            tx,
+            "project_id = $1 AND trace_id = $2",
+            &[project_id.into(), trace_id[..].into()],
+        )
+    }
+
     fn delete_spans_of_project(tx: &mut dyn SqlTx, project_id: i64) -> Result<(), StoreError> {
         delete_spans_where(tx, "project_id = $1", &[project_id.into()])
     }
