@@ -1,0 +1,3 @@
+export function EvaluatorsPage({ project }: { project: string }) {
+  return <p>{project}</p>;
+}

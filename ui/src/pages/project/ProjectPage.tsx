@@ -1,0 +1,3 @@
+export function ProjectPage({ project }: { project: string }) {
+  return <p>{project}</p>;
+}
