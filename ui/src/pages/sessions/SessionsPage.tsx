@@ -21,6 +21,7 @@ import {
   type Sort,
 } from "./sessionQuery";
 import { verdictColumns } from "./verdictColumns";
+import { rememberSessionList } from "../../lib/sessionNav";
 
 const ROW_HEIGHT = 44;
 const PAGE_SIZE = 100;
@@ -95,6 +96,15 @@ export function SessionsPage({ project }: { project: string }) {
   );
 
   useEffect(() => loadPage(null, true), [loadPage]);
+  // the session page's `[` / `]` step through this list, in this order
+  useEffect(() => {
+    if (loaded.key === key && !loaded.loading)
+      rememberSessionList({
+        project,
+        list: window.location.pathname + window.location.search,
+        ids: loaded.sessions.map((s) => s.session_id),
+      });
+  }, [loaded, key, project]);
   const onNearEnd = useCallback(() => {
     if (loaded.next && !loaded.loading && loaded.key === key) loadPage(loaded.next, false);
   }, [loaded, key, loadPage]);
