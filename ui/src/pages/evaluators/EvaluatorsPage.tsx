@@ -98,15 +98,16 @@ export function EvaluatorsPage({ project }: { project: string }) {
                 <td>{e.name}</td>
                 <td>{e.kind === "llm_judge" ? `LLM judge (${e.llm?.model ?? "?"})` : `code: ${e.rule?.type ?? "?"}`}</td>
                 <td>
-                  <label className="toggle">
-                    <input
-                      type="checkbox"
-                      checked={e.enabled ?? true}
-                      onChange={() => toggle(e)}
-                      aria-label={`${e.name} enabled`}
-                    />
+                  <button
+                    type="button"
+                    className={`toggle ${(e.enabled ?? true) ? "on" : "off"}`}
+                    aria-pressed={e.enabled ?? true}
+                    aria-label={`${e.name} enabled`}
+                    title={(e.enabled ?? true) ? "judging sessions as they go idle: click to stop" : "off: click to judge sessions as they go idle"}
+                    onClick={() => toggle(e)}
+                  >
                     {(e.enabled ?? true) ? "on" : "off"}
-                  </label>
+                  </button>
                 </td>
                 <td className="num">{e.version}</td>
                 <td className="small" data-testid="evaluator-jobs">

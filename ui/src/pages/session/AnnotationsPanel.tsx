@@ -184,7 +184,8 @@ function AnnotationEditor({ project, write }: { project: string; write: (body: R
   return (
     <details className="add-annotation">
       <summary>add an annotation</summary>
-      <form onSubmit={submit} data-testid="annotation-editor" data-kind={fields.kind}>
+      {/* noValidate: the bounds are checked here and said next to the score, not in a browser tooltip */}
+      <form onSubmit={submit} data-testid="annotation-editor" data-kind={fields.kind} noValidate>
         <label>
           <input
             name="name"

@@ -159,7 +159,7 @@ export function SessionPage({ project, sessionId }: { project: string; sessionId
         )}
       </h1>
       {s && <SessionHeader session={s} />}
-      <AnnotationsPanel project={project} sessionId={sessionId} onChange={onAnnotationsChange} refreshKey={jobsSignature} />
+      <AnnotationsPanel project={project} sessionId={sessionId} onChange={onAnnotationsChange} refreshKey={`${jobsSignature}|${summary.data?.last_activity ?? ""}|${status ?? ""}`} />
       <JobsPanel jobs={jobList} error={jobs.error} />
       {error && <ErrorNote error={error} />}
       <ol className="conversation" data-testid="conversation">
