@@ -1,4 +1,4 @@
-import { useState, type ReactNode } from "react";
+import { useEffect, useRef, useState, type ReactNode } from "react";
 import { api, ApiError, seg, send, type Backfill, type Evaluator, type Page } from "../../lib/api";
 import { formatTime } from "../../lib/format";
 import { useFetch } from "../../lib/useFetch";
@@ -409,11 +409,19 @@ function BackfillPanel({
   const [errorsOnly, setErrorsOnly] = useState(false);
   const [minTurns, setMinTurns] = useState("");
   const [running, setRunning] = useState(false);
+  // closing the panel stops following (the backfill itself runs on in the server)
+  const closed = useRef(false);
+  useEffect(() => {
+    closed.current = false;
+    return () => {
+      closed.current = true;
+    };
+  }, []);
 
   const follow = async (b: Backfill) => {
     let current = b;
     setBackfill(current);
-    while (!current.finished) {
+    while (!current.finished && !closed.current) {
       current = await api<Backfill>(`/v1/projects/${seg(project)}/backfills/${current.id}?wait=10s`);
       setBackfill(current);
       onProgress();
