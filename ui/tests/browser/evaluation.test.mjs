@@ -412,11 +412,12 @@ describe("the project page", () => {
     await page.goto(`${base}/projects/${PROJECT}/sessions/conv-2`);
     const notes = page.getByTestId("notes");
     await notes.getByText("No notes.").waitFor();
-    for (const text of ["asked for a human", "asked for a human"]) {
-      await notes.getByLabel("new note").fill(text);
+    // the same text twice: two notes, the second not replacing the first
+    for (const n of [1, 2]) {
+      await notes.getByLabel("new note").fill("asked for a human");
       await notes.getByRole("button", { name: "Add note" }).click();
+      await until(`${n} note(s)`, (want) => document.querySelectorAll("[data-testid=note]").length === want, n);
     }
-    await until("two notes", () => document.querySelectorAll("[data-testid=note]").length === 2);
     const stored = await api(`/v1/projects/${PROJECT}/sessions/conv-2/annotations`);
     assert.equal(stored.data.filter((a) => a.name === "note").length, 2);
     // notes are no verdicts: not in the header's summary

@@ -261,6 +261,8 @@ function ConfigInputs({ fields }: { fields: EditorFields }) {
 /** Notes: remarks on the session, each kept; a new one is appended. */
 function Notes({ notes, add }: { notes: Annotation[]; add: (text: string) => Promise<void> }) {
   const [error, setError] = useState<Error>();
+  // one note at a time: the text box is cleared when its note is stored, not a later one
+  const [saving, setSaving] = useState(false);
   return (
     <div className="notes" data-testid="notes">
       <h3>Notes</h3>
@@ -285,17 +287,22 @@ function Notes({ notes, add }: { notes: Annotation[]; add: (text: string) => Pro
           e.preventDefault();
           const form = e.currentTarget;
           const text = String(new FormData(form).get("note") ?? "");
-          add(text).then(
-            () => {
-              setError(undefined);
-              form.reset();
-            },
-            (err: Error) => setError(err),
-          );
+          setSaving(true);
+          add(text)
+            .then(
+              () => {
+                setError(undefined);
+                form.reset();
+              },
+              (err: Error) => setError(err),
+            )
+            .finally(() => setSaving(false));
         }}
       >
-        <textarea name="note" rows={2} placeholder="add a note (kept with the others)" aria-label="new note" />
-        <button type="submit">Add note</button>
+        <textarea name="note" rows={2} placeholder="add a note (kept with the others)" aria-label="new note" readOnly={saving} />
+        <button type="submit" disabled={saving}>
+          Add note
+        </button>
       </form>
       {error && <ErrorNote error={error} />}
     </div>

@@ -14,7 +14,7 @@ import { AnnotationSummaries } from "../../components/AnnotationSummaries";
 
 const TURNS_PAGE = 50;
 /** How often a live session (active, or with evaluations to come) is re-read. */
-const LIVE_MS = 2000;
+const LIVE_MS = 1000;
 /** How long after a session is seen idle its evaluations are waited for. */
 const AWAIT_JOBS_MS = 15_000;
 
