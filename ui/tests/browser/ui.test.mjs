@@ -132,8 +132,9 @@ describe("the sessions UI", () => {
   it("filters by user, tag, metadata and minimum turns", async () => {
     await page.goto(base + "/projects/support-bot/sessions?user=user-1");
     await rows().first().waitFor();
-    await rows().first().locator(".cell").nth(3).filter({ hasText: /^user-1$/ }).waitFor();
-    const users = await rows().evaluateAll((els) => els.map((e) => e.children[3].textContent));
+    // the users column: after the session id, its status and first input and last output
+    await rows().first().locator(".cell").nth(4).filter({ hasText: /^user-1$/ }).waitFor();
+    const users = await rows().evaluateAll((els) => els.map((e) => e.children[4].textContent));
     assert.ok(users.length === 10 && users.every((u) => u === "user-1"), JSON.stringify(users));
 
     await page.goto(base + "/projects/support-bot/sessions?tag=vip&metadata=plan%3Dpro");
