@@ -307,6 +307,60 @@ describe("online evaluation in the UI", () => {
     await page.locator('[data-testid=annotation][data-name="helpfulness"]').waitFor();
     await page.locator('[data-testid=job][data-state="done"]').filter({ hasText: "backfill" }).waitFor();
   });
+
+  it("edits an evaluator into a new version, creates a code rule, and shows a failed job's error on the session", async () => {
+    await page.goto(`${base}/projects/${PROJECT}/evaluators`);
+    const row = page.locator('[data-testid=evaluator][data-name="helpfulness"]');
+    await row.getByRole("button", { name: "edit" }).click();
+    let form = page.getByTestId("evaluator-form");
+    // the form holds the stored definition
+    assert.equal(await form.locator("input[name=model]").inputValue(), "fake-judge");
+    assert.equal(await form.locator("input[name=apiKeyEnv]").inputValue(), "JUDGE_KEY");
+    const labels = [await form.locator("input[name=label-0]").inputValue(), await form.locator("input[name=label-1]").inputValue()];
+    assert.deepEqual(labels.sort(), ["bad", "good"]);
+    await form.locator("textarea[name=criteria]").fill("Did the assistant solve the problem?");
+    await form.getByRole("button", { name: "Save" }).click();
+    await form.waitFor({ state: "detached" });
+    await until("version 2", () => document.querySelector('[data-testid=evaluator][data-name="helpfulness"] td.num')?.textContent === "2");
+    const edited = await api(`/v1/projects/${PROJECT}/evaluators/helpfulness`);
+    assert.equal(edited.version, 2);
+    assert.equal(edited.criteria, "Did the assistant solve the problem?");
+    assert.equal(edited.llm.api_key_env, "JUDGE_KEY");
+
+    // a code rule: a regular expression over the user's messages
+    await page.getByTestId("new-evaluator").click();
+    form = page.getByTestId("evaluator-form");
+    await form.locator("input[name=name]").fill("frustration");
+    await form.locator("select[name=kind]").selectOption("code");
+    await form.locator("select[name=ruleType]").selectOption("regex");
+    await form.locator("input[name=pattern]").fill("useless|speak to a human");
+    await form.getByRole("button", { name: "Create" }).click();
+    await page.locator('[data-testid=evaluator][data-name="frustration"]').waitFor();
+    const rule = (await api(`/v1/projects/${PROJECT}/evaluators/frustration`)).rule;
+    assert.deepEqual(rule, { type: "regex", pattern: "useless|speak to a human", on: "user", case_insensitive: true, fail_on_match: true });
+
+    // a judge whose key variable the server does not have: its jobs fail at once, saying why
+    await page.getByTestId("new-evaluator").click();
+    form = page.getByTestId("evaluator-form");
+    await form.locator("input[name=name]").fill("keyless");
+    await form.locator("input[name=baseUrl]").fill(judge.url);
+    await form.locator("input[name=model]").fill("fake-judge");
+    await form.locator("input[name=apiKeyEnv]").fill("OI_TEST_UNSET_KEY");
+    await form.locator("textarea[name=criteria]").fill("anything");
+    await form.getByRole("button", { name: "Create" }).click();
+    const keyless = page.locator('[data-testid=evaluator][data-name="keyless"]');
+    await keyless.waitFor();
+    await keyless.getByRole("button", { name: "backfill" }).click();
+    const panel = page.getByTestId("backfill");
+    await panel.getByRole("button", { name: "Run backfill" }).click();
+    await panel.locator('[data-testid=backfill-progress][data-finished="true"]').waitFor({ timeout: 30_000 });
+    assert.equal(await panel.getByTestId("backfill-summary").innerText(), "Finished: 2 matched · 0 judged · 0 skipped · 2 failed");
+    assert.equal(judgeCalls.length, 3, "the judge was not called without its key");
+    await page.goto(`${base}/projects/${PROJECT}/sessions/conv-2`);
+    const failed = page.locator('[data-testid=job][data-state="failed"]').filter({ hasText: "keyless" });
+    await failed.waitFor();
+    assert.match(await failed.innerText(), /OI_TEST_UNSET_KEY/);
+  });
 });
 
 describe("the project page", () => {
