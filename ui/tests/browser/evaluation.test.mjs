@@ -8,15 +8,25 @@
 // config-driven annotation editor, notes, and `[`/`]` between sessions.
 //
 //   OI_SESSIONS_BIN=target/release/oi-sessions node --test tests/browser/evaluation.test.mjs
+//   UI_SCREENSHOTS=../docs/screenshots ...   also writes screenshots of the evaluators, a judged session and the project page
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { randomBytes } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { chromium } from "playwright-core";
 import { startServer } from "../../../tests/support/oi-server.mjs";
 
 const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const PROJECT = "judged-chat";
+const shots = process.env.UI_SCREENSHOTS ? resolve(process.cwd(), process.env.UI_SCREENSHOTS) : null;
+
+async function shot(name) {
+  if (!shots) return;
+  mkdirSync(shots, { recursive: true });
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
 const KEY = "judge-secret-for-the-test";
 
 let server;
@@ -199,6 +209,7 @@ describe("online evaluation in the UI", () => {
     assert.equal(await verdict.getByTestId("stale").count(), 0);
     await page.getByTestId("session-header").getByTestId("session-status").filter({ hasText: "idle" }).waitFor();
     await page.locator('[data-testid=job][data-state="done"]').filter({ hasText: "helpfulness" }).waitFor();
+    await shot("session-verdict");
 
     // the judge was asked once, as the issue says: JSON mode, the key from the server's environment, the transcript
     assert.equal(judgeCalls.length, 1);
@@ -356,6 +367,7 @@ describe("online evaluation in the UI", () => {
     await panel.locator('[data-testid=backfill-progress][data-finished="true"]').waitFor({ timeout: 30_000 });
     assert.equal(await panel.getByTestId("backfill-summary").innerText(), "Finished: 2 matched · 0 judged · 0 skipped · 2 failed");
     assert.equal(judgeCalls.length, 3, "the judge was not called without its key");
+    await shot("evaluators");
     await page.goto(`${base}/projects/${PROJECT}/sessions/conv-2`);
     const failed = page.locator('[data-testid=job][data-state="failed"]').filter({ hasText: "keyless" });
     await failed.waitFor();
@@ -408,6 +420,7 @@ describe("the project page", () => {
     const good = helpfulness.locator('[data-testid=label-share][data-label="good"]');
     assert.match(await good.innerText(), /100%/);
     assert.match(await helpfulness.getByTestId("mean-score").innerText(), /^1\.00$/);
+    await shot("project");
   });
 
   it("creates annotation configs that shape the session's annotation editor", async () => {

@@ -11,7 +11,7 @@ import {
   type ProjectSettings,
   type ProjectStats,
 } from "../../lib/api";
-import { formatCount, formatDuration, formatTime } from "../../lib/format";
+import { formatBucket, formatCount, formatDuration, formatTime } from "../../lib/format";
 import { useFetch } from "../../lib/useFetch";
 import { Link, routePath } from "../../lib/router";
 import { ErrorNote } from "../../components/Status";
@@ -177,7 +177,7 @@ function StatsPanel({ project }: { project: string }) {
             testId="sessions-trend"
             points={s.trend.map((b) => ({ label: `${formatTime(b.start)}: ${b.sessions} sessions, ${b.turns} turns`, value: b.sessions }))}
           />
-          <p className="muted small">one bar per {formatDuration(s.bucket_ms)} (buckets without sessions left out)</p>
+          <p className="muted small">one bar per {formatBucket(s.bucket_ms)} (buckets without sessions left out)</p>
           <h3>Annotations</h3>
           {s.annotations.length === 0 ? (
             <p className="muted small">No verdicts in this window.</p>

@@ -38,6 +38,7 @@ describe("the project page", () => {
     expect(b[1]!.y).toBe(20);
     expect(bars([], 100, 40)).toEqual([]);
     expect(bars([{ label: "z", value: 0 }], 100, 40)[0]!.height).toBe(0);
+    expect(bars([{ label: "one", value: 3 }], 480, 40)[0]).toMatchObject({ x: 0, width: 24, height: 40 });
   });
 
   it("orders a label distribution by count", () => {

@@ -42,13 +42,14 @@ export interface Bar {
 
 /**
  * Bars of `values` over a width×height box, tallest = full height, oldest left.
- * A bar of a non-zero value is at least 1 px high, so it never vanishes.
+ * A bar of a non-zero value is at least 1 px high, so it never vanishes; none
+ * is wider than `maxBar` (a lone bucket is a bar, not a block).
  */
-export function bars(points: { label: string; value: number }[], width: number, height: number, gap = 1): Bar[] {
+export function bars(points: { label: string; value: number }[], width: number, height: number, gap = 1, maxBar = 24): Bar[] {
   if (points.length === 0) return [];
   const max = Math.max(...points.map((p) => p.value), 0);
   const step = width / points.length;
-  const w = Math.max(1, step - gap);
+  const w = Math.min(maxBar, Math.max(1, step - gap));
   return points.map((p, i) => {
     const h = max > 0 ? Math.max(p.value > 0 ? 1 : 0, (p.value / max) * height) : 0;
     return { x: i * step, y: height - h, width: w, height: h, value: p.value, label: p.label };

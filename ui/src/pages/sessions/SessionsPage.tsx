@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type CSSProperties, type KeyboardEvent } from "react";
 import { api, ApiError, query, seg, type Evaluator, type Page, type Session } from "../../lib/api";
-import { formatCost, formatCount, formatDuration, formatTime, preview } from "../../lib/format";
+import { formatCost, formatCount, formatDuration, formatShortTime, formatTime, preview } from "../../lib/format";
 import { Link, routePath, setQuery, useLocation } from "../../lib/router";
 import { VirtualList } from "../../components/VirtualList";
 import { EmptyState } from "../../components/EmptyState";
@@ -36,21 +36,20 @@ interface Column {
 }
 
 const BEFORE_VERDICTS: Column[] = [
-  { label: "Session", width: "1.2fr" },
-  { label: "Status", width: "0.55fr" },
-  { label: "First input", width: "1.6fr" },
-  { label: "Last output", width: "1.6fr" },
-  { label: "Users", width: "0.8fr" },
-  { label: "Turns", sort: "num_traces", className: "num", width: "0.5fr" },
-  { label: "Start", sort: "start_time", width: "1.1fr" },
-  { label: "End", sort: "end_time", width: "1.1fr" },
-  { label: "Last activity", sort: "last_activity", width: "1.1fr" },
-  { label: "Duration", sort: "duration", className: "num", width: "0.7fr" },
-  { label: "Tokens", sort: "total_tokens", className: "num", width: "0.6fr" },
-  { label: "Cost", sort: "total_cost", className: "num", width: "0.6fr" },
-  { label: "Errors", className: "num", width: "0.5fr" },
+  { label: "Session", width: "minmax(90px, 1.1fr)" },
+  { label: "Status", width: "62px" },
+  { label: "First input", width: "minmax(100px, 1.5fr)" },
+  { label: "Last output", width: "minmax(100px, 1.5fr)" },
+  { label: "Users", width: "minmax(60px, 0.7fr)" },
+  { label: "Turns", sort: "num_traces", className: "num", width: "58px" },
+  { label: "Start", sort: "start_time", width: "128px" },
+  { label: "Last activity", sort: "last_activity", width: "128px" },
+  { label: "Duration", sort: "duration", className: "num", width: "78px" },
+  { label: "Tokens", sort: "total_tokens", className: "num", width: "64px" },
+  { label: "Cost", sort: "total_cost", className: "num", width: "70px" },
+  { label: "Errors", className: "num", width: "54px" },
 ];
-const ANNOTATIONS: Column = { label: "Annotations", width: "1.4fr" };
+const ANNOTATIONS: Column = { label: "Annotations", width: "minmax(100px, 1.3fr)" };
 
 interface Loaded {
   key: string;
@@ -199,7 +198,7 @@ function useColumns(project: string, annotation: string): Column[] {
   return [
     ...BEFORE_VERDICTS,
     ...verdictColumns(evaluators.data?.data ?? [], annotation).map(
-      (name): Column => ({ label: name, annotation: name, sort: "annotation_score", width: "1fr" }),
+      (name): Column => ({ label: name, annotation: name, sort: "annotation_score", width: "minmax(80px, 0.9fr)" }),
     ),
     ANNOTATIONS,
   ];
@@ -225,10 +224,11 @@ function SessionRow({ session: s, style, verdicts }: { session: Session; style: 
       </div>
       <div className="cell">{s.user_ids.join(", ") || "–"}</div>
       <div className="cell num">{s.num_traces}</div>
-      <div className="cell">{formatTime(s.start_time)}</div>
-      <div className="cell">{formatTime(s.end_time)}</div>
-      <div className="cell" data-testid="last-activity">
-        {formatTime(s.last_activity)}
+      <div className="cell" title={formatTime(s.start_time)}>
+        {formatShortTime(s.start_time)}
+      </div>
+      <div className="cell" data-testid="last-activity" title={`last trace arrived ${formatTime(s.last_activity)}; last turn ended ${formatTime(s.end_time)}`}>
+        {formatShortTime(s.last_activity)}
       </div>
       <div className="cell num">{formatDuration(s.duration_ms)}</div>
       <div className="cell num">{formatCount(s.token_count.total)}</div>
