@@ -47,7 +47,7 @@ export function preview(text: string | null | undefined, max = 120): string {
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
-/** A time for a table cell: month, day and time; the year only when it is not this year's. */
+/** A time for a table cell: month, day, hour and minute; the year only when it is not this year's. */
 export function formatShortTime(iso: string | null | undefined, now: Date = new Date()): string {
   if (!iso) return "–";
   const d = new Date(iso);
@@ -58,7 +58,6 @@ export function formatShortTime(iso: string | null | undefined, now: Date = new 
     day: "2-digit",
     hour: "2-digit",
     minute: "2-digit",
-    second: "2-digit",
     hour12: false,
   });
 }

@@ -37,17 +37,17 @@ interface Column {
 
 const BEFORE_VERDICTS: Column[] = [
   { label: "Session", width: "minmax(90px, 1.1fr)" },
-  { label: "Status", width: "62px" },
+  { label: "Status", width: "74px" },
   { label: "First input", width: "minmax(100px, 1.5fr)" },
   { label: "Last output", width: "minmax(100px, 1.5fr)" },
   { label: "Users", width: "minmax(60px, 0.7fr)" },
-  { label: "Turns", sort: "num_traces", className: "num", width: "58px" },
-  { label: "Start", sort: "start_time", width: "128px" },
-  { label: "Last activity", sort: "last_activity", width: "128px" },
-  { label: "Duration", sort: "duration", className: "num", width: "78px" },
-  { label: "Tokens", sort: "total_tokens", className: "num", width: "64px" },
-  { label: "Cost", sort: "total_cost", className: "num", width: "70px" },
-  { label: "Errors", className: "num", width: "54px" },
+  { label: "Turns", sort: "num_traces", className: "num", width: "64px" },
+  { label: "Start", sort: "start_time", width: "118px" },
+  { label: "Last activity", sort: "last_activity", width: "118px" },
+  { label: "Duration", sort: "duration", className: "num", width: "86px" },
+  { label: "Tokens", sort: "total_tokens", className: "num", width: "72px" },
+  { label: "Cost", sort: "total_cost", className: "num", width: "78px" },
+  { label: "Errors", className: "num", width: "62px" },
 ];
 const ANNOTATIONS: Column = { label: "Annotations", width: "minmax(100px, 1.3fr)" };
 
