@@ -46,7 +46,7 @@ const BEFORE_VERDICTS: Column[] = [
   { label: "Last activity", sort: "last_activity", width: "118px" },
   { label: "Duration", sort: "duration", className: "num", width: "86px" },
   { label: "Tokens", sort: "total_tokens", className: "num", width: "72px" },
-  { label: "Cost", sort: "total_cost", className: "num", width: "78px" },
+  { label: "Cost", sort: "total_cost", className: "num", width: "88px" },
   { label: "Errors", className: "num", width: "62px" },
 ];
 const ANNOTATIONS: Column = { label: "Annotations", width: "minmax(100px, 1.3fr)" };
