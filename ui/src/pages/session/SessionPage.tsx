@@ -13,8 +13,10 @@ import { allTurns, download, transcriptMarkdown } from "./transcript";
 import { AnnotationSummaries } from "../../components/AnnotationSummaries";
 
 const TURNS_PAGE = 50;
-/** How often a live session (active, or with evaluations to come) is re-read. */
+/** How often a live session (active, or with evaluations to come) is re-read: every second for a minute, then every 5 s. */
 const LIVE_MS = 1000;
+const LIVE_SLOW_MS = 5000;
+const LIVE_FAST_TICKS = 60;
 /** How long after a session is seen idle its evaluations are waited for. */
 const AWAIT_JOBS_MS = 15_000;
 
@@ -41,7 +43,7 @@ export function SessionPage({ project, sessionId }: { project: string; sessionId
     const timer = window.setTimeout(() => {
       setQuietTicks((n) => (quiet ? n + 1 : 0));
       setTick((t) => t + 1);
-    }, LIVE_MS);
+    }, tick < LIVE_FAST_TICKS ? LIVE_MS : LIVE_SLOW_MS);
     return () => window.clearTimeout(timer);
   }, [status, pending, quietTicks, tick]);
   const [turns, setTurns] = useState<Turn[]>([]);
