@@ -57,19 +57,21 @@ export function postgresSchema() {
 
 /**
  * Starts `oi-sessions serve` on 127.0.0.1:0 (and gRPC on another free port
- * when `grpc`), storing in PostgreSQL at `databaseUrl` when given. Resolves to
+ * when `grpc`), storing in PostgreSQL at `databaseUrl` when given, with
+ * `args` added to its flags (`["--session-idle", "2s"]`) and `env` to its
+ * environment. Resolves to
  * `{ base, grpc, dataDir, stop }` once it listens: `base` is
  * `http://127.0.0.1:<port>`, `grpc` `127.0.0.1:<port>` or undefined, `stop()`
  * sends SIGTERM, waits for the exit and removes the data directory.
  */
-export async function startServer({ grpc = false, databaseUrl, timeoutMs = 15_000 } = {}) {
+export async function startServer({ grpc = false, databaseUrl, args = [], env = {}, timeoutMs = 15_000 } = {}) {
   const bin = serverBinary();
   const dataDir = mkdtempSync(join(tmpdir(), "oi-sessions-test-"));
   const storage = databaseUrl ? ["--database-url", databaseUrl] : [];
   const child = spawn(
     bin,
-    ["serve", "--http-addr", "127.0.0.1:0", "--grpc-addr", grpc ? "127.0.0.1:0" : "off", "--data-dir", dataDir, ...storage],
-    { stdio: ["ignore", "pipe", "pipe"] },
+    ["serve", "--http-addr", "127.0.0.1:0", "--grpc-addr", grpc ? "127.0.0.1:0" : "off", "--data-dir", dataDir, ...storage, ...args],
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } },
   );
   // the log, read all along (a full pipe would block the server), kept for errors
   let log = "";

@@ -6,6 +6,8 @@ import { SessionsPage } from "./pages/sessions/SessionsPage";
 import { SessionPage } from "./pages/session/SessionPage";
 import { TracePage } from "./pages/trace/TracePage";
 import { TracesPage } from "./pages/traces/TracesPage";
+import { EvaluatorsPage } from "./pages/evaluators/EvaluatorsPage";
+import { ProjectPage } from "./pages/project/ProjectPage";
 
 export function App() {
   const { pathname } = useLocation();
@@ -14,6 +16,12 @@ export function App() {
   switch (route.page) {
     case "projects":
       page = <ProjectsPage />;
+      break;
+    case "project":
+      page = <ProjectPage key={route.project} project={route.project} />;
+      break;
+    case "evaluators":
+      page = <EvaluatorsPage key={route.project} project={route.project} />;
       break;
     case "sessions":
       page = <SessionsPage key={route.project} project={route.project} />;

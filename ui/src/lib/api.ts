@@ -22,6 +22,21 @@ export type Span = Schemas["SpanInfo"];
 export type Trace = Schemas["TraceDetail"];
 /** A trace as the trace list shows it (no spans). */
 export type TraceSummary = Schemas["TraceInfo"];
+export type SessionStatus = Schemas["SessionStatus"];
+export type Evaluator = Schemas["Evaluator"];
+export type EvaluatorSpec = Schemas["EvaluatorSpec"];
+export type EvaluatorKind = Schemas["EvaluatorKind"];
+export type Rule = Schemas["Rule"];
+export type JobCounts = Schemas["JobCounts"];
+export type JobState = Schemas["JobState"];
+export type EvaluationJob = Schemas["EvaluationJob"];
+export type Backfill = Schemas["Backfill"];
+export type ProjectSettings = Schemas["ProjectSettingsInfo"];
+export type ProjectSettingsUpdate = Schemas["ProjectSettingsUpdate"];
+export type ProjectStats = Schemas["ProjectStats"];
+export type AnnotationStats = Schemas["AnnotationStats"];
+export type Distribution = Schemas["Distribution"];
+export type AnnotationConfig = Schemas["AnnotationConfig"];
 /** One page of a list (every `Page_*` schema of the API has this shape). */
 export type Page<T> = Omit<Schemas["Page_Turn"], "data"> & { data: T[] };
 
@@ -86,3 +101,14 @@ export async function api<T>(path: string, init?: RequestInit): Promise<T> {
   if (response.status === 204) return undefined as T;
   return (await response.json()) as T;
 }
+
+/** Sends `body` as JSON with `method` (POST, PUT, ...). */
+export function send<T>(path: string, method: string, body?: unknown, init?: RequestInit): Promise<T> {
+  return api<T>(path, {
+    ...init,
+    method,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+  });
+}
+

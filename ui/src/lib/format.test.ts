@@ -1,4 +1,4 @@
-import { formatCost, formatCount, formatDuration, preview } from "./format";
+import { formatBucket, formatShortTime, formatCost, formatCount, formatDuration, preview } from "./format";
 
 describe("formatting", () => {
   it("formats durations, counts, money and previews", () => {
@@ -16,5 +16,17 @@ describe("formatting", () => {
     expect(formatCost(1.5)).toBe("$1.50");
     expect(preview("a\n  b   c", 10)).toBe("a b c");
     expect(preview("x".repeat(20), 5)).toBe("xxxx…");
+  });
+
+  it("says a stats bucket in words and keeps table times short", () => {
+    expect(formatBucket(3600e3)).toBe("1 hour");
+    expect(formatBucket(6 * 3600e3)).toBe("6 hours");
+    expect(formatBucket(86400e3)).toBe("1 day");
+    expect(formatBucket(7 * 86400e3)).toBe("1 week");
+    expect(formatBucket(90e3)).toBe("1m 30s");
+    const now = new Date("2026-06-01T00:00:00Z");
+    expect(formatShortTime("2026-03-04T05:06:07Z", now)).not.toMatch(/2026/);
+    expect(formatShortTime("2025-03-04T05:06:07Z", now)).toMatch(/2025/);
+    expect(formatShortTime(null)).toBe("–");
   });
 });

@@ -46,3 +46,35 @@ export function preview(text: string | null | undefined, max = 120): string {
   const flat = text.replace(/\s+/g, " ").trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
+
+/** A time for a table cell: month, day, hour and minute; the year only when it is not this year's. */
+export function formatShortTime(iso: string | null | undefined, now: Date = new Date()): string {
+  if (!iso) return "–";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toLocaleString(undefined, {
+    ...(d.getFullYear() === now.getFullYear() ? {} : { year: "numeric" }),
+    month: "short",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    hour12: false,
+  });
+}
+
+/** A bucket's width in words: "1 hour", "6 hours", "1 day", "1 week", else a duration. */
+export function formatBucket(ms: number): string {
+  const units: [number, string][] = [
+    [7 * 86400e3, "week"],
+    [86400e3, "day"],
+    [3600e3, "hour"],
+    [60e3, "minute"],
+  ];
+  for (const [size, name] of units) {
+    if (ms >= size && ms % size === 0) {
+      const n = ms / size;
+      return `${n} ${name}${n === 1 ? "" : "s"}`;
+    }
+  }
+  return formatDuration(ms);
+}

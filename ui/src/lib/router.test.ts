@@ -5,6 +5,8 @@ describe("routes", () => {
     const routes: Route[] = [
       { page: "projects" },
       { page: "sessions", project: "support bot" },
+      { page: "project", project: "support bot" },
+      { page: "evaluators", project: "a/b" },
       { page: "session", project: "p", sessionId: "conv/42?x=1#y é" },
       { page: "trace", project: "p", traceId: "0af7651916cd43dd8448eb211c80319c" },
     ];
@@ -16,5 +18,6 @@ describe("routes", () => {
     expect(matchRoute("/projects/p/sessions/s/extra").page).toBe("not-found");
     expect(matchRoute("/projects/p/%E0%A4%A").page).toBe("not-found");
     expect(matchRoute("/elsewhere").page).toBe("not-found");
+    expect(matchRoute("/projects/p/evaluators/x").page).toBe("not-found");
   });
 });

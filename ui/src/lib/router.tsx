@@ -1,10 +1,12 @@
-// A small client-side router: five routes, deep links that survive a reload,
+// A small client-side router: seven routes, deep links that survive a reload,
 // and the page state kept in the query string so a view can be shared.
 import { useSyncExternalStore, type AnchorHTMLAttributes, type MouseEvent, type ReactNode } from "react";
 
 export type Route =
   | { page: "projects" }
+  | { page: "project"; project: string }
   | { page: "sessions"; project: string }
+  | { page: "evaluators"; project: string }
   | { page: "session"; project: string; sessionId: string }
   | { page: "traces"; project: string }
   | { page: "trace"; project: string; traceId: string }
@@ -26,6 +28,8 @@ export function matchRoute(pathname: string): Route {
   if (decoded.some((p) => p === null)) return { page: "not-found", path: pathname };
   const [first, project, kind, id, ...rest] = decoded as string[];
   if (first !== "projects" || project === undefined || rest.length > 0) return { page: "not-found", path: pathname };
+  if (kind === undefined) return { page: "project", project };
+  if (kind === "evaluators" && id === undefined) return { page: "evaluators", project };
   if (kind === "sessions" && id === undefined) return { page: "sessions", project };
   if (kind === "sessions" && id !== undefined) return { page: "session", project, sessionId: id };
   if (kind === "traces" && id === undefined) return { page: "traces", project };
@@ -38,8 +42,12 @@ export function routePath(route: Route): string {
   switch (route.page) {
     case "projects":
       return "/";
+    case "project":
+      return `/projects/${e(route.project)}`;
     case "sessions":
       return `/projects/${e(route.project)}/sessions`;
+    case "evaluators":
+      return `/projects/${e(route.project)}/evaluators`;
     case "session":
       return `/projects/${e(route.project)}/sessions/${e(route.sessionId)}`;
     case "traces":

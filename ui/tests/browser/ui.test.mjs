@@ -132,8 +132,9 @@ describe("the sessions UI", () => {
   it("filters by user, tag, metadata and minimum turns", async () => {
     await page.goto(base + "/projects/support-bot/sessions?user=user-1");
     await rows().first().waitFor();
-    await rows().first().locator(".cell").nth(3).filter({ hasText: /^user-1$/ }).waitFor();
-    const users = await rows().evaluateAll((els) => els.map((e) => e.children[3].textContent));
+    // the users column: after the session id, its status and first input and last output
+    await rows().first().locator(".cell").nth(4).filter({ hasText: /^user-1$/ }).waitFor();
+    const users = await rows().evaluateAll((els) => els.map((e) => e.children[4].textContent));
     assert.ok(users.length === 10 && users.every((u) => u === "user-1"), JSON.stringify(users));
 
     await page.goto(base + "/projects/support-bot/sessions?tag=vip&metadata=plan%3Dpro");
@@ -252,11 +253,13 @@ describe("the sessions UI", () => {
     await page.goto(base + "/projects/support-bot/sessions/browser-chat");
     const panel = page.getByTestId("annotations");
     await panel.getByText("No verdict on this session yet.").waitFor();
-    await panel.getByRole("button", { name: "👍" }).click();
+    await panel.getByTestId("thumbs-up").click();
     await panel.getByTestId("annotation").first().waitFor();
+    // the thumbs read as text whether or not an emoji font is installed
+    assert.match(await panel.getByTestId("thumbs-up").innerText(), /Good/);
     assert.match(await panel.getByTestId("annotation").first().innerText(), /user_feedback[\s\S]*HUMAN[\s\S]*thumbs_up/);
-    assert.equal(await panel.getByRole("button", { name: "👍" }).getAttribute("aria-pressed"), "true");
-    await panel.getByRole("button", { name: "👎" }).click();
+    assert.equal(await panel.getByTestId("thumbs-up").getAttribute("aria-pressed"), "true");
+    await panel.getByTestId("thumbs-down").click();
     await panel.getByTestId("annotation").first().filter({ hasText: "thumbs_down" }).waitFor();
     assert.equal(await panel.getByTestId("annotation").count(), 1, "the thumbs replace each other");
 
@@ -296,7 +299,9 @@ describe("the sessions UI", () => {
     await phoenix("/v1/session_notes", { data: { session_id: "browser-chat", note: "customer asked twice" } });
     await page.reload();
     await panel.getByTestId("annotation").filter({ hasText: /resolution[\s\S]*LLM[\s\S]*resolved/ }).waitFor();
-    await panel.getByTestId("annotation").filter({ hasText: "customer asked twice" }).waitFor();
+    // notes are listed apart from the verdicts
+    await panel.getByTestId("note").filter({ hasText: "customer asked twice" }).waitFor();
+    assert.equal(await panel.getByTestId("annotation").filter({ hasText: "customer asked twice" }).count(), 0);
     await page.getByTestId("session-header").filter({ hasText: /resolution: 1\.00 · resolved/ }).waitFor();
     assert.doesNotMatch(await page.getByTestId("session-header").innerText(), /\bnote: /);
 

@@ -28,7 +28,13 @@ export function ProjectsPage() {
           {projects.map((p) => (
             <tr key={p.name}>
               <td>
-                <Link to={routePath({ page: "sessions", project: p.name })}>{p.name}</Link>
+                <Link to={routePath({ page: "sessions", project: p.name })}>{p.name}</Link>{" "}
+                <Link className="small muted-link" to={routePath({ page: "project", project: p.name })}>
+                  settings &amp; stats
+                </Link>{" "}
+                <Link className="small muted-link" to={routePath({ page: "evaluators", project: p.name })}>
+                  evaluators
+                </Link>
               </td>
               <td className="num">{formatCount(p.session_count)}</td>
               <td className="num">{formatCount(p.trace_count)}</td>

@@ -1,10 +1,11 @@
 import { useCallback, useEffect, useRef, useState } from "react";
-import { api, query, seg, type Page, type Session, type Trace, type Turn } from "../../lib/api";
+import { api, query, seg, type EvaluationJob, type Page, type Session, type Trace, type Turn } from "../../lib/api";
 import { formatCost, formatCount, formatDuration, formatTime } from "../../lib/format";
-import { Link, routePath } from "../../lib/router";
+import { Link, navigate, routePath } from "../../lib/router";
+import { neighbor, rememberedSessionList } from "../../lib/sessionNav";
 import { useFetch } from "../../lib/useFetch";
 import { ContentView } from "../../components/ContentView";
-import { ErrorNote, StatusBadge } from "../../components/Status";
+import { ErrorNote, SessionStatusBadge, StatusBadge } from "../../components/Status";
 import { splitMetadata } from "./metadata";
 import { stepsOf } from "./steps";
 import { AnnotationsPanel } from "./AnnotationsPanel";
@@ -12,13 +13,39 @@ import { allTurns, download, transcriptMarkdown } from "./transcript";
 import { AnnotationSummaries } from "../../components/AnnotationSummaries";
 
 const TURNS_PAGE = 50;
+/** How often a live session (active, or with evaluations to come) is re-read: every second for a minute, then every 5 s. */
+const LIVE_MS = 1000;
+const LIVE_SLOW_MS = 5000;
+const LIVE_FAST_TICKS = 60;
+/** How long after a session is seen idle its evaluations are waited for. */
+const AWAIT_JOBS_MS = 15_000;
 
 export function SessionPage({ project, sessionId }: { project: string; sessionId: string }) {
   const base = `/v1/projects/${seg(project)}/sessions/${seg(sessionId)}`;
   // the header's annotation summary is re-read when a verdict changes
   const [annotationsVersion, setAnnotationsVersion] = useState(0);
   const onAnnotationsChange = useCallback(() => setAnnotationsVersion((v) => v + 1), []);
-  const summary = useFetch(`${base}#${annotationsVersion}`, (signal) => api<Session>(base, { signal }));
+  // a live session is re-read every LIVE_MS: its status, then its evaluations and verdicts
+  const [tick, setTick] = useState(0);
+  const summary = useFetch(`${base}#${annotationsVersion}#${tick}`, (signal) => api<Session>(base, { signal }));
+  const jobsPath = `/v1/projects/${seg(project)}/evaluation_jobs${query({ session_id: sessionId, limit: 50 })}`;
+  const jobs = useFetch(`${jobsPath}#${tick}`, (signal) => api<Page<EvaluationJob>>(jobsPath, { signal }));
+  const jobList = jobs.data?.data;
+  const pending = jobList?.some((j) => j.state === "queued" || j.state === "running") ?? false;
+  const jobsSignature = (jobList ?? []).map((j) => `${j.id}:${j.state}`).join();
+  const status = summary.data?.status;
+  // ticks seen idle with nothing pending: the evaluators' jobs are queued soon after a session goes idle
+  const [quietTicks, setQuietTicks] = useState(0);
+  useEffect(() => {
+    if (status === undefined) return;
+    const quiet = status === "idle" && !pending;
+    if (quiet && quietTicks >= AWAIT_JOBS_MS / LIVE_MS) return;
+    const timer = window.setTimeout(() => {
+      setQuietTicks((n) => (quiet ? n + 1 : 0));
+      setTick((t) => t + 1);
+    }, tick < LIVE_FAST_TICKS ? LIVE_MS : LIVE_SLOW_MS);
+    return () => window.clearTimeout(timer);
+  }, [status, pending, quietTicks, tick]);
   const [turns, setTurns] = useState<Turn[]>([]);
   const [next, setNext] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
@@ -75,12 +102,46 @@ export function SessionPage({ project, sessionId }: { project: string; sessionId
     return () => window.removeEventListener("keydown", onKey);
   }, [turns.length]);
 
+  // [ / ]: previous / next session of the list this one was opened from
+  const remembered = rememberedSessionList(project);
+  const ids = remembered?.ids ?? [];
+  const previousId = neighbor(ids, sessionId, -1);
+  const nextId = neighbor(ids, sessionId, 1);
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const target = e.target as HTMLElement | null;
+      if (target && ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName)) return;
+      if (e.metaKey || e.ctrlKey || e.altKey) return;
+      const to = e.key === "]" ? nextId : e.key === "[" ? previousId : null;
+      if (to !== null) navigate(routePath({ page: "session", project, sessionId: to }));
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [project, previousId, nextId]);
+
   if (summary.error) return <ErrorNote error={summary.error} />;
   const s = summary.data;
   return (
     <section className="session-page">
       <p className="breadcrumb">
-        <Link to={routePath({ page: "sessions", project })}>← sessions of {project}</Link>
+        <Link to={remembered?.list ?? routePath({ page: "sessions", project })}>← sessions of {project}</Link>
+        {ids.includes(sessionId) && (
+          <span className="session-steps" data-testid="session-steps">
+            {previousId !== null && (
+              <Link to={routePath({ page: "session", project, sessionId: previousId })} title="previous session ([)">
+                ‹ previous
+              </Link>
+            )}
+            <span className="muted">
+              {ids.indexOf(sessionId) + 1} of {ids.length}
+            </span>
+            {nextId !== null && (
+              <Link to={routePath({ page: "session", project, sessionId: nextId })} title="next session (])">
+                next ›
+              </Link>
+            )}
+          </span>
+        )}
       </p>
       <h1 className="session-title">
         Session <code>{sessionId}</code>
@@ -100,7 +161,8 @@ export function SessionPage({ project, sessionId }: { project: string; sessionId
         )}
       </h1>
       {s && <SessionHeader session={s} />}
-      <AnnotationsPanel project={project} sessionId={sessionId} onChange={onAnnotationsChange} />
+      <AnnotationsPanel project={project} sessionId={sessionId} onChange={onAnnotationsChange} refreshKey={`${jobsSignature}|${summary.data?.last_activity ?? ""}|${status ?? ""}`} />
+      <JobsPanel jobs={jobList} error={jobs.error} />
       {error && <ErrorNote error={error} />}
       <ol className="conversation" data-testid="conversation">
         {turns.map((turn, i) => (
@@ -115,8 +177,9 @@ export function SessionPage({ project, sessionId }: { project: string; sessionId
             load more
           </button>
         )}
-        {" · "}
-        <kbd>j</kbd>/<kbd>k</kbd> move between turns
+      </p>
+      <p className="muted small shortcuts" data-testid="shortcuts">
+        Keys: <kbd>j</kbd>/<kbd>k</kbd> next/previous turn · <kbd>]</kbd>/<kbd>[</kbd> next/previous session (of the list you came from)
       </p>
     </section>
   );
@@ -139,6 +202,13 @@ function SessionHeader({ session: s }: { session: Session }) {
   return (
     <div className="session-header" data-testid="session-header">
       <div className="stats">
+        <div className="stat">
+          <div className="stat-label">Status</div>
+          <div className="stat-value">
+            <SessionStatusBadge status={s.status} />
+          </div>
+        </div>
+        {stat("Last activity", formatTime(s.last_activity))}
         {stat("Turns", String(s.num_traces))}
         {stat("Errors", String(s.num_traces_with_error))}
         {stat("Duration", formatDuration(s.duration_ms))}
@@ -176,6 +246,46 @@ function SessionHeader({ session: s }: { session: Session }) {
         <AnnotationSummaries summaries={s.annotations} />
       </div>
     </div>
+  );
+}
+
+/** The session's evaluation jobs: each evaluator's run, its state and why one failed. */
+function JobsPanel({ jobs, error }: { jobs: EvaluationJob[] | undefined; error: Error | undefined }) {
+  if (error) return <ErrorNote error={error} />;
+  if (!jobs || jobs.length === 0) return null;
+  return (
+    <section className="jobs-panel" data-testid="jobs">
+      <h2>Evaluations</h2>
+      <table className="table">
+        <thead>
+          <tr>
+            <th>Evaluator</th>
+            <th>State</th>
+            <th className="num">Attempts</th>
+            <th>Judged activity</th>
+            <th>Updated</th>
+            <th>Error</th>
+          </tr>
+        </thead>
+        <tbody>
+          {jobs.map((j) => (
+            <tr key={j.id} data-testid="job" data-state={j.state}>
+              <td>
+                {j.evaluator} <span className="muted">v{j.evaluator_version}</span>
+                {j.backfill_id !== null && <span className="muted"> (backfill {j.backfill_id})</span>}
+              </td>
+              <td>
+                <span className={`job-state job-${j.state}`}>{j.state}</span>
+              </td>
+              <td className="num">{j.attempts}</td>
+              <td>{formatTime(j.activity)}</td>
+              <td>{formatTime(j.updated_at)}</td>
+              <td className="explanation">{j.error ?? ""}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
   );
 }
 
