@@ -1071,6 +1071,11 @@ export interface components {
             store: components["schemas"]["StoreHealth"];
             /** @description Whether this server was built with the web UI embedded. */
             ui: boolean;
+            /**
+             * @description The server's version and the commit it was built from, as
+             *     `oi-sessions --version` prints them: `0.1.0 (97a6362 2026-12-01)`.
+             */
+            version: string;
         };
         /** @description What was stored: its id. */
         InsertedAnnotation: {

@@ -612,6 +612,7 @@ pub async fn health(State(state): State<AppState>) -> Result<Response, ApiError>
     let body = HealthInfo {
         status: if ok { "ok" } else { "failing" }.to_owned(),
         ui: crate::ui::embedded(),
+        version: crate::VERSION.to_owned(),
         store,
     };
     let status = if ok {

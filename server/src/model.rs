@@ -607,6 +607,9 @@ pub struct HealthInfo {
     pub status: String,
     /// Whether this server was built with the web UI embedded.
     pub ui: bool,
+    /// The server's version and the commit it was built from, as
+    /// `oi-sessions --version` prints them: `0.1.0 (97a6362 2026-12-01)`.
+    pub version: String,
     /// What the store says of itself.
     pub store: crate::store::StoreHealth,
 }

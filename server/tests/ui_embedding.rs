@@ -47,6 +47,11 @@ async fn healthz_reports_whether_the_ui_is_embedded() {
     let health: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(health["status"], "ok", "{health}");
     assert_eq!(health["ui"], ui::embedded(), "{health}");
+    assert_eq!(
+        health["version"],
+        openinference_session_server::VERSION,
+        "{health}"
+    );
 }
 
 #[tokio::test]

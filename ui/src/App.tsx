@@ -1,5 +1,5 @@
-import { useState } from "react";
-import { apiKey, setApiKey } from "./lib/api";
+import { useEffect, useState } from "react";
+import { apiKey, setApiKey, type Health } from "./lib/api";
 import { Link, matchRoute, useLocation } from "./lib/router";
 import { ProjectsPage } from "./pages/projects/ProjectsPage";
 import { SessionsPage } from "./pages/sessions/SessionsPage";
@@ -44,10 +44,32 @@ export function App() {
         <Link to="/" className="brand">
           oi-sessions
         </Link>
+        <ServerVersion />
         <ApiKeyButton />
       </header>
       <main>{page}</main>
     </>
+  );
+}
+
+/** The server's version and commit, from `/healthz` (which answers 503 with
+ * the same body when the store is failing: the version is shown then too). */
+function ServerVersion() {
+  const [version, setVersion] = useState<string | null>(null);
+  useEffect(() => {
+    let live = true;
+    fetch("/healthz", { headers: { accept: "application/json" } })
+      .then((r) => r.json() as Promise<Health>)
+      .then((health) => live && setVersion(health.version))
+      .catch(() => undefined); // no version shown: the pages say what is wrong
+    return () => {
+      live = false;
+    };
+  }, []);
+  return version === null ? null : (
+    <span className="server-version" data-testid="server-version" title="oi-sessions version (commit, date)">
+      {version}
+    </span>
   );
 }
 

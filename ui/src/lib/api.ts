@@ -37,6 +37,7 @@ export type ProjectStats = Schemas["ProjectStats"];
 export type AnnotationStats = Schemas["AnnotationStats"];
 export type Distribution = Schemas["Distribution"];
 export type AnnotationConfig = Schemas["AnnotationConfig"];
+export type Health = Schemas["HealthInfo"];
 /** One page of a list (every `Page_*` schema of the API has this shape). */
 export type Page<T> = Omit<Schemas["Page_Turn"], "data"> & { data: T[] };
 

@@ -99,6 +99,10 @@ describe("the sessions UI", () => {
     const text = await table.innerText();
     assert.match(text, /support-bot/);
     assert.match(text, /44/);
+    // the header names the server's version and commit, as /healthz does
+    const { version } = await api("/healthz");
+    assert.match(version, /^\d+\.\d+\.\d+ \(/);
+    assert.equal(await page.getByTestId("server-version").innerText(), version);
     await shot("projects");
   });
 
