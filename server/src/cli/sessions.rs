@@ -161,7 +161,7 @@ async fn show(client: &ApiClient, args: &ClientArgs, session_id: &str) -> Result
             let Some(step) = span.get("step").filter(|s| !s.is_null()) else {
                 continue;
             };
-            if step.get("kind").and_then(Value::as_str) != Some("tool") {
+            if step.get("kind").and_then(Value::as_str) != Some("TOOL") {
                 continue;
             }
             let attr = |key: &str| {
