@@ -355,8 +355,8 @@ pub fn run(args: MigrateArgs) -> Result<(), CliError> {
             out(&format!(
                 "{:<14} {:>10} {:>10}  {} {}{}",
                 r["what"].as_str().unwrap_or_default(),
-                r["source"]["count"],
-                r["copy"]["count"],
+                r["source"]["count"].as_u64().unwrap_or_default(),
+                r["copy"]["count"].as_u64().unwrap_or_default(),
                 r["source"]["checksum"].as_str().unwrap_or_default(),
                 r["copy"]["checksum"].as_str().unwrap_or_default(),
                 if r["ok"] == true { "" } else { "  MISMATCH" }
