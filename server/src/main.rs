@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use openinference_session_server::cli;
 use openinference_session_server::config::{ServeArgs, StoreArgs, StoreLocation};
 use openinference_session_server::store::Store;
 use openinference_session_server::store::postgres::{PostgresStore, describe, parse_url};
 use openinference_session_server::store::sqlite::{Check, SqliteStore};
-use openinference_session_server::cli;
 use openinference_session_server::{AppState, serve};
 use tracing_subscriber::EnvFilter;
 
@@ -30,13 +30,13 @@ enum Command {
     /// Check the store's integrity in full, read-only (while a server runs on it, too); exit 1 when it is damaged
     Check(CheckArgs),
     /// A running server's sessions: list, show, delete
-    Sessions(cli::SessionsArgs),
+    Sessions(Box<cli::SessionsArgs>),
     /// Export sessions matching a filter as JSONL, CSV or OpenAI chat messages
-    Export(cli::ExportArgs),
+    Export(Box<cli::ExportArgs>),
     /// Import sessions exported as JSONL into a running server (importing twice changes nothing)
-    Import(cli::ImportArgs),
+    Import(Box<cli::ImportArgs>),
     /// Annotate a session (a label, a score, an explanation)
-    Annotate(cli::AnnotateArgs),
+    Annotate(Box<cli::AnnotateArgs>),
     /// Copy a live SQLite database into a file, consistently, while the server keeps ingesting
     Backup(cli::backup::BackupArgs),
     /// Copy everything from a SQLite data dir into PostgreSQL (resumable, verified)
@@ -114,10 +114,10 @@ fn main() -> anyhow::Result<()> {
     let args = match Cli::parse().command {
         Command::Serve(args) => *args,
         Command::Check(args) => return check(args),
-        Command::Sessions(args) => return client(cli::run_async(cli::sessions::run(args))),
-        Command::Export(args) => return client(cli::run_async(cli::export::run(args))),
-        Command::Import(args) => return client(cli::run_async(cli::import::run(args))),
-        Command::Annotate(args) => return client(cli::run_async(cli::sessions::annotate(args))),
+        Command::Sessions(args) => return client(cli::run_async(cli::sessions::run(*args))),
+        Command::Export(args) => return client(cli::run_async(cli::export::run(*args))),
+        Command::Import(args) => return client(cli::run_async(cli::import::run(*args))),
+        Command::Annotate(args) => return client(cli::run_async(cli::sessions::annotate(*args))),
         Command::Backup(args) => return client(cli::backup::run(args)),
         Command::Migrate(args) => return client(cli::migrate::run(args)),
     };

@@ -43,7 +43,12 @@ fn a_backup_taken_during_ingest_opens_and_holds_what_was_acknowledged() {
         std::thread::spawn(move || {
             let mut n = 0;
             while !stop.load(Ordering::SeqCst) {
-                let (status, body) = http(addr, "POST", "/v1/traces", session_request(n).to_string().as_bytes());
+                let (status, body) = http(
+                    addr,
+                    "POST",
+                    "/v1/traces",
+                    session_request(n).to_string().as_bytes(),
+                );
                 assert_eq!(status, 200, "{body}");
                 n += 1;
                 acknowledged.store(n, Ordering::SeqCst);
@@ -58,7 +63,16 @@ fn a_backup_taken_during_ingest_opens_and_holds_what_was_acknowledged() {
     let before = acknowledged.load(Ordering::SeqCst);
     let file = dir.path().join("copy.sqlite3");
     let data_dir = dir.path().to_str().unwrap();
-    let run = oi(&["backup", "--data-dir", data_dir, file.to_str().unwrap(), "--json"], &[]);
+    let run = oi(
+        &[
+            "backup",
+            "--data-dir",
+            data_dir,
+            file.to_str().unwrap(),
+            "--json",
+        ],
+        &[],
+    );
     let report: Value = serde_json::from_str(run.ok().trim()).unwrap();
     let during = acknowledged.load(Ordering::SeqCst) - before;
     stop.store(true, Ordering::SeqCst);
@@ -69,39 +83,82 @@ fn a_backup_taken_during_ingest_opens_and_holds_what_was_acknowledged() {
         (before..=sent).contains(&copied),
         "the copy holds {copied} sessions: at least the {before} acknowledged before, at most the {sent} sent"
     );
-    assert_eq!(report["rows"]["spans"].as_i64().unwrap() as usize, 2 * copied, "whole sessions only");
+    assert_eq!(
+        report["rows"]["spans"].as_i64().unwrap() as usize,
+        2 * copied,
+        "whole sessions only"
+    );
     assert!(!dir.path().join("copy.sqlite3.partial").exists());
     eprintln!("{during} sessions acknowledged during the backup");
 
     // A server on the copy: every session acknowledged before is there, whole.
     let restored = tempfile::tempdir().unwrap();
     std::fs::copy(&file, restored.path().join("oi-sessions.sqlite3")).unwrap();
-    assert!(oi(&["check", "--data-dir", restored.path().to_str().unwrap()], &[]).ok().contains("ok"));
+    assert!(
+        oi(
+            &["check", "--data-dir", restored.path().to_str().unwrap()],
+            &[]
+        )
+        .ok()
+        .contains("ok")
+    );
     let copy = ServerProcess::start(restored.path(), &[]);
     let listed = oi(
-        &["sessions", "list", "--json", "--url", &copy.url(), "--project", "backup", "--limit", "100000"],
+        &[
+            "sessions",
+            "list",
+            "--json",
+            "--url",
+            &copy.url(),
+            "--project",
+            "backup",
+            "--limit",
+            "100000",
+        ],
         &[],
     );
     let sessions: Vec<Value> = serde_json::from_str(listed.ok()).unwrap();
     assert_eq!(sessions.len(), copied);
-    let ids: std::collections::HashSet<&str> =
-        sessions.iter().map(|s| s["session_id"].as_str().unwrap()).collect();
+    let ids: std::collections::HashSet<&str> = sessions
+        .iter()
+        .map(|s| s["session_id"].as_str().unwrap())
+        .collect();
     for n in 0..before {
-        assert!(ids.contains(format!("s-{n}").as_str()), "s-{n} acknowledged before the backup");
+        assert!(
+            ids.contains(format!("s-{n}").as_str()),
+            "s-{n} acknowledged before the backup"
+        );
     }
     for s in &sessions {
         assert_eq!(s["num_traces"], 1);
-        assert!(s["first_input"]["value"].as_str().unwrap().starts_with("question"));
+        assert!(
+            s["first_input"]["value"]
+                .as_str()
+                .unwrap()
+                .starts_with("question")
+        );
     }
     copy.stop();
     server.stop();
 
     // Bad input: a clear message, exit 1.
-    let again = oi(&["backup", "--data-dir", data_dir, file.to_str().unwrap()], &[]);
-    assert!(again.failed(1).contains("copy.sqlite3 exists"), "{}", again.stderr);
+    let again = oi(
+        &["backup", "--data-dir", data_dir, file.to_str().unwrap()],
+        &[],
+    );
+    assert!(
+        again.failed(1).contains("copy.sqlite3 exists"),
+        "{}",
+        again.stderr
+    );
     let empty = tempfile::tempdir().unwrap();
     let none = oi(
-        &["backup", "--data-dir", empty.path().to_str().unwrap(), empty.path().join("b").to_str().unwrap()],
+        &[
+            "backup",
+            "--data-dir",
+            empty.path().to_str().unwrap(),
+            empty.path().join("b").to_str().unwrap(),
+        ],
         &[],
     );
     assert!(none.failed(1).contains("no database in"), "{}", none.stderr);

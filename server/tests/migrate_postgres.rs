@@ -22,7 +22,8 @@ fn fresh_schema(storage: &Storage) -> String {
         unreachable!("a PostgreSQL storage")
     };
     let mut c = postgres::Client::connect(&database_url(), postgres::NoTls).expect("connect");
-    c.batch_execute(&format!("CREATE SCHEMA \"{schema}\"")).expect("create schema");
+    c.batch_execute(&format!("CREATE SCHEMA \"{schema}\""))
+        .expect("create schema");
     let url = database_url();
     let sep = if url.contains('?') { '&' } else { '?' };
     format!("{url}{sep}options=-c%20search_path%3D{schema}")
@@ -87,7 +88,21 @@ fn exports(url: &str) -> Vec<Vec<Value>> {
         .iter()
         .map(|p| {
             comparable(
-                oi(&["export", "--url", url, "--project", p, "--sort", "start_time", "--order", "asc"], &[]).ok(),
+                oi(
+                    &[
+                        "export",
+                        "--url",
+                        url,
+                        "--project",
+                        p,
+                        "--sort",
+                        "start_time",
+                        "--order",
+                        "asc",
+                    ],
+                    &[],
+                )
+                .ok(),
             )
         })
         .collect()
@@ -109,9 +124,41 @@ fn fill(dir: &Path) -> (Vec<Vec<Value>>, String) {
     bulk(server.http, 400);
     let session = events["session_id"].as_str().unwrap();
     for (name, label) in [("resolved", "yes"), ("tone", "kind")] {
-        oi(&["annotate", session, "--url", &url, "--project", PROJECTS[1], "--name", name, "--label", label, "--score", "1"], &[]).ok();
+        oi(
+            &[
+                "annotate",
+                session,
+                "--url",
+                &url,
+                "--project",
+                PROJECTS[1],
+                "--name",
+                name,
+                "--label",
+                label,
+                "--score",
+                "1",
+            ],
+            &[],
+        )
+        .ok();
     }
-    oi(&["annotate", "bulk-3", "--url", &url, "--project", "bulk", "--name", "note", "--explanation", "looked at it"], &[]).ok();
+    oi(
+        &[
+            "annotate",
+            "bulk-3",
+            "--url",
+            &url,
+            "--project",
+            "bulk",
+            "--name",
+            "note",
+            "--explanation",
+            "looked at it",
+        ],
+        &[],
+    )
+    .ok();
     let post = |path: &str, body: Value| {
         let (status, text) = http(server.http, "POST", path, body.to_string().as_bytes());
         assert!((200..300).contains(&status), "{path}: {status} {text}");
@@ -120,8 +167,16 @@ fn fill(dir: &Path) -> (Vec<Vec<Value>>, String) {
         "/v1/projects/bulk/annotation_configs",
         json!({"name": "quality", "type": "categorical", "values": [{"label": "good", "score": 1.0}, {"label": "bad", "score": 0.0}]}),
     );
-    post("/v1/projects/bulk/evaluators", json!({"name": "clean", "kind": "code", "rule": {"type": "no_errors"}}));
-    let (status, text) = http(server.http, "PUT", "/v1/projects/bulk/settings", json!({"retention": "90d"}).to_string().as_bytes());
+    post(
+        "/v1/projects/bulk/evaluators",
+        json!({"name": "clean", "kind": "code", "rule": {"type": "no_errors"}}),
+    );
+    let (status, text) = http(
+        server.http,
+        "PUT",
+        "/v1/projects/bulk/settings",
+        json!({"retention": "90d"}).to_string().as_bytes(),
+    );
     assert_eq!(status, 200, "{text}");
     let exported = exports(&url);
     assert_eq!(exported[2].len(), 400);
@@ -142,7 +197,11 @@ fn migrate_killed_midway_continues_and_ends_identical() {
     // A server still running on the data dir: refused, nothing copied.
     let running = ServerProcess::start(dir.path(), &[]);
     let refused = oi(&["migrate", "--from", from, "--to", &url], &[]);
-    assert!(refused.failed(1).contains("cannot open"), "{}", refused.stderr);
+    assert!(
+        refused.failed(1).contains("cannot open"),
+        "{}",
+        refused.stderr
+    );
     running.stop();
 
     // Small batches, killed with SIGKILL once some are committed.
@@ -157,7 +216,10 @@ fn migrate_killed_midway_continues_and_ends_identical() {
             child.kill().unwrap();
             break c;
         }
-        assert!(child.try_wait().unwrap().is_none(), "the migration ended before it was killed");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the migration ended before it was killed"
+        );
         std::thread::yield_now();
     };
     let status = child.wait().unwrap();
@@ -167,30 +229,77 @@ fn migrate_killed_midway_continues_and_ends_identical() {
     assert_eq!(saved["annotations_done"], false, "killed before the end");
 
     // Another target while one is recorded: refused.
-    let other = oi(&["migrate", "--from", from, "--to", &format!("{url}&application_name=x")], &[]);
-    assert!(other.failed(1).contains("an interrupted migration into"), "{}", other.stderr);
+    let other = oi(
+        &[
+            "migrate",
+            "--from",
+            from,
+            "--to",
+            &format!("{url}&application_name=x"),
+        ],
+        &[],
+    );
+    assert!(
+        other.failed(1).contains("an interrupted migration into"),
+        "{}",
+        other.stderr
+    );
 
-    let resumed = oi(&["migrate", "--from", from, "--to", &url, "--batch", "500"], &[]);
+    let resumed = oi(
+        &["migrate", "--from", from, "--to", &url, "--batch", "500"],
+        &[],
+    );
     let text = resumed.ok();
-    assert!(text.starts_with("continuing the migration into postgresql "), "{text}");
-    assert!(text.contains("verified: counts and checksums match"), "{text}");
+    assert!(
+        text.starts_with("continuing the migration into postgresql "),
+        "{text}"
+    );
+    assert!(
+        text.contains("verified: counts and checksums match"),
+        "{text}"
+    );
     assert!(!text.contains("MISMATCH"), "{text}");
     // Each kind: the same count and checksum on both sides.
-    for (what, least) in [("projects", 3), ("sessions", 402), ("spans", 1600), ("events", 1), ("annotations", 3),
-                          ("evaluators", 1), ("configs", 1), ("settings", 3)] {
-        let line = text.lines().find(|l| l.starts_with(&format!("{what} "))).unwrap_or_else(|| panic!("{what} in {text}"));
+    for (what, least) in [
+        ("projects", 3),
+        ("sessions", 402),
+        ("spans", 1600),
+        ("events", 1),
+        ("annotations", 3),
+        ("evaluators", 1),
+        ("configs", 1),
+        ("settings", 3),
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{what} ")))
+            .unwrap_or_else(|| panic!("{what} in {text}"));
         let cols: Vec<&str> = line.split_whitespace().collect();
         assert_eq!(cols.len(), 5, "{line}");
         let count: u64 = cols[1].parse().unwrap();
         assert!(count >= least, "{line}");
         assert_eq!((cols[1], cols[3]), (cols[2], cols[4]), "{line}");
     }
-    assert!(checkpoint(dir.path()).is_none(), "done: nothing left to continue");
-    assert!(!url.contains("oi-sessions-test") || !text.contains("oi-sessions-test"), "the password is never printed");
+    assert!(
+        checkpoint(dir.path()).is_none(),
+        "done: nothing left to continue"
+    );
+    assert!(
+        !url.contains("oi-sessions-test") || !text.contains("oi-sessions-test"),
+        "the password is never printed"
+    );
 
     // A server on PostgreSQL exports what the SQLite server did.
     let mut pg = Command::new(env!("CARGO_BIN_EXE_oi-sessions"))
-        .args(["serve", "--http-addr", "127.0.0.1:0", "--grpc-addr", "off", "--database-url", &url])
+        .args([
+            "serve",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--grpc-addr",
+            "off",
+            "--database-url",
+            &url,
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -201,9 +310,34 @@ fn migrate_killed_midway_continues_and_ends_identical() {
         .unwrap();
     let addr = line.strip_prefix("oi-sessions listening http=").unwrap();
     let after = exports(&format!("http://{addr}"));
-    let settings = oi(&["sessions", "list", "--url", &format!("http://{addr}"), "--project", "bulk", "--json", "--limit", "1"], &[]);
-    assert_eq!(serde_json::from_str::<Value>(settings.ok()).unwrap().as_array().unwrap().len(), 1);
-    let (status, body) = http(addr.parse().unwrap(), "GET", "/v1/projects/bulk/settings", b"");
+    let settings = oi(
+        &[
+            "sessions",
+            "list",
+            "--url",
+            &format!("http://{addr}"),
+            "--project",
+            "bulk",
+            "--json",
+            "--limit",
+            "1",
+        ],
+        &[],
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(settings.ok())
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let (status, body) = http(
+        addr.parse().unwrap(),
+        "GET",
+        "/v1/projects/bulk/settings",
+        b"",
+    );
     assert_eq!(status, 200);
     assert_eq!(body, settings_before);
     assert!(body.contains("\"retention\":\"2months"), "{body}");
@@ -218,7 +352,11 @@ fn migrate_killed_midway_continues_and_ends_identical() {
 
     // Run again: nothing to continue, and the target holds sessions.
     let again = oi(&["migrate", "--from", from, "--to", &url], &[]);
-    assert!(again.failed(1).contains("already holds sessions"), "{}", again.stderr);
+    assert!(
+        again.failed(1).contains("already holds sessions"),
+        "{}",
+        again.stderr
+    );
 }
 
 #[test]
@@ -232,17 +370,65 @@ fn migrate_reports_a_copy_that_differs_and_bad_input() {
     let from = dir.path().to_str().unwrap();
     // Other prices than serve's: the costs derived again differ.
     let prices = dir.path().join("prices.json");
-    std::fs::write(&prices, r#"{"gpt-4o-mini": {"prompt": 1000, "completion": 1000}}"#).unwrap();
-    let differs = oi(&["migrate", "--from", from, "--to", &url, "--prices", prices.to_str().unwrap()], &[]);
+    std::fs::write(
+        &prices,
+        r#"{"gpt-4o-mini": {"prompt": 1000, "completion": 1000}}"#,
+    )
+    .unwrap();
+    let differs = oi(
+        &[
+            "migrate",
+            "--from",
+            from,
+            "--to",
+            &url,
+            "--prices",
+            prices.to_str().unwrap(),
+        ],
+        &[],
+    );
     let err = differs.failed(1);
-    assert!(err.contains("the copy differs from the source in sessions"), "{err}");
-    assert!(differs.stdout.lines().any(|l| l.starts_with("sessions") && l.ends_with("MISMATCH")), "{}", differs.stdout);
-    assert!(differs.stdout.lines().any(|l| l.starts_with("spans") && !l.ends_with("MISMATCH")), "{}", differs.stdout);
+    assert!(
+        err.contains("the copy differs from the source in sessions"),
+        "{err}"
+    );
+    assert!(
+        differs
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("sessions") && l.ends_with("MISMATCH")),
+        "{}",
+        differs.stdout
+    );
+    assert!(
+        differs
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("spans") && !l.ends_with("MISMATCH")),
+        "{}",
+        differs.stdout
+    );
 
-    let bad = oi(&["migrate", "--from", from, "--to", "mysql://u:pw@h/d"], &[]);
-    assert!(bad.failed(1).contains("--to must be a postgres://"), "{}", bad.stderr);
+    let bad = oi(
+        &["migrate", "--from", from, "--to", "mysql://u:pw@h/d"],
+        &[],
+    );
+    assert!(
+        bad.failed(1).contains("--to must be a postgres://"),
+        "{}",
+        bad.stderr
+    );
     assert!(!bad.stderr.contains("pw"));
     let empty = tempfile::tempdir().unwrap();
-    let none = oi(&["migrate", "--from", empty.path().to_str().unwrap(), "--to", &url], &[]);
+    let none = oi(
+        &[
+            "migrate",
+            "--from",
+            empty.path().to_str().unwrap(),
+            "--to",
+            &url,
+        ],
+        &[],
+    );
     assert!(none.failed(1).contains("no database in"), "{}", none.stderr);
 }

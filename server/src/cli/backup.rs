@@ -56,7 +56,11 @@ pub fn run(args: BackupArgs) -> Result<(), CliError> {
         })
         .to_string());
     }
-    let rows: Vec<String> = report.rows.iter().map(|(t, n)| format!("{n} {t}")).collect();
+    let rows: Vec<String> = report
+        .rows
+        .iter()
+        .map(|(t, n)| format!("{n} {t}"))
+        .collect();
     out(&format!(
         "backed up {} to {} in {:.1}s: {} pages, {}; integrity check ok, opens as a store",
         dir.display(),

@@ -65,38 +65,44 @@ pub async fn run(args: ExportArgs) -> Result<(), CliError> {
     let mut progress = Progress::new("sessions", None);
     let project_path = args.client.project_path();
     let mut skipped = 0usize;
-    let count = for_each_session(&client, &args.client, &args.filter, args.limit, async |session| {
-        let session_id = session
-            .get("session_id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let path = format!("{project_path}/sessions/{}", encode(&session_id));
-        let turns = turns(&client, &path).await?;
-        let text = match args.format {
-            ExportFormat::Jsonl => {
-                let line = jsonl_line(&client, &project_path, &path, session, turns).await?;
-                format!("{line}\n")
-            }
-            ExportFormat::Csv => {
-                let mut rows = String::new();
-                for (i, turn) in turns.iter().enumerate() {
-                    rows.push_str(&csv_turn(&session, i, turn));
+    let count = for_each_session(
+        &client,
+        &args.client,
+        &args.filter,
+        args.limit,
+        async |session| {
+            let session_id = session
+                .get("session_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let path = format!("{project_path}/sessions/{}", encode(&session_id));
+            let turns = turns(&client, &path).await?;
+            let text = match args.format {
+                ExportFormat::Jsonl => {
+                    let line = jsonl_line(&client, &project_path, &path, session, turns).await?;
+                    format!("{line}\n")
                 }
-                rows
-            }
-            ExportFormat::Openai => match openai_line(&turns) {
-                Some(line) => format!("{line}\n"),
-                None => {
-                    skipped += 1;
-                    String::new()
+                ExportFormat::Csv => {
+                    let mut rows = String::new();
+                    for (i, turn) in turns.iter().enumerate() {
+                        rows.push_str(&csv_turn(&session, i, turn));
+                    }
+                    rows
                 }
-            },
-        };
-        sink.write_all(text.as_bytes()).map_err(write_err)?;
-        progress.add(1);
-        Ok(())
-    })
+                ExportFormat::Openai => match openai_line(&turns) {
+                    Some(line) => format!("{line}\n"),
+                    None => {
+                        skipped += 1;
+                        String::new()
+                    }
+                },
+            };
+            sink.write_all(text.as_bytes()).map_err(write_err)?;
+            progress.add(1);
+            Ok(())
+        },
+    )
     .await?;
     sink.flush().map_err(write_err)?;
     progress.finish();
@@ -130,10 +136,16 @@ async fn jsonl_line(
     line.remove("traces");
     line.remove("annotations");
     let annotations = client.get(&format!("{session_path}/annotations")).await?;
-    let annotations = annotations.get("data").cloned().unwrap_or(Value::Array(vec![]));
+    let annotations = annotations
+        .get("data")
+        .cloned()
+        .unwrap_or(Value::Array(vec![]));
     let mut traces = Vec::with_capacity(turns.len());
     for turn in &turns {
-        let trace_id = turn.get("trace_id").and_then(Value::as_str).unwrap_or_default();
+        let trace_id = turn
+            .get("trace_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let trace = client
             .get(&format!("{project_path}/traces/{}", encode(trace_id)))
             .await?;

@@ -260,10 +260,7 @@ mod tests {
             404,
             br#"{"error":{"code":"not_found","message":"session not found"},"detail":"session not found"}"#,
         );
-        assert_eq!(
-            e.to_string(),
-            "GET /v1/x: 404 not_found: session not found"
-        );
+        assert_eq!(e.to_string(), "GET /v1/x: 404 not_found: session not found");
         let e = api_error(&http::Method::GET, "/v1/x", 502, b"bad gateway");
         assert_eq!(e.to_string(), "GET /v1/x: 502: bad gateway");
     }

@@ -132,7 +132,12 @@ impl<'a> Plan<'a> {
                 .get("trace_id")
                 .and_then(Value::as_str)
                 .ok_or("a trace without trace_id")?;
-            for span in trace.get("spans").and_then(Value::as_array).into_iter().flatten() {
+            for span in trace
+                .get("spans")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let (span, logged) = otlp_span(trace_id, span)?;
                 spans.push(span);
                 events.extend(logged);
@@ -227,7 +232,10 @@ fn annotation_content(a: &Value) -> Value {
 fn rejected(answer: &Value, field: &str, path: &str) -> Result<(), CliError> {
     let n = answer
         .pointer(&format!("/partialSuccess/{field}"))
-        .and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+        .and_then(|v| {
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        })
         .unwrap_or(0);
     if n > 0 {
         let message = answer
@@ -269,8 +277,16 @@ fn otlp_span(trace_id: &str, span: &Value) -> Result<(Value, Vec<Value>), String
     };
     let mut span_events = Vec::new();
     let mut logged = Vec::new();
-    for event in span.get("events").and_then(Value::as_array).into_iter().flatten() {
-        let name = event.get("name").and_then(Value::as_str).unwrap_or_default();
+    for event in span
+        .get("events")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let name = event
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let at = event
             .get("time")
             .and_then(Value::as_str)
@@ -338,7 +354,9 @@ fn any_value(v: &Value) -> Value {
             _ => json!({ "doubleValue": n.as_f64().unwrap_or(0.0) }),
         },
         Value::String(s) => json!({ "stringValue": s }),
-        Value::Array(a) => json!({"arrayValue": {"values": a.iter().map(any_value).collect::<Vec<_>>()}}),
+        Value::Array(a) => {
+            json!({"arrayValue": {"values": a.iter().map(any_value).collect::<Vec<_>>()}})
+        }
         Value::Object(_) => json!({"kvlistValue": {"values": attributes(Some(v))}}),
     }
 }
@@ -361,8 +379,8 @@ mod tests {
             json!({"k": {"n": [1, "x"]}}),
         ] {
             let otlp = any_value(&v);
-            let decoded: AnyValue = crate::otlp::json::any_value(&otlp)
-                .expect("ingest reads what import writes");
+            let decoded: AnyValue =
+                crate::otlp::json::any_value(&otlp).expect("ingest reads what import writes");
             assert_eq!(crate::otlp::map::any_to_json(&decoded), v, "{otlp}");
         }
     }

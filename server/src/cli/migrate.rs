@@ -266,7 +266,9 @@ pub fn run(args: MigrateArgs) -> Result<(), CliError> {
             .map(|s| s.into_record(&prices))
             .collect::<Result<Vec<_>, _>>()
             .map_err(store_err("cannot read spans"))?;
-        target.write(&records).map_err(store_err("cannot write spans"))?;
+        target
+            .write(&records)
+            .map_err(store_err("cannot write spans"))?;
         at.spans_after = last;
         at.save(&args.from)?;
         progress.add(n as u64);
@@ -347,10 +349,19 @@ pub fn run(args: MigrateArgs) -> Result<(), CliError> {
         }));
     }
     if args.json {
-        out(&json!({"target": target_name, "verified": mismatches.is_empty(), "tables": rows}).to_string())?;
+        out(
+            &json!({"target": target_name, "verified": mismatches.is_empty(), "tables": rows})
+                .to_string(),
+        )?;
     } else {
-        out(&format!("copied {} into {target_name}", args.from.display()))?;
-        out(&format!("{:<14} {:>10} {:>10}  {:<16} {:<16}", "WHAT", "SOURCE", "COPY", "CHECKSUM", "COPY CHECKSUM"))?;
+        out(&format!(
+            "copied {} into {target_name}",
+            args.from.display()
+        ))?;
+        out(&format!(
+            "{:<14} {:>10} {:>10}  {:<16} {:<16}",
+            "WHAT", "SOURCE", "COPY", "CHECKSUM", "COPY CHECKSUM"
+        ))?;
         for r in &rows {
             out(&format!(
                 "{:<14} {:>10} {:>10}  {} {}{}",
@@ -381,7 +392,10 @@ pub fn run(args: MigrateArgs) -> Result<(), CliError> {
 /// Projects with their descriptions, settings and evaluators (idempotent:
 /// run again on every resume).
 fn copy_projects(source: &SqliteStore, target: &PostgresStore) -> Result<(), CliError> {
-    for p in source.projects().map_err(store_err("cannot read projects"))? {
+    for p in source
+        .projects()
+        .map_err(store_err("cannot read projects"))?
+    {
         match target.create_project(&p.name, p.description.as_deref()) {
             Ok(_) => {}
             Err(StoreError::AlreadyExists(_)) => {
@@ -410,7 +424,10 @@ fn copy_projects(source: &SqliteStore, target: &PostgresStore) -> Result<(), Cli
 }
 
 fn copy_annotation_configs(source: &SqliteStore, target: &PostgresStore) -> Result<(), CliError> {
-    for p in source.projects().map_err(store_err("cannot read projects"))? {
+    for p in source
+        .projects()
+        .map_err(store_err("cannot read projects"))?
+    {
         for c in source
             .annotation_configs(&p.name)
             .map_err(store_err("cannot read annotation configs"))?
@@ -456,7 +473,10 @@ fn for_each_session(
 /// Records every copied session as seen idle up to its last activity, so the
 /// target's evaluators do not judge the whole history again.
 fn mark_judged(target: &PostgresStore) -> Result<(), CliError> {
-    for p in target.projects().map_err(store_err("cannot read projects"))? {
+    for p in target
+        .projects()
+        .map_err(store_err("cannot read projects"))?
+    {
         let mut seen = Vec::new();
         for_each_session(target, &p.name, |s| {
             seen.push((s.session_id, s.last_activity_ns));
@@ -488,18 +508,48 @@ fn tally(store: &dyn Store) -> Result<Tallies, CliError> {
         t.insert(name, Tally::default());
     }
     let get = |t: &mut Tallies, k: &'static str, v: &Value| t.get_mut(k).map(|x| x.add(v));
-    for p in store.projects().map_err(store_err("cannot read projects"))? {
-        get(&mut t, "projects", &json!([p.name, p.description, p.trace_count, p.session_count, p.traces_without_session]));
-        let s = store.project_settings(&p.name).map_err(store_err("cannot read settings"))?;
-        get(&mut t, "settings", &json!([p.name, s.session_idle_ns, s.retention_ns]));
-        for e in store.evaluators(&p.name).map_err(store_err("cannot read evaluators"))? {
-            get(&mut t, "evaluators", &json!([p.name, e.name, e.enabled, e.definition]));
+    for p in store
+        .projects()
+        .map_err(store_err("cannot read projects"))?
+    {
+        get(
+            &mut t,
+            "projects",
+            &json!([
+                p.name,
+                p.description,
+                p.trace_count,
+                p.session_count,
+                p.traces_without_session
+            ]),
+        );
+        let s = store
+            .project_settings(&p.name)
+            .map_err(store_err("cannot read settings"))?;
+        get(
+            &mut t,
+            "settings",
+            &json!([p.name, s.session_idle_ns, s.retention_ns]),
+        );
+        for e in store
+            .evaluators(&p.name)
+            .map_err(store_err("cannot read evaluators"))?
+        {
+            get(
+                &mut t,
+                "evaluators",
+                &json!([p.name, e.name, e.enabled, e.definition]),
+            );
         }
         for c in store
             .annotation_configs(&p.name)
             .map_err(store_err("cannot read annotation configs"))?
         {
-            get(&mut t, "configs", &json!([p.name, serde_json::to_value(&c).unwrap_or_default()]));
+            get(
+                &mut t,
+                "configs",
+                &json!([p.name, serde_json::to_value(&c).unwrap_or_default()]),
+            );
         }
         for_each_session(store, &p.name, |s| {
             let mut v = serde_json::to_value(&s).unwrap_or_default();
@@ -514,23 +564,48 @@ fn tally(store: &dyn Store) -> Result<Tallies, CliError> {
     }
     let mut after = 0;
     loop {
-        let batch = store.copy_spans(after, 2_000).map_err(store_err("cannot read spans"))?;
+        let batch = store
+            .copy_spans(after, 2_000)
+            .map_err(store_err("cannot read spans"))?;
         let Some(last) = batch.last().map(|s| s.rowid) else {
             break;
         };
         for s in batch {
-            get(&mut t, "spans", &json!([s.project, crate::model::hex(&s.trace_id), serde_json::to_value(&s.span).unwrap_or_default()]));
+            get(
+                &mut t,
+                "spans",
+                &json!([
+                    s.project,
+                    crate::model::hex(&s.trace_id),
+                    serde_json::to_value(&s.span).unwrap_or_default()
+                ]),
+            );
         }
         after = last;
     }
     let mut after = 0;
     loop {
-        let batch = store.copy_events(after, 2_000).map_err(store_err("cannot read events"))?;
+        let batch = store
+            .copy_events(after, 2_000)
+            .map_err(store_err("cannot read events"))?;
         let Some(last) = batch.last().map(|e| e.0) else {
             break;
         };
         for (_, e) in batch {
-            get(&mut t, "events", &json!([e.project, crate::model::hex(&e.trace_id), crate::model::hex(&e.facts.span_id), e.digest, e.facts.time_ns, e.name, e.attributes, e.body]));
+            get(
+                &mut t,
+                "events",
+                &json!([
+                    e.project,
+                    crate::model::hex(&e.trace_id),
+                    crate::model::hex(&e.facts.span_id),
+                    e.digest,
+                    e.facts.time_ns,
+                    e.name,
+                    e.attributes,
+                    e.body
+                ]),
+            );
         }
         after = last;
     }
@@ -543,7 +618,23 @@ fn tally(store: &dyn Store) -> Result<Tallies, CliError> {
             break;
         };
         for (p, a) in batch {
-            get(&mut t, "annotations", &json!([p, a.session_id, a.name, a.identifier, a.annotator_kind.as_str(), a.label, a.score, a.explanation, a.metadata, a.user_id, serde_json::to_value(a.source).unwrap_or_default()]));
+            get(
+                &mut t,
+                "annotations",
+                &json!([
+                    p,
+                    a.session_id,
+                    a.name,
+                    a.identifier,
+                    a.annotator_kind.as_str(),
+                    a.label,
+                    a.score,
+                    a.explanation,
+                    a.metadata,
+                    a.user_id,
+                    serde_json::to_value(a.source).unwrap_or_default()
+                ]),
+            );
         }
         after = last;
     }

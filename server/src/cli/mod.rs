@@ -27,10 +27,20 @@ pub struct ClientArgs {
     #[arg(long, global = true, env = "OI_SESSIONS_URL", default_value = DEFAULT_URL)]
     pub url: String,
     /// The server's API key (sent as "Authorization: Bearer <key>")
-    #[arg(long, global = true, env = "OI_SESSIONS_API_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "OI_SESSIONS_API_KEY",
+        hide_env_values = true
+    )]
     pub api_key: Option<String>,
     /// The project (its name or id)
-    #[arg(long, global = true, env = "OI_SESSIONS_PROJECT", default_value = "default")]
+    #[arg(
+        long,
+        global = true,
+        env = "OI_SESSIONS_PROJECT",
+        default_value = "default"
+    )]
     pub project: String,
     /// Print JSON for scripts instead of a table for people
     #[arg(long, global = true)]
@@ -134,9 +144,9 @@ impl SessionFilter {
         );
         add("missing_annotation", self.missing_annotation.clone());
         for m in &self.metadata {
-            let (k, v) = m.split_once('=').ok_or_else(|| {
-                CliError::Usage(format!("--metadata {m:?} is not KEY=VALUE"))
-            })?;
+            let (k, v) = m
+                .split_once('=')
+                .ok_or_else(|| CliError::Usage(format!("--metadata {m:?} is not KEY=VALUE")))?;
             p.push((format!("metadata.{k}"), v.to_owned()));
         }
         Ok(p)
@@ -161,7 +171,7 @@ pub enum SessionsCommand {
     List {
         /// Which sessions.
         #[command(flatten)]
-        filter: SessionFilter,
+        filter: Box<SessionFilter>,
         /// How many sessions at most
         #[arg(long, default_value_t = 50)]
         limit: usize,

@@ -5,13 +5,17 @@
 use serde_json::{Value, json};
 
 use super::http::{ApiClient, encode, query};
-use super::{AnnotateArgs, CliError, ClientArgs, SessionFilter, SessionsArgs, SessionsCommand, out};
+use super::{
+    AnnotateArgs, CliError, ClientArgs, SessionFilter, SessionsArgs, SessionsCommand, out,
+};
 
 /// Runs `oi-sessions sessions ...`.
 pub async fn run(args: SessionsArgs) -> Result<(), CliError> {
     let client = args.client.client()?;
     match args.command {
-        SessionsCommand::List { filter, limit } => list(&client, &args.client, &filter, limit).await,
+        SessionsCommand::List { filter, limit } => {
+            list(&client, &args.client, &filter, limit).await
+        }
         SessionsCommand::Show { session_id } => show(&client, &args.client, &session_id).await,
         SessionsCommand::Delete { session_ids } => {
             delete(&client, &args.client, &session_ids).await
@@ -90,7 +94,12 @@ async fn list(
                 short_time(&text(s, "start_time")),
                 num(s, "/num_traces"),
                 num(s, "/token_count/total"),
-                format!("{:.4}", s.pointer("/cost/total").and_then(Value::as_f64).unwrap_or(0.0)),
+                format!(
+                    "{:.4}",
+                    s.pointer("/cost/total")
+                        .and_then(Value::as_f64)
+                        .unwrap_or(0.0)
+                ),
                 list_text(s, "user_ids"),
                 if num(s, "/num_traces_with_error") == "0" {
                     String::new()
@@ -107,7 +116,16 @@ async fn list(
         })
         .collect();
     print_table(
-        &["SESSION", "START", "TURNS", "TOKENS", "COST", "USERS", "ERRORS", "FIRST INPUT"],
+        &[
+            "SESSION",
+            "START",
+            "TURNS",
+            "TOKENS",
+            "COST",
+            "USERS",
+            "ERRORS",
+            "FIRST INPUT",
+        ],
         &table,
     )
 }
@@ -119,25 +137,42 @@ async fn show(client: &ApiClient, args: &ClientArgs, session_id: &str) -> Result
     let annotations = client.get(&format!("{base}/annotations")).await?;
     let annotations = annotations.get("data").cloned().unwrap_or(annotations);
     if args.json {
-        return out(&json!({"session": session, "turns": turns, "annotations": annotations}).to_string());
+        return out(
+            &json!({"session": session, "turns": turns, "annotations": annotations}).to_string(),
+        );
     }
-    out(&format!("session {}  ({})", text(&session, "session_id"), text(&session, "project")))?;
+    out(&format!(
+        "session {}  ({})",
+        text(&session, "session_id"),
+        text(&session, "project")
+    ))?;
     out(&format!(
         "  {} → {}  ·  {} turns  ·  {} tokens  ·  ${:.4}{}",
         short_time(&text(&session, "start_time")),
         short_time(&text(&session, "end_time")),
         num(&session, "/num_traces"),
         num(&session, "/token_count/total"),
-        session.pointer("/cost/total").and_then(Value::as_f64).unwrap_or(0.0),
+        session
+            .pointer("/cost/total")
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0),
         match list_text(&session, "user_ids") {
             u if u.is_empty() => String::new(),
             u => format!("  ·  user {u}"),
         }
     ))?;
-    if let Some(tags) = session.get("tags").and_then(Value::as_array).filter(|t| !t.is_empty()) {
+    if let Some(tags) = session
+        .get("tags")
+        .and_then(Value::as_array)
+        .filter(|t| !t.is_empty())
+    {
         out(&format!("  tags: {}", list_text(&json!({"t": tags}), "t")))?;
     }
-    if let Some(m) = session.get("metadata").and_then(Value::as_object).filter(|m| !m.is_empty()) {
+    if let Some(m) = session
+        .get("metadata")
+        .and_then(Value::as_object)
+        .filter(|m| !m.is_empty())
+    {
         out(&format!("  metadata: {}", Value::Object(m.clone())))?;
     }
     for (i, turn) in turns.iter().enumerate() {
@@ -146,8 +181,15 @@ async fn show(client: &ApiClient, args: &ClientArgs, session_id: &str) -> Result
             "── turn {} · {} · {:.1}s{}",
             i + 1,
             short_time(&text(turn, "start_time")),
-            turn.get("latency_ms").and_then(Value::as_f64).unwrap_or(0.0) / 1000.0,
-            if text(turn, "status") == "error" { " · ERROR" } else { "" }
+            turn.get("latency_ms")
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0)
+                / 1000.0,
+            if text(turn, "status") == "error" {
+                " · ERROR"
+            } else {
+                ""
+            }
         ))?;
         if let Some(input) = turn.pointer("/input/value").and_then(Value::as_str) {
             out(&format!("user: {}", indent(input)))?;
@@ -155,9 +197,18 @@ async fn show(client: &ApiClient, args: &ClientArgs, session_id: &str) -> Result
         // The tool calls of the turn, from its trace's spans.
         let trace_id = text(turn, "trace_id");
         let trace = client
-            .get(&format!("{}/traces/{}", args.project_path(), encode(&trace_id)))
+            .get(&format!(
+                "{}/traces/{}",
+                args.project_path(),
+                encode(&trace_id)
+            ))
             .await?;
-        for span in trace.get("spans").and_then(Value::as_array).into_iter().flatten() {
+        for span in trace
+            .get("spans")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let Some(step) = span.get("step").filter(|s| !s.is_null()) else {
                 continue;
             };
@@ -167,7 +218,12 @@ async fn show(client: &ApiClient, args: &ClientArgs, session_id: &str) -> Result
             let attr = |key: &str| {
                 step.get(key)
                     .and_then(Value::as_str)
-                    .and_then(|k| span.pointer(&format!("/attributes/{}", k.replace('~', "~0").replace('/', "~1"))))
+                    .and_then(|k| {
+                        span.pointer(&format!(
+                            "/attributes/{}",
+                            k.replace('~', "~0").replace('/', "~1")
+                        ))
+                    })
                     .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
                     .unwrap_or_default()
             };
@@ -213,7 +269,9 @@ pub async fn turns(client: &ApiClient, session_path: &str) -> Result<Vec<Value>,
         if let Some(c) = &cursor {
             params.push(("cursor".into(), c.clone()));
         }
-        let page = client.get(&format!("{session_path}/turns{}", query(&params))).await?;
+        let page = client
+            .get(&format!("{session_path}/turns{}", query(&params)))
+            .await?;
         if let Some(data) = page.get("data").and_then(Value::as_array) {
             all.extend(data.iter().cloned());
         }
@@ -306,7 +364,8 @@ fn list_text(v: &Value, key: &str) -> String {
 
 /// `2026-11-25T14:11:04.481083091Z` as `2026-11-25 14:11:04`.
 fn short_time(t: &str) -> String {
-    t.get(..19).map_or_else(|| t.to_owned(), |s| s.replacen('T', " ", 1))
+    t.get(..19)
+        .map_or_else(|| t.to_owned(), |s| s.replacen('T', " ", 1))
 }
 
 /// One line of at most `max` characters.

@@ -593,8 +593,7 @@ pub trait Store: Send + Sync + 'static {
     /// project whose row id is above `after`, by row id, as (row id, event):
     /// written to another store with [`Store::write_events`] they are the same
     /// events (same digest).
-    fn copy_events(&self, after: i64, limit: usize)
-    -> Result<Vec<(i64, EventRecord)>, StoreError>;
+    fn copy_events(&self, after: i64, limit: usize) -> Result<Vec<(i64, EventRecord)>, StoreError>;
 
     /// Up to `limit` session annotations (notes too) of every project whose
     /// id is above `after`, by id, as (project, annotation).
@@ -621,7 +620,10 @@ pub struct CopiedSpan {
 impl CopiedSpan {
     /// The span as a write of it: the same span, its facts derived again from
     /// its attributes with `prices` (as ingest derives them).
-    pub fn into_record(self, prices: &crate::pricing::PriceTable) -> Result<SpanRecord, StoreError> {
+    pub fn into_record(
+        self,
+        prices: &crate::pricing::PriceTable,
+    ) -> Result<SpanRecord, StoreError> {
         let bad = |what: &str| {
             StoreError::Corrupt(format!(
                 "span {} of trace {}: {what}",
@@ -635,8 +637,10 @@ impl CopiedSpan {
             Some(p) => Some(id(p).ok_or_else(|| bad("parent span id"))?),
             None => None,
         };
-        let start_ns = crate::model::parse_rfc3339(&self.span.start_time).ok_or_else(|| bad("start time"))?;
-        let end_ns = crate::model::parse_rfc3339(&self.span.end_time).ok_or_else(|| bad("end time"))?;
+        let start_ns =
+            crate::model::parse_rfc3339(&self.span.start_time).ok_or_else(|| bad("start time"))?;
+        let end_ns =
+            crate::model::parse_rfc3339(&self.span.end_time).ok_or_else(|| bad("end time"))?;
         let status_code = match self.span.status {
             SpanStatus::Unset => 0,
             SpanStatus::Ok => 1,

@@ -530,7 +530,13 @@ pub struct BackupReport {
 }
 
 /// The tables whose rows a backup report counts.
-const COUNTED_TABLES: [&str; 5] = ["projects", "sessions", "traces", "spans", "session_annotations"];
+const COUNTED_TABLES: [&str; 5] = [
+    "projects",
+    "sessions",
+    "traces",
+    "spans",
+    "session_annotations",
+];
 
 /// Copies the database in `data_dir` into the file `dest` with SQLite's online
 /// backup API while a server may keep writing it, then checks the copy.
@@ -591,7 +597,8 @@ pub fn backup(data_dir: &Path, dest: &Path) -> Result<BackupReport, StoreError> 
         check_tables(&conn)?;
         let mut rows = Vec::new();
         for table in COUNTED_TABLES {
-            let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+            let n: i64 =
+                conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
             rows.push((table, n));
         }
         drop(conn);

@@ -143,7 +143,10 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, St
     let raw = String::from_utf8_lossy(&raw).into_owned();
     let status = raw.split(' ').nth(1).unwrap().parse().unwrap();
     let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(body)
     } else {
         body.to_owned()
@@ -168,14 +171,20 @@ fn dechunk(mut body: &str) -> String {
 /// `logs.json` when there is one) to a server process; returns its
 /// `expected.json`.
 pub fn post_framework(addr: SocketAddr, name: &str) -> serde_json::Value {
-    let dir = format!("{}/tests/fixtures/frameworks/{name}", env!("CARGO_MANIFEST_DIR"));
+    let dir = format!(
+        "{}/tests/fixtures/frameworks/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let read = |f: &str| -> Option<serde_json::Value> {
         std::fs::read(format!("{dir}/{f}"))
             .ok()
             .map(|b| serde_json::from_slice(&b).unwrap())
     };
     for (file, path) in [("traces.json", "/v1/traces"), ("logs.json", "/v1/logs")] {
-        for request in read(file).into_iter().flat_map(|r| r.as_array().unwrap().clone()) {
+        for request in read(file)
+            .into_iter()
+            .flat_map(|r| r.as_array().unwrap().clone())
+        {
             let (status, body) = http(addr, "POST", path, request.to_string().as_bytes());
             assert_eq!(status, 200, "{path}: {body}");
             assert!(!body.contains("rejected"), "{path}: {body}");

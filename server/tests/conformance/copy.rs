@@ -64,7 +64,8 @@ pub fn a_store_read_for_copy_writes_the_same_store<S: Store>(mut open: impl FnMu
                "llm.token_count.prompt": 10, "llm.token_count.completion": 5,
                "nested": {"list": [1, 2.5, true, null, "x"]}}),
     );
-    llm.events = vec![json!({"name": "exception", "time": "2026-01-01T00:00:00Z", "attributes": {"k": 1}})];
+    llm.events =
+        vec![json!({"name": "exception", "time": "2026-01-01T00:00:00Z", "attributes": {"k": 1}})];
     llm.status_code = 2;
     llm.facts.status_code = 2;
     llm.status_message = "boom".into();
@@ -79,8 +80,22 @@ pub fn a_store_read_for_copy_writes_the_same_store<S: Store>(mut open: impl FnMu
         .expect("write");
     original
         .write_events(&[
-            event("p", 2, 3, 0, "gen_ai.user.message", json!({"content": "question"})),
-            event("p", 2, 3, 1, "gen_ai.choice", json!({"message": {"content": "answer"}})),
+            event(
+                "p",
+                2,
+                3,
+                0,
+                "gen_ai.user.message",
+                json!({"content": "question"}),
+            ),
+            event(
+                "p",
+                2,
+                3,
+                1,
+                "gen_ai.choice",
+                json!({"message": {"content": "answer"}}),
+            ),
         ])
         .expect("events");
     let verdict = |session: &str, name: &str, label: &str| NewAnnotation {
@@ -100,18 +115,38 @@ pub fn a_store_read_for_copy_writes_the_same_store<S: Store>(mut open: impl FnMu
         ])
         .expect("annotations");
 
-    let spans = all(&original, 2, |s, a, n| s.copy_spans(a, n).expect("copy spans"), |c| c.rowid);
+    let spans = all(
+        &original,
+        2,
+        |s, a, n| s.copy_spans(a, n).expect("copy spans"),
+        |c| c.rowid,
+    );
     assert_eq!(spans.len(), 5, "every span once");
     let mut ids: Vec<[u8; 8]> = spans
         .iter()
-        .map(|c| c.clone().into_record(&PriceTable::default()).unwrap().span_id)
+        .map(|c| {
+            c.clone()
+                .into_record(&PriceTable::default())
+                .unwrap()
+                .span_id
+        })
         .collect();
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 5);
-    let events = all(&original, 1, |s, a, n| s.copy_events(a, n).expect("copy events"), |e| e.0);
+    let events = all(
+        &original,
+        1,
+        |s, a, n| s.copy_events(a, n).expect("copy events"),
+        |e| e.0,
+    );
     assert_eq!(events.len(), 2);
-    let annotations = all(&original, 2, |s, a, n| s.copy_annotations(a, n).expect("copy annotations"), |a| a.1.id);
+    let annotations = all(
+        &original,
+        2,
+        |s, a, n| s.copy_annotations(a, n).expect("copy annotations"),
+        |a| a.1.id,
+    );
     assert_eq!(annotations.len(), 3);
     assert_eq!(annotations[2].0, "q");
 
@@ -149,7 +184,11 @@ pub fn a_store_read_for_copy_writes_the_same_store<S: Store>(mut open: impl FnMu
     copy.upsert_annotations_in(&new).expect("copy annotations");
 
     for project in ["p", "q"] {
-        assert_eq!(sessions(&copy, project), sessions(&original, project), "{project}");
+        assert_eq!(
+            sessions(&copy, project),
+            sessions(&original, project),
+            "{project}"
+        );
     }
     for (project, t) in [("p", 1u8), ("p", 2), ("q", 3), ("p", 4)] {
         let a = original.trace(project, &[t; 16]).expect("trace");
@@ -160,18 +199,46 @@ pub fn a_store_read_for_copy_writes_the_same_store<S: Store>(mut open: impl FnMu
             serde_json::to_value(&a.trace).unwrap()
         );
     }
-    let events_back = all(&copy, 10, |s, a, n| s.copy_events(a, n).expect("copy events"), |e| e.0);
+    let events_back = all(
+        &copy,
+        10,
+        |s, a, n| s.copy_events(a, n).expect("copy events"),
+        |e| e.0,
+    );
     let digests = |e: &[(i64, openinference_session_server::model::EventRecord)]| -> Vec<i64> {
         e.iter().map(|(_, e)| e.digest).collect()
     };
-    assert_eq!(digests(&events_back), events.iter().map(|e| e.digest).collect::<Vec<_>>());
-    let content = |a: &[(String, openinference_session_server::annotation::Annotation)]| -> Vec<Value> {
-        a.iter()
-            .map(|(p, a)| json!([p, a.session_id, a.name, a.label, a.score, a.explanation, a.annotator_kind.as_str()]))
-            .collect()
-    };
-    let back = all(&copy, 10, |s, a, n| s.copy_annotations(a, n).expect("copy annotations"), |a| a.1.id);
+    assert_eq!(
+        digests(&events_back),
+        events.iter().map(|e| e.digest).collect::<Vec<_>>()
+    );
+    let content =
+        |a: &[(String, openinference_session_server::annotation::Annotation)]| -> Vec<Value> {
+            a.iter()
+                .map(|(p, a)| {
+                    json!([
+                        p,
+                        a.session_id,
+                        a.name,
+                        a.label,
+                        a.score,
+                        a.explanation,
+                        a.annotator_kind.as_str()
+                    ])
+                })
+                .collect()
+        };
+    let back = all(
+        &copy,
+        10,
+        |s, a, n| s.copy_annotations(a, n).expect("copy annotations"),
+        |a| a.1.id,
+    );
     assert_eq!(content(&back), content(&annotations));
     // Past the end: nothing.
-    assert!(copy.copy_spans(i64::MAX - 1, 10).expect("copy spans").is_empty());
+    assert!(
+        copy.copy_spans(i64::MAX - 1, 10)
+            .expect("copy spans")
+            .is_empty()
+    );
 }
