@@ -374,6 +374,55 @@ fn export_then_import_rebuilds_the_sessions_and_a_second_import_changes_nothing(
         "a second import changed nothing"
     );
 
+    // Into another project: not on a server that has the spans already (a
+    // span is stored once, whatever its project), on another one.
+    let same = oi(
+        &[
+            "import",
+            file.to_str().unwrap(),
+            "--url",
+            &b.url(),
+            "--into-project",
+            "archive",
+        ],
+        &[],
+    );
+    let err = same.failed(1);
+    assert!(
+        err.contains("this server already stores them in another project"),
+        "{err}"
+    );
+    let dir_c = tempfile::tempdir().unwrap();
+    let c = ServerProcess::start(dir_c.path(), &[]);
+    let moved = oi(
+        &[
+            "import",
+            file.to_str().unwrap(),
+            "--url",
+            &c.url(),
+            "--into-project",
+            "archive",
+        ],
+        &[],
+    );
+    assert!(
+        moved.ok().starts_with("imported 1 sessions:"),
+        "{}",
+        moved.stdout
+    );
+    let mut archived = lines(&export(&c.url(), "archive", "jsonl")).remove(0);
+    c.stop();
+    assert_eq!(archived["project"], "archive");
+    archived["project"] = EVENTS.into();
+    for k in ["id", "project_id"] {
+        archived.as_object_mut().unwrap().remove(k);
+    }
+    let mut original = comparable(line.clone());
+    for k in ["id", "project_id"] {
+        original.as_object_mut().unwrap().remove(k);
+    }
+    assert_eq!(comparable(archived), original);
+
     // Bad input: a clear message, exit 1 (2 for flags), no panic.
     let garbage = dir_a.path().join("garbage.jsonl");
     std::fs::write(

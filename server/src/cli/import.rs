@@ -71,7 +71,10 @@ pub async fn run(args: ImportArgs) -> Result<(), CliError> {
         };
         let session: Value =
             serde_json::from_str(&line).map_err(|e| bad(format!("not JSON: {e}")))?;
-        let plan = Plan::read(&session).map_err(bad)?;
+        let mut plan = Plan::read(&session).map_err(bad)?;
+        if let Some(project) = &args.into_project {
+            plan.project = project;
+        }
         import_session(&client, &plan, &mut counts).await?;
         progress.add(1);
     }
@@ -182,14 +185,23 @@ async fn import_session(
         rejected(&answer, "rejectedLogRecords", "/v1/logs")?;
         counts.events += chunk.len();
     }
+    let project_path = format!("/v1/projects/{}", encode(plan.project));
+    // The spans made the session, unless the server already had them under
+    // another project: a span is stored once per (trace id, span id), whatever
+    // the project it is sent to.
+    let session_path = format!("{project_path}/sessions/{}", encode(plan.session_id));
+    match client.get(&session_path).await {
+        Ok(_) => {}
+        Err(CliError::Api { status: 404, .. }) => {
+            return Err(CliError::Usage(format!(
+                "session {} is not in project {} after its spans were sent: this server already stores them in another project (a span is stored once per trace id and span id); import into another server",
+                plan.session_id, plan.project
+            )));
+        }
+        Err(e) => return Err(e),
+    }
     if !plan.annotations.is_empty() {
-        let project_path = format!("/v1/projects/{}", encode(plan.project));
-        let stored = client
-            .get(&format!(
-                "{project_path}/sessions/{}/annotations",
-                encode(plan.session_id)
-            ))
-            .await?;
+        let stored = client.get(&format!("{session_path}/annotations")).await?;
         let stored: Vec<Value> = stored
             .get("data")
             .and_then(Value::as_array)

@@ -228,6 +228,9 @@ pub struct ImportArgs {
     pub client: ClientArgs,
     /// A JSONL file written by `oi-sessions export --format jsonl` ("-" for stdin)
     pub file: std::path::PathBuf,
+    /// Import every session into this project instead of the one each line names (--project is not read by import)
+    #[arg(long)]
+    pub into_project: Option<String>,
 }
 
 /// `oi-sessions annotate`
