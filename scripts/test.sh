@@ -67,7 +67,8 @@ stage_postgres() {
   postgres_url
   log "postgres: the server and the store conformance suite on PostgreSQL"
   cargo_locked test --quiet -p openinference-session-server \
-    --test server_postgres --test store_conformance_postgres --test evaluation_servers
+    --test server_postgres --test store_conformance_postgres --test evaluation_servers \
+    --test migrate_postgres
 }
 
 stage_python() {

@@ -11,6 +11,7 @@ pub mod annotation;
 pub mod annotation_api;
 pub mod annotation_config;
 pub mod api;
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod evaluation;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use openinference_session_server::cli;
 use openinference_session_server::config::{ServeArgs, StoreArgs, StoreLocation};
 use openinference_session_server::store::Store;
 use openinference_session_server::store::postgres::{PostgresStore, describe, parse_url};
@@ -28,6 +29,18 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Check the store's integrity in full, read-only (while a server runs on it, too); exit 1 when it is damaged
     Check(CheckArgs),
+    /// A running server's sessions: list, show, delete
+    Sessions(Box<cli::SessionsArgs>),
+    /// Export sessions matching a filter as JSONL, CSV or OpenAI chat messages
+    Export(Box<cli::ExportArgs>),
+    /// Import sessions exported as JSONL into a running server (importing twice changes nothing)
+    Import(Box<cli::ImportArgs>),
+    /// Annotate a session (a label, a score, an explanation)
+    Annotate(Box<cli::AnnotateArgs>),
+    /// Copy a live SQLite database into a file, consistently, while the server keeps ingesting
+    Backup(cli::backup::BackupArgs),
+    /// Copy everything from a SQLite data dir into PostgreSQL (resumable, verified)
+    Migrate(cli::migrate::MigrateArgs),
 }
 
 /// Flags of `oi-sessions check`.
@@ -50,6 +63,16 @@ fn check(args: CheckArgs) -> anyhow::Result<()> {
     } else {
         anyhow::bail!("the store is damaged: restore it from a backup")
     }
+}
+
+/// The end of a command-line subcommand: its error on stderr (`error: ...`),
+/// exit 1.
+fn client(result: Result<(), cli::CliError>) -> anyhow::Result<()> {
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {
@@ -91,6 +114,12 @@ fn main() -> anyhow::Result<()> {
     let args = match Cli::parse().command {
         Command::Serve(args) => *args,
         Command::Check(args) => return check(args),
+        Command::Sessions(args) => return client(cli::run_async(cli::sessions::run(*args))),
+        Command::Export(args) => return client(cli::run_async(cli::export::run(*args))),
+        Command::Import(args) => return client(cli::run_async(cli::import::run(*args))),
+        Command::Annotate(args) => return client(cli::run_async(cli::sessions::annotate(*args))),
+        Command::Backup(args) => return client(cli::backup::run(args)),
+        Command::Migrate(args) => return client(cli::migrate::run(args)),
     };
     let config = args.resolve()?;
     // PostgreSQL's blocking client runs its own runtime, so it is opened before

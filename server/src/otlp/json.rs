@@ -115,7 +115,7 @@ fn id(v: Option<&Value>) -> Result<Result<Vec<u8>, ()>, OtlpError> {
     }
 }
 
-fn any_value(v: &Value) -> Result<AnyValue, OtlpError> {
+pub(crate) fn any_value(v: &Value) -> Result<AnyValue, OtlpError> {
     let obj = object(v, "attribute value")?;
     let value = if let Some(s) = field(obj, "stringValue", "string_value") {
         any_value::Value::StringValue(

@@ -97,6 +97,33 @@ fn float(attrs: &Map<String, Value>, key: &str) -> Option<f64> {
     }
 }
 
+/// Adds to a span's facts what its own events say (as stored: `name`,
+/// `attributes`): a GenAI event recorded on the span (not sent as a log)
+/// carries its body's fields as attributes.
+pub fn read_span_events(facts: &mut SpanFacts, events: &[Value]) {
+    let own_user = facts.user_text.is_some();
+    for e in events {
+        let name = e.get("name").and_then(Value::as_str).unwrap_or_default();
+        if !(facts.is_llm && name.starts_with(k::GEN_AI_EVENT_PREFIX)) {
+            continue;
+        }
+        let attributes = e
+            .get("attributes")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let body = Value::Object(attributes.clone());
+        let (user, reply) = super::logs::event_messages(name, &attributes, &body);
+        // The last user message of the call is the turn's.
+        if !own_user && user.is_some() {
+            facts.user_text = user;
+        }
+        if facts.reply_text.is_none() {
+            facts.reply_text = reply;
+        }
+    }
+}
+
 /// Derives the facts of one span from its attributes.
 pub fn derive_facts(attrs: &Map<String, Value>, prices: &PriceTable) -> SpanFacts {
     let io = |key: &str| match attrs.get(key) {
@@ -343,30 +370,18 @@ pub fn map_request_with<E>(
                 facts.start_ns = start_ns;
                 facts.end_ns = end_ns;
                 facts.status_code = status.code;
-                let mut events = Vec::with_capacity(span.events.len());
-                let own_user = facts.user_text.is_some();
-                for e in &span.events {
-                    let attributes = attributes_to_json(&e.attributes);
-                    // A GenAI event recorded on the span (not sent as a log)
-                    // carries its body's fields as attributes.
-                    if facts.is_llm && e.name.starts_with(k::GEN_AI_EVENT_PREFIX) {
-                        let body = Value::Object(attributes.clone());
-                        let (user, reply) =
-                            super::logs::event_messages(&e.name, &attributes, &body);
-                        // The last user message of the call is the turn's.
-                        if !own_user && user.is_some() {
-                            facts.user_text = user;
-                        }
-                        if facts.reply_text.is_none() {
-                            facts.reply_text = reply;
-                        }
-                    }
-                    events.push(serde_json::json!({
-                        "name": e.name,
-                        "time": crate::model::rfc3339(e.time_unix_nano.min(i64::MAX as u64) as i64),
-                        "attributes": attributes,
-                    }));
-                }
+                let events: Vec<Value> = span
+                    .events
+                    .iter()
+                    .map(|e| {
+                        serde_json::json!({
+                            "name": e.name,
+                            "time": crate::model::rfc3339(e.time_unix_nano.min(i64::MAX as u64) as i64),
+                            "attributes": attributes_to_json(&e.attributes),
+                        })
+                    })
+                    .collect();
+                read_span_events(&mut facts, &events);
                 emit(SpanRecord {
                     project: project.clone(),
                     trace_id,

@@ -581,6 +581,96 @@ pub trait Store: Send + Sync + 'static {
         project: &str,
         query: &stats::StatsQuery,
     ) -> Result<stats::ProjectStats, StoreError>;
+
+    // --- reading a store whole, to copy it into another (`oi-sessions migrate`) ---
+
+    /// Up to `limit` spans of every project whose row id is above `after`, by
+    /// row id: each as stored (attributes, its own events; not the GenAI
+    /// events that arrived as logs, see [`Store::copy_events`]), with its
+    /// project and trace. Row ids are the store's own and only order a copy:
+    /// pass the last one back as `after` for the next batch.
+    fn copy_spans(&self, after: i64, limit: usize) -> Result<Vec<CopiedSpan>, StoreError>;
+
+    /// Up to `limit` GenAI events (those that arrived as log records) of every
+    /// project whose row id is above `after`, by row id, as (row id, event):
+    /// written to another store with [`Store::write_events`] they are the same
+    /// events (same digest).
+    fn copy_events(&self, after: i64, limit: usize) -> Result<Vec<(i64, EventRecord)>, StoreError>;
+
+    /// Up to `limit` session annotations (notes too) of every project whose
+    /// id is above `after`, by id, as (project, annotation).
+    fn copy_annotations(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, Annotation)>, StoreError>;
+}
+
+/// A span read for copying (see [`Store::copy_spans`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CopiedSpan {
+    /// The store's row id (the copy's order, nothing more).
+    pub rowid: i64,
+    /// Its project.
+    pub project: String,
+    /// Its trace.
+    pub trace_id: [u8; 16],
+    /// The span as stored (`step` is left out: it is derived on read).
+    pub span: crate::model::SpanInfo,
+}
+
+impl CopiedSpan {
+    /// The span as a write of it: the same span, its facts derived again from
+    /// its attributes with `prices` (as ingest derives them).
+    pub fn into_record(
+        self,
+        prices: &crate::pricing::PriceTable,
+    ) -> Result<SpanRecord, StoreError> {
+        let bad = |what: &str| {
+            StoreError::Corrupt(format!(
+                "span {} of trace {}: {what}",
+                self.span.span_id,
+                hex(&self.trace_id)
+            ))
+        };
+        let id = |s: &str| -> Option<[u8; 8]> { unhex(s)?.try_into().ok() };
+        let span_id = id(&self.span.span_id).ok_or_else(|| bad("span id"))?;
+        let parent_span_id = match &self.span.parent_span_id {
+            Some(p) => Some(id(p).ok_or_else(|| bad("parent span id"))?),
+            None => None,
+        };
+        let start_ns =
+            crate::model::parse_rfc3339(&self.span.start_time).ok_or_else(|| bad("start time"))?;
+        let end_ns =
+            crate::model::parse_rfc3339(&self.span.end_time).ok_or_else(|| bad("end time"))?;
+        let status_code = match self.span.status {
+            SpanStatus::Unset => 0,
+            SpanStatus::Ok => 1,
+            SpanStatus::Error => 2,
+        };
+        let mut facts = crate::otlp::map::derive_facts(&self.span.attributes, prices);
+        crate::otlp::map::read_span_events(&mut facts, &self.span.events);
+        facts.span_id = span_id;
+        facts.parent_span_id = parent_span_id;
+        facts.start_ns = start_ns;
+        facts.end_ns = end_ns;
+        facts.status_code = status_code;
+        Ok(SpanRecord {
+            project: self.project,
+            trace_id: self.trace_id,
+            span_id,
+            parent_span_id,
+            name: self.span.name,
+            kind: self.span.kind,
+            start_ns,
+            end_ns,
+            status_code,
+            status_message: self.span.status_message,
+            attributes: self.span.attributes,
+            events: self.span.events,
+            facts,
+        })
+    }
 }
 
 /// See [`Store::health`].

@@ -1574,6 +1574,92 @@ impl<B: SqlBackend> Store for B {
         })
     }
 
+    fn copy_spans(&self, after: i64, limit: usize) -> Result<Vec<super::CopiedSpan>, StoreError> {
+        self.read(|tx| {
+            let rows = tx.query(
+                "SELECT s.id, p.name FROM spans s JOIN projects p ON p.id = s.project_id
+                 WHERE s.id > $1 ORDER BY s.id LIMIT $2",
+                &[after.into(), (limit as i64).into()],
+            )?;
+            let mut projects: HashMap<i64, String> = HashMap::with_capacity(rows.len());
+            for mut r in rows {
+                projects.insert(r.int(0)?, r.text(1)?);
+            }
+            let ids: Vec<i64> = projects.keys().copied().collect();
+            let mut spans: Vec<super::CopiedSpan> = B::Spans::spans_by_rowid(tx, &ids)?
+                .into_iter()
+                .map(|(rowid, trace_id, mut span)| {
+                    span.step = None;
+                    super::CopiedSpan {
+                        rowid,
+                        project: projects.get(&rowid).cloned().unwrap_or_default(),
+                        trace_id,
+                        span,
+                    }
+                })
+                .collect();
+            spans.sort_by_key(|s| s.rowid);
+            Ok(spans)
+        })
+    }
+
+    fn copy_events(&self, after: i64, limit: usize) -> Result<Vec<(i64, EventRecord)>, StoreError> {
+        self.read(|tx| {
+            let rows = tx.query(
+                "SELECT e.id, p.name, e.trace_id, e.span_id, e.digest, e.time_ns, e.seq, e.name,
+                        e.user_message, e.reply, e.attributes, e.body
+                 FROM span_events e JOIN projects p ON p.id = e.project_id
+                 WHERE e.id > $1 ORDER BY e.id LIMIT $2",
+                &[after.into(), (limit as i64).into()],
+            )?;
+            rows.into_iter()
+                .map(|mut r| {
+                    Ok((
+                        r.int(0)?,
+                        EventRecord {
+                            project: r.text(1)?,
+                            trace_id: r.id(2)?,
+                            facts: crate::model::EventFacts {
+                                span_id: r.id(3)?,
+                                time_ns: r.int(5)?,
+                                seq: r.int(6)?,
+                                user_message: r.opt_text(8)?,
+                                reply: r.opt_text(9)?,
+                            },
+                            name: r.text(7)?,
+                            attributes: r.json(10)?,
+                            body: r.json(11)?,
+                            digest: r.int(4)?,
+                        },
+                    ))
+                })
+                .collect()
+        })
+    }
+
+    fn copy_annotations(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, Annotation)>, StoreError> {
+        self.read(|tx| {
+            let rows = tx.query(
+                &format!(
+                    "SELECT {ANNOTATION_COLS}, (SELECT p.name FROM projects p
+                       WHERE p.id = session_annotations.project_id)
+                     FROM session_annotations WHERE id > $1 ORDER BY id LIMIT $2"
+                ),
+                &[after.into(), (limit as i64).into()],
+            )?;
+            rows.into_iter()
+                .map(|mut r| {
+                    let project = r.text(14)?;
+                    Ok((project, annotation_row(&mut r)?))
+                })
+                .collect()
+        })
+    }
+
     fn upsert_annotations(
         &self,
         project: &str,

@@ -5,9 +5,11 @@
 
 #![allow(dead_code)]
 
+pub mod copy;
 pub mod evaluations;
 pub mod phoenix;
 
+pub use copy::*;
 pub use evaluations::*;
 pub use phoenix::*;
 
@@ -1045,6 +1047,15 @@ macro_rules! conformance_suite {
         fn events_join_their_spans_in_either_order() {
             let mut kept = Vec::new();
             conformance::events_join_their_spans_in_either_order(|| {
+                let (guard, store) = $open();
+                kept.push(guard);
+                store
+            });
+        }
+        #[test]
+        fn a_store_read_for_copy_writes_the_same_store() {
+            let mut kept = Vec::new();
+            conformance::a_store_read_for_copy_writes_the_same_store(|| {
                 let (guard, store) = $open();
                 kept.push(guard);
                 store
