@@ -93,10 +93,10 @@ pub async fn run(args: ExportArgs) -> Result<(), CliError> {
             in_flight.push_back(tokio::spawn(async move {
                 render(&client, &project_path, format, session).await
             }));
-            if in_flight.len() >= IN_FLIGHT {
-                if let Some(first) = in_flight.pop_front() {
-                    write(joined(first).await?)?;
-                }
+            if in_flight.len() >= IN_FLIGHT
+                && let Some(first) = in_flight.pop_front()
+            {
+                write(joined(first).await?)?;
             }
             Ok(())
         },
@@ -105,7 +105,6 @@ pub async fn run(args: ExportArgs) -> Result<(), CliError> {
     while let Some(next) = in_flight.pop_front() {
         write(joined(next).await?)?;
     }
-    drop(write);
     sink.flush().map_err(write_err)?;
     progress.finish();
     drop(sink);
