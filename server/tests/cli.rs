@@ -332,6 +332,8 @@ fn export_then_import_rebuilds_the_sessions_and_a_second_import_changes_nothing(
         "{}",
         written.stderr
     );
+    // No progress line when stderr is not a terminal.
+    assert!(!written.stderr.contains('\r'), "{:?}", written.stderr);
     assert_eq!(std::fs::read_to_string(&file).unwrap(), jsonl);
     let dir_b = tempfile::tempdir().unwrap();
     let b = ServerProcess::start(dir_b.path(), &[]);

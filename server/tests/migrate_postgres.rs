@@ -246,8 +246,9 @@ fn migrate_killed_midway_continues_and_ends_identical() {
     );
 
     let resumed = oi(
-        &["migrate", "--from", from, "--to", &url, "--batch", "500"],
-        &[],
+        &["migrate", "--from", from, "--batch", "500"],
+        // The URL from the environment, as for serve.
+        &[("OI_SESSIONS_DATABASE_URL", &url)],
     );
     let text = resumed.ok();
     assert!(

@@ -4,7 +4,10 @@
 //! (one conversation per line). Memory holds one page of the list and one
 //! session, whatever the number of sessions.
 
+use std::collections::VecDeque;
 use std::io::Write;
+
+use tokio::task::JoinHandle;
 
 use openinference_session::evals::{Role, messages};
 use serde_json::{Map, Value, json};
@@ -13,6 +16,9 @@ use super::http::{ApiClient, encode};
 use super::progress::Progress;
 use super::sessions::{for_each_session, turns};
 use super::{CliError, ExportArgs, ExportFormat};
+
+/// Sessions fetched at once.
+const IN_FLIGHT: usize = 8;
 
 /// The version of the JSONL layout, in every line (`import` checks it).
 pub const JSONL_VERSION: i64 = 1;
@@ -65,45 +71,40 @@ pub async fn run(args: ExportArgs) -> Result<(), CliError> {
     let mut progress = Progress::new("sessions", None);
     let project_path = args.client.project_path();
     let mut skipped = 0usize;
+    // Sessions are fetched a few at once (the server answers in parallel) and
+    // written in list order; memory holds at most that many sessions.
+    let mut in_flight: VecDeque<JoinHandle<Result<Option<String>, CliError>>> = VecDeque::new();
+    let mut write = |text: Option<String>| -> Result<(), CliError> {
+        match text {
+            Some(text) => sink.write_all(text.as_bytes()).map_err(write_err)?,
+            None => skipped += 1,
+        }
+        progress.add(1);
+        Ok(())
+    };
     let count = for_each_session(
         &client,
         &args.client,
         &args.filter,
         args.limit,
         async |session| {
-            let session_id = session
-                .get("session_id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            let path = format!("{project_path}/sessions/{}", encode(&session_id));
-            let turns = turns(&client, &path).await?;
-            let text = match args.format {
-                ExportFormat::Jsonl => {
-                    let line = jsonl_line(&client, &project_path, &path, session, turns).await?;
-                    format!("{line}\n")
-                }
-                ExportFormat::Csv => {
-                    let mut rows = String::new();
-                    for (i, turn) in turns.iter().enumerate() {
-                        rows.push_str(&csv_turn(&session, i, turn));
-                    }
-                    rows
-                }
-                ExportFormat::Openai => match openai_line(&turns) {
-                    Some(line) => format!("{line}\n"),
-                    None => {
-                        skipped += 1;
-                        String::new()
-                    }
-                },
-            };
-            sink.write_all(text.as_bytes()).map_err(write_err)?;
-            progress.add(1);
+            let (client, project_path, format) =
+                (client.clone(), project_path.clone(), args.format);
+            in_flight.push_back(tokio::spawn(async move {
+                render(&client, &project_path, format, session).await
+            }));
+            if in_flight.len() >= IN_FLIGHT
+                && let Some(first) = in_flight.pop_front()
+            {
+                write(joined(first).await?)?;
+            }
             Ok(())
         },
     )
     .await?;
+    while let Some(next) = in_flight.pop_front() {
+        write(joined(next).await?)?;
+    }
     sink.flush().map_err(write_err)?;
     progress.finish();
     drop(sink);
@@ -114,6 +115,46 @@ pub async fn run(args: ExportArgs) -> Result<(), CliError> {
         eprintln!("exported {count} sessions to {name}");
     }
     Ok(())
+}
+
+async fn joined(
+    task: JoinHandle<Result<Option<String>, CliError>>,
+) -> Result<Option<String>, CliError> {
+    task.await.map_err(|e| CliError::Answer {
+        path: "export".into(),
+        reason: format!("a fetch failed: {e}"),
+    })?
+}
+
+/// One session in the chosen format (`None`: an OpenAI line without any
+/// message, left out).
+async fn render(
+    client: &ApiClient,
+    project_path: &str,
+    format: ExportFormat,
+    session: Value,
+) -> Result<Option<String>, CliError> {
+    let session_id = session
+        .get("session_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let path = format!("{project_path}/sessions/{}", encode(&session_id));
+    let turns = turns(client, &path).await?;
+    Ok(match format {
+        ExportFormat::Jsonl => {
+            let line = jsonl_line(client, project_path, &path, session, turns).await?;
+            Some(format!("{line}\n"))
+        }
+        ExportFormat::Csv => {
+            let mut rows = String::new();
+            for (i, turn) in turns.iter().enumerate() {
+                rows.push_str(&csv_turn(&session, i, turn));
+            }
+            Some(rows)
+        }
+        ExportFormat::Openai => openai_line(&turns).map(|line| format!("{line}\n")),
+    })
 }
 
 /// A session as one JSONL line: the list's fields, every turn, every

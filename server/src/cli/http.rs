@@ -21,7 +21,8 @@ const TIMEOUT: Duration = Duration::from_secs(120);
 
 type Https = HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-/// A client of one server.
+/// A client of one server (a clone shares its connection pool).
+#[derive(Clone)]
 pub struct ApiClient {
     base: String,
     api_key: Option<String>,

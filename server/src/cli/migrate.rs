@@ -49,8 +49,8 @@ pub struct MigrateArgs {
     /// The SQLite data dir to copy from (no server may be running on it)
     #[arg(long)]
     pub from: PathBuf,
-    /// The PostgreSQL database to copy into (postgres://user:password@host:port/db)
-    #[arg(long, hide_env_values = true)]
+    /// The PostgreSQL database to copy into (postgres://user:password@host:port/db; from the environment, the password stays out of the process list)
+    #[arg(long, env = "OI_SESSIONS_DATABASE_URL", hide_env_values = true)]
     pub to: String,
     /// The price file `serve` was given, if any (costs are derived again from it)
     #[arg(long, env = "OI_SESSIONS_PRICES")]
