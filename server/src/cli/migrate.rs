@@ -11,9 +11,9 @@
 //!   keeps about its own work is not copied: the evaluation job queue and
 //!   backfills; every copied session counts as already judged (its verdicts
 //!   are annotations, copied), so evaluators judge only what arrives next.
-//!   When traces arrived (a session's last activity, which idleness and
-//!   retention count from) and when annotations were written are the time of
-//!   the copy.
+//!   Each session keeps its original's last activity (which idleness and
+//!   retention count from), set after its spans are written; when
+//!   annotations were written is the time of the copy.
 //! - **Resumable.** Every write is idempotent (a span is stored once per
 //!   (trace id, span id), an event per digest, an annotation per key), and
 //!   after each committed batch the position reached is saved in
@@ -330,6 +330,7 @@ pub fn run(args: MigrateArgs) -> Result<(), CliError> {
     // After the annotations: a config governs writes from now on, and
     // annotations older than their config need not fit it.
     copy_annotation_configs(&source, &target)?;
+    restore_last_activity(&source, &target)?;
     mark_judged(&target)?;
 
     let (a, b) = (tally(&source)?, tally(&target)?);
@@ -470,6 +471,28 @@ fn for_each_session(
     }
 }
 
+/// Gives every copied session its original's last activity (the copy's is
+/// when the migration wrote its traces), so idleness and retention count
+/// from when the traces first arrived.
+fn restore_last_activity(source: &SqliteStore, target: &PostgresStore) -> Result<(), CliError> {
+    for p in source
+        .projects()
+        .map_err(store_err("cannot read projects"))?
+    {
+        let mut original = Vec::new();
+        for_each_session(source, &p.name, |s| {
+            original.push((s.session_id, s.last_activity_ns));
+            Ok(())
+        })?;
+        for chunk in original.chunks(1_000) {
+            target
+                .restore_last_activity(&p.name, chunk)
+                .map_err(store_err("cannot restore the sessions' last activity"))?;
+        }
+    }
+    Ok(())
+}
+
 /// Records every copied session as seen idle up to its last activity, so the
 /// target's evaluators do not judge the whole history again.
 fn mark_judged(target: &PostgresStore) -> Result<(), CliError> {
@@ -554,8 +577,7 @@ fn tally(store: &dyn Store) -> Result<Tallies, CliError> {
         for_each_session(store, &p.name, |s| {
             let mut v = serde_json::to_value(&s).unwrap_or_default();
             if let Some(o) = v.as_object_mut() {
-                // The copy's own: when its traces arrived.
-                o.remove("last_activity");
+                // read at the time of the read: it may change between the two
                 o.remove("status");
             }
             get(&mut t, "sessions", &v);

@@ -604,6 +604,16 @@ pub trait Store: Send + Sync + 'static {
         after: i64,
         limit: usize,
     ) -> Result<Vec<(String, Annotation)>, StoreError>;
+
+    /// Sets the last activity of copied sessions (session id, Unix ns) to
+    /// the original's, so idleness and retention count from when their
+    /// traces first arrived, not from the copy; sessions not stored are
+    /// skipped. Returns how many were set.
+    fn restore_last_activity(
+        &self,
+        project: &str,
+        sessions: &[(String, i64)],
+    ) -> Result<usize, StoreError>;
 }
 
 /// A span read for copying (see [`Store::copy_spans`]).

@@ -1660,6 +1660,29 @@ impl<B: SqlBackend> Store for B {
         })
     }
 
+    fn restore_last_activity(
+        &self,
+        project: &str,
+        sessions: &[(String, i64)],
+    ) -> Result<usize, StoreError> {
+        self.write(|tx| {
+            let pid = project_rowid(tx, project)?;
+            let mut set = 0;
+            for (session_id, last_activity_ns) in sessions {
+                set += tx.execute(
+                    "UPDATE sessions SET last_activity_ns = $1
+                     WHERE project_id = $2 AND session_id = $3",
+                    &[
+                        (*last_activity_ns).into(),
+                        pid.into(),
+                        session_id.as_str().into(),
+                    ],
+                )?;
+            }
+            Ok(set as usize)
+        })
+    }
+
     fn upsert_annotations(
         &self,
         project: &str,

@@ -1,7 +1,9 @@
 //! Reading a store whole to copy it (`copy_spans`, `copy_events`,
 //! `copy_annotations`, what `oi-sessions migrate` uses): batches by row id are
 //! complete and never repeat, and what they return, written into an empty
-//! store, makes the same sessions, traces, events and annotations.
+//! store, makes the same sessions, traces, events and annotations; the
+//! sessions' last activity is set back to the original's
+//! (`restore_last_activity`).
 
 use openinference_session_server::annotation::{AnnotatorKind, NewAnnotation};
 use openinference_session_server::model::SessionInfo;
@@ -41,13 +43,7 @@ fn sessions<S: Store>(store: &S, project: &str) -> Vec<SessionInfo> {
         },
         ..Default::default()
     };
-    let mut s = store.sessions(project, &q).expect("sessions").data;
-    for s in &mut s {
-        // When its traces arrived: the copy's, not the original's.
-        s.last_activity = String::new();
-        s.last_activity_ns = 0;
-    }
-    s
+    store.sessions(project, &q).expect("sessions").data
 }
 
 /// A copy read back in batches and written into an empty store is the same
@@ -182,6 +178,21 @@ pub fn a_store_read_for_copy_writes_the_same_store<S: Store>(mut open: impl FnMu
         })
         .collect();
     copy.upsert_annotations_in(&new).expect("copy annotations");
+    // the copy's traces arrived now: its sessions get the original's last
+    // activity back (unknown sessions are skipped)
+    for project in ["p", "q"] {
+        let mut activity: Vec<(String, i64)> = sessions(&original, project)
+            .into_iter()
+            .map(|s| (s.session_id, s.last_activity_ns))
+            .collect();
+        let known = activity.len();
+        activity.push(("never-stored".into(), 1));
+        assert_eq!(
+            copy.restore_last_activity(project, &activity)
+                .expect("restore"),
+            known
+        );
+    }
 
     for project in ["p", "q"] {
         assert_eq!(
