@@ -293,6 +293,12 @@ function EvaluatorForm({
             />,
             "{transcript}, {labels}, {criteria}; {{ and }} for braces",
           )}
+          {field(
+            "max_transcript_chars",
+            "Transcript length (optional)",
+            textInput("maxTranscriptChars", { inputMode: "numeric", placeholder: "600000" }),
+            "characters of the conversation the judge sees, its end kept; empty: the server's default",
+          )}
           <div className={`field labels ${problem?.field === "labels" ? "invalid" : ""}`} data-field="labels">
             <span className="field-label">Labels and their scores</span>
             {d.labels.map((row, i) => (

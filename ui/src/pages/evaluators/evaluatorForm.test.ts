@@ -68,6 +68,12 @@ describe("the evaluator form", () => {
     const d = draftOf(e);
     expect(d).toMatchObject({ name: "resolution", sampleRate: "0.5", userId: "u1", metadata: "plan=pro", apiKeyEnv: "JUDGE_KEY" });
     expect(specOf(d)).toMatchObject({ sample_rate: 0.5, llm: e.llm, labels: e.labels, criteria: "solved?" });
+    expect(specOf(d)).not.toHaveProperty("max_transcript_chars");
+    // a transcript length set through the API survives an edit in the form
+    const long = draftOf(stored({ max_transcript_chars: 20000 }));
+    expect(long.maxTranscriptChars).toBe("20000");
+    expect(specOf(long)).toMatchObject({ max_transcript_chars: 20000 });
+    expect(specOf({ ...long, maxTranscriptChars: "2.5" })).toMatchObject({ field: "max_transcript_chars" });
     const code = draftOf(stored({ kind: "code", llm: null, labels: null, criteria: null, rule: { type: "regex", pattern: "p", on: "assistant" } }));
     expect(code).toMatchObject({ kind: "code", ruleType: "regex", pattern: "p", on: "assistant", caseInsensitive: true });
   });

@@ -33,6 +33,8 @@ export interface EvaluatorDraft {
   temperature: string;
   criteria: string;
   promptTemplate: string;
+  /** How much of the conversation the judge sees, in characters ("" = the server's default). */
+  maxTranscriptChars: string;
   labels: LabelRow[];
   ruleType: RuleType;
   minTurns: string;
@@ -61,6 +63,7 @@ export function emptyDraft(): EvaluatorDraft {
     temperature: "",
     criteria: "",
     promptTemplate: "",
+    maxTranscriptChars: "",
     labels: [
       { label: "good", score: "1" },
       { label: "bad", score: "0" },
@@ -101,6 +104,7 @@ export function draftOf(e: Evaluator): EvaluatorDraft {
     temperature: text(e.llm?.temperature),
     criteria: e.criteria ?? "",
     promptTemplate: e.prompt_template ?? "",
+    maxTranscriptChars: text(e.max_transcript_chars),
     labels: e.labels ? Object.entries(e.labels).map(([label, score]) => ({ label, score: String(score) })) : d.labels,
     ruleType: rule?.type ?? d.ruleType,
     minTurns: rule?.type === "turn_count" ? text(rule.min) : "",
@@ -156,6 +160,10 @@ export function specOf(d: EvaluatorDraft): EvaluatorSpec | Problem {
     };
     if (d.criteria.trim()) spec.criteria = d.criteria;
     if (d.promptTemplate.trim()) spec.prompt_template = d.promptTemplate;
+    // kept when editing: a definition sent without it would fall back to the default
+    const maxChars = num(d.maxTranscriptChars, "max_transcript_chars", true);
+    if (isProblem(maxChars)) return maxChars;
+    if (maxChars !== null) spec.max_transcript_chars = maxChars;
     const labels: Record<string, number> = {};
     for (const row of d.labels) {
       if (!row.label.trim() && !row.score.trim()) continue;
