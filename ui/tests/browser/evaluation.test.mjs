@@ -290,6 +290,22 @@ describe("online evaluation in the UI", () => {
     await until("both idle", () => document.querySelectorAll("[data-testid=session-row]").length === 2);
   });
 
+  it("follows the project while it shows its first page: new sessions and sessions going idle, without a reload", async () => {
+    const project = "live-list";
+    await sendTurn("live-1", "first", "one", project);
+    await page.goto(`${base}/projects/${project}/sessions`);
+    await page.getByTestId("session-row").first().waitFor();
+    assert.equal(await page.getByTestId("session-row").count(), 1);
+    await sendTurn("live-2", "second", "two", project);
+    // no navigation from here on: the list reads itself again
+    await until("the new session listed", () => document.querySelectorAll("[data-testid=session-row]").length === 2);
+    await until("both gone idle", () => {
+      const statuses = [...document.querySelectorAll("[data-testid=session-row] [data-testid=session-status]")].map((e) => e.textContent.trim());
+      return statuses.length === 2 && statuses.every((s) => s === "idle");
+    });
+    assert.match(await page.getByTestId("sessions-count").innerText(), /updated as sessions arrive/);
+  });
+
   it("switches the evaluator off and on without a new version, and backfills with a summary", async () => {
     await page.goto(`${base}/projects/${PROJECT}/evaluators`);
     const row = page.locator('[data-testid=evaluator][data-name="helpfulness"]');

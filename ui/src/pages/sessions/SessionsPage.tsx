@@ -25,6 +25,8 @@ import { rememberSessionList } from "../../lib/sessionNav";
 
 const ROW_HEIGHT = 44;
 const PAGE_SIZE = 100;
+/** How often a list showing only its first page is read again (new sessions, status, verdicts). */
+const LIVE_REFRESH_MS = 5_000;
 
 interface Column {
   label: string;
@@ -94,7 +96,37 @@ export function SessionsPage({ project }: { project: string }) {
     [base, key, params, project],
   );
 
+  // the first page read again, replacing the rows once it is here (no
+  // loading state; a failure leaves the rows shown and the next one retries)
+  const refresh = useCallback(() => {
+    const requestKey = `${project}|${key}|live`;
+    inFlight.current = requestKey;
+    const from = windowStart(JSON.parse(key), Date.now());
+    api<Page<Session>>(base + query({ ...params, start_time: from, limit: PAGE_SIZE, cursor: null }))
+      .then((page) =>
+        setLoaded((l) => {
+          if (l.key !== key || l.loading || l.sessions.length > PAGE_SIZE) return l; // the reader moved on
+          windowFrom.current = from;
+          return { key, sessions: page.data, next: page.next_cursor, loading: false };
+        }),
+      )
+      .catch(() => undefined)
+      .finally(() => {
+        if (inFlight.current === requestKey) inFlight.current = null;
+      });
+  }, [base, key, params, project]);
+
   useEffect(() => loadPage(null, true), [loadPage]);
+  // while the list shows only its first page, it follows the project: new
+  // sessions, sessions going idle, verdicts arriving (a list scrolled further
+  // stays as it is, so rows never move under the reader)
+  useEffect(() => {
+    const timer = window.setInterval(() => {
+      const firstPageOnly = loaded.key === key && !loaded.loading && loaded.sessions.length <= PAGE_SIZE;
+      if (firstPageOnly && inFlight.current === null && document.visibilityState === "visible") refresh();
+    }, LIVE_REFRESH_MS);
+    return () => window.clearInterval(timer);
+  }, [loaded, key, refresh]);
   // the session page's `[` / `]` step through this list, in this order
   useEffect(() => {
     if (loaded.key === key && !loaded.loading)
@@ -185,6 +217,7 @@ export function SessionsPage({ project }: { project: string }) {
       <p className="muted small" data-testid="sessions-count">
         {loaded.sessions.length} session{loaded.sessions.length === 1 ? "" : "s"} shown
         {loaded.next ? ", more as you scroll" : ""}
+        {loaded.sessions.length <= PAGE_SIZE ? " · updated as sessions arrive" : ""}
         {loaded.loading ? " · loading…" : ""}
       </p>
     </section>
