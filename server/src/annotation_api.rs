@@ -218,12 +218,7 @@ async fn config_body(
     request: Body,
 ) -> Result<AnnotationConfig, ApiError> {
     let value: serde_json::Value = body(state, headers, request).await?;
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let at = e.path().to_string();
-        let error =
-            ApiError::invalid_body(format!("invalid annotation config: {at}: {}", e.inner()));
-        if at == "." { error } else { error.at(at) }
-    })
+    crate::request::from_json_value(value, "annotation config")
 }
 
 fn checked_config(config: &AnnotationConfig) -> Result<(), ApiError> {

@@ -205,6 +205,19 @@ pub async fn json_body<T: DeserializeOwned>(
         .map_err(|e| ApiError::invalid_body(format!("invalid JSON body: {e}")))
 }
 
+/// A JSON body read into `T`; a value that does not fit is a 400 naming the
+/// field at fault (`llm.base_url`, `labels.good`), `what` the kind of thing.
+pub fn from_json_value<T: DeserializeOwned>(
+    value: serde_json::Value,
+    what: &str,
+) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let at = e.path().to_string();
+        let error = ApiError::invalid_body(format!("invalid {what}: {at}: {}", e.inner()));
+        if at == "." { error } else { error.at(at) }
+    })
+}
+
 /// Decodes one `application/x-www-form-urlencoded` component strictly: `+`
 /// is a space, `%` must start two hex digits, the result must be UTF-8.
 pub(crate) fn decode_component(text: &str) -> Option<String> {

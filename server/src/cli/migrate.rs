@@ -330,8 +330,7 @@ pub fn run(args: MigrateArgs) -> Result<(), CliError> {
     // After the annotations: a config governs writes from now on, and
     // annotations older than their config need not fit it.
     copy_annotation_configs(&source, &target)?;
-    restore_last_activity(&source, &target)?;
-    mark_judged(&target)?;
+    carry_over_sessions(&source, &target)?;
 
     let (a, b) = (tally(&source)?, tally(&target)?);
     let mut rows = Vec::new();
@@ -473,8 +472,9 @@ fn for_each_session(
 
 /// Gives every copied session its original's last activity (the copy's is
 /// when the migration wrote its traces), so idleness and retention count
-/// from when the traces first arrived.
-fn restore_last_activity(source: &SqliteStore, target: &PostgresStore) -> Result<(), CliError> {
+/// from when the traces first arrived, and records it as seen idle up to
+/// then, so the target's evaluators do not judge the whole history again.
+fn carry_over_sessions(source: &SqliteStore, target: &PostgresStore) -> Result<(), CliError> {
     for p in source
         .projects()
         .map_err(store_err("cannot read projects"))?
@@ -488,24 +488,6 @@ fn restore_last_activity(source: &SqliteStore, target: &PostgresStore) -> Result
             target
                 .restore_last_activity(&p.name, chunk)
                 .map_err(store_err("cannot restore the sessions' last activity"))?;
-        }
-    }
-    Ok(())
-}
-
-/// Records every copied session as seen idle up to its last activity, so the
-/// target's evaluators do not judge the whole history again.
-fn mark_judged(target: &PostgresStore) -> Result<(), CliError> {
-    for p in target
-        .projects()
-        .map_err(store_err("cannot read projects"))?
-    {
-        let mut seen = Vec::new();
-        for_each_session(target, &p.name, |s| {
-            seen.push((s.session_id, s.last_activity_ns));
-            Ok(())
-        })?;
-        for chunk in seen.chunks(1_000) {
             target
                 .enqueue_jobs(&p.name, &[], chunk)
                 .map_err(store_err("cannot record sessions as judged"))?;

@@ -22,7 +22,7 @@ use crate::AppState;
 use crate::api::{SESSION_PARAMS, blocking, parse_session_query};
 use crate::error::{ApiError, ErrorBody};
 use crate::model::{Page, rfc3339};
-use crate::request::{Params, QueryParams, json_body};
+use crate::request::{Params, QueryParams, from_json_value, json_body};
 use crate::store::{
     Backfill, EvaluationJob, JobCounts, JobQuery, JobState, NewJob, Put, StoredEvaluator,
 };
@@ -91,11 +91,7 @@ async fn spec_body(
         )
         .at("llm.api_key"));
     }
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let at = e.path().to_string();
-        let error = ApiError::invalid_body(format!("invalid evaluator: {}: {}", at, e.inner()));
-        if at == "." { error } else { error.at(at) }
-    })
+    from_json_value(value, "evaluator")
 }
 
 fn checked(state: &AppState, spec: &EvaluatorSpec) -> Result<(), ApiError> {
