@@ -4,7 +4,7 @@
 
 mod conformance;
 
-use openinference_session_server::store::sqlite::SqliteStore;
+use openinference_session_server::store::sqlite::{SqliteStore, text_digest};
 
 fn open_sqlite() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -52,9 +52,11 @@ fn sqlite_delete_releases_texts() {
         .unwrap();
     let db = rusqlite::Connection::open(dir.path().join("oi-sessions.sqlite3")).unwrap();
     let count = |t: &str| -> i64 {
-        db.query_row("SELECT count(*) FROM texts WHERE text = ?1", [t], |r| {
-            r.get(0)
-        })
+        db.query_row(
+            "SELECT count(*) FROM texts WHERE digest = ?1",
+            [&text_digest(t.as_bytes())[..]],
+            |r| r.get(0),
+        )
         .unwrap()
     };
     assert_eq!(
@@ -75,6 +77,95 @@ fn sqlite_delete_releases_texts() {
         .query_row("SELECT count(*) FROM texts", [], |r| r.get(0))
         .unwrap();
     assert_eq!(left, 0);
+}
+
+/// Long texts that embed each other (a chat's request JSON, turn after turn)
+/// read back exactly, share their chunks on disk, and deleting one session
+/// releases only the chunks no other text uses.
+#[test]
+fn sqlite_long_texts_share_chunks_and_read_back_exactly() {
+    use conformance::record;
+    use openinference_session_server::store::Store;
+    use serde_json::json;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_dir(dir.path()).unwrap();
+    // A conversation's request bodies: each holds every earlier message, and
+    // multi-byte characters fall across chunk boundaries somewhere.
+    let mut seed = 7u64;
+    let mut prose = |words: usize| -> String {
+        const WORDS: [&str; 12] = [
+            "order", "Grüße", "arrived", "late", "ça", "va", "🙂", "refund", "parcel", "#4411",
+            "sorry", "tracking",
+        ];
+        (0..words)
+            .map(|_| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                WORDS[(seed >> 59) as usize % WORDS.len()]
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut messages = Vec::new();
+    let mut requests = Vec::new();
+    for turn in 0..8u64 {
+        messages.push(json!({"role": "user", "content": format!("turn {turn}: {}", prose(90))}));
+        messages
+            .push(json!({"role": "assistant", "content": format!("reply {turn}: {}", prose(90))}));
+        requests.push(json!({"model": "m", "messages": messages}).to_string());
+    }
+    let spans: Vec<_> = requests
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            let session = if i < 4 { "a" } else { "b" };
+            record(
+                "p",
+                i as u8 + 1,
+                1,
+                None,
+                i as i64,
+                json!({"session.id": session, "input.value": body}),
+            )
+        })
+        .collect();
+    store.write(&spans).unwrap();
+    for (i, body) in requests.iter().enumerate() {
+        let t = store.trace("p", &[i as u8 + 1; 16]).unwrap();
+        assert_eq!(
+            t.spans[0].attributes["input.value"],
+            json!(body),
+            "request {i}"
+        );
+    }
+    let db = rusqlite::Connection::open(dir.path().join("oi-sessions.sqlite3")).unwrap();
+    let stored: i64 = db
+        .query_row("SELECT sum(length(data)) FROM chunks", [], |r| r.get(0))
+        .unwrap();
+    let total: usize = requests.iter().map(String::len).sum();
+    assert!(
+        (stored as usize) < requests.last().unwrap().len(),
+        "{stored} bytes of chunks for {total} bytes of requests"
+    );
+    let chunks = || -> i64 {
+        db.query_row("SELECT count(*) FROM chunks", [], |r| r.get(0))
+            .unwrap()
+    };
+    let before = chunks();
+    store.delete_session("p", "b").unwrap();
+    let after = chunks();
+    assert!(after > 0 && after < before, "chunks {before} -> {after}");
+    for (i, body) in requests.iter().enumerate().take(4) {
+        let t = store.trace("p", &[i as u8 + 1; 16]).unwrap();
+        assert_eq!(
+            t.spans[0].attributes["input.value"],
+            json!(body),
+            "request {i} after the delete"
+        );
+    }
+    store.delete_session("p", "a").unwrap();
+    assert_eq!(chunks(), 0, "no chunk outlives its texts");
 }
 
 /// A database written by server 0.1.0 (schema version 3, committed as a

@@ -267,6 +267,12 @@ pub trait SqlTx {
     /// Runs statements without parameters (a migration's DDL).
     fn batch(&mut self, sql: &str) -> Result<(), StoreError>;
 
+    /// The SQLite connection under this transaction, for SQLite's migrations
+    /// written against its own API.
+    fn sqlite(&self) -> Option<&rusqlite::Connection> {
+        None
+    }
+
     /// Runs a query expected to return at most one row.
     fn query_opt(&mut self, sql: &str, args: &[SqlValue]) -> Result<Option<SqlRow>, StoreError> {
         Ok(self.query(sql, args)?.into_iter().next())

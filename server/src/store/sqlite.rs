@@ -22,6 +22,9 @@ use crate::model::{EventRecord, SpanRecord};
 pub mod data_dir;
 mod schema;
 mod spans;
+mod texts;
+
+pub use texts::{Digest, digest as text_digest};
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
@@ -122,6 +125,7 @@ fn open(path: &Path, cache_kib: i64) -> Result<Connection, StoreError> {
          PRAGMA foreign_keys = ON;",
     )?;
     conn.pragma_update(None, "cache_size", -cache_kib)?;
+    texts::register(&conn)?;
     Ok(conn)
 }
 
@@ -344,11 +348,11 @@ impl Dialect for Sqlite {
     }
 
     fn raw_input(&self) -> &'static str {
-        "(SELECT text FROM texts WHERE id = t.input_raw_text)"
+        "oi_text((SELECT body FROM texts WHERE id = t.input_raw_text))"
     }
 
     fn raw_output(&self) -> &'static str {
-        "(SELECT text FROM texts WHERE id = t.output_raw_text)"
+        "oi_text((SELECT body FROM texts WHERE id = t.output_raw_text))"
     }
 
     fn skip_locked(&self) -> &'static str {
@@ -432,6 +436,10 @@ impl SqlTx for SqliteTx<'_> {
 
     fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
         Ok(self.0.execute_batch(sql)?)
+    }
+
+    fn sqlite(&self) -> Option<&Connection> {
+        Some(self.0)
     }
 }
 

@@ -11,6 +11,7 @@ pub(super) const TABLES: &[&str] = &[
     "sessions",
     "traces",
     "texts",
+    "chunks",
     "spans",
     "session_annotations",
     "span_events",
@@ -277,4 +278,14 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     // 12: how long a project's sessions are kept after their last activity
     // (null: the server's --retention; 0: for ever).
     Migration::Sql("ALTER TABLE project_settings ADD COLUMN retention_ns INTEGER;"),
+    // 13: texts addressed by SHA-256 (no reading back to compare), long ones
+    // stored as content-defined chunks, each chunk once and deflated: a
+    // chat's request JSON, new every turn only because it embeds the earlier
+    // turns, stores only what is new.
+    Migration::Code(|tx| match tx.sqlite() {
+        Some(conn) => super::texts::migrate_to_chunks(conn),
+        None => Err(crate::store::StoreError::Backend(
+            "a SQLite migration on another backend".to_owned(),
+        )),
+    }),
 ];

@@ -1,6 +1,5 @@
-//! How SQLite stores spans: long attribute strings once in `texts`
-//! (content-addressed, reference-counted: a chat's LLM spans repeat the whole
-//! conversation so far), the rest of a span's attributes and events as
+//! How SQLite stores spans: long attribute strings in `texts` (see
+//! [`super::texts`]), the rest of a span's attributes and events as
 //! deflated JSON, and the write path that stores a batch and re-derives the
 //! traces and sessions it touched.
 
@@ -10,6 +9,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::{Map, Value};
 
 use super::SqliteTx;
+use super::texts::{self, INTERN_MIN_BYTES, Texts, deflate_into, pack_ids, unpack_ids};
 use crate::model::{EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, TraceSummary};
 use crate::store::queries::{
     EVENT_FACT_COLUMNS, FACT_COLUMNS, SPAN_INFO_COLUMNS, event_facts_row, facts_row,
@@ -22,69 +22,6 @@ use crate::turn;
 fn json_text<T: serde::Serialize>(v: &T) -> String {
     // Serializing our own maps and lists cannot fail.
     serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned())
-}
-
-/// FNV-1a: a hash that is stable across Rust releases, so stored hashes stay
-/// valid; collisions are resolved by comparing the texts.
-fn fnv64(text: &str) -> i64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h as i64
-}
-
-/// Attribute strings at least this long are stored once in `texts` and
-/// referenced.
-const INTERN_MIN_BYTES: usize = 48;
-
-/// Content-addressed, reference-counted texts of one write transaction.
-#[derive(Default)]
-struct Texts {
-    /// Text to (row id, references added in this transaction).
-    seen: HashMap<String, (i64, i64)>,
-}
-
-impl Texts {
-    /// The row id of `text`, stored if new; counts one reference.
-    fn intern(&mut self, tx: &Transaction<'_>, text: &str) -> rusqlite::Result<i64> {
-        if let Some((id, refs)) = self.seen.get_mut(text) {
-            *refs += 1;
-            return Ok(*id);
-        }
-        let id = match find_text(tx, text)? {
-            Some(id) => id,
-            None => {
-                tx.prepare_cached("INSERT INTO texts (hash, refs, text) VALUES (?1, 0, ?2)")?
-                    .execute(params![fnv64(text), text])?;
-                tx.last_insert_rowid()
-            }
-        };
-        self.seen.insert(text.to_owned(), (id, 1));
-        Ok(id)
-    }
-
-    /// Writes the reference counts added by this transaction.
-    fn flush(self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
-        let mut stmt = tx.prepare_cached("UPDATE texts SET refs = refs + ?1 WHERE id = ?2")?;
-        for (id, refs) in self.seen.into_values() {
-            stmt.execute(params![refs, id])?;
-        }
-        Ok(())
-    }
-}
-
-/// The row id of a stored text, if any.
-fn find_text(tx: &Transaction<'_>, text: &str) -> rusqlite::Result<Option<i64>> {
-    let mut stmt = tx.prepare_cached("SELECT id, text FROM texts WHERE hash = ?1")?;
-    let mut rows = stmt.query([fnv64(text)])?;
-    while let Some(r) = rows.next()? {
-        if r.get_ref(1)?.as_str()? == text {
-            return Ok(Some(r.get(0)?));
-        }
-    }
-    Ok(None)
 }
 
 /// A span's attributes and events as stored (deflated JSON): the keys of the
@@ -131,65 +68,15 @@ pub(super) fn prepare(spans: &[SpanRecord]) -> Vec<Prepared<'_>> {
                     }
                 }
             }
+            let mut deflated = Vec::new();
+            deflate_into(&mut compress, json_text(&body).as_bytes(), &mut deflated);
             Prepared {
                 record,
-                body: deflate(&mut compress, json_text(&body).as_bytes()),
+                body: deflated,
                 texts,
             }
         })
         .collect()
-}
-
-/// Raw deflate with a reused compressor (setting one up zeroes large tables).
-fn deflate(c: &mut flate2::Compress, input: &[u8]) -> Vec<u8> {
-    c.reset();
-    let mut out = Vec::with_capacity(input.len() / 2 + 64);
-    loop {
-        let consumed = usize::try_from(c.total_in())
-            .unwrap_or(usize::MAX)
-            .min(input.len());
-        match c.compress_vec(&input[consumed..], &mut out, flate2::FlushCompress::Finish) {
-            Ok(flate2::Status::StreamEnd) | Err(_) => return out,
-            // Out of room: grow and go on.
-            Ok(_) => out.reserve(out.capacity().max(64)),
-        }
-    }
-}
-
-/// Text ids as LEB128 varints.
-fn pack_ids(ids: &[i64]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(ids.len() * 3);
-    for &id in ids {
-        let mut v = id as u64;
-        loop {
-            let byte = (v & 0x7f) as u8;
-            v >>= 7;
-            if v == 0 {
-                out.push(byte);
-                break;
-            }
-            out.push(byte | 0x80);
-        }
-    }
-    out
-}
-
-fn unpack_ids(bytes: &[u8]) -> Result<Vec<i64>, StoreError> {
-    let mut ids = Vec::new();
-    let (mut v, mut shift) = (0u64, 0u32);
-    for &b in bytes {
-        if shift > 63 {
-            return Err(StoreError::Corrupt("text refs".to_owned()));
-        }
-        v |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            ids.push(v as i64);
-            (v, shift) = (0, 0);
-        } else {
-            shift += 7;
-        }
-    }
-    Ok(ids)
 }
 
 fn inflate(blob: &[u8]) -> Result<Body, StoreError> {
@@ -223,8 +110,8 @@ fn load_facts(
 ) -> Result<Vec<SpanFacts>, StoreError> {
     // The interned columns are read through `texts`, in FACT_COLUMNS order.
     const SELECT: &str = "SELECT span_id, parent_span_id, start_ns, end_ns, status_code,
-            session_id, user_id, oi_kind, is_llm, ti.text, input_mime, tout.text, output_mime,
-            tu.text, tr.text, prompt_tokens, completion_tokens, total_tokens,
+            session_id, user_id, oi_kind, is_llm, oi_text(ti.body), input_mime,
+            oi_text(tout.body), output_mime, oi_text(tu.body), oi_text(tr.body), prompt_tokens, completion_tokens, total_tokens,
             cost_prompt, cost_completion, cost_total, tags, metadata
          FROM spans
          LEFT JOIN texts ti ON ti.id = input_text
@@ -258,8 +145,8 @@ fn upsert_trace(
     let (ov, om, or) = io(&s.output);
     let (search_input, search_output) = search_texts(s);
     // A raw value is some span's input or output text: point at it, no new reference.
-    let ir = ir.map(|t| find_text(tx, &t)).transpose()?.flatten();
-    let or = or.map(|t| find_text(tx, &t)).transpose()?.flatten();
+    let ir = ir.map(|t| texts::find(tx, &t)).transpose()?.flatten();
+    let or = or.map(|t| texts::find(tx, &t)).transpose()?.flatten();
     tx.prepare_cached(
         "INSERT INTO traces (project_id, trace_id, session_rowid, session_id, session_conflicts,
             user_id, root_span_id, start_ns, end_ns, span_count, has_error,
@@ -388,7 +275,11 @@ pub(super) fn write_batch(
                 json_text(&f.tags),
                 json_text(&f.metadata),
                 p.body,
-                pack_ids(&ids),
+                {
+                    let mut refs = Vec::with_capacity(ids.len() * 3);
+                    pack_ids(&ids, &mut refs);
+                    refs
+                },
             ])?;
             outcome.inserted += 1;
             let entry = match touched.entry((pid, s.trace_id)) {
@@ -554,7 +445,7 @@ fn read_spans(
     let mut texts: HashMap<i64, String> = HashMap::new();
     if !wanted.is_empty() {
         let sql = format!(
-            "SELECT id, text FROM texts WHERE id {}",
+            "SELECT id, oi_text(body) FROM texts WHERE id {}",
             tx.dialect().in_ints("$1")
         );
         for mut r in tx.query(&sql, &[SqlValue::IntList(wanted.into_iter().collect())])? {
@@ -605,18 +496,7 @@ fn delete_spans_where(
         }
     }
     tx.execute(&format!("DELETE FROM spans WHERE {condition}"), args)?;
-    for (id, n) in &released {
-        tx.execute(
-            "UPDATE texts SET refs = refs - $1 WHERE id = $2",
-            &[(*n).into(), (*id).into()],
-        )?;
-    }
-    let list = tx.dialect().in_ints("$1");
-    tx.execute(
-        &format!("DELETE FROM texts WHERE id {list} AND refs <= 0"),
-        &[SqlValue::IntList(released.into_keys().collect())],
-    )?;
-    Ok(())
+    texts::release(tx, released)
 }
 
 impl SpanTables for Spans {

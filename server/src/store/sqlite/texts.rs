@@ -1,0 +1,515 @@
+//! How SQLite stores long span texts: each distinct text once, and a long one
+//! as content-defined chunks, each distinct chunk once, compressed.
+//!
+//! A chat's LLM spans repeat the conversation so far. The messages themselves
+//! arrive as separate attributes, equal turn after turn, and are stored once
+//! by their digest. What is new in every turn only because it embeds the
+//! earlier turns (the request JSON in `input.value`, a system message with
+//! that turn's documents) is cut where the content says (a rolling hash over
+//! the last 64 bytes), so that the same content is cut at the same places
+//! whatever precedes it: turn 10's request shares every chunk of turn 9's but
+//! the last, and stores only what is new.
+//!
+//! Texts and chunks are addressed by SHA-256 (truncated to 128 bits): a
+//! client cannot make its text collide with another's, so a digest found is
+//! the text, without reading it back. Both are reference-counted: a span
+//! counts one reference to each text it uses, a text one to each chunk it
+//! lists; deleting spans releases them ([`release`]).
+//!
+//! SQL reads a text with the function `oi_text(texts.body)`, registered on
+//! every connection ([`register`]).
+
+use std::collections::{BTreeMap, HashMap};
+
+use rusqlite::functions::FunctionFlags;
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::store::StoreError;
+use crate::store::sql::{SqlTx, SqlValue};
+
+/// Attribute strings at least this long are stored once in `texts` and
+/// referenced.
+pub(super) const INTERN_MIN_BYTES: usize = 48;
+
+/// Texts at least this long are stored as chunks: about two chunks.
+const CHUNKED_MIN_BYTES: usize = 1536;
+/// No chunk is shorter (but a text's last)…
+const CHUNK_MIN_BYTES: usize = 256;
+/// …or longer.
+const CHUNK_MAX_BYTES: usize = 8192;
+/// A cut where the rolling hash's top 9 bits are zero: one position in 512,
+/// so chunks average about `CHUNK_MIN_BYTES + 512` bytes.
+const CUT_MASK: u64 = 0x1ff << 55;
+/// Bytes the rolling hash depends on: a 64-bit gear hash shifts one bit a
+/// byte.
+const WINDOW_BYTES: usize = 64;
+
+/// Stored blobs smaller than this are not worth deflating.
+const DEFLATE_MIN_BYTES: usize = 96;
+
+/// How a stored blob (a text's `body`, a chunk's `data`) is encoded: its first
+/// byte.
+const RAW: u8 = 0;
+/// Raw deflate.
+const DEFLATED: u8 = 1;
+/// A text's chunk ids as LEB128 varints, in order.
+const CHUNKED: u8 = 2;
+
+/// The address of a text or a chunk: SHA-256, first 128 bits.
+pub type Digest = [u8; 16];
+
+/// The digest a text is stored under.
+pub fn digest(bytes: &[u8]) -> Digest {
+    let full = ring::digest::digest(&ring::digest::SHA256, bytes);
+    let mut d = [0; 16];
+    d.copy_from_slice(&full.as_ref()[..16]);
+    d
+}
+
+/// The gear table: one pseudo-random word per byte value (splitmix64), fixed
+/// forever: stored chunks were cut with it (another table would only stop new
+/// texts sharing chunks with old ones).
+const GEAR: [u64; 256] = {
+    let mut table = [0u64; 256];
+    let mut state: u64 = 0x6f69_2d73_6573_7369; // "oi-sessi"
+    let mut i = 0;
+    while i < 256 {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        table[i] = z ^ (z >> 31);
+        i += 1;
+    }
+    table
+};
+
+/// Where the next chunk of `bytes` ends: a cut depends only on the
+/// [`WINDOW_BYTES`] before it, so equal content is cut alike wherever it
+/// starts.
+fn next_cut(bytes: &[u8]) -> usize {
+    if bytes.len() <= CHUNK_MIN_BYTES {
+        return bytes.len();
+    }
+    let end = bytes.len().min(CHUNK_MAX_BYTES);
+    // Bytes before the minimum cannot end a chunk; the hash only needs the
+    // window before the first place that can.
+    let mut h: u64 = 0;
+    for &b in &bytes[CHUNK_MIN_BYTES - WINDOW_BYTES..CHUNK_MIN_BYTES] {
+        h = (h << 1).wrapping_add(GEAR[usize::from(b)]);
+    }
+    for (i, &b) in bytes.iter().enumerate().take(end).skip(CHUNK_MIN_BYTES) {
+        h = (h << 1).wrapping_add(GEAR[usize::from(b)]);
+        if h & CUT_MASK == 0 {
+            return i + 1;
+        }
+    }
+    end
+}
+
+/// The chunks of a text, in order.
+fn chunks(mut bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    std::iter::from_fn(move || {
+        if bytes.is_empty() {
+            return None;
+        }
+        let (chunk, rest) = bytes.split_at(next_cut(bytes));
+        bytes = rest;
+        Some(chunk)
+    })
+}
+
+/// `bytes` tagged [`RAW`], or [`DEFLATED`] when that is smaller.
+fn encode(compress: &mut flate2::Compress, bytes: &[u8]) -> Vec<u8> {
+    if bytes.len() >= DEFLATE_MIN_BYTES {
+        let mut out = Vec::with_capacity(bytes.len() / 2 + 64);
+        out.push(DEFLATED);
+        deflate_into(compress, bytes, &mut out);
+        if out.len() < bytes.len() + 1 {
+            return out;
+        }
+    }
+    let mut out = Vec::with_capacity(bytes.len() + 1);
+    out.push(RAW);
+    out.extend_from_slice(bytes);
+    out
+}
+
+/// Appends `input` raw-deflated to `out`, with a reused compressor (setting
+/// one up zeroes large tables).
+pub(super) fn deflate_into(c: &mut flate2::Compress, input: &[u8], out: &mut Vec<u8>) {
+    c.reset();
+    let start = c.total_in();
+    loop {
+        let consumed = usize::try_from(c.total_in() - start)
+            .unwrap_or(usize::MAX)
+            .min(input.len());
+        if out.capacity() == out.len() {
+            out.reserve(out.capacity().max(64));
+        }
+        match c.compress_vec(&input[consumed..], out, flate2::FlushCompress::Finish) {
+            Ok(flate2::Status::StreamEnd) | Err(_) => return,
+            // Out of room: grow and go on.
+            Ok(_) => out.reserve(out.capacity().max(64)),
+        }
+    }
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("stored text: {what}"))
+}
+
+/// Appends the bytes of a [`RAW`] or [`DEFLATED`] blob to `out`.
+fn decode_into(blob: &[u8], out: &mut Vec<u8>) -> Result<(), StoreError> {
+    match blob.split_first() {
+        Some((&RAW, bytes)) => out.extend_from_slice(bytes),
+        Some((&DEFLATED, bytes)) => {
+            std::io::Read::read_to_end(&mut flate2::read::DeflateDecoder::new(bytes), out)
+                .map_err(corrupt)?;
+        }
+        _ => return Err(corrupt("unknown encoding")),
+    }
+    Ok(())
+}
+
+/// Ids as LEB128 varints.
+pub(super) fn pack_ids(ids: &[i64], out: &mut Vec<u8>) {
+    for &id in ids {
+        let mut v = id as u64;
+        loop {
+            let byte = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(byte);
+                break;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+}
+
+pub(super) fn unpack_ids(bytes: &[u8]) -> Result<Vec<i64>, StoreError> {
+    let mut ids = Vec::new();
+    let (mut v, mut shift) = (0u64, 0u32);
+    for &b in bytes {
+        if shift > 63 {
+            return Err(StoreError::Corrupt("text refs".to_owned()));
+        }
+        v |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            ids.push(v as i64);
+            (v, shift) = (0, 0);
+        } else {
+            shift += 7;
+        }
+    }
+    if shift != 0 {
+        return Err(StoreError::Corrupt("text refs".to_owned()));
+    }
+    Ok(ids)
+}
+
+/// The text a `texts.body` holds, its chunks read through `conn`.
+fn assemble(conn: &Connection, body: &[u8]) -> Result<String, StoreError> {
+    let mut bytes = Vec::new();
+    match body.split_first() {
+        Some((&CHUNKED, ids)) => {
+            // Not `prepare_cached`: a function's connection handle starts with
+            // an empty cache every call.
+            let mut stmt = conn.prepare("SELECT data FROM chunks WHERE id = ?1")?;
+            for id in unpack_ids(ids)? {
+                let mut rows = stmt.query([id])?;
+                let row = rows
+                    .next()?
+                    .ok_or_else(|| corrupt(format!("chunk {id} missing")))?;
+                match row.get_ref(0)? {
+                    ValueRef::Blob(data) => decode_into(data, &mut bytes)?,
+                    _ => return Err(corrupt(format!("chunk {id} is not a blob"))),
+                }
+            }
+        }
+        _ => decode_into(body, &mut bytes)?,
+    }
+    String::from_utf8(bytes).map_err(|_| corrupt("not UTF-8"))
+}
+
+/// Registers `oi_text(body)` on a connection: the text a `texts.body` holds
+/// (NULL for NULL).
+pub(super) fn register(conn: &Connection) -> rusqlite::Result<()> {
+    conn.create_scalar_function("oi_text", 1, FunctionFlags::SQLITE_UTF8, |ctx| {
+        let body = match ctx.get_raw(0) {
+            ValueRef::Null => return Ok(None),
+            ValueRef::Blob(b) => b,
+            _ => {
+                return Err(rusqlite::Error::UserFunctionError(
+                    "oi_text takes a texts.body".into(),
+                ));
+            }
+        };
+        // Inline texts need no queries; chunked ones read `chunks` on the
+        // connection running this statement (same transaction, same thread).
+        let text = if body.first() == Some(&CHUNKED) {
+            // SAFETY: the handle is used only within this call, on the
+            // thread SQLite called us on, and never closed.
+            #[allow(unsafe_code)]
+            let conn = unsafe { ctx.get_connection()? };
+            assemble(&conn, body)
+        } else {
+            let mut bytes = Vec::new();
+            decode_into(body, &mut bytes)
+                .and_then(|()| String::from_utf8(bytes).map_err(|_| corrupt("not UTF-8")))
+        };
+        text.map(Some)
+            .map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))
+    })
+}
+
+/// The row id of a stored text, if any.
+pub(super) fn find(conn: &Connection, text: &str) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT id FROM texts WHERE digest = ?1")?
+        .query_row([&digest(text.as_bytes())[..]], |r| r.get(0))
+        .optional()
+}
+
+/// Texts and chunks a write transaction stored or referenced: their ids and
+/// the references it added, written by [`Texts::flush`].
+#[derive(Default)]
+pub(super) struct Texts {
+    texts: HashMap<Digest, (i64, i64)>,
+    chunks: HashMap<Digest, (i64, i64)>,
+    compress: Option<flate2::Compress>,
+}
+
+impl Texts {
+    /// The row id of `text`, stored if new; counts one reference.
+    pub(super) fn intern(&mut self, conn: &Connection, text: &str) -> rusqlite::Result<i64> {
+        let d = digest(text.as_bytes());
+        if let Some((id, refs)) = self.texts.get_mut(&d) {
+            *refs += 1;
+            return Ok(*id);
+        }
+        let found: Option<i64> = conn
+            .prepare_cached("SELECT id FROM texts WHERE digest = ?1")?
+            .query_row([&d[..]], |r| r.get(0))
+            .optional()?;
+        let id = match found {
+            Some(id) => id,
+            None => {
+                let body = self.body(conn, text.as_bytes())?;
+                insert(conn, "texts", &d, &body)?
+            }
+        };
+        self.texts.insert(d, (id, 1));
+        Ok(id)
+    }
+
+    /// What `texts.body` holds for a new text: the text itself (deflated if
+    /// that is smaller), or the ids of its chunks, each stored if new.
+    fn body(&mut self, conn: &Connection, bytes: &[u8]) -> rusqlite::Result<Vec<u8>> {
+        if bytes.len() < CHUNKED_MIN_BYTES {
+            return Ok(encode(self.compressor(), bytes));
+        }
+        let mut ids = Vec::new();
+        for chunk in chunks(bytes) {
+            let d = digest(chunk);
+            if let Some((id, refs)) = self.chunks.get_mut(&d) {
+                *refs += 1;
+                ids.push(*id);
+                continue;
+            }
+            let found: Option<i64> = conn
+                .prepare_cached("SELECT id FROM chunks WHERE digest = ?1")?
+                .query_row([&d[..]], |r| r.get(0))
+                .optional()?;
+            let id = match found {
+                Some(id) => id,
+                None => {
+                    let data = encode(self.compressor(), chunk);
+                    insert(conn, "chunks", &d, &data)?
+                }
+            };
+            self.chunks.insert(d, (id, 1));
+            ids.push(id);
+        }
+        let mut body = Vec::with_capacity(1 + ids.len() * 3);
+        body.push(CHUNKED);
+        pack_ids(&ids, &mut body);
+        Ok(body)
+    }
+
+    fn compressor(&mut self) -> &mut flate2::Compress {
+        self.compress
+            .get_or_insert_with(|| flate2::Compress::new(flate2::Compression::fast(), false))
+    }
+
+    /// Writes the reference counts added by this transaction.
+    pub(super) fn flush(self, conn: &Connection) -> rusqlite::Result<()> {
+        for (table, added) in [("texts", self.texts), ("chunks", self.chunks)] {
+            let mut stmt = conn.prepare_cached(&format!(
+                "UPDATE {table} SET refs = refs + ?1 WHERE id = ?2"
+            ))?;
+            for (id, refs) in added.into_values() {
+                stmt.execute(params![refs, id])?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Inserts a new text or chunk with no references yet (they are counted by
+/// [`Texts::flush`]).
+fn insert(conn: &Connection, table: &str, d: &Digest, blob: &[u8]) -> rusqlite::Result<i64> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO {table} (digest, refs, {}) VALUES (?1, 0, ?2)",
+        if table == "texts" { "body" } else { "data" }
+    ))?
+    .execute(params![&d[..], blob])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Releases references to texts (text id to references dropped): texts no
+/// span uses any more are deleted, and the chunks no text uses any more.
+pub(super) fn release(tx: &mut dyn SqlTx, released: BTreeMap<i64, i64>) -> Result<(), StoreError> {
+    for (id, n) in &released {
+        tx.execute(
+            "UPDATE texts SET refs = refs - $1 WHERE id = $2",
+            &[(*n).into(), (*id).into()],
+        )?;
+    }
+    let list = tx.dialect().in_ints("$1");
+    let released = SqlValue::IntList(released.into_keys().collect());
+    let mut chunks: BTreeMap<i64, i64> = BTreeMap::new();
+    for r in tx.query(
+        &format!("SELECT body FROM texts WHERE id {list} AND refs <= 0"),
+        std::slice::from_ref(&released),
+    )? {
+        if let Some((&CHUNKED, ids)) = r.blob(0)?.split_first() {
+            for id in unpack_ids(ids)? {
+                *chunks.entry(id).or_default() += 1;
+            }
+        }
+    }
+    tx.execute(
+        &format!("DELETE FROM texts WHERE id {list} AND refs <= 0"),
+        &[released],
+    )?;
+    if chunks.is_empty() {
+        return Ok(());
+    }
+    for (id, n) in &chunks {
+        tx.execute(
+            "UPDATE chunks SET refs = refs - $1 WHERE id = $2",
+            &[(*n).into(), (*id).into()],
+        )?;
+    }
+    tx.execute(
+        &format!("DELETE FROM chunks WHERE id {list} AND refs <= 0"),
+        &[SqlValue::IntList(chunks.into_keys().collect())],
+    )?;
+    Ok(())
+}
+
+/// Migration 13: texts as they were stored before (the text itself, found by
+/// an FNV-1a hash) rewritten as digests and chunks, keeping their ids (spans
+/// refer to them) and reference counts.
+pub(super) fn migrate_to_chunks(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "ALTER TABLE texts RENAME TO texts_v1;
+         CREATE TABLE texts (
+             id INTEGER PRIMARY KEY,
+             digest BLOB NOT NULL UNIQUE,
+             refs INTEGER NOT NULL,
+             body BLOB NOT NULL
+         );
+         CREATE TABLE chunks (
+             id INTEGER PRIMARY KEY,
+             digest BLOB NOT NULL UNIQUE,
+             refs INTEGER NOT NULL,
+             data BLOB NOT NULL
+         );",
+    )?;
+    let mut texts = Texts::default();
+    {
+        let mut old = conn.prepare("SELECT id, refs, text FROM texts_v1 ORDER BY id")?;
+        let mut rows = old.query([])?;
+        let mut put =
+            conn.prepare("INSERT INTO texts (id, digest, refs, body) VALUES (?1, ?2, ?3, ?4)")?;
+        while let Some(r) = rows.next()? {
+            let (id, refs): (i64, i64) = (r.get(0)?, r.get(1)?);
+            let text = r
+                .get_ref(2)?
+                .as_str()
+                .map_err(|_| corrupt(format!("text {id} is not UTF-8")))?;
+            let body = texts.body(conn, text.as_bytes())?;
+            put.execute(params![id, &digest(text.as_bytes())[..], refs, body])
+                .map_err(|e| corrupt(format!("text {id} stored twice ({e})")))?;
+        }
+    }
+    texts.flush(conn)?;
+    conn.execute_batch("DROP TABLE texts_v1;")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prose(seed: u64, len: usize) -> String {
+        let mut x = seed;
+        let mut s = String::new();
+        while s.len() < len {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            s.push_str(
+                [
+                    "the ", "order ", "arrived ", "late ", "été ", "ß ", "refund\n",
+                ][(x >> 60) as usize % 7],
+            );
+        }
+        s
+    }
+
+    #[test]
+    fn chunks_cover_the_text_within_bounds() {
+        let text = prose(1, 100_000);
+        let parts: Vec<&[u8]> = chunks(text.as_bytes()).collect();
+        assert_eq!(parts.concat(), text.as_bytes());
+        let (last, rest) = parts.split_last().unwrap();
+        assert!(
+            rest.iter()
+                .all(|c| (CHUNK_MIN_BYTES..=CHUNK_MAX_BYTES).contains(&c.len()))
+        );
+        assert!(last.len() <= CHUNK_MAX_BYTES);
+        let mean = text.len() / parts.len();
+        assert!((400..=1400).contains(&mean), "mean chunk {mean} bytes");
+    }
+
+    #[test]
+    fn equal_content_is_cut_alike_after_a_different_start() {
+        let shared = prose(2, 20_000);
+        let a = format!("{}{shared}", prose(3, 700));
+        let b = format!("{}{shared}", prose(4, 1_900));
+        let set = |t: &str| {
+            chunks(t.as_bytes())
+                .map(<[u8]>::to_vec)
+                .collect::<std::collections::HashSet<_>>()
+        };
+        let (ca, cb) = (set(&a), set(&b));
+        let common: usize = ca.intersection(&cb).map(Vec::len).sum();
+        assert!(
+            common > 17_000,
+            "only {common} of 20,000 shared bytes in common chunks"
+        );
+    }
+
+    #[test]
+    fn varints_round_trip_and_truncation_is_refused() {
+        let ids = [0, 1, 127, 128, 300, i64::MAX];
+        let mut packed = Vec::new();
+        pack_ids(&ids, &mut packed);
+        assert_eq!(unpack_ids(&packed).unwrap(), ids);
+        assert!(unpack_ids(&packed[..packed.len() - 1]).is_err());
+    }
+}
