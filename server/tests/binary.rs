@@ -201,6 +201,23 @@ fn version_names_the_commit_it_was_built_from() {
     }
 }
 
+/// Trace `n`'s input: a long text new in every trace that shares most of its
+/// bytes with every other (stored as chunks, most of them shared).
+fn history(n: u32) -> String {
+    let mut x = 0x5eed_u64;
+    let words: Vec<&str> = (0..600)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            [
+                "order", "parcel", "late", "refund", "sorry", "tracking", "week",
+            ][(x >> 60) as usize % 7]
+        })
+        .collect();
+    format!("{} then turn {n} asked again", words.join(" "))
+}
+
 fn one_trace(n: u32) -> Vec<u8> {
     let mut trace_id = [7u8; 16];
     trace_id[..4].copy_from_slice(&n.to_be_bytes());
@@ -222,7 +239,7 @@ fn one_trace(n: u32) -> Vec<u8> {
                     end_time_unix_nano: 1_790_000_000_000_000_001 + u64::from(n),
                     attributes: vec![
                         kv("session.id", format!("s{}", n % 10)),
-                        kv("input.value", "x".repeat(2000)),
+                        kv("input.value", history(n)),
                     ],
                     ..Default::default()
                 }],
@@ -311,6 +328,7 @@ fn kill_9_during_ingest_loses_nothing_acknowledged() {
             b"",
         );
         assert_eq!(status, 200, "acknowledged trace {n} lost: {body}");
+        assert!(body.contains(&history(*n)), "trace {n}'s input changed");
     }
     signal(&run.child, "-TERM");
     run.child.wait().unwrap();

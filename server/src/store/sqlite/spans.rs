@@ -9,7 +9,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::{Map, Value};
 
 use super::SqliteTx;
-use super::texts::{self, INTERN_MIN_BYTES, Texts, deflate_into, pack_ids, unpack_ids};
+use super::texts::{self, INTERN_MIN_BYTES, Texts, pack_ids, unpack_ids};
 use crate::model::{EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, TraceSummary};
 use crate::store::queries::{
     EVENT_FACT_COLUMNS, FACT_COLUMNS, SPAN_INFO_COLUMNS, event_facts_row, facts_row,
@@ -77,6 +77,26 @@ pub(super) fn prepare(spans: &[SpanRecord]) -> Vec<Prepared<'_>> {
             }
         })
         .collect()
+}
+
+/// Appends `input` raw-deflated to `out`, with a reused compressor (setting
+/// one up zeroes large tables).
+fn deflate_into(c: &mut flate2::Compress, input: &[u8], out: &mut Vec<u8>) {
+    c.reset();
+    let start = c.total_in();
+    loop {
+        let consumed = usize::try_from(c.total_in() - start)
+            .unwrap_or(usize::MAX)
+            .min(input.len());
+        if out.capacity() == out.len() {
+            out.reserve(out.capacity().max(64));
+        }
+        match c.compress_vec(&input[consumed..], out, flate2::FlushCompress::Finish) {
+            Ok(flate2::Status::StreamEnd) | Err(_) => return,
+            // Out of room: grow and go on.
+            Ok(_) => out.reserve(out.capacity().max(64)),
+        }
+    }
 }
 
 fn inflate(blob: &[u8]) -> Result<Body, StoreError> {

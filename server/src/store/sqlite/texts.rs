@@ -1,5 +1,6 @@
 //! How SQLite stores long span texts: each distinct text once, and a long one
-//! as content-defined chunks, each distinct chunk once, compressed.
+//! as content-defined chunks, each distinct chunk once, compressed
+//! (zstd).
 //!
 //! A chat's LLM spans repeat the conversation so far. The messages themselves
 //! arrive as separate attributes, equal turn after turn, and are stored once
@@ -45,14 +46,14 @@ const CUT_MASK: u64 = 0x1ff << 55;
 /// byte.
 const WINDOW_BYTES: usize = 64;
 
-/// Stored blobs smaller than this are not worth deflating.
-const DEFLATE_MIN_BYTES: usize = 96;
+/// Stored blobs smaller than this are not worth compressing.
+const COMPRESS_MIN_BYTES: usize = 96;
 
 /// How a stored blob (a text's `body`, a chunk's `data`) is encoded: its first
 /// byte.
 const RAW: u8 = 0;
-/// Raw deflate.
-const DEFLATED: u8 = 1;
+/// A zstd frame (with its content size).
+const ZSTD: u8 = 1;
 /// A text's chunk ids as LEB128 varints, in order.
 const CHUNKED: u8 = 2;
 
@@ -120,13 +121,16 @@ fn chunks(mut bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
-/// `bytes` tagged [`RAW`], or [`DEFLATED`] when that is smaller.
-fn encode(compress: &mut flate2::Compress, bytes: &[u8]) -> Vec<u8> {
-    if bytes.len() >= DEFLATE_MIN_BYTES {
-        let mut out = Vec::with_capacity(bytes.len() / 2 + 64);
-        out.push(DEFLATED);
-        deflate_into(compress, bytes, &mut out);
-        if out.len() < bytes.len() + 1 {
+/// `bytes` tagged [`RAW`], or [`ZSTD`] when that is smaller.
+fn encode(compressor: &mut Compressor, bytes: &[u8]) -> Vec<u8> {
+    if bytes.len() >= COMPRESS_MIN_BYTES {
+        let mut out = vec![0; zstd::zstd_safe::compress_bound(bytes.len()) + 1];
+        out[0] = ZSTD;
+        // The room is the bound: compressing cannot run out of it.
+        if let Ok(n) = compressor.compress_to_buffer(bytes, &mut out[1..])
+            && n < bytes.len()
+        {
+            out.truncate(n + 1);
             return out;
         }
     }
@@ -136,37 +140,50 @@ fn encode(compress: &mut flate2::Compress, bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Appends `input` raw-deflated to `out`, with a reused compressor (setting
-/// one up zeroes large tables).
-pub(super) fn deflate_into(c: &mut flate2::Compress, input: &[u8], out: &mut Vec<u8>) {
-    c.reset();
-    let start = c.total_in();
-    loop {
-        let consumed = usize::try_from(c.total_in() - start)
-            .unwrap_or(usize::MAX)
-            .min(input.len());
-        if out.capacity() == out.len() {
-            out.reserve(out.capacity().max(64));
-        }
-        match c.compress_vec(&input[consumed..], out, flate2::FlushCompress::Finish) {
-            Ok(flate2::Status::StreamEnd) | Err(_) => return,
-            // Out of room: grow and go on.
-            Ok(_) => out.reserve(out.capacity().max(64)),
-        }
-    }
-}
+/// The compressor of a write transaction: a zstd context reused for every
+/// blob (zstd sizes its tables to the input and does not clear them between
+/// inputs, which deflate does, 128 kB each time).
+type Compressor = zstd::bulk::Compressor<'static>;
+
+/// zstd's level: the fastest of its standard levels, and on chat text about
+/// as small as deflate's default.
+const ZSTD_LEVEL: i32 = 1;
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("stored text: {what}"))
 }
 
-/// Appends the bytes of a [`RAW`] or [`DEFLATED`] blob to `out`.
+/// Appends the bytes of a [`RAW`] or [`ZSTD`] blob to `out`.
 fn decode_into(blob: &[u8], out: &mut Vec<u8>) -> Result<(), StoreError> {
+    thread_local! {
+        // One decompression context a thread: a text read is many small
+        // blobs.
+        static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
     match blob.split_first() {
         Some((&RAW, bytes)) => out.extend_from_slice(bytes),
-        Some((&DEFLATED, bytes)) => {
-            std::io::Read::read_to_end(&mut flate2::read::DeflateDecoder::new(bytes), out)
-                .map_err(corrupt)?;
+        Some((&ZSTD, frame)) => {
+            let size = match zstd::zstd_safe::get_frame_content_size(frame) {
+                Ok(Some(size)) => usize::try_from(size).map_err(corrupt)?,
+                _ => return Err(corrupt("a compressed blob without its size")),
+            };
+            if size > CHUNK_MAX_BYTES.max(CHUNKED_MIN_BYTES) {
+                return Err(corrupt(format!("a compressed blob of {size} bytes")));
+            }
+            let start = out.len();
+            out.resize(start + size, 0);
+            let written = DECOMPRESSOR.with_borrow_mut(|d| {
+                let d = match d {
+                    Some(d) => d,
+                    None => d.insert(zstd::bulk::Decompressor::new().map_err(corrupt)?),
+                };
+                d.decompress_to_buffer(frame, &mut out[start..])
+                    .map_err(corrupt)
+            })?;
+            if written != size {
+                return Err(corrupt("a compressed blob shorter than its size"));
+            }
         }
         _ => return Err(corrupt("unknown encoding")),
     }
@@ -278,7 +295,7 @@ pub(super) fn find(conn: &Connection, text: &str) -> rusqlite::Result<Option<i64
 pub(super) struct Texts {
     texts: HashMap<Digest, (i64, i64)>,
     chunks: HashMap<Digest, (i64, i64)>,
-    compress: Option<flate2::Compress>,
+    compressor: Option<Compressor>,
 }
 
 impl Texts {
@@ -304,11 +321,11 @@ impl Texts {
         Ok(id)
     }
 
-    /// What `texts.body` holds for a new text: the text itself (deflated if
+    /// What `texts.body` holds for a new text: the text itself (compressed if
     /// that is smaller), or the ids of its chunks, each stored if new.
     fn body(&mut self, conn: &Connection, bytes: &[u8]) -> rusqlite::Result<Vec<u8>> {
         if bytes.len() < CHUNKED_MIN_BYTES {
-            return Ok(encode(self.compressor(), bytes));
+            return Ok(encode(self.compressor()?, bytes));
         }
         let mut ids = Vec::new();
         for chunk in chunks(bytes) {
@@ -325,7 +342,7 @@ impl Texts {
             let id = match found {
                 Some(id) => id,
                 None => {
-                    let data = encode(self.compressor(), chunk);
+                    let data = encode(self.compressor()?, chunk);
                     insert(conn, "chunks", &d, &data)?
                 }
             };
@@ -338,9 +355,13 @@ impl Texts {
         Ok(body)
     }
 
-    fn compressor(&mut self) -> &mut flate2::Compress {
-        self.compress
-            .get_or_insert_with(|| flate2::Compress::new(flate2::Compression::fast(), false))
+    fn compressor(&mut self) -> rusqlite::Result<&mut Compressor> {
+        let c = match self.compressor.take() {
+            Some(c) => c,
+            None => Compressor::new(ZSTD_LEVEL)
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+        };
+        Ok(self.compressor.insert(c))
     }
 
     /// Writes the reference counts added by this transaction.
@@ -502,6 +523,73 @@ mod tests {
             common > 17_000,
             "only {common} of 20,000 shared bytes in common chunks"
         );
+    }
+
+    /// Texts stored the old way (the text itself) read back the same after
+    /// migration 13, keep their ids and reference counts, and a long one
+    /// becomes chunks counted once per use.
+    #[test]
+    fn migration_keeps_ids_refs_and_texts() {
+        let conn = Connection::open_in_memory().unwrap();
+        register(&conn).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE texts (id INTEGER PRIMARY KEY, hash INTEGER NOT NULL,
+                refs INTEGER NOT NULL, text TEXT NOT NULL);
+             CREATE INDEX texts_by_hash ON texts (hash);",
+        )
+        .unwrap();
+        let long = prose(5, 20_000);
+        let longer = format!("{long}{}", prose(6, 3_000));
+        let old = [
+            (
+                3,
+                2,
+                "a short message of the conversation, stored whole".to_owned(),
+            ),
+            (7, 1, long),
+            (9, 4, longer),
+        ];
+        for (id, refs, text) in &old {
+            conn.execute(
+                "INSERT INTO texts (id, hash, refs, text) VALUES (?1, 0, ?2, ?3)",
+                params![id, refs, text],
+            )
+            .unwrap();
+        }
+        migrate_to_chunks(&conn).unwrap();
+        for (id, refs, text) in &old {
+            let (read, stored_refs, d): (String, i64, Vec<u8>) = conn
+                .query_row(
+                    "SELECT oi_text(body), refs, digest FROM texts WHERE id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .unwrap();
+            assert_eq!(
+                (&read, stored_refs, &d[..]),
+                (text, *refs, &digest(text.as_bytes())[..]),
+                "text {id}"
+            );
+        }
+        // The longer text repeats the long one's chunks but its last: most
+        // chunks are used by both.
+        let shared: i64 = conn
+            .query_row("SELECT count(*) FROM chunks WHERE refs = 2", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        let all: i64 = conn
+            .query_row("SELECT count(*) FROM chunks", [], |r| r.get(0))
+            .unwrap();
+        assert!(shared * 10 > all * 7, "{shared} of {all} chunks shared");
+        let left: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'texts_v1'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(left, 0);
     }
 
     #[test]
