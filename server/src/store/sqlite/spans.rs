@@ -9,7 +9,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::{Map, Value};
 
 use super::SqliteTx;
-use super::texts::{self, INTERN_MIN_BYTES, Texts, pack_ids, unpack_ids};
+use super::texts::{self, Digest, INTERN_MIN_BYTES, Texts, pack_ids, unpack_ids};
 use crate::model::{EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, TraceSummary};
 use crate::store::queries::{
     EVENT_FACT_COLUMNS, FACT_COLUMNS, SPAN_INFO_COLUMNS, event_facts_row, facts_row,
@@ -42,8 +42,24 @@ pub(super) struct Prepared<'a> {
     record: &'a SpanRecord,
     /// Deflated [`Body`].
     body: Vec<u8>,
-    /// The interned attributes' texts, in [`Body::k`] order.
-    texts: Vec<&'a str>,
+    /// The interned attributes' texts with their digests, in [`Body::k`]
+    /// order.
+    texts: Vec<(&'a str, Digest)>,
+    /// The digests of the facts' texts (input, output, last user message,
+    /// reply), where there is one.
+    fact_digests: [Option<Digest>; 4],
+}
+
+/// A span's texts are hashed before the writer lock, each once: a fact's text
+/// is usually one of the attributes' (the input is `input.value`).
+fn fact_digest(text: Option<&str>, attributes: &[(&str, Digest)]) -> Option<Digest> {
+    let text = text?;
+    Some(
+        attributes
+            .iter()
+            .find(|(t, _)| *t == text)
+            .map_or_else(|| texts::digest(text.as_bytes()), |(_, d)| *d),
+    )
 }
 
 pub(super) fn prepare(spans: &[SpanRecord]) -> Vec<Prepared<'_>> {
@@ -61,7 +77,7 @@ pub(super) fn prepare(spans: &[SpanRecord]) -> Vec<Prepared<'_>> {
                 match value {
                     Value::String(text) if text.len() >= INTERN_MIN_BYTES => {
                         body.k.push(key.clone());
-                        texts.push(text.as_str());
+                        texts.push((text.as_str(), texts::digest(text.as_bytes())));
                     }
                     other => {
                         body.a.insert(key.clone(), other.clone());
@@ -70,10 +86,14 @@ pub(super) fn prepare(spans: &[SpanRecord]) -> Vec<Prepared<'_>> {
             }
             let mut deflated = Vec::new();
             deflate_into(&mut compress, json_text(&body).as_bytes(), &mut deflated);
+            let f = &record.facts;
+            let fact_digests = [&f.input_value, &f.output_value, &f.user_text, &f.reply_text]
+                .map(|t| fact_digest(t.as_deref(), &texts));
             Prepared {
                 record,
                 body: deflated,
                 texts,
+                fact_digests,
             }
         })
         .collect()
@@ -256,14 +276,20 @@ pub(super) fn write_batch(
             }
             let pid = project_id(tx, &s.project, &mut projects)?;
             let f = &s.facts;
-            let mut text =
-                |t: &Option<String>| t.as_deref().map(|t| texts.intern(tx, t)).transpose();
-            let (input, output) = (text(&f.input_value)?, text(&f.output_value)?);
-            let (last_user, reply) = (text(&f.user_text)?, text(&f.reply_text)?);
+            let [input, output, last_user, reply] = {
+                let fact_texts = [&f.input_value, &f.output_value, &f.user_text, &f.reply_text];
+                let mut ids = [None; 4];
+                for (i, (text, d)) in fact_texts.iter().zip(&p.fact_digests).enumerate() {
+                    if let (Some(text), Some(d)) = (text, d) {
+                        ids[i] = Some(texts.intern(tx, text, d)?);
+                    }
+                }
+                ids
+            };
             let ids = p
                 .texts
                 .iter()
-                .map(|t| texts.intern(tx, t))
+                .map(|(t, d)| texts.intern(tx, t, d))
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             insert.execute(params![
                 &s.trace_id[..],

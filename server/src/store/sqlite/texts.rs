@@ -299,10 +299,16 @@ pub(super) struct Texts {
 }
 
 impl Texts {
-    /// The row id of `text`, stored if new; counts one reference.
-    pub(super) fn intern(&mut self, conn: &Connection, text: &str) -> rusqlite::Result<i64> {
-        let d = digest(text.as_bytes());
-        if let Some((id, refs)) = self.texts.get_mut(&d) {
+    /// The row id of `text` (whose digest is `d`), stored if new; counts one
+    /// reference.
+    pub(super) fn intern(
+        &mut self,
+        conn: &Connection,
+        text: &str,
+        d: &Digest,
+    ) -> rusqlite::Result<i64> {
+        debug_assert_eq!(*d, digest(text.as_bytes()));
+        if let Some((id, refs)) = self.texts.get_mut(d) {
             *refs += 1;
             return Ok(*id);
         }
@@ -314,10 +320,10 @@ impl Texts {
             Some(id) => id,
             None => {
                 let body = self.body(conn, text.as_bytes())?;
-                insert(conn, "texts", &d, &body)?
+                insert(conn, "texts", d, &body)?
             }
         };
-        self.texts.insert(d, (id, 1));
+        self.texts.insert(*d, (id, 1));
         Ok(id)
     }
 
