@@ -1,6 +1,6 @@
 //! How SQLite stores spans: long attribute strings in `texts` (see
 //! [`super::texts`]), the rest of a span's attributes and events as
-//! deflated JSON, and the write path that stores a batch and re-derives the
+//! zstd-compressed JSON, and the write path that stores a batch and re-derives the
 //! traces and sessions it touched.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -24,7 +24,7 @@ fn json_text<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned())
 }
 
-/// A span's attributes and events as stored (deflated JSON): the keys of the
+/// A span's attributes and events as stored (compressed JSON): the keys of the
 /// interned attributes are here, their text ids in the span's `text_refs`.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Body {
@@ -40,7 +40,7 @@ struct Body {
 /// B-tree work are left for the single writer.
 pub(super) struct Prepared<'a> {
     record: &'a SpanRecord,
-    /// Deflated [`Body`].
+    /// [`Body`] as a zstd frame.
     body: Vec<u8>,
     /// The interned attributes' texts with their digests, in [`Body::k`]
     /// order.
@@ -63,7 +63,9 @@ fn fact_digest(text: Option<&str>, attributes: &[(&str, Digest)]) -> Option<Dige
 }
 
 pub(super) fn prepare(spans: &[SpanRecord]) -> Vec<Prepared<'_>> {
-    let mut compress = flate2::Compress::new(flate2::Compression::fast(), false);
+    // One zstd context for the request's spans; without one (zstd could not
+    // allocate it) bodies are deflated, as before zstd, which reads back too.
+    let mut compressor = texts::Compressor::new(texts::ZSTD_LEVEL).ok();
     spans
         .iter()
         .map(|record| {
@@ -84,14 +86,17 @@ pub(super) fn prepare(spans: &[SpanRecord]) -> Vec<Prepared<'_>> {
                     }
                 }
             }
-            let mut deflated = Vec::new();
-            deflate_into(&mut compress, json_text(&body).as_bytes(), &mut deflated);
+            let json = json_text(&body);
+            let stored = compressor
+                .as_mut()
+                .and_then(|c| texts::compress_frame(c, json.as_bytes(), 0))
+                .unwrap_or_else(|| deflate(json.as_bytes()));
             let f = &record.facts;
             let fact_digests = [&f.input_value, &f.output_value, &f.user_text, &f.reply_text]
                 .map(|t| fact_digest(t.as_deref(), &texts));
             Prepared {
                 record,
-                body: deflated,
+                body: stored,
                 texts,
                 fact_digests,
             }
@@ -99,30 +104,28 @@ pub(super) fn prepare(spans: &[SpanRecord]) -> Vec<Prepared<'_>> {
         .collect()
 }
 
-/// Appends `input` raw-deflated to `out`, with a reused compressor (setting
-/// one up zeroes large tables).
-fn deflate_into(c: &mut flate2::Compress, input: &[u8], out: &mut Vec<u8>) {
-    c.reset();
-    let start = c.total_in();
-    loop {
-        let consumed = usize::try_from(c.total_in() - start)
-            .unwrap_or(usize::MAX)
-            .min(input.len());
-        if out.capacity() == out.len() {
-            out.reserve(out.capacity().max(64));
-        }
-        match c.compress_vec(&input[consumed..], out, flate2::FlushCompress::Finish) {
-            Ok(flate2::Status::StreamEnd) | Err(_) => return,
-            // Out of room: grow and go on.
-            Ok(_) => out.reserve(out.capacity().max(64)),
-        }
-    }
+/// Raw deflate: how bodies were stored before zstd.
+fn deflate(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    // Writing to memory cannot fail.
+    let _ = e.write_all(bytes);
+    e.finish().unwrap_or_default()
 }
+
+/// The largest span body read back (a body's size is in its frame; this
+/// bounds what a damaged one could make us allocate).
+const BODY_MAX_BYTES: usize = 1 << 30;
 
 fn inflate(blob: &[u8]) -> Result<Body, StoreError> {
     let mut json = Vec::new();
-    std::io::Read::read_to_end(&mut flate2::read::DeflateDecoder::new(blob), &mut json)
-        .map_err(|e| StoreError::Corrupt(format!("span body: {e}")))?;
+    if texts::is_zstd_frame(blob) {
+        texts::decompress_frame(blob, &mut json, BODY_MAX_BYTES)?;
+    } else {
+        // Bodies written before zstd: raw deflate.
+        std::io::Read::read_to_end(&mut flate2::read::DeflateDecoder::new(blob), &mut json)
+            .map_err(|e| StoreError::Corrupt(format!("span body: {e}")))?;
+    }
     serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(format!("span body: {e}")))
 }
 

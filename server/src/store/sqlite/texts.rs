@@ -123,16 +123,11 @@ fn chunks(mut bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 /// `bytes` tagged [`RAW`], or [`ZSTD`] when that is smaller.
 fn encode(compressor: &mut Compressor, bytes: &[u8]) -> Vec<u8> {
-    if bytes.len() >= COMPRESS_MIN_BYTES {
-        let mut out = vec![0; zstd::zstd_safe::compress_bound(bytes.len()) + 1];
-        out[0] = ZSTD;
-        // The room is the bound: compressing cannot run out of it.
-        if let Ok(n) = compressor.compress_to_buffer(bytes, &mut out[1..])
-            && n < bytes.len()
-        {
-            out.truncate(n + 1);
-            return out;
-        }
+    if bytes.len() >= COMPRESS_MIN_BYTES
+        && let Some(frame) = compress_frame(compressor, bytes, 1)
+        && frame.len() < bytes.len() + 1
+    {
+        return frame;
     }
     let mut out = Vec::with_capacity(bytes.len() + 1);
     out.push(RAW);
@@ -140,14 +135,75 @@ fn encode(compressor: &mut Compressor, bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+/// `bytes` as a zstd frame (with its content size) after `room` bytes, the
+/// first of them [`ZSTD`]; `None` if zstd fails.
+pub(super) fn compress_frame(
+    compressor: &mut Compressor,
+    bytes: &[u8],
+    room: usize,
+) -> Option<Vec<u8>> {
+    let mut out = vec![0; zstd::zstd_safe::compress_bound(bytes.len()) + room];
+    if let Some(tag) = out.get_mut(..room).and_then(<[u8]>::first_mut) {
+        *tag = ZSTD;
+    }
+    // The room is the bound: compressing cannot run out of it.
+    let n = compressor
+        .compress_to_buffer(bytes, &mut out[room..])
+        .ok()?;
+    out.truncate(room + n);
+    Some(out)
+}
+
+/// Whether a blob is a bare zstd frame (its magic number: a raw deflate
+/// stream never starts so).
+pub(super) fn is_zstd_frame(blob: &[u8]) -> bool {
+    blob.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+}
+
+/// Appends what a zstd frame holds to `out`, refusing a frame that says it
+/// holds more than `max` bytes.
+pub(super) fn decompress_frame(
+    frame: &[u8],
+    out: &mut Vec<u8>,
+    max: usize,
+) -> Result<(), StoreError> {
+    thread_local! {
+        // One decompression context a thread: a text read is many small
+        // blobs.
+        static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let size = match zstd::zstd_safe::get_frame_content_size(frame) {
+        Ok(Some(size)) => usize::try_from(size).map_err(corrupt)?,
+        _ => return Err(corrupt("a compressed blob without its size")),
+    };
+    if size > max {
+        return Err(corrupt(format!("a compressed blob of {size} bytes")));
+    }
+    let start = out.len();
+    out.resize(start + size, 0);
+    let written = DECOMPRESSOR.with_borrow_mut(|d| {
+        let d = match d {
+            Some(d) => d,
+            None => d.insert(zstd::bulk::Decompressor::new().map_err(corrupt)?),
+        };
+        d.decompress_to_buffer(frame, &mut out[start..])
+            .map_err(corrupt)
+    })?;
+    if written != size {
+        return Err(corrupt("a compressed blob shorter than its size"));
+    }
+    Ok(())
+}
+
 /// The compressor of a write transaction: a zstd context reused for every
 /// blob (zstd sizes its tables to the input and does not clear them between
 /// inputs, which deflate does, 128 kB each time).
-type Compressor = zstd::bulk::Compressor<'static>;
+pub(super) type Compressor = zstd::bulk::Compressor<'static>;
 
 /// zstd's level: the fastest of its standard levels, and on chat text about
 /// as small as deflate's default.
-const ZSTD_LEVEL: i32 = 1;
+pub(super) const ZSTD_LEVEL: i32 = 1;
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("stored text: {what}"))
@@ -155,35 +211,10 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
 
 /// Appends the bytes of a [`RAW`] or [`ZSTD`] blob to `out`.
 fn decode_into(blob: &[u8], out: &mut Vec<u8>) -> Result<(), StoreError> {
-    thread_local! {
-        // One decompression context a thread: a text read is many small
-        // blobs.
-        static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
-            const { std::cell::RefCell::new(None) };
-    }
     match blob.split_first() {
         Some((&RAW, bytes)) => out.extend_from_slice(bytes),
         Some((&ZSTD, frame)) => {
-            let size = match zstd::zstd_safe::get_frame_content_size(frame) {
-                Ok(Some(size)) => usize::try_from(size).map_err(corrupt)?,
-                _ => return Err(corrupt("a compressed blob without its size")),
-            };
-            if size > CHUNK_MAX_BYTES.max(CHUNKED_MIN_BYTES) {
-                return Err(corrupt(format!("a compressed blob of {size} bytes")));
-            }
-            let start = out.len();
-            out.resize(start + size, 0);
-            let written = DECOMPRESSOR.with_borrow_mut(|d| {
-                let d = match d {
-                    Some(d) => d,
-                    None => d.insert(zstd::bulk::Decompressor::new().map_err(corrupt)?),
-                };
-                d.decompress_to_buffer(frame, &mut out[start..])
-                    .map_err(corrupt)
-            })?;
-            if written != size {
-                return Err(corrupt("a compressed blob shorter than its size"));
-            }
+            decompress_frame(frame, out, CHUNK_MAX_BYTES.max(CHUNKED_MIN_BYTES))?;
         }
         _ => return Err(corrupt("unknown encoding")),
     }
