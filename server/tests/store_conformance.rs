@@ -50,6 +50,41 @@ fn sqlite_delete_releases_texts() {
     store
         .write(&[record("p", 1, 1, None, 0, json!({"session.id": "a", "input.value": secret, "llm.input_messages.0.message.content": shared}))])
         .unwrap();
+    // A trace whose turn input changes as its spans arrive: the child's input
+    // first, then the root's replaces it.
+    let child = "the question as the model call saw it, with its whole prompt around it".to_owned();
+    let root = "the question as the user typed it into the chat box of the shop".to_owned();
+    let input = |store: &SqliteStore| {
+        store
+            .trace("p", &[3; 16])
+            .unwrap()
+            .trace
+            .input
+            .unwrap()
+            .value
+    };
+    store
+        .write(&[record(
+            "p",
+            3,
+            2,
+            Some(1),
+            1,
+            json!({"session.id": "a", "input.value": child}),
+        )])
+        .unwrap();
+    assert_eq!(input(&store), child);
+    store
+        .write(&[record(
+            "p",
+            3,
+            1,
+            None,
+            0,
+            json!({"session.id": "a", "input.value": root}),
+        )])
+        .unwrap();
+    assert_eq!(input(&store), root);
     let db = rusqlite::Connection::open(dir.path().join("oi-sessions.sqlite3")).unwrap();
     let count = |t: &str| -> i64 {
         db.query_row(
@@ -66,6 +101,11 @@ fn sqlite_delete_releases_texts() {
     );
     store.delete_session("p", "a").unwrap();
     assert_eq!(count(&secret), 0, "the deleted conversation's text is gone");
+    assert_eq!(
+        (count(&child), count(&root)),
+        (0, 0),
+        "a replaced turn input is released"
+    );
     assert_eq!(count(&shared), 1, "a text still used elsewhere stays");
     let t = store.trace("p", &[2; 16]).unwrap();
     assert_eq!(

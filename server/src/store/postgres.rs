@@ -341,6 +341,14 @@ impl Dialect for Postgres {
         format!("LEAST(sum({column}), 9223372036854775807)::bigint")
     }
 
+    fn trace_input(&self) -> &'static str {
+        "t.input_value"
+    }
+
+    fn trace_output(&self) -> &'static str {
+        "t.output_value"
+    }
+
     fn raw_input(&self) -> &'static str {
         "t.input_raw"
     }

@@ -320,10 +320,12 @@ fn trace_cols(tx: &dyn SqlTx) -> String {
     let d = tx.dialect();
     format!(
         "t.id, t.trace_id, t.session_id, t.session_conflicts, t.start_ns, t.end_ns, t.has_error,
-         t.user_id, t.root_span_id, t.input_value, t.input_mime, {}, t.output_value,
+         t.user_id, t.root_span_id, {}, t.input_mime, {}, {},
          t.output_mime, {}, t.prompt_tokens, t.completion_tokens, t.total_tokens, t.cost_prompt,
          t.cost_completion, t.cost_total, t.span_count",
+        d.trace_input(),
         d.raw_input(),
+        d.trace_output(),
         d.raw_output()
     )
 }
@@ -547,12 +549,14 @@ fn fill_sessions(
     let at: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     let d = tx.dialect();
     let sql = format!(
-        "SELECT t.session_rowid, t.user_id, t.tags, t.metadata, t.input_value, t.input_mime, {},
-                t.output_value, t.output_mime, {}, t.end_ns - t.start_ns, t.trace_id, t.start_ns,
+        "SELECT t.session_rowid, t.user_id, t.tags, t.metadata, {}, t.input_mime, {},
+                {}, t.output_mime, {}, t.end_ns - t.start_ns, t.trace_id, t.start_ns,
                 t.end_ns
          FROM traces t WHERE t.session_rowid {}
          ORDER BY t.session_rowid, t.start_ns, t.id",
+        d.trace_input(),
         d.raw_input(),
+        d.trace_output(),
         d.raw_output(),
         d.in_ints("$1")
     );

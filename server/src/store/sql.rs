@@ -243,6 +243,11 @@ pub trait Dialect: Sync {
     /// The sum of an integer column over a group, saturating at `i64::MAX`
     /// instead of failing (SQLite's `sum` errors on overflow).
     fn saturating_sum(&self, column: &str) -> String;
+    /// The expression, over trace `t`, of the input of its turn;
+    /// [`Dialect::trace_output`] likewise.
+    fn trace_input(&self) -> &'static str;
+    /// See [`Dialect::trace_input`].
+    fn trace_output(&self) -> &'static str;
     /// The expression, over trace `t`, of the raw input (`raw_value`) of its
     /// turn; [`Dialect::raw_output`] likewise.
     fn raw_input(&self) -> &'static str;

@@ -347,6 +347,15 @@ impl Dialect for Sqlite {
         format!("CAST(min(total({column}), 9223372036854775807.0) AS INTEGER)")
     }
 
+    fn trace_input(&self) -> &'static str {
+        // Traces stored before migration 14 hold the text itself.
+        "coalesce(t.input_value, oi_text((SELECT body FROM texts WHERE id = t.input_text)))"
+    }
+
+    fn trace_output(&self) -> &'static str {
+        "coalesce(t.output_value, oi_text((SELECT body FROM texts WHERE id = t.output_text)))"
+    }
+
     fn raw_input(&self) -> &'static str {
         "oi_text((SELECT body FROM texts WHERE id = t.input_raw_text))"
     }

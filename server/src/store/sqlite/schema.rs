@@ -288,4 +288,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
             "a SQLite migration on another backend".to_owned(),
         )),
     }),
+    // 14: a trace's input and output (the turn's words, which some span's
+    // facts hold too) as references to `texts` instead of a copy; traces
+    // stored before keep their copy until they are re-derived.
+    Migration::Sql(
+        "ALTER TABLE traces ADD COLUMN input_text INTEGER;
+         ALTER TABLE traces ADD COLUMN output_text INTEGER;",
+    ),
 ];

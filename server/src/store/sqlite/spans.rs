@@ -170,22 +170,29 @@ fn load_facts(
         .collect()
 }
 
+/// Stores a trace's summary; its input and output (the turn's words, also some
+/// span's facts) as references to `texts`, counted in `texts`.
 fn upsert_trace(
     tx: &Transaction<'_>,
     project_id: i64,
     trace_id: &[u8; 16],
     s: &TraceSummary,
     session_rowid: Option<i64>,
+    texts: &mut Texts,
 ) -> rusqlite::Result<()> {
-    let io = |io: &Option<crate::model::Io>| {
-        (
-            io.as_ref().map(|i| i.value.clone()),
+    let mut io = |io: &Option<crate::model::Io>| -> rusqlite::Result<_> {
+        let value = io
+            .as_ref()
+            .map(|i| texts.intern(tx, &i.value, &texts::digest(i.value.as_bytes())))
+            .transpose()?;
+        Ok((
+            value,
             io.as_ref().map(|i| i.mime_type.clone()),
             io.as_ref().and_then(|i| i.raw_value.clone()),
-        )
+        ))
     };
-    let (iv, im, ir) = io(&s.input);
-    let (ov, om, or) = io(&s.output);
+    let (iv, im, ir) = io(&s.input)?;
+    let (ov, om, or) = io(&s.output)?;
     let (search_input, search_output) = search_texts(s);
     // A raw value is some span's input or output text: point at it, no new reference.
     let ir = ir.map(|t| texts::find(tx, &t)).transpose()?.flatten();
@@ -193,7 +200,7 @@ fn upsert_trace(
     tx.prepare_cached(
         "INSERT INTO traces (project_id, trace_id, session_rowid, session_id, session_conflicts,
             user_id, root_span_id, start_ns, end_ns, span_count, has_error,
-            input_value, input_mime, input_raw_text, output_value, output_mime, output_raw_text,
+            input_text, input_mime, input_raw_text, output_text, output_mime, output_raw_text,
             prompt_tokens, completion_tokens, total_tokens, cost_prompt, cost_completion, cost_total,
             tags, metadata, search_input, search_output)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
@@ -203,9 +210,10 @@ fn upsert_trace(
             session_conflicts = excluded.session_conflicts, user_id = excluded.user_id,
             root_span_id = excluded.root_span_id, start_ns = excluded.start_ns,
             end_ns = excluded.end_ns, span_count = excluded.span_count,
-            has_error = excluded.has_error, input_value = excluded.input_value,
+            has_error = excluded.has_error, input_value = NULL, input_text = excluded.input_text,
             input_mime = excluded.input_mime, input_raw_text = excluded.input_raw_text,
-            output_value = excluded.output_value, output_mime = excluded.output_mime,
+            output_value = NULL, output_text = excluded.output_text,
+            output_mime = excluded.output_mime,
             output_raw_text = excluded.output_raw_text, prompt_tokens = excluded.prompt_tokens,
             completion_tokens = excluded.completion_tokens, total_tokens = excluded.total_tokens,
             cost_prompt = excluded.cost_prompt, cost_completion = excluded.cost_completion,
@@ -343,8 +351,7 @@ pub(super) fn write_batch(
             }
         }
     }
-    texts.flush(tx)?;
-    resummarize(tx, touched)?;
+    resummarize(tx, touched, texts)?;
     Ok(outcome)
 }
 
@@ -354,20 +361,28 @@ type Touched = BTreeMap<(i64, [u8; 16]), (bool, Vec<SpanFacts>)>;
 
 /// Re-applies the trace rules to every touched trace (its spans and its
 /// events) and recomputes every session a trace left or joined.
-fn resummarize(tx: &Transaction<'_>, touched: Touched) -> Result<(), StoreError> {
+fn resummarize(tx: &Transaction<'_>, touched: Touched, mut texts: Texts) -> Result<(), StoreError> {
     let mut sessions = BTreeSet::new();
     let mut session_rowids: HashMap<(i64, String), i64> = HashMap::new();
+    // References the re-derived traces no longer hold (text id to count).
+    let mut released: BTreeMap<i64, i64> = BTreeMap::new();
     for ((pid, trace_id), (stored, new_facts)) in touched {
         // A trace first seen in this batch has all its spans in memory.
         let (facts, old) = if stored {
-            let old: Option<i64> = tx
+            let old = tx
                 .prepare_cached(
-                    "SELECT session_rowid FROM traces WHERE project_id = ?1 AND trace_id = ?2",
+                    "SELECT session_rowid, input_text, output_text FROM traces
+                     WHERE project_id = ?1 AND trace_id = ?2",
                 )?
-                .query_row(params![pid, &trace_id[..]], |r| r.get(0))
-                .optional()?
-                .flatten();
-            (load_facts(tx, pid, &trace_id)?, old)
+                .query_row(params![pid, &trace_id[..]], |r| {
+                    Ok([r.get::<_, Option<i64>>(0)?, r.get(1)?, r.get(2)?])
+                })
+                .optional()?;
+            let [old_session, old_input, old_output] = old.unwrap_or_default();
+            for id in [old_input, old_output].into_iter().flatten() {
+                *released.entry(id).or_default() += 1;
+            }
+            (load_facts(tx, pid, &trace_id)?, old_session)
         } else {
             (new_facts, None)
         };
@@ -392,10 +407,14 @@ fn resummarize(tx: &Transaction<'_>, touched: Touched) -> Result<(), StoreError>
                 }
             }),
         };
-        upsert_trace(tx, pid, &trace_id, &summary, new)?;
+        upsert_trace(tx, pid, &trace_id, &summary, new, &mut texts)?;
         sessions.extend(old);
         sessions.extend(new);
     }
+    // References added first: a text both released and taken again (a trace
+    // re-derived with the same input) must not reach zero on the way.
+    texts.flush(tx)?;
+    texts::release(&mut SqliteTx(tx), released)?;
     let sessions: Vec<i64> = sessions.into_iter().collect();
     refresh_sessions(&mut SqliteTx(tx), &sessions)
 }
@@ -461,7 +480,7 @@ pub(super) fn write_events(
             touched.insert((pid, e.trace_id), (true, Vec::new()));
         }
     }
-    resummarize(tx, touched)?;
+    resummarize(tx, touched, Texts::default())?;
     Ok(outcome)
 }
 
@@ -517,15 +536,29 @@ fn read_spans(
     Ok(spans)
 }
 
-/// Deletes the spans matching `condition` (its parameters in `args`) and
-/// releases their texts: what they leave behind is only the texts another span
+/// Deletes the spans matching `condition` and releases their texts and those
+/// of the traces matching `traces` (both over `args`; the caller deletes those
+/// traces next): what is left behind is only the texts another span or trace
 /// still uses.
 fn delete_spans_where(
     tx: &mut dyn SqlTx,
     condition: &str,
+    traces: &str,
     args: &[SqlValue],
 ) -> Result<(), StoreError> {
     let mut released: BTreeMap<i64, i64> = BTreeMap::new();
+    // The traces' rows go next (the caller deletes them): their references
+    // go now.
+    for r in tx.query(
+        &format!("SELECT input_text, output_text FROM traces WHERE {traces}"),
+        args,
+    )? {
+        for i in 0..2 {
+            if let Some(id) = r.opt_int(i)? {
+                *released.entry(id).or_default() += 1;
+            }
+        }
+    }
     for r in tx.query(
         &format!(
             "SELECT input_text, output_text, last_user_text, reply_text, text_refs
@@ -608,6 +641,7 @@ impl SpanTables for Spans {
             tx,
             "project_id = $1
              AND trace_id IN (SELECT trace_id FROM traces WHERE session_rowid = $2)",
+            "project_id = $1 AND session_rowid = $2",
             &[project_id.into(), session_rowid.into()],
         )
     }
@@ -629,11 +663,17 @@ impl SpanTables for Spans {
         delete_spans_where(
             tx,
             "project_id = $1 AND trace_id = $2",
+            "project_id = $1 AND trace_id = $2",
             &[project_id.into(), trace_id[..].into()],
         )
     }
 
     fn delete_spans_of_project(tx: &mut dyn SqlTx, project_id: i64) -> Result<(), StoreError> {
-        delete_spans_where(tx, "project_id = $1", &[project_id.into()])
+        delete_spans_where(
+            tx,
+            "project_id = $1",
+            "project_id = $1",
+            &[project_id.into()],
+        )
     }
 }
