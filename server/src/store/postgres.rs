@@ -349,6 +349,14 @@ impl Dialect for Postgres {
         "t.output_value"
     }
 
+    fn trace_has_input(&self) -> &'static str {
+        "(t.input_value IS NOT NULL)"
+    }
+
+    fn trace_has_output(&self) -> &'static str {
+        "(t.output_value IS NOT NULL)"
+    }
+
     fn raw_input(&self) -> &'static str {
         "t.input_raw"
     }

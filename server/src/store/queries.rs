@@ -535,8 +535,10 @@ fn add_logged_events(
     Ok(())
 }
 
-/// Fills what session rows do not hold from their traces and annotations: two
-/// queries for a whole page, not two per session.
+/// Fills what session rows do not hold from their traces and annotations: a
+/// few queries for a whole page, not a few per session. The turn input and
+/// output are read only where the page shows them (a session's first input,
+/// its last output): reading one can mean assembling a stored text.
 fn fill_sessions(
     tx: &mut dyn SqlTx,
     pid: i64,
@@ -549,19 +551,19 @@ fn fill_sessions(
     let at: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     let d = tx.dialect();
     let sql = format!(
-        "SELECT t.session_rowid, t.user_id, t.tags, t.metadata, {}, t.input_mime, {},
-                {}, t.output_mime, {}, t.end_ns - t.start_ns, t.trace_id, t.start_ns,
-                t.end_ns
+        "SELECT t.session_rowid, t.user_id, t.tags, t.metadata, {}, {}, t.id,
+                t.end_ns - t.start_ns, t.trace_id, t.start_ns, t.end_ns
          FROM traces t WHERE t.session_rowid {}
          ORDER BY t.session_rowid, t.start_ns, t.id",
-        d.trace_input(),
-        d.raw_input(),
-        d.trace_output(),
-        d.raw_output(),
+        d.trace_has_input(),
+        d.trace_has_output(),
         d.in_ints("$1")
     );
     let mut tags: Vec<BTreeSet<String>> = vec![BTreeSet::new(); sessions.len()];
     let mut latencies: Vec<Vec<f64>> = vec![Vec::new(); sessions.len()];
+    // Per session: the trace row holding its first input, its last output.
+    let mut first_input: Vec<Option<i64>> = vec![None; sessions.len()];
+    let mut last_output: Vec<Option<i64>> = vec![None; sessions.len()];
     for mut r in tx.query(&sql, &[SqlValue::IntList(ids)])? {
         let Some(&i) = at.get(&r.int(0)?) else {
             continue;
@@ -576,21 +578,50 @@ fn fill_sessions(
         for (k, v) in r.json::<Map<String, Value>>(3)? {
             s.metadata.entry(k).or_insert(v);
         }
-        let input = io_from(r.opt_text(4)?, r.opt_text(5)?, r.opt_text(6)?);
-        if s.first_input.is_none() {
-            s.first_input = input;
+        let row = r.int(6)?;
+        if r.bool(4)? && first_input[i].is_none() {
+            first_input[i] = Some(row);
         }
-        if let Some(out) = io_from(r.opt_text(7)?, r.opt_text(8)?, r.opt_text(9)?) {
-            s.last_output = Some(out);
+        if r.bool(5)? {
+            last_output[i] = Some(row);
         }
-        latencies[i].push(r.int(10)? as f64 / 1e6);
-        let trace_id = hex(r.blob(11)?);
+        latencies[i].push(r.int(7)? as f64 / 1e6);
+        let trace_id = hex(r.blob(8)?);
         s.traces.push(SessionTrace {
             id: ids::trace(&s.project, &trace_id),
             trace_id,
-            start_time: rfc3339(r.int(12)?),
-            end_time: rfc3339(r.int(13)?),
+            start_time: rfc3339(r.int(9)?),
+            end_time: rfc3339(r.int(10)?),
         });
+    }
+    for (side, rows) in [("input", &first_input), ("output", &last_output)] {
+        let wanted: Vec<i64> = rows.iter().flatten().copied().collect();
+        if wanted.is_empty() {
+            continue;
+        }
+        let (value, raw) = if side == "input" {
+            (d.trace_input(), d.raw_input())
+        } else {
+            (d.trace_output(), d.raw_output())
+        };
+        let sql = format!(
+            "SELECT t.id, {value}, t.{side}_mime, {raw} FROM traces t WHERE t.id {}",
+            d.in_ints("$1")
+        );
+        let mut found: HashMap<i64, Io> = HashMap::new();
+        for mut r in tx.query(&sql, &[SqlValue::IntList(wanted)])? {
+            if let Some(io) = io_from(r.opt_text(1)?, r.opt_text(2)?, r.opt_text(3)?) {
+                found.insert(r.int(0)?, io);
+            }
+        }
+        for (i, row) in rows.iter().enumerate() {
+            let io = row.and_then(|row| found.remove(&row));
+            if side == "input" {
+                sessions[i].1.first_input = io;
+            } else {
+                sessions[i].1.last_output = io;
+            }
+        }
     }
     let names: Vec<String> = sessions.iter().map(|(_, s)| s.session_id.clone()).collect();
     let mut annotations = annotation_summaries(tx, pid, names)?;

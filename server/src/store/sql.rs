@@ -248,6 +248,11 @@ pub trait Dialect: Sync {
     fn trace_input(&self) -> &'static str;
     /// See [`Dialect::trace_input`].
     fn trace_output(&self) -> &'static str;
+    /// A condition over trace `t`: it has a turn input (cheap: no text is
+    /// read); [`Dialect::trace_has_output`] likewise.
+    fn trace_has_input(&self) -> &'static str;
+    /// See [`Dialect::trace_has_input`].
+    fn trace_has_output(&self) -> &'static str;
     /// The expression, over trace `t`, of the raw input (`raw_value`) of its
     /// turn; [`Dialect::raw_output`] likewise.
     fn raw_input(&self) -> &'static str;

@@ -356,6 +356,14 @@ impl Dialect for Sqlite {
         "coalesce(t.output_value, oi_text((SELECT body FROM texts WHERE id = t.output_text)))"
     }
 
+    fn trace_has_input(&self) -> &'static str {
+        "(t.input_value IS NOT NULL OR t.input_text IS NOT NULL)"
+    }
+
+    fn trace_has_output(&self) -> &'static str {
+        "(t.output_value IS NOT NULL OR t.output_text IS NOT NULL)"
+    }
+
     fn raw_input(&self) -> &'static str {
         "oi_text((SELECT body FROM texts WHERE id = t.input_raw_text))"
     }

@@ -778,6 +778,29 @@ pub fn unknown_names_are_not_found<S: Store>(store: S) {
     assert!(health.readable && health.writable, "{health:?}");
 }
 
+/// A session shows its first turn input and its last turn output, skipping
+/// turns without one, in the list as on its own.
+pub fn sessions_show_their_first_input_and_last_output<S: Store>(store: S) {
+    store
+        .write(&[
+            record("p", 1, 1, None, 0, json!({"session.id": "s", "output.value": "an answer without a question"})),
+            record("p", 2, 1, None, 1, json!({"session.id": "s", "input.value": "the first question", "output.value": "the last answer given"})),
+            record("p", 3, 1, None, 2, json!({"session.id": "s", "input.value": "a question still unanswered"})),
+        ])
+        .expect("write");
+    let listed = store
+        .sessions("p", &SessionQuery::default())
+        .expect("list")
+        .data;
+    for s in [store.session("p", "s").expect("session"), listed[0].clone()] {
+        assert_eq!(s.first_input.expect("input").value, "the first question");
+        assert_eq!(
+            s.last_output.expect("output").value,
+            "the last answer given"
+        );
+    }
+}
+
 /// Turns come in time order, paged.
 pub fn turns_in_time_order<S: Store>(store: S) {
     let spans: Vec<_> = (0..5u8)
@@ -1014,6 +1037,7 @@ macro_rules! conformance_suite {
             delete_session_removes_its_traces,
             unknown_names_are_not_found,
             turns_in_time_order,
+            sessions_show_their_first_input_and_last_output,
             attributes_round_trip,
             annotations_upsert_by_name_and_identifier,
             annotations_need_an_existing_session,
