@@ -423,6 +423,10 @@ impl ContextAttributes {
     pub fn metadata(&self) -> Option<&JsonObject> {
         self.metadata.as_ref().map(|m| &m.object)
     }
+    /// The metadata as the JSON text spans and contexts carry.
+    pub fn metadata_json(&self) -> Option<&str> {
+        self.metadata.as_ref().map(|m| m.text.as_str())
+    }
     /// The tags.
     pub fn tags(&self) -> Option<&[String]> {
         self.tags.as_deref()

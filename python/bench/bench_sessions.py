@@ -11,6 +11,7 @@ case alike. "adds" figures subtract the bare span measured in the same round.
 from __future__ import annotations
 
 import argparse
+import itertools
 import platform
 import statistics
 import sys
@@ -51,6 +52,13 @@ def scope_cases() -> dict[str, Callable[[], object]]:
             pass
 
     fresh_ids = iter([f"conv-{i}" for i in range(400_000)])
+    turns = itertools.count()
+
+    def ours_four_new_metadata() -> None:
+        # the dict is built in the loop, as an app building it per turn would
+        metadata = {"plan": "pro", "turn": next(turns)}
+        with using_attributes(session_id="conv-42", user_id="user-7", metadata=metadata, tags=TAGS):
+            pass
 
     def ours_session_new_id() -> None:
         with using_session(next(fresh_ids)):
@@ -61,6 +69,7 @@ def scope_cases() -> dict[str, Callable[[], object]]:
         "ours: using_session enter+exit, a new id each time": ours_session_new_id,
         "theirs: using_session enter+exit": theirs_session,
         "ours: 4-attribute using_attributes enter+exit": ours_four,
+        "ours: 4-attribute using_attributes, new metadata each time": ours_four_new_metadata,
         "theirs: 4-attribute using_attributes enter+exit": theirs_four,
     }
 

@@ -64,58 +64,141 @@ fn dict_to_json(dict: &Bound<'_, PyDict>, path: &Path<'_>, depth: usize) -> PyRe
     Ok(object)
 }
 
+/// What a Python value is as JSON: the one place that decides it, for
+/// converting ([`to_json`]) and for comparing ([`json_object_matches`]).
+enum JsonKind<'a, 'py> {
+    Null,
+    Bool(bool),
+    /// An `int`; converted to a 64-bit integer if it fits.
+    Int,
+    Float(f64),
+    Str(&'a Bound<'py, PyString>),
+    Object(&'a Bound<'py, PyDict>),
+    /// A list or a tuple.
+    Array,
+    /// Not JSON-serializable.
+    Other,
+}
+
+fn json_kind<'a, 'py>(value: &'a Bound<'py, PyAny>) -> JsonKind<'a, 'py> {
+    // exact-type checks first: they are the common case and the cheapest
+    if let Ok(s) = value.cast_exact::<PyString>() {
+        return JsonKind::Str(s);
+    }
+    if value.is_none() {
+        return JsonKind::Null;
+    }
+    // bool before int: in Python a bool is an int
+    if let Ok(b) = value.cast::<PyBool>() {
+        return JsonKind::Bool(b.is_true());
+    }
+    if value.is_instance_of::<PyInt>() {
+        return JsonKind::Int;
+    }
+    if let Ok(f) = value.cast::<PyFloat>() {
+        return JsonKind::Float(f.value());
+    }
+    if let Ok(s) = value.cast::<PyString>() {
+        return JsonKind::Str(s);
+    }
+    if let Ok(d) = value.cast::<PyDict>() {
+        return JsonKind::Object(d);
+    }
+    if value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>() {
+        return JsonKind::Array;
+    }
+    JsonKind::Other
+}
+
 fn to_json(value: &Bound<'_, PyAny>, path: &Path<'_>, depth: usize) -> PyResult<Value> {
     if depth > MAX_DEPTH {
         return Err(PyValueError::new_err(format!(
             "{path} is nested deeper than {MAX_DEPTH} levels"
         )));
     }
-    // exact-type checks first: they are the common case and the cheapest
-    if let Ok(s) = value.cast_exact::<PyString>() {
-        return Ok(Value::String(s.to_str()?.to_owned()));
-    }
-    if value.is_none() {
-        return Ok(Value::Null);
-    }
-    // bool before int: in Python a bool is an int
-    if let Ok(b) = value.cast::<PyBool>() {
-        return Ok(Value::Bool(b.is_true()));
-    }
-    if value.is_instance_of::<PyInt>() {
-        if let Ok(i) = value.extract::<i64>() {
-            return Ok(Value::from(i));
+    match json_kind(value) {
+        JsonKind::Str(s) => Ok(Value::String(s.to_str()?.to_owned())),
+        JsonKind::Null => Ok(Value::Null),
+        JsonKind::Bool(b) => Ok(Value::Bool(b)),
+        JsonKind::Int => {
+            if let Ok(i) = value.extract::<i64>() {
+                return Ok(Value::from(i));
+            }
+            if let Ok(u) = value.extract::<u64>() {
+                return Ok(Value::from(u));
+            }
+            Err(PyValueError::new_err(format!(
+                "{path} is an integer too large for JSON interchange (64 bits)"
+            )))
         }
-        if let Ok(u) = value.extract::<u64>() {
-            return Ok(Value::from(u));
-        }
-        return Err(PyValueError::new_err(format!(
-            "{path} is an integer too large for JSON interchange (64 bits)"
-        )));
-    }
-    if let Ok(f) = value.cast::<PyFloat>() {
-        let f = f.value();
-        return Number::from_f64(f).map(Value::Number).ok_or_else(|| {
+        JsonKind::Float(f) => Number::from_f64(f).map(Value::Number).ok_or_else(|| {
             PyValueError::new_err(format!("{path} is {f}, which JSON cannot represent"))
-        });
-    }
-    if let Ok(s) = value.cast::<PyString>() {
-        return Ok(Value::String(s.to_str()?.to_owned()));
-    }
-    if let Ok(d) = value.cast::<PyDict>() {
-        return Ok(Value::Object(dict_to_json(d, path, depth)?));
-    }
-    if value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>() {
-        return value
+        }),
+        JsonKind::Object(d) => Ok(Value::Object(dict_to_json(d, path, depth)?)),
+        JsonKind::Array => value
             .try_iter()?
             .enumerate()
             .map(|(i, item)| to_json(&item?, &Path::Index(path, i), depth + 1))
             .collect::<PyResult<Vec<_>>>()
-            .map(Value::Array);
+            .map(Value::Array),
+        JsonKind::Other => Err(PyTypeError::new_err(format!(
+            "{path} is not JSON-serializable: a value of type {}",
+            type_name(value)
+        ))),
     }
-    Err(PyTypeError::new_err(format!(
-        "{path} is not JSON-serializable: a value of type {}",
-        type_name(value)
-    )))
+}
+
+/// Whether `value` is a dict that [`json_object_from_py`] converts to exactly
+/// `expected`, found without building anything. What the conversion refuses
+/// does not match; neither do keys of a `str` subclass (two of them may hold
+/// the same text), so a `true` is always exact.
+pub(crate) fn json_object_matches(value: &Bound<'_, PyAny>, expected: &JsonObject) -> bool {
+    value
+        .cast::<PyDict>()
+        .is_ok_and(|dict| dict_matches(dict, expected))
+}
+
+fn dict_matches(dict: &Bound<'_, PyDict>, expected: &JsonObject) -> bool {
+    // equal sizes and every (distinct, exact-str) key found: the same keys
+    dict.len() == expected.len()
+        && dict.iter().all(|(key, value)| {
+            key.cast_exact::<PyString>()
+                .ok()
+                .and_then(|k| k.to_str().ok().and_then(|k| expected.get(k)))
+                .is_some_and(|e| json_matches(&value, e))
+        })
+}
+
+/// Recursion is bounded by `expected`, which passed the depth check.
+fn json_matches(value: &Bound<'_, PyAny>, expected: &Value) -> bool {
+    match (json_kind(value), expected) {
+        (JsonKind::Str(s), Value::String(e)) => s.to_str().is_ok_and(|s| s == e),
+        (JsonKind::Null, Value::Null) => true,
+        (JsonKind::Bool(b), Value::Bool(e)) => b == *e,
+        // the same order of attempts as `to_json`: i64, then u64
+        (JsonKind::Int, Value::Number(n)) => match (n.as_i64(), n.as_u64()) {
+            (Some(e), _) => value.extract::<i64>().is_ok_and(|i| i == e),
+            (None, Some(e)) => value.extract::<u64>().is_ok_and(|u| u == e),
+            (None, None) => false,
+        },
+        // bit for bit: -0.0 == 0.0, but their JSON texts differ
+        (JsonKind::Float(f), Value::Number(n)) => {
+            n.is_f64() && n.as_f64().is_some_and(|e| e.to_bits() == f.to_bits())
+        }
+        (JsonKind::Object(d), Value::Object(e)) => dict_matches(d, e),
+        (JsonKind::Array, Value::Array(items)) => {
+            let Ok(mut iter) = value.try_iter() else {
+                return false;
+            };
+            let mut expected = items.iter();
+            iter.all(|item| {
+                item.ok()
+                    .zip(expected.next())
+                    .is_some_and(|(item, e)| json_matches(&item, e))
+            }) && expected.next().is_none()
+        }
+        _ => false,
+    }
 }
 
 /// Converts a free-form attribute value (str, bool, int, float, or a list of

@@ -115,6 +115,25 @@ fn tags_arg(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<String>>> {
     )))
 }
 
+/// Whether `tags_arg` reads `value` as exactly `expected` (so the tags had no
+/// duplicates to drop), found without building anything.
+fn tags_match(value: &Bound<'_, PyAny>, expected: &[String]) -> bool {
+    let same = |items: &mut dyn ExactSizeIterator<Item = Bound<'_, PyAny>>| {
+        items.len() == expected.len()
+            && items.zip(expected).all(|(item, e)| {
+                item.cast::<PyString>()
+                    .is_ok_and(|s| s.to_str().is_ok_and(|s| s == e))
+            })
+    };
+    if let Ok(list) = value.cast::<PyList>() {
+        return same(&mut list.iter());
+    }
+    if let Ok(tuple) = value.cast::<PyTuple>() {
+        return same(&mut tuple.iter());
+    }
+    false
+}
+
 impl Attributes {
     /// The tuple of `context_values()` and the dict of `context_updates()`.
     pub(crate) fn context_forms<'py>(

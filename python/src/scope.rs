@@ -10,6 +10,7 @@
 //! inheritance stay in one place.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -18,7 +19,8 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
-use crate::{Attributes, CONTEXT_KEYS};
+use crate::convert::json_object_matches;
+use crate::{Attributes, CONTEXT_KEYS, tags_match};
 
 /// The Python callables and constants the scope path uses.
 struct Hooks {
@@ -217,17 +219,144 @@ impl ContextScope {
     }
 }
 
-/// Validated session attributes by id. Attributes are immutable, so a chat app
-/// entering the same session turn after turn reuses one object and its cached
-/// context and span forms. Bounded: the oldest id goes when full.
-struct SessionCache {
-    by_id: HashMap<String, Py<Attributes>>,
-    order: VecDeque<String>,
+/// Validated attributes of the common scopes (ids, metadata and tags, nothing
+/// else): for each session id and user id, and which of metadata and tags are
+/// given, the last attributes opened with them. Attributes are immutable, so a
+/// chat app entering the same session turn after turn with the same metadata
+/// and tags reuses one object and its cached context and span forms. Metadata
+/// and tags are compared with what the attributes hold, by content: a dict is
+/// mutable, its identity says nothing. When they differ, the new attributes
+/// replace the old, which are still warm in the CPU cache then: a session whose
+/// metadata changes every turn pays one comparison more than no cache. Bounded:
+/// the oldest key goes when full.
+struct ScopeCache {
+    hasher: RandomState,
+    /// By [`CommonArgs::key`]. A hash, not the ids themselves: looking up by
+    /// borrowed ids would need a key type of its own, and [`CommonArgs::ids_match`]
+    /// tells apart the ids of a collision.
+    by_key: HashMap<u64, Py<Attributes>>,
+    /// The keys, oldest first.
+    order: VecDeque<u64>,
 }
 
-const SESSION_CACHE_SIZE: usize = 4096;
+const SCOPE_CACHE_SIZE: usize = 4096;
+/// Metadata and tags larger than this (JSON text and tag bytes) are not cached:
+/// with ids of up to 4 KiB this keeps the cache within tens of MiB.
+const SCOPE_CACHE_MAX_CONTENT_BYTES: usize = 4096;
 
-static SESSION_CACHE: Mutex<Option<SessionCache>> = Mutex::new(None);
+static SCOPE_CACHE: Mutex<Option<ScopeCache>> = Mutex::new(None);
+
+/// The arguments of a common scope.
+struct CommonArgs<'a, 'py> {
+    session_id: Option<&'a str>,
+    user_id: Option<&'a str>,
+    metadata: Option<&'a Bound<'py, PyAny>>,
+    tags: Option<&'a Bound<'py, PyAny>>,
+}
+
+impl CommonArgs<'_, '_> {
+    fn key(&self, hasher: &RandomState) -> u64 {
+        hasher.hash_one((
+            self.session_id,
+            self.user_id,
+            self.metadata.is_some(),
+            self.tags.is_some(),
+        ))
+    }
+
+    /// Whether `attrs` (of the same key) have these ids and, as far as Rust
+    /// alone can tell, these metadata and tags.
+    fn ids_match(&self, attrs: &Attributes) -> bool {
+        let inner = &attrs.inner;
+        inner.session_id() == self.session_id
+            && inner.user_id() == self.user_id
+            && inner.metadata().is_some() == self.metadata.is_some()
+            && inner.tags().is_some() == self.tags.is_some()
+    }
+
+    /// Whether these metadata and tags validate to exactly those of `attrs`
+    /// (which have these ids). Reads Python objects: never under the lock.
+    fn contents_match(&self, attrs: &Attributes) -> bool {
+        let inner = &attrs.inner;
+        let metadata = match (self.metadata, inner.metadata()) {
+            (Some(given), Some(held)) => json_object_matches(given, held),
+            _ => true,
+        };
+        let tags = match (self.tags, inner.tags()) {
+            (Some(given), Some(held)) => tags_match(given, held),
+            _ => true,
+        };
+        metadata && tags
+    }
+}
+
+fn lock_scope_cache() -> PyResult<std::sync::MutexGuard<'static, Option<ScopeCache>>> {
+    SCOPE_CACHE
+        .lock()
+        .map_err(|_| PyRuntimeError::new_err("scope cache poisoned"))
+}
+
+/// The attributes of `args` from the cache, else validated by `validate` and
+/// cached. The lock is never held while Python code may run.
+fn cached_attributes(
+    py: Python<'_>,
+    args: &CommonArgs<'_, '_>,
+    validate: impl FnOnce() -> PyResult<Attributes>,
+) -> PyResult<Py<Attributes>> {
+    let (key, cached) = {
+        let mut guard = lock_scope_cache()?;
+        let cache = guard.get_or_insert_with(|| ScopeCache {
+            hasher: RandomState::new(),
+            by_key: HashMap::new(),
+            order: VecDeque::new(),
+        });
+        let key = args.key(&cache.hasher);
+        let cached = cache
+            .by_key
+            .get(&key)
+            .filter(|attrs| args.ids_match(attrs.get()))
+            .map(|attrs| attrs.clone_ref(py));
+        (key, cached)
+    };
+    if let Some(attrs) = cached.filter(|attrs| args.contents_match(attrs.get())) {
+        return Ok(attrs);
+    }
+    let attrs = Py::new(py, validate()?)?;
+    let inner = &attrs.get().inner;
+    let content_bytes = inner.metadata_json().map_or(0, str::len)
+        + inner.tags().map_or(0, |t| t.iter().map(String::len).sum());
+    // Tags with duplicates never match (the attributes hold them deduplicated).
+    let tags_kept = match (args.tags, inner.tags()) {
+        (Some(given), Some(held)) => given.len().is_ok_and(|n| n == held.len()),
+        _ => true,
+    };
+    if content_bytes > SCOPE_CACHE_MAX_CONTENT_BYTES || !tags_kept {
+        return Ok(attrs);
+    }
+    // dropped once the lock is released: freeing it is not done under it
+    let evicted = {
+        let mut guard = lock_scope_cache()?;
+        let Some(cache) = guard.as_mut() else {
+            return Ok(attrs);
+        };
+        match cache.by_key.insert(key, attrs.clone_ref(py)) {
+            Some(replaced) => Some(replaced),
+            None => {
+                cache.order.push_back(key);
+                if cache.order.len() > SCOPE_CACHE_SIZE {
+                    cache
+                        .order
+                        .pop_front()
+                        .and_then(|oldest| cache.by_key.remove(&oldest))
+                } else {
+                    None
+                }
+            }
+        }
+    };
+    drop(evicted);
+    Ok(attrs)
+}
 
 /// The validated attributes of a session id, from the cache when seen lately.
 #[pyfunction]
@@ -242,25 +371,22 @@ pub(crate) fn session_attributes(
         )));
     };
     let id = text.to_str()?;
-    let mut guard = SESSION_CACHE
-        .lock()
-        .map_err(|_| PyRuntimeError::new_err("session cache poisoned"))?;
-    let cache = guard.get_or_insert_with(|| SessionCache {
-        by_id: HashMap::new(),
-        order: VecDeque::new(),
-    });
-    if let Some(attrs) = cache.by_id.get(id) {
-        return Ok(attrs.clone_ref(py));
+    let args = CommonArgs {
+        session_id: Some(id),
+        user_id: None,
+        metadata: None,
+        tags: None,
+    };
+    cached_attributes(py, &args, || Attributes::for_session_id(id))
+}
+
+/// An id argument as the cache compares it: `Some(None)` when not given,
+/// `None` when not a str (validation then raises).
+fn id_text<'a>(value: Option<&'a Bound<'_, PyAny>>) -> Option<Option<&'a str>> {
+    match value {
+        Some(v) if !v.is_none() => v.cast::<PyString>().ok()?.to_str().ok().map(Some),
+        _ => Some(None),
     }
-    let attrs = Py::new(py, Attributes::for_session_id(id)?)?;
-    if cache.order.len() >= SESSION_CACHE_SIZE
-        && let Some(oldest) = cache.order.pop_front()
-    {
-        cache.by_id.remove(&oldest);
-    }
-    cache.order.push_back(id.to_owned());
-    cache.by_id.insert(id.to_owned(), attrs.clone_ref(py));
-    Ok(attrs)
 }
 
 /// Every span started inside carries `session.id = session_id`.
@@ -293,6 +419,24 @@ pub(crate) fn using_attributes(
     prompt_template_variables: Option<&Bound<'_, PyAny>>,
     attributes: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<ContextScope> {
+    let given = |v: Option<&Bound<'_, PyAny>>| v.is_some_and(|v| !v.is_none());
+    let common = !given(prompt_template)
+        && !given(prompt_template_version)
+        && !given(prompt_template_variables)
+        && !given(attributes);
+    if common && let (Some(session_text), Some(user_text)) = (id_text(session_id), id_text(user_id))
+    {
+        let args = CommonArgs {
+            session_id: session_text,
+            user_id: user_text,
+            metadata: metadata.filter(|v| !v.is_none()),
+            tags: tags.filter(|v| !v.is_none()),
+        };
+        let attrs = cached_attributes(py, &args, || {
+            Attributes::new(session_id, user_id, metadata, tags, None, None, None, None)
+        })?;
+        return Ok(ContextScope::new(attrs));
+    }
     let attrs = Attributes::new(
         session_id,
         user_id,

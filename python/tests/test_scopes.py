@@ -314,3 +314,41 @@ def test_one_scope_object_can_be_entered_again_inside_itself() -> None:
     assert get_context_attributes() == {}
     scope.__exit__(None, None, None)  # an extra exit is harmless
     assert get_context_attributes() == {}
+
+
+def _stamped_by(**scope: Any) -> dict[str, Any]:
+    with using_attributes(**scope):
+        return get_context_attributes()
+
+
+def test_a_scope_reused_by_content_never_carries_stale_or_lookalike_values() -> None:
+    # Validated scopes are cached by their arguments' content: a dict changed in
+    # place, or a value equal in Python but another JSON value, is a new scope.
+    metadata: dict[str, Any] = {"plan": "pro", "turn": [1]}
+    tags = ["billing", "vip"]
+    assert (
+        _stamped_by(session_id="s", metadata=metadata, tags=tags)["metadata"] == '{"plan":"pro","turn":[1]}'
+    )
+    metadata["turn"].append(2)
+    tags.append("new")
+    stamped = _stamped_by(session_id="s", metadata=metadata, tags=tags)
+    assert stamped["metadata"] == '{"plan":"pro","turn":[1,2]}'
+    assert stamped["tag.tags"] == ["billing", "vip", "new"]
+    lookalikes = [1, True, 1.0, 0.0, -0.0, "1", [1], (1,), {"n": 1}, None]
+    texts = [_stamped_by(session_id="s", metadata={"n": v})["metadata"] for v in lookalikes * 2]
+    assert texts == [json.dumps({"n": v}, separators=(",", ":")) for v in lookalikes * 2]
+    assert _stamped_by(session_id="s", tags=["a", "a"])["tag.tags"] == ["a"]
+    assert _stamped_by(session_id="s", tags=["a", "a"])["tag.tags"] == ["a"]
+    assert _stamped_by(session_id="s", user_id="u")["user.id"] == "u"
+    assert "user.id" not in _stamped_by(session_id="s")
+
+
+def test_a_cached_scope_still_refuses_bad_arguments() -> None:
+    with using_attributes(session_id="s", metadata={"k": "v"}):
+        pass
+    with pytest.raises(TypeError, match=r'metadata\["k"\] is not JSON-serializable'):
+        using_attributes(session_id="s", metadata={"k": object()})
+    with pytest.raises(TypeError, match="session_id must be a str"):
+        using_attributes(session_id=1, metadata={"k": "v"})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="session_id must be a non-empty string"):
+        using_attributes(session_id=" ", metadata={"k": "v"})
