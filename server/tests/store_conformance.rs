@@ -208,6 +208,107 @@ fn sqlite_long_texts_share_chunks_and_read_back_exactly() {
     assert_eq!(chunks(), 0, "no chunk outlives its texts");
 }
 
+/// Many spans whose long texts are pieced together at random from shared
+/// parts (so chunks are shared across texts at every kind of boundary, and
+/// multi-byte characters fall on some): every span reads back exactly as
+/// written, before and after half the sessions are deleted, and deleting the
+/// rest leaves no text and no chunk.
+#[test]
+fn sqlite_random_texts_read_back_exactly_through_deletes() {
+    use conformance::record;
+    use openinference_session_server::store::Store;
+    use serde_json::{Value, json};
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_dir(dir.path()).unwrap();
+    fn next(x: &mut u64, n: u64) -> u64 {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        *x % n
+    }
+    let mut x = 0x9e37_79b9_u64;
+    let words = [
+        "order",
+        "Grüße",
+        "ça",
+        "🙂",
+        "refund",
+        "\"quoted\"",
+        "line\nbreak",
+        "#4411",
+        "tracking",
+        "été",
+    ];
+    let parts: Vec<String> = (0..40)
+        .map(|_| {
+            let n = 20 + next(&mut x, 300);
+            (0..n)
+                .map(|_| words[next(&mut x, words.len() as u64) as usize])
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let text = |x: &mut u64, most: u64| -> String {
+        let pieces = 1 + next(x, most);
+        (0..pieces)
+            .map(|_| parts[next(x, parts.len() as u64) as usize].as_str())
+            .collect::<Vec<_>>()
+            .join("|")
+    };
+    let mut written: Vec<(u8, u8, Value)> = Vec::new();
+    for t in 1..=60u8 {
+        let session = format!("s{}", t % 12);
+        let spans: Vec<_> = (1..=3u8)
+            .map(|sp| {
+                let attrs = json!({
+                    "session.id": session,
+                    "input.value": text(&mut x, 12),
+                    "output.value": text(&mut x, 3),
+                    "llm.input_messages.0.message.content": text(&mut x, 2),
+                    "short": "under the interning length",
+                });
+                written.push((t, sp, attrs.clone()));
+                record("p", t, sp, (sp > 1).then_some(1), i64::from(t), attrs)
+            })
+            .collect();
+        store.write(&spans).unwrap();
+    }
+    let check = |alive: &dyn Fn(u8) -> bool| {
+        for (t, sp, attrs) in &written {
+            if !alive(*t) {
+                assert!(store.trace("p", &[*t; 16]).is_err(), "trace {t} deleted");
+                continue;
+            }
+            let trace = store.trace("p", &[*t; 16]).unwrap();
+            let span = trace
+                .spans
+                .iter()
+                .find(|s| s.span_id == format!("{:02x}", sp).repeat(8))
+                .unwrap();
+            for (k, v) in attrs.as_object().unwrap() {
+                assert_eq!(&span.attributes[k], v, "trace {t} span {sp} {k}");
+            }
+        }
+    };
+    check(&|_| true);
+    for s in 0..6 {
+        store.delete_session("p", &format!("s{s}")).unwrap();
+    }
+    check(&|t| t % 12 >= 6);
+    for s in 6..12 {
+        store.delete_session("p", &format!("s{s}")).unwrap();
+    }
+    let db = rusqlite::Connection::open(dir.path().join("oi-sessions.sqlite3")).unwrap();
+    let left: (i64, i64) = db
+        .query_row(
+            "SELECT (SELECT count(*) FROM texts), (SELECT count(*) FROM chunks)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(left, (0, 0));
+}
+
 /// A database written by server 0.1.0 (schema version 3, committed as a
 /// fixture) opens: the migrations since add the search columns (filled from
 /// what it holds), the events table and the sessionless-trace index; what it
