@@ -22,7 +22,7 @@ use postgres::{Client, IsolationLevel, NoTls, Row, Transaction};
 use serde_json::Value;
 
 use super::evaluations::Lifecycle;
-use super::sql::{Dialect, SqlBackend, SqlRow, SqlTx, SqlValue};
+use super::sql::{Dialect, Side, SqlBackend, SqlRow, SqlTx, SqlValue, TraceIo};
 use super::{IntegrityCheck, StoreError, WriteOutcome};
 use crate::model::{EventRecord, SpanRecord};
 
@@ -341,28 +341,21 @@ impl Dialect for Postgres {
         format!("LEAST(sum({column}), 9223372036854775807)::bigint")
     }
 
-    fn trace_input(&self) -> &'static str {
-        "t.input_value"
-    }
-
-    fn trace_output(&self) -> &'static str {
-        "t.output_value"
-    }
-
-    fn trace_has_input(&self) -> &'static str {
-        "(t.input_value IS NOT NULL)"
-    }
-
-    fn trace_has_output(&self) -> &'static str {
-        "(t.output_value IS NOT NULL)"
-    }
-
-    fn raw_input(&self) -> &'static str {
-        "t.input_raw"
-    }
-
-    fn raw_output(&self) -> &'static str {
-        "t.output_raw"
+    fn trace_io(&self, side: Side) -> TraceIo {
+        match side {
+            Side::Input => TraceIo {
+                value: "t.input_value",
+                present: "(t.input_value IS NOT NULL)",
+                mime: "t.input_mime",
+                raw: "t.input_raw",
+            },
+            Side::Output => TraceIo {
+                value: "t.output_value",
+                present: "(t.output_value IS NOT NULL)",
+                mime: "t.output_mime",
+                raw: "t.output_raw",
+            },
+        }
     }
 
     fn skip_locked(&self) -> &'static str {

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::evaluations::{self, session_idle_ns, status_at};
 use super::retention::Expiring;
-use super::sql::{Args, SpanTables, SqlBackend, SqlRow, SqlTx, SqlValue};
+use super::sql::{Args, Side, SpanTables, SqlBackend, SqlRow, SqlTx, SqlValue};
 use super::{
     AnnotationConfig, AnnotationFilter, AnnotationQuery, Backfill, Cursor, EvaluationJob,
     IdleSession, JobCounts, JobOutcome, JobQuery, NewJob, Order, PageQuery, ParentFilter,
@@ -318,15 +318,12 @@ fn session_lookup(
 /// The columns [`trace_row`] reads, from `traces t`.
 fn trace_cols(tx: &dyn SqlTx) -> String {
     let d = tx.dialect();
+    let (input, output) = (d.trace_io(Side::Input), d.trace_io(Side::Output));
     format!(
         "t.id, t.trace_id, t.session_id, t.session_conflicts, t.start_ns, t.end_ns, t.has_error,
-         t.user_id, t.root_span_id, {}, t.input_mime, {}, {},
-         t.output_mime, {}, t.prompt_tokens, t.completion_tokens, t.total_tokens, t.cost_prompt,
-         t.cost_completion, t.cost_total, t.span_count",
-        d.trace_input(),
-        d.raw_input(),
-        d.trace_output(),
-        d.raw_output()
+         t.user_id, t.root_span_id, {}, {}, {}, {}, {}, {}, t.prompt_tokens, t.completion_tokens,
+         t.total_tokens, t.cost_prompt, t.cost_completion, t.cost_total, t.span_count",
+        input.value, input.mime, input.raw, output.value, output.mime, output.raw
     )
 }
 
@@ -555,8 +552,8 @@ fn fill_sessions(
                 t.end_ns - t.start_ns, t.trace_id, t.start_ns, t.end_ns
          FROM traces t WHERE t.session_rowid {}
          ORDER BY t.session_rowid, t.start_ns, t.id",
-        d.trace_has_input(),
-        d.trace_has_output(),
+        d.trace_io(Side::Input).present,
+        d.trace_io(Side::Output).present,
         d.in_ints("$1")
     );
     let mut tags: Vec<BTreeSet<String>> = vec![BTreeSet::new(); sessions.len()];
@@ -594,32 +591,31 @@ fn fill_sessions(
             end_time: rfc3339(r.int(10)?),
         });
     }
-    for (side, rows) in [("input", &first_input), ("output", &last_output)] {
+    for (side, rows) in [(Side::Input, &first_input), (Side::Output, &last_output)] {
         let wanted: Vec<i64> = rows.iter().flatten().copied().collect();
         if wanted.is_empty() {
             continue;
         }
-        let (value, raw) = if side == "input" {
-            (d.trace_input(), d.raw_input())
-        } else {
-            (d.trace_output(), d.raw_output())
-        };
+        let io = d.trace_io(side);
         let sql = format!(
-            "SELECT t.id, {value}, t.{side}_mime, {raw} FROM traces t WHERE t.id {}",
+            "SELECT t.id, {}, {}, {} FROM traces t WHERE t.id {}",
+            io.value,
+            io.mime,
+            io.raw,
             d.in_ints("$1")
         );
         let mut found: HashMap<i64, Io> = HashMap::new();
         for mut r in tx.query(&sql, &[SqlValue::IntList(wanted)])? {
-            if let Some(io) = io_from(r.opt_text(1)?, r.opt_text(2)?, r.opt_text(3)?) {
-                found.insert(r.int(0)?, io);
+            if let Some(value) = io_from(r.opt_text(1)?, r.opt_text(2)?, r.opt_text(3)?) {
+                found.insert(r.int(0)?, value);
             }
         }
         for (i, row) in rows.iter().enumerate() {
             let io = row.and_then(|row| found.remove(&row));
-            if side == "input" {
-                sessions[i].1.first_input = io;
-            } else {
-                sessions[i].1.last_output = io;
+            let s = &mut sessions[i].1;
+            match side {
+                Side::Input => s.first_input = io,
+                Side::Output => s.last_output = io,
             }
         }
     }

@@ -243,25 +243,33 @@ pub trait Dialect: Sync {
     /// The sum of an integer column over a group, saturating at `i64::MAX`
     /// instead of failing (SQLite's `sum` errors on overflow).
     fn saturating_sum(&self, column: &str) -> String;
-    /// The expression, over trace `t`, of the input of its turn;
-    /// [`Dialect::trace_output`] likewise.
-    fn trace_input(&self) -> &'static str;
-    /// See [`Dialect::trace_input`].
-    fn trace_output(&self) -> &'static str;
-    /// A condition over trace `t`: it has a turn input (cheap: no text is
-    /// read); [`Dialect::trace_has_output`] likewise.
-    fn trace_has_input(&self) -> &'static str;
-    /// See [`Dialect::trace_has_input`].
-    fn trace_has_output(&self) -> &'static str;
-    /// The expression, over trace `t`, of the raw input (`raw_value`) of its
-    /// turn; [`Dialect::raw_output`] likewise.
-    fn raw_input(&self) -> &'static str;
-    /// See [`Dialect::raw_input`].
-    fn raw_output(&self) -> &'static str;
+    /// How trace `t`'s turn input or output is read.
+    fn trace_io(&self, side: Side) -> TraceIo;
     /// What ends a `SELECT` that takes rows for this transaction alone, so
     /// that concurrent transactions pass them by (`FOR UPDATE SKIP LOCKED`);
     /// nothing where one writer runs at a time.
     fn skip_locked(&self) -> &'static str;
+}
+
+/// A trace's turn input or output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The turn's input.
+    Input,
+    /// The turn's output.
+    Output,
+}
+
+/// The SQL expressions, over trace `t`, that read one side of its turn.
+pub struct TraceIo {
+    /// The value (may assemble a stored text).
+    pub value: &'static str,
+    /// A condition: there is a value (cheap: reads no text).
+    pub present: &'static str,
+    /// Its MIME type.
+    pub mime: &'static str,
+    /// The raw value it was read from (`raw_value`), if it differs.
+    pub raw: &'static str,
 }
 
 /// A transaction, as the shared queries use it: SQL text with numbered

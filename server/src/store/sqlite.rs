@@ -15,7 +15,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ToSql};
 
 use super::evaluations::Lifecycle;
-use super::sql::{Dialect, SqlBackend, SqlRow, SqlTx, SqlValue, apply_migrations};
+use super::sql::{Dialect, Side, SqlBackend, SqlRow, SqlTx, SqlValue, TraceIo, apply_migrations};
 use super::{IntegrityCheck, StoreError, WriteOutcome};
 use crate::model::{EventRecord, SpanRecord};
 
@@ -347,29 +347,22 @@ impl Dialect for Sqlite {
         format!("CAST(min(total({column}), 9223372036854775807.0) AS INTEGER)")
     }
 
-    fn trace_input(&self) -> &'static str {
-        // Traces stored before migration 14 hold the text itself.
-        "coalesce(t.input_value, oi_text((SELECT body FROM texts WHERE id = t.input_text)))"
-    }
-
-    fn trace_output(&self) -> &'static str {
-        "coalesce(t.output_value, oi_text((SELECT body FROM texts WHERE id = t.output_text)))"
-    }
-
-    fn trace_has_input(&self) -> &'static str {
-        "(t.input_value IS NOT NULL OR t.input_text IS NOT NULL)"
-    }
-
-    fn trace_has_output(&self) -> &'static str {
-        "(t.output_value IS NOT NULL OR t.output_text IS NOT NULL)"
-    }
-
-    fn raw_input(&self) -> &'static str {
-        "oi_text((SELECT body FROM texts WHERE id = t.input_raw_text))"
-    }
-
-    fn raw_output(&self) -> &'static str {
-        "oi_text((SELECT body FROM texts WHERE id = t.output_raw_text))"
+    fn trace_io(&self, side: Side) -> TraceIo {
+        // Traces stored before migration 14 hold the value itself.
+        match side {
+            Side::Input => TraceIo {
+                value: "coalesce(t.input_value, oi_text((SELECT body FROM texts WHERE id = t.input_text)))",
+                present: "(t.input_value IS NOT NULL OR t.input_text IS NOT NULL)",
+                mime: "t.input_mime",
+                raw: "oi_text((SELECT body FROM texts WHERE id = t.input_raw_text))",
+            },
+            Side::Output => TraceIo {
+                value: "coalesce(t.output_value, oi_text((SELECT body FROM texts WHERE id = t.output_text)))",
+                present: "(t.output_value IS NOT NULL OR t.output_text IS NOT NULL)",
+                mime: "t.output_mime",
+                raw: "oi_text((SELECT body FROM texts WHERE id = t.output_raw_text))",
+            },
+        }
     }
 
     fn skip_locked(&self) -> &'static str {

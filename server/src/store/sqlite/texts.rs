@@ -315,8 +315,14 @@ pub(super) fn register(conn: &Connection) -> rusqlite::Result<()> {
 
 /// The row id of a stored text, if any.
 pub(super) fn find(conn: &Connection, text: &str) -> rusqlite::Result<Option<i64>> {
-    conn.prepare_cached("SELECT id FROM texts WHERE digest = ?1")?
-        .query_row([&digest(text.as_bytes())[..]], |r| r.get(0))
+    stored(conn, "texts", &digest(text.as_bytes()))
+}
+
+/// The row id of what `table` (`texts` or `chunks`) stores under digest `d`,
+/// if any.
+fn stored(conn: &Connection, table: &str, d: &Digest) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached(&format!("SELECT id FROM {table} WHERE digest = ?1"))?
+        .query_row([&d[..]], |r| r.get(0))
         .optional()
 }
 
@@ -343,11 +349,7 @@ impl Texts {
             *refs += 1;
             return Ok(*id);
         }
-        let found: Option<i64> = conn
-            .prepare_cached("SELECT id FROM texts WHERE digest = ?1")?
-            .query_row([&d[..]], |r| r.get(0))
-            .optional()?;
-        let id = match found {
+        let id = match stored(conn, "texts", d)? {
             Some(id) => id,
             None => {
                 let body = self.body(conn, text.as_bytes())?;
@@ -372,11 +374,7 @@ impl Texts {
                 ids.push(*id);
                 continue;
             }
-            let found: Option<i64> = conn
-                .prepare_cached("SELECT id FROM chunks WHERE digest = ?1")?
-                .query_row([&d[..]], |r| r.get(0))
-                .optional()?;
-            let id = match found {
+            let id = match stored(conn, "chunks", &d)? {
                 Some(id) => id,
                 None => {
                     let data = encode(self.compressor()?, chunk);
