@@ -26,7 +26,7 @@ fn json_text<T: serde::Serialize>(v: &T) -> String {
 
 /// A span's attributes and events as stored (compressed JSON): the keys of the
 /// interned attributes are here, their text ids in the span's `text_refs`.
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(serde::Deserialize)]
 struct Body {
     /// Attributes not interned.
     a: Map<String, Value>,
@@ -34,6 +34,38 @@ struct Body {
     k: Vec<String>,
     /// Events.
     e: Vec<Value>,
+}
+
+/// Whether an attribute's value is stored in `texts` rather than in the body.
+fn interned(value: &Value) -> Option<&str> {
+    match value {
+        Value::String(text) if text.len() >= INTERN_MIN_BYTES => Some(text),
+        _ => None,
+    }
+}
+
+/// A [`Body`] written straight from the span, nothing copied.
+#[derive(serde::Serialize)]
+struct BodyOf<'a> {
+    a: NotInterned<'a>,
+    k: Vec<&'a str>,
+    e: &'a [Value],
+}
+
+/// The attributes not interned, as a JSON object.
+struct NotInterned<'a>(&'a Map<String, Value>);
+
+impl serde::Serialize for NotInterned<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        for (key, value) in self.0 {
+            if interned(value).is_none() {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.end()
+    }
 }
 
 /// A span encoded before the writer lock is taken: only text interning and
@@ -69,24 +101,19 @@ pub(super) fn prepare(spans: &[SpanRecord]) -> Vec<Prepared<'_>> {
     spans
         .iter()
         .map(|record| {
-            let mut body = Body {
-                a: Map::new(),
-                k: Vec::new(),
-                e: record.events.clone(),
-            };
+            let mut keys = Vec::new();
             let mut texts = Vec::new();
             for (key, value) in &record.attributes {
-                match value {
-                    Value::String(text) if text.len() >= INTERN_MIN_BYTES => {
-                        body.k.push(key.clone());
-                        texts.push((text.as_str(), texts::digest(text.as_bytes())));
-                    }
-                    other => {
-                        body.a.insert(key.clone(), other.clone());
-                    }
+                if let Some(text) = interned(value) {
+                    keys.push(key.as_str());
+                    texts.push((text, texts::digest(text.as_bytes())));
                 }
             }
-            let json = json_text(&body);
+            let json = json_text(&BodyOf {
+                a: NotInterned(&record.attributes),
+                k: keys,
+                e: &record.events,
+            });
             let stored = compressor
                 .as_mut()
                 .and_then(|c| texts::compress_frame(c, json.as_bytes(), 0))
