@@ -85,6 +85,12 @@ fn sqlite_delete_releases_texts() {
         )])
         .unwrap();
     assert_eq!(input(&store), root);
+    let report = openinference_session_server::store::sqlite::check_dir(dir.path()).unwrap();
+    assert!(
+        report.ok,
+        "reference counts after re-sending and re-deriving: {}",
+        report.detail
+    );
     let db = rusqlite::Connection::open(dir.path().join("oi-sessions.sqlite3")).unwrap();
     let count = |t: &str| -> i64 {
         db.query_row(
@@ -295,6 +301,12 @@ fn sqlite_random_texts_read_back_exactly_through_deletes() {
         store.delete_session("p", &format!("s{s}")).unwrap();
     }
     check(&|t| t % 12 >= 6);
+    let report = openinference_session_server::store::sqlite::check_dir(dir.path()).unwrap();
+    assert!(
+        report.ok,
+        "reference counts after the deletes: {}",
+        report.detail
+    );
     for s in 6..12 {
         store.delete_session("p", &format!("s{s}")).unwrap();
     }
@@ -307,6 +319,55 @@ fn sqlite_random_texts_read_back_exactly_through_deletes() {
         )
         .unwrap();
     assert_eq!(left, (0, 0));
+}
+
+/// `oi-sessions check` (`check_dir`) finds a text whose reference count
+/// disagrees with its users, which a later delete would free while in use.
+#[test]
+fn sqlite_check_finds_wrong_text_reference_counts() {
+    use conformance::record;
+    use openinference_session_server::store::Store;
+    use openinference_session_server::store::sqlite::check_dir;
+    use serde_json::json;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_dir(dir.path()).unwrap();
+    let long = "a long request body that is stored as chunks ".repeat(60);
+    store
+        .write(&[
+            record("p", 1, 1, None, 0, json!({"session.id": "a", "input.value": long, "output.value": "an answer long enough to be interned, shared"})),
+            record("p", 2, 1, None, 0, json!({"session.id": "b", "output.value": "an answer long enough to be interned, shared"})),
+        ])
+        .unwrap();
+    let report = check_dir(dir.path()).unwrap();
+    assert!(report.ok, "{}", report.detail);
+    let db = rusqlite::Connection::open(dir.path().join("oi-sessions.sqlite3")).unwrap();
+    db.execute(
+        "UPDATE texts SET refs = refs - 1 WHERE digest = ?1",
+        [&text_digest(b"an answer long enough to be interned, shared")[..]],
+    )
+    .unwrap();
+    let report = check_dir(dir.path()).unwrap();
+    assert!(!report.ok);
+    assert!(
+        report
+            .detail
+            .contains("1 stored texts with wrong reference counts"),
+        "{}",
+        report.detail
+    );
+    db.execute(
+        "UPDATE chunks SET refs = refs + 1 WHERE id = (SELECT min(id) FROM chunks)",
+        [],
+    )
+    .unwrap();
+    let report = check_dir(dir.path()).unwrap();
+    assert!(
+        report
+            .detail
+            .contains("2 stored texts with wrong reference counts"),
+        "{}",
+        report.detail
+    );
 }
 
 /// A database written by server 0.1.0 (schema version 3, committed as a

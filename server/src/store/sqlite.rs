@@ -206,7 +206,7 @@ fn check_tables(conn: &Connection) -> Result<(), StoreError> {
 
 /// The full check of the database in `data_dir`, read-only (a server may be
 /// serving it): `PRAGMA integrity_check`, foreign keys, the schema's tables
-/// and version.
+/// and version, and the stored texts' reference counts.
 pub fn check_dir(data_dir: &Path) -> Result<IntegrityCheck, StoreError> {
     let path = data_dir.join(DB_FILE);
     if !path.exists() {
@@ -220,10 +220,22 @@ pub fn check_dir(data_dir: &Path) -> Result<IntegrityCheck, StoreError> {
     let mut report =
         check(&conn, Check::Full)?.ok_or_else(|| StoreError::Backend("no check ran".to_owned()))?;
     let mut problems = Vec::new();
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if let Err(e) = check_tables(&conn) {
         problems.push(e.to_string());
+    } else if usize::try_from(version).is_ok_and(|v| v == schema::MIGRATIONS.len()) {
+        // One snapshot: a server writing meanwhile cannot make counts and
+        // references disagree.
+        let snapshot = conn.unchecked_transaction()?;
+        let wrong = texts::check_references(&snapshot)?;
+        snapshot.finish()?;
+        if let Some(first) = wrong.first() {
+            problems.push(format!(
+                "{} stored texts with wrong reference counts (first: {first})",
+                wrong.len()
+            ));
+        }
     }
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if usize::try_from(version).is_ok_and(|v| v > schema::MIGRATIONS.len()) {
         problems.push(format!(
             "schema version {version} is newer than this server ({})",

@@ -466,6 +466,75 @@ pub(super) fn release(tx: &mut dyn SqlTx, released: BTreeMap<i64, i64>) -> Resul
     Ok(())
 }
 
+/// What is wrong with the reference counts of `texts` and `chunks` (for
+/// `oi-sessions check`): a count lower than its users would let a delete free
+/// a text still in use; a higher one keeps a text for ever. Reads every
+/// span's and trace's references: minutes on a large database.
+pub(super) fn check_references(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let mut used: HashMap<i64, i64> = HashMap::new();
+    let mut stmt = conn.prepare(
+        "SELECT input_text, output_text, last_user_text, reply_text, text_refs FROM spans",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        for i in 0..4 {
+            if let Some(id) = r.get::<_, Option<i64>>(i)? {
+                *used.entry(id).or_default() += 1;
+            }
+        }
+        let refs: Vec<u8> = r.get(4)?;
+        for id in unpack_ids(&refs)? {
+            *used.entry(id).or_default() += 1;
+        }
+    }
+    let mut stmt = conn.prepare("SELECT input_text, output_text FROM traces")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        for i in 0..2 {
+            if let Some(id) = r.get::<_, Option<i64>>(i)? {
+                *used.entry(id).or_default() += 1;
+            }
+        }
+    }
+    let mut problems = Vec::new();
+    let mut listed: HashMap<i64, i64> = HashMap::new();
+    let mut stmt = conn.prepare("SELECT id, refs, body FROM texts")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let (id, refs): (i64, i64) = (r.get(0)?, r.get(1)?);
+        let users = used.remove(&id).unwrap_or(0);
+        if refs != users {
+            problems.push(format!("text {id} counts {refs} references, {users} found"));
+        }
+        if let ValueRef::Blob(body) = r.get_ref(2)?
+            && let Some((&CHUNKED, ids)) = body.split_first()
+        {
+            for chunk in unpack_ids(ids)? {
+                *listed.entry(chunk).or_default() += 1;
+            }
+        }
+    }
+    for (id, users) in used {
+        problems.push(format!("text {id} is missing ({users} references)"));
+    }
+    let mut stmt = conn.prepare("SELECT id, refs FROM chunks")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let (id, refs): (i64, i64) = (r.get(0)?, r.get(1)?);
+        let users = listed.remove(&id).unwrap_or(0);
+        if refs != users {
+            problems.push(format!(
+                "chunk {id} counts {refs} references, {users} found"
+            ));
+        }
+    }
+    for (id, users) in listed {
+        problems.push(format!("chunk {id} is missing ({users} references)"));
+    }
+    problems.sort();
+    Ok(problems)
+}
+
 /// Migration 13: texts as they were stored before (the text itself, found by
 /// an FNV-1a hash) rewritten as digests and chunks, keeping their ids (spans
 /// refer to them) and reference counts.
