@@ -116,7 +116,7 @@ pub(super) fn prepare(spans: &[SpanRecord]) -> Vec<Prepared<'_>> {
             });
             let stored = compressor
                 .as_mut()
-                .and_then(|c| texts::compress_frame(c, json.as_bytes(), 0))
+                .and_then(|c| texts::compress_frame(c, json.as_bytes(), &[]))
                 .unwrap_or_else(|| deflate(json.as_bytes()));
             let f = &record.facts;
             let fact_digests = [&f.input_value, &f.output_value, &f.user_text, &f.reply_text]

@@ -124,7 +124,7 @@ fn chunks(mut bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// `bytes` tagged [`RAW`], or [`ZSTD`] when that is smaller.
 fn encode(compressor: &mut Compressor, bytes: &[u8]) -> Vec<u8> {
     if bytes.len() >= COMPRESS_MIN_BYTES
-        && let Some(frame) = compress_frame(compressor, bytes, 1)
+        && let Some(frame) = compress_frame(compressor, bytes, &[ZSTD])
         && frame.len() < bytes.len() + 1
     {
         return frame;
@@ -135,22 +135,20 @@ fn encode(compressor: &mut Compressor, bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// `bytes` as a zstd frame (with its content size) after `room` bytes, the
-/// first of them [`ZSTD`]; `None` if zstd fails.
+/// `bytes` as a zstd frame (with its content size) after `prefix`; `None` if
+/// zstd fails.
 pub(super) fn compress_frame(
     compressor: &mut Compressor,
     bytes: &[u8],
-    room: usize,
+    prefix: &[u8],
 ) -> Option<Vec<u8>> {
-    let mut out = vec![0; zstd::zstd_safe::compress_bound(bytes.len()) + room];
-    if let Some(tag) = out.get_mut(..room).and_then(<[u8]>::first_mut) {
-        *tag = ZSTD;
-    }
+    let mut out = vec![0; prefix.len() + zstd::zstd_safe::compress_bound(bytes.len())];
+    out[..prefix.len()].copy_from_slice(prefix);
     // The room is the bound: compressing cannot run out of it.
     let n = compressor
-        .compress_to_buffer(bytes, &mut out[room..])
+        .compress_to_buffer(bytes, &mut out[prefix.len()..])
         .ok()?;
-    out.truncate(room + n);
+    out.truncate(prefix.len() + n);
     Some(out)
 }
 
@@ -315,13 +313,42 @@ pub(super) fn register(conn: &Connection) -> rusqlite::Result<()> {
 
 /// The row id of a stored text, if any.
 pub(super) fn find(conn: &Connection, text: &str) -> rusqlite::Result<Option<i64>> {
-    stored(conn, "texts", &digest(text.as_bytes()))
+    stored(conn, Table::Texts, &digest(text.as_bytes()))
 }
 
-/// The row id of what `table` (`texts` or `chunks`) stores under digest `d`,
-/// if any.
-fn stored(conn: &Connection, table: &str, d: &Digest) -> rusqlite::Result<Option<i64>> {
-    conn.prepare_cached(&format!("SELECT id FROM {table} WHERE digest = ?1"))?
+/// The two content-addressed tables.
+#[derive(Clone, Copy)]
+enum Table {
+    Texts,
+    Chunks,
+}
+
+impl Table {
+    fn lookup(self) -> &'static str {
+        match self {
+            Table::Texts => "SELECT id FROM texts WHERE digest = ?1",
+            Table::Chunks => "SELECT id FROM chunks WHERE digest = ?1",
+        }
+    }
+
+    fn insert(self) -> &'static str {
+        match self {
+            Table::Texts => "INSERT INTO texts (digest, refs, body) VALUES (?1, 0, ?2)",
+            Table::Chunks => "INSERT INTO chunks (digest, refs, data) VALUES (?1, 0, ?2)",
+        }
+    }
+
+    fn add_refs(self) -> &'static str {
+        match self {
+            Table::Texts => "UPDATE texts SET refs = refs + ?1 WHERE id = ?2",
+            Table::Chunks => "UPDATE chunks SET refs = refs + ?1 WHERE id = ?2",
+        }
+    }
+}
+
+/// The row id of what `table` stores under digest `d`, if any.
+fn stored(conn: &Connection, table: Table, d: &Digest) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached(table.lookup())?
         .query_row([&d[..]], |r| r.get(0))
         .optional()
 }
@@ -349,11 +376,11 @@ impl Texts {
             *refs += 1;
             return Ok(*id);
         }
-        let id = match stored(conn, "texts", d)? {
+        let id = match stored(conn, Table::Texts, d)? {
             Some(id) => id,
             None => {
                 let body = self.body(conn, text.as_bytes())?;
-                insert(conn, "texts", d, &body)?
+                insert(conn, Table::Texts, d, &body)?
             }
         };
         self.texts.insert(*d, (id, 1));
@@ -374,11 +401,11 @@ impl Texts {
                 ids.push(*id);
                 continue;
             }
-            let id = match stored(conn, "chunks", &d)? {
+            let id = match stored(conn, Table::Chunks, &d)? {
                 Some(id) => id,
                 None => {
                     let data = encode(self.compressor()?, chunk);
-                    insert(conn, "chunks", &d, &data)?
+                    insert(conn, Table::Chunks, &d, &data)?
                 }
             };
             self.chunks.insert(d, (id, 1));
@@ -401,10 +428,8 @@ impl Texts {
 
     /// Writes the reference counts added by this transaction.
     pub(super) fn flush(self, conn: &Connection) -> rusqlite::Result<()> {
-        for (table, added) in [("texts", self.texts), ("chunks", self.chunks)] {
-            let mut stmt = conn.prepare_cached(&format!(
-                "UPDATE {table} SET refs = refs + ?1 WHERE id = ?2"
-            ))?;
+        for (table, added) in [(Table::Texts, self.texts), (Table::Chunks, self.chunks)] {
+            let mut stmt = conn.prepare_cached(table.add_refs())?;
             for (id, refs) in added.into_values() {
                 stmt.execute(params![refs, id])?;
             }
@@ -415,12 +440,9 @@ impl Texts {
 
 /// Inserts a new text or chunk with no references yet (they are counted by
 /// [`Texts::flush`]).
-fn insert(conn: &Connection, table: &str, d: &Digest, blob: &[u8]) -> rusqlite::Result<i64> {
-    conn.prepare_cached(&format!(
-        "INSERT INTO {table} (digest, refs, {}) VALUES (?1, 0, ?2)",
-        if table == "texts" { "body" } else { "data" }
-    ))?
-    .execute(params![&d[..], blob])?;
+fn insert(conn: &Connection, table: Table, d: &Digest, blob: &[u8]) -> rusqlite::Result<i64> {
+    conn.prepare_cached(table.insert())?
+        .execute(params![&d[..], blob])?;
     Ok(conn.last_insert_rowid())
 }
 
