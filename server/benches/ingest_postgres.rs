@@ -37,9 +37,10 @@ fn main() {
         let (sample, sample_spans, sample_bytes) = workload(0..SESSIONS_PER_REQUEST.min(sessions), false);
         drop(sample);
         println!(
-            "workload: {} ({sessions} sessions, {spans} spans, {:.1} KB OTLP per span), generated while sending",
+            "workload: {} ({sessions} sessions, {spans} spans, {:.1} KB OTLP per span), generated {}",
             workload::workload_name(),
-            sample_bytes as f64 / sample_spans as f64 / 1024.0
+            sample_bytes as f64 / sample_spans as f64 / 1024.0,
+            if workload::pregenerated() { "before the clock starts" } else { "while sending" }
         );
         let url = std::env::var("OI_SESSIONS_TEST_DATABASE_URL")
             .expect("OI_SESSIONS_TEST_DATABASE_URL is not set: run scripts/postgres.sh");
@@ -61,11 +62,16 @@ fn main() {
         let server = tokio::spawn(serve(listener, None, state, async {
             let _ = stopped.await;
         }));
+        let ready = workload::pregenerated()
+            .then(|| Arc::new(workload::pregenerate(sessions, SESSIONS_PER_REQUEST, false)));
         let rss_before = peak_rss_kb();
         let t = Instant::now();
         let cpu = cpu_seconds();
         let pg_cpu = postgres_cpu_seconds();
-        send_all(addr, sessions, clients, SESSIONS_PER_REQUEST, false).await;
+        match ready {
+            Some(bodies) => workload::send_bodies(addr, bodies, clients).await,
+            None => send_all(addr, sessions, clients, SESSIONS_PER_REQUEST, false).await,
+        }
         let elapsed = t.elapsed();
         let cpu = cpu_seconds() - cpu;
         let pg_cpu = postgres_cpu_seconds() - pg_cpu;

@@ -321,6 +321,57 @@ fn sqlite_random_texts_read_back_exactly_through_deletes() {
     assert_eq!(left, (0, 0));
 }
 
+/// Texts deleted and sent again, alone and inside longer texts, read back
+/// exactly: the request works out before the writer lock only the texts and
+/// chunks it does not know to be stored, and here what it knew was deleted
+/// in between, so the writer must store them itself.
+#[test]
+fn sqlite_texts_deleted_then_sent_again_read_back_exactly() {
+    use conformance::record;
+    use openinference_session_server::store::Store;
+    use serde_json::json;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_dir(dir.path()).unwrap();
+    let long: String = (0..900).map(|i| format!("message {i} ça 🙂 ")).collect();
+    let short = "a short text, interned but not chunked, stored whole".to_owned();
+    let write = |trace: u8, session: &str, input: &str| {
+        store
+            .write(&[record(
+                "p",
+                trace,
+                1,
+                None,
+                i64::from(trace),
+                json!({"session.id": session, "input.value": input, "output.value": short}),
+            )])
+            .unwrap();
+    };
+    write(1, "first", &long);
+    store.delete_session("p", "first").unwrap();
+    // The same texts again, then one that embeds the long one: its chunks
+    // were all stored, and deleted.
+    let longer = format!("{long} and one more turn");
+    write(2, "again", &long);
+    store.delete_session("p", "again").unwrap();
+    write(3, "longer", &longer);
+    write(4, "same", &long);
+    for (trace, input) in [(3, &longer), (4, &long)] {
+        let t = store.trace("p", &[trace; 16]).unwrap();
+        assert_eq!(
+            t.spans[0].attributes["input.value"],
+            json!(input),
+            "trace {trace}"
+        );
+        assert_eq!(
+            t.spans[0].attributes["output.value"],
+            json!(short),
+            "trace {trace}"
+        );
+    }
+    let report = openinference_session_server::store::sqlite::check_dir(dir.path()).unwrap();
+    assert!(report.ok, "reference counts: {}", report.detail);
+}
+
 /// `oi-sessions check` (`check_dir`) finds a text whose reference count
 /// disagrees with its users, which a later delete would free while in use.
 #[test]

@@ -367,15 +367,56 @@ pub async fn send_range(
                     }
                     let (bodies, _, _) = workload(first..(first + group).min(sessions), by_turn);
                     for body in &bodies {
-                        loop {
-                            let (status, _) = http(addr, "POST", "/v1/traces", body).await;
-                            if status == 200 {
-                                break;
-                            }
-                            assert_eq!(status, 503);
-                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                        }
+                        post_until_accepted(addr, body).await;
                     }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
+/// Posts a request, again after a pause while the server answers 503 (busy).
+async fn post_until_accepted(addr: SocketAddr, body: &[u8]) {
+    loop {
+        let (status, _) = http(addr, "POST", "/v1/traces", body).await;
+        if status == 200 {
+            return;
+        }
+        assert_eq!(status, 503);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Whether the requests are all generated before the clock starts
+/// (`BENCH_PREGENERATE=1`): the figures are then the server's alone, as with
+/// clients on other machines. By default they are generated while sending,
+/// and the generator's CPU (about a third of a history-heavy run's) counts.
+pub fn pregenerated() -> bool {
+    std::env::var("BENCH_PREGENERATE").is_ok_and(|v| v == "1")
+}
+
+/// Every request body [`send_all`] would send, in its order.
+pub fn pregenerate(sessions: usize, group: usize, by_turn: bool) -> Vec<Vec<u8>> {
+    (0..sessions)
+        .step_by(group)
+        .flat_map(|first| workload(first..(first + group).min(sessions), by_turn).0)
+        .collect()
+}
+
+/// Sends `bodies` over `clients` connections at once, each taking the next.
+pub async fn send_bodies(addr: SocketAddr, bodies: std::sync::Arc<Vec<Vec<u8>>>, clients: usize) {
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let (next, bodies) = (next.clone(), bodies.clone());
+            tokio::spawn(async move {
+                while let Some(body) =
+                    bodies.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                {
+                    post_until_accepted(addr, body).await;
                 }
             })
         })

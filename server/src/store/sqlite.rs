@@ -61,6 +61,9 @@ pub struct SqliteStore {
     _lock: Option<data_dir::DirLock>,
     /// Held for its `Drop`: stops the checkpoint thread with the store.
     _checkpointer: Checkpointer,
+    /// Texts and chunks recently stored: which new ones a request encodes
+    /// before the writer lock.
+    known_texts: texts::Known,
     lifecycle: Lifecycle,
 }
 
@@ -314,6 +317,7 @@ impl SqliteStore {
             integrity,
             _lock: None,
             _checkpointer: checkpointer,
+            known_texts: texts::Known::default(),
             lifecycle: Lifecycle::default(),
         })
     }
@@ -541,11 +545,12 @@ impl SqlBackend for SqliteStore {
 
     fn write_spans(&self, spans: &[SpanRecord]) -> Result<WriteOutcome, StoreError> {
         // Encoding runs on the caller's thread, concurrently, before the writer.
-        let prepared = spans::prepare(spans);
+        let (prepared, mut texts) = spans::prepare(spans, &self.known_texts);
         let mut conn = self.writer.lock().map_err(|_| poisoned())?;
         let tx = conn.transaction()?;
-        let outcome = spans::write_batch(&tx, &prepared)?;
+        let outcome = spans::write_batch(&tx, &prepared, &mut texts)?;
         tx.commit()?;
+        self.known_texts.remember(texts.digests());
         Ok(outcome)
     }
 }

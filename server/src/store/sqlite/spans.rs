@@ -9,7 +9,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::{Map, Value};
 
 use super::SqliteTx;
-use super::texts::{self, Digest, INTERN_MIN_BYTES, Texts, pack_ids, unpack_ids};
+use super::texts::{self, Digest, INTERN_MIN_BYTES, Known, Texts, pack_ids, unpack_ids};
 use crate::model::{EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, TraceSummary};
 use crate::store::queries::{
     EVENT_FACT_COLUMNS, FACT_COLUMNS, SPAN_INFO_COLUMNS, event_facts_row, facts_row,
@@ -94,11 +94,14 @@ fn fact_digest(text: Option<&str>, attributes: &[(&str, Digest)]) -> Option<Dige
     )
 }
 
-pub(super) fn prepare(spans: &[SpanRecord]) -> Vec<Prepared<'_>> {
+/// Encodes a request's spans before the writer lock: their bodies, their
+/// texts' digests, and how to store the texts [`Known`] does not list.
+pub(super) fn prepare<'a>(spans: &'a [SpanRecord], known: &Known) -> (Vec<Prepared<'a>>, Texts) {
     // One zstd context for the request's spans; without one (zstd could not
-    // allocate it) bodies are deflated, as before zstd, which reads back too.
+    // allocate it) bodies are deflated, as before zstd, which reads back too,
+    // and new texts are worked out by the writer.
     let mut compressor = texts::Compressor::new(texts::ZSTD_LEVEL).ok();
-    spans
+    let prepared: Vec<Prepared<'a>> = spans
         .iter()
         .map(|record| {
             let mut keys = Vec::new();
@@ -128,7 +131,23 @@ pub(super) fn prepare(spans: &[SpanRecord]) -> Vec<Prepared<'_>> {
                 fact_digests,
             }
         })
-        .collect()
+        .collect();
+    let fresh = match compressor.as_mut() {
+        Some(compressor) => {
+            let all = prepared.iter().flat_map(|p| {
+                let f = &p.record.facts;
+                let facts = [&f.input_value, &f.output_value, &f.user_text, &f.reply_text];
+                let facts = facts
+                    .into_iter()
+                    .zip(&p.fact_digests)
+                    .filter_map(|(t, d)| Some((t.as_deref()?, (*d)?)));
+                p.texts.iter().copied().chain(facts)
+            });
+            texts::new_texts(all, known, compressor)
+        }
+        None => Default::default(),
+    };
+    (prepared, Texts::with_new(fresh))
 }
 
 /// Raw deflate: how bodies were stored before zstd.
@@ -284,13 +303,13 @@ fn upsert_trace(
 pub(super) fn write_batch(
     tx: &Transaction<'_>,
     spans: &[Prepared<'_>],
+    texts: &mut Texts,
 ) -> Result<WriteOutcome, StoreError> {
     let mut outcome = WriteOutcome::default();
     let mut projects = HashMap::new();
     // Traces this batch added spans to: whether the trace was stored before,
     // and the facts of the spans added.
     let mut touched: Touched = BTreeMap::new();
-    let mut texts = Texts::default();
     {
         let mut trace_exists =
             tx.prepare_cached("SELECT 1 FROM traces WHERE project_id = ?1 AND trace_id = ?2")?;
@@ -388,7 +407,11 @@ type Touched = BTreeMap<(i64, [u8; 16]), (bool, Vec<SpanFacts>)>;
 
 /// Re-applies the trace rules to every touched trace (its spans and its
 /// events) and recomputes every session a trace left or joined.
-fn resummarize(tx: &Transaction<'_>, touched: Touched, mut texts: Texts) -> Result<(), StoreError> {
+fn resummarize(
+    tx: &Transaction<'_>,
+    touched: Touched,
+    texts: &mut Texts,
+) -> Result<(), StoreError> {
     let mut sessions = BTreeSet::new();
     let mut session_rowids: HashMap<(i64, String), i64> = HashMap::new();
     // References the re-derived traces no longer hold (text id to count).
@@ -434,7 +457,7 @@ fn resummarize(tx: &Transaction<'_>, touched: Touched, mut texts: Texts) -> Resu
                 }
             }),
         };
-        upsert_trace(tx, pid, &trace_id, &summary, new, &mut texts)?;
+        upsert_trace(tx, pid, &trace_id, &summary, new, texts)?;
         sessions.extend(old);
         sessions.extend(new);
     }
@@ -507,7 +530,7 @@ pub(super) fn write_events(
             touched.insert((pid, e.trace_id), (true, Vec::new()));
         }
     }
-    resummarize(tx, touched, Texts::default())?;
+    resummarize(tx, touched, &mut Texts::default())?;
     Ok(outcome)
 }
 

@@ -19,8 +19,18 @@
 //!
 //! SQL reads a text with the function `oi_text(texts.body)`, registered on
 //! every connection ([`register`]).
+//!
+//! The single writer only looks digests up and inserts rows. Cutting a new
+//! text into chunks, hashing the chunks and compressing them happen before
+//! the writer lock, on the request's own thread ([`new_texts`]), for the
+//! texts and chunks that [`Known`] (the digests recently stored) does not
+//! list. That list is a hint, never trusted: the writer still looks every
+//! digest up, and works out itself a text the hint wrongly said was stored.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::Range;
+use std::sync::Mutex;
 
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::ValueRef;
@@ -59,6 +69,32 @@ const CHUNKED: u8 = 2;
 
 /// The address of a text or a chunk: SHA-256, first 128 bits.
 pub type Digest = [u8; 16];
+
+/// Hashes a [`Digest`] by its first eight bytes: they are already uniformly
+/// random (SHA-256), so hashing them again (SipHash) is wasted work.
+#[derive(Default)]
+pub(super) struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut word = [0; 8];
+        let n = bytes.len().min(8);
+        word[..n].copy_from_slice(&bytes[..n]);
+        self.0 ^= u64::from_le_bytes(word);
+    }
+
+    fn write_usize(&mut self, _length: usize) {
+        // A digest's length prefix: always 16, nothing to mix in.
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A map keyed by [`Digest`].
+pub(super) type DigestMap<V> = HashMap<Digest, V, BuildHasherDefault<DigestHasher>>;
+type DigestSet = HashSet<Digest, BuildHasherDefault<DigestHasher>>;
 
 /// The digest a text is stored under.
 pub fn digest(bytes: &[u8]) -> Digest {
@@ -357,12 +393,23 @@ fn stored(conn: &Connection, table: Table, d: &Digest) -> rusqlite::Result<Optio
 /// the references it added, written by [`Texts::flush`].
 #[derive(Default)]
 pub(super) struct Texts {
-    texts: HashMap<Digest, (i64, i64)>,
-    chunks: HashMap<Digest, (i64, i64)>,
+    texts: DigestMap<(i64, i64)>,
+    chunks: DigestMap<(i64, i64)>,
+    /// How to store the texts not known before the writer lock.
+    fresh: DigestMap<NewText>,
     compressor: Option<Compressor>,
 }
 
 impl Texts {
+    /// A transaction's texts, with what was worked out before the writer
+    /// lock for the new ones.
+    pub(super) fn with_new(fresh: DigestMap<NewText>) -> Self {
+        Self {
+            fresh,
+            ..Self::default()
+        }
+    }
+
     /// The row id of `text` (whose digest is `d`), stored if new; counts one
     /// reference.
     pub(super) fn intern(
@@ -379,7 +426,13 @@ impl Texts {
         let id = match stored(conn, Table::Texts, d)? {
             Some(id) => id,
             None => {
-                let body = self.body(conn, text.as_bytes())?;
+                let body = match self.fresh.remove(d) {
+                    Some(NewText::Whole(body)) => body,
+                    Some(NewText::Chunked(chunks)) => {
+                        self.chunked(conn, text.as_bytes(), chunks)?
+                    }
+                    None => self.body(conn, text.as_bytes())?,
+                };
                 insert(conn, Table::Texts, d, &body)?
             }
         };
@@ -390,31 +443,52 @@ impl Texts {
     /// What `texts.body` holds for a new text: the text itself (compressed if
     /// that is smaller), or the ids of its chunks, each stored if new.
     fn body(&mut self, conn: &Connection, bytes: &[u8]) -> rusqlite::Result<Vec<u8>> {
-        if bytes.len() < CHUNKED_MIN_BYTES {
-            return Ok(encode(self.compressor()?, bytes));
+        // Every chunk taken as known: `chunked` encodes only those it does
+        // not find.
+        match NewText::of(bytes, &mut |_| true, self.compressor()?) {
+            NewText::Whole(body) => Ok(body),
+            NewText::Chunked(chunks) => self.chunked(conn, bytes, chunks),
         }
-        let mut ids = Vec::new();
-        for chunk in chunks(bytes) {
-            let d = digest(chunk);
-            if let Some((id, refs)) = self.chunks.get_mut(&d) {
+    }
+
+    /// A chunked text's body: its chunks' ids, each chunk stored if new.
+    fn chunked(
+        &mut self,
+        conn: &Connection,
+        bytes: &[u8],
+        chunks: Vec<NewChunk>,
+    ) -> rusqlite::Result<Vec<u8>> {
+        let mut ids = Vec::with_capacity(chunks.len());
+        for chunk in chunks {
+            if let Some((id, refs)) = self.chunks.get_mut(&chunk.digest) {
                 *refs += 1;
                 ids.push(*id);
                 continue;
             }
-            let id = match stored(conn, Table::Chunks, &d)? {
+            let id = match stored(conn, Table::Chunks, &chunk.digest)? {
                 Some(id) => id,
                 None => {
-                    let data = encode(self.compressor()?, chunk);
-                    insert(conn, Table::Chunks, &d, &data)?
+                    let data = match chunk.data {
+                        Some(data) => data,
+                        // Known before the lock, gone since: encoded here.
+                        None => encode(self.compressor()?, &bytes[chunk.bytes]),
+                    };
+                    insert(conn, Table::Chunks, &chunk.digest, &data)?
                 }
             };
-            self.chunks.insert(d, (id, 1));
+            self.chunks.insert(chunk.digest, (id, 1));
             ids.push(id);
         }
         let mut body = Vec::with_capacity(1 + ids.len() * 3);
         body.push(CHUNKED);
         pack_ids(&ids, &mut body);
         Ok(body)
+    }
+
+    /// Every digest this transaction found or stored (all of them stored
+    /// once it commits).
+    pub(super) fn digests(&self) -> impl Iterator<Item = &Digest> {
+        self.texts.keys().chain(self.chunks.keys())
     }
 
     fn compressor(&mut self) -> rusqlite::Result<&mut Compressor> {
@@ -426,15 +500,139 @@ impl Texts {
         Ok(self.compressor.insert(c))
     }
 
-    /// Writes the reference counts added by this transaction.
-    pub(super) fn flush(self, conn: &Connection) -> rusqlite::Result<()> {
-        for (table, added) in [(Table::Texts, self.texts), (Table::Chunks, self.chunks)] {
+    /// Writes the reference counts added by this transaction (and forgets
+    /// them: a second flush adds only what was counted after the first).
+    pub(super) fn flush(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        for (table, added) in [
+            (Table::Texts, &mut self.texts),
+            (Table::Chunks, &mut self.chunks),
+        ] {
             let mut stmt = conn.prepare_cached(table.add_refs())?;
-            for (id, refs) in added.into_values() {
-                stmt.execute(params![refs, id])?;
+            for (id, refs) in added.values_mut() {
+                if *refs != 0 {
+                    stmt.execute(params![*refs, *id])?;
+                    *refs = 0;
+                }
             }
         }
         Ok(())
+    }
+}
+
+/// How a text not yet stored will be stored, worked out before the writer
+/// lock ([`new_texts`]).
+pub(super) enum NewText {
+    /// A short text's body, encoded.
+    Whole(Vec<u8>),
+    /// A long text's chunks, in order.
+    Chunked(Vec<NewChunk>),
+}
+
+/// A chunk of a [`NewText`].
+pub(super) struct NewChunk {
+    digest: Digest,
+    /// Where it is in the text.
+    bytes: Range<usize>,
+    /// Its `chunks.data`, unless it was known to be stored.
+    data: Option<Vec<u8>>,
+}
+
+impl NewText {
+    /// How `bytes` is stored: encoded whole if short, else cut into chunks,
+    /// each encoded unless `known` says it is stored.
+    fn of(
+        bytes: &[u8],
+        known: &mut dyn FnMut(&Digest) -> bool,
+        compressor: &mut Compressor,
+    ) -> Self {
+        if bytes.len() < CHUNKED_MIN_BYTES {
+            return NewText::Whole(encode(compressor, bytes));
+        }
+        let mut start = 0;
+        let chunks = chunks(bytes)
+            .map(|chunk| {
+                let range = start..start + chunk.len();
+                start = range.end;
+                let digest = digest(chunk);
+                NewChunk {
+                    data: (!known(&digest)).then(|| encode(compressor, chunk)),
+                    digest,
+                    bytes: range,
+                }
+            })
+            .collect();
+        NewText::Chunked(chunks)
+    }
+}
+
+/// Works out, before the writer lock, how to store the texts of a request
+/// that [`Known`] does not list (each distinct text once).
+pub(super) fn new_texts<'a>(
+    texts: impl Iterator<Item = (&'a str, Digest)>,
+    known: &Known,
+    compressor: &mut Compressor,
+) -> DigestMap<NewText> {
+    let mut unknown: DigestMap<&str> = DigestMap::default();
+    {
+        let known = known.lock();
+        for (text, d) in texts {
+            if !known.contains(&d) {
+                unknown.entry(d).or_insert(text);
+            }
+        }
+    }
+    unknown
+        .into_iter()
+        .map(|(d, text)| {
+            let new = NewText::of(text.as_bytes(), &mut |c| known.contains(c), compressor);
+            (d, new)
+        })
+        .collect()
+}
+
+/// Digests of texts and chunks recently found or stored by the writer: a
+/// hint for the work done before its lock ([`new_texts`]), never trusted (a
+/// text may be deleted since). Bounded: two generations of at most
+/// [`Known::GENERATION`] digests, the older dropped when the newer is full.
+#[derive(Default)]
+pub(super) struct Known {
+    generations: Mutex<[DigestSet; 2]>,
+}
+
+/// [`Known`], locked.
+pub(super) struct KnownGuard<'a>(std::sync::MutexGuard<'a, [DigestSet; 2]>);
+
+impl KnownGuard<'_> {
+    fn contains(&self, d: &Digest) -> bool {
+        self.0.iter().any(|g| g.contains(d))
+    }
+}
+
+impl Known {
+    /// Digests a generation holds: 2 × 128k × about 40 bytes is 10 MB at
+    /// most, the texts and chunks of a few hundred requests.
+    const GENERATION: usize = 1 << 17;
+
+    fn lock(&self) -> KnownGuard<'_> {
+        // A panic elsewhere cannot leave the sets inconsistent for a hint.
+        KnownGuard(self.generations.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn contains(&self, d: &Digest) -> bool {
+        self.lock().contains(d)
+    }
+
+    /// Remembers digests a committed transaction found or stored.
+    pub(super) fn remember<'a>(&self, digests: impl Iterator<Item = &'a Digest>) {
+        let mut guard = self.lock();
+        for d in digests {
+            let [newer, older] = &mut *guard.0;
+            if newer.len() >= Self::GENERATION {
+                std::mem::swap(newer, older);
+                newer.clear();
+            }
+            newer.insert(*d);
+        }
     }
 }
 
