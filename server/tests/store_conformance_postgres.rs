@@ -152,6 +152,49 @@ fn postgres_stores_nul_characters() {
     );
 }
 
+/// Long texts are compressed with lz4 where the server has it (pglz was a
+/// fifth of PostgreSQL's CPU on history-heavy ingest), and a long text
+/// written so reads back exactly.
+#[test]
+fn postgres_compresses_long_texts_with_lz4() {
+    use conformance::record;
+    use serde_json::json;
+    let (schema, store) = open_postgres();
+    let long: String = (0..3000).map(|i| format!("turn {i}: ça va 🙂 ")).collect();
+    store
+        .write(&[record(
+            "p",
+            1,
+            1,
+            None,
+            0,
+            json!({"session.id": "s", "input.value": long}),
+        )])
+        .expect("write");
+    let t = store.trace("p", &[1; 16]).expect("trace");
+    assert_eq!(t.spans[0].attributes["input.value"], json!(long));
+    let mut client = postgres::Client::connect(&database_url(), postgres::NoTls).unwrap();
+    let has_lz4: bool = client
+        .query_one(
+            "SELECT 'lz4' = ANY (enumvals) FROM pg_settings WHERE name = 'default_toast_compression'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let stored: Option<String> = client
+        .query_one(
+            &format!(
+                "SELECT pg_column_compression(input_value) FROM \"{}\".spans",
+                schema.0
+            ),
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let expected = if has_lz4 { "lz4" } else { "pglz" };
+    assert_eq!(stored.as_deref(), Some(expected));
+}
+
 /// Deleting a session while another connection keeps writing traces into it
 /// (retrying on deadlocks) leaves aggregates that match the traces stored.
 #[test]
