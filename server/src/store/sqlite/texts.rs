@@ -369,8 +369,8 @@ impl Table {
 
     fn insert(self) -> &'static str {
         match self {
-            Table::Texts => "INSERT INTO texts (digest, refs, body) VALUES (?1, 0, ?2)",
-            Table::Chunks => "INSERT INTO chunks (digest, refs, data) VALUES (?1, 0, ?2)",
+            Table::Texts => "INSERT INTO texts (digest, refs, body) VALUES (?1, 1, ?2)",
+            Table::Chunks => "INSERT INTO chunks (digest, refs, data) VALUES (?1, 1, ?2)",
         }
     }
 
@@ -390,7 +390,7 @@ fn stored(conn: &Connection, table: Table, d: &Digest) -> rusqlite::Result<Optio
 }
 
 /// Texts and chunks a write transaction stored or referenced: their ids and
-/// the references it added, written by [`Texts::flush`].
+/// the references it added and has not written yet ([`Texts::flush`]).
 #[derive(Default)]
 pub(super) struct Texts {
     texts: DigestMap<(i64, i64)>,
@@ -423,8 +423,10 @@ impl Texts {
             *refs += 1;
             return Ok(*id);
         }
-        let id = match stored(conn, Table::Texts, d)? {
-            Some(id) => id,
+        // (id, references still to count): a new text is inserted with its
+        // first one.
+        let entry = match stored(conn, Table::Texts, d)? {
+            Some(id) => (id, 1),
             None => {
                 let body = match self.fresh.remove(d) {
                     Some(NewText::Whole(body)) => body,
@@ -433,11 +435,11 @@ impl Texts {
                     }
                     None => self.body(conn, text.as_bytes())?,
                 };
-                insert(conn, Table::Texts, d, &body)?
+                (insert(conn, Table::Texts, d, &body)?, 0)
             }
         };
-        self.texts.insert(*d, (id, 1));
-        Ok(id)
+        self.texts.insert(*d, entry);
+        Ok(entry.0)
     }
 
     /// What `texts.body` holds for a new text: the text itself (compressed if
@@ -465,19 +467,19 @@ impl Texts {
                 ids.push(*id);
                 continue;
             }
-            let id = match stored(conn, Table::Chunks, &chunk.digest)? {
-                Some(id) => id,
+            let entry = match stored(conn, Table::Chunks, &chunk.digest)? {
+                Some(id) => (id, 1),
                 None => {
                     let data = match chunk.data {
                         Some(data) => data,
                         // Known before the lock, gone since: encoded here.
                         None => encode(self.compressor()?, &bytes[chunk.bytes]),
                     };
-                    insert(conn, Table::Chunks, &chunk.digest, &data)?
+                    (insert(conn, Table::Chunks, &chunk.digest, &data)?, 0)
                 }
             };
-            self.chunks.insert(chunk.digest, (id, 1));
-            ids.push(id);
+            self.chunks.insert(chunk.digest, entry);
+            ids.push(entry.0);
         }
         let mut body = Vec::with_capacity(1 + ids.len() * 3);
         body.push(CHUNKED);
@@ -636,8 +638,9 @@ impl Known {
     }
 }
 
-/// Inserts a new text or chunk with no references yet (they are counted by
-/// [`Texts::flush`]).
+/// Inserts a new text or chunk with one reference, its first user's (the
+/// others are counted by [`Texts::flush`]: most new texts have no other, and
+/// their row is written once).
 fn insert(conn: &Connection, table: Table, d: &Digest, blob: &[u8]) -> rusqlite::Result<i64> {
     conn.prepare_cached(table.insert())?
         .execute(params![&d[..], blob])?;
