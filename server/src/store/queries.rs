@@ -660,7 +660,7 @@ pub fn refresh_sessions(tx: &mut dyn SqlTx, ids: &[i64]) -> Result<(), StoreErro
                 num_traces_with_error = a.num_errors, prompt_tokens = a.prompt_tokens,
                 completion_tokens = a.completion_tokens, total_tokens = a.total_tokens,
                 cost_prompt = a.cost_prompt, cost_completion = a.cost_completion,
-                cost_total = a.cost_total, last_activity_ns = {now}
+                cost_total = a.cost_total, last_activity_ns = $2
              FROM (SELECT t.session_rowid AS id, min(t.start_ns) AS start_ns,
                      max(t.end_ns) AS end_ns, count(*) AS num_traces,
                      count(*) FILTER (WHERE t.has_error) AS num_errors,
@@ -674,7 +674,9 @@ pub fn refresh_sessions(tx: &mut dyn SqlTx, ids: &[i64]) -> Result<(), StoreErro
                    GROUP BY t.session_rowid) a
              WHERE sessions.id = a.id"
         ),
-        &[SqlValue::IntList(ids.to_vec())],
+        // The time is a parameter: the statement's text stays the same, so
+        // the prepared statement is reused.
+        &[SqlValue::IntList(ids.to_vec()), now.into()],
     )?;
     tx.execute(
         &format!(

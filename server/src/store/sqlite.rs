@@ -111,6 +111,9 @@ const WRITER_CACHE_KIB: i64 = 16 * 1024;
 /// keeps the pool's memory bounded.
 const READER_CACHE_KIB: i64 = 4 * 1024;
 
+/// Prepared statements a connection keeps.
+const STATEMENT_CACHE: usize = 128;
+
 fn open(path: &Path, cache_kib: i64) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
@@ -128,6 +131,10 @@ fn open(path: &Path, cache_kib: i64) -> Result<Connection, StoreError> {
          PRAGMA foreign_keys = ON;",
     )?;
     conn.pragma_update(None, "cache_size", -cache_kib)?;
+    // rusqlite keeps 16 prepared statements by default, about what a span
+    // write alone runs: with the reads and the evaluator's queries on the
+    // same connection, statements would be evicted and parsed again.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     texts::register(&conn)?;
     Ok(conn)
 }
