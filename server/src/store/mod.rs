@@ -35,6 +35,7 @@
 //! suits SQLite (a blocking library) and keeps the trait object-safe; a
 //! PostgreSQL backend can use a blocking client or `Handle::block_on` inside.
 
+pub mod compression;
 pub mod evaluations;
 pub mod postgres;
 pub mod queries;

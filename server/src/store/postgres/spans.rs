@@ -1,5 +1,5 @@
-//! How PostgreSQL stores spans: each span's attributes and events as deflated
-//! JSON beside its facts in columns, and the write path that stores a batch
+//! How PostgreSQL stores spans: each span's attributes and events as
+//! zstd-compressed JSON beside its facts in columns, and the write path that stores a batch
 //! with one `INSERT ... SELECT FROM unnest` per table and re-derives the
 //! traces and sessions it touched.
 //!
@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 
 use super::{PgTx, clean, clean_json, clean_opt, pg_row};
 use crate::model::{EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, TraceSummary};
+use crate::store::compression;
 use crate::store::queries::{
     EVENT_FACT_COLUMNS, FACT_COLUMNS, SPAN_INFO_COLUMNS, event_facts_row, facts_row,
     refresh_sessions, search_texts, span_row,
@@ -24,8 +25,8 @@ use crate::store::sql::{SpanTables, SqlTx, SqlValue};
 use crate::store::{StoreError, WriteOutcome};
 use crate::turn;
 
-/// A span's attributes and events as stored: deflated JSON (exact values,
-/// NUL included; the fast level costs little next to the round trips).
+/// A span's attributes and events as stored: zstd-compressed JSON (exact
+/// values, NUL included); bodies written before zstd are deflated.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Body {
     /// Attributes.
@@ -34,7 +35,9 @@ struct Body {
     e: Vec<Value>,
 }
 
-fn encode_body(record: &SpanRecord) -> Vec<u8> {
+/// A span's body as a zstd frame; deflated (as before zstd, which reads
+/// back too) if zstd could not allocate its context.
+fn encode_body(record: &SpanRecord, compressor: Option<&mut compression::Compressor>) -> Vec<u8> {
     #[derive(serde::Serialize)]
     struct BodyRef<'a> {
         a: &'a Map<String, Value>,
@@ -45,6 +48,9 @@ fn encode_body(record: &SpanRecord) -> Vec<u8> {
         e: &record.events,
     })
     .unwrap_or_default();
+    if let Some(frame) = compressor.and_then(|c| compression::compress_frame(c, &json, &[])) {
+        return frame;
+    }
     let mut enc = flate2::write::DeflateEncoder::new(
         Vec::with_capacity(json.len() / 2 + 64),
         flate2::Compression::fast(),
@@ -56,8 +62,13 @@ fn encode_body(record: &SpanRecord) -> Vec<u8> {
 
 fn decode_body(blob: &[u8]) -> Result<Body, StoreError> {
     let mut json = Vec::new();
-    std::io::Read::read_to_end(&mut flate2::read::DeflateDecoder::new(blob), &mut json)
-        .map_err(|e| StoreError::Corrupt(format!("span body: {e}")))?;
+    if compression::is_zstd_frame(blob) {
+        compression::decompress_frame(blob, &mut json, compression::BODY_MAX_BYTES)?;
+    } else {
+        // Bodies written before zstd: raw deflate.
+        std::io::Read::read_to_end(&mut flate2::read::DeflateDecoder::new(blob), &mut json)
+            .map_err(|e| StoreError::Corrupt(format!("span body: {e}")))?;
+    }
     serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(format!("span body: {e}")))
 }
 
@@ -70,12 +81,14 @@ pub(super) struct Prepared<'a> {
 
 /// Encodes spans for the database before any connection is taken.
 pub(super) fn prepare(spans: &[SpanRecord]) -> Vec<Prepared<'_>> {
+    // One zstd context for the request's spans.
+    let mut compressor = compression::Compressor::new(compression::ZSTD_LEVEL).ok();
     spans
         .iter()
         .map(|record| Prepared {
             record,
             facts: clean_facts(&record.facts),
-            body: encode_body(record),
+            body: encode_body(record, compressor.as_mut()),
         })
         .collect()
 }

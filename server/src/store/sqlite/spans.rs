@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use super::SqliteTx;
 use super::texts::{self, Digest, INTERN_MIN_BYTES, Known, Texts, pack_ids, unpack_ids};
 use crate::model::{EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, TraceSummary};
+use crate::store::compression;
 use crate::store::queries::{
     EVENT_FACT_COLUMNS, FACT_COLUMNS, SPAN_INFO_COLUMNS, event_facts_row, facts_row,
     refresh_sessions, search_texts, span_row,
@@ -100,7 +101,7 @@ pub(super) fn prepare<'a>(spans: &'a [SpanRecord], known: &Known) -> (Vec<Prepar
     // One zstd context for the request's spans; without one (zstd could not
     // allocate it) bodies are deflated, as before zstd, which reads back too,
     // and new texts are worked out by the writer.
-    let mut compressor = texts::Compressor::new(texts::ZSTD_LEVEL).ok();
+    let mut compressor = compression::Compressor::new(compression::ZSTD_LEVEL).ok();
     let prepared: Vec<Prepared<'a>> = spans
         .iter()
         .map(|record| {
@@ -119,7 +120,7 @@ pub(super) fn prepare<'a>(spans: &'a [SpanRecord], known: &Known) -> (Vec<Prepar
             });
             let stored = compressor
                 .as_mut()
-                .and_then(|c| texts::compress_frame(c, json.as_bytes(), &[]))
+                .and_then(|c| compression::compress_frame(c, json.as_bytes(), &[]))
                 .unwrap_or_else(|| deflate(json.as_bytes()));
             let f = &record.facts;
             let fact_digests = [&f.input_value, &f.output_value, &f.user_text, &f.reply_text]
@@ -159,14 +160,10 @@ fn deflate(bytes: &[u8]) -> Vec<u8> {
     e.finish().unwrap_or_default()
 }
 
-/// The largest span body read back (a body's size is in its frame; this
-/// bounds what a damaged one could make us allocate).
-const BODY_MAX_BYTES: usize = 1 << 30;
-
 fn inflate(blob: &[u8]) -> Result<Body, StoreError> {
     let mut json = Vec::new();
-    if texts::is_zstd_frame(blob) {
-        texts::decompress_frame(blob, &mut json, BODY_MAX_BYTES)?;
+    if compression::is_zstd_frame(blob) {
+        compression::decompress_frame(blob, &mut json, compression::BODY_MAX_BYTES)?;
     } else {
         // Bodies written before zstd: raw deflate.
         std::io::Read::read_to_end(&mut flate2::read::DeflateDecoder::new(blob), &mut json)

@@ -37,6 +37,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::store::StoreError;
+use crate::store::compression::{Compressor, ZSTD_LEVEL, compress_frame, decompress_frame};
 use crate::store::sql::{SqlTx, SqlValue};
 
 /// Attribute strings at least this long are stored once in `texts` and
@@ -170,74 +171,6 @@ fn encode(compressor: &mut Compressor, bytes: &[u8]) -> Vec<u8> {
     out.extend_from_slice(bytes);
     out
 }
-
-/// `bytes` as a zstd frame (with its content size) after `prefix`; `None` if
-/// zstd fails.
-pub(super) fn compress_frame(
-    compressor: &mut Compressor,
-    bytes: &[u8],
-    prefix: &[u8],
-) -> Option<Vec<u8>> {
-    let mut out = vec![0; prefix.len() + zstd::zstd_safe::compress_bound(bytes.len())];
-    out[..prefix.len()].copy_from_slice(prefix);
-    // The room is the bound: compressing cannot run out of it.
-    let n = compressor
-        .compress_to_buffer(bytes, &mut out[prefix.len()..])
-        .ok()?;
-    out.truncate(prefix.len() + n);
-    Some(out)
-}
-
-/// Whether a blob is a bare zstd frame (its magic number: a raw deflate
-/// stream never starts so).
-pub(super) fn is_zstd_frame(blob: &[u8]) -> bool {
-    blob.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
-}
-
-/// Appends what a zstd frame holds to `out`, refusing a frame that says it
-/// holds more than `max` bytes.
-pub(super) fn decompress_frame(
-    frame: &[u8],
-    out: &mut Vec<u8>,
-    max: usize,
-) -> Result<(), StoreError> {
-    thread_local! {
-        // One decompression context a thread: a text read is many small
-        // blobs.
-        static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
-            const { std::cell::RefCell::new(None) };
-    }
-    let size = match zstd::zstd_safe::get_frame_content_size(frame) {
-        Ok(Some(size)) => usize::try_from(size).map_err(corrupt)?,
-        _ => return Err(corrupt("a compressed blob without its size")),
-    };
-    if size > max {
-        return Err(corrupt(format!("a compressed blob of {size} bytes")));
-    }
-    let start = out.len();
-    out.resize(start + size, 0);
-    let written = DECOMPRESSOR.with_borrow_mut(|d| {
-        let d = match d {
-            Some(d) => d,
-            None => d.insert(zstd::bulk::Decompressor::new().map_err(corrupt)?),
-        };
-        d.decompress_to_buffer(frame, &mut out[start..])
-            .map_err(corrupt)
-    })?;
-    if written != size {
-        return Err(corrupt("a compressed blob shorter than its size"));
-    }
-    Ok(())
-}
-
-/// The compressor of a write transaction: a zstd context reused for every
-/// blob (zstd sizes its tables to the input and does not clear them between
-/// inputs, which deflate does, 128 kB each time).
-pub(super) type Compressor = zstd::bulk::Compressor<'static>;
-
-/// zstd's level: the fastest of its standard levels, and on chat text about
-/// as small as deflate's default.
-pub(super) const ZSTD_LEVEL: i32 = 1;
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("stored text: {what}"))
