@@ -1,12 +1,42 @@
 //! zstd, as both SQL backends store compressed blobs (span bodies; SQLite's
 //! texts and chunks): frames that carry their size, compressed with a reused
-//! context and read back with one decompression context a thread.
+//! context and read back with one decompression context a thread. Span
+//! bodies written before zstd are raw deflate and still read.
 
 use crate::store::StoreError;
 
 /// The largest span body read back (a body's size is in its frame; this
 /// bounds what a damaged one could make us allocate).
-pub const BODY_MAX_BYTES: usize = 1 << 30;
+const BODY_MAX_BYTES: usize = 1 << 30;
+
+/// A span body's JSON as stored: a zstd frame, or raw deflate (how bodies
+/// were stored before zstd, which reads back too) when there is no zstd
+/// context (it could not be allocated) or zstd fails.
+pub fn compress_body(compressor: Option<&mut Compressor>, json: &[u8]) -> Vec<u8> {
+    if let Some(frame) = compressor.and_then(|c| compress_frame(c, json, &[])) {
+        return frame;
+    }
+    let mut e = flate2::write::DeflateEncoder::new(
+        Vec::with_capacity(json.len() / 2 + 64),
+        flate2::Compression::fast(),
+    );
+    // Writing to memory cannot fail.
+    let _ = std::io::Write::write_all(&mut e, json);
+    e.finish().unwrap_or_default()
+}
+
+/// The JSON of a stored span body ([`compress_body`]): a zstd frame, told
+/// apart by its magic number, or raw deflate.
+pub fn decompress_body(blob: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let mut json = Vec::new();
+    if is_zstd_frame(blob) {
+        decompress_frame(blob, &mut json, BODY_MAX_BYTES)?;
+    } else {
+        std::io::Read::read_to_end(&mut flate2::read::DeflateDecoder::new(blob), &mut json)
+            .map_err(|e| StoreError::Corrupt(format!("span body: {e}")))?;
+    }
+    Ok(json)
+}
 
 /// `bytes` as a zstd frame (with its content size) after `prefix`; `None` if
 /// zstd fails.
@@ -23,7 +53,7 @@ pub fn compress_frame(compressor: &mut Compressor, bytes: &[u8], prefix: &[u8]) 
 
 /// Whether a blob is a bare zstd frame (its magic number: a raw deflate
 /// stream never starts so).
-pub fn is_zstd_frame(blob: &[u8]) -> bool {
+fn is_zstd_frame(blob: &[u8]) -> bool {
     blob.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
 }
 

@@ -35,8 +35,7 @@ struct Body {
     e: Vec<Value>,
 }
 
-/// A span's body as a zstd frame; deflated (as before zstd, which reads
-/// back too) if zstd could not allocate its context.
+/// A span's body as stored ([`compression::compress_body`]).
 fn encode_body(record: &SpanRecord, compressor: Option<&mut compression::Compressor>) -> Vec<u8> {
     #[derive(serde::Serialize)]
     struct BodyRef<'a> {
@@ -48,27 +47,11 @@ fn encode_body(record: &SpanRecord, compressor: Option<&mut compression::Compres
         e: &record.events,
     })
     .unwrap_or_default();
-    if let Some(frame) = compressor.and_then(|c| compression::compress_frame(c, &json, &[])) {
-        return frame;
-    }
-    let mut enc = flate2::write::DeflateEncoder::new(
-        Vec::with_capacity(json.len() / 2 + 64),
-        flate2::Compression::fast(),
-    );
-    // Writing into a Vec cannot fail.
-    let _ = std::io::Write::write_all(&mut enc, &json);
-    enc.finish().unwrap_or_default()
+    compression::compress_body(compressor, &json)
 }
 
 fn decode_body(blob: &[u8]) -> Result<Body, StoreError> {
-    let mut json = Vec::new();
-    if compression::is_zstd_frame(blob) {
-        compression::decompress_frame(blob, &mut json, compression::BODY_MAX_BYTES)?;
-    } else {
-        // Bodies written before zstd: raw deflate.
-        std::io::Read::read_to_end(&mut flate2::read::DeflateDecoder::new(blob), &mut json)
-            .map_err(|e| StoreError::Corrupt(format!("span body: {e}")))?;
-    }
+    let json = compression::decompress_body(blob)?;
     serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(format!("span body: {e}")))
 }
 

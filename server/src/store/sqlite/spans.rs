@@ -118,10 +118,7 @@ pub(super) fn prepare<'a>(spans: &'a [SpanRecord], known: &Known) -> (Vec<Prepar
                 k: keys,
                 e: &record.events,
             });
-            let stored = compressor
-                .as_mut()
-                .and_then(|c| compression::compress_frame(c, json.as_bytes(), &[]))
-                .unwrap_or_else(|| deflate(json.as_bytes()));
+            let stored = compression::compress_body(compressor.as_mut(), json.as_bytes());
             let f = &record.facts;
             let fact_digests = [&f.input_value, &f.output_value, &f.user_text, &f.reply_text]
                 .map(|t| fact_digest(t.as_deref(), &texts));
@@ -151,24 +148,8 @@ pub(super) fn prepare<'a>(spans: &'a [SpanRecord], known: &Known) -> (Vec<Prepar
     (prepared, Texts::with_new(fresh))
 }
 
-/// Raw deflate: how bodies were stored before zstd.
-fn deflate(bytes: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
-    // Writing to memory cannot fail.
-    let _ = e.write_all(bytes);
-    e.finish().unwrap_or_default()
-}
-
 fn inflate(blob: &[u8]) -> Result<Body, StoreError> {
-    let mut json = Vec::new();
-    if compression::is_zstd_frame(blob) {
-        compression::decompress_frame(blob, &mut json, compression::BODY_MAX_BYTES)?;
-    } else {
-        // Bodies written before zstd: raw deflate.
-        std::io::Read::read_to_end(&mut flate2::read::DeflateDecoder::new(blob), &mut json)
-            .map_err(|e| StoreError::Corrupt(format!("span body: {e}")))?;
-    }
+    let json = compression::decompress_body(blob)?;
     serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(format!("span body: {e}")))
 }
 
