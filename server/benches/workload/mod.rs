@@ -393,7 +393,7 @@ async fn post_until_accepted(addr: SocketAddr, body: &[u8]) {
 /// Whether the requests are all generated before the clock starts
 /// (`BENCH_PREGENERATE=1`): the figures are then the server's alone, as with
 /// clients on other machines. By default they are generated while sending,
-/// and the generator's CPU (about a third of a history-heavy run's) counts.
+/// and the generator's CPU (about a seventh of a history-heavy run's) counts.
 pub fn pregenerated() -> bool {
     std::env::var("BENCH_PREGENERATE").is_ok_and(|v| v == "1")
 }
