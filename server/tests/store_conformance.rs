@@ -393,7 +393,8 @@ fn sqlite_check_finds_wrong_text_reference_counts() {
     assert!(report.ok, "{}", report.detail);
     let db = rusqlite::Connection::open(dir.path().join("oi-sessions.sqlite3")).unwrap();
     db.execute(
-        "UPDATE texts SET refs = refs - 1 WHERE digest = ?1",
+        "UPDATE text_uses SET refs = refs - 1
+         WHERE id = (SELECT id FROM texts WHERE digest = ?1)",
         [&text_digest(b"an answer long enough to be interned, shared")[..]],
     )
     .unwrap();
@@ -407,7 +408,7 @@ fn sqlite_check_finds_wrong_text_reference_counts() {
         report.detail
     );
     db.execute(
-        "UPDATE chunks SET refs = refs + 1 WHERE id = (SELECT min(id) FROM chunks)",
+        "UPDATE chunk_uses SET refs = refs + 1 WHERE id = (SELECT min(id) FROM chunks)",
         [],
     )
     .unwrap();

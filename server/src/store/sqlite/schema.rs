@@ -282,12 +282,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     // stored as content-defined chunks, each chunk once and deflated: a
     // chat's request JSON, new every turn only because it embeds the earlier
     // turns, stores only what is new.
-    Migration::Code(|tx| match tx.sqlite() {
-        Some(conn) => super::texts::migrate_to_chunks(conn),
-        None => Err(crate::store::StoreError::Backend(
-            "a SQLite migration on another backend".to_owned(),
-        )),
-    }),
+    Migration::Code(|tx| on_sqlite(tx, super::texts::migrate_to_chunks)),
     // 14: a trace's input and output (the turn's words, which some span's
     // facts hold too) as references to `texts` instead of a copy; traces
     // stored before keep their copy until they are re-derived.
@@ -295,4 +290,21 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         "ALTER TABLE traces ADD COLUMN input_text INTEGER;
          ALTER TABLE traces ADD COLUMN output_text INTEGER;",
     ),
+    // 15: texts' and chunks' reference counts in narrow tables of their own:
+    // a popular text's count, raised by every write, no longer rewrites a
+    // page of bodies.
+    Migration::Code(|tx| on_sqlite(tx, super::texts::move_counts_apart)),
 ];
+
+/// Runs a migration step written against SQLite's own connection.
+fn on_sqlite(
+    tx: &mut dyn crate::store::sql::SqlTx,
+    step: fn(&rusqlite::Connection) -> Result<(), crate::store::StoreError>,
+) -> Result<(), crate::store::StoreError> {
+    match tx.sqlite() {
+        Some(conn) => step(conn),
+        None => Err(crate::store::StoreError::Backend(
+            "a SQLite migration on another backend".to_owned(),
+        )),
+    }
+}

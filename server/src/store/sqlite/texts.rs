@@ -15,7 +15,11 @@
 //! client cannot make its text collide with another's, so a digest found is
 //! the text, without reading it back. Both are reference-counted: a span
 //! counts one reference to each text it uses, a text one to each chunk it
-//! lists; deleting spans releases them ([`release`]).
+//! lists; deleting spans releases them ([`release`]). The counts live in
+//! narrow tables of their own (`text_uses`, `chunk_uses`): a text every
+//! conversation uses (a system prompt, a popular document) has its count
+//! raised by every write, and a count beside the text's body would rewrite a
+//! page of bodies each time, a page of counts holds hundreds.
 //!
 //! SQL reads a text with the function `oi_text(texts.body)`, registered on
 //! every connection ([`register`]).
@@ -293,6 +297,21 @@ enum Table {
 }
 
 impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::Texts => "texts",
+            Table::Chunks => "chunks",
+        }
+    }
+
+    /// The table of its rows' reference counts.
+    fn uses(self) -> &'static str {
+        match self {
+            Table::Texts => "text_uses",
+            Table::Chunks => "chunk_uses",
+        }
+    }
+
     fn lookup(self) -> &'static str {
         match self {
             Table::Texts => "SELECT id FROM texts WHERE digest = ?1",
@@ -302,15 +321,51 @@ impl Table {
 
     fn insert(self) -> &'static str {
         match self {
-            Table::Texts => "INSERT INTO texts (digest, refs, body) VALUES (?1, 1, ?2)",
-            Table::Chunks => "INSERT INTO chunks (digest, refs, data) VALUES (?1, 1, ?2)",
+            Table::Texts => "INSERT INTO texts (digest, body) VALUES (?1, ?2)",
+            Table::Chunks => "INSERT INTO chunks (digest, data) VALUES (?1, ?2)",
+        }
+    }
+
+    /// A new row's count, its references in the transaction that stored it.
+    fn count(self) -> &'static str {
+        match self {
+            Table::Texts => "INSERT INTO text_uses (id, refs) VALUES (?2, ?1)",
+            Table::Chunks => "INSERT INTO chunk_uses (id, refs) VALUES (?2, ?1)",
         }
     }
 
     fn add_refs(self) -> &'static str {
         match self {
-            Table::Texts => "UPDATE texts SET refs = refs + ?1 WHERE id = ?2",
-            Table::Chunks => "UPDATE chunks SET refs = refs + ?1 WHERE id = ?2",
+            Table::Texts => "UPDATE text_uses SET refs = refs + ?1 WHERE id = ?2",
+            Table::Chunks => "UPDATE chunk_uses SET refs = refs + ?1 WHERE id = ?2",
+        }
+    }
+}
+
+/// A text or chunk a write transaction uses: its row id, the references it
+/// added and has not written yet, and whether it stored the row (whose count
+/// is then inserted, once, at [`Texts::flush`]).
+#[derive(Clone, Copy)]
+struct Held {
+    id: i64,
+    added: i64,
+    stored_here: bool,
+}
+
+impl Held {
+    fn found(id: i64) -> Self {
+        Self {
+            id,
+            added: 1,
+            stored_here: false,
+        }
+    }
+
+    fn stored(id: i64) -> Self {
+        Self {
+            id,
+            added: 1,
+            stored_here: true,
         }
     }
 }
@@ -326,8 +381,8 @@ fn stored(conn: &Connection, table: Table, d: &Digest) -> rusqlite::Result<Optio
 /// the references it added and has not written yet ([`Texts::flush`]).
 #[derive(Default)]
 pub(super) struct Texts {
-    texts: DigestMap<(i64, i64)>,
-    chunks: DigestMap<(i64, i64)>,
+    texts: DigestMap<Held>,
+    chunks: DigestMap<Held>,
     /// How to store the texts not known before the writer lock.
     fresh: DigestMap<NewText>,
     compressor: Option<Compressor>,
@@ -352,14 +407,12 @@ impl Texts {
         d: &Digest,
     ) -> rusqlite::Result<i64> {
         debug_assert_eq!(*d, digest(text.as_bytes()));
-        if let Some((id, refs)) = self.texts.get_mut(d) {
-            *refs += 1;
-            return Ok(*id);
+        if let Some(held) = self.texts.get_mut(d) {
+            held.added += 1;
+            return Ok(held.id);
         }
-        // (id, references still to count): a new text is inserted with its
-        // first one.
         let entry = match stored(conn, Table::Texts, d)? {
-            Some(id) => (id, 1),
+            Some(id) => Held::found(id),
             None => {
                 let body = match self.fresh.remove(d) {
                     Some(NewText::Whole(body)) => body,
@@ -368,11 +421,11 @@ impl Texts {
                     }
                     None => self.body(conn, text.as_bytes())?,
                 };
-                (insert(conn, Table::Texts, d, &body)?, 0)
+                Held::stored(insert(conn, Table::Texts, d, &body)?)
             }
         };
         self.texts.insert(*d, entry);
-        Ok(entry.0)
+        Ok(entry.id)
     }
 
     /// What `texts.body` holds for a new text: the text itself (compressed if
@@ -395,24 +448,24 @@ impl Texts {
     ) -> rusqlite::Result<Vec<u8>> {
         let mut ids = Vec::with_capacity(chunks.len());
         for chunk in chunks {
-            if let Some((id, refs)) = self.chunks.get_mut(&chunk.digest) {
-                *refs += 1;
-                ids.push(*id);
+            if let Some(held) = self.chunks.get_mut(&chunk.digest) {
+                held.added += 1;
+                ids.push(held.id);
                 continue;
             }
             let entry = match stored(conn, Table::Chunks, &chunk.digest)? {
-                Some(id) => (id, 1),
+                Some(id) => Held::found(id),
                 None => {
                     let data = match chunk.data {
                         Some(data) => data,
                         // Known before the lock, gone since: encoded here.
                         None => encode(self.compressor()?, &bytes[chunk.bytes]),
                     };
-                    (insert(conn, Table::Chunks, &chunk.digest, &data)?, 0)
+                    Held::stored(insert(conn, Table::Chunks, &chunk.digest, &data)?)
                 }
             };
             self.chunks.insert(chunk.digest, entry);
-            ids.push(entry.0);
+            ids.push(entry.id);
         }
         let mut body = Vec::with_capacity(1 + ids.len() * 3);
         body.push(CHUNKED);
@@ -442,12 +495,16 @@ impl Texts {
             (Table::Texts, &mut self.texts),
             (Table::Chunks, &mut self.chunks),
         ] {
-            let mut stmt = conn.prepare_cached(table.add_refs())?;
-            for (id, refs) in added.values_mut() {
-                if *refs != 0 {
-                    stmt.execute(params![*refs, *id])?;
-                    *refs = 0;
+            let mut add = conn.prepare_cached(table.add_refs())?;
+            let mut count = conn.prepare_cached(table.count())?;
+            for held in added.values_mut() {
+                if held.stored_here {
+                    count.execute(params![held.added, held.id])?;
+                    held.stored_here = false;
+                } else if held.added != 0 {
+                    add.execute(params![held.added, held.id])?;
                 }
+                held.added = 0;
             }
         }
         Ok(())
@@ -571,9 +628,9 @@ impl Known {
     }
 }
 
-/// Inserts a new text or chunk with one reference, its first user's (the
-/// others are counted by [`Texts::flush`]: most new texts have no other, and
-/// their row is written once).
+/// Inserts a new text or chunk; its count is inserted by [`Texts::flush`],
+/// with every reference of the transaction (one row written once, not
+/// inserted and then updated).
 fn insert(conn: &Connection, table: Table, d: &Digest, blob: &[u8]) -> rusqlite::Result<i64> {
     conn.prepare_cached(table.insert())?
         .execute(params![&d[..], blob])?;
@@ -583,18 +640,16 @@ fn insert(conn: &Connection, table: Table, d: &Digest, blob: &[u8]) -> rusqlite:
 /// Releases references to texts (text id to references dropped): texts no
 /// span uses any more are deleted, and the chunks no text uses any more.
 pub(super) fn release(tx: &mut dyn SqlTx, released: BTreeMap<i64, i64>) -> Result<(), StoreError> {
-    for (id, n) in &released {
-        tx.execute(
-            "UPDATE texts SET refs = refs - $1 WHERE id = $2",
-            &[(*n).into(), (*id).into()],
-        )?;
+    let texts = unused(tx, Table::Texts, released)?;
+    if texts.is_empty() {
+        return Ok(());
     }
     let list = tx.dialect().in_ints("$1");
-    let released = SqlValue::IntList(released.into_keys().collect());
+    let texts = SqlValue::IntList(texts);
     let mut chunks: BTreeMap<i64, i64> = BTreeMap::new();
     for r in tx.query(
-        &format!("SELECT body FROM texts WHERE id {list} AND refs <= 0"),
-        std::slice::from_ref(&released),
+        &format!("SELECT body FROM texts WHERE id {list}"),
+        std::slice::from_ref(&texts),
     )? {
         if let Some((&CHUNKED, ids)) = r.blob(0)?.split_first() {
             for id in unpack_ids(ids)? {
@@ -602,23 +657,50 @@ pub(super) fn release(tx: &mut dyn SqlTx, released: BTreeMap<i64, i64>) -> Resul
             }
         }
     }
-    tx.execute(
-        &format!("DELETE FROM texts WHERE id {list} AND refs <= 0"),
-        &[released],
-    )?;
-    if chunks.is_empty() {
-        return Ok(());
+    delete(tx, Table::Texts, texts)?;
+    let chunks = unused(tx, Table::Chunks, chunks)?;
+    if !chunks.is_empty() {
+        delete(tx, Table::Chunks, SqlValue::IntList(chunks))?;
     }
-    for (id, n) in &chunks {
+    Ok(())
+}
+
+/// Lowers the counts of `table`'s rows (row id to references dropped);
+/// returns the rows no longer used.
+fn unused(
+    tx: &mut dyn SqlTx,
+    table: Table,
+    released: BTreeMap<i64, i64>,
+) -> Result<Vec<i64>, StoreError> {
+    let uses = table.uses();
+    for (id, n) in &released {
         tx.execute(
-            "UPDATE chunks SET refs = refs - $1 WHERE id = $2",
+            &format!("UPDATE {uses} SET refs = refs - $1 WHERE id = $2"),
             &[(*n).into(), (*id).into()],
         )?;
     }
-    tx.execute(
-        &format!("DELETE FROM chunks WHERE id {list} AND refs <= 0"),
-        &[SqlValue::IntList(chunks.into_keys().collect())],
-    )?;
+    if released.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = tx.dialect().in_ints("$1");
+    tx.query(
+        &format!("SELECT id FROM {uses} WHERE id {list} AND refs <= 0"),
+        &[SqlValue::IntList(released.into_keys().collect())],
+    )?
+    .iter()
+    .map(|r| r.int(0))
+    .collect()
+}
+
+/// Deletes rows of `table` and their counts.
+fn delete(tx: &mut dyn SqlTx, table: Table, ids: SqlValue) -> Result<(), StoreError> {
+    let list = tx.dialect().in_ints("$1");
+    for name in [table.name(), table.uses()] {
+        tx.execute(
+            &format!("DELETE FROM {name} WHERE id {list}"),
+            std::slice::from_ref(&ids),
+        )?;
+    }
     Ok(())
 }
 
@@ -654,10 +736,20 @@ pub(super) fn check_references(conn: &Connection) -> Result<Vec<String>, StoreEr
     }
     let mut problems = Vec::new();
     let mut listed: HashMap<i64, i64> = HashMap::new();
-    let mut stmt = conn.prepare("SELECT id, refs, body FROM texts")?;
+    // A count without its row, or a row without a count (0), is found too.
+    let mut stmt = conn.prepare(
+        "SELECT t.id, coalesce(u.refs, 0), t.body FROM texts t
+             LEFT JOIN text_uses u ON u.id = t.id
+         UNION ALL SELECT u.id, NULL, NULL FROM text_uses u
+             WHERE u.id NOT IN (SELECT id FROM texts)",
+    )?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
-        let (id, refs): (i64, i64) = (r.get(0)?, r.get(1)?);
+        let (id, refs): (i64, Option<i64>) = (r.get(0)?, r.get(1)?);
+        let Some(refs) = refs else {
+            problems.push(format!("text {id} is counted but not stored"));
+            continue;
+        };
         let users = used.remove(&id).unwrap_or(0);
         if refs != users {
             problems.push(format!("text {id} counts {refs} references, {users} found"));
@@ -673,10 +765,18 @@ pub(super) fn check_references(conn: &Connection) -> Result<Vec<String>, StoreEr
     for (id, users) in used {
         problems.push(format!("text {id} is missing ({users} references)"));
     }
-    let mut stmt = conn.prepare("SELECT id, refs FROM chunks")?;
+    let mut stmt = conn.prepare(
+        "SELECT c.id, coalesce(u.refs, 0) FROM chunks c LEFT JOIN chunk_uses u ON u.id = c.id
+         UNION ALL SELECT u.id, NULL FROM chunk_uses u
+             WHERE u.id NOT IN (SELECT id FROM chunks)",
+    )?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
-        let (id, refs): (i64, i64) = (r.get(0)?, r.get(1)?);
+        let (id, refs): (i64, Option<i64>) = (r.get(0)?, r.get(1)?);
+        let Some(refs) = refs else {
+            problems.push(format!("chunk {id} is counted but not stored"));
+            continue;
+        };
         let users = listed.remove(&id).unwrap_or(0);
         if refs != users {
             problems.push(format!(
@@ -694,28 +794,30 @@ pub(super) fn check_references(conn: &Connection) -> Result<Vec<String>, StoreEr
 /// Migration 13: texts as they were stored before (the text itself, found by
 /// an FNV-1a hash) rewritten as digests and chunks, keeping their ids (spans
 /// refer to them) and reference counts.
+///
+/// It writes the tables as they are today, counts apart (which migration 15
+/// moves out of databases migrated before).
 pub(super) fn migrate_to_chunks(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(
         "ALTER TABLE texts RENAME TO texts_v1;
          CREATE TABLE texts (
              id INTEGER PRIMARY KEY,
              digest BLOB NOT NULL UNIQUE,
-             refs INTEGER NOT NULL,
              body BLOB NOT NULL
          );
          CREATE TABLE chunks (
              id INTEGER PRIMARY KEY,
              digest BLOB NOT NULL UNIQUE,
-             refs INTEGER NOT NULL,
              data BLOB NOT NULL
          );",
     )?;
+    create_uses_tables(conn)?;
     let mut texts = Texts::default();
     {
         let mut old = conn.prepare("SELECT id, refs, text FROM texts_v1 ORDER BY id")?;
         let mut rows = old.query([])?;
-        let mut put =
-            conn.prepare("INSERT INTO texts (id, digest, refs, body) VALUES (?1, ?2, ?3, ?4)")?;
+        let mut put = conn.prepare("INSERT INTO texts (id, digest, body) VALUES (?1, ?2, ?3)")?;
+        let mut count = conn.prepare(Table::Texts.count())?;
         while let Some(r) = rows.next()? {
             let (id, refs): (i64, i64) = (r.get(0)?, r.get(1)?);
             let text = r
@@ -723,12 +825,42 @@ pub(super) fn migrate_to_chunks(conn: &Connection) -> Result<(), StoreError> {
                 .as_str()
                 .map_err(|_| corrupt(format!("text {id} is not UTF-8")))?;
             let body = texts.body(conn, text.as_bytes())?;
-            put.execute(params![id, &digest(text.as_bytes())[..], refs, body])
+            put.execute(params![id, &digest(text.as_bytes())[..], body])
                 .map_err(|e| corrupt(format!("text {id} stored twice ({e})")))?;
+            count.execute(params![refs, id])?;
         }
     }
     texts.flush(conn)?;
     conn.execute_batch("DROP TABLE texts_v1;")?;
+    Ok(())
+}
+
+fn create_uses_tables(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS text_uses (id INTEGER PRIMARY KEY, refs INTEGER NOT NULL);
+         CREATE TABLE IF NOT EXISTS chunk_uses (id INTEGER PRIMARY KEY, refs INTEGER NOT NULL);",
+    )
+}
+
+/// Migration 15: the reference counts of a database migrated to chunks before
+/// they had tables of their own, moved there (a count beside a body made every
+/// write that used a popular text rewrite a page of bodies).
+pub(super) fn move_counts_apart(conn: &Connection) -> Result<(), StoreError> {
+    create_uses_tables(conn)?;
+    for table in [Table::Texts, Table::Chunks] {
+        let (name, uses) = (table.name(), table.uses());
+        let has_refs: bool = conn.query_row(
+            &format!("SELECT count(*) > 0 FROM pragma_table_info('{name}') WHERE name = 'refs'"),
+            [],
+            |r| r.get(0),
+        )?;
+        if has_refs {
+            conn.execute_batch(&format!(
+                "INSERT INTO {uses} (id, refs) SELECT id, refs FROM {name};
+                 ALTER TABLE {name} DROP COLUMN refs;"
+            ))?;
+        }
+    }
     Ok(())
 }
 
@@ -820,7 +952,8 @@ mod tests {
         for (id, refs, text) in &old {
             let (read, stored_refs, d): (String, i64, Vec<u8>) = conn
                 .query_row(
-                    "SELECT oi_text(body), refs, digest FROM texts WHERE id = ?1",
+                    "SELECT oi_text(body), refs, digest FROM texts JOIN text_uses USING (id)
+                     WHERE id = ?1",
                     [id],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
@@ -834,7 +967,7 @@ mod tests {
         // The longer text repeats the long one's chunks but its last: most
         // chunks are used by both.
         let shared: i64 = conn
-            .query_row("SELECT count(*) FROM chunks WHERE refs = 2", [], |r| {
+            .query_row("SELECT count(*) FROM chunk_uses WHERE refs = 2", [], |r| {
                 r.get(0)
             })
             .unwrap();
@@ -850,6 +983,45 @@ mod tests {
             )
             .unwrap();
         assert_eq!(left, 0);
+    }
+
+    /// A database migrated to chunks before the counts had tables of their
+    /// own: migration 15 moves every count there and drops the old columns;
+    /// a database already in today's layout is left as it is.
+    #[test]
+    fn counts_move_to_their_own_tables() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE texts (id INTEGER PRIMARY KEY, digest BLOB NOT NULL UNIQUE,
+                 refs INTEGER NOT NULL, body BLOB NOT NULL);
+             CREATE TABLE chunks (id INTEGER PRIMARY KEY, digest BLOB NOT NULL UNIQUE,
+                 refs INTEGER NOT NULL, data BLOB NOT NULL);
+             INSERT INTO texts VALUES (4, x'01', 3, x'00'), (9, x'02', 1, x'00');
+             INSERT INTO chunks VALUES (2, x'03', 7, x'00');",
+        )
+        .unwrap();
+        let counts = |conn: &Connection, table: &str| -> Vec<(i64, i64)> {
+            conn.prepare(&format!("SELECT id, refs FROM {table} ORDER BY id"))
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap()
+        };
+        for _ in 0..2 {
+            move_counts_apart(&conn).unwrap();
+            assert_eq!(counts(&conn, "text_uses"), [(4, 3), (9, 1)]);
+            assert_eq!(counts(&conn, "chunk_uses"), [(2, 7)]);
+        }
+        let columns: i64 = conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM pragma_table_info('texts') WHERE name = 'refs')
+                    + (SELECT count(*) FROM pragma_table_info('chunks') WHERE name = 'refs')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(columns, 0);
     }
 
     #[test]
