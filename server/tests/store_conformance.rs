@@ -321,6 +321,67 @@ fn sqlite_random_texts_read_back_exactly_through_deletes() {
     assert_eq!(left, (0, 0));
 }
 
+/// Texts stored before a restart and sent again after it: the new server
+/// does not know them, works them out as new before the writer lock and
+/// tries to insert them; the writer finds them stored instead (a text, and
+/// the chunks of a longer text that embeds it), and every reference is
+/// counted once, on the stored row.
+#[test]
+fn sqlite_texts_stored_before_a_restart_are_found_again() {
+    use conformance::record;
+    use openinference_session_server::store::Store;
+    use serde_json::json;
+    let dir = tempfile::tempdir().unwrap();
+    let long: String = (0..900).map(|i| format!("turn {i} ça 🙂 ")).collect();
+    let short = "a short text, interned but not chunked, stored whole";
+    let longer = format!("{long} and one more turn");
+    let write = |store: &SqliteStore, trace: u8, input: &str| {
+        store
+            .write(&[record(
+                "p",
+                trace,
+                1,
+                None,
+                i64::from(trace),
+                json!({"session.id": "s", "input.value": input, "output.value": short}),
+            )])
+            .unwrap();
+    };
+    let rows = |dir: &std::path::Path| -> (i64, i64) {
+        let db = rusqlite::Connection::open(dir.join("oi-sessions.sqlite3")).unwrap();
+        db.query_row(
+            "SELECT (SELECT count(*) FROM texts), (SELECT count(*) FROM chunks)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
+    {
+        let store = SqliteStore::open_dir(dir.path()).unwrap();
+        write(&store, 1, &long);
+    }
+    let (texts, chunks) = rows(dir.path());
+    let store = SqliteStore::open_dir(dir.path()).unwrap();
+    write(&store, 2, &long);
+    write(&store, 3, &longer);
+    drop(store);
+    let (texts_after, chunks_after) = rows(dir.path());
+    assert_eq!(texts_after, texts + 1, "only the longer text is new");
+    assert!(
+        chunks_after - chunks <= 2,
+        "{chunks} chunks before, {chunks_after} after: the longer text's chunks but its \
+         last were stored"
+    );
+    let report = openinference_session_server::store::sqlite::check_dir(dir.path()).unwrap();
+    assert!(report.ok, "reference counts: {}", report.detail);
+    let store = SqliteStore::open_dir(dir.path()).unwrap();
+    for (trace, input) in [(2, &long), (3, &longer)] {
+        let t = store.trace("p", &[trace; 16]).unwrap();
+        assert_eq!(t.spans[0].attributes["input.value"], json!(input));
+        assert_eq!(t.spans[0].attributes["output.value"], json!(short));
+    }
+}
+
 /// Texts deleted and sent again, alone and inside longer texts, read back
 /// exactly: the request works out before the writer lock only the texts and
 /// chunks it does not know to be stored, and here what it knew was deleted

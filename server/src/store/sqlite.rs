@@ -1,6 +1,7 @@
 //! The SQLite backend: one database file in WAL mode, one writer connection
-//! (a batch is one transaction, committed with `synchronous=FULL` before the
-//! write returns) and a small pool of reader connections.
+//! (a batch is one transaction; the write returns once its commit is synced
+//! to disk, the syncs shared by concurrent writes: [`durability`]) and a small
+//! pool of reader connections.
 //!
 //! Spans keep the facts derived at ingest in columns; traces and sessions are
 //! materialized rows that every write re-derives for what it touched, so the
@@ -20,6 +21,7 @@ use super::{IntegrityCheck, StoreError, WriteOutcome};
 use crate::model::{EventRecord, SpanRecord};
 
 pub mod data_dir;
+mod durability;
 mod schema;
 mod spans;
 mod texts;
@@ -61,6 +63,8 @@ pub struct SqliteStore {
     _lock: Option<data_dir::DirLock>,
     /// Held for its `Drop`: stops the checkpoint thread with the store.
     _checkpointer: Checkpointer,
+    /// Syncs the writer's commits before their writes return.
+    durability: durability::Durability,
     /// Texts and chunks recently stored: which new ones a request encodes
     /// before the writer lock.
     known_texts: texts::Known,
@@ -127,7 +131,7 @@ fn open(path: &Path, cache_kib: i64) -> Result<Connection, StoreError> {
     }
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
-         PRAGMA synchronous = FULL;
+         PRAGMA synchronous = NORMAL;
          PRAGMA foreign_keys = ON;",
     )?;
     conn.pragma_update(None, "cache_size", -cache_kib)?;
@@ -317,6 +321,9 @@ impl SqliteStore {
         // Once checkpointed, the WAL file is cut back to this size.
         writer.pragma_update(None, "journal_size_limit", 32 * 1024 * 1024)?;
         let checkpointer = Checkpointer::start(open(path, READER_CACHE_KIB)?);
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let durability = durability::Durability::start(Path::new(&wal))?;
         Ok(Self {
             path: path.to_owned(),
             writer: Mutex::new(writer),
@@ -324,6 +331,7 @@ impl SqliteStore {
             integrity,
             _lock: None,
             _checkpointer: checkpointer,
+            durability,
             known_texts: texts::Known::default(),
             lifecycle: Lifecycle::default(),
         })
@@ -535,29 +543,42 @@ impl SqlBackend for SqliteStore {
         mut f: impl FnMut(&mut dyn SqlTx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         // One writer: nothing can get in the way, so `f` runs once.
-        let mut conn = self.writer.lock().map_err(|_| poisoned())?;
-        let tx = conn.transaction()?;
-        let value = f(&mut SqliteTx(&tx))?;
-        tx.commit()?;
+        let (value, commit) = {
+            let mut conn = self.writer.lock().map_err(|_| poisoned())?;
+            let tx = conn.transaction()?;
+            let value = f(&mut SqliteTx(&tx))?;
+            tx.commit()?;
+            (value, self.durability.written())
+        };
+        self.durability.wait(commit)?;
         Ok(value)
     }
 
     fn write_logged_events(&self, events: &[EventRecord]) -> Result<WriteOutcome, StoreError> {
-        let mut conn = self.writer.lock().map_err(|_| poisoned())?;
-        let tx = conn.transaction()?;
-        let outcome = spans::write_events(&tx, events)?;
-        tx.commit()?;
-        Ok(outcome)
+        let commit = {
+            let mut conn = self.writer.lock().map_err(|_| poisoned())?;
+            let tx = conn.transaction()?;
+            let outcome = spans::write_events(&tx, events)?;
+            tx.commit()?;
+            (outcome, self.durability.written())
+        };
+        self.durability.wait(commit.1)?;
+        Ok(commit.0)
     }
 
     fn write_spans(&self, spans: &[SpanRecord]) -> Result<WriteOutcome, StoreError> {
         // Encoding runs on the caller's thread, concurrently, before the writer.
         let (prepared, mut texts) = spans::prepare(spans, &self.known_texts);
-        let mut conn = self.writer.lock().map_err(|_| poisoned())?;
-        let tx = conn.transaction()?;
-        let outcome = spans::write_batch(&tx, &prepared, &mut texts)?;
-        tx.commit()?;
+        let (outcome, commit) = {
+            let mut conn = self.writer.lock().map_err(|_| poisoned())?;
+            let tx = conn.transaction()?;
+            let outcome = spans::write_batch(&tx, &prepared, &mut texts)?;
+            tx.commit()?;
+            (outcome, self.durability.written())
+        };
+        // The next request may take the writer while this commit is synced.
         self.known_texts.remember(texts.digests());
+        self.durability.wait(commit)?;
         Ok(outcome)
     }
 }

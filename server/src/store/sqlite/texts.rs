@@ -326,6 +326,17 @@ impl Table {
         }
     }
 
+    fn insert_if_new(self) -> &'static str {
+        match self {
+            Table::Texts => {
+                "INSERT INTO texts (digest, body) VALUES (?1, ?2) ON CONFLICT (digest) DO NOTHING"
+            }
+            Table::Chunks => {
+                "INSERT INTO chunks (digest, data) VALUES (?1, ?2) ON CONFLICT (digest) DO NOTHING"
+            }
+        }
+    }
+
     /// A new row's count, its references in the transaction that stored it.
     fn count(self) -> &'static str {
         match self {
@@ -411,18 +422,21 @@ impl Texts {
             held.added += 1;
             return Ok(held.id);
         }
-        let entry = match stored(conn, Table::Texts, d)? {
-            Some(id) => Held::found(id),
-            None => {
-                let body = match self.fresh.remove(d) {
-                    Some(NewText::Whole(body)) => body,
-                    Some(NewText::Chunked(chunks)) => {
-                        self.chunked(conn, text.as_bytes(), chunks)?
-                    }
-                    None => self.body(conn, text.as_bytes())?,
-                };
-                Held::stored(insert(conn, Table::Texts, d, &body)?)
-            }
+        let entry = match self.fresh.remove(d) {
+            Some(NewText::Whole(body)) => insert_or_find(conn, Table::Texts, d, &body)?,
+            // A chunked text is looked up first: storing it counts its chunks.
+            fresh => match stored(conn, Table::Texts, d)? {
+                Some(id) => Held::found(id),
+                None => {
+                    let body = match fresh {
+                        Some(NewText::Chunked(chunks)) => {
+                            self.chunked(conn, text.as_bytes(), chunks)?
+                        }
+                        _ => self.body(conn, text.as_bytes())?,
+                    };
+                    Held::stored(insert(conn, Table::Texts, d, &body)?)
+                }
+            },
         };
         self.texts.insert(*d, entry);
         Ok(entry.id)
@@ -453,16 +467,16 @@ impl Texts {
                 ids.push(held.id);
                 continue;
             }
-            let entry = match stored(conn, Table::Chunks, &chunk.digest)? {
-                Some(id) => Held::found(id),
-                None => {
-                    let data = match chunk.data {
-                        Some(data) => data,
-                        // Known before the lock, gone since: encoded here.
-                        None => encode(self.compressor()?, &bytes[chunk.bytes]),
-                    };
-                    Held::stored(insert(conn, Table::Chunks, &chunk.digest, &data)?)
-                }
+            let entry = match chunk.data {
+                Some(data) => insert_or_find(conn, Table::Chunks, &chunk.digest, &data)?,
+                None => match stored(conn, Table::Chunks, &chunk.digest)? {
+                    Some(id) => Held::found(id),
+                    // Known before the lock, gone since: encoded here.
+                    None => {
+                        let data = encode(self.compressor()?, &bytes[chunk.bytes]);
+                        Held::stored(insert(conn, Table::Chunks, &chunk.digest, &data)?)
+                    }
+                },
             };
             self.chunks.insert(chunk.digest, entry);
             ids.push(entry.id);
@@ -635,6 +649,28 @@ fn insert(conn: &Connection, table: Table, d: &Digest, blob: &[u8]) -> rusqlite:
     conn.prepare_cached(table.insert())?
         .execute(params![&d[..], blob])?;
     Ok(conn.last_insert_rowid())
+}
+
+/// Stores a text or chunk worked out as new before the writer lock: the
+/// insert is tried first (one index search, not a lookup and then an
+/// insert), and the stored row looked up only if the digest was taken (the
+/// hint was wrong).
+fn insert_or_find(
+    conn: &Connection,
+    table: Table,
+    d: &Digest,
+    blob: &[u8],
+) -> rusqlite::Result<Held> {
+    if conn
+        .prepare_cached(table.insert_if_new())?
+        .execute(params![&d[..], blob])?
+        == 1
+    {
+        return Ok(Held::stored(conn.last_insert_rowid()));
+    }
+    stored(conn, table, d)?
+        .map(Held::found)
+        .ok_or(rusqlite::Error::QueryReturnedNoRows)
 }
 
 /// Releases references to texts (text id to references dropped): texts no
