@@ -555,15 +555,15 @@ impl SqlBackend for SqliteStore {
     }
 
     fn write_logged_events(&self, events: &[EventRecord]) -> Result<WriteOutcome, StoreError> {
-        let commit = {
+        let (outcome, commit) = {
             let mut conn = self.writer.lock().map_err(|_| poisoned())?;
             let tx = conn.transaction()?;
             let outcome = spans::write_events(&tx, events)?;
             tx.commit()?;
             (outcome, self.durability.written())
         };
-        self.durability.wait(commit.1)?;
-        Ok(commit.0)
+        self.durability.wait(commit)?;
+        Ok(outcome)
     }
 
     fn write_spans(&self, spans: &[SpanRecord]) -> Result<WriteOutcome, StoreError> {
@@ -576,8 +576,10 @@ impl SqlBackend for SqliteStore {
             tx.commit()?;
             (outcome, self.durability.written())
         };
-        // The next request may take the writer while this commit is synced.
+        // The next request may take the writer while this commit is synced;
+        // what was encoded for it is freed before the wait.
         self.known_texts.remember(texts.digests());
+        drop((prepared, texts));
         self.durability.wait(commit)?;
         Ok(outcome)
     }
