@@ -68,6 +68,9 @@ pub struct SqliteStore {
     /// Texts and chunks recently stored: which new ones a request encodes
     /// before the writer lock.
     known_texts: texts::Known,
+    /// Row ids of texts the writer used lately, kept across its span writes
+    /// (locked only with the writer, after it).
+    stored_ids: Mutex<texts::StoredIds>,
     lifecycle: Lifecycle,
 }
 
@@ -268,6 +271,13 @@ pub fn check_dir(data_dir: &Path) -> Result<IntegrityCheck, StoreError> {
 }
 
 impl SqliteStore {
+    /// Forgets the row ids the writer kept (call with the writer locked): a
+    /// write other than a span write may delete texts.
+    fn forget_stored_ids(&self) -> Result<(), StoreError> {
+        *self.stored_ids.lock().map_err(|_| poisoned())? = texts::StoredIds::default();
+        Ok(())
+    }
+
     /// Opens (creating and migrating as needed) the database in `data_dir`,
     /// after taking the directory's lock (one server at a time), refusing a
     /// database that was deleted or truncated, and a quick integrity check.
@@ -333,6 +343,7 @@ impl SqliteStore {
             _checkpointer: checkpointer,
             durability,
             known_texts: texts::Known::default(),
+            stored_ids: Mutex::default(),
             lifecycle: Lifecycle::default(),
         })
     }
@@ -545,6 +556,7 @@ impl SqlBackend for SqliteStore {
         // One writer: nothing can get in the way, so `f` runs once.
         let (value, commit) = {
             let mut conn = self.writer.lock().map_err(|_| poisoned())?;
+            self.forget_stored_ids()?;
             let tx = conn.transaction()?;
             let value = f(&mut SqliteTx(&tx))?;
             tx.commit()?;
@@ -557,6 +569,7 @@ impl SqlBackend for SqliteStore {
     fn write_logged_events(&self, events: &[EventRecord]) -> Result<WriteOutcome, StoreError> {
         let (outcome, commit) = {
             let mut conn = self.writer.lock().map_err(|_| poisoned())?;
+            self.forget_stored_ids()?;
             let tx = conn.transaction()?;
             let outcome = spans::write_events(&tx, events)?;
             tx.commit()?;
@@ -571,10 +584,15 @@ impl SqlBackend for SqliteStore {
         let (prepared, mut texts) = spans::prepare(spans, &self.known_texts);
         let (outcome, commit) = {
             let mut conn = self.writer.lock().map_err(|_| poisoned())?;
-            let tx = conn.transaction()?;
-            let outcome = spans::write_batch(&tx, &prepared, &mut texts)?;
-            tx.commit()?;
-            (outcome, self.durability.written())
+            let mut stored_ids = self.stored_ids.lock().map_err(|_| poisoned())?;
+            texts.lend(std::mem::take(&mut *stored_ids));
+            let outcome = conn.transaction().map_err(StoreError::from).and_then(|tx| {
+                let outcome = spans::write_batch(&tx, &prepared, &mut texts)?;
+                tx.commit()?;
+                Ok(outcome)
+            });
+            *stored_ids = texts.give_back(outcome.is_ok());
+            (outcome?, self.durability.written())
         };
         // The next request may take the writer while this commit is synced;
         // what was encoded for it is freed before the wait.

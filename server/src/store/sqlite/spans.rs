@@ -442,7 +442,7 @@ fn resummarize(
     // References added first: a text both released and taken again (a trace
     // re-derived with the same input) must not reach zero on the way.
     texts.flush(tx)?;
-    texts::release(&mut SqliteTx(tx), released)?;
+    texts.release(&mut SqliteTx(tx), released)?;
     let sessions: Vec<i64> = sessions.into_iter().collect();
     refresh_sessions(&mut SqliteTx(tx), &sessions)
 }
@@ -606,7 +606,7 @@ fn delete_spans_where(
         }
     }
     tx.execute(&format!("DELETE FROM spans WHERE {condition}"), args)?;
-    texts::release(tx, released)
+    texts::release(tx, released).map(|_| ())
 }
 
 impl SpanTables for Spans {

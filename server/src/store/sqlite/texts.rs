@@ -30,8 +30,11 @@
 //! texts and chunks that [`Known`] (the digests recently stored) does not
 //! list. That list is a hint, never trusted: the writer still looks every
 //! digest up, and works out itself a text the hint wrongly said was stored.
+//! Where it looks first is [`StoredIds`], the row ids of the texts it used
+//! lately, which is exact: it keeps it only across its own span writes that
+//! delete nothing.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 use std::sync::Mutex;
@@ -99,7 +102,6 @@ impl Hasher for DigestHasher {
 
 /// A map keyed by [`Digest`].
 pub(super) type DigestMap<V> = HashMap<Digest, V, BuildHasherDefault<DigestHasher>>;
-type DigestSet = HashSet<Digest, BuildHasherDefault<DigestHasher>>;
 
 /// The digest a text is stored under.
 pub fn digest(bytes: &[u8]) -> Digest {
@@ -397,6 +399,11 @@ pub(super) struct Texts {
     /// How to store the texts not known before the writer lock.
     fresh: DigestMap<NewText>,
     compressor: Option<Compressor>,
+    /// What earlier transactions found or stored, lent by the store.
+    committed: StoredIds,
+    /// Whether this transaction deleted texts or chunks (a row id the
+    /// committed ids list may be gone then).
+    deleted: bool,
 }
 
 impl Texts {
@@ -423,6 +430,7 @@ impl Texts {
             return Ok(held.id);
         }
         let entry = match self.fresh.remove(d) {
+            _ if let Some(id) = self.committed.texts.get(d) => Held::found(id),
             Some(NewText::Whole(body)) => insert_or_find(conn, Table::Texts, d, &body)?,
             // A chunked text is looked up first: storing it counts its chunks.
             fresh => match stored(conn, Table::Texts, d)? {
@@ -468,6 +476,7 @@ impl Texts {
                 continue;
             }
             let entry = match chunk.data {
+                _ if let Some(id) = self.committed.chunks.get(&chunk.digest) => Held::found(id),
                 Some(data) => insert_or_find(conn, Table::Chunks, &chunk.digest, &data)?,
                 None => match stored(conn, Table::Chunks, &chunk.digest)? {
                     Some(id) => Held::found(id),
@@ -485,6 +494,44 @@ impl Texts {
         body.push(CHUNKED);
         pack_ids(&ids, &mut body);
         Ok(body)
+    }
+
+    /// Lends this transaction the row ids earlier ones found or stored.
+    pub(super) fn lend(&mut self, committed: StoredIds) {
+        self.committed = committed;
+    }
+
+    /// The row ids to lend the next transaction: with this one's if it
+    /// committed, none if it deleted texts, as lent if it rolled back (the
+    /// tables are as they were then).
+    pub(super) fn give_back(&mut self, committed: bool) -> StoredIds {
+        let mut ids = std::mem::take(&mut self.committed);
+        match (committed, self.deleted) {
+            (false, _) => {}
+            (true, true) => ids = StoredIds::default(),
+            (true, false) => {
+                for (d, held) in &self.texts {
+                    ids.texts.insert(*d, held.id);
+                }
+                for (d, held) in &self.chunks {
+                    ids.chunks.insert(*d, held.id);
+                }
+            }
+        }
+        ids
+    }
+
+    /// Releases references to texts ([`release`]), remembering whether any
+    /// was deleted.
+    pub(super) fn release(
+        &mut self,
+        tx: &mut dyn SqlTx,
+        released: BTreeMap<i64, i64>,
+    ) -> Result<(), StoreError> {
+        if release(tx, released)? {
+            self.deleted = true;
+        }
+        Ok(())
     }
 
     /// Every digest this transaction found or stored (all of them stored
@@ -596,21 +643,56 @@ pub(super) fn new_texts<'a>(
         .collect()
 }
 
+/// Digests most recently added, bounded: two generations of at most
+/// `generation` entries, the older dropped when the newer is full.
+struct Recent<V> {
+    newer: DigestMap<V>,
+    older: DigestMap<V>,
+    generation: usize,
+}
+
+impl<V: Copy> Recent<V> {
+    fn new(generation: usize) -> Self {
+        Self {
+            newer: DigestMap::default(),
+            older: DigestMap::default(),
+            generation,
+        }
+    }
+
+    fn get(&self, d: &Digest) -> Option<V> {
+        self.newer.get(d).or_else(|| self.older.get(d)).copied()
+    }
+
+    fn insert(&mut self, d: Digest, value: V) {
+        if self.newer.len() >= self.generation {
+            self.older = std::mem::take(&mut self.newer);
+        }
+        self.newer.insert(d, value);
+    }
+}
+
 /// Digests of texts and chunks recently found or stored by the writer: a
 /// hint for the work done before its lock ([`new_texts`]), never trusted (a
-/// text may be deleted since). Bounded: two generations of at most
-/// [`Known::GENERATION`] digests, the older dropped when the newer is full.
-#[derive(Default)]
+/// text may be deleted since).
 pub(super) struct Known {
-    generations: Mutex<[DigestSet; 2]>,
+    recent: Mutex<Recent<()>>,
 }
 
 /// [`Known`], locked.
-pub(super) struct KnownGuard<'a>(std::sync::MutexGuard<'a, [DigestSet; 2]>);
+pub(super) struct KnownGuard<'a>(std::sync::MutexGuard<'a, Recent<()>>);
 
 impl KnownGuard<'_> {
     fn contains(&self, d: &Digest) -> bool {
-        self.0.iter().any(|g| g.contains(d))
+        self.0.get(d).is_some()
+    }
+}
+
+impl Default for Known {
+    fn default() -> Self {
+        Self {
+            recent: Mutex::new(Recent::new(Self::GENERATION)),
+        }
     }
 }
 
@@ -621,7 +703,7 @@ impl Known {
 
     fn lock(&self) -> KnownGuard<'_> {
         // A panic elsewhere cannot leave the sets inconsistent for a hint.
-        KnownGuard(self.generations.lock().unwrap_or_else(|e| e.into_inner()))
+        KnownGuard(self.recent.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     fn contains(&self, d: &Digest) -> bool {
@@ -632,14 +714,37 @@ impl Known {
     pub(super) fn remember<'a>(&self, digests: impl Iterator<Item = &'a Digest>) {
         let mut guard = self.lock();
         for d in digests {
-            let [newer, older] = &mut *guard.0;
-            if newer.len() >= Self::GENERATION {
-                std::mem::swap(newer, older);
-                newer.clear();
-            }
-            newer.insert(*d);
+            guard.0.insert(*d, ());
         }
     }
+}
+
+/// The row ids of texts and chunks that committed transactions found or
+/// stored, so that the writer finds a text it used lately without searching
+/// the digest index. Exact, unlike [`Known`]: only the writer changes the
+/// tables, and it keeps this only across its span writes that delete
+/// nothing ([`Texts::lend`], [`Texts::give_back`]); any other write clears
+/// it. Bounded like [`Known`], smaller: the texts every conversation uses
+/// (a system prompt, popular documents) and the current conversations'.
+pub(super) struct StoredIds {
+    texts: Recent<i64>,
+    chunks: Recent<i64>,
+}
+
+impl Default for StoredIds {
+    fn default() -> Self {
+        Self {
+            texts: Recent::new(Self::GENERATION),
+            chunks: Recent::new(Self::GENERATION),
+        }
+    }
+}
+
+impl StoredIds {
+    /// Row ids a generation of each table holds: 4 × 8k × about 50 bytes,
+    /// under 2 MB (the ingest benchmark's peak memory grew by 10–20 MB with
+    /// 32k, and ran no faster).
+    const GENERATION: usize = 1 << 13;
 }
 
 /// Inserts a new text or chunk; its count is inserted by [`Texts::flush`],
@@ -674,11 +779,15 @@ fn insert_or_find(
 }
 
 /// Releases references to texts (text id to references dropped): texts no
-/// span uses any more are deleted, and the chunks no text uses any more.
-pub(super) fn release(tx: &mut dyn SqlTx, released: BTreeMap<i64, i64>) -> Result<(), StoreError> {
+/// span uses any more are deleted, and the chunks no text uses any more;
+/// whether any was.
+pub(super) fn release(
+    tx: &mut dyn SqlTx,
+    released: BTreeMap<i64, i64>,
+) -> Result<bool, StoreError> {
     let texts = unused(tx, Table::Texts, released)?;
     if texts.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let list = tx.dialect().in_ints("$1");
     let texts = SqlValue::IntList(texts);
@@ -698,7 +807,7 @@ pub(super) fn release(tx: &mut dyn SqlTx, released: BTreeMap<i64, i64>) -> Resul
     if !chunks.is_empty() {
         delete(tx, Table::Chunks, SqlValue::IntList(chunks))?;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Lowers the counts of `table`'s rows (row id to references dropped);
