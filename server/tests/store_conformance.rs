@@ -321,6 +321,22 @@ fn sqlite_random_texts_read_back_exactly_through_deletes() {
     assert_eq!(left, (0, 0));
 }
 
+/// Writes a one-span trace of session `session` in project "p" with these
+/// input and output texts.
+fn write_texts(store: &SqliteStore, trace: u8, session: &str, input: &str, output: &str) {
+    use openinference_session_server::store::Store;
+    store
+        .write(&[conformance::record(
+            "p",
+            trace,
+            1,
+            None,
+            i64::from(trace),
+            serde_json::json!({"session.id": session, "input.value": input, "output.value": output}),
+        )])
+        .unwrap();
+}
+
 /// Texts stored before a restart and sent again after it: the new server
 /// does not know them, works them out as new before the writer lock and
 /// tries to insert them; the writer finds them stored instead (a text, and
@@ -328,7 +344,6 @@ fn sqlite_random_texts_read_back_exactly_through_deletes() {
 /// counted once, on the stored row.
 #[test]
 fn sqlite_texts_stored_before_a_restart_are_found_again() {
-    use conformance::record;
     use openinference_session_server::store::Store;
     use serde_json::json;
     let dir = tempfile::tempdir().unwrap();
@@ -336,16 +351,7 @@ fn sqlite_texts_stored_before_a_restart_are_found_again() {
     let short = "a short text, interned but not chunked, stored whole";
     let longer = format!("{long} and one more turn");
     let write = |store: &SqliteStore, trace: u8, input: &str| {
-        store
-            .write(&[record(
-                "p",
-                trace,
-                1,
-                None,
-                i64::from(trace),
-                json!({"session.id": "s", "input.value": input, "output.value": short}),
-            )])
-            .unwrap();
+        write_texts(store, trace, "s", input, short);
     };
     let rows = |dir: &std::path::Path| -> (i64, i64) {
         let db = rusqlite::Connection::open(dir.join("oi-sessions.sqlite3")).unwrap();
@@ -388,7 +394,6 @@ fn sqlite_texts_stored_before_a_restart_are_found_again() {
 /// in between, so the writer must store them itself.
 #[test]
 fn sqlite_texts_deleted_then_sent_again_read_back_exactly() {
-    use conformance::record;
     use openinference_session_server::store::Store;
     use serde_json::json;
     let dir = tempfile::tempdir().unwrap();
@@ -396,16 +401,7 @@ fn sqlite_texts_deleted_then_sent_again_read_back_exactly() {
     let long: String = (0..900).map(|i| format!("message {i} ça 🙂 ")).collect();
     let short = "a short text, interned but not chunked, stored whole".to_owned();
     let write = |trace: u8, session: &str, input: &str| {
-        store
-            .write(&[record(
-                "p",
-                trace,
-                1,
-                None,
-                i64::from(trace),
-                json!({"session.id": session, "input.value": input, "output.value": short}),
-            )])
-            .unwrap();
+        write_texts(&store, trace, session, input, &short);
     };
     write(1, "first", &long);
     store.delete_session("p", "first").unwrap();
