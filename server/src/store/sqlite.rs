@@ -271,11 +271,23 @@ pub fn check_dir(data_dir: &Path) -> Result<IntegrityCheck, StoreError> {
 }
 
 impl SqliteStore {
-    /// Forgets the row ids the writer kept (call with the writer locked): a
-    /// write other than a span write may delete texts.
-    fn forget_stored_ids(&self) -> Result<(), StoreError> {
-        *self.stored_ids.lock().map_err(|_| poisoned())? = texts::StoredIds::default();
-        Ok(())
+    /// Runs `f` in a transaction of the writer, other than a span write, and
+    /// returns once its commit is synced. The row ids the writer kept are
+    /// forgotten: such a write may delete texts.
+    fn write_durably<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let (value, commit) = {
+            let mut conn = self.writer.lock().map_err(|_| poisoned())?;
+            *self.stored_ids.lock().map_err(|_| poisoned())? = texts::StoredIds::default();
+            let tx = conn.transaction()?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            (value, self.durability.written())
+        };
+        self.durability.wait(commit)?;
+        Ok(value)
     }
 
     /// Opens (creating and migrating as needed) the database in `data_dir`,
@@ -554,29 +566,11 @@ impl SqlBackend for SqliteStore {
         mut f: impl FnMut(&mut dyn SqlTx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         // One writer: nothing can get in the way, so `f` runs once.
-        let (value, commit) = {
-            let mut conn = self.writer.lock().map_err(|_| poisoned())?;
-            self.forget_stored_ids()?;
-            let tx = conn.transaction()?;
-            let value = f(&mut SqliteTx(&tx))?;
-            tx.commit()?;
-            (value, self.durability.written())
-        };
-        self.durability.wait(commit)?;
-        Ok(value)
+        self.write_durably(|tx| f(&mut SqliteTx(tx)))
     }
 
     fn write_logged_events(&self, events: &[EventRecord]) -> Result<WriteOutcome, StoreError> {
-        let (outcome, commit) = {
-            let mut conn = self.writer.lock().map_err(|_| poisoned())?;
-            self.forget_stored_ids()?;
-            let tx = conn.transaction()?;
-            let outcome = spans::write_events(&tx, events)?;
-            tx.commit()?;
-            (outcome, self.durability.written())
-        };
-        self.durability.wait(commit)?;
-        Ok(outcome)
+        self.write_durably(|tx| spans::write_events(tx, events))
     }
 
     fn write_spans(&self, spans: &[SpanRecord]) -> Result<WriteOutcome, StoreError> {
