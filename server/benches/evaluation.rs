@@ -127,7 +127,7 @@ async fn run(sessions: usize, judge: Option<SocketAddr>) -> (f64, f64) {
 }
 
 fn main() {
-    openinference_session_server::memory::limit_malloc_arenas();
+    openinference_session_server::memory::tune_allocators();
     let sessions: usize = std::env::var("BENCH_SESSIONS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -57,7 +57,7 @@ fn main() {
         bytes += size;
         for body in bodies {
             let decoded = decode.time(|| otlp::decode(&body, Encoding::Protobuf).unwrap());
-            let mapped = map.time(|| map::map_request(&decoded.request, None, &prices));
+            let mapped = map.time(|| map::map_request(decoded.request, None, &prices));
             assert!(mapped.rejected.is_empty(), "{:?}", mapped.rejected);
             spans += mapped.records.len();
             write.time(|| store.write(&mapped.records).unwrap());

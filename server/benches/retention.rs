@@ -25,7 +25,7 @@ use workload::{SESSIONS_PER_REQUEST, TURNS, send_all, send_range};
 const HOUR: i64 = 3_600_000_000_000;
 
 fn main() {
-    openinference_session_server::memory::limit_malloc_arenas();
+    openinference_session_server::memory::tune_allocators();
     let sessions: usize = std::env::var("BENCH_SESSIONS")
         .ok()
         .and_then(|v| v.parse().ok())

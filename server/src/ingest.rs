@@ -160,7 +160,7 @@ pub async fn ingest_spans(
         move |emit| {
             let mut rejected = request.rejected;
             map::map_request_with(
-                &request.request,
+                request.request,
                 project_header.as_deref(),
                 &prices,
                 &mut rejected,
@@ -195,7 +195,7 @@ pub async fn ingest_events(
         move |emit| {
             let mut rejected = request.rejected;
             logs::map_logs_with(
-                &request.request,
+                request.request,
                 project_header.as_deref(),
                 &mut rejected,
                 emit,

@@ -101,7 +101,7 @@ async fn shutdown_signal() {
 }
 
 fn main() -> anyhow::Result<()> {
-    openinference_session_server::memory::limit_malloc_arenas();
+    openinference_session_server::memory::tune_allocators();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("OI_SESSIONS_LOG").unwrap_or_else(|_| EnvFilter::new("info")),

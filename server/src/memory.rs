@@ -20,10 +20,38 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Arenas glibc's allocator may create.
 pub const MALLOC_ARENAS: i32 = 2;
 
-/// Caps glibc's allocator at [`MALLOC_ARENAS`] arenas. Call first thing in
-/// `main`, before any thread is spawned. Elsewhere than Linux with glibc, it
-/// does nothing.
-pub fn limit_malloc_arenas() {
+/// How long mimalloc keeps pages freed before giving them back to the OS, in
+/// milliseconds. Its own default (1 s in mimalloc 3) kept about a second of
+/// ingest's freed requests resident: at 90k history-heavy spans the peak
+/// resident size was 204–211 MB for a heap that peaks near 72 MB
+/// (`heaptrack`). 100 ms gives 161–168 MB for a few percent of CPU (pages
+/// given back are faulted in again); 10 ms gives 120 MB but costs 10–15%
+/// (docs/benchmarks.md). `MIMALLOC_PURGE_DELAY` in the environment still
+/// overrides it.
+pub const PURGE_DELAY_MS: std::ffi::c_long = 100;
+
+/// mimalloc's `mi_option_purge_delay` (its `mi_option_t` enum, the same in
+/// mimalloc 2 and 3); the Rust bindings expose only the stable options.
+const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
+
+#[allow(unsafe_code)]
+unsafe extern "C" {
+    /// Sets an option unless the environment set it (mimalloc's API, in the
+    /// library `mimalloc` links).
+    fn mi_option_set_default(option: std::ffi::c_int, value: std::ffi::c_long);
+}
+
+/// Tunes the process's allocators: caps glibc's at [`MALLOC_ARENAS`] arenas
+/// (elsewhere than Linux with glibc, that part does nothing) and sets
+/// mimalloc's purge delay ([`PURGE_DELAY_MS`]). Call first thing in `main`,
+/// before any thread is spawned.
+pub fn tune_allocators() {
+    // SAFETY: mi_option_set_default only stores a value in mimalloc's option
+    // table; it is called before any other thread exists.
+    #[allow(unsafe_code)]
+    unsafe {
+        mi_option_set_default(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS);
+    }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[allow(unsafe_code)]
     // SAFETY: mallopt only sets one of glibc's allocator tunables; it is called

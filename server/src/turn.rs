@@ -6,6 +6,7 @@
 //! wins; without one, the earliest-starting span that has one (ties by span id).
 //! The other ids seen are kept as conflicts on the trace.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeSet, HashMap};
 
 use crate::messages::holds_json;
@@ -13,7 +14,7 @@ use crate::model::{EventFacts, Io, SpanFacts, TraceSummary};
 
 /// Topmost-first order key: depth in the trace, then start, then span id. A span
 /// whose parent has not arrived counts as depth 0.
-fn depths(spans: &[SpanFacts]) -> Vec<usize> {
+fn depths(spans: &[&SpanFacts]) -> Vec<usize> {
     let index: HashMap<[u8; 8], usize> = spans
         .iter()
         .enumerate()
@@ -42,7 +43,7 @@ fn depths(spans: &[SpanFacts]) -> Vec<usize> {
 /// framework's and a client library's) is two nested LLM spans with the same
 /// usage: a model call is counted unless an LLM span above it already reports
 /// tokens.
-fn counted_calls(spans: &[SpanFacts]) -> Vec<bool> {
+fn counted_calls(spans: &[&SpanFacts]) -> Vec<bool> {
     let index: HashMap<[u8; 8], usize> = spans
         .iter()
         .enumerate()
@@ -59,7 +60,7 @@ fn counted_calls(spans: &[SpanFacts]) -> Vec<bool> {
             let mut hops = 0;
             while let Some(p) = parent {
                 let Some(&i) = index.get(&p) else { break };
-                if reports(&spans[i]) {
+                if reports(spans[i]) {
                     return false;
                 }
                 hops += 1;
@@ -76,12 +77,12 @@ fn counted_calls(spans: &[SpanFacts]) -> Vec<bool> {
 /// The winning value of a per-trace id (session or user): roots first, then the
 /// earliest start, then the smallest span id.
 fn winner<'a>(
-    spans: &'a [SpanFacts],
+    spans: &[&'a SpanFacts],
     get: impl Fn(&'a SpanFacts) -> Option<&'a String>,
 ) -> Option<&'a String> {
     spans
         .iter()
-        .filter_map(|s| get(s).map(|v| ((s.parent_span_id.is_some(), s.start_ns, s.span_id), v)))
+        .filter_map(|&s| get(s).map(|v| ((s.parent_span_id.is_some(), s.start_ns, s.span_id), v)))
         .min_by(|a, b| a.0.cmp(&b.0))
         .map(|(_, v)| v)
 }
@@ -103,7 +104,7 @@ fn plain(value: String) -> Io {
 /// having the value, the model calls' words.
 fn turn_io(
     order: &[usize],
-    spans: &[SpanFacts],
+    spans: &[&SpanFacts],
     value: impl Fn(&SpanFacts) -> (Option<&String>, Option<&String>),
     words: impl Fn(&SpanFacts) -> Option<&String>,
     fallback: Option<usize>,
@@ -113,9 +114,9 @@ fn turn_io(
         mime_type: "text/plain".to_owned(),
         raw_value: Some(raw.clone()),
     };
-    let fallback_words = fallback.and_then(|j| words(&spans[j]));
+    let fallback_words = fallback.and_then(|j| words(spans[j]));
     for &i in order {
-        let s = &spans[i];
+        let s = spans[i];
         let (Some(v), mime) = value(s) else {
             continue;
         };
@@ -134,7 +135,7 @@ fn turn_io(
         });
     }
     fallback_words
-        .or_else(|| order.iter().find_map(|&i| words(&spans[i])))
+        .or_else(|| order.iter().find_map(|&i| words(spans[i])))
         .cloned()
         .map(plain)
 }
@@ -142,12 +143,12 @@ fn turn_io(
 /// The spans with what their GenAI events (log records joined by span id) say
 /// of their model calls, where the span itself does not say it: the last user
 /// message among a span's events, and its first reply.
-fn with_events(spans: &[SpanFacts], events: &[EventFacts]) -> Vec<SpanFacts> {
+fn with_events(spans: &[&SpanFacts], events: &[EventFacts]) -> Vec<SpanFacts> {
     let mut ordered: Vec<&EventFacts> = events.iter().collect();
     ordered.sort_by_key(|e| (e.time_ns, e.seq));
     spans
         .iter()
-        .map(|span| {
+        .map(|&span| {
             let mut span = span.clone();
             let of_span = || ordered.iter().filter(|e| e.span_id == span.span_id);
             if span.user_text.is_none() {
@@ -162,16 +163,20 @@ fn with_events(spans: &[SpanFacts], events: &[EventFacts]) -> Vec<SpanFacts> {
 }
 
 /// Applies the trace rules to all spans of one trace and the GenAI events
-/// sent apart from them.
-pub fn summarize(spans: &[SpanFacts], events: &[EventFacts]) -> TraceSummary {
+/// sent apart from them. The spans may be owned or borrowed: the writer
+/// summarizes a new trace from the facts of the records it is writing,
+/// without copying them.
+pub fn summarize<S: Borrow<SpanFacts>>(spans: &[S], events: &[EventFacts]) -> TraceSummary {
+    let spans: Vec<&SpanFacts> = spans.iter().map(Borrow::borrow).collect();
     if events.is_empty() {
-        summarize_spans(spans)
+        summarize_spans(&spans)
     } else {
-        summarize_spans(&with_events(spans, events))
+        let joined = with_events(&spans, events);
+        summarize_spans(&joined.iter().collect::<Vec<_>>())
     }
 }
 
-fn summarize_spans(spans: &[SpanFacts]) -> TraceSummary {
+fn summarize_spans(spans: &[&SpanFacts]) -> TraceSummary {
     let mut summary = TraceSummary {
         start_ns: spans.iter().map(|s| s.start_ns).min().unwrap_or(0),
         end_ns: spans.iter().map(|s| s.end_ns).max().unwrap_or(0),
@@ -224,7 +229,7 @@ fn summarize_spans(spans: &[SpanFacts]) -> TraceSummary {
     let counted = counted_calls(spans);
     let mut tags = BTreeSet::new();
     for &i in &order {
-        let s = &spans[i];
+        let s = spans[i];
         if counted[i] {
             summary.tokens.add(&s.tokens);
             summary.cost.add(&s.cost);

@@ -16,13 +16,13 @@ fuzz_target!(|data: &[u8]| {
     let prices = PriceTable::default();
     for encoding in [Encoding::Protobuf, Encoding::Json] {
         if let Ok(decoded) = otlp::decode(data, encoding) {
-            let mapped = map::map_request(&decoded.request, Some("fuzz"), &prices);
+            let mapped = map::map_request(decoded.request, Some("fuzz"), &prices);
             let mut traces: HashMap<_, Vec<_>> = HashMap::new();
             for record in mapped.records {
                 traces.entry(record.trace_id).or_default().push(record.facts);
             }
             for facts in traces.values() {
-                openinference_session_server::turn::summarize(facts);
+                openinference_session_server::turn::summarize(facts, &[]);
             }
         }
     }

@@ -393,7 +393,7 @@ mod tests {
             let otlp = any_value(&v);
             let decoded: AnyValue =
                 crate::otlp::json::any_value(&otlp).expect("ingest reads what import writes");
-            assert_eq!(crate::otlp::map::any_to_json(&decoded), v, "{otlp}");
+            assert_eq!(crate::otlp::map::any_into_json(decoded), v, "{otlp}");
         }
     }
 }

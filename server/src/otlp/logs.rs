@@ -7,10 +7,9 @@
 //! rejected with a reason: the server keeps conversations, not logs.
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use serde_json::{Map, Value};
 
-use super::map::{MAX_NAME_BYTES, any_to_json, attributes_to_json, check_id, resolve_project};
+use super::map::{MAX_NAME_BYTES, any_into_json, attributes_into_json, check_id, resolve_project};
 use crate::messages::{Role, content_text, first_of, json_attr, last_of, messages};
 use crate::model::{EventFacts, EventRecord};
 use crate::semconv as k;
@@ -27,17 +26,14 @@ pub struct MappedEvents {
 
 /// The event's name: the record's `event_name`, else its `event.name`
 /// attribute (the conventions' older form).
-fn event_name(record: &LogRecord) -> Option<String> {
-    if !record.event_name.is_empty() {
-        return Some(record.event_name.clone());
+fn event_name(event_name: String, attributes: &Map<String, Value>) -> Option<String> {
+    if !event_name.is_empty() {
+        return Some(event_name);
     }
-    record
-        .attributes
-        .iter()
-        .find(|kv| kv.key == k::EVENT_NAME_ATTRIBUTE)
-        .and_then(|kv| kv.value.as_ref())
-        .map(any_to_json)
-        .and_then(|v| v.as_str().map(str::to_owned))
+    attributes
+        .get(k::EVENT_NAME_ATTRIBUTE)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
 }
 
 /// What a GenAI event (from a log record, or a span event) says of its model
@@ -91,7 +87,7 @@ fn digest(parts: &[&[u8]]) -> i64 {
 }
 
 /// Validates and converts every log record of a request.
-pub fn map_logs(request: &ExportLogsServiceRequest, project_header: Option<&str>) -> MappedEvents {
+pub fn map_logs(request: ExportLogsServiceRequest, project_header: Option<&str>) -> MappedEvents {
     let mut out = MappedEvents::default();
     let mut records = Vec::new();
     let _ = map_logs_with::<()>(request, project_header, &mut out.rejected, |r| {
@@ -106,25 +102,26 @@ pub fn map_logs(request: &ExportLogsServiceRequest, project_header: Option<&str>
 /// each event to `emit` and each rejection reason to `rejected`; stops at
 /// `emit`'s first error.
 pub fn map_logs_with<E>(
-    request: &ExportLogsServiceRequest,
+    request: ExportLogsServiceRequest,
     project_header: Option<&str>,
     rejected: &mut Vec<String>,
     mut emit: impl FnMut(EventRecord) -> Result<(), E>,
 ) -> Result<(), E> {
-    for rl in &request.resource_logs {
+    // Taken apart as it is mapped, as spans are (`map::map_request_with`).
+    for rl in request.resource_logs {
         let resource = rl
             .resource
-            .as_ref()
-            .map(|r| attributes_to_json(&r.attributes))
+            .map(|r| attributes_into_json(r.attributes))
             .unwrap_or_default();
         let project = resolve_project(project_header, &resource);
-        for sl in &rl.scope_logs {
-            for (seq, record) in sl.log_records.iter().enumerate() {
+        for sl in rl.scope_logs {
+            for (seq, record) in sl.log_records.into_iter().enumerate() {
+                let mut attributes = attributes_into_json(record.attributes);
                 let checked = (|| {
                     if project.len() > MAX_NAME_BYTES {
                         return Err(format!("project name longer than {MAX_NAME_BYTES} bytes"));
                     }
-                    let name = event_name(record)
+                    let name = event_name(record.event_name, &attributes)
                         .filter(|n| n.starts_with(k::GEN_AI_EVENT_PREFIX))
                         .ok_or_else(|| {
                             "not a GenAI event (only gen_ai.* events of a span are stored)"
@@ -146,9 +143,8 @@ pub fn map_logs_with<E>(
                     t => t,
                 };
                 let time_ns = i64::try_from(time).unwrap_or(i64::MAX);
-                let mut attributes = attributes_to_json(&record.attributes);
                 attributes.remove(k::EVENT_NAME_ATTRIBUTE);
-                let body = record.body.as_ref().map_or(Value::Null, any_to_json);
+                let body = record.body.map_or(Value::Null, any_into_json);
                 let (user_message, reply) = event_messages(&name, &attributes, &body);
                 let digest = digest(&[
                     &trace_id,

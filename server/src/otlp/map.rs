@@ -34,34 +34,31 @@ pub struct Mapped {
     pub rejected: Vec<String>,
 }
 
-/// Converts an OTLP value to plain JSON.
-pub fn any_to_json(v: &AnyValue) -> Value {
-    match &v.value {
+/// Converts an OTLP value to plain JSON, moving its strings (a history-heavy
+/// span's attributes are mostly long strings: copying them doubled what a
+/// request held while it was mapped).
+pub fn any_into_json(v: AnyValue) -> Value {
+    match v.value {
         None => Value::Null,
-        Some(any_value::Value::StringValue(s)) => Value::String(s.clone()),
-        Some(any_value::Value::BoolValue(b)) => Value::Bool(*b),
-        Some(any_value::Value::IntValue(i)) => Value::from(*i),
+        Some(any_value::Value::StringValue(s)) => Value::String(s),
+        Some(any_value::Value::BoolValue(b)) => Value::Bool(b),
+        Some(any_value::Value::IntValue(i)) => Value::from(i),
         Some(any_value::Value::DoubleValue(d)) => {
-            serde_json::Number::from_f64(*d).map_or(Value::Null, Value::Number)
+            serde_json::Number::from_f64(d).map_or(Value::Null, Value::Number)
         }
         Some(any_value::Value::ArrayValue(a)) => {
-            Value::Array(a.values.iter().map(any_to_json).collect())
+            Value::Array(a.values.into_iter().map(any_into_json).collect())
         }
-        Some(any_value::Value::KvlistValue(kv)) => Value::Object(attributes_to_json(&kv.values)),
-        Some(any_value::Value::BytesValue(b)) => Value::String(crate::model::hex(b)),
+        Some(any_value::Value::KvlistValue(kv)) => Value::Object(attributes_into_json(kv.values)),
+        Some(any_value::Value::BytesValue(b)) => Value::String(crate::model::hex(&b)),
         #[allow(unreachable_patterns)]
         Some(_) => Value::Null,
     }
 }
 
-pub(super) fn attributes_to_json(kvs: &[KeyValue]) -> Map<String, Value> {
-    kvs.iter()
-        .map(|kv| {
-            (
-                kv.key.clone(),
-                kv.value.as_ref().map_or(Value::Null, any_to_json),
-            )
-        })
+pub(super) fn attributes_into_json(kvs: Vec<KeyValue>) -> Map<String, Value> {
+    kvs.into_iter()
+        .map(|kv| (kv.key, kv.value.map_or(Value::Null, any_into_json)))
         .collect()
 }
 
@@ -283,7 +280,7 @@ pub fn resolve_project(header: Option<&str>, resource: &Map<String, Value>) -> S
 
 /// Validates and converts every span of a request.
 pub fn map_request(
-    request: &ExportTraceServiceRequest,
+    request: ExportTraceServiceRequest,
     project_header: Option<&str>,
     prices: &PriceTable,
 ) -> Mapped {
@@ -301,22 +298,24 @@ pub fn map_request(
 /// to `emit` (so a large request is stored in batches, never all mapped at
 /// once) and each rejection reason to `rejected`; stops at `emit`'s first error.
 pub fn map_request_with<E>(
-    request: &ExportTraceServiceRequest,
+    request: ExportTraceServiceRequest,
     project_header: Option<&str>,
     prices: &PriceTable,
     rejected: &mut Vec<String>,
     mut emit: impl FnMut(SpanRecord) -> Result<(), E>,
 ) -> Result<(), E> {
-    for rs in &request.resource_spans {
+    // The request is taken apart as it is mapped: strings move into the
+    // records instead of being copied, and each span's leftovers are freed
+    // before the next is mapped.
+    for rs in request.resource_spans {
         let resource = rs
             .resource
-            .as_ref()
-            .map(|r| attributes_to_json(&r.attributes))
+            .map(|r| attributes_into_json(r.attributes))
             .unwrap_or_default();
         let project = resolve_project(project_header, &resource);
         let project_ok = project.len() <= MAX_NAME_BYTES;
-        for ss in &rs.scope_spans {
-            for span in &ss.spans {
+        for ss in rs.scope_spans {
+            for span in ss.spans {
                 let checked = (|| {
                     if !project_ok {
                         return Err(format!("project name longer than {MAX_NAME_BYTES} bytes"));
@@ -347,8 +346,8 @@ pub fn map_request_with<E>(
                         continue;
                     }
                 };
-                let attributes = attributes_to_json(&span.attributes);
-                let status = span.status.clone().unwrap_or_default();
+                let attributes = attributes_into_json(span.attributes);
+                let status = span.status.unwrap_or_default();
                 let mut facts = derive_facts(&attributes, prices);
                 // An id that long is not an id: it would bloat every index it is in.
                 let too_long = [
@@ -372,13 +371,19 @@ pub fn map_request_with<E>(
                 facts.status_code = status.code;
                 let events: Vec<Value> = span
                     .events
-                    .iter()
+                    .into_iter()
                     .map(|e| {
-                        serde_json::json!({
-                            "name": e.name,
-                            "time": crate::model::rfc3339(e.time_unix_nano.min(i64::MAX as u64) as i64),
-                            "attributes": attributes_to_json(&e.attributes),
-                        })
+                        // Built by hand: `json!` would serialize a copy of the
+                        // attributes.
+                        let time = e.time_unix_nano.min(i64::MAX as u64) as i64;
+                        let mut event = Map::new();
+                        event.insert("name".into(), Value::String(e.name));
+                        event.insert("time".into(), Value::String(crate::model::rfc3339(time)));
+                        event.insert(
+                            "attributes".into(),
+                            Value::Object(attributes_into_json(e.attributes)),
+                        );
+                        Value::Object(event)
                     })
                     .collect();
                 read_span_events(&mut facts, &events);
@@ -387,7 +392,7 @@ pub fn map_request_with<E>(
                     trace_id,
                     span_id,
                     parent_span_id,
-                    name: span.name.clone(),
+                    name: span.name,
                     kind: SpanKind::from_otlp(span.kind),
                     start_ns,
                     end_ns,

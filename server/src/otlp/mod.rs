@@ -164,7 +164,7 @@ mod tests {
                     }
                 }
                 if let Ok(decoded) = decode(&body, encoding) {
-                    let mapped = map::map_request(&decoded.request, None, &prices);
+                    let mapped = map::map_request(decoded.request, None, &prices);
                     let mut spans = std::collections::HashMap::<_, Vec<_>>::new();
                     for r in mapped.records {
                         spans.entry(r.trace_id).or_default().push(r.facts);

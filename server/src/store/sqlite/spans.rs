@@ -371,7 +371,7 @@ pub(super) fn write_batch(
                 )),
             };
             if let (false, facts) = entry {
-                facts.push(s.facts.clone());
+                facts.push(&s.facts);
             }
         }
     }
@@ -380,14 +380,15 @@ pub(super) fn write_batch(
 }
 
 /// Traces a write touched: whether each was stored before, and the facts of
-/// the spans the write added (all its spans, for a trace not stored before).
-type Touched = BTreeMap<(i64, [u8; 16]), (bool, Vec<SpanFacts>)>;
+/// the spans the write added (all its spans, for a trace not stored before),
+/// borrowed from the records written.
+type Touched<'a> = BTreeMap<(i64, [u8; 16]), (bool, Vec<&'a SpanFacts>)>;
 
 /// Re-applies the trace rules to every touched trace (its spans and its
 /// events) and recomputes every session a trace left or joined.
 fn resummarize(
     tx: &Transaction<'_>,
-    touched: Touched,
+    touched: Touched<'_>,
     texts: &mut Texts,
 ) -> Result<(), StoreError> {
     let mut sessions = BTreeSet::new();
@@ -396,6 +397,7 @@ fn resummarize(
     let mut released: BTreeMap<i64, i64> = BTreeMap::new();
     for ((pid, trace_id), (stored, new_facts)) in touched {
         // A trace first seen in this batch has all its spans in memory.
+        let loaded: Vec<SpanFacts>;
         let (facts, old) = if stored {
             let old = tx
                 .prepare_cached(
@@ -410,7 +412,8 @@ fn resummarize(
             for id in [old_input, old_output].into_iter().flatten() {
                 *released.entry(id).or_default() += 1;
             }
-            (load_facts(tx, pid, &trace_id)?, old_session)
+            loaded = load_facts(tx, pid, &trace_id)?;
+            (loaded.iter().collect(), old_session)
         } else {
             (new_facts, None)
         };
