@@ -18,7 +18,8 @@ use std::time::Instant;
 use openinference_session_server::store::postgres::PostgresStore;
 use openinference_session_server::{AppState, serve};
 use workload::{
-    SESSIONS_PER_REQUEST, TURNS, cpu_seconds, latency, peak_rss_kb, send_all, workload,
+    SESSIONS_PER_REQUEST, TURNS, cpu_seconds, first_trace_hex, latency, peak_rss_kb, random_ids,
+    send_all, workload,
 };
 
 fn main() {
@@ -37,10 +38,11 @@ fn main() {
         let (sample, sample_spans, sample_bytes) = workload(0..SESSIONS_PER_REQUEST.min(sessions), false);
         drop(sample);
         println!(
-            "workload: {} ({sessions} sessions, {spans} spans, {:.1} KB OTLP per span), generated {}",
+            "workload: {} ({sessions} sessions, {spans} spans, {:.1} KB OTLP per span), generated {}, ids {}",
             workload::workload_name(),
             sample_bytes as f64 / sample_spans as f64 / 1024.0,
-            if workload::pregenerated() { "before the clock starts" } else { "while sending" }
+            if workload::pregenerated() { "before the clock starts" } else { "while sending" },
+            if random_ids() { "random" } else { "counting up" }
         );
         let url = std::env::var("OI_SESSIONS_TEST_DATABASE_URL")
             .expect("OI_SESSIONS_TEST_DATABASE_URL is not set: run scripts/postgres.sh");
@@ -111,13 +113,7 @@ fn main() {
         latency(addr, "session list user_id filter", &(0..n / 2).map(|i| format!("{p}/sessions?limit=50&user_id=user-{}", i % 97)).collect::<Vec<_>>()).await;
         latency(addr, "session detail", &(0..n).map(|i| format!("{p}/sessions/session-{}", pick(i))).collect::<Vec<_>>()).await;
         latency(addr, "session turns", &(0..n).map(|i| format!("{p}/sessions/session-{}/turns", pick(i))).collect::<Vec<_>>()).await;
-        let trace = |i: usize| {
-            let mut id = [0u8; 16];
-            id[..8].copy_from_slice(&((pick(i) * TURNS) as u64 + 1).to_be_bytes());
-            id[8] = 1;
-            id.iter().map(|b| format!("{b:02x}")).collect::<String>()
-        };
-        latency(addr, "trace", &(0..n).map(|i| format!("{p}/traces/{}", trace(i))).collect::<Vec<_>>()).await;
+        latency(addr, "trace", &(0..n).map(|i| format!("{p}/traces/{}", first_trace_hex(pick(i)))).collect::<Vec<_>>()).await;
         latency(addr, "text search q (miss, full scan)", &vec![format!("{p}/sessions?limit=50&q=zebra"); 10]).await;
         latency(addr, "text search q (hit)", &vec![format!("{p}/sessions?limit=50&q=refund%20account"); 10]).await;
         println!("peak RSS: {} MB (server and load generator in one process; {} MB before ingest)", peak_rss_kb() / 1024, rss_before / 1024);

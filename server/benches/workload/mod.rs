@@ -53,6 +53,54 @@ pub const WORDS: &[&str] = &[
     "payment", "thanks", "again",
 ];
 
+/// Whether `BENCH_RANDOM_IDS=1` asks for random-looking trace and span ids,
+/// as OpenTelemetry SDKs make them. By default they count up, which keeps the
+/// spans' and traces' id indexes appending (comparable with every earlier
+/// figure); random ids scatter those inserts over the whole index.
+pub fn random_ids() -> bool {
+    std::env::var("BENCH_RANDOM_IDS").is_ok_and(|v| v == "1")
+}
+
+/// SplitMix64: a fixed, well-mixed permutation of `u64`.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The trace id of turn `n` (session `n / TURNS`, turn `n % TURNS`).
+pub fn trace_id(n: u64) -> [u8; 16] {
+    let mut id = [0u8; 16];
+    if random_ids() {
+        id[..8].copy_from_slice(&mix(n).to_be_bytes());
+        id[8..].copy_from_slice(&mix(!n).to_be_bytes());
+    } else {
+        id[..8].copy_from_slice(&(n + 1).to_be_bytes());
+        id[8] = 1;
+    }
+    id
+}
+
+/// The id of span `k` (1 to 3) of turn `n`.
+pub fn span_id(n: u64, k: u8) -> [u8; 8] {
+    if random_ids() {
+        mix(n.wrapping_mul(4) + u64::from(k)).to_be_bytes()
+    } else {
+        let mut id = [k; 8];
+        id[..4].copy_from_slice(&(n as u32 + 1).to_be_bytes());
+        id
+    }
+}
+
+/// The hex trace id of the first turn of `session`, for reading it back.
+pub fn first_trace_hex(session: usize) -> String {
+    trace_id((session * TURNS) as u64)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Whether `BENCH_WORKLOAD=history` asks for the history-heavy workload.
 pub fn history_heavy() -> bool {
     match std::env::var("BENCH_WORKLOAD").as_deref() {
@@ -114,17 +162,11 @@ pub fn workload(sessions: std::ops::Range<usize>, by_turn: bool) -> (Vec<Vec<u8>
         let mut history: Vec<(String, String)> = Vec::new();
         for t in 0..TURNS {
             let n = (s * TURNS + t) as u64;
-            let mut trace_id = [0u8; 16];
-            trace_id[..8].copy_from_slice(&(n + 1).to_be_bytes());
-            trace_id[8] = 1;
+            let trace_id = trace_id(n);
             let start = base + n * 1_000_000_000;
             let question = sentence(n, 25);
             let answer = sentence(n ^ 0xabc, 60);
-            let id = |k: u8| {
-                let mut id = [k; 8];
-                id[..4].copy_from_slice(&(n as u32 + 1).to_be_bytes());
-                id.to_vec()
-            };
+            let id = |k: u8| span_id(n, k).to_vec();
             let mut llm_attrs = vec![
                 kv("openinference.span.kind", "LLM"),
                 kv("llm.model_name", "gpt-4o-mini"),
