@@ -22,7 +22,7 @@ use postgres::{Client, IsolationLevel, NoTls, Row, Transaction};
 use serde_json::Value;
 
 use super::evaluations::Lifecycle;
-use super::sql::{Dialect, Side, SqlBackend, SqlRow, SqlTx, SqlValue, TraceIo};
+use super::sql::{Args, Dialect, Side, SqlBackend, SqlRow, SqlTx, SqlValue, TraceIo};
 use super::{IntegrityCheck, StoreError, WriteOutcome};
 use crate::model::{EventRecord, SpanRecord};
 
@@ -360,6 +360,14 @@ impl Dialect for Postgres {
 
     fn skip_locked(&self) -> &'static str {
         "FOR UPDATE SKIP LOCKED"
+    }
+
+    fn search_index(&self, trigrams: &[i32], args: &mut Args) -> Option<String> {
+        // `traces_search_trigrams` (GIN) answers `@>`.
+        let list = args.add(SqlValue::IntList(
+            trigrams.iter().map(|&t| t.into()).collect(),
+        ));
+        Some(format!("t.search_trigrams @> {list}::int8[]::int4[]"))
     }
 }
 

@@ -19,7 +19,7 @@ use crate::model::{EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, Tra
 use crate::store::compression;
 use crate::store::queries::{
     EVENT_FACT_COLUMNS, FACT_COLUMNS, SPAN_INFO_COLUMNS, event_facts_row, facts_row,
-    refresh_sessions, search_texts, span_row,
+    refresh_sessions, search_texts, search_trigrams, span_row,
 };
 use crate::store::sql::{SpanTables, SqlTx, SqlValue};
 use crate::store::{StoreError, WriteOutcome};
@@ -504,7 +504,9 @@ pub(super) fn write_events(
 }
 
 /// Writes the traces' summaries: one `INSERT ... SELECT FROM unnest` for the
-/// whole batch (each trace appears once).
+/// whole batch (each trace appears once), with the trigrams the text search's
+/// index holds, worked out here: `pg_trgm` extracting them was most of
+/// PostgreSQL's CPU for a trace.
 fn upsert_traces(
     tx: &mut Transaction<'_>,
     summaries: &[((i64, [u8; 16]), TraceSummary)],
@@ -528,6 +530,10 @@ fn upsert_traces(
     let mut tags: Vec<Value> = Vec::with_capacity(n);
     let mut metadata: Vec<Value> = Vec::with_capacity(n);
     let mut search: [Vec<Option<String>>; 2] = Default::default();
+    // Every trace's trigrams in one array, each trace's a slice `lo..=hi`
+    // (1-based) of it: `unnest` takes no arrays of arrays of differing lengths.
+    let mut trigrams: Vec<i32> = Vec::new();
+    let mut slice: [Vec<i32>; 2] = Default::default();
     for ((p, t), s) in summaries {
         pid.push(*p);
         trace.push(&t[..]);
@@ -558,6 +564,14 @@ fn upsert_traces(
         tags.push(serde_json::to_value(&s.tags).unwrap_or(Value::Null));
         metadata.push(Value::Object(s.metadata.clone()));
         let (input, output) = search_texts(s);
+        let lo = trigrams.len();
+        trigrams.extend(search_trigrams(&[
+            input.as_deref().unwrap_or_default(),
+            output.as_deref().unwrap_or_default(),
+        ]));
+        let position = |at: usize| i32::try_from(at).unwrap_or(i32::MAX);
+        slice[0].push(position(lo + 1));
+        slice[1].push(position(trigrams.len()));
         search[0].push(input);
         search[1].push(output);
     }
@@ -566,12 +580,23 @@ fn upsert_traces(
             session_conflicts, user_id, root_span_id, start_ns, end_ns, span_count, has_error,
             input_value, input_mime, input_raw, output_value, output_mime, output_raw,
             prompt_tokens, completion_tokens, total_tokens, cost_prompt, cost_completion,
-            cost_total, tags, metadata, search_input, search_output)
-         SELECT * FROM unnest($1::int8[], $2::bytea[], $3::int8[], $4::text[], $5::jsonb[],
+            cost_total, tags, metadata, search_input, search_output, search_trigrams)
+         SELECT u.project_id, u.trace_id, u.session_rowid, u.session_id, u.session_conflicts,
+            u.user_id, u.root_span_id, u.start_ns, u.end_ns, u.span_count, u.has_error,
+            u.input_value, u.input_mime, u.input_raw, u.output_value, u.output_mime, u.output_raw,
+            u.prompt_tokens, u.completion_tokens, u.total_tokens, u.cost_prompt,
+            u.cost_completion, u.cost_total, u.tags, u.metadata, u.search_input, u.search_output,
+            ($30::int4[])[u.lo:u.hi]
+         FROM unnest($1::int8[], $2::bytea[], $3::int8[], $4::text[], $5::jsonb[],
             $6::text[], $7::bytea[], $8::int8[], $9::int8[], $10::int8[], $11::bool[],
             $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[],
             $18::int8[], $19::int8[], $20::int8[], $21::float8[], $22::float8[], $23::float8[],
-            $24::jsonb[], $25::jsonb[], $26::text[], $27::text[])
+            $24::jsonb[], $25::jsonb[], $26::text[], $27::text[], $28::int4[], $29::int4[])
+            AS u(project_id, trace_id, session_rowid, session_id, session_conflicts, user_id,
+                 root_span_id, start_ns, end_ns, span_count, has_error, input_value, input_mime,
+                 input_raw, output_value, output_mime, output_raw, prompt_tokens,
+                 completion_tokens, total_tokens, cost_prompt, cost_completion, cost_total, tags,
+                 metadata, search_input, search_output, lo, hi)
          ON CONFLICT (project_id, trace_id) DO UPDATE SET
             session_rowid = excluded.session_rowid, session_id = excluded.session_id,
             session_conflicts = excluded.session_conflicts, user_id = excluded.user_id,
@@ -584,11 +609,13 @@ fn upsert_traces(
             completion_tokens = excluded.completion_tokens, total_tokens = excluded.total_tokens,
             cost_prompt = excluded.cost_prompt, cost_completion = excluded.cost_completion,
             cost_total = excluded.cost_total, tags = excluded.tags, metadata = excluded.metadata,
-            search_input = excluded.search_input, search_output = excluded.search_output",
+            search_input = excluded.search_input, search_output = excluded.search_output,
+            search_trigrams = excluded.search_trigrams",
         &[
             &pid, &trace, &rowid, &session, &conflicts, &user, &root, &start, &end, &count, &error,
             &io[0], &io[1], &io[2], &io[3], &io[4], &io[5], &tok[0], &tok[1], &tok[2], &cost[0],
-            &cost[1], &cost[2], &tags, &metadata, &search[0], &search[1],
+            &cost[1], &cost[2], &tags, &metadata, &search[0], &search[1], &slice[0], &slice[1],
+            &trigrams,
         ],
     )?;
     Ok(())
