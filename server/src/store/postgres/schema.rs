@@ -1,6 +1,8 @@
 //! The PostgreSQL schema as an ordered list of migrations; the one-row table
 //! `schema_version` records the last one applied.
 
+use std::collections::HashMap;
+
 use postgres::Client;
 
 use super::PgTx;
@@ -420,7 +422,15 @@ pub(super) fn migrate(client: &mut Client) -> Result<(), StoreError> {
             0
         }
     };
-    let now = apply_migrations(&mut PgTx(&mut tx), version, MIGRATIONS)?;
+    // Statements prepared before the tables change are not kept.
+    let now = apply_migrations(
+        &mut PgTx {
+            tx: &mut tx,
+            statements: &mut HashMap::new(),
+        },
+        version,
+        MIGRATIONS,
+    )?;
     if now != version {
         tx.execute(
             "UPDATE schema_version SET version = $1",
