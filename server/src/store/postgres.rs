@@ -11,6 +11,7 @@
 //! from an async task (the server calls the store from `spawn_blocking`).
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -18,11 +19,11 @@ use std::time::Duration;
 use bytes::BytesMut;
 use postgres::error::SqlState;
 use postgres::types::{IsNull, ToSql, Type};
-use postgres::{Client, IsolationLevel, NoTls, Row, Transaction};
+use postgres::{Client, IsolationLevel, NoTls, Row, Statement, Transaction};
 use serde_json::Value;
 
 use super::evaluations::Lifecycle;
-use super::sql::{Dialect, Side, SqlBackend, SqlRow, SqlTx, SqlValue, TraceIo};
+use super::sql::{Args, Dialect, Side, SqlBackend, SqlRow, SqlTx, SqlValue, TraceIo};
 use super::{IntegrityCheck, StoreError, WriteOutcome};
 use crate::model::{EventRecord, SpanRecord};
 
@@ -60,13 +61,24 @@ impl From<postgres::Error> for StoreError {
 const MAX_IDLE: usize = 8;
 /// Attempts of a write transaction that other writers got in the way of.
 const MAX_ATTEMPTS: u32 = 8;
+/// Most statements a connection keeps prepared; past it, it starts afresh
+/// (the shared queries build some SQL from a request's filters).
+const MAX_STATEMENTS: usize = 256;
+
+/// A connection and the statements it prepared, by SQL text: a statement
+/// sent as text is parsed, analyzed and planned again every time, and costs
+/// a round trip more (issue 14, fifth step).
+struct Conn {
+    client: Client,
+    statements: HashMap<String, Statement>,
+}
 
 /// A PostgreSQL database.
 pub struct PostgresStore {
     config: postgres::Config,
     /// Schema every connection works in (`search_path`), when not the default.
     schema: Option<String>,
-    idle: Mutex<Vec<Client>>,
+    idle: Mutex<Vec<Conn>>,
     lifecycle: Lifecycle,
 }
 
@@ -196,16 +208,17 @@ impl PostgresStore {
             idle: Mutex::new(Vec::new()),
             lifecycle: Lifecycle::default(),
         };
-        let mut client = store.connect()?;
+        let mut conn = store.connect()?;
         if let Some(schema) = &store.schema {
-            client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))?;
+            conn.client
+                .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))?;
         }
-        schema::migrate(&mut client)?;
-        store.give_back(client);
+        schema::migrate(&mut conn.client)?;
+        store.give_back(conn);
         Ok(store)
     }
 
-    fn connect(&self) -> Result<Client, StoreError> {
+    fn connect(&self) -> Result<Conn, StoreError> {
         let mut client = self.config.connect(NoTls).map_err(|e| {
             let detail = format!(
                 "cannot connect to postgresql at {}: {e}",
@@ -221,14 +234,17 @@ impl PostgresStore {
         if let Some(schema) = &self.schema {
             client.batch_execute(&format!("SET search_path TO \"{schema}\""))?;
         }
-        Ok(client)
+        Ok(Conn {
+            client,
+            statements: HashMap::new(),
+        })
     }
 
-    fn client(&self) -> Result<Client, StoreError> {
+    fn client(&self) -> Result<Conn, StoreError> {
         loop {
             let idle = self.idle.lock().map_err(|_| poisoned())?.pop();
             match idle {
-                Some(c) if !c.is_closed() => return Ok(c),
+                Some(c) if !c.client.is_closed() => return Ok(c),
                 // A connection the server closed (restart, idle timeout): drop it.
                 Some(_) => continue,
                 None => return self.connect(),
@@ -236,14 +252,14 @@ impl PostgresStore {
         }
     }
 
-    fn give_back(&self, client: Client) {
-        if client.is_closed() {
+    fn give_back(&self, conn: Conn) {
+        if conn.client.is_closed() {
             return;
         }
         if let Ok(mut idle) = self.idle.lock()
             && idle.len() < MAX_IDLE
         {
-            idle.push(client);
+            idle.push(conn);
         }
     }
 
@@ -251,19 +267,22 @@ impl PostgresStore {
     /// run again from the start when another writer got in the way.
     fn write_tx<T>(
         &self,
-        mut f: impl FnMut(&mut Transaction<'_>) -> Result<T, StoreError>,
+        mut f: impl FnMut(&mut PgTx<'_, '_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut client = self.client()?;
+            let mut conn = self.client()?;
             let result = (|| {
-                let mut tx = client.transaction()?;
-                let value = f(&mut tx)?;
+                let mut tx = conn.client.transaction()?;
+                let value = f(&mut PgTx {
+                    tx: &mut tx,
+                    statements: &mut conn.statements,
+                })?;
                 tx.commit()?;
                 Ok::<_, StoreError>(value)
             })();
-            self.give_back(client);
+            self.give_back(conn);
             match result {
                 Err(StoreError::Conflict(why)) if attempt < MAX_ATTEMPTS => {
                     tracing::debug!(attempt, why, "write conflict, retrying");
@@ -361,6 +380,14 @@ impl Dialect for Postgres {
     fn skip_locked(&self) -> &'static str {
         "FOR UPDATE SKIP LOCKED"
     }
+
+    fn search_index(&self, trigrams: &[i32], args: &mut Args) -> Option<String> {
+        // `traces_search_trigrams` (GIN) answers `@>`.
+        let list = args.add(SqlValue::IntList(
+            trigrams.iter().map(|&t| t.into()).collect(),
+        ));
+        Some(format!("t.search_trigrams @> {list}::int8[]::int4[]"))
+    }
 }
 
 impl ToSql for SqlValue {
@@ -435,8 +462,46 @@ fn pg_row(r: &Row) -> Result<SqlRow, StoreError> {
     Ok(SqlRow(values))
 }
 
-/// A transaction, as [`SqlTx`].
-pub(crate) struct PgTx<'a, 'b>(&'a mut Transaction<'b>);
+/// A transaction, as [`SqlTx`], with its connection's prepared statements.
+pub(crate) struct PgTx<'a, 'b> {
+    tx: &'a mut Transaction<'b>,
+    statements: &'a mut HashMap<String, Statement>,
+}
+
+impl PgTx<'_, '_> {
+    /// The statement for `sql`, prepared on this connection once.
+    fn prepared(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.tx.prepare(sql)?;
+        if self.statements.len() >= MAX_STATEMENTS {
+            self.statements.clear();
+        }
+        self.statements.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+
+    /// Runs a query through its prepared statement.
+    pub(super) fn pg_query(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, postgres::Error> {
+        let statement = self.prepared(sql)?;
+        self.tx.query(&statement, params)
+    }
+
+    /// Runs a statement through its prepared statement; the rows it changed.
+    pub(super) fn pg_execute(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, postgres::Error> {
+        let statement = self.prepared(sql)?;
+        self.tx.execute(&statement, params)
+    }
+}
 
 fn params(args: &[SqlValue]) -> Vec<&(dyn ToSql + Sync)> {
     args.iter().map(|a| a as &(dyn ToSql + Sync)).collect()
@@ -448,19 +513,18 @@ impl SqlTx for PgTx<'_, '_> {
     }
 
     fn query(&mut self, sql: &str, args: &[SqlValue]) -> Result<Vec<SqlRow>, StoreError> {
-        self.0
-            .query(sql, &params(args))?
+        self.pg_query(sql, &params(args))?
             .iter()
             .map(pg_row)
             .collect()
     }
 
     fn execute(&mut self, sql: &str, args: &[SqlValue]) -> Result<u64, StoreError> {
-        Ok(self.0.execute(sql, &params(args))?)
+        Ok(self.pg_execute(sql, &params(args))?)
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
-        Ok(self.0.batch_execute(sql)?)
+        Ok(self.tx.batch_execute(sql)?)
     }
 }
 
@@ -475,18 +539,22 @@ impl SqlBackend for PostgresStore {
         &self,
         f: impl FnOnce(&mut dyn SqlTx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut client = self.client()?;
+        let mut conn = self.client()?;
         let result = (|| {
-            let mut tx = client
+            let mut tx = conn
+                .client
                 .build_transaction()
                 .isolation_level(IsolationLevel::RepeatableRead)
                 .read_only(true)
                 .start()?;
-            let value = f(&mut PgTx(&mut tx))?;
+            let value = f(&mut PgTx {
+                tx: &mut tx,
+                statements: &mut conn.statements,
+            })?;
             tx.commit()?;
             Ok(value)
         })();
-        self.give_back(client);
+        self.give_back(conn);
         result
     }
 
@@ -494,7 +562,7 @@ impl SqlBackend for PostgresStore {
         &self,
         mut f: impl FnMut(&mut dyn SqlTx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.write_tx(|tx| f(&mut PgTx(tx)))
+        self.write_tx(|tx| f(tx))
     }
 
     fn write_logged_events(&self, events: &[EventRecord]) -> Result<WriteOutcome, StoreError> {

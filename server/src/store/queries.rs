@@ -136,6 +136,38 @@ pub fn search_texts(summary: &TraceSummary) -> (Option<String>, Option<String>) 
     (fold(&summary.input), fold(&summary.output))
 }
 
+/// The trigrams of folded texts, sorted and distinct: every three
+/// consecutive characters of each text whose middle one is not whitespace, as
+/// an `i32` (three ASCII characters packed exactly, 7 bits each, so never
+/// negative; any other three hashed with 32-bit FNV-1a over their code points,
+/// the sign bit set). A text holding a search's folded `q` holds every
+/// trigram of `q`, so an index of them answers which traces may match and
+/// `LIKE` decides (PostgreSQL's `traces.search_trigrams`). The ones spanning
+/// two words (`"d a"`) are left out: a third of a text's distinct trigrams
+/// and of the index's work for little selectivity; a word's start and end
+/// (`" ac"`, `"nd "`) stay, so a `q` of short words ("to do") still has some.
+/// Stored: the encoding must never change.
+pub fn search_trigrams(texts: &[&str]) -> Vec<i32> {
+    let mut out = Vec::new();
+    for text in texts {
+        let chars: Vec<char> = text.chars().collect();
+        out.extend(chars.windows(3).filter(|w| !w[1].is_whitespace()).map(|w| {
+            if w.iter().all(char::is_ascii) {
+                (w[0] as i32) << 14 | (w[1] as i32) << 7 | w[2] as i32
+            } else {
+                let mut h: u32 = 0x811c_9dc5;
+                for &c in w {
+                    h = (h ^ c as u32).wrapping_mul(0x0100_0193);
+                }
+                (h | 0x8000_0000) as i32
+            }
+        }));
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// Migration step: fills the search columns of traces stored before they
 /// existed.
 pub fn backfill_search_text(tx: &mut dyn SqlTx) -> Result<(), StoreError> {
@@ -935,9 +967,18 @@ fn list_sessions(
         // or text the user or the assistant wrote
         let p = a.add(like_pattern(text));
         let (id, len) = (a.add(text.as_str()), a.add(text.chars().count() as i64));
+        // Where the backend indexes trigrams, the index narrows the traces
+        // `LIKE` looks at (a `q` under three characters has none: it scans).
+        let trigrams = search_trigrams(&[&fold_case(text)]);
+        let narrowed = if trigrams.is_empty() {
+            None
+        } else {
+            d.search_index(&trigrams, &mut a)
+        };
+        let narrowed = narrowed.map_or_else(String::new, |c| format!("{c} AND "));
         sql.push_str(&format!(
             " AND (substr(s.session_id, 1, {len}) = {id} OR EXISTS (SELECT 1 FROM traces t WHERE t.session_rowid = s.id
-                AND (t.search_input LIKE {p} ESCAPE '\\' OR t.search_output LIKE {p} ESCAPE '\\')))"
+                AND {narrowed}(t.search_input LIKE {p} ESCAPE '\\' OR t.search_output LIKE {p} ESCAPE '\\')))"
         ));
     }
     if let Some(name) = &q.annotation {
@@ -2078,6 +2119,32 @@ mod tests {
     #[test]
     fn like_patterns_escape_wildcards_and_fold_case() {
         assert_eq!(like_pattern("100%_Ü\\"), "%100\\%\\_ü\\\\%");
+    }
+
+    #[test]
+    fn search_trigrams_are_stable_and_cover_every_substring() {
+        // Stored in PostgreSQL's index: these values must never change.
+        let abc = (97 << 14) | (98 << 7) | 99;
+        assert_eq!(search_trigrams(&["abc"]), vec![abc]);
+        assert_eq!(search_trigrams(&["ab", "a b"]), Vec::<i32>::new());
+        let space = |a: u8, b: u8, c: u8| i32::from(a) << 14 | i32::from(b) << 7 | i32::from(c);
+        assert_eq!(
+            search_trigrams(&["to do"]),
+            vec![space(b' ', b'd', b'o'), space(b't', b'o', b' ')]
+        );
+        let [eta] = search_trigrams(&["été"])[..] else {
+            panic!("one trigram")
+        };
+        assert!(eta < 0, "a non-ASCII trigram is hashed, its sign bit set");
+        let text = "refund my order: ça va 🙂, a refund";
+        let all = search_trigrams(&[text, "other"]);
+        assert!(all.windows(2).all(|w| w[0] < w[1]), "sorted, distinct");
+        for (i, _) in text.char_indices() {
+            for (j, _) in text[i..].char_indices().skip(3) {
+                let q = search_trigrams(&[&text[i..i + j]]);
+                assert!(q.iter().all(|t| all.contains(t)), "{:?}", &text[i..i + j]);
+            }
+        }
     }
 
     #[test]

@@ -249,6 +249,11 @@ pub trait Dialect: Sync {
     /// that concurrent transactions pass them by (`FOR UPDATE SKIP LOCKED`);
     /// nothing where one writer runs at a time.
     fn skip_locked(&self) -> &'static str;
+    /// A condition on trace `t` that an index answers: its search texts hold
+    /// every one of `trigrams` ([`super::queries::search_trigrams`]), bound
+    /// in `args`; `None` (nothing bound) where the backend keeps no such index
+    /// and `LIKE` looks at every trace of a session.
+    fn search_index(&self, trigrams: &[i32], args: &mut Args) -> Option<String>;
 }
 
 /// A trace's turn input or output.

@@ -16,7 +16,9 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ToSql};
 
 use super::evaluations::Lifecycle;
-use super::sql::{Dialect, Side, SqlBackend, SqlRow, SqlTx, SqlValue, TraceIo, apply_migrations};
+use super::sql::{
+    Args, Dialect, Side, SqlBackend, SqlRow, SqlTx, SqlValue, TraceIo, apply_migrations,
+};
 use super::{IntegrityCheck, StoreError, WriteOutcome};
 use crate::model::{EventRecord, SpanRecord};
 
@@ -422,6 +424,10 @@ impl Dialect for Sqlite {
     fn skip_locked(&self) -> &'static str {
         // one writer at a time: nobody to skip
         ""
+    }
+
+    fn search_index(&self, _trigrams: &[i32], _args: &mut Args) -> Option<String> {
+        None
     }
 }
 

@@ -1,12 +1,14 @@
 //! The PostgreSQL schema as an ordered list of migrations; the one-row table
 //! `schema_version` records the last one applied.
 
+use std::collections::HashMap;
+
 use postgres::Client;
 
 use super::PgTx;
 use crate::store::StoreError;
-use crate::store::queries::backfill_search_text;
-use crate::store::sql::{Migration, apply_migrations};
+use crate::store::queries::{backfill_search_text, search_trigrams};
+use crate::store::sql::{Migration, SqlTx, SqlValue, apply_migrations};
 
 /// Every table the migrations create.
 pub(super) const TABLES: &[&str] = &[
@@ -342,7 +344,63 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     ALTER TABLE spans ALTER COLUMN body SET STORAGE EXTERNAL;
     "#,
     ),
+    // 15-17: the text search's index holds trigrams the server works out
+    // (`queries::search_trigrams`) instead of `pg_trgm`'s: extracting them in
+    // the database was most of PostgreSQL's CPU for a trace (issue 14, fifth
+    // step). The array is not compressed (hashes do not compress); the index
+    // is built after the backfill. Search no longer needs `pg_trgm`.
+    Migration::Sql(
+        "ALTER TABLE traces ADD COLUMN search_trigrams int4[] NOT NULL DEFAULT '{}';
+         ALTER TABLE traces ALTER COLUMN search_trigrams SET STORAGE EXTERNAL;",
+    ),
+    Migration::Code(backfill_search_trigrams),
+    Migration::Sql(
+        "DROP INDEX IF EXISTS traces_search;
+         CREATE INDEX traces_search_trigrams ON traces USING gin (search_trigrams);",
+    ),
 ];
+
+/// Migration step: fills `traces.search_trigrams` from the search texts of
+/// the traces stored before it, a thousand at a time.
+fn backfill_search_trigrams(tx: &mut dyn SqlTx) -> Result<(), StoreError> {
+    let mut after = 0;
+    loop {
+        let rows = tx.query(
+            "SELECT id, search_input, search_output FROM traces WHERE id > $1 ORDER BY id LIMIT 1000",
+            &[after.into()],
+        )?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = last.int(0)?;
+        let (mut ids, mut lo, mut hi, mut trigrams) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for mut r in rows {
+            let (input, output) = (r.opt_text(1)?, r.opt_text(2)?);
+            ids.push(r.int(0)?);
+            lo.push(trigrams.len() as i64 + 1);
+            trigrams.extend(
+                search_trigrams(&[
+                    input.as_deref().unwrap_or_default(),
+                    output.as_deref().unwrap_or_default(),
+                ])
+                .into_iter()
+                .map(i64::from),
+            );
+            hi.push(trigrams.len() as i64);
+        }
+        tx.execute(
+            "UPDATE traces t SET search_trigrams = ($4::int8[])[u.lo:u.hi]::int4[]
+             FROM unnest($1::int8[], $2::int8[], $3::int8[]) AS u(id, lo, hi) WHERE t.id = u.id",
+            &[
+                SqlValue::IntList(ids),
+                SqlValue::IntList(lo),
+                SqlValue::IntList(hi),
+                SqlValue::IntList(trigrams),
+            ],
+        )?;
+    }
+}
 
 /// Any constant: the advisory lock key that serializes servers migrating the
 /// same database at start-up.
@@ -364,7 +422,15 @@ pub(super) fn migrate(client: &mut Client) -> Result<(), StoreError> {
             0
         }
     };
-    let now = apply_migrations(&mut PgTx(&mut tx), version, MIGRATIONS)?;
+    // Statements prepared before the tables change are not kept.
+    let now = apply_migrations(
+        &mut PgTx {
+            tx: &mut tx,
+            statements: &mut HashMap::new(),
+        },
+        version,
+        MIGRATIONS,
+    )?;
     if now != version {
         tx.execute(
             "UPDATE schema_version SET version = $1",

@@ -11,7 +11,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use postgres::Transaction;
 use serde_json::{Map, Value};
 
 use super::{PgTx, clean, clean_json, clean_opt, pg_row};
@@ -19,7 +18,7 @@ use crate::model::{EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, Tra
 use crate::store::compression;
 use crate::store::queries::{
     EVENT_FACT_COLUMNS, FACT_COLUMNS, SPAN_INFO_COLUMNS, event_facts_row, facts_row,
-    refresh_sessions, search_texts, span_row,
+    refresh_sessions, search_texts, search_trigrams, span_row,
 };
 use crate::store::sql::{SpanTables, SqlTx, SqlValue};
 use crate::store::{StoreError, WriteOutcome};
@@ -116,31 +115,39 @@ fn id8(v: &[u8]) -> [u8; 8] {
 }
 
 /// Ids of the named projects, created as needed (in name order, so concurrent
-/// writers creating the same projects wait on each other in one order).
+/// writers creating the same projects wait on each other in one order). A
+/// project is looked up first: it is nearly always there.
 fn project_ids(
-    tx: &mut Transaction<'_>,
+    tx: &mut PgTx<'_, '_>,
     names: &BTreeSet<String>,
 ) -> Result<HashMap<String, i64>, postgres::Error> {
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    tx.execute(
+    let lookup = |tx: &mut PgTx<'_, '_>| -> Result<HashMap<String, i64>, postgres::Error> {
+        Ok(tx
+            .pg_query(
+                "SELECT name, id FROM projects WHERE name = ANY($1::text[])",
+                &[&names],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+    };
+    let found = lookup(tx)?;
+    if found.len() == names.len() {
+        return Ok(found);
+    }
+    tx.pg_execute(
         "INSERT INTO projects (name) SELECT n FROM unnest($1::text[]) AS n ORDER BY n
          ON CONFLICT (name) DO NOTHING",
         &[&names],
     )?;
-    Ok(tx
-        .query(
-            "SELECT name, id FROM projects WHERE name = ANY($1::text[])",
-            &[&names],
-        )?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect())
+    lookup(tx)
 }
 
 /// Stores a batch in one transaction and re-derives every trace and session it
 /// touched, under per-trace advisory locks and session row locks.
 pub(super) fn write_batch(
-    tx: &mut Transaction<'_>,
+    tx: &mut PgTx<'_, '_>,
     spans: &[Prepared<'_>],
 ) -> Result<WriteOutcome, StoreError> {
     let mut outcome = WriteOutcome::default();
@@ -222,7 +229,7 @@ pub(super) fn write_batch(
         c_meta.push(Value::Object(f.metadata.clone()));
         c_body.push(&p.body);
     }
-    let inserted = tx.query(
+    let inserted = tx.pg_query(
         "INSERT INTO spans (trace_id, span_id, project_id, parent_span_id, name, kind,
             status_code, status_message, start_ns, end_ns, session_id, user_id, oi_kind, is_llm,
             input_value, input_mime, output_value, output_mime, last_user, reply,
@@ -297,7 +304,7 @@ pub(super) fn write_batch(
 /// advisory lock, reading back its stored spans and events, and recomputes
 /// every session a trace left or joined under the session rows' locks.
 fn resummarize(
-    tx: &mut Transaction<'_>,
+    tx: &mut PgTx<'_, '_>,
     touched: BTreeMap<(i64, [u8; 16]), Vec<SpanFacts>>,
 ) -> Result<(), StoreError> {
     if touched.is_empty() {
@@ -309,7 +316,7 @@ fn resummarize(
         .collect();
     keys.sort_unstable();
     keys.dedup();
-    tx.execute(
+    tx.pg_execute(
         "SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::int8[]) AS k",
         &[&keys],
     )?;
@@ -318,7 +325,7 @@ fn resummarize(
     let t_pids: Vec<i64> = touched.keys().map(|(p, _)| *p).collect();
     let t_ids: Vec<&[u8]> = touched.keys().map(|(_, t)| &t[..]).collect();
     let mut stored: HashMap<(i64, [u8; 16]), Option<i64>> = HashMap::new();
-    for r in tx.query(
+    for r in tx.pg_query(
         "SELECT t.project_id, t.trace_id, t.session_rowid FROM traces t
          JOIN unnest($1::int8[], $2::bytea[]) AS k(pid, tid)
            ON t.project_id = k.pid AND t.trace_id = k.tid",
@@ -332,7 +339,7 @@ fn resummarize(
         let (s_pids, s_ids): (Vec<i64>, Vec<&[u8]>) =
             stored.keys().map(|(p, t)| (*p, &t[..])).unzip();
         let columns: Vec<String> = FACT_COLUMNS.iter().map(|c| format!("s.{c}")).collect();
-        for r in tx.query(
+        for r in tx.pg_query(
             &format!(
                 "SELECT s.project_id, s.trace_id, {} FROM spans s
                  JOIN unnest($1::int8[], $2::bytea[]) AS k(pid, tid)
@@ -354,7 +361,7 @@ fn resummarize(
         .iter()
         .map(|c| format!("e.{c}"))
         .collect();
-    for r in tx.query(
+    for r in tx.pg_query(
         &format!(
             "SELECT e.project_id, e.trace_id, {} FROM span_events e
              JOIN unnest($1::int8[], $2::bytea[]) AS k(pid, tid)
@@ -393,13 +400,13 @@ fn resummarize(
     if !wanted.is_empty() {
         let (w_pids, w_sids): (Vec<i64>, Vec<&str>) =
             wanted.iter().map(|(p, s)| (*p, s.as_str())).unzip();
-        tx.execute(
+        tx.pg_execute(
             "INSERT INTO sessions (project_id, session_id)
              SELECT * FROM unnest($1::int8[], $2::text[]) ORDER BY 1, 2
              ON CONFLICT (project_id, session_id) DO NOTHING",
             &[&w_pids, &w_sids],
         )?;
-        for r in tx.query(
+        for r in tx.pg_query(
             "SELECT s.project_id, s.session_id, s.id FROM sessions s
              JOIN unnest($1::int8[], $2::text[]) AS k(pid, sid)
                ON s.project_id = k.pid AND s.session_id = k.sid",
@@ -416,7 +423,7 @@ fn resummarize(
     }
     // Lock every session this write recomputes, in id order.
     let ids: Vec<i64> = sessions.iter().copied().collect();
-    let locked = tx.query(
+    let locked = tx.pg_query(
         "SELECT id FROM sessions WHERE id = ANY($1::int8[]) ORDER BY id FOR UPDATE",
         &[&ids],
     )?;
@@ -426,14 +433,14 @@ fn resummarize(
         ));
     }
     upsert_traces(tx, &summaries, &session_rowids)?;
-    refresh_sessions(&mut PgTx(tx), &ids)
+    refresh_sessions(tx, &ids)
 }
 
 /// Stores GenAI events in one `INSERT ... SELECT FROM unnest` (a re-sent one
 /// is skipped) and re-summarizes the stored traces they belong to; an event
 /// whose span has not arrived waits for it (the span's write reads it).
 pub(super) fn write_events(
-    tx: &mut Transaction<'_>,
+    tx: &mut PgTx<'_, '_>,
     events: &[EventRecord],
 ) -> Result<WriteOutcome, StoreError> {
     let names: BTreeSet<String> = events
@@ -470,7 +477,7 @@ pub(super) fn write_events(
         c_attributes.push(clean_json(&Value::Object(e.attributes.clone())));
         c_body.push(clean_json(&e.body));
     }
-    let inserted = tx.query(
+    let inserted = tx.pg_query(
         "INSERT INTO span_events (project_id, trace_id, span_id, digest, time_ns, seq, name,
             user_message, reply, attributes, body)
          SELECT * FROM unnest($1::int8[], $2::bytea[], $3::bytea[], $4::int8[], $5::int8[],
@@ -504,9 +511,11 @@ pub(super) fn write_events(
 }
 
 /// Writes the traces' summaries: one `INSERT ... SELECT FROM unnest` for the
-/// whole batch (each trace appears once).
+/// whole batch (each trace appears once), with the trigrams the text search's
+/// index holds, worked out here: `pg_trgm` extracting them was most of
+/// PostgreSQL's CPU for a trace.
 fn upsert_traces(
-    tx: &mut Transaction<'_>,
+    tx: &mut PgTx<'_, '_>,
     summaries: &[((i64, [u8; 16]), TraceSummary)],
     session_rowids: &HashMap<(i64, String), i64>,
 ) -> Result<(), postgres::Error> {
@@ -528,6 +537,10 @@ fn upsert_traces(
     let mut tags: Vec<Value> = Vec::with_capacity(n);
     let mut metadata: Vec<Value> = Vec::with_capacity(n);
     let mut search: [Vec<Option<String>>; 2] = Default::default();
+    // Every trace's trigrams in one array, each trace's a slice `lo..=hi`
+    // (1-based) of it: `unnest` takes no arrays of arrays of differing lengths.
+    let mut trigrams: Vec<i32> = Vec::new();
+    let mut slice: [Vec<i32>; 2] = Default::default();
     for ((p, t), s) in summaries {
         pid.push(*p);
         trace.push(&t[..]);
@@ -558,20 +571,39 @@ fn upsert_traces(
         tags.push(serde_json::to_value(&s.tags).unwrap_or(Value::Null));
         metadata.push(Value::Object(s.metadata.clone()));
         let (input, output) = search_texts(s);
+        let lo = trigrams.len();
+        trigrams.extend(search_trigrams(&[
+            input.as_deref().unwrap_or_default(),
+            output.as_deref().unwrap_or_default(),
+        ]));
+        let position = |at: usize| i32::try_from(at).unwrap_or(i32::MAX);
+        slice[0].push(position(lo + 1));
+        slice[1].push(position(trigrams.len()));
         search[0].push(input);
         search[1].push(output);
     }
-    tx.execute(
+    tx.pg_execute(
         "INSERT INTO traces (project_id, trace_id, session_rowid, session_id,
             session_conflicts, user_id, root_span_id, start_ns, end_ns, span_count, has_error,
             input_value, input_mime, input_raw, output_value, output_mime, output_raw,
             prompt_tokens, completion_tokens, total_tokens, cost_prompt, cost_completion,
-            cost_total, tags, metadata, search_input, search_output)
-         SELECT * FROM unnest($1::int8[], $2::bytea[], $3::int8[], $4::text[], $5::jsonb[],
+            cost_total, tags, metadata, search_input, search_output, search_trigrams)
+         SELECT u.project_id, u.trace_id, u.session_rowid, u.session_id, u.session_conflicts,
+            u.user_id, u.root_span_id, u.start_ns, u.end_ns, u.span_count, u.has_error,
+            u.input_value, u.input_mime, u.input_raw, u.output_value, u.output_mime, u.output_raw,
+            u.prompt_tokens, u.completion_tokens, u.total_tokens, u.cost_prompt,
+            u.cost_completion, u.cost_total, u.tags, u.metadata, u.search_input, u.search_output,
+            ($30::int4[])[u.lo:u.hi]
+         FROM unnest($1::int8[], $2::bytea[], $3::int8[], $4::text[], $5::jsonb[],
             $6::text[], $7::bytea[], $8::int8[], $9::int8[], $10::int8[], $11::bool[],
             $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[],
             $18::int8[], $19::int8[], $20::int8[], $21::float8[], $22::float8[], $23::float8[],
-            $24::jsonb[], $25::jsonb[], $26::text[], $27::text[])
+            $24::jsonb[], $25::jsonb[], $26::text[], $27::text[], $28::int4[], $29::int4[])
+            AS u(project_id, trace_id, session_rowid, session_id, session_conflicts, user_id,
+                 root_span_id, start_ns, end_ns, span_count, has_error, input_value, input_mime,
+                 input_raw, output_value, output_mime, output_raw, prompt_tokens,
+                 completion_tokens, total_tokens, cost_prompt, cost_completion, cost_total, tags,
+                 metadata, search_input, search_output, lo, hi)
          ON CONFLICT (project_id, trace_id) DO UPDATE SET
             session_rowid = excluded.session_rowid, session_id = excluded.session_id,
             session_conflicts = excluded.session_conflicts, user_id = excluded.user_id,
@@ -584,11 +616,13 @@ fn upsert_traces(
             completion_tokens = excluded.completion_tokens, total_tokens = excluded.total_tokens,
             cost_prompt = excluded.cost_prompt, cost_completion = excluded.cost_completion,
             cost_total = excluded.cost_total, tags = excluded.tags, metadata = excluded.metadata,
-            search_input = excluded.search_input, search_output = excluded.search_output",
+            search_input = excluded.search_input, search_output = excluded.search_output,
+            search_trigrams = excluded.search_trigrams",
         &[
             &pid, &trace, &rowid, &session, &conflicts, &user, &root, &start, &end, &count, &error,
             &io[0], &io[1], &io[2], &io[3], &io[4], &io[5], &tok[0], &tok[1], &tok[2], &cost[0],
-            &cost[1], &cost[2], &tags, &metadata, &search[0], &search[1],
+            &cost[1], &cost[2], &tags, &metadata, &search[0], &search[1], &slice[0], &slice[1],
+            &trigrams,
         ],
     )?;
     Ok(())
