@@ -102,6 +102,7 @@ def using_attributes(
 def install_context_hooks(
     get_current: Callable[[], Any],
     attach: Callable[[Any], Any],
+    reset: Callable[[Any], None],
     detach: Callable[[Any], None],
     context_type: type,
     context_with: Callable[[Attributes, Any], Any],
