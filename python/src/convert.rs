@@ -168,11 +168,54 @@ fn write_serde<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Py
     serde_json::to_writer(out, value).map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
-/// Writes the entries in the dict's order, then reorders them if the keys
-/// were not already sorted (so the common small dict written in order costs
-/// no copy). Keys of equal text (possible with `str` subclasses) keep the last
-/// value, as inserting into the object does.
+/// The key of a dict entry, which must be a `str`.
+fn dict_key<'py>(key: Bound<'py, PyAny>, path: &Path<'_>) -> PyResult<Bound<'py, PyString>> {
+    key.cast_into::<PyString>().map_err(|e| {
+        let key = e.into_inner();
+        PyTypeError::new_err(format!(
+            "{path} is not JSON-serializable: key {} is a {}, keys must be str",
+            key.repr().map(|r| r.to_string()).unwrap_or_default(),
+            type_name(&key)
+        ))
+    })
+}
+
+/// Writes the entries in the dict's order while their keys come sorted (the
+/// common small dict costs no bookkeeping); at the first key out of order it
+/// starts over with [`write_dict_sorting`], which checks the entries in the
+/// same order, so the same error wins.
 fn write_dict(
+    dict: &Bound<'_, PyDict>,
+    path: &Path<'_>,
+    depth: usize,
+    out: &mut Vec<u8>,
+) -> PyResult<()> {
+    let open = out.len();
+    out.push(b'{');
+    let mut previous: Option<Bound<'_, PyString>> = None;
+    for (key, value) in dict.iter() {
+        let key = dict_key(key, path)?;
+        let text = key.to_str()?;
+        if let Some(previous) = &previous {
+            if previous.to_str()? >= text {
+                out.truncate(open);
+                return write_dict_sorting(dict, path, depth, out);
+            }
+            out.push(b',');
+        }
+        write_serde(out, text)?;
+        out.push(b':');
+        write_value(&value, &Path::Key(path, text), depth + 1, out)?;
+        previous = Some(key);
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// Writes the entries in the dict's order, then reorders them by key. Keys of
+/// equal text (possible with `str` subclasses) keep the last value, as
+/// inserting into the object does.
+fn write_dict_sorting(
     dict: &Bound<'_, PyDict>,
     path: &Path<'_>,
     depth: usize,
@@ -182,46 +225,35 @@ fn write_dict(
     out.push(b'{');
     // each entry's key and the range of its `"key":value` text in `out`
     let mut entries: Vec<(Bound<'_, PyString>, usize, usize)> = Vec::with_capacity(dict.len());
-    let mut sorted = true;
     for (key, value) in dict.iter() {
-        let key = key.cast_into::<PyString>().map_err(|e| {
-            let key = e.into_inner();
-            PyTypeError::new_err(format!(
-                "{path} is not JSON-serializable: key {} is a {}, keys must be str",
-                key.repr().map(|r| r.to_string()).unwrap_or_default(),
-                type_name(&key)
-            ))
-        })?;
+        let key = dict_key(key, path)?;
         let text = key.to_str()?;
-        if let Some((previous, _, _)) = entries.last() {
-            sorted = sorted && previous.to_str()? < text;
+        if !entries.is_empty() {
             out.push(b',');
         }
-        let start = out.len();
+        let start = out.len() - open - 1;
         write_serde(out, text)?;
         out.push(b':');
         write_value(&value, &Path::Key(path, text), depth + 1, out)?;
-        let end = out.len();
+        let end = out.len() - open - 1;
         entries.push((key, start, end));
     }
-    if !sorted {
-        let written = out.split_off(open + 1);
-        let mut keyed = entries
-            .iter()
-            .map(|(key, start, end)| Ok((key.to_str()?, start - open - 1, end - open - 1)))
-            .collect::<PyResult<Vec<_>>>()?;
-        keyed.sort_by(|a, b| a.0.cmp(b.0)); // stable: equal keys stay in dict order
-        let mut first = true;
-        for (i, (key, start, end)) in keyed.iter().enumerate() {
-            if keyed.get(i + 1).is_some_and(|next| next.0 == *key) {
-                continue; // a later value of the same key wins
-            }
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            out.extend_from_slice(&written[*start..*end]);
+    let written = out.split_off(open + 1);
+    let mut keyed = entries
+        .iter()
+        .map(|(key, start, end)| Ok((key.to_str()?, *start, *end)))
+        .collect::<PyResult<Vec<_>>>()?;
+    keyed.sort_by(|a, b| a.0.cmp(b.0)); // stable: equal keys stay in dict order
+    let mut first = true;
+    for (i, (key, start, end)) in keyed.iter().enumerate() {
+        if keyed.get(i + 1).is_some_and(|next| next.0 == *key) {
+            continue; // a later value of the same key wins
         }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.extend_from_slice(&written[*start..*end]);
     }
     out.push(b'}');
     Ok(())

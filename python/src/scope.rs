@@ -19,6 +19,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyFrozenSet, PyList, PyString, PyTuple};
 
+use openinference_session::attributes::validate_id;
 use openinference_session::keys::slot;
 use openinference_session::{ContextAttributes, Field};
 
@@ -378,6 +379,18 @@ impl CommonArgs<'_, '_> {
             && inner.tags().is_some() == self.tags.is_some()
     }
 
+    /// Checks the ids, as the core does when it sets them: first, so that an
+    /// error in them wins over one in the metadata.
+    fn check_ids(&self) -> PyResult<()> {
+        if let Some(id) = self.session_id {
+            validate_id(Field::SessionId, id).into_py_err()?;
+        }
+        if let Some(id) = self.user_id {
+            validate_id(Field::UserId, id).into_py_err()?;
+        }
+        Ok(())
+    }
+
     /// Whether these tags validate to exactly those of `attrs`. Reads Python
     /// objects: never under the lock.
     fn tags_match(&self, attrs: &Attributes) -> bool {
@@ -430,10 +443,11 @@ fn cached_attributes(
             .map(|attrs| attrs.clone_ref(py));
         (key, cached)
     };
-    if let Some(attrs) = &cached
-        && args.match_by_walking(py, attrs.get())
-    {
-        return Ok(attrs.clone_ref(py));
+    match &cached {
+        Some(attrs) if args.match_by_walking(py, attrs.get()) => return Ok(attrs.clone_ref(py)),
+        // held ids are valid ones
+        Some(_) => {}
+        None => args.check_ids()?,
     }
     // validates the metadata (the walk above only ever matches valid metadata)
     let mut text = args
@@ -508,16 +522,10 @@ fn with_new_metadata(py: Python<'_>, held: &Attributes, text: String) -> PyResul
         .metadata_json()
         .map(|m| PyString::new(py, m).into_any());
     let held_values = held.context_values_tuple(py)?.bind(py);
-    let values = PyTuple::new(
-        py,
-        held_values.iter().enumerate().map(|(i, value)| {
-            if i == slot::METADATA {
-                metadata.clone()
-            } else {
-                Some(value)
-            }
-        }),
-    )?;
+    let mut slots: [Option<Bound<'_, PyAny>>; crate::CONTEXT_KEYS.len()] =
+        std::array::from_fn(|i| held_values.get_item(i).ok());
+    slots[slot::METADATA] = metadata;
+    let values = PyTuple::new(py, slots)?;
     Ok(Attributes::with_context_values(py, inner, values))
 }
 
@@ -622,8 +630,9 @@ pub(crate) fn using_session(
 }
 
 /// The attributes of a scope of ids, metadata and tags alone, checked in the
-/// order `Attributes.__new__` checks them (so the same error wins): the ids,
-/// the metadata (written as text unless found by walking it), the tags.
+/// order `Attributes.__new__` checks them (so the same error wins): the ids
+/// (unless the cache holds them), the metadata (written as text unless found
+/// by walking it), the tags.
 fn common_attributes<'py>(
     py: Python<'py>,
     given: GivenObjects<'_, 'py>,
@@ -631,12 +640,6 @@ fn common_attributes<'py>(
     user_id: Option<&str>,
     metadata: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Py<Attributes>> {
-    if let Some(id) = session_id {
-        openinference_session::attributes::validate_id(Field::SessionId, id).into_py_err()?;
-    }
-    if let Some(id) = user_id {
-        openinference_session::attributes::validate_id(Field::UserId, id).into_py_err()?;
-    }
     let args = CommonArgs {
         session_id,
         user_id,
