@@ -1,7 +1,8 @@
 //! `ContextScope`: entering and leaving a session scope without Python frames.
 //!
 //! The context still lives in OpenTelemetry's Python context: this calls its
-//! runtime's `get_current`/`attach`/`detach` (handed over once by
+//! runtime's `get_current`/`attach`/`detach`, or the `ContextVar` methods they
+//! wrap when the runtime is OpenTelemetry's default one (handed over once by
 //! `_context.py` through [`install_context_hooks`]). What it saves is the
 //! interpreter's work around them: the scope object, `__enter__` and
 //! `__exit__` frames and the dict merging, about half of what a scope cost in
