@@ -17,8 +17,10 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::error::{Error, Field, Result};
 use crate::keys::{self, slot};
@@ -249,11 +251,21 @@ pub fn validate_id(field: Field, id: &str) -> Result<()> {
 }
 
 /// A JSON object and its serialized text, serialized once: the size limit needs
-/// the text, and so do the span and context forms.
-#[derive(Debug, Clone, PartialEq)]
+/// the text, and so do the span and context forms. The text is canonical
+/// (`serde_json`'s compact form: keys sorted, no spaces), so two equal texts
+/// are the same object. The object is built on first use when the text came
+/// first ([`ContextAttributes::with_metadata_text`]): a scope opened at every
+/// turn with new metadata only ever needs the text.
+#[derive(Debug, Clone)]
 struct JsonText {
-    object: JsonObject,
+    object: OnceLock<JsonObject>,
     text: String,
+}
+
+impl PartialEq for JsonText {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
 }
 
 impl JsonText {
@@ -274,22 +286,62 @@ impl JsonText {
         }
         object.values().try_for_each(|v| check_numbers(field, v))?;
         let json = JsonText::from_object(object);
-        if json.text.len() > MAX_VALUE_BYTES {
-            return Err(Error::TooLong {
-                field,
-                len: json.text.len(),
-                limit: MAX_VALUE_BYTES,
-            });
-        }
+        check_size(field, &json.text)?;
         Ok(json)
     }
 
-    /// Wraps an object built from validated parts (a merge).
+    /// Wraps an object built from validated parts.
     fn from_object(object: JsonObject) -> Self {
         // Serializing a map of JSON values cannot fail.
         let text = serde_json::to_string(&object).unwrap_or_default();
-        JsonText { object, text }
+        JsonText {
+            object: OnceLock::from(object),
+            text,
+        }
     }
+
+    /// Wraps canonical text (see [`ContextAttributes::with_metadata_text`]).
+    fn from_text(text: String) -> Self {
+        JsonText {
+            object: OnceLock::new(),
+            text,
+        }
+    }
+
+    /// The object, parsed from the text on first use when it came as text.
+    fn object(&self) -> &JsonObject {
+        self.object
+            .get_or_init(|| match serde_json::from_str(&self.text) {
+                Ok(Value::Object(map)) => map,
+                // the text was written as an object; unreachable unless a binding broke its promise
+                _ => JsonObject::new(),
+            })
+    }
+
+    /// The shallow merge of two objects, `inner` winning on a key both have,
+    /// done on the texts: each value's text is kept byte for byte (a number
+    /// parsed and written again could come back different), and neither
+    /// object needs building.
+    fn merged(outer: &JsonText, inner: &JsonText) -> JsonText {
+        let raw = |text: &'_ str| -> BTreeMap<String, Box<RawValue>> {
+            serde_json::from_str(text).unwrap_or_default()
+        };
+        let mut merged = raw(&outer.text);
+        merged.extend(raw(&inner.text));
+        // Serializing a map of raw JSON values cannot fail.
+        JsonText::from_text(serde_json::to_string(&merged).unwrap_or_default())
+    }
+}
+
+fn check_size(field: Field, text: &str) -> Result<()> {
+    if text.len() > MAX_VALUE_BYTES {
+        return Err(Error::TooLong {
+            field,
+            len: text.len(),
+            limit: MAX_VALUE_BYTES,
+        });
+    }
+    Ok(())
 }
 
 /// Parses text that must hold a JSON object.
@@ -344,6 +396,22 @@ impl ContextAttributes {
     /// Sets the metadata object.
     pub fn with_metadata(mut self, metadata: JsonObject) -> Result<Self> {
         self.metadata = Some(JsonText::validated(Field::Metadata, metadata)?);
+        Ok(self)
+    }
+
+    /// Sets the metadata from the JSON text of an object exactly as
+    /// `serde_json::to_string` writes a [`JsonObject`]: compact, keys in
+    /// sorted order, every number finite. For a binding that writes the text
+    /// straight from its host's values, one pass instead of building the
+    /// object first; the binding answers for the form, this checks the size
+    /// (and, in debug builds, that the text is an object).
+    pub fn with_metadata_text(mut self, text: String) -> Result<Self> {
+        check_size(Field::Metadata, &text)?;
+        debug_assert!(
+            matches!(serde_json::from_str(&text), Ok(Value::Object(_))),
+            "metadata text must be a JSON object: {text}"
+        );
+        self.metadata = Some(JsonText::from_text(text));
         Ok(self)
     }
 
@@ -419,9 +487,10 @@ impl ContextAttributes {
     pub fn user_id(&self) -> Option<&str> {
         self.user_id.as_deref()
     }
-    /// The metadata object.
+    /// The metadata object. Set as text ([`Self::with_metadata_text`]), it is
+    /// parsed on the first call (numbers as `serde_json` parses them).
     pub fn metadata(&self) -> Option<&JsonObject> {
-        self.metadata.as_ref().map(|m| &m.object)
+        self.metadata.as_ref().map(JsonText::object)
     }
     /// The metadata as the JSON text spans and contexts carry.
     pub fn metadata_json(&self) -> Option<&str> {
@@ -441,7 +510,9 @@ impl ContextAttributes {
     }
     /// The prompt template variables.
     pub fn prompt_template_variables(&self) -> Option<&JsonObject> {
-        self.prompt_template_variables.as_ref().map(|v| &v.object)
+        self.prompt_template_variables
+            .as_ref()
+            .map(JsonText::object)
     }
     /// The free-form attributes.
     pub fn attributes(&self) -> &BTreeMap<String, AttributeValue> {
@@ -460,11 +531,7 @@ impl ContextAttributes {
             inner.as_ref().or(outer.as_ref()).cloned()
         }
         let metadata = match (&self.metadata, &scope.metadata) {
-            (Some(outer), Some(inner)) => {
-                let mut merged = outer.object.clone();
-                merged.extend(inner.object.iter().map(|(k, v)| (k.clone(), v.clone())));
-                Some(JsonText::from_object(merged))
-            }
+            (Some(outer), Some(inner)) => Some(JsonText::merged(outer, inner)),
             (outer, inner) => pick(inner, outer),
         };
         let tags = match (&self.tags, &scope.tags) {

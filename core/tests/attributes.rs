@@ -120,6 +120,61 @@ fn free_form_attributes_refuse_reserved_keys_and_mixed_lists() {
 }
 
 #[test]
+fn metadata_set_as_text_is_the_same_as_set_as_an_object() {
+    let value = json!({"b": [1, 2.5, {"y": null, "x": true}], "a": "é\n", "c": -0.0});
+    let from_object = ContextAttributes::new()
+        .with_metadata(object(value.clone()))
+        .unwrap();
+    let text = from_object.metadata_json().unwrap().to_owned();
+    let from_text = ContextAttributes::new().with_metadata_text(text).unwrap();
+    assert_eq!(from_text, from_object);
+    assert_eq!(from_text.metadata(), Some(&object(value)));
+    assert_eq!(
+        from_text.to_context_values(),
+        from_object.to_context_values()
+    );
+    let big = format!(r#"{{"k":"{}"}}"#, "x".repeat(MAX_VALUE_BYTES));
+    let err = ContextAttributes::new()
+        .with_metadata_text(big)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::TooLong {
+                field: Field::Metadata,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn merged_metadata_keeps_each_number_as_written() {
+    // numbers that parsing and writing again might not give back as they were
+    let outer = ContextAttributes::new()
+        .with_metadata_text(
+            r#"{"a":[1.7976931348623157e+308,5e-324,0.30000000000000004],"z":1.0}"#.to_owned(),
+        )
+        .unwrap();
+    let inner = ContextAttributes::new()
+        .with_metadata(object(
+            json!({"b": -0.0, "z": {"n": 18446744073709551615u64}}),
+        ))
+        .unwrap();
+    assert_eq!(
+        outer.with_scope(&inner).metadata_json(),
+        Some(
+            r#"{"a":[1.7976931348623157e+308,5e-324,0.30000000000000004],"b":-0.0,"z":{"n":18446744073709551615}}"#
+        )
+    );
+    assert_eq!(
+        inner.with_scope(&outer).metadata_json(),
+        Some(r#"{"a":[1.7976931348623157e+308,5e-324,0.30000000000000004],"b":-0.0,"z":1.0}"#)
+    );
+}
+
+#[test]
 fn nested_scope_overrides_what_it_sets_and_inherits_the_rest() {
     let outer = ContextAttributes::new()
         .with_session_id("s-outer")

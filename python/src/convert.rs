@@ -1,5 +1,5 @@
 //! Python values to and from core values: JSON objects (metadata, template
-//! variables) and span attribute values.
+//! variables) as objects or straight as JSON text, and span attribute values.
 
 use openinference_session::AttributeValue;
 use openinference_session::attributes::JsonObject;
@@ -65,7 +65,8 @@ fn dict_to_json(dict: &Bound<'_, PyDict>, path: &Path<'_>, depth: usize) -> PyRe
 }
 
 /// What a Python value is as JSON: the one place that decides it, for
-/// converting ([`to_json`]) and for comparing ([`json_object_matches`]).
+/// converting ([`to_json`]), writing text ([`write_value`]) and comparing
+/// ([`json_object_matches`]).
 enum JsonKind<'a, 'py> {
     Null,
     Bool(bool),
@@ -141,6 +142,186 @@ fn to_json(value: &Bound<'_, PyAny>, path: &Path<'_>, depth: usize) -> PyResult<
             .map(|(i, item)| to_json(&item?, &Path::Index(path, i), depth + 1))
             .collect::<PyResult<Vec<_>>>()
             .map(Value::Array),
+        JsonKind::Other => Err(PyTypeError::new_err(format!(
+            "{path} is not JSON-serializable: a value of type {}",
+            type_name(value)
+        ))),
+    }
+}
+
+/// Writes a `dict` that must be JSON-serializable as the text `serde_json`
+/// gives the object [`json_object_from_py`] builds (compact, keys sorted),
+/// straight from the Python values: one pass that checks as it writes, with
+/// the same errors in the same order (the dict's own), and no object built.
+pub(crate) fn json_object_text_from_py(value: &Bound<'_, PyAny>, name: &str) -> PyResult<String> {
+    let dict = value.cast::<PyDict>().map_err(|_| {
+        PyTypeError::new_err(format!("{name} must be a dict, not {}", type_name(value)))
+    })?;
+    let mut out = Vec::with_capacity(64);
+    write_dict(dict, &Path::Root(name), 0, &mut out)?;
+    // only whole `str`s and ASCII are written
+    String::from_utf8(out).map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+/// A `serde_json` write into a `Vec`, which cannot fail.
+fn write_serde<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> PyResult<()> {
+    serde_json::to_writer(out, value).map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+/// The key of a dict entry, which must be a `str`.
+fn dict_key<'py>(key: Bound<'py, PyAny>, path: &Path<'_>) -> PyResult<Bound<'py, PyString>> {
+    key.cast_into::<PyString>().map_err(|e| {
+        let key = e.into_inner();
+        PyTypeError::new_err(format!(
+            "{path} is not JSON-serializable: key {} is a {}, keys must be str",
+            key.repr().map(|r| r.to_string()).unwrap_or_default(),
+            type_name(&key)
+        ))
+    })
+}
+
+/// Writes the entries in the dict's order while their keys come sorted (the
+/// common small dict costs no bookkeeping); at the first key out of order it
+/// starts over with [`write_dict_sorting`], which checks the entries in the
+/// same order, so the same error wins.
+fn write_dict(
+    dict: &Bound<'_, PyDict>,
+    path: &Path<'_>,
+    depth: usize,
+    out: &mut Vec<u8>,
+) -> PyResult<()> {
+    let open = out.len();
+    out.push(b'{');
+    let mut previous: Option<Bound<'_, PyString>> = None;
+    for (key, value) in dict.iter() {
+        let key = dict_key(key, path)?;
+        let text = key.to_str()?;
+        if let Some(previous) = &previous {
+            if previous.to_str()? >= text {
+                out.truncate(open);
+                return write_dict_sorting(dict, path, depth, out);
+            }
+            out.push(b',');
+        }
+        write_serde(out, text)?;
+        out.push(b':');
+        write_value(&value, &Path::Key(path, text), depth + 1, out)?;
+        previous = Some(key);
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// Writes the entries in the dict's order, then reorders them by key. Keys of
+/// equal text (possible with `str` subclasses) keep the last value, as
+/// inserting into the object does.
+fn write_dict_sorting(
+    dict: &Bound<'_, PyDict>,
+    path: &Path<'_>,
+    depth: usize,
+    out: &mut Vec<u8>,
+) -> PyResult<()> {
+    let open = out.len();
+    out.push(b'{');
+    // each entry's key and the range of its `"key":value` text in `out`
+    let mut entries: Vec<(Bound<'_, PyString>, usize, usize)> = Vec::with_capacity(dict.len());
+    for (key, value) in dict.iter() {
+        let key = dict_key(key, path)?;
+        let text = key.to_str()?;
+        if !entries.is_empty() {
+            out.push(b',');
+        }
+        let start = out.len() - open - 1;
+        write_serde(out, text)?;
+        out.push(b':');
+        write_value(&value, &Path::Key(path, text), depth + 1, out)?;
+        let end = out.len() - open - 1;
+        entries.push((key, start, end));
+    }
+    let written = out.split_off(open + 1);
+    let mut keyed = entries
+        .iter()
+        .map(|(key, start, end)| Ok((key.to_str()?, *start, *end)))
+        .collect::<PyResult<Vec<_>>>()?;
+    keyed.sort_by(|a, b| a.0.cmp(b.0)); // stable: equal keys stay in dict order
+    let mut first = true;
+    for (i, (key, start, end)) in keyed.iter().enumerate() {
+        if keyed.get(i + 1).is_some_and(|next| next.0 == *key) {
+            continue; // a later value of the same key wins
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.extend_from_slice(&written[*start..*end]);
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// [`to_json`]'s rules, written as text.
+fn write_value(
+    value: &Bound<'_, PyAny>,
+    path: &Path<'_>,
+    depth: usize,
+    out: &mut Vec<u8>,
+) -> PyResult<()> {
+    if depth > MAX_DEPTH {
+        return Err(PyValueError::new_err(format!(
+            "{path} is nested deeper than {MAX_DEPTH} levels"
+        )));
+    }
+    match json_kind(value) {
+        JsonKind::Str(s) => write_serde(out, s.to_str()?),
+        JsonKind::Null => {
+            out.extend_from_slice(b"null");
+            Ok(())
+        }
+        JsonKind::Bool(b) => {
+            out.extend_from_slice(if b { b"true" } else { b"false" });
+            Ok(())
+        }
+        JsonKind::Int => {
+            if let Ok(i) = value.extract::<i64>() {
+                return write_serde(out, &i);
+            }
+            if let Ok(u) = value.extract::<u64>() {
+                return write_serde(out, &u);
+            }
+            Err(PyValueError::new_err(format!(
+                "{path} is an integer too large for JSON interchange (64 bits)"
+            )))
+        }
+        JsonKind::Float(f) if f.is_finite() => write_serde(out, &f),
+        JsonKind::Float(f) => Err(PyValueError::new_err(format!(
+            "{path} is {f}, which JSON cannot represent"
+        ))),
+        JsonKind::Object(d) => write_dict(d, path, depth, out),
+        JsonKind::Array => {
+            out.push(b'[');
+            let item_at = |i: usize, item: &Bound<'_, PyAny>, out: &mut Vec<u8>| {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(item, &Path::Index(path, i), depth + 1, out)
+            };
+            // exact lists and tuples walked directly, without an iterator object
+            if let Ok(list) = value.cast_exact::<PyList>() {
+                for (i, item) in list.iter().enumerate() {
+                    item_at(i, &item, out)?;
+                }
+            } else if let Ok(tuple) = value.cast_exact::<PyTuple>() {
+                for (i, item) in tuple.iter().enumerate() {
+                    item_at(i, &item, out)?;
+                }
+            } else {
+                for (i, item) in value.try_iter()?.enumerate() {
+                    item_at(i, &item?, out)?;
+                }
+            }
+            out.push(b']');
+            Ok(())
+        }
         JsonKind::Other => Err(PyTypeError::new_err(format!(
             "{path} is not JSON-serializable: a value of type {}",
             type_name(value)

@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use openinference_session::attributes::ContextValues;
+use openinference_session::attributes::{ContextValues, JsonObject};
 use openinference_session::{Aliases, ContextAttributes, keys};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -20,7 +20,7 @@ mod convert;
 mod error;
 mod scope;
 
-use convert::{attribute_from_py, attribute_to_py, json_object_from_py};
+use convert::{attribute_from_py, attribute_to_py, json_object_from_py, json_object_text_from_py};
 use error::CoreResultExt;
 
 /// Context attributes, validated: either what one scope sets or what is in
@@ -28,25 +28,41 @@ use error::CoreResultExt;
 #[pyclass(frozen, module = "openinference.instrumentation.session._native")]
 pub(crate) struct Attributes {
     inner: ContextAttributes,
-    /// `context_values()` and `context_updates()`, built together on first use.
-    context_forms: PyOnceLock<(Py<PyTuple>, Py<PyDict>)>,
+    /// `context_values()`: built on first use, or given by the scope that
+    /// validated these (made of the caller's own strings).
+    context_values: PyOnceLock<Py<PyTuple>>,
+    /// `context_updates()`, built on first use: only the Python path of a
+    /// nested scope needs the dict.
+    context_updates: PyOnceLock<Py<PyDict>>,
+    /// The metadata as an object, for the scope cache to compare a given dict
+    /// with by walking it instead of writing its text: built from the dict of
+    /// the first scope found to match these by text, so only attributes that
+    /// are reused pay for it.
+    metadata_object: PyOnceLock<JsonObject>,
     span_attributes: [PyOnceLock<Py<PyDict>>; 8],
 }
 
 impl Attributes {
-    /// The attributes of a session id alone.
-    pub(crate) fn for_session_id(id: &str) -> PyResult<Self> {
-        Ok(Attributes::wrap(
-            ContextAttributes::new().with_session_id(id).into_py_err()?,
-        ))
-    }
-
     fn wrap(inner: ContextAttributes) -> Self {
         Attributes {
             inner,
-            context_forms: PyOnceLock::new(),
+            context_values: PyOnceLock::new(),
+            context_updates: PyOnceLock::new(),
+            metadata_object: PyOnceLock::new(),
             span_attributes: std::array::from_fn(|_| PyOnceLock::new()),
         }
+    }
+
+    /// Wraps `inner` with its `context_values()` already made: `values` must
+    /// be what [`Attributes::context_values_tuple`] would build, value for value.
+    pub(crate) fn with_context_values(
+        py: Python<'_>,
+        inner: ContextAttributes,
+        values: Bound<'_, PyTuple>,
+    ) -> Self {
+        let attrs = Attributes::wrap(inner);
+        let _ = attrs.context_values.set(py, values.unbind());
+        attrs
     }
 }
 
@@ -135,12 +151,9 @@ fn tags_match(value: &Bound<'_, PyAny>, expected: &[String]) -> bool {
 }
 
 impl Attributes {
-    /// The tuple of `context_values()` and the dict of `context_updates()`.
-    pub(crate) fn context_forms<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> PyResult<&(Py<PyTuple>, Py<PyDict>)> {
-        init_cached(&self.context_forms, py, || {
+    /// The tuple of `context_values()`.
+    pub(crate) fn context_values_tuple<'py>(&self, py: Python<'py>) -> PyResult<&Py<PyTuple>> {
+        init_cached(&self.context_values, py, || {
             let mut tags_error = None;
             let slots = self.inner.to_context_values().into_slots(
                 |s| Some(PyString::new(py, &s).into_any()),
@@ -155,18 +168,11 @@ impl Attributes {
             if let Some(e) = tags_error {
                 return Err(e);
             }
-            let items: Vec<Option<Bound<'py, PyAny>>> = slots
+            let items = slots
                 .into_iter()
                 .take(CONTEXT_KEYS.len())
-                .map(Option::flatten)
-                .collect();
-            let updates = PyDict::new(py);
-            for (key, value) in CONTEXT_KEYS.iter().zip(&items) {
-                if let Some(value) = value {
-                    updates.set_item(interned_key(py, key), value)?;
-                }
-            }
-            PyResult::Ok((PyTuple::new(py, items)?.unbind(), updates.unbind()))
+                .map(Option::flatten);
+            PyResult::Ok(PyTuple::new(py, items)?.unbind())
         })
     }
 }
@@ -246,7 +252,7 @@ impl Attributes {
         }
         if let Some(m) = metadata.filter(|v| !v.is_none()) {
             a = a
-                .with_metadata(json_object_from_py(m, "metadata")?)
+                .with_metadata_text(json_object_text_from_py(m, "metadata")?)
                 .into_py_err()?;
         }
         if let Some(t) = tags_arg(tags)? {
@@ -353,13 +359,23 @@ impl Attributes {
     /// The values for OpenInference's context keys, in the order of
     /// `CONTEXT_KEYS` (None where unset). Cached: the same tuple every call.
     fn context_values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        Ok(self.context_forms(py)?.0.bind(py).clone())
+        Ok(self.context_values_tuple(py)?.bind(py).clone())
     }
 
     /// The set values of `context_values()` by key: what a scope writes into
     /// the context. Cached and shared: callers must not mutate the dict.
     fn context_updates<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        Ok(self.context_forms(py)?.1.bind(py).clone())
+        let updates = init_cached(&self.context_updates, py, || {
+            let values = self.context_values_tuple(py)?.bind(py);
+            let updates = PyDict::new(py);
+            for (key, value) in context_keys(py).iter().zip(values.iter()) {
+                if !value.is_none() {
+                    updates.set_item(key.bind(py), value)?;
+                }
+            }
+            PyResult::Ok(updates.unbind())
+        })?;
+        Ok(updates.bind(py).clone())
     }
 
     /// The span attributes these stamp, with the alias set `aliases` (bits from
@@ -433,8 +449,7 @@ fn validate_session_id(session_id: &Bound<'_, PyAny>) -> PyResult<String> {
 /// client's annotation metadata.
 #[pyfunction]
 fn json_object_text(value: &Bound<'_, PyAny>, name: &str) -> PyResult<String> {
-    let object = json_object_from_py(value, name)?;
-    Ok(serde_json::Value::Object(object).to_string())
+    json_object_text_from_py(value, name)
 }
 
 /// The attribute keys the core writes, as interned Python strings: building a
@@ -457,6 +472,19 @@ fn interned_key<'py>(py: Python<'py>, key: &str) -> Bound<'py, PyString> {
 /// OpenInference's context keys that Python keeps (the core's order): the
 /// order of `context_values()`.
 pub(crate) const CONTEXT_KEYS: &[&str] = keys::SHARED_CONTEXT_KEYS;
+
+static CONTEXT_KEY_OBJECTS: PyOnceLock<Vec<Py<PyString>>> = PyOnceLock::new();
+
+/// [`CONTEXT_KEYS`] as interned Python strings, by position: writing a
+/// context needs no lookup by name.
+pub(crate) fn context_keys(py: Python<'_>) -> &[Py<PyString>] {
+    CONTEXT_KEY_OBJECTS.get_or_init(py, || {
+        CONTEXT_KEYS
+            .iter()
+            .map(|k| interned_key(py, k).unbind())
+            .collect()
+    })
+}
 
 #[pymodule(gil_used = false)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {

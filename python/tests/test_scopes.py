@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -352,3 +353,35 @@ def test_a_cached_scope_still_refuses_bad_arguments() -> None:
         using_attributes(session_id=1, metadata={"k": "v"})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="session_id must be a non-empty string"):
         using_attributes(session_id=" ", metadata={"k": "v"})
+
+
+def test_exiting_in_another_context_logs_instead_of_raising(caplog: pytest.LogCaptureFixture) -> None:
+    # The native exit resets OpenTelemetry's ContextVar itself: a token of
+    # another context makes the reset raise, which is logged, never raised.
+    from opentelemetry import context as otel_context
+
+    before = otel_context.get_current()
+    scope = using_session("elsewhere")
+    scope.__enter__()
+    assert contextvars.copy_context().run(scope.__exit__, None, None, None) is False
+    assert "failed to detach context" in caplog.text
+    assert get_context_attributes() == {"session.id": "elsewhere"}  # the reset did nothing
+    otel_context.attach(before)
+    assert get_context_attributes() == {}
+
+
+def test_the_context_var_is_used_directly_only_behind_the_default_runtime() -> None:
+    from openinference.instrumentation.session._context import _context_var
+    from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+
+    default = ContextVarsRuntimeContext()
+    assert _context_var(default) is default._current_context
+
+    class Custom(ContextVarsRuntimeContext):
+        pass
+
+    assert _context_var(Custom()) is None
+    patched = ContextVarsRuntimeContext()
+    patched.attach = lambda context: None  # type: ignore[method-assign]
+    assert _context_var(patched) is None
+    assert _context_var(object()) is None

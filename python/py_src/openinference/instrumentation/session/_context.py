@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from contextvars import Token
+from contextvars import ContextVar, Token
 from typing import Any
 
 from opentelemetry import baggage as _baggage
@@ -45,25 +45,52 @@ OWNED_KEYS: tuple[str, ...] = (
 # The runtime context behind OpenTelemetry's get_current/attach/detach. Calling
 # it directly saves a Python frame per call on the scope path (a third of what
 # entering a scope costs beyond the context copy); if a future OpenTelemetry
-# hides it, the public functions serve.
+# hides it, the public functions serve. Its default implementation only wraps
+# one ContextVar: then the ContextVar's own methods (C functions) serve, which
+# saves the runtime's frame too.
 _runtime = getattr(_otel_context, "_RUNTIME_CONTEXT", None)
 fast_get_current: Callable[[], Context]
 fast_attach: Callable[[Context], Token[Context]]
-if _runtime is not None and all(hasattr(_runtime, m) for m in ("get_current", "attach", "detach")):
+#: Restores the context of a token; raises what ``ContextVar.reset`` raises.
+fast_reset: Callable[[Token[Context]], None]
+
+
+def _context_var(runtime: object) -> ContextVar[Context] | None:
+    """The ContextVar behind OpenTelemetry's default runtime context, when its
+    methods are exactly the ContextVar's (not overridden, not patched)."""
+    try:
+        from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+    except ImportError:  # pragma: no cover - depends on the OpenTelemetry version
+        return None
+    var = getattr(runtime, "_current_context", None)
+    if type(runtime) is not ContextVarsRuntimeContext or not isinstance(var, ContextVar):
+        return None
+    if any(name in vars(runtime) for name in ("get_current", "attach", "detach")):
+        return None
+    return var
+
+
+_var = _context_var(_runtime)
+if _var is not None:
+    fast_get_current = _var.get
+    fast_attach = _var.set
+    fast_reset = _var.reset
+elif _runtime is not None and all(hasattr(_runtime, m) for m in ("get_current", "attach", "detach")):
     fast_get_current = _runtime.get_current
     fast_attach = _runtime.attach
-    _runtime_detach = _runtime.detach
-
-    def fast_detach(token: Token[Context]) -> None:
-        """Like ``opentelemetry.context.detach``: logs instead of raising."""
-        try:
-            _runtime_detach(token)
-        except Exception:
-            logger.exception("failed to detach context")
-
+    fast_reset = _runtime.detach
 else:  # pragma: no cover - depends on the OpenTelemetry version
     fast_get_current = get_current
     fast_attach = attach
+    fast_reset = _otel_context.detach
+
+
+def fast_detach(token: Token[Context]) -> None:
+    """Like ``opentelemetry.context.detach``: logs instead of raising."""
+    try:
+        fast_reset(token)
+    except Exception:
+        logger.exception("failed to detach context")
 
 
 class _Settings:

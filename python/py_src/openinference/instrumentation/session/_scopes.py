@@ -262,6 +262,7 @@ async def _exit_async(scope: ContextScope) -> None:
 install_context_hooks(
     _context.fast_get_current,
     _context.fast_attach,
+    _context.fast_reset,
     _context.fast_detach,
     Context,
     _context.context_with,
