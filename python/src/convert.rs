@@ -203,9 +203,7 @@ fn write_dict(
             }
             out.push(b',');
         }
-        write_serde(out, text)?;
-        out.push(b':');
-        write_value(&value, &Path::Key(path, text), depth + 1, out)?;
+        write_entry(out, text, &value, path, depth)?;
         previous = Some(key);
     }
     out.push(b'}');
@@ -232,9 +230,7 @@ fn write_dict_sorting(
             out.push(b',');
         }
         let start = out.len() - open - 1;
-        write_serde(out, text)?;
-        out.push(b':');
-        write_value(&value, &Path::Key(path, text), depth + 1, out)?;
+        write_entry(out, text, &value, path, depth)?;
         let end = out.len() - open - 1;
         entries.push((key, start, end));
     }
@@ -257,6 +253,19 @@ fn write_dict_sorting(
     }
     out.push(b'}');
     Ok(())
+}
+
+/// Writes one `"key":value` entry of an object at `path`.
+fn write_entry(
+    out: &mut Vec<u8>,
+    key: &str,
+    value: &Bound<'_, PyAny>,
+    path: &Path<'_>,
+    depth: usize,
+) -> PyResult<()> {
+    write_serde(out, key)?;
+    out.push(b':');
+    write_value(value, &Path::Key(path, key), depth + 1, out)
 }
 
 /// [`to_json`]'s rules, written as text.
