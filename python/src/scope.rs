@@ -297,22 +297,28 @@ struct ScopeCache {
 #[derive(Default)]
 struct IdsHasher(u64);
 
+impl IdsHasher {
+    /// Mixes one word into the hash.
+    fn add(&mut self, word: u64) {
+        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
+    }
+}
+
 impl Hasher for IdsHasher {
     fn finish(&self) -> u64 {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut add = |word: u64| self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
         let mut chunks = bytes.chunks_exact(8);
         for chunk in &mut chunks {
             let mut word = [0; 8];
             word.copy_from_slice(chunk);
-            add(u64::from_le_bytes(word));
+            self.add(u64::from_le_bytes(word));
         }
         let mut rest = [0; 8];
         rest[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        add(u64::from_le_bytes(rest));
+        self.add(u64::from_le_bytes(rest));
     }
     fn write_u8(&mut self, n: u8) {
         self.write_u64(u64::from(n));
@@ -321,7 +327,7 @@ impl Hasher for IdsHasher {
         self.write_u64(n as u64);
     }
     fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        self.add(n);
     }
 }
 
