@@ -526,4 +526,28 @@ fn sqlite_migrates_a_database_written_by_0_1_0() {
         serde_json::json!({"content": "x"}),
     )];
     assert_eq!(store.write_events(&events).unwrap().inserted, 1);
+
+    // The spans, keyed by their trace's row since migration 16, are found
+    // through their traces, and sent again they are duplicates.
+    let copied = store.copy_spans(0, 1_000).unwrap();
+    assert!(!copied.is_empty());
+    for span in &copied {
+        let trace = store.trace(&span.project, &span.trace_id).unwrap();
+        assert_eq!(trace.spans.len() as i64, trace.trace.span_count);
+        assert!(trace.spans.iter().any(|s| s.span_id == span.span.span_id));
+    }
+    let prices = openinference_session_server::pricing::PriceTable::default();
+    let again: Vec<_> = copied
+        .into_iter()
+        .map(|s| s.into_record(&prices).unwrap())
+        .collect();
+    let outcome = store.write(&again).unwrap();
+    assert_eq!((outcome.inserted, outcome.duplicates), (0, again.len()));
+    assert_eq!(
+        store
+            .session("support-bot", "sess-7f3a")
+            .unwrap()
+            .num_traces,
+        3
+    );
 }

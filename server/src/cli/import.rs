@@ -186,15 +186,14 @@ async fn import_session(
         counts.events += chunk.len();
     }
     let project_path = format!("/v1/projects/{}", encode(plan.project));
-    // The spans made the session, unless the server already had them under
-    // another project: a span is stored once per (trace id, span id), whatever
-    // the project it is sent to.
+    // The spans made the session (a span is one project's: the same spans in
+    // another project of this server are another session's).
     let session_path = format!("{project_path}/sessions/{}", encode(plan.session_id));
     match client.get(&session_path).await {
         Ok(_) => {}
         Err(CliError::Api { status: 404, .. }) => {
             return Err(CliError::Usage(format!(
-                "session {} is not in project {} after its spans were sent: this server already stores them in another project (a span is stored once per trace id and span id); import into another server",
+                "session {} is not in project {} after its spans were sent",
                 plan.session_id, plan.project
             )));
         }

@@ -15,7 +15,7 @@
 //!   retention count from), set after its spans are written; when
 //!   annotations were written is the time of the copy.
 //! - **Resumable.** Every write is idempotent (a span is stored once per
-//!   (trace id, span id), an event per digest, an annotation per key), and
+//!   (project, trace id, span id), an event per digest, an annotation per key), and
 //!   after each committed batch the position reached is saved in
 //!   `oi-sessions.migrate.json` in the data dir. A migration interrupted (even
 //!   by `kill -9`) continues from there when run again with the same `--to`;

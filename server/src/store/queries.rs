@@ -1162,10 +1162,8 @@ fn search_spans<B: SqlBackend>(
     let pid = project_rowid(tx, project)?;
     let d = tx.dialect();
     let mut a = Args::default();
-    let mut sql = format!(
-        "SELECT s.id FROM spans s WHERE s.project_id = {}",
-        a.add(pid)
-    );
+    let project_param = a.add(pid);
+    let mut sql = format!("SELECT s.id FROM spans s WHERE s.project_id = {project_param}");
     if let Some(start) = q.start_ns {
         sql.push_str(&format!(" AND s.start_ns >= {}", a.add(start)));
     }
@@ -1174,7 +1172,10 @@ fn search_spans<B: SqlBackend>(
     }
     if !q.trace_ids.is_empty() {
         let list = in_blobs(&mut a, q.trace_ids.iter().map(|t| t.to_vec()));
-        sql.push_str(&format!(" AND s.trace_id {list}"));
+        sql.push_str(&format!(
+            " AND {}",
+            B::Spans::of_traces(&project_param, &list)
+        ));
     }
     if !q.span_ids.is_empty() {
         let list = in_blobs(&mut a, q.span_ids.iter().map(|t| t.to_vec()));
@@ -1598,8 +1599,9 @@ impl<B: SqlBackend> Store for B {
             let sql = format!(
                 "SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.oi_kind, s.status_code,
                         s.start_ns, s.end_ns
-                 FROM spans s WHERE s.project_id = {project_param} AND s.trace_id {list}
-                 ORDER BY s.trace_id, s.start_ns, s.span_id"
+                 FROM spans s WHERE {}
+                 ORDER BY s.trace_id, s.start_ns, s.span_id",
+                B::Spans::of_traces(&project_param, &list)
             );
             let mut by_trace: Vec<(String, Vec<TraceSpan>)> = Vec::new();
             for mut r in tx.query(&sql, &a.0)? {

@@ -440,4 +440,9 @@ pub trait SpanTables {
 
     /// Deletes every span of a project, with anything only they held.
     fn delete_spans_of_project(tx: &mut dyn SqlTx, project_id: i64) -> Result<(), StoreError>;
+
+    /// The condition on `spans s` selecting the spans of project `project`'s
+    /// traces whose ids are in `trace_ids` (a parameter and an `IN (...)`
+    /// list), by whatever index this backend keeps a trace's spans in.
+    fn of_traces(project: &str, trace_ids: &str) -> String;
 }

@@ -100,6 +100,31 @@ pub fn idempotent_writes<S: Store>(store: S) {
     assert_eq!(s.token_count.total, 7);
     let t = store.trace("p", &[1; 16]).expect("trace");
     assert_eq!(t.spans.len(), 2);
+
+    // A span twice in one batch, its trace new: stored once.
+    let twice = record("p", 5, 1, None, 0, json!({"session.id": "s5"}));
+    let written = store.write(&[twice.clone(), twice]).expect("write");
+    assert_eq!((written.inserted, written.duplicates), (1, 1));
+    assert_eq!(store.trace("p", &[5; 16]).expect("trace").spans.len(), 1);
+
+    // The same spans sent to another project are that project's: the first
+    // project's session and trace are unchanged.
+    let elsewhere: Vec<_> = batch
+        .iter()
+        .map(|r| SpanRecord {
+            project: "q".to_owned(),
+            ..r.clone()
+        })
+        .collect();
+    let other = store.write(&elsewhere).expect("write to another project");
+    assert_eq!((other.inserted, other.duplicates), (2, 0));
+    assert_eq!(
+        store.session("q", "s1").expect("session").token_count.total,
+        7
+    );
+    assert_eq!(store.trace("q", &[1; 16]).expect("trace").spans.len(), 2);
+    assert_eq!(store.session("p", "s1").expect("session").num_traces, 1);
+    assert_eq!(store.trace("p", &[1; 16]).expect("trace").spans.len(), 2);
 }
 
 /// Order independence: the root's session id wins even when the root arrives

@@ -358,6 +358,13 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         "DROP INDEX IF EXISTS traces_search;
          CREATE INDEX traces_search_trigrams ON traces USING gin (search_trigrams);",
     ),
+    // 18: a span is one project's (as its trace is): the same trace and span
+    // ids sent to two projects are two spans, as in SQLite, whose spans are
+    // keyed by their trace's row.
+    Migration::Sql(
+        "ALTER TABLE spans ADD CONSTRAINT spans_by_project_trace UNIQUE (project_id, trace_id, span_id);
+         ALTER TABLE spans DROP CONSTRAINT spans_trace_id_span_id_key;",
+    ),
 ];
 
 /// Migration step: fills `traces.search_trigrams` from the search texts of

@@ -151,15 +151,9 @@ pub(super) fn write_batch(
     spans: &[Prepared<'_>],
 ) -> Result<WriteOutcome, StoreError> {
     let mut outcome = WriteOutcome::default();
-    // Sorted by (trace id, span id), the batch's repeats dropped: concurrent
-    // writers of overlapping batches then wait on each other in one order.
-    let mut order: Vec<usize> = (0..spans.len()).collect();
-    order.sort_by_key(|&i| (spans[i].record.trace_id, spans[i].record.span_id, i));
-    order.dedup_by_key(|i| (spans[*i].record.trace_id, spans[*i].record.span_id));
-    outcome.duplicates = spans.len() - order.len();
-    let names: BTreeSet<String> = order
+    let names: BTreeSet<String> = spans
         .iter()
-        .map(|&i| clean(&spans[i].record.project).into_owned())
+        .map(|p| clean(&p.record.project).into_owned())
         .collect();
     let projects = project_ids(tx, &names)?;
     let pid_of = |p: &Prepared<'_>| -> Result<i64, StoreError> {
@@ -168,6 +162,17 @@ pub(super) fn write_batch(
             .copied()
             .ok_or_else(|| StoreError::Backend("project row missing".to_owned()))
     };
+    // Sorted by (project, trace id, span id), the batch's repeats dropped:
+    // concurrent writers of overlapping batches then wait on each other in
+    // one order.
+    let keys = spans
+        .iter()
+        .map(|p| Ok((pid_of(p)?, p.record.trace_id, p.record.span_id)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let mut order: Vec<usize> = (0..spans.len()).collect();
+    order.sort_by_key(|&i| (keys[i], i));
+    order.dedup_by_key(|i| keys[*i]);
+    outcome.duplicates = spans.len() - order.len();
 
     // Columns as arrays: the whole batch is one INSERT ... SELECT FROM unnest.
     let n = order.len();
@@ -240,8 +245,8 @@ pub(super) fn write_batch(
             $13::text[], $14::bool[], $15::text[], $16::text[], $17::text[], $18::text[],
             $19::text[], $20::text[], $21::int8[], $22::int8[], $23::int8[], $24::float8[],
             $25::float8[], $26::float8[], $27::jsonb[], $28::jsonb[], $29::bytea[])
-         ON CONFLICT (trace_id, span_id) DO NOTHING
-         RETURNING trace_id, span_id",
+         ON CONFLICT (project_id, trace_id, span_id) DO NOTHING
+         RETURNING project_id, trace_id, span_id",
         &[
             &c_trace,
             &c_span,
@@ -274,9 +279,9 @@ pub(super) fn write_batch(
             &c_body,
         ],
     )?;
-    let inserted: HashSet<([u8; 16], [u8; 8])> = inserted
+    let inserted: HashSet<(i64, [u8; 16], [u8; 8])> = inserted
         .iter()
-        .map(|r| (id16(r.get(0)), id8(r.get(1))))
+        .map(|r| (r.get(0), id16(r.get(1)), id8(r.get(2))))
         .collect();
     outcome.inserted = inserted.len();
     outcome.duplicates += n - inserted.len();
@@ -288,9 +293,9 @@ pub(super) fn write_batch(
     let mut touched: BTreeMap<(i64, [u8; 16]), Vec<SpanFacts>> = BTreeMap::new();
     for &i in &order {
         let p = &spans[i];
-        if inserted.contains(&(p.record.trace_id, p.record.span_id)) {
+        if inserted.contains(&keys[i]) {
             touched
-                .entry((pid_of(p)?, p.record.trace_id))
+                .entry((keys[i].0, p.record.trace_id))
                 .or_default()
                 .push(p.facts.clone());
         }
@@ -647,6 +652,10 @@ fn read_span(mut r: crate::store::sql::SqlRow) -> Result<(i64, [u8; 16], SpanInf
 
 impl SpanTables for Spans {
     /// Every span of a trace with its attributes decoded from its body.
+    fn of_traces(project: &str, trace_ids: &str) -> String {
+        format!("s.project_id = {project} AND s.trace_id {trace_ids}")
+    }
+
     fn spans_of_trace(
         tx: &mut dyn SqlTx,
         project_id: i64,

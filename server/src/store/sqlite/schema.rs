@@ -294,6 +294,63 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     // a popular text's count, raised by every write, no longer rewrites a
     // page of bodies.
     Migration::Code(|tx| on_sqlite(tx, super::texts::move_counts_apart)),
+    // 16: spans keyed by their trace's row id (arrival order) and span id
+    // instead of the trace id: SDKs make trace ids at random, so a key
+    // starting with one put every span's index entry on a page of its own and
+    // a commit wrote most of the index; a new trace's spans now append. The
+    // trace row's id is taken before its spans are written. A span without a
+    // trace row (none is written so) gets minus its own id: found by no
+    // trace, still exported.
+    Migration::Sql(
+        r#"
+    CREATE TABLE spans_by_trace_row (
+        id INTEGER PRIMARY KEY,
+        trace_rowid INTEGER NOT NULL,
+        trace_id BLOB NOT NULL,
+        span_id BLOB NOT NULL,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        parent_span_id BLOB,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        status_code INTEGER NOT NULL,
+        status_message TEXT NOT NULL,
+        start_ns INTEGER NOT NULL,
+        end_ns INTEGER NOT NULL,
+        session_id TEXT,
+        user_id TEXT,
+        oi_kind TEXT,
+        is_llm INTEGER NOT NULL,
+        input_text INTEGER,
+        input_mime TEXT,
+        output_text INTEGER,
+        output_mime TEXT,
+        last_user_text INTEGER,
+        reply_text INTEGER,
+        prompt_tokens INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL,
+        total_tokens INTEGER NOT NULL,
+        cost_prompt REAL NOT NULL,
+        cost_completion REAL NOT NULL,
+        cost_total REAL NOT NULL,
+        tags TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        body BLOB NOT NULL,
+        text_refs BLOB NOT NULL
+    );
+    INSERT INTO spans_by_trace_row
+    SELECT s.id, coalesce(t.id, -s.id), s.trace_id, s.span_id, s.project_id, s.parent_span_id,
+        s.name, s.kind, s.status_code, s.status_message, s.start_ns, s.end_ns, s.session_id,
+        s.user_id, s.oi_kind, s.is_llm, s.input_text, s.input_mime, s.output_text,
+        s.output_mime, s.last_user_text, s.reply_text, s.prompt_tokens, s.completion_tokens,
+        s.total_tokens, s.cost_prompt, s.cost_completion, s.cost_total, s.tags, s.metadata,
+        s.body, s.text_refs
+    FROM spans s
+    LEFT JOIN traces t ON t.project_id = s.project_id AND t.trace_id = s.trace_id;
+    DROP TABLE spans;
+    ALTER TABLE spans_by_trace_row RENAME TO spans;
+    CREATE UNIQUE INDEX spans_by_trace ON spans (trace_rowid, span_id);
+    "#,
+    ),
 ];
 
 /// Runs a migration step written against SQLite's own connection.

@@ -170,11 +170,7 @@ fn project_id(
 }
 
 /// The facts of every stored span of a trace (texts joined back in).
-fn load_facts(
-    tx: &Transaction<'_>,
-    project_id: i64,
-    trace_id: &[u8; 16],
-) -> Result<Vec<SpanFacts>, StoreError> {
+fn load_facts(tx: &Transaction<'_>, trace_rowid: i64) -> Result<Vec<SpanFacts>, StoreError> {
     // The interned columns are read through `texts`, in FACT_COLUMNS order.
     const SELECT: &str = "SELECT span_id, parent_span_id, start_ns, end_ns, status_code,
             session_id, user_id, oi_kind, is_llm, oi_text(ti.body), input_mime,
@@ -185,21 +181,21 @@ fn load_facts(
          LEFT JOIN texts tout ON tout.id = output_text
          LEFT JOIN texts tu ON tu.id = last_user_text
          LEFT JOIN texts tr ON tr.id = reply_text
-         WHERE trace_id = $1 AND project_id = $2";
+         WHERE trace_rowid = $1";
     debug_assert_eq!(FACT_COLUMNS.len(), 23);
     SqliteTx(tx)
-        .query(SELECT, &[trace_id[..].into(), project_id.into()])?
+        .query(SELECT, &[trace_rowid.into()])?
         .iter_mut()
         .map(|r| facts_row(r, 0))
         .collect()
 }
 
-/// Stores a trace's summary; its input and output (the turn's words, also some
-/// span's facts) as references to `texts`, counted in `texts`.
+/// Stores a trace's summary in the row its spans point at (`trace.rowid`,
+/// taken before they were written); its input and output (the turn's words,
+/// also some span's facts) as references to `texts`, counted in `texts`.
 fn upsert_trace(
     tx: &Transaction<'_>,
-    project_id: i64,
-    trace_id: &[u8; 16],
+    trace: &TouchedTrace<'_>,
     s: &TraceSummary,
     session_rowid: Option<i64>,
     texts: &mut Texts,
@@ -226,10 +222,10 @@ fn upsert_trace(
             user_id, root_span_id, start_ns, end_ns, span_count, has_error,
             input_text, input_mime, input_raw_text, output_text, output_mime, output_raw_text,
             prompt_tokens, completion_tokens, total_tokens, cost_prompt, cost_completion, cost_total,
-            tags, metadata, search_input, search_output)
+            tags, metadata, search_input, search_output, id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-            ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)
-         ON CONFLICT (project_id, trace_id) DO UPDATE SET
+            ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)
+         ON CONFLICT (id) DO UPDATE SET
             session_rowid = excluded.session_rowid, session_id = excluded.session_id,
             session_conflicts = excluded.session_conflicts, user_id = excluded.user_id,
             root_span_id = excluded.root_span_id, start_ns = excluded.start_ns,
@@ -245,8 +241,8 @@ fn upsert_trace(
             search_input = excluded.search_input, search_output = excluded.search_output",
     )?
     .execute(params![
-        project_id,
-        &trace_id[..],
+        trace.project_id,
+        &trace.trace_id[..],
         session_rowid,
         s.session_id,
         json_text(&s.session_conflicts),
@@ -272,6 +268,7 @@ fn upsert_trace(
         json_text(&s.metadata),
         search_input,
         search_output,
+        trace.rowid,
     ])?;
     Ok(())
 }
@@ -285,31 +282,28 @@ pub(super) fn write_batch(
 ) -> Result<WriteOutcome, StoreError> {
     let mut outcome = WriteOutcome::default();
     let mut projects = HashMap::new();
-    // Traces this batch added spans to: whether the trace was stored before,
-    // and the facts of the spans added.
-    let mut touched: Touched = BTreeMap::new();
+    let mut touched = Touched::default();
     {
-        let mut trace_exists =
-            tx.prepare_cached("SELECT 1 FROM traces WHERE project_id = ?1 AND trace_id = ?2")?;
         let mut exists =
-            tx.prepare_cached("SELECT 1 FROM spans WHERE trace_id = ?1 AND span_id = ?2")?;
+            tx.prepare_cached("SELECT 1 FROM spans WHERE trace_rowid = ?1 AND span_id = ?2")?;
         let mut insert = tx.prepare_cached(
-            "INSERT INTO spans (trace_id, span_id, project_id, parent_span_id, name, kind,
-                status_code, status_message, start_ns, end_ns, session_id, user_id, oi_kind, is_llm,
-                input_text, input_mime, output_text, output_mime, last_user_text, reply_text,
-                prompt_tokens, completion_tokens, total_tokens, cost_prompt, cost_completion,
-                cost_total, tags, metadata, body, text_refs)
+            "INSERT INTO spans (trace_rowid, trace_id, span_id, project_id, parent_span_id, name,
+                kind, status_code, status_message, start_ns, end_ns, session_id, user_id, oi_kind,
+                is_llm, input_text, input_mime, output_text, output_mime, last_user_text,
+                reply_text, prompt_tokens, completion_tokens, total_tokens, cost_prompt,
+                cost_completion, cost_total, tags, metadata, body, text_refs)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
+                ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)",
         )?;
         for p in spans {
             let s = p.record;
+            let pid = project_id(tx, &s.project, &mut projects)?;
+            let row = touched.row(tx, pid, &s.trace_id)?;
             // Re-sent spans change nothing, not even text reference counts.
-            if exists.exists(params![&s.trace_id[..], &s.span_id[..]])? {
+            if exists.exists(params![row.rowid, &s.span_id[..]])? {
                 outcome.duplicates += 1;
                 continue;
             }
-            let pid = project_id(tx, &s.project, &mut projects)?;
             let f = &s.facts;
             let [input, output, last_user, reply] = {
                 let fact_texts = [&f.input_value, &f.output_value, &f.user_text, &f.reply_text];
@@ -327,6 +321,7 @@ pub(super) fn write_batch(
                 .map(|(t, d)| texts.intern(tx, t, d))
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             insert.execute(params![
+                row.rowid,
                 &s.trace_id[..],
                 &s.span_id[..],
                 pid,
@@ -363,15 +358,9 @@ pub(super) fn write_batch(
                 },
             ])?;
             outcome.inserted += 1;
-            let entry = match touched.entry((pid, s.trace_id)) {
-                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::btree_map::Entry::Vacant(e) => e.insert((
-                    trace_exists.exists(params![pid, &s.trace_id[..]])?,
-                    Vec::new(),
-                )),
-            };
-            if let (false, facts) = entry {
-                facts.push(&s.facts);
+            let trace = touched.touch(pid, &s.trace_id, row);
+            if !trace.stored {
+                trace.new_facts.push(&s.facts);
             }
         }
     }
@@ -379,10 +368,104 @@ pub(super) fn write_batch(
     Ok(outcome)
 }
 
-/// Traces a write touched: whether each was stored before, and the facts of
-/// the spans the write added (all its spans, for a trace not stored before),
-/// borrowed from the records written.
-type Touched<'a> = BTreeMap<(i64, [u8; 16]), (bool, Vec<&'a SpanFacts>)>;
+/// A trace a write touched.
+struct TouchedTrace<'a> {
+    project_id: i64,
+    trace_id: [u8; 16],
+    /// The trace's row: stored, or the id its row will take.
+    rowid: i64,
+    /// Whether the trace's row was stored before the write.
+    stored: bool,
+    /// The facts of the spans the write added to a trace not stored before
+    /// (all its spans), borrowed from the records written.
+    new_facts: Vec<&'a SpanFacts>,
+}
+
+/// Where a trace's row is: its id, and whether it was stored before the write.
+#[derive(Clone, Copy)]
+struct TraceRow {
+    rowid: i64,
+    stored: bool,
+}
+
+/// The traces a write touched, by row id. A new trace's row id is taken
+/// before its spans are written (the spans' key starts with it), its row
+/// written after them with its summary.
+#[derive(Default)]
+struct Touched<'a> {
+    by_rowid: BTreeMap<i64, TouchedTrace<'a>>,
+    /// Every trace the write looked up, touched or not (its spans re-sent).
+    rows: HashMap<(i64, [u8; 16]), TraceRow>,
+    /// The row id the next new trace takes.
+    next_rowid: Option<i64>,
+}
+
+impl<'a> Touched<'a> {
+    /// The row of trace `trace_id` of project `project_id`: looked up once per
+    /// write, the next row id if it is not stored (the single writer owns the
+    /// table: no one else takes the id in between).
+    fn row(
+        &mut self,
+        tx: &Transaction<'_>,
+        project_id: i64,
+        trace_id: &[u8; 16],
+    ) -> rusqlite::Result<TraceRow> {
+        if let Some(row) = self.rows.get(&(project_id, *trace_id)) {
+            return Ok(*row);
+        }
+        let row = match stored_trace(tx, project_id, trace_id)? {
+            Some(rowid) => TraceRow {
+                rowid,
+                stored: true,
+            },
+            None => {
+                let rowid = match self.next_rowid {
+                    Some(next) => next,
+                    None => {
+                        tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM traces", [], |r| {
+                            r.get(0)
+                        })?
+                    }
+                };
+                self.next_rowid = Some(rowid + 1);
+                TraceRow {
+                    rowid,
+                    stored: false,
+                }
+            }
+        };
+        self.rows.insert((project_id, *trace_id), row);
+        Ok(row)
+    }
+
+    /// Lists a trace the write changed (a span or an event added) for
+    /// [`resummarize`].
+    fn touch(
+        &mut self,
+        project_id: i64,
+        trace_id: &[u8; 16],
+        row: TraceRow,
+    ) -> &mut TouchedTrace<'a> {
+        self.by_rowid.entry(row.rowid).or_insert(TouchedTrace {
+            project_id,
+            trace_id: *trace_id,
+            rowid: row.rowid,
+            stored: row.stored,
+            new_facts: Vec::new(),
+        })
+    }
+}
+
+/// The row id of trace `trace_id` of project `project_id`, if it is stored.
+fn stored_trace(
+    tx: &Transaction<'_>,
+    project_id: i64,
+    trace_id: &[u8; 16],
+) -> rusqlite::Result<Option<i64>> {
+    tx.prepare_cached("SELECT id FROM traces WHERE project_id = ?1 AND trace_id = ?2")?
+        .query_row(params![project_id, &trace_id[..]], |r| r.get(0))
+        .optional()
+}
 
 /// Re-applies the trace rules to every touched trace (its spans and its
 /// events) and recomputes every session a trace left or joined.
@@ -395,16 +478,17 @@ fn resummarize(
     let mut session_rowids: HashMap<(i64, String), i64> = HashMap::new();
     // References the re-derived traces no longer hold (text id to count).
     let mut released: BTreeMap<i64, i64> = BTreeMap::new();
-    for ((pid, trace_id), (stored, new_facts)) in touched {
+    // In row id order: new traces' rows append.
+    for mut trace in touched.by_rowid.into_values() {
+        let pid = trace.project_id;
         // A trace first seen in this batch has all its spans in memory.
         let loaded: Vec<SpanFacts>;
-        let (facts, old) = if stored {
+        let (facts, old) = if trace.stored {
             let old = tx
                 .prepare_cached(
-                    "SELECT session_rowid, input_text, output_text FROM traces
-                     WHERE project_id = ?1 AND trace_id = ?2",
+                    "SELECT session_rowid, input_text, output_text FROM traces WHERE id = ?1",
                 )?
-                .query_row(params![pid, &trace_id[..]], |r| {
+                .query_row(params![trace.rowid], |r| {
                     Ok([r.get::<_, Option<i64>>(0)?, r.get(1)?, r.get(2)?])
                 })
                 .optional()?;
@@ -412,12 +496,12 @@ fn resummarize(
             for id in [old_input, old_output].into_iter().flatten() {
                 *released.entry(id).or_default() += 1;
             }
-            loaded = load_facts(tx, pid, &trace_id)?;
+            loaded = load_facts(tx, trace.rowid)?;
             (loaded.iter().collect(), old_session)
         } else {
-            (new_facts, None)
+            (std::mem::take(&mut trace.new_facts), None)
         };
-        let events = load_event_facts(tx, pid, &trace_id)?;
+        let events = load_event_facts(tx, pid, &trace.trace_id)?;
         let summary = turn::summarize(&facts, &events);
         let new = match &summary.session_id {
             None => None,
@@ -438,7 +522,7 @@ fn resummarize(
                 }
             }),
         };
-        upsert_trace(tx, pid, &trace_id, &summary, new, texts)?;
+        upsert_trace(tx, &trace, &summary, new, texts)?;
         sessions.extend(old);
         sessions.extend(new);
     }
@@ -478,14 +562,12 @@ pub(super) fn write_events(
 ) -> Result<WriteOutcome, StoreError> {
     let mut outcome = WriteOutcome::default();
     let mut projects = HashMap::new();
-    let mut touched: Touched = BTreeMap::new();
+    let mut touched = Touched::default();
     let mut insert = tx.prepare_cached(
         "INSERT OR IGNORE INTO span_events (project_id, trace_id, span_id, digest, time_ns, seq,
             name, user_message, reply, attributes, body)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?;
-    let mut trace_exists =
-        tx.prepare_cached("SELECT 1 FROM traces WHERE project_id = ?1 AND trace_id = ?2")?;
     for e in events {
         let pid = project_id(tx, &e.project, &mut projects)?;
         let f = &e.facts;
@@ -507,8 +589,12 @@ pub(super) fn write_events(
             continue;
         }
         outcome.inserted += 1;
-        if trace_exists.exists(params![pid, &e.trace_id[..]])? {
-            touched.insert((pid, e.trace_id), (true, Vec::new()));
+        if let Some(rowid) = stored_trace(tx, pid, &e.trace_id)? {
+            let stored = TraceRow {
+                rowid,
+                stored: true,
+            };
+            touched.touch(pid, &e.trace_id, stored);
         }
     }
     resummarize(tx, touched, &mut Texts::default())?;
@@ -613,6 +699,13 @@ fn delete_spans_where(
 }
 
 impl SpanTables for Spans {
+    fn of_traces(project: &str, trace_ids: &str) -> String {
+        format!(
+            "s.trace_rowid IN (SELECT id FROM traces WHERE project_id = {project}
+                AND trace_id {trace_ids})"
+        )
+    }
+
     /// Every span of a trace with its attributes rebuilt from body and texts.
     fn spans_of_trace(
         tx: &mut dyn SqlTx,
@@ -621,11 +714,12 @@ impl SpanTables for Spans {
     ) -> Result<Vec<SpanInfo>, StoreError> {
         let rows = tx.query(
             &format!(
-                "SELECT {} FROM spans WHERE trace_id = $1 AND project_id = $2
+                "SELECT {} FROM spans
+                 WHERE trace_rowid = (SELECT id FROM traces WHERE project_id = $1 AND trace_id = $2)
                  ORDER BY start_ns, span_id",
                 span_columns()
             ),
-            &[trace_id[..].into(), project_id.into()],
+            &[project_id.into(), trace_id[..].into()],
         )?;
         Ok(read_spans(tx, rows)?
             .into_iter()
@@ -671,7 +765,7 @@ impl SpanTables for Spans {
         delete_spans_where(
             tx,
             "project_id = $1
-             AND trace_id IN (SELECT trace_id FROM traces WHERE session_rowid = $2)",
+             AND trace_rowid IN (SELECT id FROM traces WHERE session_rowid = $2)",
             "project_id = $1 AND session_rowid = $2",
             &[project_id.into(), session_rowid.into()],
         )
@@ -693,7 +787,7 @@ impl SpanTables for Spans {
     ) -> Result<(), StoreError> {
         delete_spans_where(
             tx,
-            "project_id = $1 AND trace_id = $2",
+            "trace_rowid = (SELECT id FROM traces WHERE project_id = $1 AND trace_id = $2)",
             "project_id = $1 AND trace_id = $2",
             &[project_id.into(), trace_id[..].into()],
         )
