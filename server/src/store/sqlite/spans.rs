@@ -3,7 +3,7 @@
 //! zstd-compressed JSON, and the write path that stores a batch and re-derives the
 //! traces and sessions it touched.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::{Map, Value};
@@ -283,6 +283,9 @@ pub(super) fn write_batch(
     let mut outcome = WriteOutcome::default();
     let mut projects = HashMap::new();
     let mut touched = Touched::default();
+    // The spans this write added to traces it created: the only spans such a
+    // trace has, so a repeat is found without searching the index.
+    let mut added_to_new: HashSet<(i64, [u8; 8])> = HashSet::new();
     {
         let mut exists =
             tx.prepare_cached("SELECT 1 FROM spans WHERE trace_rowid = ?1 AND span_id = ?2")?;
@@ -300,7 +303,12 @@ pub(super) fn write_batch(
             let pid = project_id(tx, &s.project, &mut projects)?;
             let row = touched.row(tx, pid, &s.trace_id)?;
             // Re-sent spans change nothing, not even text reference counts.
-            if exists.exists(params![row.rowid, &s.span_id[..]])? {
+            let repeated = if row.stored {
+                exists.exists(params![row.rowid, &s.span_id[..]])?
+            } else {
+                !added_to_new.insert((row.rowid, s.span_id))
+            };
+            if repeated {
                 outcome.duplicates += 1;
                 continue;
             }
@@ -476,6 +484,11 @@ fn resummarize(
 ) -> Result<(), StoreError> {
     let mut sessions = BTreeSet::new();
     let mut session_rowids: HashMap<(i64, String), i64> = HashMap::new();
+    // Most servers never receive an event as a log record: their traces'
+    // events are not looked up one by one.
+    let any_events = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM span_events)")?
+        .query_row([], |r| r.get::<_, bool>(0))?;
     // References the re-derived traces no longer hold (text id to count).
     let mut released: BTreeMap<i64, i64> = BTreeMap::new();
     // In row id order: new traces' rows append.
@@ -501,7 +514,11 @@ fn resummarize(
         } else {
             (std::mem::take(&mut trace.new_facts), None)
         };
-        let events = load_event_facts(tx, pid, &trace.trace_id)?;
+        let events = if any_events {
+            load_event_facts(tx, pid, &trace.trace_id)?
+        } else {
+            Vec::new()
+        };
         let summary = turn::summarize(&facts, &events);
         let new = match &summary.session_id {
             None => None,
