@@ -1,7 +1,10 @@
 //! How SQLite stores spans: long attribute strings in `texts` (see
 //! [`super::texts`]), the rest of a span's attributes and events as
 //! zstd-compressed JSON, and the write path that stores a batch and re-derives the
-//! traces and sessions it touched.
+//! traces and sessions it touched. A span is keyed by its trace's row id and
+//! its span id, never by the random trace id: a new trace's row id is taken
+//! before its spans are written (see [`Touched`]), so they append to the
+//! index.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
