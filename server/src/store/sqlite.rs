@@ -705,3 +705,53 @@ pub fn backup(data_dir: &Path, dest: &Path) -> Result<BackupReport, StoreError> 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Migration 16 gives each span its trace's row: found by project and
+    /// trace id (the same trace id in two projects is two traces), and minus
+    /// its own id for a span without a trace row.
+    #[test]
+    fn migration_16_gives_each_span_its_trace_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        {
+            let mut conn = open(&path, WRITER_CACHE_KIB).unwrap();
+            let tx = conn.transaction().unwrap();
+            apply_migrations(&mut SqliteTx(&tx), 0, &schema::MIGRATIONS[..15]).unwrap();
+            tx.pragma_update(None, "user_version", 15).unwrap();
+            tx.execute_batch(
+                "INSERT INTO projects (id, name) VALUES (1, 'a'), (2, 'b');
+                 INSERT INTO traces (id, project_id, trace_id, start_ns, end_ns, span_count,
+                    has_error, prompt_tokens, completion_tokens, total_tokens, cost_prompt,
+                    cost_completion, cost_total)
+                 VALUES (7, 2, x'01', 0, 0, 1, 0, 0, 0, 0, 0, 0, 0),
+                        (9, 1, x'01', 0, 0, 1, 0, 0, 0, 0, 0, 0, 0);
+                 INSERT INTO spans (id, trace_id, span_id, project_id, name, kind, status_code,
+                    status_message, start_ns, end_ns, is_llm, prompt_tokens, completion_tokens,
+                    total_tokens, cost_prompt, cost_completion, cost_total, tags, metadata, body,
+                    text_refs)
+                 VALUES (1, x'01', x'0a', 1, 's', 'INTERNAL', 0, '', 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                            '[]', '{}', x'', x''),
+                        (2, x'01', x'0b', 2, 's', 'INTERNAL', 0, '', 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                            '[]', '{}', x'', x''),
+                        (3, x'02', x'0c', 1, 's', 'INTERNAL', 0, '', 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                            '[]', '{}', x'', x'');",
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let store = SqliteStore::open_file(&path).unwrap();
+        let held = store.writer.lock().unwrap();
+        let rows: Vec<(i64, i64)> = held
+            .prepare("SELECT id, trace_rowid FROM spans ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows, [(1, 9), (2, 7), (3, -3)]);
+    }
+}
