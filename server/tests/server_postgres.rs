@@ -58,6 +58,13 @@ fn binary_serves_on_postgres_and_never_prints_the_password() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn oi-sessions");
+    // Debug logs are read as they come: a full pipe would stop the server.
+    let mut stderr_pipe = child.stderr.take().unwrap();
+    let stderr_reader = std::thread::spawn(move || {
+        let mut stderr = String::new();
+        stderr_pipe.read_to_string(&mut stderr).unwrap();
+        stderr
+    });
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
@@ -101,13 +108,7 @@ fn binary_serves_on_postgres_and_never_prints_the_password() {
         .status();
     let status = child.wait().unwrap();
     assert!(status.success(), "{status}");
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = stderr_reader.join().unwrap();
     assert!(stderr.contains("postgresql 127.0.0.1"), "{stderr}");
     assert!(!stderr.contains(&password), "the password leaked: {stderr}");
 

@@ -710,6 +710,27 @@ pub fn refresh_sessions(tx: &mut dyn SqlTx, ids: &[i64]) -> Result<(), StoreErro
         // the prepared statement is reused.
         &[SqlValue::IntList(ids.to_vec()), now.into()],
     )?;
+    // The users of each session (the user filter reads them): pairs whose
+    // traces left or changed user go, new ones come; an emptied session's
+    // go with it.
+    tx.execute(
+        &format!(
+            "DELETE FROM session_users WHERE session_rowid {list}
+             AND NOT EXISTS (SELECT 1 FROM traces t
+                 WHERE t.session_rowid = session_users.session_rowid
+                   AND t.user_id = session_users.user_id)"
+        ),
+        &[SqlValue::IntList(ids.to_vec())],
+    )?;
+    tx.execute(
+        &format!(
+            "INSERT INTO session_users (project_id, user_id, session_rowid)
+             SELECT DISTINCT t.project_id, t.user_id, t.session_rowid FROM traces t
+             WHERE t.session_rowid {list} AND t.user_id IS NOT NULL
+             ON CONFLICT DO NOTHING"
+        ),
+        &[SqlValue::IntList(ids.to_vec())],
+    )?;
     tx.execute(
         &format!(
             "DELETE FROM sessions WHERE id {list}
@@ -922,8 +943,8 @@ fn list_sessions(
     }
     if let Some(user) = &q.user_id {
         sql.push_str(&format!(
-            " AND s.id IN (SELECT t.session_rowid FROM traces t
-                WHERE t.project_id = {} AND t.user_id = {})",
+            " AND s.id IN (SELECT u.session_rowid FROM session_users u
+                WHERE u.project_id = {} AND u.user_id = {})",
             a.add(pid),
             a.add(user.as_str())
         ));

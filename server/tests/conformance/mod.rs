@@ -446,6 +446,51 @@ pub fn session_filters<S: Store>(store: S) {
         ["b"],
         "overlap counts"
     );
+
+    // A session is found by the users of the traces it holds now: a trace
+    // that moves (its root arrives with another session id) takes its user
+    // along, and a deleted session is found by none.
+    let by_user = |user: &str| {
+        ids(SessionQuery {
+            user_id: Some(user.into()),
+            ..Default::default()
+        })
+    };
+    store
+        .write(&[
+            record(
+                "p",
+                4,
+                2,
+                Some(1),
+                300,
+                json!({"session.id": "c", "user.id": "cy"}),
+            ),
+            record(
+                "p",
+                5,
+                1,
+                None,
+                310,
+                json!({"session.id": "c", "user.id": "dee"}),
+            ),
+        ])
+        .expect("write");
+    assert_eq!(by_user("cy"), ["c"]);
+    store
+        .write(&[record(
+            "p",
+            4,
+            1,
+            None,
+            299,
+            json!({"session.id": "d", "user.id": "cy"}),
+        )])
+        .expect("write the root");
+    assert_eq!(by_user("cy"), ["d"]);
+    assert_eq!(by_user("dee"), ["c"]);
+    store.delete_session("p", "d").expect("delete");
+    assert!(by_user("cy").is_empty());
 }
 
 /// A GenAI event (a log record of a span) for trace `t`, span `s`.

@@ -25,6 +25,7 @@ pub(super) const TABLES: &[&str] = &[
     "evaluation_jobs",
     "evaluation_backfills",
     "annotation_configs",
+    "session_users",
 ];
 
 /// Versioned migrations, applied in order.
@@ -364,6 +365,23 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     Migration::Sql(
         "ALTER TABLE spans ADD CONSTRAINT spans_by_project_trace UNIQUE (project_id, trace_id, span_id);
          ALTER TABLE spans DROP CONSTRAINT spans_trace_id_span_id_key;",
+    ),
+    // 19: the session list's user filter reads the users of each session,
+    // one row a (session, user), instead of an index entry for every trace.
+    Migration::Sql(
+        r#"
+    CREATE TABLE session_users (
+        project_id bigint NOT NULL,
+        user_id text NOT NULL,
+        session_rowid bigint NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        PRIMARY KEY (project_id, user_id, session_rowid)
+    );
+    CREATE INDEX session_users_by_session ON session_users (session_rowid);
+    INSERT INTO session_users (project_id, user_id, session_rowid)
+    SELECT DISTINCT project_id, user_id, session_rowid FROM traces
+    WHERE user_id IS NOT NULL AND session_rowid IS NOT NULL;
+    DROP INDEX traces_by_user;
+    "#,
     ),
 ];
 

@@ -21,6 +21,7 @@ pub(super) const TABLES: &[&str] = &[
     "evaluation_jobs",
     "evaluation_backfills",
     "annotation_configs",
+    "session_users",
 ];
 
 /// Versioned migrations, applied in order.
@@ -349,6 +350,25 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     DROP TABLE spans;
     ALTER TABLE spans_by_trace_row RENAME TO spans;
     CREATE UNIQUE INDEX spans_by_trace ON spans (trace_rowid, span_id);
+    "#,
+    ),
+    // 17: the session list's user filter reads the users of each session,
+    // one row a (session, user), instead of an index entry for every trace:
+    // a user's traces land anywhere in that index, so each new trace wrote
+    // a page of it (7% of light ingest).
+    Migration::Sql(
+        r#"
+    CREATE TABLE session_users (
+        project_id INTEGER NOT NULL,
+        user_id TEXT NOT NULL,
+        session_rowid INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        PRIMARY KEY (project_id, user_id, session_rowid)
+    ) WITHOUT ROWID;
+    CREATE INDEX session_users_by_session ON session_users (session_rowid);
+    INSERT INTO session_users (project_id, user_id, session_rowid)
+    SELECT DISTINCT project_id, user_id, session_rowid FROM traces
+    WHERE user_id IS NOT NULL AND session_rowid IS NOT NULL;
+    DROP INDEX traces_by_user;
     "#,
     ),
 ];
