@@ -311,6 +311,16 @@ pub enum Migration {
     Code(fn(&mut dyn SqlTx) -> Result<(), StoreError>),
 }
 
+/// The step after each backend's own `CREATE TABLE session_users`: the
+/// users of the sessions stored before, and the index over every trace it
+/// replaces dropped.
+pub const FILL_SESSION_USERS: Migration = Migration::Sql(
+    "INSERT INTO session_users (project_id, user_id, session_rowid)
+     SELECT DISTINCT project_id, user_id, session_rowid FROM traces
+     WHERE user_id IS NOT NULL AND session_rowid IS NOT NULL;
+     DROP INDEX traces_by_user;",
+);
+
 /// Applies the steps after version `current` in the caller's transaction, so
 /// that a server stopped midway leaves the schema as it was; returns the new
 /// version for the caller to record. A schema newer than this server is

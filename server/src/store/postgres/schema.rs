@@ -8,7 +8,7 @@ use postgres::Client;
 use super::PgTx;
 use crate::store::StoreError;
 use crate::store::queries::{backfill_search_text, search_trigrams};
-use crate::store::sql::{Migration, SqlTx, SqlValue, apply_migrations};
+use crate::store::sql::{FILL_SESSION_USERS, Migration, SqlTx, SqlValue, apply_migrations};
 
 /// Every table the migrations create.
 pub(super) const TABLES: &[&str] = &[
@@ -366,7 +366,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         "ALTER TABLE spans ADD CONSTRAINT spans_by_project_trace UNIQUE (project_id, trace_id, span_id);
          ALTER TABLE spans DROP CONSTRAINT spans_trace_id_span_id_key;",
     ),
-    // 19: the session list's user filter reads the users of each session,
+    // 19-20: the session list's user filter reads the users of each session,
     // one row a (session, user), instead of an index entry for every trace.
     Migration::Sql(
         r#"
@@ -377,12 +377,9 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         PRIMARY KEY (project_id, user_id, session_rowid)
     );
     CREATE INDEX session_users_by_session ON session_users (session_rowid);
-    INSERT INTO session_users (project_id, user_id, session_rowid)
-    SELECT DISTINCT project_id, user_id, session_rowid FROM traces
-    WHERE user_id IS NOT NULL AND session_rowid IS NOT NULL;
-    DROP INDEX traces_by_user;
     "#,
     ),
+    FILL_SESSION_USERS,
 ];
 
 /// Migration step: fills `traces.search_trigrams` from the search texts of

@@ -2,7 +2,7 @@
 //! records the last one applied.
 
 use crate::store::queries::backfill_search_text;
-use crate::store::sql::Migration;
+use crate::store::sql::{FILL_SESSION_USERS, Migration};
 
 /// Every table the migrations create: a database without one of them is
 /// refused.
@@ -352,7 +352,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     CREATE UNIQUE INDEX spans_by_trace ON spans (trace_rowid, span_id);
     "#,
     ),
-    // 17: the session list's user filter reads the users of each session,
+    // 17-18: the session list's user filter reads the users of each session,
     // one row a (session, user), instead of an index entry for every trace:
     // a user's traces land anywhere in that index, so each new trace wrote
     // a page of it (7% of light ingest).
@@ -365,12 +365,9 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         PRIMARY KEY (project_id, user_id, session_rowid)
     ) WITHOUT ROWID;
     CREATE INDEX session_users_by_session ON session_users (session_rowid);
-    INSERT INTO session_users (project_id, user_id, session_rowid)
-    SELECT DISTINCT project_id, user_id, session_rowid FROM traces
-    WHERE user_id IS NOT NULL AND session_rowid IS NOT NULL;
-    DROP INDEX traces_by_user;
     "#,
     ),
+    FILL_SESSION_USERS,
 ];
 
 /// Runs a migration step written against SQLite's own connection.
