@@ -193,7 +193,7 @@ fn load_facts(tx: &Transaction<'_>, trace_rowid: i64) -> Result<Vec<SpanFacts>, 
         .collect()
 }
 
-/// Stores a trace's summary in the row its spans point at (`trace.rowid`,
+/// Stores a trace's summary in the row its spans point at (`trace.row.rowid`,
 /// taken before they were written); its input and output (the turn's words,
 /// also some span's facts) as references to `texts`, counted in `texts`.
 fn upsert_trace(
@@ -271,7 +271,7 @@ fn upsert_trace(
         json_text(&s.metadata),
         search_input,
         search_output,
-        trace.rowid,
+        trace.row.rowid,
     ])?;
     Ok(())
 }
@@ -370,7 +370,7 @@ pub(super) fn write_batch(
             ])?;
             outcome.inserted += 1;
             let trace = touched.touch(pid, &s.trace_id, row);
-            if !trace.stored {
+            if !trace.row.stored {
                 trace.new_facts.push(&s.facts);
             }
         }
@@ -384,9 +384,7 @@ struct TouchedTrace<'a> {
     project_id: i64,
     trace_id: [u8; 16],
     /// The trace's row: stored, or the id its row will take.
-    rowid: i64,
-    /// Whether the trace's row was stored before the write.
-    stored: bool,
+    row: TraceRow,
     /// The facts of the spans the write added to a trace not stored before
     /// (all its spans), borrowed from the records written.
     new_facts: Vec<&'a SpanFacts>,
@@ -460,8 +458,7 @@ impl<'a> Touched<'a> {
         self.by_rowid.entry(row.rowid).or_insert(TouchedTrace {
             project_id,
             trace_id: *trace_id,
-            rowid: row.rowid,
-            stored: row.stored,
+            row,
             new_facts: Vec::new(),
         })
     }
@@ -499,12 +496,12 @@ fn resummarize(
         let pid = trace.project_id;
         // A trace first seen in this batch has all its spans in memory.
         let loaded: Vec<SpanFacts>;
-        let (facts, old) = if trace.stored {
+        let (facts, old) = if trace.row.stored {
             let old = tx
                 .prepare_cached(
                     "SELECT session_rowid, input_text, output_text FROM traces WHERE id = ?1",
                 )?
-                .query_row(params![trace.rowid], |r| {
+                .query_row(params![trace.row.rowid], |r| {
                     Ok([r.get::<_, Option<i64>>(0)?, r.get(1)?, r.get(2)?])
                 })
                 .optional()?;
@@ -512,7 +509,7 @@ fn resummarize(
             for id in [old_input, old_output].into_iter().flatten() {
                 *released.entry(id).or_default() += 1;
             }
-            loaded = load_facts(tx, trace.rowid)?;
+            loaded = load_facts(tx, trace.row.rowid)?;
             (loaded.iter().collect(), old_session)
         } else {
             (std::mem::take(&mut trace.new_facts), None)
