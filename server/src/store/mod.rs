@@ -3,8 +3,9 @@
 //!
 //! # Contract
 //!
-//! - **Idempotent writes.** A span is identified by (trace id, span id). Writing
-//!   a span that is already stored changes nothing, whatever its content.
+//! - **Idempotent writes.** A span is identified by (project, trace id, span
+//!   id). Writing a span that is already stored changes nothing, whatever its
+//!   content; the same ids sent to another project are that project's span.
 //! - **Durable before acknowledged.** When [`Store::write`] returns `Ok`, every
 //!   span of the batch is committed to stable storage and visible to reads; an
 //!   `Err` means none of the batch was written. A batch is one transaction.
