@@ -551,3 +551,138 @@ fn sqlite_migrates_a_database_written_by_0_1_0() {
         3
     );
 }
+
+/// The store trains a zstd dictionary on what it compresses, stores it
+/// before compressing anything with it, and the blobs compressed with it are
+/// smaller; every span reads back exactly, after a restart too, when the
+/// reopened store goes on with the stored dictionary. `check` finds the blobs
+/// of a dictionary that is gone, and reading them is an error, not a crash.
+#[test]
+fn sqlite_trains_a_compression_dictionary_and_reads_everything_back() {
+    use openinference_session_server::store::Store;
+    use serde_json::json;
+    let dir = tempfile::tempdir().unwrap();
+    let attributes = |i: u32| {
+        json!({
+            "session.id": format!("s{}", i / 10),
+            "user.id": format!("user-{}", i % 17),
+            "llm.model_name": "gpt-4o-mini",
+            "llm.token_count.prompt": i * 7 % 1000,
+            "input.value": format!(
+                r#"{{"messages":[{{"role":"system","content":"You help with order {i}."}},{{"role":"user","content":"Where is parcel {}? I ordered it on day {}."}}],"model":"gpt-4o-mini","temperature":0.{}}}"#,
+                i * 31 % 10007,
+                i % 28,
+                i % 10
+            ),
+            "output.value": format!(
+                "Parcel {} left the depot on day {} and should arrive within {} days, tracking code {}.",
+                i * 31 % 10007,
+                i % 28 + 1,
+                i % 5 + 1,
+                i * 7919 % 100_003
+            ),
+        })
+    };
+    let trace_id = |i: u32| (u128::from(i) + 1).to_be_bytes();
+    let write = |store: &SqliteStore, range: std::ops::Range<u32>| {
+        let spans: Vec<_> = range
+            .map(|i| {
+                let mut r = conformance::record("p", 0, 1, None, i64::from(i), attributes(i));
+                r.trace_id = trace_id(i);
+                r
+            })
+            .collect();
+        for batch in spans.chunks(300) {
+            store.write(batch).unwrap();
+        }
+    };
+    let read_back = |store: &SqliteStore, range: std::ops::Range<u32>| {
+        for i in range.step_by(37) {
+            let t = store.trace("p", &trace_id(i)).unwrap();
+            assert_eq!(json!(t.spans[0].attributes), attributes(i), "span {i}");
+        }
+    };
+    let db = || rusqlite::Connection::open(dir.path().join("oi-sessions.sqlite3")).unwrap();
+    // (dictionary named, body bytes) of the spans of traces `range`.
+    let bodies = |range: std::ops::Range<u32>| -> (Vec<Option<u32>>, usize) {
+        let db = db();
+        let mut stmt = db
+            .prepare("SELECT body FROM spans WHERE trace_id = ?1")
+            .unwrap();
+        let mut named = Vec::new();
+        let mut bytes = 0;
+        for i in range {
+            let body: Vec<u8> = stmt.query_row([&trace_id(i)[..]], |r| r.get(0)).unwrap();
+            named.push(zstd::zstd_safe::get_dict_id_from_frame(&body).map(u32::from));
+            bytes += body.len();
+        }
+        (named, bytes)
+    };
+    // Spans until the store has compressed enough to train (1 MiB); the
+    // write after the training stores the dictionary (its spans were
+    // compressed before, without it), and the writes after it use it.
+    let mut trained_at = 0;
+    {
+        let store = SqliteStore::open_dir(dir.path()).unwrap();
+        while !store.finish_compression_training() {
+            write(&store, trained_at..trained_at + 300);
+            trained_at += 300;
+            assert!(trained_at < 30_000, "no training after {trained_at} spans");
+        }
+        write(&store, trained_at..trained_at + 300);
+        trained_at += 300;
+        write(&store, trained_at..trained_at + 1000);
+        read_back(&store, 0..trained_at + 1000);
+    }
+    let end = trained_at + 1000;
+    let stored: Vec<(u32, i64)> = db()
+        .prepare("SELECT id, length(dictionary) FROM compression_dictionaries")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(stored.len(), 1, "one dictionary: {stored:?}");
+    assert_eq!(stored[0].0, 32_768);
+    let (before, before_bytes) = bodies(0..1000);
+    let (after, after_bytes) = bodies(trained_at..trained_at + 1000);
+    assert!(
+        before.iter().all(Option::is_none),
+        "compressed alone before"
+    );
+    let named = after.iter().filter(|d| **d == Some(32_768)).count();
+    assert_eq!(named, after.len(), "bodies compressed with the dictionary");
+    assert!(
+        after_bytes * 10 < before_bytes * 8,
+        "span bodies {before_bytes} bytes without the dictionary, {after_bytes} with"
+    );
+
+    // Reopened, the store reads everything and compresses with the stored
+    // dictionary.
+    {
+        let store = SqliteStore::open_dir(dir.path()).unwrap();
+        read_back(&store, 0..end);
+        write(&store, end..end + 10);
+        read_back(&store, end..end + 10);
+    }
+    assert!(bodies(end..end + 10).0.iter().all(|d| *d == Some(32_768)));
+    let check = openinference_session_server::store::sqlite::check_dir(dir.path()).unwrap();
+    assert!(check.ok, "{}", check.detail);
+
+    // Without its dictionary, what was compressed with it is reported.
+    db().execute_batch("DELETE FROM compression_dictionaries")
+        .unwrap();
+    let check = openinference_session_server::store::sqlite::check_dir(dir.path()).unwrap();
+    assert!(!check.ok);
+    assert!(
+        check
+            .detail
+            .contains("spans compressed with a dictionary the database does not hold"),
+        "{}",
+        check.detail
+    );
+    let store = SqliteStore::open_dir(dir.path()).unwrap();
+    read_back(&store, 0..1000);
+    let err = store.trace("p", &trace_id(end - 1)).unwrap_err();
+    assert!(err.to_string().contains("32768"), "{err}");
+}

@@ -10,11 +10,12 @@
 //! stores span bodies; the queries are shared ([`super::queries`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ToSql};
 
+use super::compression::{self, Dictionaries};
 use super::evaluations::Lifecycle;
 use super::sql::{
     Args, Dialect, Side, SqlBackend, SqlRow, SqlTx, SqlValue, TraceIo, apply_migrations,
@@ -73,6 +74,9 @@ pub struct SqliteStore {
     /// Row ids of texts the writer used lately, kept across its span writes
     /// (locked only with the writer, after it).
     stored_ids: Mutex<texts::StoredIds>,
+    /// The zstd dictionaries its blobs may name, and the training of the
+    /// next.
+    dictionaries: Arc<Dictionaries>,
     lifecycle: Lifecycle,
 }
 
@@ -123,7 +127,11 @@ const READER_CACHE_KIB: i64 = 4 * 1024;
 /// Prepared statements a connection keeps.
 const STATEMENT_CACHE: usize = 128;
 
-fn open(path: &Path, cache_kib: i64) -> Result<Connection, StoreError> {
+fn open(
+    path: &Path,
+    cache_kib: i64,
+    dictionaries: &Arc<Dictionaries>,
+) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     // auto_vacuum first, by the writer: it takes only on a database without
@@ -144,8 +152,42 @@ fn open(path: &Path, cache_kib: i64) -> Result<Connection, StoreError> {
     // write alone runs: with the reads and the evaluator's queries on the
     // same connection, statements would be evicted and parsed again.
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    texts::register(&conn)?;
+    texts::register(&conn, dictionaries)?;
     Ok(conn)
+}
+
+/// Registers the dictionaries stored in the database, oldest first (the
+/// newest compresses new blobs).
+fn load_dictionaries(conn: &Connection, dictionaries: &Dictionaries) -> Result<(), StoreError> {
+    let mut stmt =
+        conn.prepare("SELECT id, dictionary FROM compression_dictionaries ORDER BY id")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+    for row in rows {
+        let (id, bytes) = row?;
+        dictionaries.load(id, bytes)?;
+    }
+    Ok(())
+}
+
+/// Stores a trained dictionary under the next id, then makes it the one new
+/// blobs are compressed with.
+fn store_dictionary(
+    conn: &Connection,
+    dictionaries: &Dictionaries,
+    trained: Vec<u8>,
+) -> Result<(), StoreError> {
+    let last: Option<u32> =
+        conn.query_row("SELECT max(id) FROM compression_dictionaries", [], |r| {
+            r.get(0)
+        })?;
+    let id = last.map_or(compression::FIRST_DICTIONARY_ID, |l| l + 1);
+    let bytes = Dictionaries::with_id(trained, id);
+    conn.execute(
+        "INSERT INTO compression_dictionaries (id, dictionary, created_ns) VALUES (?1, ?2, ?3)",
+        rusqlite::params![id, bytes, super::queries::now_ns()],
+    )?;
+    dictionaries.adopt(id, bytes);
+    Ok(())
 }
 
 /// Applies the missing migrations in one transaction.
@@ -225,7 +267,8 @@ fn check_tables(conn: &Connection) -> Result<(), StoreError> {
 
 /// The full check of the database in `data_dir`, read-only (a server may be
 /// serving it): `PRAGMA integrity_check`, foreign keys, the schema's tables
-/// and version, and the stored texts' reference counts.
+/// and version, the stored texts' reference counts, and that every
+/// compressed blob's dictionary is stored.
 pub fn check_dir(data_dir: &Path) -> Result<IntegrityCheck, StoreError> {
     let path = data_dir.join(DB_FILE);
     if !path.exists() {
@@ -247,6 +290,7 @@ pub fn check_dir(data_dir: &Path) -> Result<IntegrityCheck, StoreError> {
         // references disagree.
         let snapshot = conn.unchecked_transaction()?;
         let wrong = texts::check_references(&snapshot)?;
+        problems.extend(texts::check_dictionaries(&snapshot)?);
         snapshot.finish()?;
         if let Some(first) = wrong.first() {
             problems.push(format!(
@@ -331,20 +375,22 @@ impl SqliteStore {
             StoreError::Corrupt(detail) => damaged(&detail),
             other => other,
         };
-        let mut writer = open(path, WRITER_CACHE_KIB).map_err(guide)?;
+        let dictionaries = Arc::new(Dictionaries::training());
+        let mut writer = open(path, WRITER_CACHE_KIB, &dictionaries).map_err(guide)?;
         let integrity = check(&writer, depth).map_err(guide)?;
         if let Some(i) = integrity.as_ref().filter(|i| !i.ok) {
             return Err(damaged(&i.detail));
         }
         migrate(&mut writer).map_err(guide)?;
         check_tables(&writer)?;
+        load_dictionaries(&writer, &dictionaries)?;
         // Checkpoints run on their own thread so that the single writer only
         // writes; the writer checkpoints itself only if the WAL grows past
         // this many pages (the checkpointer stalled).
         writer.pragma_update(None, "wal_autocheckpoint", 16_384)?;
         // Once checkpointed, the WAL file is cut back to this size.
         writer.pragma_update(None, "journal_size_limit", 32 * 1024 * 1024)?;
-        let checkpointer = Checkpointer::start(open(path, READER_CACHE_KIB)?);
+        let checkpointer = Checkpointer::start(open(path, READER_CACHE_KIB, &dictionaries)?);
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
         let durability = durability::Durability::start(Path::new(&wal))?;
@@ -358,14 +404,22 @@ impl SqliteStore {
             durability,
             known_texts: texts::Known::default(),
             stored_ids: Mutex::default(),
+            dictionaries,
             lifecycle: Lifecycle::default(),
         })
+    }
+
+    /// Waits for a compression dictionary's training under way, if any, to
+    /// end, and says whether there was one; the next span write stores what
+    /// it offers (tests, benchmarks).
+    pub fn finish_compression_training(&self) -> bool {
+        self.dictionaries.finish_training()
     }
 
     /// The full check (`PRAGMA integrity_check` and foreign keys) of the open
     /// database, on a reader connection.
     pub fn full_check(&self) -> Result<IntegrityCheck, StoreError> {
-        let conn = open(&self.path, READER_CACHE_KIB)?;
+        let conn = open(&self.path, READER_CACHE_KIB, &self.dictionaries)?;
         check(&conn, Check::Full)?.ok_or_else(|| StoreError::Backend("no check ran".to_owned()))
     }
 }
@@ -551,7 +605,7 @@ impl SqlBackend for SqliteStore {
         let conn = self.readers.lock().map_err(|_| poisoned())?.pop();
         let conn = match conn {
             Some(c) => c,
-            None => open(&self.path, READER_CACHE_KIB)?,
+            None => open(&self.path, READER_CACHE_KIB, &self.dictionaries)?,
         };
         // One read transaction: every query of a response sees the same snapshot.
         let result = {
@@ -581,9 +635,16 @@ impl SqlBackend for SqliteStore {
 
     fn write_spans(&self, spans: &[SpanRecord]) -> Result<WriteOutcome, StoreError> {
         // Encoding runs on the caller's thread, concurrently, before the writer.
-        let (prepared, mut texts) = spans::prepare(spans, &self.known_texts);
+        let (prepared, mut texts) = spans::prepare(spans, &self.known_texts, &self.dictionaries);
         let (outcome, commit) = {
             let mut conn = self.writer.lock().map_err(|_| poisoned())?;
+            if let Some(trained) = self.dictionaries.take_trained() {
+                // Its own commit, before any frame compressed with it: the
+                // WAL keeps the order, so a frame never outlives it.
+                if let Err(e) = store_dictionary(&conn, &self.dictionaries, trained) {
+                    tracing::warn!("a compression dictionary not stored: {e}");
+                }
+            }
             let mut stored_ids = self.stored_ids.lock().map_err(|_| poisoned())?;
             texts.lend(std::mem::take(&mut *stored_ids));
             let outcome = conn.transaction().map_err(StoreError::from).and_then(|tx| {
@@ -718,7 +779,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(DB_FILE);
         {
-            let mut conn = open(&path, WRITER_CACHE_KIB).unwrap();
+            let mut conn = open(&path, WRITER_CACHE_KIB, &Arc::default()).unwrap();
             let tx = conn.transaction().unwrap();
             apply_migrations(&mut SqliteTx(&tx), 0, &schema::MIGRATIONS[..15]).unwrap();
             tx.pragma_update(None, "user_version", 15).unwrap();

@@ -50,7 +50,7 @@ fn encode_body(record: &SpanRecord, compressor: Option<&mut compression::Compres
 }
 
 fn decode_body(blob: &[u8]) -> Result<Body, StoreError> {
-    let json = compression::decompress_body(blob)?;
+    let json = compression::decompress_body(blob, compression::Dictionaries::none())?;
     serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(format!("span body: {e}")))
 }
 
@@ -64,7 +64,7 @@ pub(super) struct Prepared<'a> {
 /// Encodes spans for the database before any connection is taken.
 pub(super) fn prepare(spans: &[SpanRecord]) -> Vec<Prepared<'_>> {
     // One zstd context for the request's spans.
-    let mut compressor = compression::Compressor::new(compression::ZSTD_LEVEL).ok();
+    let mut compressor = compression::Dictionaries::none().compressor();
     spans
         .iter()
         .map(|record| Prepared {

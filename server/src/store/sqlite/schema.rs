@@ -22,6 +22,7 @@ pub(super) const TABLES: &[&str] = &[
     "evaluation_backfills",
     "annotation_configs",
     "session_users",
+    "compression_dictionaries",
 ];
 
 /// Versioned migrations, applied in order.
@@ -368,6 +369,17 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     "#,
     ),
     FILL_SESSION_USERS,
+    // 19: zstd dictionaries trained on what the store compresses; frames
+    // name theirs by id, and none is ever deleted.
+    Migration::Sql(
+        r#"
+    CREATE TABLE compression_dictionaries (
+        id INTEGER PRIMARY KEY,
+        dictionary BLOB NOT NULL,
+        created_ns INTEGER NOT NULL
+    );
+    "#,
+    ),
 ];
 
 /// Runs a migration step written against SQLite's own connection.

@@ -7,6 +7,7 @@
 //! index.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::{Map, Value};
@@ -14,7 +15,7 @@ use serde_json::{Map, Value};
 use super::SqliteTx;
 use super::texts::{self, Digest, INTERN_MIN_BYTES, Known, Texts, pack_ids, unpack_ids};
 use crate::model::{EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, TraceSummary};
-use crate::store::compression;
+use crate::store::compression::{self, Dictionaries};
 use crate::store::queries::{
     EVENT_FACT_COLUMNS, FACT_COLUMNS, SPAN_INFO_COLUMNS, event_facts_row, facts_row,
     refresh_sessions, search_texts, span_row,
@@ -100,11 +101,15 @@ fn fact_digest(text: Option<&str>, attributes: &[(&str, Digest)]) -> Option<Dige
 
 /// Encodes a request's spans before the writer lock: their bodies, their
 /// texts' digests, and how to store the texts [`Known`] does not list.
-pub(super) fn prepare<'a>(spans: &'a [SpanRecord], known: &Known) -> (Vec<Prepared<'a>>, Texts) {
+pub(super) fn prepare<'a>(
+    spans: &'a [SpanRecord],
+    known: &Known,
+    dictionaries: &Arc<Dictionaries>,
+) -> (Vec<Prepared<'a>>, Texts) {
     // One zstd context for the request's spans; without one (zstd could not
     // allocate it) bodies are deflated, as before zstd, which reads back too,
     // and new texts are worked out by the writer.
-    let mut compressor = compression::Compressor::new(compression::ZSTD_LEVEL).ok();
+    let mut compressor = dictionaries.compressor();
     let prepared: Vec<Prepared<'a>> = spans
         .iter()
         .map(|record| {
@@ -148,12 +153,12 @@ pub(super) fn prepare<'a>(spans: &'a [SpanRecord], known: &Known) -> (Vec<Prepar
         }
         None => Default::default(),
     };
-    (prepared, Texts::with_new(fresh))
+    (prepared, Texts::with_new(fresh, dictionaries))
 }
 
-fn inflate(blob: &[u8]) -> Result<Body, StoreError> {
-    let json = compression::decompress_body(blob)?;
-    serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(format!("span body: {e}")))
+/// A span body read as `oi_body(body)` (its JSON).
+fn parse_body(json: &[u8]) -> Result<Body, StoreError> {
+    serde_json::from_slice(json).map_err(|e| StoreError::Corrupt(format!("span body: {e}")))
 }
 
 fn project_id(
@@ -622,9 +627,9 @@ pub(super) fn write_events(
 pub struct Spans;
 
 /// The columns [`read_spans`] reads, from `spans`: [`SPAN_INFO_COLUMNS`], then
-/// `body, text_refs, id, trace_id`.
+/// the body's JSON, `text_refs, id, trace_id`.
 fn span_columns() -> String {
-    format!("{SPAN_INFO_COLUMNS}, body, text_refs, id, trace_id")
+    format!("{SPAN_INFO_COLUMNS}, oi_body(body), text_refs, id, trace_id")
 }
 
 /// Spans with their attributes rebuilt from body and texts, as (row id, trace
@@ -636,7 +641,7 @@ fn read_spans(
     let mut decoded = Vec::with_capacity(rows.len());
     let mut wanted = BTreeSet::new();
     for r in &rows {
-        let body = inflate(r.blob(8)?)?;
+        let body = parse_body(r.blob(8)?)?;
         let ids = unpack_ids(r.blob(9)?)?;
         if ids.len() != body.k.len() {
             return Err(StoreError::Corrupt("text refs".to_owned()));

@@ -37,15 +37,15 @@
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::store::StoreError;
-use crate::store::compression::{Compressor, ZSTD_LEVEL, compress_frame, decompress_frame};
+use crate::store::compression::{Compressor, Dictionaries, decompress_frame};
 use crate::store::sql::{SqlTx, SqlValue};
+use crate::store::{StoreError, compression};
 
 /// Attribute strings at least this long are stored once in `texts` and
 /// referenced.
@@ -167,7 +167,7 @@ fn chunks(mut bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// `bytes` tagged [`RAW`], or [`ZSTD`] when that is smaller.
 fn encode(compressor: &mut Compressor, bytes: &[u8]) -> Vec<u8> {
     if bytes.len() >= COMPRESS_MIN_BYTES
-        && let Some(frame) = compress_frame(compressor, bytes, &[ZSTD])
+        && let Some(frame) = compressor.compress(bytes, &[ZSTD])
         && frame.len() < bytes.len() + 1
     {
         return frame;
@@ -183,11 +183,20 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
 }
 
 /// Appends the bytes of a [`RAW`] or [`ZSTD`] blob to `out`.
-fn decode_into(blob: &[u8], out: &mut Vec<u8>) -> Result<(), StoreError> {
+fn decode_into(
+    blob: &[u8],
+    out: &mut Vec<u8>,
+    dictionaries: &Dictionaries,
+) -> Result<(), StoreError> {
     match blob.split_first() {
         Some((&RAW, bytes)) => out.extend_from_slice(bytes),
         Some((&ZSTD, frame)) => {
-            decompress_frame(frame, out, CHUNK_MAX_BYTES.max(CHUNKED_MIN_BYTES))?;
+            decompress_frame(
+                frame,
+                out,
+                CHUNK_MAX_BYTES.max(CHUNKED_MIN_BYTES),
+                dictionaries,
+            )?;
         }
         _ => return Err(corrupt("unknown encoding")),
     }
@@ -232,7 +241,11 @@ pub(super) fn unpack_ids(bytes: &[u8]) -> Result<Vec<i64>, StoreError> {
 }
 
 /// The text a `texts.body` holds, its chunks read through `conn`.
-fn assemble(conn: &Connection, body: &[u8]) -> Result<String, StoreError> {
+fn assemble(
+    conn: &Connection,
+    body: &[u8],
+    dictionaries: &Dictionaries,
+) -> Result<String, StoreError> {
     let mut bytes = Vec::new();
     match body.split_first() {
         Some((&CHUNKED, ids)) => {
@@ -245,20 +258,37 @@ fn assemble(conn: &Connection, body: &[u8]) -> Result<String, StoreError> {
                     .next()?
                     .ok_or_else(|| corrupt(format!("chunk {id} missing")))?;
                 match row.get_ref(0)? {
-                    ValueRef::Blob(data) => decode_into(data, &mut bytes)?,
+                    ValueRef::Blob(data) => decode_into(data, &mut bytes, dictionaries)?,
                     _ => return Err(corrupt(format!("chunk {id} is not a blob"))),
                 }
             }
         }
-        _ => decode_into(body, &mut bytes)?,
+        _ => decode_into(body, &mut bytes, dictionaries)?,
     }
     String::from_utf8(bytes).map_err(|_| corrupt("not UTF-8"))
 }
 
 /// Registers `oi_text(body)` on a connection: the text a `texts.body` holds
-/// (NULL for NULL).
-pub(super) fn register(conn: &Connection) -> rusqlite::Result<()> {
-    conn.create_scalar_function("oi_text", 1, FunctionFlags::SQLITE_UTF8, |ctx| {
+/// (NULL for NULL); and `oi_body(body)`, the JSON a `spans.body` holds.
+pub(super) fn register(
+    conn: &Connection,
+    dictionaries: &Arc<Dictionaries>,
+) -> rusqlite::Result<()> {
+    let of_bodies = Arc::clone(dictionaries);
+    conn.create_scalar_function(
+        "oi_body",
+        1,
+        FunctionFlags::SQLITE_UTF8,
+        move |ctx| match ctx.get_raw(0) {
+            ValueRef::Blob(b) => compression::decompress_body(b, &of_bodies)
+                .map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e))),
+            _ => Err(rusqlite::Error::UserFunctionError(
+                "oi_body takes a spans.body".into(),
+            )),
+        },
+    )?;
+    let dictionaries = Arc::clone(dictionaries);
+    conn.create_scalar_function("oi_text", 1, FunctionFlags::SQLITE_UTF8, move |ctx| {
         let body = match ctx.get_raw(0) {
             ValueRef::Null => return Ok(None),
             ValueRef::Blob(b) => b,
@@ -275,10 +305,10 @@ pub(super) fn register(conn: &Connection) -> rusqlite::Result<()> {
             // thread SQLite called us on, and never closed.
             #[allow(unsafe_code)]
             let conn = unsafe { ctx.get_connection()? };
-            assemble(&conn, body)
+            assemble(&conn, body, &dictionaries)
         } else {
             let mut bytes = Vec::new();
-            decode_into(body, &mut bytes)
+            decode_into(body, &mut bytes, &dictionaries)
                 .and_then(|()| String::from_utf8(bytes).map_err(|_| corrupt("not UTF-8")))
         };
         text.map(Some)
@@ -398,6 +428,9 @@ pub(super) struct Texts {
     chunks: DigestMap<Held>,
     /// How to store the texts not known before the writer lock.
     fresh: DigestMap<NewText>,
+    /// What compresses the texts worked out here (the store's dictionaries;
+    /// none for the writes that store no new text).
+    dictionaries: Option<Arc<Dictionaries>>,
     compressor: Option<Compressor>,
     /// What earlier transactions found or stored, lent by the store.
     committed: StoredIds,
@@ -409,9 +442,10 @@ pub(super) struct Texts {
 impl Texts {
     /// A transaction's texts, with what was worked out before the writer
     /// lock for the new ones.
-    pub(super) fn with_new(fresh: DigestMap<NewText>) -> Self {
+    pub(super) fn with_new(fresh: DigestMap<NewText>, dictionaries: &Arc<Dictionaries>) -> Self {
         Self {
             fresh,
+            dictionaries: Some(Arc::clone(dictionaries)),
             ..Self::default()
         }
     }
@@ -543,8 +577,11 @@ impl Texts {
     fn compressor(&mut self) -> rusqlite::Result<&mut Compressor> {
         let c = match self.compressor.take() {
             Some(c) => c,
-            None => Compressor::new(ZSTD_LEVEL)
-                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+            None => self
+                .dictionaries
+                .get_or_insert_with(Arc::default)
+                .compressor()
+                .ok_or_else(|| rusqlite::Error::ToSqlConversionFailure("no zstd context".into()))?,
         };
         Ok(self.compressor.insert(c))
     }
@@ -853,6 +890,48 @@ fn delete(tx: &mut dyn SqlTx, table: Table, ids: SqlValue) -> Result<(), StoreEr
 /// `oi-sessions check`): a count lower than its users would let a delete free
 /// a text still in use; a higher one keeps a text for ever. Reads every
 /// span's and trace's references: minutes on a large database.
+/// Blobs (texts, chunks, span bodies) compressed with a dictionary the
+/// database does not hold: they cannot be read. One line a table.
+pub(super) fn check_dictionaries(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let stored: std::collections::HashSet<u32> = conn
+        .prepare("SELECT id FROM compression_dictionaries")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut problems = Vec::new();
+    for (table, column, tagged) in [
+        ("texts", "body", true),
+        ("chunks", "data", true),
+        ("spans", "body", false),
+    ] {
+        let mut stmt = conn.prepare(&format!("SELECT id, {column} FROM {table}"))?;
+        let mut rows = stmt.query([])?;
+        let (mut missing, mut first) = (0, None);
+        while let Some(r) = rows.next()? {
+            let ValueRef::Blob(blob) = r.get_ref(1)? else {
+                continue;
+            };
+            let frame = match (tagged, blob.split_first()) {
+                (true, Some((&ZSTD, frame))) => frame,
+                (true, _) => continue,
+                (false, _) => blob,
+            };
+            if let Some(id) = compression::dictionary_of(frame)
+                && !stored.contains(&id)
+            {
+                missing += 1;
+                first.get_or_insert((r.get::<_, i64>(0)?, id));
+            }
+        }
+        if let Some((row, id)) = first {
+            problems.push(format!(
+                "{missing} {table} compressed with a dictionary the database does not hold \
+                 (first: row {row}, dictionary {id})"
+            ));
+        }
+    }
+    Ok(problems)
+}
+
 pub(super) fn check_references(conn: &Connection) -> Result<Vec<String>, StoreError> {
     let mut used: HashMap<i64, i64> = HashMap::new();
     let mut stmt = conn.prepare(
@@ -1068,7 +1147,7 @@ mod tests {
     #[test]
     fn migration_keeps_ids_refs_and_texts() {
         let conn = Connection::open_in_memory().unwrap();
-        register(&conn).unwrap();
+        register(&conn, &Arc::default()).unwrap();
         conn.execute_batch(
             "CREATE TABLE texts (id INTEGER PRIMARY KEY, hash INTEGER NOT NULL,
                 refs INTEGER NOT NULL, text TEXT NOT NULL);
