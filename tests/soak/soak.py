@@ -13,7 +13,9 @@ answered 200; a request cut off by the kill is not (the exporter would send it
 again, and a re-sent span is stored once, so the writers resend it).
 
 At the end, with the server up: every acknowledged span of a session not
-deleted is in its trace; no deleted session comes back; every session's
+deleted is in its trace, its answer read back as sent (compressed, after the
+first seconds, with the dictionary the server trained and stored between two
+kills); no deleted session comes back; every session's
 `num_traces` equals its turns; every acknowledged annotation is there.
 """
 
@@ -24,6 +26,7 @@ import os
 import random
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -115,7 +118,19 @@ def span(trace: bytes, span_id: int, parent: int | None, session: str, start: in
         s.parent_span_id = parent.to_bytes(8, "big")
     s.attributes.add(key="session.id", value=common_pb2.AnyValue(string_value=session))
     s.attributes.add(key="input.value", value=common_pb2.AnyValue(string_value=f"question {start}"))
+    s.attributes.add(key="output.value", value=common_pb2.AnyValue(string_value=answer(trace.hex(), span_id)))
     return s
+
+
+def answer(trace: str, span_id: int) -> str:
+    """A span's answer, a few hundred bytes worked out from its ids: the checker
+    compares it, and the server compresses enough of them in a few seconds to
+    train and store a compression dictionary before the next kill."""
+    n = int(trace[:8], 16) ^ span_id
+    return " ".join(
+        f"Parcel {n % 10007 + i} of order {trace[i:i + 6]} left depot {n % 97 + i} on day {n % 28 + 1}."
+        for i in range(8)
+    )
 
 
 def export(spans: list[trace_pb2.Span]) -> bytes:
@@ -265,9 +280,13 @@ def verify(server: Server, state: State) -> list[str]:
             if status != 200:
                 problems.append(f"trace {trace} of {session}: {status}")
                 continue
-            stored = {s["span_id"] for s in json.loads(body)["spans"]}
-            if missing := spans - stored:
+            stored = {s["span_id"]: s for s in json.loads(body)["spans"]}
+            if missing := spans - stored.keys():
                 problems.append(f"trace {trace} of {session}: acknowledged spans missing {sorted(missing)}")
+            for span_id in spans & stored.keys():
+                got = stored[span_id]["attributes"].get("output.value")
+                if got != answer(trace, int(span_id, 16)):
+                    problems.append(f"span {span_id} of trace {trace}: output.value reads back as {got!r:.80}")
     for session, possible in state.annotations.items():
         sid = urllib.request.quote(session, safe="")
         status, body = server.request("GET", f"/v1/projects/{PROJECT}/sessions/{sid}/annotations")
@@ -304,6 +323,12 @@ def main() -> int:
         f"({len(state.deleted)} deleted), {len(state.annotations)} annotations; answers {dict(sorted(state.counts.items()))}"
     )
     server.stop()
+    db = sqlite3.connect(data / "oi-sessions.sqlite3")
+    dictionaries = db.execute("SELECT count(*) FROM compression_dictionaries").fetchone()[0]
+    db.close()
+    print(f"soak: {dictionaries} compression dictionaries stored")
+    if dictionaries == 0:
+        problems.append("no compression dictionary was trained: the soak did not exercise them")
     if problems:
         print(f"soak: {len(problems)} problems, e.g.:", *problems[:20], sep="\n  ")
         print(f"soak: data kept in {data}")
