@@ -555,8 +555,9 @@ fn sqlite_migrates_a_database_written_by_0_1_0() {
 /// The store trains a zstd dictionary on what it compresses, stores it
 /// before compressing anything with it, and the blobs compressed with it are
 /// smaller; every span reads back exactly, after a restart too, when the
-/// reopened store goes on with the stored dictionary. `check` finds the blobs
-/// of a dictionary that is gone, and reading them is an error, not a crash.
+/// reopened store goes on with the stored dictionary. `check` finds a
+/// damaged dictionary and the blobs of one that is gone, and reading them is
+/// an error, not a crash.
 #[test]
 fn sqlite_trains_a_compression_dictionary_and_reads_everything_back() {
     use openinference_session_server::store::Store;
@@ -668,6 +669,25 @@ fn sqlite_trains_a_compression_dictionary_and_reads_everything_back() {
     assert!(bodies(end..end + 10).0.iter().all(|d| *d == Some(32_768)));
     let check = openinference_session_server::store::sqlite::check_dir(dir.path()).unwrap();
     assert!(check.ok, "{}", check.detail);
+
+    // A damaged dictionary is reported; the store still opens, reads what
+    // was compressed without it, and says which dictionary the rest needs.
+    db().execute_batch("UPDATE compression_dictionaries SET dictionary = x'00'")
+        .unwrap();
+    let check = openinference_session_server::store::sqlite::check_dir(dir.path()).unwrap();
+    assert!(
+        check
+            .detail
+            .contains("compression dictionary 32768 is damaged"),
+        "{}",
+        check.detail
+    );
+    {
+        let store = SqliteStore::open_dir(dir.path()).unwrap();
+        read_back(&store, 0..1000);
+        let err = store.trace("p", &trace_id(end - 1)).unwrap_err();
+        assert!(err.to_string().contains("32768"), "{err}");
+    }
 
     // Without its dictionary, what was compressed with it is reported.
     db().execute_batch("DELETE FROM compression_dictionaries")

@@ -128,7 +128,7 @@ def answer(trace: str, span_id: int) -> str:
     train and store a compression dictionary before the next kill."""
     n = int(trace[:8], 16) ^ span_id
     return " ".join(
-        f"Parcel {n % 10007 + i} of order {trace[i:i + 6]} left depot {n % 97 + i} on day {n % 28 + 1}."
+        f"Parcel {n % 10007 + i} of order {trace[i : i + 6]} left depot {n % 97 + i} on day {n % 28 + 1}."
         for i in range(8)
     )
 
@@ -286,7 +286,9 @@ def verify(server: Server, state: State) -> list[str]:
             for span_id in spans & stored.keys():
                 got = stored[span_id]["attributes"].get("output.value")
                 if got != answer(trace, int(span_id, 16)):
-                    problems.append(f"span {span_id} of trace {trace}: output.value reads back as {got!r:.80}")
+                    problems.append(
+                        f"span {span_id} of trace {trace}: output.value reads back as {got!r:.80}"
+                    )
     for session, possible in state.annotations.items():
         sid = urllib.request.quote(session, safe="")
         status, body = server.request("GET", f"/v1/projects/{PROJECT}/sessions/{sid}/annotations")

@@ -134,7 +134,7 @@ impl Dictionaries {
     /// registered is what new frames use. A store that has one takes samples
     /// again only after [`RETRAIN_AFTER_BYTES`].
     pub fn load(&self, id: u32, bytes: Vec<u8>) -> Result<(), StoreError> {
-        if zstd::zstd_safe::get_dict_id_from_dict(&bytes).map(u32::from) != Some(id) {
+        if dictionary_id(&bytes) != Some(id) {
             return Err(StoreError::Corrupt(format!(
                 "compression dictionary {id}: not a zstd dictionary with its id"
             )));
@@ -405,6 +405,11 @@ pub fn decompress_body(blob: &[u8], dictionaries: &Dictionaries) -> Result<Vec<u
             .map_err(|e| StoreError::Corrupt(format!("span body: {e}")))?;
     }
     Ok(json)
+}
+
+/// The id a zstd dictionary gives itself (`None`: not a zstd dictionary).
+pub fn dictionary_id(dictionary: &[u8]) -> Option<u32> {
+    zstd::zstd_safe::get_dict_id_from_dict(dictionary).map(u32::from)
 }
 
 /// The dictionary a zstd frame names, if it names one (a deflated body, or

@@ -157,14 +157,18 @@ fn open(
 }
 
 /// Registers the dictionaries stored in the database, oldest first (the
-/// newest compresses new blobs).
+/// newest compresses new blobs). A damaged one is skipped, not fatal: only
+/// the blobs compressed with it are unreadable, each read says so, and
+/// `oi-sessions check` lists them.
 fn load_dictionaries(conn: &Connection, dictionaries: &Dictionaries) -> Result<(), StoreError> {
     let mut stmt =
         conn.prepare("SELECT id, dictionary FROM compression_dictionaries ORDER BY id")?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
     for row in rows {
         let (id, bytes) = row?;
-        dictionaries.load(id, bytes)?;
+        if let Err(e) = dictionaries.load(id, bytes) {
+            tracing::error!("{e}: what was compressed with it cannot be read");
+        }
     }
     Ok(())
 }

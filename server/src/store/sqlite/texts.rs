@@ -890,14 +890,23 @@ fn delete(tx: &mut dyn SqlTx, table: Table, ids: SqlValue) -> Result<(), StoreEr
 /// `oi-sessions check`): a count lower than its users would let a delete free
 /// a text still in use; a higher one keeps a text for ever. Reads every
 /// span's and trace's references: minutes on a large database.
-/// Blobs (texts, chunks, span bodies) compressed with a dictionary the
-/// database does not hold: they cannot be read. One line a table.
+/// Damaged dictionaries, and blobs (texts, chunks, span bodies) compressed
+/// with a dictionary the database does not hold (or holds damaged): they
+/// cannot be read. One line a table.
 pub(super) fn check_dictionaries(conn: &Connection) -> Result<Vec<String>, StoreError> {
-    let stored: std::collections::HashSet<u32> = conn
-        .prepare("SELECT id FROM compression_dictionaries")?
-        .query_map([], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
     let mut problems = Vec::new();
+    let mut stored = std::collections::HashSet::new();
+    let mut stmt = conn.prepare("SELECT id, dictionary FROM compression_dictionaries")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let id: u32 = r.get(0)?;
+        match r.get_ref(1)? {
+            ValueRef::Blob(bytes) if compression::dictionary_id(bytes) == Some(id) => {
+                stored.insert(id);
+            }
+            _ => problems.push(format!("compression dictionary {id} is damaged")),
+        }
+    }
     for (table, column, tagged) in [
         ("texts", "body", true),
         ("chunks", "data", true),
