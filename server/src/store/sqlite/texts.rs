@@ -886,10 +886,6 @@ fn delete(tx: &mut dyn SqlTx, table: Table, ids: SqlValue) -> Result<(), StoreEr
     Ok(())
 }
 
-/// What is wrong with the reference counts of `texts` and `chunks` (for
-/// `oi-sessions check`): a count lower than its users would let a delete free
-/// a text still in use; a higher one keeps a text for ever. Reads every
-/// span's and trace's references: minutes on a large database.
 /// Damaged dictionaries, and blobs (texts, chunks, span bodies) compressed
 /// with a dictionary the database does not hold (or holds damaged): they
 /// cannot be read. One line a table.
@@ -941,6 +937,10 @@ pub(super) fn check_dictionaries(conn: &Connection) -> Result<Vec<String>, Store
     Ok(problems)
 }
 
+/// What is wrong with the reference counts of `texts` and `chunks` (for
+/// `oi-sessions check`): a count lower than its users would let a delete free
+/// a text still in use; a higher one keeps a text for ever. Reads every
+/// span's and trace's references: minutes on a large database.
 pub(super) fn check_references(conn: &Connection) -> Result<Vec<String>, StoreError> {
     let mut used: HashMap<i64, i64> = HashMap::new();
     let mut stmt = conn.prepare(
