@@ -706,3 +706,106 @@ fn sqlite_trains_a_compression_dictionary_and_reads_everything_back() {
     let err = store.trace("p", &trace_id(end - 1)).unwrap_err();
     assert!(err.to_string().contains("32768"), "{err}");
 }
+
+/// The digests of texts and chunks are indexed in batches: texts stored
+/// across many merges, found again after them (in new traces), after a
+/// restart (the writer's part rebuilt from the tables' tails) and after a
+/// delete (a deleted text sent again is stored again), each stored once,
+/// counted right, read back exactly; `check` finds the index consistent.
+#[test]
+fn sqlite_text_digests_indexed_in_batches_find_every_text_once() {
+    use openinference_session_server::store::Store;
+    use serde_json::json;
+    let dir = tempfile::tempdir().unwrap();
+    // Long inputs share chunks (a conversation growing), short outputs are
+    // whole texts.
+    let input = |i: u8| -> String {
+        let turns: String = (0..u32::from(i % 12) * 20 + 80)
+            .map(|k| format!("turn {k} of conversation {} ", i % 3))
+            .collect();
+        format!("{turns} and the question {i}")
+    };
+    let output = |i: u8| format!("the answer to question {i}, long enough to be interned");
+    let open = || {
+        let store = SqliteStore::open_dir(dir.path()).unwrap();
+        store.merge_digests_at(25);
+        store
+    };
+    let read_back = |store: &SqliteStore, trace: u8, i: u8| {
+        let t = store.trace("p", &[trace; 16]).unwrap();
+        assert_eq!(
+            t.spans[0].attributes["input.value"],
+            json!(input(i)),
+            "trace {trace}"
+        );
+        assert_eq!(
+            t.spans[0].attributes["output.value"],
+            json!(output(i)),
+            "trace {trace}"
+        );
+    };
+    let stored_once = || {
+        let db = rusqlite::Connection::open(dir.path().join("oi-sessions.sqlite3")).unwrap();
+        for table in ["texts", "chunks"] {
+            let (rows, distinct): (i64, i64) = db
+                .query_row(
+                    &format!("SELECT count(*), count(DISTINCT digest) FROM {table}"),
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap();
+            assert_eq!(rows, distinct, "{table}: a digest stored twice");
+        }
+    };
+    {
+        let store = open();
+        for i in 0..60 {
+            write_texts(&store, i, &format!("s{}", i % 5), &input(i), &output(i));
+        }
+        // The same texts in new traces: found (most in the index by now).
+        for i in 0..60 {
+            write_texts(&store, 100 + i, "again", &input(i), &output(i));
+        }
+        // Session s1's texts are used by "again" too; deleting "again"
+        // and s1 frees them, and sending them again stores them again.
+        store.delete_session("p", "again").unwrap();
+        store.delete_session("p", "s1").unwrap();
+        for i in (1..60).step_by(5) {
+            write_texts(&store, 200 + i / 5, "back", &input(i), &output(i));
+        }
+        for i in (1..60).step_by(5) {
+            read_back(&store, 200 + i / 5, i);
+        }
+    }
+    stored_once();
+    // Merged: most digests are in the index, below the watermarks.
+    let db = rusqlite::Connection::open(dir.path().join("oi-sessions.sqlite3")).unwrap();
+    for (table, digests) in [("texts", "text_digests"), ("chunks", "chunk_digests")] {
+        let (indexed, rows): (i64, i64) = db
+            .query_row(
+                &format!("SELECT (SELECT count(*) FROM {digests}), (SELECT count(*) FROM {table})"),
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert!(indexed * 2 > rows, "{table}: {indexed} of {rows} indexed");
+    }
+    drop(db);
+    let report = openinference_session_server::store::sqlite::check_dir(dir.path()).unwrap();
+    assert!(report.ok, "{}", report.detail);
+    {
+        let store = open();
+        for i in 0..60 {
+            write_texts(&store, 100 + i, "after", &input(i), &output(i));
+        }
+        for i in (0..60).filter(|i| i % 5 != 1) {
+            read_back(&store, i, i);
+        }
+        for i in 0..60 {
+            read_back(&store, 100 + i, i);
+        }
+    }
+    stored_once();
+    let report = openinference_session_server::store::sqlite::check_dir(dir.path()).unwrap();
+    assert!(report.ok, "{}", report.detail);
+}

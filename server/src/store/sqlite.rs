@@ -74,6 +74,9 @@ pub struct SqliteStore {
     /// Row ids of texts the writer used lately, kept across its span writes
     /// (locked only with the writer, after it).
     stored_ids: Mutex<texts::StoredIds>,
+    /// The digests of the texts stored after the digest tables' watermarks
+    /// (locked only with the writer, after it).
+    unindexed: Mutex<texts::Unindexed>,
     /// The zstd dictionaries its blobs may name, and the training of the
     /// next.
     dictionaries: Arc<Dictionaries>,
@@ -194,6 +197,21 @@ fn store_dictionary(
     Ok(())
 }
 
+/// Moves the digests after the watermarks into the digest tables, in a
+/// transaction of their own; on failure they stay in memory and the next
+/// span write tries again.
+fn merge_digests(conn: &mut Connection, unindexed: &mut texts::Unindexed) {
+    let merged = conn.transaction().and_then(|tx| {
+        let upto = texts::merge(&tx, unindexed)?;
+        tx.commit()?;
+        Ok(upto)
+    });
+    match merged {
+        Ok(upto) => texts::merged(unindexed, upto),
+        Err(e) => tracing::warn!("the text digests not merged into their index: {e}"),
+    }
+}
+
 /// Applies the missing migrations in one transaction.
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let tx = conn.transaction()?;
@@ -295,6 +313,7 @@ pub fn check_dir(data_dir: &Path) -> Result<IntegrityCheck, StoreError> {
         let snapshot = conn.unchecked_transaction()?;
         let wrong = texts::check_references(&snapshot)?;
         problems.extend(texts::check_dictionaries(&snapshot)?);
+        problems.extend(texts::check_digests(&snapshot)?);
         snapshot.finish()?;
         if let Some(first) = wrong.first() {
             problems.push(format!(
@@ -331,6 +350,7 @@ impl SqliteStore {
         let (value, commit) = {
             let mut conn = self.writer.lock().map_err(|_| poisoned())?;
             *self.stored_ids.lock().map_err(|_| poisoned())? = texts::StoredIds::default();
+            self.unindexed.lock().map_err(|_| poisoned())?.check_rows();
             let tx = conn.transaction()?;
             let value = f(&tx)?;
             tx.commit()?;
@@ -388,6 +408,7 @@ impl SqliteStore {
         migrate(&mut writer).map_err(guide)?;
         check_tables(&writer)?;
         load_dictionaries(&writer, &dictionaries)?;
+        let unindexed = texts::Unindexed::load(&writer)?;
         // Checkpoints run on their own thread so that the single writer only
         // writes; the writer checkpoints itself only if the WAL grows past
         // this many pages (the checkpointer stalled).
@@ -408,9 +429,19 @@ impl SqliteStore {
             durability,
             known_texts: texts::Known::default(),
             stored_ids: Mutex::default(),
+            unindexed: Mutex::new(unindexed),
             dictionaries,
             lifecycle: Lifecycle::default(),
         })
+    }
+
+    /// How many text digests the writer holds in memory before it merges
+    /// them into their index (64k by default; tests make it small to merge
+    /// often).
+    pub fn merge_digests_at(&self, digests: usize) {
+        if let Ok(mut unindexed) = self.unindexed.lock() {
+            unindexed.merge_at(digests);
+        }
     }
 
     /// Waits for a compression dictionary's training under way, if any, to
@@ -634,7 +665,25 @@ impl SqlBackend for SqliteStore {
     }
 
     fn write_logged_events(&self, events: &[EventRecord]) -> Result<WriteOutcome, StoreError> {
-        self.write_durably(|tx| spans::write_events(tx, events))
+        // Re-deriving traces may store and release texts: the write borrows
+        // the digests after the watermarks, as a span write does, under the
+        // writer lock.
+        let (outcome, commit) = {
+            let mut conn = self.writer.lock().map_err(|_| poisoned())?;
+            *self.stored_ids.lock().map_err(|_| poisoned())? = texts::StoredIds::default();
+            let mut unindexed = self.unindexed.lock().map_err(|_| poisoned())?;
+            let mut texts = texts::Texts::default();
+            texts.lend(texts::StoredIds::default(), std::mem::take(&mut *unindexed));
+            let outcome = conn.transaction().map_err(StoreError::from).and_then(|tx| {
+                let outcome = spans::write_events(&tx, events, &mut texts)?;
+                tx.commit()?;
+                Ok(outcome)
+            });
+            *unindexed = texts.give_back_unindexed(outcome.is_ok());
+            (outcome?, self.durability.written())
+        };
+        self.durability.wait(commit)?;
+        Ok(outcome)
     }
 
     fn write_spans(&self, spans: &[SpanRecord]) -> Result<WriteOutcome, StoreError> {
@@ -650,13 +699,21 @@ impl SqlBackend for SqliteStore {
                 }
             }
             let mut stored_ids = self.stored_ids.lock().map_err(|_| poisoned())?;
-            texts.lend(std::mem::take(&mut *stored_ids));
+            let mut unindexed = self.unindexed.lock().map_err(|_| poisoned())?;
+            if unindexed.merge_due() {
+                merge_digests(&mut conn, &mut unindexed);
+            }
+            texts.lend(
+                std::mem::take(&mut *stored_ids),
+                std::mem::take(&mut *unindexed),
+            );
             let outcome = conn.transaction().map_err(StoreError::from).and_then(|tx| {
                 let outcome = spans::write_batch(&tx, &prepared, &mut texts)?;
                 tx.commit()?;
                 Ok(outcome)
             });
             *stored_ids = texts.give_back(outcome.is_ok());
+            *unindexed = texts.give_back_unindexed(outcome.is_ok());
             (outcome?, self.durability.written())
         };
         // The next request may take the writer while this commit is synced;

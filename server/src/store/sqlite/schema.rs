@@ -23,6 +23,9 @@ pub(super) const TABLES: &[&str] = &[
     "annotation_configs",
     "session_users",
     "compression_dictionaries",
+    "text_digests",
+    "chunk_digests",
+    "digests_indexed",
 ];
 
 /// Versioned migrations, applied in order.
@@ -380,6 +383,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     );
     "#,
     ),
+    // 20: texts and chunks without a unique index on their random digests
+    // (a page written a new row), the digests indexed apart in sorted
+    // batches (`texts::Unindexed`).
+    Migration::Code(|tx| on_sqlite(tx, super::texts::index_digests_apart)),
 ];
 
 /// Runs a migration step written against SQLite's own connection.

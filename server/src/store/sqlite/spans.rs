@@ -223,8 +223,8 @@ fn upsert_trace(
     let (ov, om, or) = io(&s.output)?;
     let (search_input, search_output) = search_texts(s);
     // A raw value is some span's input or output text: point at it, no new reference.
-    let ir = ir.map(|t| texts::find(tx, &t)).transpose()?.flatten();
-    let or = or.map(|t| texts::find(tx, &t)).transpose()?.flatten();
+    let ir = ir.map(|t| texts.find(tx, &t)).transpose()?.flatten();
+    let or = or.map(|t| texts.find(tx, &t)).transpose()?.flatten();
     tx.prepare_cached(
         "INSERT INTO traces (project_id, trace_id, session_rowid, session_id, session_conflicts,
             user_id, root_span_id, start_ns, end_ns, span_count, has_error,
@@ -581,6 +581,7 @@ fn load_event_facts(
 pub(super) fn write_events(
     tx: &Transaction<'_>,
     events: &[EventRecord],
+    texts: &mut Texts,
 ) -> Result<WriteOutcome, StoreError> {
     let mut outcome = WriteOutcome::default();
     let mut projects = HashMap::new();
@@ -619,7 +620,7 @@ pub(super) fn write_events(
             touched.touch(pid, &e.trace_id, stored);
         }
     }
-    resummarize(tx, touched, &mut Texts::default())?;
+    resummarize(tx, touched, texts)?;
     Ok(outcome)
 }
 
