@@ -670,41 +670,30 @@ fn sqlite_trains_a_compression_dictionary_and_reads_everything_back() {
     let check = openinference_session_server::store::sqlite::check_dir(dir.path()).unwrap();
     assert!(check.ok, "{}", check.detail);
 
-    // A damaged dictionary is reported; the store still opens, reads what
-    // was compressed without it, and says which dictionary the rest needs.
-    db().execute_batch("UPDATE compression_dictionaries SET dictionary = x'00'")
-        .unwrap();
-    let check = openinference_session_server::store::sqlite::check_dir(dir.path()).unwrap();
-    assert!(
-        check
-            .detail
-            .contains("compression dictionary 32768 is damaged"),
-        "{}",
-        check.detail
-    );
-    {
+    // A damaged dictionary, then none: `check` says which; the store still
+    // opens, reads what was compressed without it, and says which
+    // dictionary the rest needs.
+    let unreadable = |change: &str, reported: &str| {
+        db().execute_batch(change).unwrap();
+        let check = openinference_session_server::store::sqlite::check_dir(dir.path()).unwrap();
+        assert!(
+            !check.ok && check.detail.contains(reported),
+            "{}",
+            check.detail
+        );
         let store = SqliteStore::open_dir(dir.path()).unwrap();
         read_back(&store, 0..1000);
         let err = store.trace("p", &trace_id(end - 1)).unwrap_err();
         assert!(err.to_string().contains("32768"), "{err}");
-    }
-
-    // Without its dictionary, what was compressed with it is reported.
-    db().execute_batch("DELETE FROM compression_dictionaries")
-        .unwrap();
-    let check = openinference_session_server::store::sqlite::check_dir(dir.path()).unwrap();
-    assert!(!check.ok);
-    assert!(
-        check
-            .detail
-            .contains("spans compressed with a dictionary the database does not hold"),
-        "{}",
-        check.detail
+    };
+    unreadable(
+        "UPDATE compression_dictionaries SET dictionary = x'00'",
+        "compression dictionary 32768 is damaged",
     );
-    let store = SqliteStore::open_dir(dir.path()).unwrap();
-    read_back(&store, 0..1000);
-    let err = store.trace("p", &trace_id(end - 1)).unwrap_err();
-    assert!(err.to_string().contains("32768"), "{err}");
+    unreadable(
+        "DELETE FROM compression_dictionaries",
+        "spans compressed with a dictionary the database does not hold",
+    );
 }
 
 /// The digests of texts and chunks are indexed in batches: texts stored
