@@ -665,23 +665,11 @@ impl SqlBackend for SqliteStore {
     }
 
     fn write_logged_events(&self, events: &[EventRecord]) -> Result<WriteOutcome, StoreError> {
-        // Re-deriving traces may store and release texts: the write borrows
-        // the digests after the watermarks, as a span write does, under the
-        // writer lock.
-        let (outcome, commit) = {
-            let mut conn = self.writer.lock().map_err(|_| poisoned())?;
-            *self.stored_ids.lock().map_err(|_| poisoned())? = texts::StoredIds::default();
-            let mut unindexed = self.unindexed.lock().map_err(|_| poisoned())?;
-            let mut texts = texts::Texts::default();
-            texts.lend(texts::StoredIds::default(), std::mem::take(&mut *unindexed));
-            let outcome = conn.transaction().map_err(StoreError::from).and_then(|tx| {
-                let outcome = spans::write_events(&tx, events, &mut texts)?;
-                tx.commit()?;
-                Ok(outcome)
-            });
-            *unindexed = texts.give_back_unindexed(outcome.is_ok());
-            (outcome?, self.durability.written())
-        };
+        // Re-deriving traces may store and release texts.
+        let mut texts = texts::Texts::default();
+        let (outcome, commit) = self.write_texts(&mut texts, |tx, texts| {
+            spans::write_events(tx, events, texts)
+        })?;
         self.durability.wait(commit)?;
         Ok(outcome)
     }
@@ -689,39 +677,54 @@ impl SqlBackend for SqliteStore {
     fn write_spans(&self, spans: &[SpanRecord]) -> Result<WriteOutcome, StoreError> {
         // Encoding runs on the caller's thread, concurrently, before the writer.
         let (prepared, mut texts) = spans::prepare(spans, &self.known_texts, &self.dictionaries);
-        let (outcome, commit) = {
-            let mut conn = self.writer.lock().map_err(|_| poisoned())?;
-            if let Some(trained) = self.dictionaries.take_trained() {
-                // Its own commit, before any frame compressed with it: the
-                // WAL keeps the order, so a frame never outlives it.
-                if let Err(e) = store_dictionary(&conn, &self.dictionaries, trained) {
-                    tracing::warn!("a compression dictionary not stored: {e}");
-                }
-            }
-            let mut stored_ids = self.stored_ids.lock().map_err(|_| poisoned())?;
-            let mut unindexed = self.unindexed.lock().map_err(|_| poisoned())?;
-            if unindexed.merge_due() {
-                merge_digests(&mut conn, &mut unindexed);
-            }
-            texts.lend(
-                std::mem::take(&mut *stored_ids),
-                std::mem::take(&mut *unindexed),
-            );
-            let outcome = conn.transaction().map_err(StoreError::from).and_then(|tx| {
-                let outcome = spans::write_batch(&tx, &prepared, &mut texts)?;
-                tx.commit()?;
-                Ok(outcome)
-            });
-            *stored_ids = texts.give_back(outcome.is_ok());
-            *unindexed = texts.give_back_unindexed(outcome.is_ok());
-            (outcome?, self.durability.written())
-        };
+        let (outcome, commit) = self.write_texts(&mut texts, |tx, texts| {
+            spans::write_batch(tx, &prepared, texts)
+        })?;
         // The next request may take the writer while this commit is synced;
         // what was encoded for it is freed before the wait.
         self.known_texts.remember(texts.digests());
         drop((prepared, texts));
         self.durability.wait(commit)?;
         Ok(outcome)
+    }
+}
+
+impl SqliteStore {
+    /// Runs `f` in a transaction of the writer that may store texts:
+    /// `texts` is lent what the writer keeps across such writes (the row ids
+    /// it used lately, the digests after the watermarks) and gives it back
+    /// as the outcome says. A trained dictionary is stored, and the digests
+    /// merged when due, first, in commits of their own. Returns with the
+    /// commit to wait for.
+    fn write_texts<T>(
+        &self,
+        texts: &mut texts::Texts,
+        f: impl FnOnce(&rusqlite::Transaction<'_>, &mut texts::Texts) -> Result<T, StoreError>,
+    ) -> Result<(T, durability::Written), StoreError> {
+        let mut conn = self.writer.lock().map_err(|_| poisoned())?;
+        if let Some(trained) = self.dictionaries.take_trained() {
+            // Its own commit, before any frame compressed with it: the WAL
+            // keeps the order, so a frame never outlives it.
+            if let Err(e) = store_dictionary(&conn, &self.dictionaries, trained) {
+                tracing::warn!("a compression dictionary not stored: {e}");
+            }
+        }
+        let mut stored_ids = self.stored_ids.lock().map_err(|_| poisoned())?;
+        let mut unindexed = self.unindexed.lock().map_err(|_| poisoned())?;
+        if unindexed.merge_due() {
+            merge_digests(&mut conn, &mut unindexed);
+        }
+        texts.lend(
+            std::mem::take(&mut *stored_ids),
+            std::mem::take(&mut *unindexed),
+        );
+        let outcome = conn.transaction().map_err(StoreError::from).and_then(|tx| {
+            let value = f(&tx, texts)?;
+            tx.commit()?;
+            Ok(value)
+        });
+        (*stored_ids, *unindexed) = texts.give_back(outcome.is_ok());
+        Ok((outcome?, self.durability.written()))
     }
 }
 

@@ -539,21 +539,16 @@ impl Texts {
         self.unindexed = Some(unindexed);
     }
 
-    /// The digests after the watermarks, to lend the next transaction: with
+    /// What to lend the next transaction. The row ids: with this one's if
+    /// it committed, none if it deleted texts, as lent if it rolled back (the
+    /// tables are as they were then). The digests after the watermarks: with
     /// this one's, checked against their rows from now on if it rolled back
     /// or deleted texts.
-    pub(super) fn give_back_unindexed(&mut self, committed: bool) -> Unindexed {
+    pub(super) fn give_back(&mut self, committed: bool) -> (StoredIds, Unindexed) {
         let mut unindexed = self.unindexed.take().unwrap_or_default();
         if !committed || self.deleted {
             unindexed.check_rows();
         }
-        unindexed
-    }
-
-    /// The row ids to lend the next transaction: with this one's if it
-    /// committed, none if it deleted texts, as lent if it rolled back (the
-    /// tables are as they were then).
-    pub(super) fn give_back(&mut self, committed: bool) -> StoredIds {
         let mut ids = std::mem::take(&mut self.committed);
         match (committed, self.deleted) {
             (false, _) => {}
@@ -567,7 +562,7 @@ impl Texts {
                 }
             }
         }
-        ids
+        (ids, unindexed)
     }
 
     /// Releases references to texts ([`release`]), remembering whether any
@@ -1306,7 +1301,7 @@ pub(super) fn migrate_to_chunks(conn: &Connection) -> Result<(), StoreError> {
     texts.flush(conn)?;
     conn.execute_batch("DROP TABLE texts_v1;")?;
     // Every text and chunk indexed, the watermarks at the end.
-    merge(conn, &texts.give_back_unindexed(true))?;
+    merge(conn, &texts.give_back(true).1)?;
     Ok(())
 }
 
