@@ -139,14 +139,18 @@ impl Dictionaries {
                 "compression dictionary {id}: not a zstd dictionary with its id"
             )));
         }
-        self.register(id, bytes);
+        self.adopt(id, bytes);
         if let Some(t) = &self.training {
             t.sample_from.store(RETRAIN_AFTER_BYTES, Ordering::Relaxed);
         }
         Ok(())
     }
 
-    fn register(&self, id: u32, bytes: Vec<u8>) {
+    /// Makes `bytes` (from [`take_trained`](Self::take_trained), or read by
+    /// [`load`](Self::load)), stored under `id`, the dictionary of new
+    /// frames. Only once it is stored: a frame naming a dictionary the
+    /// database does not hold could not be read.
+    pub fn adopt(&self, id: u32, bytes: Vec<u8>) {
         let dictionary = Dictionary::new(bytes);
         if let Ok(mut by_id) = self.by_id.write() {
             by_id.insert(id, Arc::clone(&dictionary));
@@ -160,14 +164,6 @@ impl Dictionaries {
     /// store to write down and then [`adopt`](Self::adopt) (under its id).
     pub fn take_trained(&self) -> Option<Vec<u8>> {
         self.training.as_ref()?.trained.lock().ok()?.take()
-    }
-
-    /// Makes `bytes` (from [`take_trained`](Self::take_trained)), stored
-    /// under `id`, the dictionary of new frames. Only once it is stored: a
-    /// frame naming a dictionary the database does not hold could not be
-    /// read.
-    pub fn adopt(&self, id: u32, bytes: Vec<u8>) {
-        self.register(id, bytes);
     }
 
     /// `bytes`, a trained dictionary, naming itself `id` (the id zstd writes
@@ -191,10 +187,7 @@ impl Dictionaries {
             .map(|(_, zstd)| zstd);
         let zstd = match pooled {
             Some(zstd) => zstd,
-            None => match &dictionary {
-                Some(d) => zstd::bulk::Compressor::with_dictionary(ZSTD_LEVEL, &d.bytes).ok()?,
-                None => zstd::bulk::Compressor::new(ZSTD_LEVEL).ok()?,
-            },
+            None => context(dictionary.as_ref().map(|d| &d.bytes[..]))?,
         };
         Some(Compressor {
             zstd: Some(zstd),
@@ -313,12 +306,18 @@ impl Dictionaries {
     }
 }
 
+/// A compression context at [`ZSTD_LEVEL`], with `dictionary` loaded; `None`
+/// if zstd could not allocate it.
+fn context(dictionary: Option<&[u8]>) -> Option<zstd::bulk::Compressor<'static>> {
+    match dictionary {
+        Some(d) => zstd::bulk::Compressor::with_dictionary(ZSTD_LEVEL, d).ok(),
+        None => zstd::bulk::Compressor::new(ZSTD_LEVEL).ok(),
+    }
+}
+
 /// What `samples` take compressed, each alone, with `dictionary`.
 fn compressed_size(dictionary: Option<&[u8]>, samples: &[&[u8]]) -> Option<usize> {
-    let mut zstd = match dictionary {
-        Some(d) => zstd::bulk::Compressor::with_dictionary(ZSTD_LEVEL, d).ok()?,
-        None => zstd::bulk::Compressor::new(ZSTD_LEVEL).ok()?,
-    };
+    let mut zstd = context(dictionary)?;
     let mut out = Vec::new();
     let mut total = 0;
     for sample in samples {
