@@ -24,6 +24,7 @@ use super::{IntegrityCheck, StoreError, WriteOutcome};
 use crate::model::{EventRecord, SpanRecord};
 
 pub mod data_dir;
+mod digest_filter;
 mod durability;
 mod schema;
 mod spans;

@@ -43,6 +43,7 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::digest_filter::DigestFilter;
 use crate::store::compression::{Compressor, Dictionaries, decompress_frame};
 use crate::store::sql::{SqlTx, SqlValue};
 use crate::store::{StoreError, compression};
@@ -620,6 +621,9 @@ impl Texts {
             }
             tail.digests.remove(d);
         }
+        if !unindexed.may_be_indexed(d) {
+            return Ok(None);
+        }
         conn.prepare_cached(table.lookup())?
             .query_row([&d[..]], |r| r.get(0))
             .optional()
@@ -638,12 +642,16 @@ impl Texts {
         conn.prepare_cached(table.insert())?
             .execute(params![&d[..], blob])?;
         let id = conn.last_insert_rowid();
-        let tail = &mut self.unindexed()?.tails[table as usize];
+        let unindexed = self.unindexed()?;
+        let tail = &mut unindexed.tails[table as usize];
         if id > tail.upto {
             tail.digests.insert(*d, id);
         } else {
             // The id of a row deleted at the top, taken again: below the
             // watermark, so indexed now.
+            if let Some(filter) = &mut unindexed.indexed {
+                filter.insert(d);
+            }
             conn.prepare_cached(table.index_digest())?
                 .execute(params![&d[..], id])?;
         }
@@ -899,6 +907,9 @@ pub(super) struct Unindexed {
     /// Whether an entry may name a row gone (or its id taken by another).
     check_rows: bool,
     merge_at: usize,
+    /// The digests in the digest tables, once built from them at start;
+    /// without it every lookup not found here descends the index.
+    indexed: Option<DigestFilter>,
 }
 
 /// One table's rows after its watermark.
@@ -915,6 +926,7 @@ impl Default for Unindexed {
             tails: Default::default(),
             check_rows: false,
             merge_at: Self::MERGE_AT,
+            indexed: None,
         }
     }
 }
@@ -947,7 +959,19 @@ impl Unindexed {
                 tail.digests.insert(d, r.get(1)?);
             }
         }
+        // The watermarks bound the rows the digest tables index.
+        let expected = unindexed.tails.iter().map(|t| t.upto.max(0)).sum::<i64>();
+        unindexed.indexed = Some(DigestFilter::build(
+            conn,
+            &[Table::Texts.digests(), Table::Chunks.digests()],
+            usize::try_from(expected).unwrap_or(usize::MAX),
+        )?);
         Ok(unindexed)
+    }
+
+    /// Whether the digest tables may hold `d` (`false`: they do not).
+    fn may_be_indexed(&self, d: &Digest) -> bool {
+        self.indexed.as_ref().is_none_or(|f| f.may_contain(d))
     }
 
     /// Whether a [`merge`] is due.
@@ -967,20 +991,29 @@ impl Unindexed {
 
 /// Inserts the digests of the rows after the watermarks into the digest
 /// tables, in digest order, and moves the watermarks (in `tx`); `unindexed`
-/// is emptied by [`merged`] once that commits.
-pub(super) fn merge(tx: &Connection, unindexed: &Unindexed) -> rusqlite::Result<[i64; 2]> {
+/// is emptied by [`merged`] once that commits. The digests inserted are
+/// added to its filter at once (if `tx` rolls back, they only make lookups
+/// descend).
+pub(super) fn merge(tx: &Connection, unindexed: &mut Unindexed) -> rusqlite::Result<[i64; 2]> {
     let mut upto = [0; 2];
     for table in [Table::Texts, Table::Chunks] {
         let tail = &unindexed.tails[table as usize];
         let (name, digests) = (table.name(), table.digests());
         // A row stored twice (no version does) keeps its first entry.
-        tx.execute(
-            &format!(
-                "INSERT INTO {digests} (digest, id) SELECT digest, id FROM {name}
-                 WHERE id > ?1 ORDER BY digest ON CONFLICT (digest) DO NOTHING"
-            ),
-            [tail.upto],
-        )?;
+        let mut insert = tx.prepare(&format!(
+            "INSERT INTO {digests} (digest, id) SELECT digest, id FROM {name}
+             WHERE id > ?1 ORDER BY digest ON CONFLICT (digest) DO NOTHING
+             RETURNING digest"
+        ))?;
+        let mut inserted = insert.query([tail.upto])?;
+        while let Some(row) = inserted.next()? {
+            if let (Some(filter), Ok(d)) = (
+                &mut unindexed.indexed,
+                <Digest>::try_from(row.get_ref(0)?.as_blob()?),
+            ) {
+                filter.insert(&d);
+            }
+        }
         let last: i64 = tx.query_row(
             &format!("SELECT coalesce(max(id), ?1) FROM {name}"),
             [tail.upto],
@@ -1301,7 +1334,7 @@ pub(super) fn migrate_to_chunks(conn: &Connection) -> Result<(), StoreError> {
     texts.flush(conn)?;
     conn.execute_batch("DROP TABLE texts_v1;")?;
     // Every text and chunk indexed, the watermarks at the end.
-    merge(conn, &texts.give_back(true).1)?;
+    merge(conn, &mut texts.give_back(true).1)?;
     Ok(())
 }
 
@@ -1339,7 +1372,7 @@ pub(super) fn index_digests_apart(conn: &Connection) -> Result<(), StoreError> {
          ALTER TABLE chunks_apart RENAME TO chunks;",
     )?;
     create_digest_tables(conn)?;
-    merge(conn, &Unindexed::default())?;
+    merge(conn, &mut Unindexed::default())?;
     Ok(())
 }
 
