@@ -649,9 +649,7 @@ impl Texts {
         } else {
             // The id of a row deleted at the top, taken again: below the
             // watermark, so indexed now.
-            if let Some(filter) = &mut unindexed.indexed {
-                filter.insert(d);
-            }
+            unindexed.indexing(d);
             conn.prepare_cached(table.index_digest())?
                 .execute(params![&d[..], id])?;
         }
@@ -974,6 +972,15 @@ impl Unindexed {
         self.indexed.as_ref().is_none_or(|f| f.may_contain(d))
     }
 
+    /// Before `d` is inserted into a digest table: the filter never says
+    /// "not there" for a digest the tables hold (if the insert rolls back,
+    /// `d` only makes its lookups descend).
+    fn indexing(&mut self, d: &Digest) {
+        if let Some(filter) = &mut self.indexed {
+            filter.insert(d);
+        }
+    }
+
     /// Whether a [`merge`] is due.
     pub(super) fn merge_due(&self) -> bool {
         self.tails.iter().map(|t| t.digests.len()).sum::<usize>() >= self.merge_at
@@ -992,12 +999,11 @@ impl Unindexed {
 /// Inserts the digests of the rows after the watermarks into the digest
 /// tables, in digest order, and moves the watermarks (in `tx`); `unindexed`
 /// is emptied by [`merged`] once that commits. The digests inserted are
-/// added to its filter at once (if `tx` rolls back, they only make lookups
-/// descend).
+/// added to its filter as they are ([`Unindexed::indexing`]).
 pub(super) fn merge(tx: &Connection, unindexed: &mut Unindexed) -> rusqlite::Result<[i64; 2]> {
     let mut upto = [0; 2];
     for table in [Table::Texts, Table::Chunks] {
-        let tail = &unindexed.tails[table as usize];
+        let before = unindexed.tails[table as usize].upto;
         let (name, digests) = (table.name(), table.digests());
         // A row stored twice (no version does) keeps its first entry.
         let mut insert = tx.prepare(&format!(
@@ -1005,18 +1011,15 @@ pub(super) fn merge(tx: &Connection, unindexed: &mut Unindexed) -> rusqlite::Res
              WHERE id > ?1 ORDER BY digest ON CONFLICT (digest) DO NOTHING
              RETURNING digest"
         ))?;
-        let mut inserted = insert.query([tail.upto])?;
+        let mut inserted = insert.query([before])?;
         while let Some(row) = inserted.next()? {
-            if let (Some(filter), Ok(d)) = (
-                &mut unindexed.indexed,
-                <Digest>::try_from(row.get_ref(0)?.as_blob()?),
-            ) {
-                filter.insert(&d);
+            if let Ok(d) = <Digest>::try_from(row.get_ref(0)?.as_blob()?) {
+                unindexed.indexing(&d);
             }
         }
         let last: i64 = tx.query_row(
             &format!("SELECT coalesce(max(id), ?1) FROM {name}"),
-            [tail.upto],
+            [before],
             |r| r.get(0),
         )?;
         tx.execute(
