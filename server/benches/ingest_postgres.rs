@@ -8,6 +8,10 @@
 //! export OI_SESSIONS_TEST_DATABASE_URL="$(bash scripts/postgres.sh)"
 //! BENCH_SESSIONS=10000 cargo bench -p openinference-session-server --bench ingest_postgres
 //! ```
+//!
+//! `BENCH_SQL` runs its statements in the fresh schema before the clock
+//! starts: a schema experiment (an index or constraint dropped) without a
+//! migration.
 
 #[allow(dead_code)] // the helpers other benches use
 mod workload;
@@ -53,6 +57,10 @@ fn main() {
             .await
             .unwrap()
             .expect("open postgres store");
+        if let Ok(sql) = std::env::var("BENCH_SQL") {
+            let (u, sc) = (url.clone(), schema.clone());
+            tokio::task::spawn_blocking(move || pg_one(&u, &sc, &sql)).await.unwrap();
+        }
         let (u, sc) = (url.clone(), schema.clone());
         let wal_before = tokio::task::spawn_blocking(move || pg_one(&u, &sc, "SELECT pg_current_wal_lsn()::text"))
             .await

@@ -127,7 +127,8 @@ impl PostgresStore {
     }
 
     /// Checks the database without changing it: the schema's version and
-    /// tables (PostgreSQL keeps its pages' integrity itself).
+    /// tables, and rows whose project or session is gone (PostgreSQL keeps
+    /// its pages' integrity itself).
     pub fn check(url: &str) -> Result<IntegrityCheck, StoreError> {
         let config = parse_url(url)?;
         let mut client = config.connect(NoTls).map_err(|e| {
@@ -166,6 +167,13 @@ impl PostgresStore {
             .collect();
         if !missing.is_empty() {
             problems.push(format!("the tables {} are missing", missing.join(", ")));
+        } else if version.is_some() {
+            for (what, count) in schema::UNREFERENCED {
+                let n: i64 = client.query_one(*count, &[])?.get(0);
+                if n > 0 {
+                    problems.push(format!("{n} {what}"));
+                }
+            }
         }
         Ok(IntegrityCheck {
             checked_at: crate::model::rfc3339(super::queries::now_ns()),
@@ -319,6 +327,16 @@ pub(super) fn clean(s: &str) -> Cow<'_, str> {
 
 pub(super) fn clean_opt(s: &Option<String>) -> Option<String> {
     s.as_deref().map(|s| clean(s).into_owned())
+}
+
+/// Whether [`clean_json`] would change anything in a JSON value.
+pub(super) fn json_has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(json_has_nul),
+        Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || json_has_nul(v)),
+        _ => false,
+    }
 }
 
 /// [`clean`] over a JSON value, keys included (for `jsonb` columns).

@@ -5,7 +5,8 @@
 //! dialect's fragments, its transactions and its span write path; nothing here
 //! knows which database runs it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
@@ -148,24 +149,60 @@ pub fn search_texts(summary: &TraceSummary) -> (Option<String>, Option<String>) 
 /// (`" ac"`, `"nd "`) stay, so a `q` of short words ("to do") still has some.
 /// Stored: the encoding must never change.
 pub fn search_trigrams(texts: &[&str]) -> Vec<i32> {
-    let mut out = Vec::new();
+    // A text repeats its words, so most trigrams come again: a set keeps one
+    // of each and only those are sorted (sorting every one was most of the
+    // work for a trace).
+    let mut distinct: HashSet<i32, BuildHasherDefault<TrigramHasher>> =
+        HashSet::with_capacity_and_hasher(256, BuildHasherDefault::default());
     for text in texts {
-        let chars: Vec<char> = text.chars().collect();
-        out.extend(chars.windows(3).filter(|w| !w[1].is_whitespace()).map(|w| {
-            if w.iter().all(char::is_ascii) {
-                (w[0] as i32) << 14 | (w[1] as i32) << 7 | w[2] as i32
-            } else {
-                let mut h: u32 = 0x811c_9dc5;
-                for &c in w {
-                    h = (h ^ c as u32).wrapping_mul(0x0100_0193);
-                }
-                (h | 0x8000_0000) as i32
+        let mut chars = text.chars();
+        let (Some(mut first), Some(mut middle)) = (chars.next(), chars.next()) else {
+            continue;
+        };
+        for last in chars {
+            if !middle.is_whitespace() {
+                distinct.insert(trigram([first, middle, last]));
             }
-        }));
+            (first, middle) = (middle, last);
+        }
     }
+    let mut out: Vec<i32> = distinct.into_iter().collect();
     out.sort_unstable();
-    out.dedup();
     out
+}
+
+/// One trigram as [`search_trigrams`] stores it.
+fn trigram(chars: [char; 3]) -> i32 {
+    if chars.iter().all(char::is_ascii) {
+        (chars[0] as i32) << 14 | (chars[1] as i32) << 7 | chars[2] as i32
+    } else {
+        let mut h: u32 = 0x811c_9dc5;
+        for c in chars {
+            h = (h ^ c as u32).wrapping_mul(0x0100_0193);
+        }
+        (h | 0x8000_0000) as i32
+    }
+}
+
+/// Hashes a trigram for the set of a text's distinct ones: one multiply
+/// (a trigram is already well spread; the set's table takes the top bits).
+#[derive(Default)]
+struct TrigramHasher(u64);
+
+impl Hasher for TrigramHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_i32(&mut self, trigram: i32) {
+        self.0 = u64::from(trigram as u32).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// Migration step: fills the search columns of traces stored before they
@@ -1135,6 +1172,11 @@ fn delete_locked_session<B: SqlBackend>(
         "DELETE FROM traces WHERE session_rowid = $1",
         &[rowid.into()],
     )?;
+    // No foreign key deletes a session's users with it (PostgreSQL has none).
+    tx.execute(
+        "DELETE FROM session_users WHERE session_rowid = $1",
+        &[rowid.into()],
+    )?;
     tx.execute("DELETE FROM sessions WHERE id = $1", &[rowid.into()])?;
     tx.execute(
         "DELETE FROM session_annotations WHERE project_id = $1 AND session_id = $2",
@@ -1424,11 +1466,13 @@ impl<B: SqlBackend> Store for B {
     fn delete_project(&self, project: &str) -> Result<(), StoreError> {
         self.write(|tx| {
             let pid = project_rowid(tx, project)?;
+            B::Spans::lock_project_for_delete(tx, pid)?;
             B::Spans::delete_spans_of_project(tx, pid)?;
             for table in [
                 "span_events",
                 "session_annotations",
                 "traces",
+                "session_users",
                 "sessions",
                 "evaluation_jobs",
                 "evaluation_backfills",

@@ -448,6 +448,10 @@ pub trait SpanTables {
         trace_id: &[u8; 16],
     ) -> Result<(), StoreError>;
 
+    /// Locks a project for deletion against concurrent writers of its spans,
+    /// traces and sessions (nothing where one writer runs at a time).
+    fn lock_project_for_delete(tx: &mut dyn SqlTx, project_id: i64) -> Result<(), StoreError>;
+
     /// Deletes every span of a project, with anything only they held.
     fn delete_spans_of_project(tx: &mut dyn SqlTx, project_id: i64) -> Result<(), StoreError>;
 

@@ -9,11 +9,13 @@
 //! touched session rows (`FOR UPDATE`, in id order) before their aggregates are
 //! recomputed. Whoever commits last has seen every span.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use postgres::types::Json;
 use serde_json::{Map, Value};
 
-use super::{PgTx, clean, clean_json, clean_opt, pg_row};
+use super::{PgTx, clean, clean_json, clean_opt, json_has_nul, pg_row};
 use crate::model::{EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, TraceSummary};
 use crate::store::compression;
 use crate::store::queries::{
@@ -57,7 +59,7 @@ fn decode_body(blob: &[u8]) -> Result<Body, StoreError> {
 /// A span ready for the database, encoded before any connection is taken.
 pub(super) struct Prepared<'a> {
     record: &'a SpanRecord,
-    facts: SpanFacts,
+    facts: Cow<'a, SpanFacts>,
     body: Vec<u8>,
 }
 
@@ -75,9 +77,33 @@ pub(super) fn prepare(spans: &[SpanRecord]) -> Vec<Prepared<'_>> {
         .collect()
 }
 
-/// The facts with every text made storable ([`clean`]).
-fn clean_facts(f: &SpanFacts) -> SpanFacts {
-    SpanFacts {
+/// The facts with every text made storable ([`clean`]); borrowed when they
+/// already are (nearly always: a copy of every span's facts was a tenth of
+/// the write's allocations).
+fn clean_facts(f: &SpanFacts) -> Cow<'_, SpanFacts> {
+    let texts = [
+        &f.session_id,
+        &f.user_id,
+        &f.oi_kind,
+        &f.input_value,
+        &f.input_mime,
+        &f.output_value,
+        &f.output_mime,
+        &f.user_text,
+        &f.reply_text,
+    ];
+    let storable = texts
+        .iter()
+        .all(|t| t.as_deref().is_none_or(|t| !t.contains('\0')))
+        && f.tags.iter().all(|t| !t.contains('\0'))
+        && !f
+            .metadata
+            .iter()
+            .any(|(k, v)| k.contains('\0') || json_has_nul(v));
+    if storable {
+        return Cow::Borrowed(f);
+    }
+    Cow::Owned(SpanFacts {
         session_id: clean_opt(&f.session_id),
         user_id: clean_opt(&f.user_id),
         oi_kind: clean_opt(&f.oi_kind),
@@ -93,7 +119,7 @@ fn clean_facts(f: &SpanFacts) -> SpanFacts {
             _ => Map::new(),
         },
         ..f.clone()
-    }
+    })
 }
 
 /// The advisory lock key of a trace; a collision only serializes two writers.
@@ -115,17 +141,20 @@ fn id8(v: &[u8]) -> [u8; 8] {
 }
 
 /// Ids of the named projects, created as needed (in name order, so concurrent
-/// writers creating the same projects wait on each other in one order). A
-/// project is looked up first: it is nearly always there.
+/// writers creating the same projects wait on each other in one order), their
+/// rows held `FOR KEY SHARE` until the write commits: a project's deletion
+/// ([`SpanTables::lock_project_for_delete`]) waits for the write, or the write
+/// for it and then finds the project gone and creates it anew. A project is
+/// looked up first: it is nearly always there.
 fn project_ids(
     tx: &mut PgTx<'_, '_>,
     names: &BTreeSet<String>,
-) -> Result<HashMap<String, i64>, postgres::Error> {
+) -> Result<HashMap<String, i64>, StoreError> {
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let lookup = |tx: &mut PgTx<'_, '_>| -> Result<HashMap<String, i64>, postgres::Error> {
         Ok(tx
             .pg_query(
-                "SELECT name, id FROM projects WHERE name = ANY($1::text[])",
+                "SELECT name, id FROM projects WHERE name = ANY($1::text[]) FOR KEY SHARE",
                 &[&names],
             )?
             .iter()
@@ -141,7 +170,14 @@ fn project_ids(
          ON CONFLICT (name) DO NOTHING",
         &[&names],
     )?;
-    lookup(tx)
+    let found = lookup(tx)?;
+    if found.len() != names.len() {
+        // Deleted again between its insert and the lookup: the write starts over.
+        return Err(StoreError::Conflict(
+            "a project was deleted while a write created it".to_owned(),
+        ));
+    }
+    Ok(found)
 }
 
 /// Stores a batch in one transaction and re-derives every trace and session it
@@ -180,10 +216,10 @@ pub(super) fn write_batch(
     let mut c_span: Vec<&[u8]> = Vec::with_capacity(n);
     let mut c_pid: Vec<i64> = Vec::with_capacity(n);
     let mut c_parent: Vec<Option<&[u8]>> = Vec::with_capacity(n);
-    let mut c_name: Vec<String> = Vec::with_capacity(n);
-    let mut c_kind: Vec<String> = Vec::with_capacity(n);
+    let mut c_name: Vec<Cow<'_, str>> = Vec::with_capacity(n);
+    let mut c_kind: Vec<&str> = Vec::with_capacity(n);
     let mut c_status: Vec<i32> = Vec::with_capacity(n);
-    let mut c_message: Vec<String> = Vec::with_capacity(n);
+    let mut c_message: Vec<Cow<'_, str>> = Vec::with_capacity(n);
     let mut c_start: Vec<i64> = Vec::with_capacity(n);
     let mut c_end: Vec<i64> = Vec::with_capacity(n);
     let mut c_session: Vec<Option<&str>> = Vec::with_capacity(n);
@@ -198,20 +234,20 @@ pub(super) fn write_batch(
     let mut c_reply: Vec<Option<&str>> = Vec::with_capacity(n);
     let mut c_tok: [Vec<i64>; 3] = Default::default();
     let mut c_cost: [Vec<f64>; 3] = Default::default();
-    let mut c_tags: Vec<Value> = Vec::with_capacity(n);
-    let mut c_meta: Vec<Value> = Vec::with_capacity(n);
+    let mut c_tags: Vec<Json<&[String]>> = Vec::with_capacity(n);
+    let mut c_meta: Vec<Json<&Map<String, Value>>> = Vec::with_capacity(n);
     let mut c_body: Vec<&[u8]> = Vec::with_capacity(n);
     for &i in &order {
         let p = &spans[i];
-        let (s, f) = (p.record, &p.facts);
+        let (s, f) = (p.record, p.facts.as_ref());
         c_trace.push(&s.trace_id);
         c_span.push(&s.span_id);
         c_pid.push(pid_of(p)?);
         c_parent.push(s.parent_span_id.as_ref().map(|p| &p[..]));
-        c_name.push(clean(&s.name).into_owned());
-        c_kind.push(s.kind.as_str().to_owned());
+        c_name.push(clean(&s.name));
+        c_kind.push(s.kind.as_str());
         c_status.push(s.status_code);
-        c_message.push(clean(&s.status_message).into_owned());
+        c_message.push(clean(&s.status_message));
         c_start.push(s.start_ns);
         c_end.push(s.end_ns);
         c_session.push(f.session_id.as_deref());
@@ -230,8 +266,8 @@ pub(super) fn write_batch(
         c_cost[0].push(f.cost.prompt);
         c_cost[1].push(f.cost.completion);
         c_cost[2].push(f.cost.total);
-        c_tags.push(serde_json::to_value(&f.tags).unwrap_or(Value::Null));
-        c_meta.push(Value::Object(f.metadata.clone()));
+        c_tags.push(Json(&f.tags));
+        c_meta.push(Json(&f.metadata));
         c_body.push(&p.body);
     }
     let inserted = tx.pg_query(
@@ -290,14 +326,14 @@ pub(super) fn write_batch(
     }
 
     // Traces this batch added spans to, with the facts of the spans added.
-    let mut touched: BTreeMap<(i64, [u8; 16]), Vec<SpanFacts>> = BTreeMap::new();
+    let mut touched: BTreeMap<(i64, [u8; 16]), Vec<&SpanFacts>> = BTreeMap::new();
     for &i in &order {
         let p = &spans[i];
         if inserted.contains(&keys[i]) {
             touched
                 .entry((keys[i].0, p.record.trace_id))
                 .or_default()
-                .push(p.facts.clone());
+                .push(p.facts.as_ref());
         }
     }
     resummarize(tx, touched)?;
@@ -310,7 +346,7 @@ pub(super) fn write_batch(
 /// every session a trace left or joined under the session rows' locks.
 fn resummarize(
     tx: &mut PgTx<'_, '_>,
-    touched: BTreeMap<(i64, [u8; 16]), Vec<SpanFacts>>,
+    touched: BTreeMap<(i64, [u8; 16]), Vec<&SpanFacts>>,
 ) -> Result<(), StoreError> {
     if touched.is_empty() {
         return Ok(());
@@ -507,7 +543,7 @@ pub(super) fn write_events(
         inserted: inserted.len(),
         duplicates: n - inserted.len(),
     };
-    let touched: BTreeMap<(i64, [u8; 16]), Vec<SpanFacts>> = inserted
+    let touched: BTreeMap<(i64, [u8; 16]), Vec<&SpanFacts>> = inserted
         .iter()
         .map(|r| ((r.get(0), id16(r.get(1))), Vec::new()))
         .collect();
@@ -772,6 +808,17 @@ impl SpanTables for Spans {
         tx.execute(
             "DELETE FROM spans WHERE project_id = $1 AND trace_id = $2",
             &[project_id.into(), trace_id[..].into()],
+        )?;
+        Ok(())
+    }
+
+    /// The row lock that conflicts with the one each writer of the project
+    /// holds ([`project_ids`]): in-flight writes commit first, later ones
+    /// wait and then find the project gone.
+    fn lock_project_for_delete(tx: &mut dyn SqlTx, project_id: i64) -> Result<(), StoreError> {
+        tx.execute(
+            "SELECT id FROM projects WHERE id = $1 FOR UPDATE",
+            &[project_id.into()],
         )?;
         Ok(())
     }
