@@ -393,6 +393,36 @@ pub fn compress_body(compressor: Option<&mut Compressor>, json: &[u8]) -> Vec<u8
     e.finish().unwrap_or_default()
 }
 
+/// `bytes` as a zstd frame that stores them as they are (one raw block),
+/// which any zstd decoder reads: for blobs too small for compression to pay
+/// for its tables (`None` past [`RAW_FRAME_MAX_BYTES`]).
+pub fn raw_frame(bytes: &[u8]) -> Option<Vec<u8>> {
+    if bytes.len() > RAW_FRAME_MAX_BYTES {
+        return None;
+    }
+    let mut frame = Vec::with_capacity(bytes.len() + 10);
+    frame.extend_from_slice(&[0x28, 0xb5, 0x2f, 0xfd]);
+    // The frame header: one segment (no window size), its content size in
+    // one byte below 256, else in two (less 256), no checksum, no dictionary.
+    match u8::try_from(bytes.len()) {
+        Ok(size) => frame.extend_from_slice(&[0b0010_0000, size]),
+        Err(_) => {
+            let size = u16::try_from(bytes.len() - 256).ok()?;
+            frame.push(0b0110_0000);
+            frame.extend_from_slice(&size.to_le_bytes());
+        }
+    }
+    // The block header: the last block, raw, its size (21 bits).
+    let header = (u32::try_from(bytes.len()).ok()? << 3) | 1;
+    frame.extend_from_slice(&header.to_le_bytes()[..3]);
+    frame.extend_from_slice(bytes);
+    Some(frame)
+}
+
+/// The most a [`raw_frame`] holds: within what a two-byte content size says
+/// and a single block may hold.
+pub const RAW_FRAME_MAX_BYTES: usize = 65_535;
+
 /// The JSON of a stored span body ([`compress_body`]): a zstd frame, told
 /// apart by its magic number, or raw deflate.
 pub fn decompress_body(blob: &[u8], dictionaries: &Dictionaries) -> Result<Vec<u8>, StoreError> {
@@ -496,6 +526,20 @@ mod tests {
                 .into_bytes()
             })
             .collect()
+    }
+
+    #[test]
+    fn raw_frames_read_back_as_any_zstd_frame() {
+        for size in [0, 1, 255, 256, 300, 4_000, RAW_FRAME_MAX_BYTES] {
+            let bytes: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+            let frame = raw_frame(&bytes).unwrap();
+            assert!(frame.len() <= size + 10, "{size}: {} bytes", frame.len());
+            let body = decompress_body(&frame, Dictionaries::none()).unwrap();
+            assert_eq!(body, bytes, "{size}: through the store");
+            let zstd = zstd::bulk::decompress(&frame, size).unwrap();
+            assert_eq!(zstd, bytes, "{size}: through zstd alone");
+        }
+        assert!(raw_frame(&vec![0; RAW_FRAME_MAX_BYTES + 1]).is_none());
     }
 
     fn round_trip(dictionaries: &Arc<Dictionaries>, blob: &[u8]) -> (Vec<u8>, Vec<u8>) {
