@@ -777,6 +777,67 @@ pub fn text_search_folds_unicode_case<S: Store>(store: S) {
     );
 }
 
+/// A search whose words are in most traces (so that PostgreSQL looks for its
+/// sessions in the list's order instead of collecting every match) finds
+/// the same sessions, in order, page after page, as one whose words are rare.
+pub fn text_search_pages_through_common_words<S: Store>(store: S) {
+    const SESSIONS: u32 = 300;
+    const TRACES_EACH: u32 = 7;
+    let mut spans = Vec::new();
+    for n in 0..SESSIONS * TRACES_EACH {
+        let session = n / TRACES_EACH;
+        // Every trace holds both words; every third session holds them as
+        // the phrase searched, in its last trace.
+        let text = if session.is_multiple_of(3) && n % TRACES_EACH == TRACES_EACH - 1 {
+            format!("please refund account {n}")
+        } else {
+            format!("my account of the refund {n}")
+        };
+        let mut r = record(
+            "p",
+            0,
+            1,
+            None,
+            i64::from(n),
+            json!({"session.id": format!("s{session:03}"), "input.value": text}),
+        );
+        r.trace_id = [0; 16];
+        r.trace_id[..4].copy_from_slice(&(n + 1).to_be_bytes());
+        spans.push(r);
+    }
+    for batch in spans.chunks(500) {
+        store.write(batch).expect("write");
+    }
+    let all_pages = |q: &str| -> Vec<String> {
+        let mut found = Vec::new();
+        let mut cursor = None;
+        loop {
+            let query = SessionQuery {
+                page: PageQuery { limit: 50, cursor },
+                q: Some(q.to_owned()),
+                ..Default::default()
+            };
+            let page = store.sessions("p", &query).expect("search");
+            found.extend(page.data.into_iter().map(|s| s.session_id));
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return found,
+            }
+        }
+    };
+    let latest_first = |keep: &dyn Fn(u32) -> bool| -> Vec<String> {
+        (0..SESSIONS)
+            .rev()
+            .filter(|&s| keep(s))
+            .map(|s| format!("s{s:03}"))
+            .collect()
+    };
+    assert_eq!(all_pages("refund account"), latest_first(&|s| s % 3 == 0));
+    assert_eq!(all_pages("REFUND"), latest_first(&|_| true));
+    assert_eq!(all_pages("account refund"), Vec::<String>::new());
+    assert_eq!(all_pages("zebra"), Vec::<String>::new());
+}
+
 /// Deleting a session removes its traces and spans and nothing else.
 pub fn delete_session_removes_its_traces<S: Store>(store: S) {
     store
@@ -1102,6 +1163,7 @@ macro_rules! conformance_suite {
             paging_is_complete_and_stable,
             session_filters,
             text_search_folds_unicode_case,
+            text_search_pages_through_common_words,
             traces_without_a_session_are_reachable,
             session_sums_saturate,
             delete_session_removes_its_traces,
