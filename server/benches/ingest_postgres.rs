@@ -124,6 +124,7 @@ fn main() {
         latency(addr, "trace", &(0..n).map(|i| format!("{p}/traces/{}", first_trace_hex(pick(i)))).collect::<Vec<_>>()).await;
         latency(addr, "text search q (miss, full scan)", &vec![format!("{p}/sessions?limit=50&q=zebra"); 10]).await;
         latency(addr, "text search q (hit)", &vec![format!("{p}/sessions?limit=50&q=refund%20account"); 10]).await;
+        latency(addr, "project list", &vec!["/v1/projects".to_owned(); 20]).await;
         println!("peak RSS: {} MB (server and load generator in one process; {} MB before ingest)", peak_rss_kb() / 1024, rss_before / 1024);
         let _ = stop.send(());
         server.await.unwrap().unwrap();

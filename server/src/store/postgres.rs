@@ -73,6 +73,13 @@ struct Conn {
     statements: HashMap<String, Statement>,
 }
 
+/// Turns PostgreSQL's JIT off for the connection (PostgreSQL 11 and later
+/// have one). It compiles any plan estimated above `jit_above_cost`, and the
+/// estimates of short queries over large tables pass it: the project list
+/// at 100,000 traces took 220 ms, 141 of them in LLVM. The server's queries
+/// run in milliseconds; compiling never pays.
+const JIT_OFF: &str = "SELECT set_config('jit', 'off', false) WHERE EXISTS (SELECT 1 FROM pg_settings WHERE name = 'jit')";
+
 /// A PostgreSQL database.
 pub struct PostgresStore {
     config: postgres::Config,
@@ -226,6 +233,7 @@ impl PostgresStore {
         Ok(store)
     }
 
+    /// A new connection, set up for the server (its schema, no JIT).
     fn connect(&self) -> Result<Conn, StoreError> {
         let mut client = self.config.connect(NoTls).map_err(|e| {
             let detail = format!(
@@ -239,9 +247,11 @@ impl PostgresStore {
                 _ => StoreError::Backend(detail),
             }
         })?;
-        if let Some(schema) = &self.schema {
-            client.batch_execute(&format!("SET search_path TO \"{schema}\""))?;
-        }
+        let settings = match &self.schema {
+            Some(schema) => format!("SET search_path TO \"{schema}\"; {JIT_OFF}"),
+            None => JIT_OFF.to_owned(),
+        };
+        client.batch_execute(&settings)?;
         Ok(Conn {
             client,
             statements: HashMap::new(),

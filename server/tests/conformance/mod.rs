@@ -242,6 +242,34 @@ pub fn sessions_are_keyed_by_project<S: Store>(store: S) {
     );
 }
 
+/// A project's last activity is the end of its latest trace, in a session or
+/// not, and moves back when that trace's session is deleted.
+pub fn project_last_activity_is_its_latest_trace_end<S: Store>(store: S) {
+    let last_activity = |store: &S| store.projects().expect("projects")[0].last_activity.clone();
+    store
+        .write(&[record("p", 1, 1, None, 10, json!({"session.id": "early"}))])
+        .expect("write");
+    let session_end = last_activity(&store).expect("a trace ends");
+    store
+        .write(&[record("p", 2, 2, None, 20, json!({}))])
+        .expect("write");
+    let sessionless_end = last_activity(&store).expect("a trace ends");
+    assert!(
+        sessionless_end > session_end,
+        "{sessionless_end} after {session_end}"
+    );
+    store
+        .write(&[record("p", 3, 3, None, 30, json!({"session.id": "late"}))])
+        .expect("write");
+    let late_end = last_activity(&store).expect("a trace ends");
+    assert!(
+        late_end > sessionless_end,
+        "{late_end} after {sessionless_end}"
+    );
+    store.delete_session("p", "late").expect("delete");
+    assert_eq!(last_activity(&store), Some(sessionless_end));
+}
+
 /// Ordering of reads: keyset paging visits every session once, for every sort
 /// and direction, and rejects a cursor from another query.
 pub fn paging_is_complete_and_stable<S: Store>(store: S) {
@@ -1160,6 +1188,7 @@ macro_rules! conformance_suite {
             idempotent_writes,
             root_arriving_last_moves_the_trace,
             sessions_are_keyed_by_project,
+            project_last_activity_is_its_latest_trace_end,
             paging_is_complete_and_stable,
             session_filters,
             text_search_folds_unicode_case,
