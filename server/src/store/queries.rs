@@ -1144,10 +1144,11 @@ fn list_sessions(
 }
 
 /// The projects matching `condition` over `projects p` (its parameters in
-/// `args`), by name. The latest trace's end is the latest of the sessions'
-/// ends (each the end of its latest trace, read from an index) and of the
-/// traces without a session: `max(end_ns)` over every trace read them all
-/// (64 ms of 220 at 100,000 traces on PostgreSQL).
+/// `args`), by name. Traces are counted and their latest end found through
+/// the sessions (each holds its traces' count and latest end, derived in the
+/// transaction that changed them) and the traces without a session: over
+/// every trace, the project list read them all (at 100,000 traces SQLite
+/// 42-67 ms, PostgreSQL 57-67 ms vacuumed, 210 ms right after ingest).
 fn project_rows(
     tx: &mut dyn SqlTx,
     condition: &str,
@@ -1157,7 +1158,10 @@ fn project_rows(
         .query(
             &format!(
                 "SELECT p.name,
-                    (SELECT count(*) FROM traces t WHERE t.project_id = p.id),
+                    CAST((SELECT coalesce(sum(s.num_traces), 0) FROM sessions s
+                       WHERE s.project_id = p.id) AS BIGINT)
+                      + (SELECT count(*) FROM traces t
+                           WHERE t.project_id = p.id AND t.session_rowid IS NULL),
                     (SELECT count(*) FROM sessions s WHERE s.project_id = p.id),
                     (SELECT max(e.end_ns) FROM (
                        SELECT max(s.end_ns) AS end_ns FROM sessions s WHERE s.project_id = p.id
