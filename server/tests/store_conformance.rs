@@ -512,6 +512,20 @@ fn sqlite_migrates_a_database_written_by_0_1_0() {
         )
         .unwrap();
     assert_eq!(found.data.len(), 1, "the search columns were filled");
+    let tagged = store
+        .sessions(
+            "support-bot",
+            &SessionQuery {
+                page: PageQuery {
+                    limit: 10,
+                    cursor: None,
+                },
+                tag: Some("billing".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(tagged.data.len(), 1, "the sessions' tags were filled");
     let project = &store.projects().unwrap()[0];
     assert_eq!(
         (project.trace_count, project.traces_without_session),

@@ -375,8 +375,11 @@ impl Dialect for Postgres {
         format!("= ANY({param}::text[])")
     }
 
-    fn has_tag(&self, tag: &str) -> String {
-        format!("t.tags ? {tag}")
+    fn trace_tags(&self) -> &'static str {
+        "traces t CROSS JOIN LATERAL (SELECT e.v #>> '{}' AS value
+           FROM jsonb_array_elements(CASE jsonb_typeof(t.tags) WHEN 'array' THEN t.tags
+             ELSE '[]'::jsonb END) AS e(v)
+           WHERE jsonb_typeof(e.v) = 'string') j"
     }
 
     fn has_metadata(&self, key: &str, value: &str) -> String {

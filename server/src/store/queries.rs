@@ -796,6 +796,26 @@ pub fn refresh_sessions(tx: &mut dyn SqlTx, ids: &[i64]) -> Result<(), StoreErro
         ),
         &[SqlValue::IntList(ids.to_vec())],
     )?;
+    // Their tags likewise (the tag filter reads them).
+    let trace_tags = d.trace_tags();
+    tx.execute(
+        &format!(
+            "DELETE FROM session_tags WHERE session_rowid {list}
+             AND NOT EXISTS (SELECT 1 FROM {trace_tags}
+                 WHERE t.session_rowid = session_tags.session_rowid
+                   AND j.value = session_tags.tag)"
+        ),
+        &[SqlValue::IntList(ids.to_vec())],
+    )?;
+    tx.execute(
+        &format!(
+            "INSERT INTO session_tags (project_id, tag, session_rowid)
+             SELECT DISTINCT t.project_id, j.value, t.session_rowid FROM {trace_tags}
+             WHERE t.session_rowid {list} AND t.tags <> '[]'
+             ON CONFLICT DO NOTHING"
+        ),
+        &[SqlValue::IntList(ids.to_vec())],
+    )?;
     tx.execute(
         &format!(
             "DELETE FROM sessions WHERE id {list}
@@ -1015,10 +1035,11 @@ fn list_sessions(
         ));
     }
     if let Some(tag) = &q.tag {
-        let tag = a.add(tag.as_str());
         sql.push_str(&format!(
-            " AND EXISTS (SELECT 1 FROM traces t WHERE t.session_rowid = s.id AND {})",
-            d.has_tag(&tag)
+            " AND s.id IN (SELECT g.session_rowid FROM session_tags g
+                WHERE g.project_id = {} AND g.tag = {})",
+            a.add(pid),
+            a.add(tag.as_str())
         ));
     }
     for (key, value) in &q.metadata {
@@ -1229,11 +1250,14 @@ fn delete_locked_session<B: SqlBackend>(
         "DELETE FROM traces WHERE session_rowid = $1",
         &[rowid.into()],
     )?;
-    // No foreign key deletes a session's users with it (PostgreSQL has none).
-    tx.execute(
-        "DELETE FROM session_users WHERE session_rowid = $1",
-        &[rowid.into()],
-    )?;
+    // No foreign key deletes a session's users and tags with it (PostgreSQL
+    // has none).
+    for table in ["session_users", "session_tags"] {
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE session_rowid = $1"),
+            &[rowid.into()],
+        )?;
+    }
     tx.execute("DELETE FROM sessions WHERE id = $1", &[rowid.into()])?;
     tx.execute(
         "DELETE FROM session_annotations WHERE project_id = $1 AND session_id = $2",
@@ -1530,6 +1554,7 @@ impl<B: SqlBackend> Store for B {
                 "session_annotations",
                 "traces",
                 "session_users",
+                "session_tags",
                 "sessions",
                 "evaluation_jobs",
                 "evaluation_backfills",

@@ -234,8 +234,10 @@ pub trait Dialect: Sync {
     fn in_ints(&self, param: &str) -> String;
     /// As [`Dialect::in_ints`], for a [`SqlValue::TextList`].
     fn in_texts(&self, param: &str) -> String;
-    /// A condition: trace `t`'s tags (a JSON array of strings) hold the tag.
-    fn has_tag(&self, tag: &str) -> String;
+    /// `traces t` joined with each of its tags that is a string (its
+    /// `tags`, a JSON array), as `j.value`: what `session_tags` is derived
+    /// from.
+    fn trace_tags(&self) -> &'static str;
     /// A condition: trace `t`'s metadata (a JSON object) maps the key to a
     /// value whose text (strings as they are, other values as JSON) equals
     /// `value`.
@@ -320,6 +322,19 @@ pub const FILL_SESSION_USERS: Migration = Migration::Sql(
      WHERE user_id IS NOT NULL AND session_rowid IS NOT NULL;
      DROP INDEX traces_by_user;",
 );
+
+/// The step after each backend's own `CREATE TABLE session_tags`: the tags
+/// of the sessions stored before.
+pub const FILL_SESSION_TAGS: Migration = Migration::Code(|tx| {
+    let sql = format!(
+        "INSERT INTO session_tags (project_id, tag, session_rowid)
+         SELECT DISTINCT t.project_id, j.value, t.session_rowid FROM {}
+         WHERE t.session_rowid IS NOT NULL",
+        tx.dialect().trace_tags()
+    );
+    tx.execute(&sql, &[])?;
+    Ok(())
+});
 
 /// Applies the steps after version `current` in the caller's transaction, so
 /// that a server stopped midway leaves the schema as it was; returns the new

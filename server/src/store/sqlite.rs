@@ -476,8 +476,9 @@ impl Dialect for Sqlite {
         self.in_ints(param)
     }
 
-    fn has_tag(&self, tag: &str) -> String {
-        format!("EXISTS (SELECT 1 FROM json_each(t.tags) j WHERE j.value = {tag})")
+    fn trace_tags(&self) -> &'static str {
+        "traces t JOIN json_each(CASE json_type(t.tags) WHEN 'array' THEN t.tags ELSE '[]' END) j
+           ON j.type = 'text'"
     }
 
     fn has_metadata(&self, key: &str, value: &str) -> String {

@@ -519,6 +519,54 @@ pub fn session_filters<S: Store>(store: S) {
     assert_eq!(by_user("dee"), ["c"]);
     store.delete_session("p", "d").expect("delete");
     assert!(by_user("cy").is_empty());
+
+    // Tags likewise: a session is found by the tags of the traces it holds
+    // now (strings only), and a deleted one by none.
+    let by_tag = |tag: &str| {
+        ids(SessionQuery {
+            tag: Some(tag.into()),
+            ..Default::default()
+        })
+    };
+    store
+        .write(&[
+            record(
+                "p",
+                6,
+                2,
+                Some(1),
+                400,
+                json!({"session.id": "e", "tag.tags": ["moves", "stays"]}),
+            ),
+            record(
+                "p",
+                7,
+                1,
+                None,
+                410,
+                json!({"session.id": "e", "tag.tags": ["stays", "7"]}),
+            ),
+            record(
+                "p",
+                8,
+                1,
+                None,
+                420,
+                json!({"session.id": "f", "metadata": "{\"tags\": [\"not a tag\"]}"}),
+            ),
+        ])
+        .expect("write");
+    assert_eq!(by_tag("moves"), ["e"]);
+    assert_eq!(by_tag("7"), ["e"]);
+    assert!(by_tag("not a tag").is_empty());
+    store
+        .write(&[record("p", 6, 1, None, 399, json!({"session.id": "g"}))])
+        .expect("write the root");
+    assert_eq!(by_tag("moves"), ["g"]);
+    assert_eq!(by_tag("stays"), ["g", "e"], "by start time");
+    store.delete_session("p", "g").expect("delete");
+    assert!(by_tag("moves").is_empty());
+    assert_eq!(by_tag("stays"), ["e"]);
 }
 
 /// A GenAI event (a log record of a span) for trace `t`, span `s`.
