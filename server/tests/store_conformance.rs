@@ -498,34 +498,26 @@ fn sqlite_migrates_a_database_written_by_0_1_0() {
     let store = SqliteStore::open_dir(dir.path()).unwrap();
     let session = store.session("support-bot", "sess-7f3a").unwrap();
     assert_eq!(session.num_traces, 3);
-    let found = store
-        .sessions(
-            "support-bot",
-            &SessionQuery {
-                page: PageQuery {
-                    limit: 10,
-                    cursor: None,
-                },
-                q: Some("WRONG VAT".into()),
-                ..Default::default()
+    let found = |q: SessionQuery| {
+        let q = SessionQuery {
+            page: PageQuery {
+                limit: 10,
+                cursor: None,
             },
-        )
-        .unwrap();
-    assert_eq!(found.data.len(), 1, "the search columns were filled");
-    let tagged = store
-        .sessions(
-            "support-bot",
-            &SessionQuery {
-                page: PageQuery {
-                    limit: 10,
-                    cursor: None,
-                },
-                tag: Some("billing".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    assert_eq!(tagged.data.len(), 1, "the sessions' tags were filled");
+            ..q
+        };
+        store.sessions("support-bot", &q).unwrap().data.len()
+    };
+    let searched = found(SessionQuery {
+        q: Some("WRONG VAT".into()),
+        ..Default::default()
+    });
+    assert_eq!(searched, 1, "the search columns were filled");
+    let tagged = found(SessionQuery {
+        tag: Some("billing".into()),
+        ..Default::default()
+    });
+    assert_eq!(tagged, 1, "the sessions' tags were filled");
     let project = &store.projects().unwrap()[0];
     assert_eq!(
         (project.trace_count, project.traces_without_session),

@@ -775,47 +775,45 @@ pub fn refresh_sessions(tx: &mut dyn SqlTx, ids: &[i64]) -> Result<(), StoreErro
         // the prepared statement is reused.
         &[SqlValue::IntList(ids.to_vec()), now.into()],
     )?;
-    // The users of each session (the user filter reads them): pairs whose
-    // traces left or changed user go, new ones come; an emptied session's
-    // go with it.
-    tx.execute(
-        &format!(
-            "DELETE FROM session_users WHERE session_rowid {list}
-             AND NOT EXISTS (SELECT 1 FROM traces t
-                 WHERE t.session_rowid = session_users.session_rowid
-                   AND t.user_id = session_users.user_id)"
+    // The users and the tags of each session (the list's filters read them):
+    // pairs whose traces no longer hold them go, new ones come; an emptied
+    // session's go with it. (table, its column, the traces it is derived
+    // from, the value in them, which of them may hold one)
+    let derived = [
+        (
+            "session_users",
+            "user_id",
+            "traces t",
+            "t.user_id",
+            "t.user_id IS NOT NULL",
         ),
-        &[SqlValue::IntList(ids.to_vec())],
-    )?;
-    tx.execute(
-        &format!(
-            "INSERT INTO session_users (project_id, user_id, session_rowid)
-             SELECT DISTINCT t.project_id, t.user_id, t.session_rowid FROM traces t
-             WHERE t.session_rowid {list} AND t.user_id IS NOT NULL
-             ON CONFLICT DO NOTHING"
+        (
+            "session_tags",
+            "tag",
+            d.trace_tags(),
+            "j.value",
+            "t.tags <> '[]'",
         ),
-        &[SqlValue::IntList(ids.to_vec())],
-    )?;
-    // Their tags likewise (the tag filter reads them).
-    let trace_tags = d.trace_tags();
-    tx.execute(
-        &format!(
-            "DELETE FROM session_tags WHERE session_rowid {list}
-             AND NOT EXISTS (SELECT 1 FROM {trace_tags}
-                 WHERE t.session_rowid = session_tags.session_rowid
-                   AND j.value = session_tags.tag)"
-        ),
-        &[SqlValue::IntList(ids.to_vec())],
-    )?;
-    tx.execute(
-        &format!(
-            "INSERT INTO session_tags (project_id, tag, session_rowid)
-             SELECT DISTINCT t.project_id, j.value, t.session_rowid FROM {trace_tags}
-             WHERE t.session_rowid {list} AND t.tags <> '[]'
-             ON CONFLICT DO NOTHING"
-        ),
-        &[SqlValue::IntList(ids.to_vec())],
-    )?;
+    ];
+    for (table, column, from, value, holds) in derived {
+        tx.execute(
+            &format!(
+                "DELETE FROM {table} WHERE session_rowid {list}
+                 AND NOT EXISTS (SELECT 1 FROM {from}
+                     WHERE t.session_rowid = {table}.session_rowid AND {value} = {table}.{column})"
+            ),
+            &[SqlValue::IntList(ids.to_vec())],
+        )?;
+        tx.execute(
+            &format!(
+                "INSERT INTO {table} (project_id, {column}, session_rowid)
+                 SELECT DISTINCT t.project_id, {value}, t.session_rowid FROM {from}
+                 WHERE t.session_rowid {list} AND {holds}
+                 ON CONFLICT DO NOTHING"
+            ),
+            &[SqlValue::IntList(ids.to_vec())],
+        )?;
+    }
     tx.execute(
         &format!(
             "DELETE FROM sessions WHERE id {list}
