@@ -1178,9 +1178,7 @@ fn project_rows(
             &format!(
                 "SELECT p.name,
                     CAST((SELECT coalesce(sum(s.num_traces), 0) FROM sessions s
-                       WHERE s.project_id = p.id) AS BIGINT)
-                      + (SELECT count(*) FROM traces t
-                           WHERE t.project_id = p.id AND t.session_rowid IS NULL),
+                       WHERE s.project_id = p.id) AS BIGINT),
                     (SELECT count(*) FROM sessions s WHERE s.project_id = p.id),
                     (SELECT max(e.end_ns) FROM (
                        SELECT max(s.end_ns) AS end_ns FROM sessions s WHERE s.project_id = p.id
@@ -1197,14 +1195,15 @@ fn project_rows(
         .into_iter()
         .map(|mut r| {
             let name = r.text(0)?;
+            let (in_sessions, without_session) = (r.int(1)?, r.int(4)?);
             Ok(ProjectInfo {
                 id: ids::project(&name),
                 name,
                 description: r.opt_text(5)?,
-                trace_count: r.int(1)?,
+                trace_count: in_sessions.saturating_add(without_session),
                 session_count: r.int(2)?,
                 last_activity: r.opt_int(3)?.map(rfc3339),
-                traces_without_session: r.int(4)?,
+                traces_without_session: without_session,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
