@@ -91,6 +91,8 @@ pub struct AppState {
     /// The bytes of request bodies being received at once
     /// ([`request::RECEIVING_BUDGET_BYTES`]), one permit per byte.
     pub receiving: Arc<Semaphore>,
+    /// Buffers kept for the bodies received next.
+    pub body_buffers: Arc<request::BodyBuffers>,
     /// Time allowed to receive a request's body.
     pub body_timeout: std::time::Duration,
     /// Most spans or log records in one export ([`MAX_ITEMS_PER_REQUEST`]).
@@ -114,6 +116,7 @@ impl AppState {
             prices: Arc::new(PriceTable::default()),
             ingest_permits: Arc::new(Semaphore::new(MAX_CONCURRENT_EXPORTS)),
             receiving: Arc::new(Semaphore::new(request::RECEIVING_BUDGET_BYTES)),
+            body_buffers: Arc::default(),
             body_timeout: BODY_TIMEOUT,
             max_items_per_request: MAX_ITEMS_PER_REQUEST,
             session_idle: std::time::Duration::from_nanos(
@@ -156,6 +159,7 @@ impl AppState {
             max_bytes: self.max_request_bytes,
             timeout: self.body_timeout,
             budget: self.receiving.clone(),
+            buffers: self.body_buffers.clone(),
         }
     }
 }
