@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
@@ -26,6 +26,23 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub const TURNS: usize = 10;
 /// 17 sessions x 10 turns x 3 spans = 510 spans a request (the SDK's batch is 512).
 pub const SESSIONS_PER_REQUEST: usize = 17;
+
+/// `tag.tags`: a list of strings.
+fn tags(tags: &[&str]) -> KeyValue {
+    let values = tags
+        .iter()
+        .map(|t| AnyValue {
+            value: Some(any_value::Value::StringValue((*t).into())),
+        })
+        .collect();
+    KeyValue {
+        key: "tag.tags".into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::ArrayValue(ArrayValue { values })),
+        }),
+        ..Default::default()
+    }
+}
 
 pub fn kv(k: &str, v: impl Into<String>) -> KeyValue {
     KeyValue {
@@ -232,6 +249,16 @@ pub fn workload(sessions: std::ops::Range<usize>, by_turn: bool) -> (Vec<Vec<u8>
                         kv("openinference.span.kind", "CHAIN"),
                         kv("session.id", format!("session-{s}")),
                         kv("user.id", format!("user-{}", s % 97)),
+                        // What apps attach to a turn: filters read it.
+                        kv(
+                            "metadata",
+                            format!(
+                                r#"{{"plan": "{}", "app_version": "2.3.{}"}}"#,
+                                ["free", "team", "pro"][s % 3],
+                                s % 7
+                            ),
+                        ),
+                        tags(if s % 10 == 0 { &["support", "vip"] } else { &["support"] }),
                         kv("input.value", question),
                         kv("output.value", answer),
                     ],
