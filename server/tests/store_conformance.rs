@@ -518,6 +518,11 @@ fn sqlite_migrates_a_database_written_by_0_1_0() {
         ..Default::default()
     });
     assert_eq!(tagged, 1, "the sessions' tags were filled");
+    let by_metadata = found(SessionQuery {
+        metadata: vec![("plan".into(), "pro".into())],
+        ..Default::default()
+    });
+    assert_eq!(by_metadata, 1, "the sessions' metadata was filled");
     let project = &store.projects().unwrap()[0];
     assert_eq!(
         (project.trace_count, project.traces_without_session),

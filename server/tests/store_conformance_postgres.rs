@@ -403,20 +403,26 @@ fn postgres_migrates_a_database_written_by_0_1_0() {
             .num_traces,
         3
     );
-    let found = store
-        .sessions(
-            "support-bot",
-            &SessionQuery {
-                page: PageQuery {
-                    limit: 10,
-                    cursor: None,
-                },
-                q: Some("WRONG VAT".into()),
-                ..Default::default()
+    let found = |q: SessionQuery| {
+        let q = SessionQuery {
+            page: PageQuery {
+                limit: 10,
+                cursor: None,
             },
-        )
-        .expect("search");
-    assert_eq!(found.data.len(), 1, "the search columns were filled");
+            ..q
+        };
+        store.sessions("support-bot", &q).expect("list").data.len()
+    };
+    let searched = found(SessionQuery {
+        q: Some("WRONG VAT".into()),
+        ..Default::default()
+    });
+    assert_eq!(searched, 1, "the search columns were filled");
+    let by_metadata = found(SessionQuery {
+        metadata: vec![("plan".into(), "pro".into())],
+        ..Default::default()
+    });
+    assert_eq!(by_metadata, 1, "the sessions' metadata was filled");
     store
         .write(&[record(
             "support-bot",

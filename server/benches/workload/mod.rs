@@ -258,7 +258,11 @@ pub fn workload(sessions: std::ops::Range<usize>, by_turn: bool) -> (Vec<Vec<u8>
                                 s % 7
                             ),
                         ),
-                        tags(if s % 10 == 0 { &["support", "vip"] } else { &["support"] }),
+                        tags(if s % 10 == 0 {
+                            &["support", "vip"]
+                        } else {
+                            &["support"]
+                        }),
                         kv("input.value", question),
                         kv("output.value", answer),
                     ],

@@ -382,8 +382,13 @@ impl Dialect for Postgres {
            WHERE jsonb_typeof(e.v) = 'string') j"
     }
 
-    fn has_metadata(&self, key: &str, value: &str) -> String {
-        format!("t.metadata ->> {key} = {value}")
+    fn trace_metadata(&self) -> &'static str {
+        "traces t CROSS JOIN LATERAL jsonb_each_text(CASE jsonb_typeof(t.metadata)
+           WHEN 'object' THEN t.metadata ELSE '{}'::jsonb END) j"
+    }
+
+    fn metadata_text(&self) -> &'static str {
+        "j.value"
     }
 
     fn saturating_sum(&self, column: &str) -> String {

@@ -775,39 +775,55 @@ pub fn refresh_sessions(tx: &mut dyn SqlTx, ids: &[i64]) -> Result<(), StoreErro
         // the prepared statement is reused.
         &[SqlValue::IntList(ids.to_vec()), now.into()],
     )?;
-    // The users and the tags of each session (the list's filters read them):
-    // pairs whose traces no longer hold them go, new ones come; an emptied
-    // session's go with it. (table, its column, the traces it is derived
-    // from, the value in them, which of them may hold one)
+    // The users, tags and metadata of each session (the list's filters read
+    // them): rows whose traces no longer hold them go, new ones come; an
+    // emptied session's go with it.
+    let metadata_holds = format!("t.metadata <> '{{}}' AND {}", metadata_indexed(d));
     let derived = [
-        (
-            "session_users",
-            "user_id",
-            "traces t",
-            "t.user_id",
-            "t.user_id IS NOT NULL",
-        ),
-        (
-            "session_tags",
-            "tag",
-            d.trace_tags(),
-            "j.value",
-            "t.tags <> '[]'",
-        ),
+        Derived {
+            table: "session_users",
+            from: "traces t",
+            columns: &[("user_id", "t.user_id")],
+            holds: "t.user_id IS NOT NULL",
+        },
+        Derived {
+            table: "session_tags",
+            from: d.trace_tags(),
+            columns: &[("tag", "j.value")],
+            holds: "t.tags <> '[]'",
+        },
+        Derived {
+            table: "session_metadata",
+            from: d.trace_metadata(),
+            columns: &[("key", "j.key"), ("value", d.metadata_text())],
+            holds: &metadata_holds,
+        },
     ];
-    for (table, column, from, value, holds) in derived {
+    for Derived {
+        table,
+        from,
+        columns,
+        holds,
+    } in derived
+    {
+        let same = columns
+            .iter()
+            .map(|(column, value)| format!(" AND {value} = {table}.{column}"))
+            .collect::<String>();
         tx.execute(
             &format!(
                 "DELETE FROM {table} WHERE session_rowid {list}
                  AND NOT EXISTS (SELECT 1 FROM {from}
-                     WHERE t.session_rowid = {table}.session_rowid AND {value} = {table}.{column})"
+                     WHERE t.session_rowid = {table}.session_rowid{same})"
             ),
             &[SqlValue::IntList(ids.to_vec())],
         )?;
+        let (names, values): (Vec<&str>, Vec<&str>) = columns.iter().copied().unzip();
+        let (names, values) = (names.join(", "), values.join(", "));
         tx.execute(
             &format!(
-                "INSERT INTO {table} (project_id, {column}, session_rowid)
-                 SELECT DISTINCT t.project_id, {value}, t.session_rowid FROM {from}
+                "INSERT INTO {table} (project_id, {names}, session_rowid)
+                 SELECT DISTINCT t.project_id, {values}, t.session_rowid FROM {from}
                  WHERE t.session_rowid {list} AND {holds}
                  ON CONFLICT DO NOTHING"
             ),
@@ -822,6 +838,34 @@ pub fn refresh_sessions(tx: &mut dyn SqlTx, ids: &[i64]) -> Result<(), StoreErro
         &[SqlValue::IntList(ids.to_vec())],
     )?;
     Ok(())
+}
+
+/// A table of what a session's traces hold, one row a session and value,
+/// re-derived with the session ([`refresh_sessions`]) for the session list's
+/// filters.
+struct Derived<'a> {
+    table: &'a str,
+    /// The traces `t` it is derived from (joined with what they hold).
+    from: &'a str,
+    /// (the table's column, the value in `from` it holds)
+    columns: &'a [(&'a str, &'a str)],
+    /// Which rows of `from` give a row.
+    holds: &'a str,
+}
+
+/// Longest metadata key and value, in characters, that `session_metadata`
+/// holds: a filter on a longer one looks at the traces themselves (a query
+/// parameter is at most 1 kB: only API callers can ask for one). It keeps an
+/// index entry of key and value under PostgreSQL's limit of about 2.7 kB.
+pub const INDEXED_METADATA_CHARS: usize = 256;
+
+/// The condition on entry `j` of [`Dialect::trace_metadata`] under which
+/// `session_metadata` holds it.
+pub fn metadata_indexed(d: &dyn super::sql::Dialect) -> String {
+    format!(
+        "length(j.key) <= {INDEXED_METADATA_CHARS} AND length({}) <= {INDEXED_METADATA_CHARS}",
+        d.metadata_text()
+    )
 }
 
 /// The columns [`annotation_row`] reads, from `session_annotations`.
@@ -1041,11 +1085,24 @@ fn list_sessions(
         ));
     }
     for (key, value) in &q.metadata {
+        let indexed = [key, value]
+            .iter()
+            .all(|s| s.chars().count() <= INDEXED_METADATA_CHARS);
         let (key, value) = (a.add(key.as_str()), a.add(value.as_str()));
-        sql.push_str(&format!(
-            " AND EXISTS (SELECT 1 FROM traces t WHERE t.session_rowid = s.id AND {})",
-            d.has_metadata(&key, &value)
-        ));
+        let text = d.metadata_text();
+        sql.push_str(&if indexed {
+            format!(
+                " AND s.id IN (SELECT m.session_rowid FROM session_metadata m
+                    WHERE m.project_id = {} AND m.key = {key} AND m.value = {value})",
+                a.add(pid)
+            )
+        } else {
+            format!(
+                " AND EXISTS (SELECT 1 FROM {} WHERE t.session_rowid = s.id
+                    AND j.key = {key} AND {text} = {value})",
+                d.trace_metadata()
+            )
+        });
     }
     match q.has_error {
         Some(true) => sql.push_str(" AND s.num_traces_with_error > 0"),
@@ -1247,9 +1304,9 @@ fn delete_locked_session<B: SqlBackend>(
         "DELETE FROM traces WHERE session_rowid = $1",
         &[rowid.into()],
     )?;
-    // No foreign key deletes a session's users and tags with it (PostgreSQL
-    // has none).
-    for table in ["session_users", "session_tags"] {
+    // No foreign key deletes a session's users, tags and metadata with it
+    // (PostgreSQL has none).
+    for table in ["session_users", "session_tags", "session_metadata"] {
         tx.execute(
             &format!("DELETE FROM {table} WHERE session_rowid = $1"),
             &[rowid.into()],
@@ -1552,6 +1609,7 @@ impl<B: SqlBackend> Store for B {
                 "traces",
                 "session_users",
                 "session_tags",
+                "session_metadata",
                 "sessions",
                 "evaluation_jobs",
                 "evaluation_backfills",

@@ -238,10 +238,13 @@ pub trait Dialect: Sync {
     /// `tags`, a JSON array), as `j.value`: what `session_tags` is derived
     /// from.
     fn trace_tags(&self) -> &'static str;
-    /// A condition: trace `t`'s metadata (a JSON object) maps the key to a
-    /// value whose text (strings as they are, other values as JSON) equals
-    /// `value`.
-    fn has_metadata(&self, key: &str, value: &str) -> String;
+    /// `traces t` joined with each entry of its metadata (a JSON object), as
+    /// `j.key` and the value's text ([`Dialect::metadata_text`]): what
+    /// `session_metadata` is derived from.
+    fn trace_metadata(&self) -> &'static str;
+    /// The text of entry `j`'s value in [`Dialect::trace_metadata`]: strings
+    /// as they are, other values as JSON, NULL for null.
+    fn metadata_text(&self) -> &'static str;
     /// The sum of an integer column over a group, saturating at `i64::MAX`
     /// instead of failing (SQLite's `sum` errors on overflow).
     fn saturating_sum(&self, column: &str) -> String;
@@ -331,6 +334,22 @@ pub const FILL_SESSION_TAGS: Migration = Migration::Code(|tx| {
          SELECT DISTINCT t.project_id, j.value, t.session_rowid FROM {}
          WHERE t.session_rowid IS NOT NULL",
         tx.dialect().trace_tags()
+    );
+    tx.execute(&sql, &[])?;
+    Ok(())
+});
+
+/// The step after each backend's own `CREATE TABLE session_metadata`: the
+/// metadata of the sessions stored before.
+pub const FILL_SESSION_METADATA: Migration = Migration::Code(|tx| {
+    let d = tx.dialect();
+    let sql = format!(
+        "INSERT INTO session_metadata (project_id, key, value, session_rowid)
+         SELECT DISTINCT t.project_id, j.key, {}, t.session_rowid FROM {}
+         WHERE t.session_rowid IS NOT NULL AND {}",
+        d.metadata_text(),
+        d.trace_metadata(),
+        super::queries::metadata_indexed(d)
     );
     tx.execute(&sql, &[])?;
     Ok(())

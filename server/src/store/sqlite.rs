@@ -481,12 +481,12 @@ impl Dialect for Sqlite {
            ON j.type = 'text'"
     }
 
-    fn has_metadata(&self, key: &str, value: &str) -> String {
-        format!(
-            "EXISTS (SELECT 1 FROM json_each(t.metadata) j WHERE j.key = {key}
-               AND CASE j.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'
-                   ELSE CAST(j.value AS TEXT) END = {value})"
-        )
+    fn trace_metadata(&self) -> &'static str {
+        "traces t JOIN json_each(CASE json_type(t.metadata) WHEN 'object' THEN t.metadata ELSE '{}' END) j"
+    }
+
+    fn metadata_text(&self) -> &'static str {
+        "CASE j.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(j.value AS TEXT) END"
     }
 
     fn saturating_sum(&self, column: &str) -> String {

@@ -475,9 +475,10 @@ pub fn session_filters<S: Store>(store: S) {
         "overlap counts"
     );
 
-    // A session is found by the users and the tags (strings only) of the
-    // traces it holds now: a trace that moves (its root arrives with another
-    // session id) takes them along, and a deleted session is found by none.
+    // A session is found by the users, the tags (strings only) and the
+    // metadata of the traces it holds now: a trace that moves (its root
+    // arrives with another session id) takes them along, and a deleted
+    // session is found by none.
     let by_user = |user: &str| {
         ids(SessionQuery {
             user_id: Some(user.into()),
@@ -490,6 +491,15 @@ pub fn session_filters<S: Store>(store: S) {
             ..Default::default()
         })
     };
+    let by_metadata = |key: &str, value: &str| {
+        ids(SessionQuery {
+            metadata: vec![(key.into(), value.into())],
+            ..Default::default()
+        })
+    };
+    // Longer than the session's metadata rows hold: found in the traces.
+    let long_note = "a note ".repeat(60);
+    let metadata = json!({"plan": "team", "seats": 3, "trial": true, "note": long_note});
     store
         .write(&[
             record(
@@ -498,7 +508,8 @@ pub fn session_filters<S: Store>(store: S) {
                 2,
                 Some(1),
                 300,
-                json!({"session.id": "c", "user.id": "cy", "tag.tags": ["moves", "stays"]}),
+                json!({"session.id": "c", "user.id": "cy", "tag.tags": ["moves", "stays"],
+                       "metadata": metadata.to_string()}),
             ),
             record(
                 "p",
@@ -524,6 +535,16 @@ pub fn session_filters<S: Store>(store: S) {
         (vec!["c".to_owned()], vec!["c".to_owned()])
     );
     assert!(by_tag("not a tag").is_empty());
+    let by_all_metadata = || {
+        [
+            by_metadata("plan", "team"),
+            by_metadata("seats", "3"),
+            by_metadata("trial", "true"),
+            by_metadata("note", &long_note),
+        ]
+    };
+    assert_eq!(by_all_metadata(), [["c"], ["c"], ["c"], ["c"]]);
+    assert!(by_metadata("plan", "pro ").is_empty());
     store
         .write(&[record(
             "p",
@@ -538,9 +559,11 @@ pub fn session_filters<S: Store>(store: S) {
     assert_eq!(by_user("dee"), ["c"]);
     assert_eq!(by_tag("moves"), ["d"]);
     assert_eq!(by_tag("stays"), ["d", "c"], "by start time");
+    assert_eq!(by_all_metadata(), [["d"], ["d"], ["d"], ["d"]]);
     store.delete_session("p", "d").expect("delete");
     assert!(by_user("cy").is_empty());
     assert!(by_tag("moves").is_empty());
+    assert!(by_all_metadata().iter().all(Vec::is_empty));
     assert_eq!(by_tag("stays"), ["c"]);
 }
 
