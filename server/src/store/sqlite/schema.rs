@@ -422,6 +422,12 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     "#,
     ),
     FILL_SESSION_METADATA,
+    // 23: a project's spans newest first (Phoenix's span list, a project's
+    // deletion) without reading every span of every project: with the spans
+    // keyed by their trace's row, a project of 10 spans beside one of 300,000
+    // took 7.8 s to list (46 s from a cold cache). An entry is the project
+    // and the row id, appended as spans are.
+    Migration::Sql("CREATE INDEX spans_by_project ON spans (project_id);"),
 ];
 
 /// Runs a migration step written against SQLite's own connection.
