@@ -65,6 +65,10 @@ const CUT_MASK: u64 = 0x1ff << 55;
 /// byte.
 const WINDOW_BYTES: usize = 64;
 
+/// Most rows whose references [`Texts::flush`] writes in one statement (a
+/// power of two).
+const REFS_A_STATEMENT: usize = 64;
+
 /// Stored blobs smaller than this are not worth compressing.
 const COMPRESS_MIN_BYTES: usize = 96;
 
@@ -376,47 +380,33 @@ impl Table {
         }
     }
 
-    /// A new row's count, its references in the transaction that stored it.
-    fn count(self) -> &'static str {
-        match self {
-            Table::Texts => "INSERT INTO text_uses (id, refs) VALUES (?2, ?1)",
-            Table::Chunks => "INSERT INTO chunk_uses (id, refs) VALUES (?2, ?1)",
-        }
-    }
-
-    fn add_refs(self) -> &'static str {
-        match self {
-            Table::Texts => "UPDATE text_uses SET refs = refs + ?1 WHERE id = ?2",
-            Table::Chunks => "UPDATE chunk_uses SET refs = refs + ?1 WHERE id = ?2",
-        }
+    /// References added to `rows` rows, (id, count) each, in one statement:
+    /// a row stored by this transaction gets its count, one stored before
+    /// has it raised.
+    fn add_refs(self, rows: usize) -> String {
+        let table = match self {
+            Table::Texts => "text_uses",
+            Table::Chunks => "chunk_uses",
+        };
+        format!(
+            "INSERT INTO {table} (id, refs) VALUES {}
+             ON CONFLICT (id) DO UPDATE SET refs = refs + excluded.refs",
+            vec!["(?, ?)"; rows].join(", ")
+        )
     }
 }
 
-/// A text or chunk a write transaction uses: its row id, the references it
-/// added and has not written yet, and whether it stored the row (whose count
-/// is then inserted, once, at [`Texts::flush`]).
+/// A text or chunk a write transaction uses: its row id and the references
+/// it added and has not written yet ([`Texts::flush`]).
 #[derive(Clone, Copy)]
 struct Held {
     id: i64,
     added: i64,
-    stored_here: bool,
 }
 
 impl Held {
-    fn found(id: i64) -> Self {
-        Self {
-            id,
-            added: 1,
-            stored_here: false,
-        }
-    }
-
-    fn stored(id: i64) -> Self {
-        Self {
-            id,
-            added: 1,
-            stored_here: true,
-        }
+    fn new(id: i64) -> Self {
+        Self { id, added: 1 }
     }
 }
 
@@ -467,11 +457,11 @@ impl Texts {
             return Ok(held.id);
         }
         let entry = match self.fresh.remove(d) {
-            _ if let Some(id) = self.committed.texts.get(d) => Held::found(id),
+            _ if let Some(id) = self.committed.texts.get(d) => Held::new(id),
             Some(NewText::Whole(body)) => self.insert_or_find(conn, Table::Texts, d, &body)?,
             // A chunked text is looked up first: storing it counts its chunks.
             fresh => match self.stored(conn, Table::Texts, d)? {
-                Some(id) => Held::found(id),
+                Some(id) => Held::new(id),
                 None => {
                     let body = match fresh {
                         Some(NewText::Chunked(chunks)) => {
@@ -479,7 +469,7 @@ impl Texts {
                         }
                         _ => self.body(conn, text.as_bytes())?,
                     };
-                    Held::stored(self.insert(conn, Table::Texts, d, &body)?)
+                    Held::new(self.insert(conn, Table::Texts, d, &body)?)
                 }
             },
         };
@@ -513,14 +503,14 @@ impl Texts {
                 continue;
             }
             let entry = match chunk.data {
-                _ if let Some(id) = self.committed.chunks.get(&chunk.digest) => Held::found(id),
+                _ if let Some(id) = self.committed.chunks.get(&chunk.digest) => Held::new(id),
                 Some(data) => self.insert_or_find(conn, Table::Chunks, &chunk.digest, &data)?,
                 None => match self.stored(conn, Table::Chunks, &chunk.digest)? {
-                    Some(id) => Held::found(id),
+                    Some(id) => Held::new(id),
                     // Known before the lock, gone since: encoded here.
                     None => {
                         let data = encode(self.compressor()?, &bytes[chunk.bytes]);
-                        Held::stored(self.insert(conn, Table::Chunks, &chunk.digest, &data)?)
+                        Held::new(self.insert(conn, Table::Chunks, &chunk.digest, &data)?)
                     }
                 },
             };
@@ -666,8 +656,8 @@ impl Texts {
         blob: &[u8],
     ) -> rusqlite::Result<Held> {
         Ok(match self.stored(conn, table, d)? {
-            Some(id) => Held::found(id),
-            None => Held::stored(self.insert(conn, table, d, blob)?),
+            Some(id) => Held::new(id),
+            None => Held::new(self.insert(conn, table, d, blob)?),
         })
     }
 
@@ -690,16 +680,23 @@ impl Texts {
             (Table::Texts, &mut self.texts),
             (Table::Chunks, &mut self.chunks),
         ] {
-            let mut add = conn.prepare_cached(table.add_refs())?;
-            let mut count = conn.prepare_cached(table.count())?;
-            for held in added.values_mut() {
-                if held.stored_here {
-                    count.execute(params![held.added, held.id])?;
-                    held.stored_here = false;
-                } else if held.added != 0 {
-                    add.execute(params![held.added, held.id])?;
-                }
-                held.added = 0;
+            let mut rows: Vec<(i64, i64)> = added
+                .values_mut()
+                .filter(|held| held.added != 0)
+                .map(|held| (held.id, std::mem::take(&mut held.added)))
+                .collect();
+            // Many rows a statement, in a few fixed sizes (each prepared
+            // once), in id order: a turn's new texts and chunks append.
+            rows.sort_unstable();
+            let mut rows = &rows[..];
+            while !rows.is_empty() {
+                let n = REFS_A_STATEMENT.min(1 << rows.len().ilog2());
+                let (these, rest) = rows.split_at(n);
+                conn.prepare_cached(&table.add_refs(n))?
+                    .execute(rusqlite::params_from_iter(
+                        these.iter().flat_map(|&(id, count)| [id, count]),
+                    ))?;
+                rows = rest;
             }
         }
         Ok(())
@@ -1321,7 +1318,7 @@ pub(super) fn migrate_to_chunks(conn: &Connection) -> Result<(), StoreError> {
         let mut old = conn.prepare("SELECT id, refs, text FROM texts_v1 ORDER BY id")?;
         let mut rows = old.query([])?;
         let mut put = conn.prepare("INSERT INTO texts (id, digest, body) VALUES (?1, ?2, ?3)")?;
-        let mut count = conn.prepare(Table::Texts.count())?;
+        let mut count = conn.prepare(&Table::Texts.add_refs(1))?;
         while let Some(r) = rows.next()? {
             let (id, refs): (i64, i64) = (r.get(0)?, r.get(1)?);
             let text = r
@@ -1331,7 +1328,7 @@ pub(super) fn migrate_to_chunks(conn: &Connection) -> Result<(), StoreError> {
             let body = texts.body(conn, text.as_bytes())?;
             put.execute(params![id, &digest(text.as_bytes())[..], body])
                 .map_err(|e| corrupt(format!("text {id} stored twice ({e})")))?;
-            count.execute(params![refs, id])?;
+            count.execute(params![id, refs])?;
         }
     }
     texts.flush(conn)?;
