@@ -1,6 +1,7 @@
 //! Benchmark (not a timed test): where an ingested span's CPU goes. The
 //! workload's requests (`BENCH_WORKLOAD=light|history`, `BENCH_SESSIONS`
-//! sessions) go through the three stages of ingest one after the other on one
+//! sessions, batched by session or with `BENCH_ORDER=turn` by turn as in the
+//! `ingest` bench) go through the three stages of ingest one after the other on one
 //! thread, without HTTP: decoding the protobuf body, mapping it to span
 //! records (attributes to JSON, the session, turn and token facts), and
 //! writing them into a SQLite store in a temp dir (one transaction per
@@ -45,6 +46,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
+    let by_turn = std::env::var("BENCH_ORDER").is_ok_and(|v| v == "turn");
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open_dir(dir.path()).unwrap();
     let prices = PriceTable::default();
@@ -53,7 +55,7 @@ fn main() {
     // generated a slice at a time, so the bodies never all sit in memory
     for first in (0..sessions).step_by(SESSIONS_PER_REQUEST * 20) {
         let range = first..(first + SESSIONS_PER_REQUEST * 20).min(sessions);
-        let (bodies, _, size) = workload(range, false);
+        let (bodies, _, size) = workload(range, by_turn);
         bytes += size;
         for body in bodies {
             let decoded = decode.time(|| otlp::decode(&body, Encoding::Protobuf).unwrap());
@@ -64,9 +66,10 @@ fn main() {
         }
     }
     println!(
-        "workload: {} ({sessions} sessions, {spans} spans, {:.1} KB OTLP per span)",
+        "workload: {} ({sessions} sessions, {spans} spans, {:.1} KB OTLP per span, batched by {})",
         workload::workload_name(),
-        bytes as f64 / spans as f64 / 1024.0
+        bytes as f64 / spans as f64 / 1024.0,
+        if by_turn { "turn" } else { "session" }
     );
     let per_span = |s: &Stage| {
         (

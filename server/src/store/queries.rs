@@ -731,13 +731,27 @@ fn fill_sessions(
     Ok(())
 }
 
+/// The sessions a write touched, and how.
+#[derive(Debug, Default)]
+pub struct TouchedSessions {
+    /// Every session a trace of the write is or was in.
+    pub all: Vec<i64>,
+    /// Of those, the ones a trace stored before left, joined or was
+    /// re-derived in: what their traces hold may have changed.
+    pub changed: Vec<i64>,
+    /// The row ids of the traces the write stored first: all the sessions
+    /// not `changed` gained.
+    pub new_traces: Vec<i64>,
+}
+
 /// Recomputes sessions' aggregates from their traces; a session left without
 /// traces (its last one moved away) is deleted.
 ///
 /// A session a write touched is active from now: `last_activity_ns` is the
 /// server's clock at the write (arrival, not the spans' own times, so a
 /// client's clock or a replay of old spans cannot make a live session idle).
-pub fn refresh_sessions(tx: &mut dyn SqlTx, ids: &[i64]) -> Result<(), StoreError> {
+pub fn refresh_sessions(tx: &mut dyn SqlTx, touched: &TouchedSessions) -> Result<(), StoreError> {
+    let ids = &touched.all[..];
     if ids.is_empty() {
         return Ok(());
     }
@@ -750,6 +764,10 @@ pub fn refresh_sessions(tx: &mut dyn SqlTx, ids: &[i64]) -> Result<(), StoreErro
         d.saturating_sum("t.completion_tokens"),
         d.saturating_sum("t.total_tokens"),
     );
+    // Every session's aggregates over all its traces again. (Adding a new
+    // trace's to what a session held would read one trace, not all: but a
+    // sum of costs added in another order differs in its last bits, and the
+    // same traces must give the same session whichever way they came.)
     tx.execute(
         &format!(
             "UPDATE sessions SET start_ns = a.start_ns, end_ns = a.end_ns,
@@ -776,8 +794,11 @@ pub fn refresh_sessions(tx: &mut dyn SqlTx, ids: &[i64]) -> Result<(), StoreErro
         &[SqlValue::IntList(ids.to_vec()), now.into()],
     )?;
     // The users, tags and metadata of each session (the list's filters read
-    // them): rows whose traces no longer hold them go, new ones come; an
-    // emptied session's go with it.
+    // them). A session a trace stored before left, joined or changed in:
+    // rows its traces no longer hold go, new ones come (an emptied session's
+    // go with it). A session that only gained new traces holds what it held
+    // and what they hold: only theirs are added (a turn's trace, not the
+    // whole conversation's, read again every turn).
     let metadata_holds = format!("t.metadata <> '{{}}' AND {}", metadata_indexed(d));
     let derived = [
         Derived {
@@ -806,29 +827,40 @@ pub fn refresh_sessions(tx: &mut dyn SqlTx, ids: &[i64]) -> Result<(), StoreErro
         holds,
     } in derived
     {
-        let same = columns
-            .iter()
-            .map(|(column, value)| format!(" AND {value} = {table}.{column}"))
-            .collect::<String>();
-        tx.execute(
-            &format!(
-                "DELETE FROM {table} WHERE session_rowid {list}
-                 AND NOT EXISTS (SELECT 1 FROM {from}
-                     WHERE t.session_rowid = {table}.session_rowid{same})"
-            ),
-            &[SqlValue::IntList(ids.to_vec())],
-        )?;
         let (names, values): (Vec<&str>, Vec<&str>) = columns.iter().copied().unzip();
         let (names, values) = (names.join(", "), values.join(", "));
-        tx.execute(
-            &format!(
+        let insert = |of: &str| {
+            format!(
                 "INSERT INTO {table} (project_id, {names}, session_rowid)
                  SELECT DISTINCT t.project_id, {values}, t.session_rowid FROM {from}
-                 WHERE t.session_rowid {list} AND {holds}
+                 WHERE {of} AND {holds}
                  ON CONFLICT DO NOTHING"
-            ),
-            &[SqlValue::IntList(ids.to_vec())],
-        )?;
+            )
+        };
+        if !touched.changed.is_empty() {
+            let same = columns
+                .iter()
+                .map(|(column, value)| format!(" AND {value} = {table}.{column}"))
+                .collect::<String>();
+            tx.execute(
+                &format!(
+                    "DELETE FROM {table} WHERE session_rowid {list}
+                     AND NOT EXISTS (SELECT 1 FROM {from}
+                         WHERE t.session_rowid = {table}.session_rowid{same})"
+                ),
+                &[SqlValue::IntList(touched.changed.clone())],
+            )?;
+            tx.execute(
+                &insert(&format!("t.session_rowid {list}")),
+                &[SqlValue::IntList(touched.changed.clone())],
+            )?;
+        }
+        if !touched.new_traces.is_empty() {
+            tx.execute(
+                &insert(&format!("t.id {list} AND t.session_rowid IS NOT NULL")),
+                &[SqlValue::IntList(touched.new_traces.clone())],
+            )?;
+        }
     }
     tx.execute(
         &format!(

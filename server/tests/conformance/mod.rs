@@ -560,6 +560,35 @@ pub fn session_filters<S: Store>(store: S) {
     assert_eq!(by_tag("moves"), ["d"]);
     assert_eq!(by_tag("stays"), ["d", "c"], "by start time");
     assert_eq!(by_all_metadata(), [["d"], ["d"], ["d"], ["d"]]);
+    // A later write's new trace adds what it holds to its session, which
+    // keeps what its other traces hold.
+    store
+        .write(&[record(
+            "p",
+            9,
+            1,
+            None,
+            330,
+            json!({"session.id": "c", "user.id": "eve", "tag.tags": ["later"],
+                   "metadata": "{\"plan\": \"later\"}"}),
+        )])
+        .expect("write a later turn");
+    assert_eq!(
+        (
+            by_user("eve"),
+            by_tag("later"),
+            by_metadata("plan", "later")
+        ),
+        (
+            vec!["c".to_owned()],
+            vec!["c".to_owned()],
+            vec!["c".to_owned()]
+        )
+    );
+    assert_eq!(
+        (by_user("dee"), by_tag("stays")),
+        (vec!["c".to_owned()], vec!["d".to_owned(), "c".to_owned()])
+    );
     store.delete_session("p", "d").expect("delete");
     assert!(by_user("cy").is_empty());
     assert!(by_tag("moves").is_empty());

@@ -19,8 +19,8 @@ use super::{PgTx, clean, clean_json, clean_opt, json_has_nul, pg_row};
 use crate::model::{EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, TraceSummary};
 use crate::store::compression;
 use crate::store::queries::{
-    EVENT_FACT_COLUMNS, FACT_COLUMNS, SPAN_INFO_COLUMNS, event_facts_row, facts_row,
-    refresh_sessions, search_texts, search_trigrams, span_row,
+    EVENT_FACT_COLUMNS, FACT_COLUMNS, SPAN_INFO_COLUMNS, TouchedSessions, event_facts_row,
+    facts_row, refresh_sessions, search_texts, search_trigrams, span_row,
 };
 use crate::store::sql::{SpanTables, SqlTx, SqlValue};
 use crate::store::{StoreError, WriteOutcome};
@@ -432,6 +432,10 @@ fn resummarize(
     let mut summaries = Vec::with_capacity(touched.len());
     let mut wanted: BTreeSet<(i64, String)> = BTreeSet::new();
     let mut sessions: BTreeSet<i64> = BTreeSet::new();
+    // Traces stored before: the sessions they leave or join are re-derived
+    // whole; the others only gained the traces this write stores first.
+    let mut changed: BTreeSet<i64> = BTreeSet::new();
+    let mut changed_in: Vec<(i64, String)> = Vec::new();
     for (key, new_facts) in touched {
         let old = stored.get(&key).copied();
         let events = all_events.get(&key).map_or(&[][..], |e| &e[..]);
@@ -443,8 +447,12 @@ fn resummarize(
         };
         if let Some(sid) = &summary.session_id {
             wanted.insert((key.0, sid.clone()));
+            if old.is_some() {
+                changed_in.push((key.0, sid.clone()));
+            }
         }
         sessions.extend(old.flatten());
+        changed.extend(old.flatten());
         summaries.push((key, summary));
     }
     // Sessions created in key order, then looked up.
@@ -484,8 +492,23 @@ fn resummarize(
             "a session was deleted before it was locked".to_owned(),
         ));
     }
-    upsert_traces(tx, &summaries, &session_rowids)?;
-    refresh_sessions(tx, &ids)
+    changed.extend(
+        changed_in
+            .iter()
+            .filter_map(|k| session_rowids.get(k).copied()),
+    );
+    // The row ids of the traces not stored before.
+    let new_traces = upsert_traces(tx, &summaries, &session_rowids)?
+        .into_iter()
+        .filter(|(key, _)| !stored.contains_key(key))
+        .map(|(_, id)| id)
+        .collect();
+    let touched = TouchedSessions {
+        all: ids,
+        changed: changed.into_iter().collect(),
+        new_traces,
+    };
+    refresh_sessions(tx, &touched)
 }
 
 /// Stores GenAI events in one `INSERT ... SELECT FROM unnest` (a re-sent one
@@ -562,15 +585,18 @@ pub(super) fn write_events(
     Ok(outcome)
 }
 
+/// A trace: its project's row id and its id.
+type TraceKey = (i64, [u8; 16]);
+
 /// Writes the traces' summaries: one `INSERT ... SELECT FROM unnest` for the
 /// whole batch (each trace appears once), with the trigrams the text search's
 /// index holds, worked out here: `pg_trgm` extracting them was most of
-/// PostgreSQL's CPU for a trace.
+/// PostgreSQL's CPU for a trace. Returns each trace's key and row id.
 fn upsert_traces(
     tx: &mut PgTx<'_, '_>,
     summaries: &[((i64, [u8; 16]), TraceSummary)],
     session_rowids: &HashMap<(i64, String), i64>,
-) -> Result<(), postgres::Error> {
+) -> Result<Vec<(TraceKey, i64)>, postgres::Error> {
     let n = summaries.len();
     let mut pid: Vec<i64> = Vec::with_capacity(n);
     let mut trace: Vec<&[u8]> = Vec::with_capacity(n);
@@ -634,7 +660,7 @@ fn upsert_traces(
         search[0].push(input);
         search[1].push(output);
     }
-    tx.pg_execute(
+    let new = tx.pg_query(
         "INSERT INTO traces (project_id, trace_id, session_rowid, session_id,
             session_conflicts, user_id, root_span_id, start_ns, end_ns, span_count, has_error,
             input_value, input_mime, input_raw, output_value, output_mime, output_raw,
@@ -669,7 +695,8 @@ fn upsert_traces(
             cost_prompt = excluded.cost_prompt, cost_completion = excluded.cost_completion,
             cost_total = excluded.cost_total, tags = excluded.tags, metadata = excluded.metadata,
             search_input = excluded.search_input, search_output = excluded.search_output,
-            search_trigrams = excluded.search_trigrams",
+            search_trigrams = excluded.search_trigrams
+         RETURNING project_id, trace_id, id",
         &[
             &pid, &trace, &rowid, &session, &conflicts, &user, &root, &start, &end, &count, &error,
             &io[0], &io[1], &io[2], &io[3], &io[4], &io[5], &tok[0], &tok[1], &tok[2], &cost[0],
@@ -677,7 +704,10 @@ fn upsert_traces(
             &trigrams,
         ],
     )?;
-    Ok(())
+    Ok(new
+        .iter()
+        .map(|r| ((r.get(0), id16(r.get(1))), r.get(2)))
+        .collect())
 }
 
 /// How this backend keeps spans, for the shared queries.

@@ -17,8 +17,8 @@ use super::texts::{self, Digest, INTERN_MIN_BYTES, Known, Texts, pack_ids, unpac
 use crate::model::{EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, TraceSummary};
 use crate::store::compression::{self, Dictionaries};
 use crate::store::queries::{
-    EVENT_FACT_COLUMNS, FACT_COLUMNS, SPAN_INFO_COLUMNS, event_facts_row, facts_row,
-    refresh_sessions, search_texts, span_row,
+    EVENT_FACT_COLUMNS, FACT_COLUMNS, SPAN_INFO_COLUMNS, TouchedSessions, event_facts_row,
+    facts_row, refresh_sessions, search_texts, span_row,
 };
 use crate::store::sql::{SpanTables, SqlTx, SqlValue};
 use crate::store::{StoreError, WriteOutcome};
@@ -488,6 +488,8 @@ fn resummarize(
     texts: &mut Texts,
 ) -> Result<(), StoreError> {
     let mut sessions = BTreeSet::new();
+    let mut changed = BTreeSet::new();
+    let mut new_traces = Vec::new();
     let mut session_rowids: HashMap<(i64, String), i64> = HashMap::new();
     // Most servers never receive an event as a log record: their traces'
     // events are not looked up one by one.
@@ -545,6 +547,12 @@ fn resummarize(
             }),
         };
         upsert_trace(tx, &trace, &summary, new, texts)?;
+        if trace.row.stored {
+            changed.extend(old);
+            changed.extend(new);
+        } else {
+            new_traces.push(trace.row.rowid);
+        }
         sessions.extend(old);
         sessions.extend(new);
     }
@@ -552,8 +560,12 @@ fn resummarize(
     // re-derived with the same input) must not reach zero on the way.
     texts.flush(tx)?;
     texts.release(&mut SqliteTx(tx), released)?;
-    let sessions: Vec<i64> = sessions.into_iter().collect();
-    refresh_sessions(&mut SqliteTx(tx), &sessions)
+    let touched = TouchedSessions {
+        all: sessions.into_iter().collect(),
+        changed: changed.into_iter().collect(),
+        new_traces,
+    };
+    refresh_sessions(&mut SqliteTx(tx), &touched)
 }
 
 /// The facts of a trace's stored GenAI events.
