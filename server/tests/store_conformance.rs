@@ -485,7 +485,7 @@ fn sqlite_check_finds_wrong_text_reference_counts() {
 /// held reads back, and it takes new writes.
 #[test]
 fn sqlite_migrates_a_database_written_by_0_1_0() {
-    use openinference_session_server::store::{PageQuery, SessionQuery, Store};
+    use openinference_session_server::store::Store;
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(
         concat!(
@@ -498,31 +498,7 @@ fn sqlite_migrates_a_database_written_by_0_1_0() {
     let store = SqliteStore::open_dir(dir.path()).unwrap();
     let session = store.session("support-bot", "sess-7f3a").unwrap();
     assert_eq!(session.num_traces, 3);
-    let found = |q: SessionQuery| {
-        let q = SessionQuery {
-            page: PageQuery {
-                limit: 10,
-                cursor: None,
-            },
-            ..q
-        };
-        store.sessions("support-bot", &q).unwrap().data.len()
-    };
-    let searched = found(SessionQuery {
-        q: Some("WRONG VAT".into()),
-        ..Default::default()
-    });
-    assert_eq!(searched, 1, "the search columns were filled");
-    let tagged = found(SessionQuery {
-        tag: Some("billing".into()),
-        ..Default::default()
-    });
-    assert_eq!(tagged, 1, "the sessions' tags were filled");
-    let by_metadata = found(SessionQuery {
-        metadata: vec![("plan".into(), "pro".into())],
-        ..Default::default()
-    });
-    assert_eq!(by_metadata, 1, "the sessions' metadata was filled");
+    conformance::fixture_0_1_0_is_found_by_search_and_filters(&store);
     let project = &store.projects().unwrap()[0];
     assert_eq!(
         (project.trace_count, project.traces_without_session),

@@ -384,7 +384,6 @@ fn postgres_delete_project_racing_writes_leaves_nothing_behind() {
 #[test]
 fn postgres_migrates_a_database_written_by_0_1_0() {
     use conformance::record;
-    use openinference_session_server::store::{PageQuery, SessionQuery};
     use serde_json::json;
     let schema = Schema(schema_name("v010"));
     let dump = std::fs::read_to_string(concat!(
@@ -403,26 +402,7 @@ fn postgres_migrates_a_database_written_by_0_1_0() {
             .num_traces,
         3
     );
-    let found = |q: SessionQuery| {
-        let q = SessionQuery {
-            page: PageQuery {
-                limit: 10,
-                cursor: None,
-            },
-            ..q
-        };
-        store.sessions("support-bot", &q).expect("list").data.len()
-    };
-    let searched = found(SessionQuery {
-        q: Some("WRONG VAT".into()),
-        ..Default::default()
-    });
-    assert_eq!(searched, 1, "the search columns were filled");
-    let by_metadata = found(SessionQuery {
-        metadata: vec![("plan".into(), "pro".into())],
-        ..Default::default()
-    });
-    assert_eq!(by_metadata, 1, "the sessions' metadata was filled");
+    conformance::fixture_0_1_0_is_found_by_search_and_filters(&store);
     store
         .write(&[record(
             "support-bot",

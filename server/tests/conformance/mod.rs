@@ -596,6 +596,37 @@ pub fn session_filters<S: Store>(store: S) {
     assert_eq!(by_tag("stays"), ["c"]);
 }
 
+/// The one session of the database 0.1.0 wrote (`tests/fixtures`), once
+/// migrated, is found by the text search and by its tag and metadata: the
+/// migrations filled what they read.
+pub fn fixture_0_1_0_is_found_by_search_and_filters<S: Store>(store: &S) {
+    let found = |q: SessionQuery| {
+        let q = SessionQuery {
+            page: PageQuery {
+                limit: 10,
+                cursor: None,
+            },
+            ..q
+        };
+        store.sessions("support-bot", &q).expect("list").data.len()
+    };
+    let searched = found(SessionQuery {
+        q: Some("WRONG VAT".into()),
+        ..Default::default()
+    });
+    assert_eq!(searched, 1, "the search columns were filled");
+    let tagged = found(SessionQuery {
+        tag: Some("billing".into()),
+        ..Default::default()
+    });
+    assert_eq!(tagged, 1, "the sessions' tags were filled");
+    let by_metadata = found(SessionQuery {
+        metadata: vec![("plan".into(), "pro".into())],
+        ..Default::default()
+    });
+    assert_eq!(by_metadata, 1, "the sessions' metadata was filled");
+}
+
 /// A GenAI event (a log record of a span) for trace `t`, span `s`.
 pub fn event(project: &str, t: u8, s: u8, seq: i64, name: &str, body: Value) -> EventRecord {
     let (user_message, reply) = match name {
