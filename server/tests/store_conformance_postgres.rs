@@ -197,6 +197,9 @@ fn postgres_compresses_long_texts_with_lz4() {
 
 /// Deleting a session while another connection keeps writing traces into it
 /// (retrying on deadlocks) leaves aggregates that match the traces stored.
+/// A deletion that a new trace joined every time it retried is refused as a
+/// conflict (on a loaded machine it happens): the store stays consistent
+/// either way.
 #[test]
 fn postgres_delete_racing_writes_stays_consistent() {
     use conformance::record;
@@ -236,7 +239,7 @@ fn postgres_delete_racing_writes_stays_consistent() {
         std::thread::spawn(move || {
             for _ in 0..40 {
                 match store.delete_session("p", "s") {
-                    Ok(()) | Err(StoreError::NotFound(_)) => {}
+                    Ok(()) | Err(StoreError::NotFound(_) | StoreError::Conflict(_)) => {}
                     Err(e) => panic!("delete during writes: {e}"),
                 }
             }
