@@ -432,10 +432,6 @@ fn resummarize(
     let mut summaries = Vec::with_capacity(touched.len());
     let mut wanted: BTreeSet<(i64, String)> = BTreeSet::new();
     let mut sessions: BTreeSet<i64> = BTreeSet::new();
-    // Traces stored before: the sessions they leave or join are re-derived
-    // whole; the others only gained the traces this write stores first.
-    let mut changed: BTreeSet<i64> = BTreeSet::new();
-    let mut changed_in: Vec<(i64, String)> = Vec::new();
     for (key, new_facts) in touched {
         let old = stored.get(&key).copied();
         let events = all_events.get(&key).map_or(&[][..], |e| &e[..]);
@@ -447,12 +443,8 @@ fn resummarize(
         };
         if let Some(sid) = &summary.session_id {
             wanted.insert((key.0, sid.clone()));
-            if old.is_some() {
-                changed_in.push((key.0, sid.clone()));
-            }
         }
         sessions.extend(old.flatten());
-        changed.extend(old.flatten());
         summaries.push((key, summary));
     }
     // Sessions created in key order, then looked up.
@@ -492,11 +484,20 @@ fn resummarize(
             "a session was deleted before it was locked".to_owned(),
         ));
     }
-    changed.extend(
-        changed_in
-            .iter()
-            .filter_map(|k| session_rowids.get(k).copied()),
-    );
+    // Traces stored before: the sessions they leave or join are re-derived
+    // whole; the others only gained the traces this write stores first.
+    let changed: BTreeSet<i64> = summaries
+        .iter()
+        .filter_map(|(key, summary)| Some((stored.get(key)?, key.0, summary)))
+        .flat_map(|(&old, pid, summary)| {
+            let new = summary
+                .session_id
+                .as_ref()
+                .and_then(|sid| session_rowids.get(&(pid, sid.clone())).copied());
+            [old, new]
+        })
+        .flatten()
+        .collect();
     // The row ids of the traces not stored before.
     let new_traces = upsert_traces(tx, &summaries, &session_rowids)?
         .into_iter()
