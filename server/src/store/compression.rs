@@ -193,6 +193,7 @@ impl Dictionaries {
             zstd: Some(zstd),
             serial,
             dictionaries: Arc::clone(self),
+            scratch: Vec::new(),
         })
     }
 
@@ -349,6 +350,8 @@ pub struct Compressor {
     zstd: Option<zstd::bulk::Compressor<'static>>,
     serial: u64,
     dictionaries: Arc<Dictionaries>,
+    /// Where a frame is compressed before it is copied out.
+    scratch: Vec<u8>,
 }
 
 impl Compressor {
@@ -357,13 +360,19 @@ impl Compressor {
     pub fn compress(&mut self, bytes: &[u8], prefix: &[u8]) -> Option<Vec<u8>> {
         self.dictionaries.observe(bytes);
         let zstd = self.zstd.as_mut()?;
-        let mut out = vec![0; prefix.len() + zstd::zstd_safe::compress_bound(bytes.len())];
-        out[..prefix.len()].copy_from_slice(prefix);
-        // The room is the bound: compressing cannot run out of it.
+        // Compressed into the room zstd may need (its bound), kept between
+        // calls, then copied out at its size: a fresh buffer of the bound
+        // each time was zeroed whole, and kept a third more than it held.
+        let bound = zstd::zstd_safe::compress_bound(bytes.len());
+        if self.scratch.len() < bound {
+            self.scratch.resize(bound, 0);
+        }
         let n = zstd
-            .compress_to_buffer(bytes, &mut out[prefix.len()..])
+            .compress_to_buffer(bytes, &mut self.scratch[..bound])
             .ok()?;
-        out.truncate(prefix.len() + n);
+        let mut out = Vec::with_capacity(prefix.len() + n);
+        out.extend_from_slice(prefix);
+        out.extend_from_slice(&self.scratch[..n]);
         Some(out)
     }
 }

@@ -89,13 +89,17 @@ pub(super) struct Prepared<'a> {
 
 /// A span's texts are hashed before the writer lock, each once: a fact's text
 /// is usually one of the attributes' (the input is `input.value`).
-fn fact_digest(text: Option<&str>, attributes: &[(&str, Digest)]) -> Option<Digest> {
+fn fact_digest<'a>(
+    text: Option<&'a str>,
+    attributes: &[(&str, Digest)],
+    digests: &mut texts::RequestDigests<'a>,
+) -> Option<Digest> {
     let text = text?;
     Some(
         attributes
             .iter()
             .find(|(t, _)| *t == text)
-            .map_or_else(|| texts::digest(text.as_bytes()), |(_, d)| *d),
+            .map_or_else(|| digests.of(text), |(_, d)| *d),
     )
 }
 
@@ -110,6 +114,7 @@ pub(super) fn prepare<'a>(
     // allocate it) bodies are deflated, as before zstd, which reads back too,
     // and new texts are worked out by the writer.
     let mut compressor = dictionaries.compressor();
+    let mut digests = texts::RequestDigests::default();
     let prepared: Vec<Prepared<'a>> = spans
         .iter()
         .map(|record| {
@@ -118,7 +123,7 @@ pub(super) fn prepare<'a>(
             for (key, value) in &record.attributes {
                 if let Some(text) = interned(value) {
                     keys.push(key.as_str());
-                    texts.push((text, texts::digest(text.as_bytes())));
+                    texts.push((text, digests.of(text)));
                 }
             }
             let json = json_text(&BodyOf {
@@ -129,7 +134,7 @@ pub(super) fn prepare<'a>(
             let stored = compression::compress_body(compressor.as_mut(), json.as_bytes());
             let f = &record.facts;
             let fact_digests = [&f.input_value, &f.output_value, &f.user_text, &f.reply_text]
-                .map(|t| fact_digest(t.as_deref(), &texts));
+                .map(|t| fact_digest(t.as_deref(), &texts, &mut digests));
             Prepared {
                 record,
                 body: stored,

@@ -116,6 +116,53 @@ pub fn digest(bytes: &[u8]) -> Digest {
     d
 }
 
+/// The digests of the texts of one request's spans, each distinct text hashed
+/// once: an LLM span repeats the conversation so far, and a request often
+/// holds several turns of a session (an exporter batches what ended
+/// together), so most of its texts arrive several times.
+///
+/// A text is looked up by its length and its first and last 16 bytes, and
+/// taken as the one remembered under that shape only if all its bytes are
+/// equal (comparing is some twenty times cheaper than SHA-256). One text is
+/// remembered per shape: texts made to share a shape cost a comparison each
+/// and their own hash, never a search through many.
+#[derive(Default)]
+pub(super) struct RequestDigests<'a> {
+    by_shape: HashMap<TextShape, (&'a str, Digest)>,
+}
+
+/// A text's length, first 16 bytes and last 16 bytes.
+type TextShape = (usize, [u8; 16], [u8; 16]);
+
+impl<'a> RequestDigests<'a> {
+    /// Texts shorter than this are hashed again rather than looked up.
+    const MIN_BYTES: usize = 32;
+
+    /// The digest of `text` ([`digest`]).
+    pub(super) fn of(&mut self, text: &'a str) -> Digest {
+        let bytes = text.as_bytes();
+        let Some(shape) = Self::shape(bytes) else {
+            return digest(bytes);
+        };
+        match self.by_shape.entry(shape) {
+            std::collections::hash_map::Entry::Occupied(seen) => {
+                let (seen_text, d) = *seen.get();
+                if seen_text == text { d } else { digest(bytes) }
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => slot.insert((text, digest(bytes))).1,
+        }
+    }
+
+    fn shape(bytes: &[u8]) -> Option<TextShape> {
+        if bytes.len() < Self::MIN_BYTES {
+            return None;
+        }
+        let first = bytes[..16].try_into().ok()?;
+        let last = bytes[bytes.len() - 16..].try_into().ok()?;
+        Some((bytes.len(), first, last))
+    }
+}
+
 /// The gear table: one pseudo-random word per byte value (splitmix64), fixed
 /// forever: stored chunks were cut with it (another table would only stop new
 /// texts sharing chunks with old ones).
@@ -1563,6 +1610,24 @@ mod tests {
             )
             .unwrap();
         assert_eq!(columns, 0);
+    }
+
+    #[test]
+    fn a_request_hashes_a_repeated_text_once_and_tells_same_shaped_texts_apart() {
+        let base = prose(7, 400);
+        // Same length, same first and last 16 bytes, one byte apart inside.
+        let mut twin = base.clone().into_bytes();
+        let at = (200..).find(|&i| twin[i].is_ascii()).unwrap();
+        twin[at] = if twin[at] == b'x' { b'y' } else { b'x' };
+        let twin = String::from_utf8(twin).unwrap();
+        let again = base.clone();
+        let short = "short text".to_owned();
+        let mut digests = RequestDigests::default();
+        for text in [&base, &twin, &again, &twin, &short, &base] {
+            assert_eq!(digests.of(text), digest(text.as_bytes()), "{}", &text[..10]);
+        }
+        assert_ne!(digests.of(&base), digests.of(&twin));
+        assert_eq!(digests.by_shape.len(), 1, "one text remembered a shape");
     }
 
     #[test]
