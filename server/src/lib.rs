@@ -314,6 +314,7 @@ pub async fn serve(
     let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
+    let store = Arc::downgrade(&state.store);
     let scheduler = tokio::spawn(evaluation::scheduler::run(state.clone(), rx.clone()));
     let retention = tokio::spawn(retention::run(state.clone(), rx.clone()));
     let grpc_task = grpc.map(|listener| {
@@ -347,5 +348,22 @@ pub async fn serve(
     if let Err(e) = retention.await {
         tracing::error!(error = %e, "the retention task failed");
     }
+    closed(&store).await;
     Ok(())
+}
+
+/// The longest `serve` waits, once its servers and tasks are done, for the
+/// last handles on the store to go (an evaluation still calling its judge
+/// holds one until it ends; its job is run again when its lease ends).
+const STORE_CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Waits, up to [`STORE_CLOSE_WAIT`], until nothing holds the store: a
+/// connection's task reports itself done before it drops its handle, so
+/// without this `serve` could return while the store (and a SQLite data
+/// directory's lock) was still open, and opening it again right away failed.
+async fn closed(store: &std::sync::Weak<dyn store::Store>) {
+    let deadline = tokio::time::Instant::now() + STORE_CLOSE_WAIT;
+    while store.strong_count() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
 }
