@@ -396,6 +396,10 @@ impl Dialect for Postgres {
         format!("LEAST(sum({column}), 9223372036854775807)::bigint")
     }
 
+    fn saturating_add(&self, a: &str, b: &str) -> String {
+        format!("LEAST({a}::numeric + {b}, 9223372036854775807)::bigint")
+    }
+
     fn trace_io(&self, side: Side) -> TraceIo {
         match side {
             Side::Input => TraceIo {

@@ -744,8 +744,10 @@ pub struct TouchedSessions {
     pub new_traces: Vec<i64>,
 }
 
-/// Recomputes sessions' aggregates from their traces; a session left without
-/// traces (its last one moved away) is deleted.
+/// Brings sessions' aggregates up to date with the write: a `changed`
+/// session's recomputed from all its traces, another's grown by its new
+/// traces'; a session left without traces (its last one moved away) is
+/// deleted.
 ///
 /// A session a write touched is active from now: `last_activity_ns` is the
 /// server's clock at the write (arrival, not the spans' own times, so a
@@ -758,41 +760,86 @@ pub fn refresh_sessions(tx: &mut dyn SqlTx, touched: &TouchedSessions) -> Result
     let d = tx.dialect();
     let list = d.in_ints("$1");
     // Sums saturate: no stored count can make a session's total wrap or fail.
+    // Costs are summed as whole nano-units (each trace's rounded to one):
+    // sums of integers do not depend on the order they are added in, so a
+    // session grown trace by trace ends with the total of all its traces
+    // summed at once, whichever way and in which batches they came.
     let now = now_ns();
-    let (prompt, completion, total) = (
-        d.saturating_sum("t.prompt_tokens"),
-        d.saturating_sum("t.completion_tokens"),
-        d.saturating_sum("t.total_tokens"),
-    );
-    // Every session's aggregates over all its traces again. (Adding a new
-    // trace's to what a session held would read one trace, not all: but a
-    // sum of costs added in another order differs in its last bits, and the
-    // same traces must give the same session whichever way they came.)
-    tx.execute(
-        &format!(
-            "UPDATE sessions SET start_ns = a.start_ns, end_ns = a.end_ns,
-                duration_ns = a.end_ns - a.start_ns, num_traces = a.num_traces,
-                num_traces_with_error = a.num_errors, prompt_tokens = a.prompt_tokens,
-                completion_tokens = a.completion_tokens, total_tokens = a.total_tokens,
-                cost_prompt = a.cost_prompt, cost_completion = a.cost_completion,
-                cost_total = a.cost_total, last_activity_ns = $2
-             FROM (SELECT t.session_rowid AS id, min(t.start_ns) AS start_ns,
-                     max(t.end_ns) AS end_ns, count(*) AS num_traces,
-                     count(*) FILTER (WHERE t.has_error) AS num_errors,
-                     {prompt} AS prompt_tokens,
-                     {completion} AS completion_tokens,
-                     {total} AS total_tokens,
-                     sum(t.cost_prompt) AS cost_prompt,
-                     sum(t.cost_completion) AS cost_completion,
-                     sum(t.cost_total) AS cost_total
-                   FROM traces t WHERE t.session_rowid {list}
-                   GROUP BY t.session_rowid) a
-             WHERE sessions.id = a.id"
-        ),
-        // The time is a parameter: the statement's text stays the same, so
-        // the prepared statement is reused.
-        &[SqlValue::IntList(ids.to_vec()), now.into()],
-    )?;
+    let aggregates = |traces: &str| {
+        format!(
+            "SELECT t.session_rowid AS id, min(t.start_ns) AS new_start_ns,
+                    max(t.end_ns) AS new_end_ns, count(*) AS new_traces,
+                    count(*) FILTER (WHERE t.has_error) AS new_errors,
+                    {} AS new_prompt_tokens, {} AS new_completion_tokens,
+                    {} AS new_total_tokens,
+                    sum(round(t.cost_prompt * {COST_UNITS})) AS new_cost_prompt,
+                    sum(round(t.cost_completion * {COST_UNITS})) AS new_cost_completion,
+                    sum(round(t.cost_total * {COST_UNITS})) AS new_cost_total
+             FROM traces t WHERE {traces} GROUP BY t.session_rowid",
+            d.saturating_sum("t.prompt_tokens"),
+            d.saturating_sum("t.completion_tokens"),
+            d.saturating_sum("t.total_tokens"),
+        )
+    };
+    // A session that only gained traces: what they add to what it held
+    // (reading this turn's trace, not the whole conversation's again).
+    if !touched.new_traces.is_empty() {
+        let (start, end) = (
+            "CASE WHEN sessions.num_traces = 0 OR a.new_start_ns < sessions.start_ns
+                 THEN a.new_start_ns ELSE sessions.start_ns END",
+            "CASE WHEN sessions.num_traces = 0 OR a.new_end_ns > sessions.end_ns
+                 THEN a.new_end_ns ELSE sessions.end_ns END",
+        );
+        let add = |column: &str| {
+            d.saturating_add(&format!("sessions.{column}"), &format!("a.new_{column}"))
+        };
+        let add_cost = |column: &str| {
+            format!("(round(sessions.{column} * {COST_UNITS}) + a.new_{column}) / {COST_UNITS}")
+        };
+        tx.execute(
+            &format!(
+                "UPDATE sessions SET start_ns = {start}, end_ns = {end},
+                    duration_ns = ({end}) - ({start}),
+                    num_traces = sessions.num_traces + a.new_traces,
+                    num_traces_with_error = sessions.num_traces_with_error + a.new_errors,
+                    prompt_tokens = {}, completion_tokens = {}, total_tokens = {},
+                    cost_prompt = {}, cost_completion = {}, cost_total = {},
+                    last_activity_ns = $2
+                 FROM ({}) a WHERE sessions.id = a.id",
+                add("prompt_tokens"),
+                add("completion_tokens"),
+                add("total_tokens"),
+                add_cost("cost_prompt"),
+                add_cost("cost_completion"),
+                add_cost("cost_total"),
+                aggregates(&format!("t.id {list} AND t.session_rowid IS NOT NULL")),
+            ),
+            // The time is a parameter: the statement's text stays the same,
+            // so the prepared statement is reused.
+            &[SqlValue::IntList(touched.new_traces.clone()), now.into()],
+        )?;
+    }
+    // A session a trace stored before left, joined or changed in: its
+    // aggregates over all its traces again (after the above, which may have
+    // added a new trace of it too).
+    if !touched.changed.is_empty() {
+        tx.execute(
+            &format!(
+                "UPDATE sessions SET start_ns = a.new_start_ns, end_ns = a.new_end_ns,
+                    duration_ns = a.new_end_ns - a.new_start_ns, num_traces = a.new_traces,
+                    num_traces_with_error = a.new_errors,
+                    prompt_tokens = a.new_prompt_tokens,
+                    completion_tokens = a.new_completion_tokens,
+                    total_tokens = a.new_total_tokens,
+                    cost_prompt = a.new_cost_prompt / {COST_UNITS},
+                    cost_completion = a.new_cost_completion / {COST_UNITS},
+                    cost_total = a.new_cost_total / {COST_UNITS}, last_activity_ns = $2
+                 FROM ({}) a WHERE sessions.id = a.id",
+                aggregates(&format!("t.session_rowid {list}")),
+            ),
+            &[SqlValue::IntList(touched.changed.clone()), now.into()],
+        )?;
+    }
     // The users, tags and metadata of each session (the list's filters read
     // them). A session a trace stored before left, joined or changed in:
     // rows its traces no longer hold go, new ones come (an emptied session's
@@ -871,6 +918,11 @@ pub fn refresh_sessions(tx: &mut dyn SqlTx, touched: &TouchedSessions) -> Result
     )?;
     Ok(())
 }
+
+/// Nano-units of a currency in one of its units: a session's costs are the
+/// sums of its traces' costs rounded to whole nano-units (exact in a 64-bit
+/// float up to about nine million units).
+const COST_UNITS: &str = "1e9";
 
 /// A table of what a session's traces hold, one row a session and value,
 /// re-derived with the session ([`refresh_sessions`]) for the session list's

@@ -248,6 +248,10 @@ pub trait Dialect: Sync {
     /// The sum of an integer column over a group, saturating at `i64::MAX`
     /// instead of failing (SQLite's `sum` errors on overflow).
     fn saturating_sum(&self, column: &str) -> String;
+    /// `a + b` of two integers, saturating at `i64::MAX` as
+    /// [`Dialect::saturating_sum`] does (a sum grown by a later sum equals
+    /// the sum of both at once).
+    fn saturating_add(&self, a: &str, b: &str) -> String;
     /// How trace `t`'s turn input or output is read.
     fn trace_io(&self, side: Side) -> TraceIo;
     /// What ends a `SELECT` that takes rows for this transaction alone, so

@@ -494,6 +494,11 @@ impl Dialect for Sqlite {
         format!("CAST(min(total({column}), 9223372036854775807.0) AS INTEGER)")
     }
 
+    fn saturating_add(&self, a: &str, b: &str) -> String {
+        // In floating point, as `total` adds.
+        format!("CAST(min({a} + 0.0 + {b}, 9223372036854775807.0) AS INTEGER)")
+    }
+
     fn trace_io(&self, side: Side) -> TraceIo {
         // Traces stored before migration 14 hold the value itself.
         match side {

@@ -872,6 +872,85 @@ pub fn session_sums_saturate<S: Store>(store: S) {
     assert_eq!(store.session("p", "s").expect("session").num_traces, 3);
 }
 
+/// A session's totals are the same however its traces were batched and in
+/// whatever order they came: a session grown a trace at a time (adding each
+/// new trace's counts and costs to what it held) ends equal to the same
+/// traces written at once, to the last bit of its costs (floats added in
+/// another order differ in their last bits: 0.1 + 0.2 + 0.3 is not
+/// 0.3 + 0.2 + 0.1).
+pub fn session_totals_do_not_depend_on_batches<S: Store>(mut open: impl FnMut() -> S) {
+    let trace = |t: u8, cost: f64, error: bool| {
+        let mut r = record(
+            "p",
+            t,
+            1,
+            None,
+            i64::from(t) * 10,
+            json!({"session.id": "s", "openinference.span.kind": "LLM"}),
+        );
+        r.facts.tokens.prompt = i64::from(t);
+        r.facts.tokens.completion = 2 * i64::from(t);
+        r.facts.tokens.total = 3 * i64::from(t);
+        r.facts.cost.prompt = cost / 3.0;
+        r.facts.cost.completion = cost * 2.0 / 3.0;
+        r.facts.cost.total = cost;
+        if error {
+            r.status_code = 2;
+            r.facts.status_code = 2;
+        }
+        r
+    };
+    let traces = [
+        trace(1, 0.1, false),
+        trace(2, 0.2, true),
+        trace(3, 0.3, false),
+        trace(4, 1e-7, false),
+        trace(5, 17.000_000_3, true),
+    ];
+    let totals = |store: &S| {
+        let s = store.session("p", "s").expect("session");
+        (
+            s.num_traces,
+            s.num_traces_with_error,
+            s.token_count,
+            s.cost.prompt.to_bits(),
+            s.cost.completion.to_bits(),
+            s.cost.total.to_bits(),
+            s.start_time,
+            s.end_time,
+            s.duration_ms.to_bits(),
+        )
+    };
+    let whole = open();
+    whole.write(&traces).expect("all at once");
+    let expected = totals(&whole);
+    assert_eq!(expected.0, 5);
+    assert_eq!(expected.1, 2);
+    assert_eq!(expected.2.total, 45);
+    assert_eq!(expected.2.prompt, 15);
+    // Within a nano-unit of the exact sum (17.6000004 and a tenth of one).
+    let total = f64::from_bits(expected.5);
+    assert!((total - 17.600_000_4).abs() < 1e-9, "{total}");
+    let mut reversed = traces.clone();
+    reversed.reverse();
+    let batchings: [Vec<Vec<SpanRecord>>; 3] = [
+        traces.iter().map(|t| vec![t.clone()]).collect(),
+        reversed.iter().map(|t| vec![t.clone()]).collect(),
+        vec![
+            vec![traces[2].clone()],
+            traces[..2].to_vec(),
+            traces[3..].to_vec(),
+        ],
+    ];
+    for batches in batchings {
+        let store = open();
+        for batch in &batches {
+            store.write(batch).expect("write");
+        }
+        assert_eq!(totals(&store), expected, "batches {batches:?}");
+    }
+}
+
 /// Text search folds case for all of Unicode, not only ASCII, the same in
 /// every backend.
 pub fn text_search_folds_unicode_case<S: Store>(store: S) {
@@ -1347,6 +1426,15 @@ macro_rules! conformance_suite {
         fn a_store_read_for_copy_writes_the_same_store() {
             let mut kept = Vec::new();
             conformance::a_store_read_for_copy_writes_the_same_store(|| {
+                let (guard, store) = $open();
+                kept.push(guard);
+                store
+            });
+        }
+        #[test]
+        fn session_totals_do_not_depend_on_batches() {
+            let mut kept = Vec::new();
+            conformance::session_totals_do_not_depend_on_batches(|| {
                 let (guard, store) = $open();
                 kept.push(guard);
                 store
