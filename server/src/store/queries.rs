@@ -853,18 +853,22 @@ pub fn refresh_sessions(tx: &mut dyn SqlTx, touched: &TouchedSessions) -> Result
             from: "traces t",
             columns: &[("user_id", "t.user_id")],
             holds: "t.user_id IS NOT NULL",
+            // A user id is as cheap to look up as to compare.
+            same_rows_if_equal: None,
         },
         Derived {
             table: "session_tags",
             from: d.trace_tags(),
             columns: &[("tag", "j.value")],
             holds: "t.tags <> '[]'",
+            same_rows_if_equal: Some("tags"),
         },
         Derived {
             table: "session_metadata",
             from: d.trace_metadata(),
             columns: &[("key", "j.key"), ("value", d.metadata_text())],
             holds: &metadata_holds,
+            same_rows_if_equal: Some("metadata"),
         },
     ];
     for Derived {
@@ -872,6 +876,7 @@ pub fn refresh_sessions(tx: &mut dyn SqlTx, touched: &TouchedSessions) -> Result
         from,
         columns,
         holds,
+        same_rows_if_equal,
     } in derived
     {
         let (names, values): (Vec<&str>, Vec<&str>) = columns.iter().copied().unzip();
@@ -903,8 +908,22 @@ pub fn refresh_sessions(tx: &mut dyn SqlTx, touched: &TouchedSessions) -> Result
             )?;
         }
         if !touched.new_traces.is_empty() {
+            // A new trace holding what an earlier trace of its session holds
+            // (the same tags, the same metadata: a chat's turns mostly do)
+            // brings no row the session lacks: by induction from the
+            // session's first trace holding it, whose rows are there. Looking
+            // for one is an index probe and a comparison; unpacking the
+            // trace's JSON to find nothing new was most of this insert's work.
+            let new = match same_rows_if_equal {
+                None => String::new(),
+                Some(column) => format!(
+                    " AND NOT EXISTS (SELECT 1 FROM traces p
+                         WHERE p.session_rowid = t.session_rowid
+                         AND (p.start_ns, p.id) < (t.start_ns, t.id) AND p.{column} = t.{column})"
+                ),
+            };
             tx.execute(
-                &insert(&format!("t.id {list} AND t.session_rowid IS NOT NULL")),
+                &insert(&format!("t.id {list} AND t.session_rowid IS NOT NULL{new}")),
                 &[SqlValue::IntList(touched.new_traces.clone())],
             )?;
         }
@@ -935,6 +954,9 @@ struct Derived<'a> {
     columns: &'a [(&'a str, &'a str)],
     /// Which rows of `from` give a row.
     holds: &'a str,
+    /// The trace column (`tags`, `metadata`) that alone gives its rows: two
+    /// traces equal in it give the same rows.
+    same_rows_if_equal: Option<&'a str>,
 }
 
 /// Longest metadata key and value, in characters, that `session_metadata`
