@@ -1413,42 +1413,27 @@ macro_rules! conformance_suite {
             project_stats_count_and_trend,
             retention_deletes_whole_expired_sessions,
         );
-        #[test]
-        fn events_join_their_spans_in_either_order() {
-            let mut kept = Vec::new();
-            conformance::events_join_their_spans_in_either_order(|| {
-                let (guard, store) = $open();
-                kept.push(guard);
-                store
-            });
-        }
-        #[test]
-        fn a_store_read_for_copy_writes_the_same_store() {
-            let mut kept = Vec::new();
-            conformance::a_store_read_for_copy_writes_the_same_store(|| {
-                let (guard, store) = $open();
-                kept.push(guard);
-                store
-            });
-        }
-        #[test]
-        fn session_totals_do_not_depend_on_batches() {
-            let mut kept = Vec::new();
-            conformance::session_totals_do_not_depend_on_batches(|| {
-                let (guard, store) = $open();
-                kept.push(guard);
-                store
-            });
-        }
-        #[test]
-        fn split_and_order_do_not_matter() {
-            let mut kept = Vec::new();
-            conformance::split_and_order_do_not_matter(|| {
-                let (guard, store) = $open();
-                kept.push(guard);
-                store
-            });
-        }
+        $crate::conformance_suite!(@fresh_stores $open;
+            events_join_their_spans_in_either_order,
+            a_store_read_for_copy_writes_the_same_store,
+            session_totals_do_not_depend_on_batches,
+            split_and_order_do_not_matter,
+        );
+    };
+    // Clauses that open several stores (each kept open to the test's end):
+    // they compare one set of writes against another.
+    (@fresh_stores $open:expr; $($clause:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $clause() {
+                let mut kept = Vec::new();
+                conformance::$clause(|| {
+                    let (guard, store) = $open();
+                    kept.push(guard);
+                    store
+                });
+            }
+        )*
     };
     (@tests $open:expr; $($clause:ident),* $(,)?) => {
         $(
