@@ -765,17 +765,58 @@ pub fn refresh_sessions(tx: &mut dyn SqlTx, touched: &TouchedSessions) -> Result
     // session grown trace by trace ends with the total of all its traces
     // summed at once, whichever way and in which batches they came.
     let now = now_ns();
-    let aggregates = |traces: &str| {
+    // `grow`: the sessions add what traces `traces` add up to to what they
+    // held; else that is all they hold.
+    let update = |grow: bool, traces: &str| {
+        let (start, end) = if grow {
+            (
+                "CASE WHEN sessions.num_traces = 0 OR a.new_start_ns < sessions.start_ns
+                     THEN a.new_start_ns ELSE sessions.start_ns END",
+                "CASE WHEN sessions.num_traces = 0 OR a.new_end_ns > sessions.end_ns
+                     THEN a.new_end_ns ELSE sessions.end_ns END",
+            )
+        } else {
+            ("a.new_start_ns", "a.new_end_ns")
+        };
+        let count = |column: &str| match grow {
+            true => format!("{column} = sessions.{column} + a.new_{column}"),
+            false => format!("{column} = a.new_{column}"),
+        };
+        let tokens = |column: &str| match grow {
+            true => format!(
+                "{column} = {}",
+                d.saturating_add(&format!("sessions.{column}"), &format!("a.new_{column}"))
+            ),
+            false => format!("{column} = a.new_{column}"),
+        };
+        let cost = |column: &str| match grow {
+            true => format!(
+                "{column} = (round(sessions.{column} * {COST_UNITS}) + a.new_{column}) / {COST_UNITS}"
+            ),
+            false => format!("{column} = a.new_{column} / {COST_UNITS}"),
+        };
         format!(
-            "SELECT t.session_rowid AS id, min(t.start_ns) AS new_start_ns,
-                    max(t.end_ns) AS new_end_ns, count(*) AS new_traces,
-                    count(*) FILTER (WHERE t.has_error) AS new_errors,
-                    {} AS new_prompt_tokens, {} AS new_completion_tokens,
-                    {} AS new_total_tokens,
-                    sum(round(t.cost_prompt * {COST_UNITS})) AS new_cost_prompt,
-                    sum(round(t.cost_completion * {COST_UNITS})) AS new_cost_completion,
-                    sum(round(t.cost_total * {COST_UNITS})) AS new_cost_total
-             FROM traces t WHERE {traces} GROUP BY t.session_rowid",
+            "UPDATE sessions SET start_ns = {start}, end_ns = {end},
+                duration_ns = ({end}) - ({start}), {}, {}, {}, {}, {}, {}, {}, {},
+                last_activity_ns = $2
+             FROM (SELECT t.session_rowid AS id, min(t.start_ns) AS new_start_ns,
+                     max(t.end_ns) AS new_end_ns, count(*) AS new_num_traces,
+                     count(*) FILTER (WHERE t.has_error) AS new_num_traces_with_error,
+                     {} AS new_prompt_tokens, {} AS new_completion_tokens,
+                     {} AS new_total_tokens,
+                     sum(round(t.cost_prompt * {COST_UNITS})) AS new_cost_prompt,
+                     sum(round(t.cost_completion * {COST_UNITS})) AS new_cost_completion,
+                     sum(round(t.cost_total * {COST_UNITS})) AS new_cost_total
+                   FROM traces t WHERE {traces} GROUP BY t.session_rowid) a
+             WHERE sessions.id = a.id",
+            count("num_traces"),
+            count("num_traces_with_error"),
+            tokens("prompt_tokens"),
+            tokens("completion_tokens"),
+            tokens("total_tokens"),
+            cost("cost_prompt"),
+            cost("cost_completion"),
+            cost("cost_total"),
             d.saturating_sum("t.prompt_tokens"),
             d.saturating_sum("t.completion_tokens"),
             d.saturating_sum("t.total_tokens"),
@@ -784,35 +825,10 @@ pub fn refresh_sessions(tx: &mut dyn SqlTx, touched: &TouchedSessions) -> Result
     // A session that only gained traces: what they add to what it held
     // (reading this turn's trace, not the whole conversation's again).
     if !touched.new_traces.is_empty() {
-        let (start, end) = (
-            "CASE WHEN sessions.num_traces = 0 OR a.new_start_ns < sessions.start_ns
-                 THEN a.new_start_ns ELSE sessions.start_ns END",
-            "CASE WHEN sessions.num_traces = 0 OR a.new_end_ns > sessions.end_ns
-                 THEN a.new_end_ns ELSE sessions.end_ns END",
-        );
-        let add = |column: &str| {
-            d.saturating_add(&format!("sessions.{column}"), &format!("a.new_{column}"))
-        };
-        let add_cost = |column: &str| {
-            format!("(round(sessions.{column} * {COST_UNITS}) + a.new_{column}) / {COST_UNITS}")
-        };
         tx.execute(
-            &format!(
-                "UPDATE sessions SET start_ns = {start}, end_ns = {end},
-                    duration_ns = ({end}) - ({start}),
-                    num_traces = sessions.num_traces + a.new_traces,
-                    num_traces_with_error = sessions.num_traces_with_error + a.new_errors,
-                    prompt_tokens = {}, completion_tokens = {}, total_tokens = {},
-                    cost_prompt = {}, cost_completion = {}, cost_total = {},
-                    last_activity_ns = $2
-                 FROM ({}) a WHERE sessions.id = a.id",
-                add("prompt_tokens"),
-                add("completion_tokens"),
-                add("total_tokens"),
-                add_cost("cost_prompt"),
-                add_cost("cost_completion"),
-                add_cost("cost_total"),
-                aggregates(&format!("t.id {list} AND t.session_rowid IS NOT NULL")),
+            &update(
+                true,
+                &format!("t.id {list} AND t.session_rowid IS NOT NULL"),
             ),
             // The time is a parameter: the statement's text stays the same,
             // so the prepared statement is reused.
@@ -824,19 +840,7 @@ pub fn refresh_sessions(tx: &mut dyn SqlTx, touched: &TouchedSessions) -> Result
     // added a new trace of it too).
     if !touched.changed.is_empty() {
         tx.execute(
-            &format!(
-                "UPDATE sessions SET start_ns = a.new_start_ns, end_ns = a.new_end_ns,
-                    duration_ns = a.new_end_ns - a.new_start_ns, num_traces = a.new_traces,
-                    num_traces_with_error = a.new_errors,
-                    prompt_tokens = a.new_prompt_tokens,
-                    completion_tokens = a.new_completion_tokens,
-                    total_tokens = a.new_total_tokens,
-                    cost_prompt = a.new_cost_prompt / {COST_UNITS},
-                    cost_completion = a.new_cost_completion / {COST_UNITS},
-                    cost_total = a.new_cost_total / {COST_UNITS}, last_activity_ns = $2
-                 FROM ({}) a WHERE sessions.id = a.id",
-                aggregates(&format!("t.session_rowid {list}")),
-            ),
+            &update(false, &format!("t.session_rowid {list}")),
             &[SqlValue::IntList(touched.changed.clone()), now.into()],
         )?;
     }
