@@ -337,6 +337,80 @@ fn write_texts(store: &SqliteStore, trace: u8, session: &str, input: &str, outpu
         .unwrap();
 }
 
+/// A merge of the digests into their index goes in slices, one before each
+/// span write: no write inserts more than a slice, a merge under way leaves
+/// digests indexed past the watermark, and a store closed in the middle of
+/// one (as by a crash) does it again after a restart: every text found
+/// again, stored once, the index consistent.
+#[test]
+fn sqlite_a_digest_merge_goes_in_slices_and_survives_a_restart_midway() {
+    use openinference_session_server::store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let db = rusqlite::Connection::open(dir.path().join("oi-sessions.sqlite3")).unwrap();
+    let text = |i: u8, what: &str| format!("the {what} of turn {i}, long enough to be interned");
+    // The index's size, and how many of its entries name rows past the watermark.
+    let index = || -> (i64, i64) {
+        db.query_row(
+            "SELECT count(*),
+                    count(*) FILTER (WHERE d.id > (SELECT upto FROM digests_indexed WHERE name = 'texts'))
+             FROM text_digests d",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
+    // 16 digests a merge, slices of 2.
+    let (merge_at, slice) = (16, 2);
+    let store = SqliteStore::open_dir(dir.path()).unwrap();
+    store.merge_digests_at(merge_at);
+    let mut midway = false;
+    let mut i = 0u8;
+    while !midway {
+        assert!(i < 100, "no merge seen under way");
+        let before = index().0;
+        write_texts(&store, i, "s", &text(i, "question"), &text(i, "answer"));
+        let (size, past_watermark) = index();
+        assert!(
+            size - before <= slice,
+            "a write merged {} digests",
+            size - before
+        );
+        midway = past_watermark > 0;
+        i += 1;
+    }
+    // Closed in the middle of a merge.
+    drop(store);
+    let store = SqliteStore::open_dir(dir.path()).unwrap();
+    store.merge_digests_at(merge_at);
+    for k in 0..i {
+        write_texts(
+            &store,
+            100 + k,
+            "again",
+            &text(k, "question"),
+            &text(k, "answer"),
+        );
+    }
+    for k in 0..i {
+        let t = store.trace("p", &[100 + k; 16]).unwrap();
+        assert_eq!(
+            t.spans[0].attributes["output.value"],
+            serde_json::json!(text(k, "answer"))
+        );
+    }
+    let (rows, distinct): (i64, i64) = db
+        .query_row(
+            "SELECT count(*), count(DISTINCT digest) FROM texts",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((rows, distinct), (i64::from(i) * 2, i64::from(i) * 2));
+    drop(store);
+    let report = openinference_session_server::store::sqlite::check_dir(dir.path()).unwrap();
+    assert!(report.ok, "{}", report.detail);
+}
+
 /// Texts stored before a restart and sent again after it: the new server
 /// does not know them, works them out as new before the writer lock and
 /// tries to insert them; the writer finds them stored instead (a text, and

@@ -198,17 +198,17 @@ fn store_dictionary(
     Ok(())
 }
 
-/// Moves the digests after the watermarks into the digest tables, in a
-/// transaction of their own; on failure they stay in memory and the next
-/// span write tries again.
+/// Moves the next slice of the digests after the watermarks into the
+/// digest tables, in a transaction of its own; on failure they stay in
+/// memory and the next span write tries again.
 fn merge_digests(conn: &mut Connection, unindexed: &mut texts::Unindexed) {
     let merged = conn.transaction().and_then(|tx| {
-        let upto = texts::merge(&tx, unindexed)?;
+        let step = texts::merge_step(&tx, unindexed)?;
         tx.commit()?;
-        Ok(upto)
+        Ok(step)
     });
     match merged {
-        Ok(upto) => texts::merged(unindexed, upto),
+        Ok(step) => texts::merged(unindexed, step),
         Err(e) => tracing::warn!("the text digests not merged into their index: {e}"),
     }
 }
@@ -342,19 +342,26 @@ pub fn check_dir(data_dir: &Path) -> Result<IntegrityCheck, StoreError> {
 
 impl SqliteStore {
     /// Runs `f` in a transaction of the writer, other than a span write, and
-    /// returns once its commit is synced. The row ids the writer kept are
-    /// forgotten: such a write may delete texts.
+    /// returns once its commit is synced. If it deleted texts (a session or
+    /// spans deleted), the row ids the writer kept are forgotten and its
+    /// digests after the watermarks checked against their rows. Most such
+    /// writes delete none (the evaluation scheduler claims jobs five times a
+    /// second), and ingest keeps what it knows across them.
     fn write_durably<T>(
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let (value, commit) = {
             let mut conn = self.writer.lock().map_err(|_| poisoned())?;
-            *self.stored_ids.lock().map_err(|_| poisoned())? = texts::StoredIds::default();
-            self.unindexed.lock().map_err(|_| poisoned())?.check_rows();
+            let deletions = texts::deletions();
             let tx = conn.transaction()?;
+            // A write that fails rolls back: the tables are as the writer knew them.
             let value = f(&tx)?;
             tx.commit()?;
+            if texts::deletions() != deletions {
+                *self.stored_ids.lock().map_err(|_| poisoned())? = texts::StoredIds::default();
+                self.unindexed.lock().map_err(|_| poisoned())?.check_rows();
+            }
             (value, self.durability.written())
         };
         self.durability.wait(commit)?;
@@ -841,6 +848,48 @@ pub fn backup(data_dir: &Path, dest: &Path) -> Result<BackupReport, StoreError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A write other than a span write keeps what the writer knows of the
+    /// texts stored (the evaluation scheduler writes five times a second);
+    /// one that deletes texts makes the writer check it against the rows.
+    #[test]
+    fn only_a_write_that_deletes_texts_makes_the_writer_check_its_texts() {
+        use crate::store::Store;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_dir(dir.path()).unwrap();
+        let attributes = serde_json::json!({
+            "session.id": "s",
+            "input.value": "a question long enough to be stored as a text of its own",
+        })
+        .as_object()
+        .unwrap()
+        .clone();
+        let record = crate::model::SpanRecord {
+            project: "p".into(),
+            trace_id: [1; 16],
+            span_id: [1; 8],
+            parent_span_id: None,
+            name: "turn".into(),
+            kind: crate::model::SpanKind::Internal,
+            start_ns: 1,
+            end_ns: 2,
+            status_code: 0,
+            status_message: String::new(),
+            facts: crate::otlp::map::derive_facts(&attributes, &Default::default()),
+            attributes,
+            events: Vec::new(),
+        };
+        Store::write(&store, &[record]).unwrap();
+        let checks = || store.unindexed.lock().unwrap().checks_rows();
+        assert!(!checks());
+        assert!(store.claim_jobs("me", 0, 1, 4).unwrap().is_empty());
+        store
+            .set_project_settings("p", &Default::default())
+            .unwrap();
+        assert!(!checks(), "a write that deleted nothing");
+        store.delete_session("p", "s").unwrap();
+        assert!(checks(), "a write that deleted texts");
+    }
 
     /// Migration 16 gives each span its trace's row: found by project and
     /// trace id (the same trace id in two projects is two traces), and minus

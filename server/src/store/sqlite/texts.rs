@@ -37,6 +37,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::functions::FunctionFlags;
@@ -410,6 +411,17 @@ impl Table {
         match self {
             Table::Texts => "INSERT INTO text_digests (digest, id) VALUES (?1, ?2)",
             Table::Chunks => "INSERT INTO chunk_digests (digest, id) VALUES (?1, ?2)",
+        }
+    }
+
+    fn merge_digest(self) -> &'static str {
+        match self {
+            Table::Texts => {
+                "INSERT INTO text_digests (digest, id) VALUES (?1, ?2) ON CONFLICT (digest) DO NOTHING"
+            }
+            Table::Chunks => {
+                "INSERT INTO chunk_digests (digest, id) VALUES (?1, ?2) ON CONFLICT (digest) DO NOTHING"
+            }
         }
     }
 
@@ -934,10 +946,17 @@ impl StoredIds {
 /// it). So `texts` and `chunks` are appended without one; `text_digests`
 /// and `chunk_digests` hold the digests of the rows up to a watermark
 /// (`digests_indexed`), and the rows after it, a few tens of thousands, are
-/// found here. When they are [`Unindexed::MERGE_AT`], [`merge`] inserts them
-/// into the digest tables in digest order, in one transaction that writes
-/// each page of the index once for many digests, and moves the watermark.
-/// A store rebuilds this at start from the tables' tails ([`Unindexed::load`]).
+/// found here. When they are [`Unindexed::MERGE_AT`], they are inserted into
+/// the digest tables in digest order, which writes each page of the index
+/// once for many digests, and the watermark moves past them. The insert is
+/// cut in [`Unindexed::MERGE_SLICES`] slices of consecutive digests, one
+/// before each of as many span writes ([`merge_step`]): a slice covers its
+/// own range of the index, so the pages written are those of one insert,
+/// and no write waits for the whole merge (one merge of 64k digests held
+/// the writer 110–190 ms at 120k spans, a stall every exporter felt and
+/// that left a core idle). A store rebuilds this at start from the tables'
+/// tails ([`Unindexed::load`]); a merge cut short by a crash is done again
+/// (an indexed digest is not inserted twice).
 ///
 /// Only the writer stores texts, and it finds a digest here or in the digest
 /// tables before storing one, so a digest is stored once. An entry added by
@@ -960,6 +979,17 @@ struct Tail {
     /// The last row id whose digest is in the digest table.
     upto: i64,
     digests: DigestMap<i64>,
+    /// The merge of this table's digests under way, if any.
+    merging: Option<Merging>,
+}
+
+/// A merge under way: the digests of a table's rows after its watermark
+/// up to `target`, as they were when it began, in digest order; the first
+/// `merged` of them are in the digest table.
+struct Merging {
+    target: i64,
+    sorted: Vec<(Digest, i64)>,
+    merged: usize,
 }
 
 impl Default for Unindexed {
@@ -977,6 +1007,11 @@ impl Unindexed {
     /// Digests held before a merge, both tables together: 64k entries, about
     /// 4 MB; a merge then writes at most about the index's size, once.
     const MERGE_AT: usize = 1 << 16;
+
+    /// Slices a merge is cut in, each inserted before a span write: 8k
+    /// digests a slice by default, some 15–25 ms of the writer, about what
+    /// one export of 500 spans takes.
+    pub(super) const MERGE_SLICES: usize = 8;
 
     /// The watermarks and the digests of the rows after them.
     pub(super) fn load(conn: &Connection) -> rusqlite::Result<Self> {
@@ -1025,9 +1060,11 @@ impl Unindexed {
         }
     }
 
-    /// Whether a [`merge`] is due.
+    /// Whether a [`merge_step`] is due: a merge is under way, or enough
+    /// digests wait for one.
     pub(super) fn merge_due(&self) -> bool {
-        self.tails.iter().map(|t| t.digests.len()).sum::<usize>() >= self.merge_at
+        self.tails.iter().any(|t| t.merging.is_some())
+            || self.tails.iter().map(|t| t.digests.len()).sum::<usize>() >= self.merge_at
     }
 
     /// After a rollback or a write that may have deleted texts.
@@ -1035,16 +1072,102 @@ impl Unindexed {
         self.check_rows = true;
     }
 
+    /// Whether entries are checked against their rows.
+    #[cfg(test)]
+    pub(super) fn checks_rows(&self) -> bool {
+        self.check_rows
+    }
+
     pub(super) fn merge_at(&mut self, n: usize) {
         self.merge_at = n.max(1);
     }
+}
+
+/// What a [`merge_step`] did, for [`merged`] to apply to the writer's
+/// memory once its transaction commits.
+pub(super) enum MergeStep {
+    /// Every row after the watermarks merged at once: the new watermarks.
+    Whole([i64; 2]),
+    /// The next `merged` digests of a table's merge under way; `done` when
+    /// they were its last (the watermark moved to its target).
+    Slice {
+        table: Table,
+        merged: usize,
+        done: bool,
+    },
+}
+
+/// The next step of merging the digests after the watermarks into the
+/// digest tables (in `tx`): the next slice of the merge under way, begun
+/// if none is. While entries may name rows gone ([`Unindexed::check_rows`])
+/// the rows, not the entries, say what to merge, all at once ([`merge`]).
+/// The digests inserted are added to the filter as they are
+/// ([`Unindexed::indexing`]).
+pub(super) fn merge_step(
+    tx: &Connection,
+    unindexed: &mut Unindexed,
+) -> rusqlite::Result<MergeStep> {
+    if unindexed.check_rows {
+        return merge(tx, unindexed).map(MergeStep::Whole);
+    }
+    let slice = (unindexed.merge_at / Unindexed::MERGE_SLICES).max(1);
+    let Unindexed { tails, indexed, .. } = unindexed;
+    if tails.iter().all(|t| t.merging.is_none()) {
+        // Every entry names its row (no rollback or delete since the last
+        // merge): they are what the tables hold after the watermarks.
+        for tail in tails.iter_mut() {
+            let mut sorted: Vec<(Digest, i64)> =
+                tail.digests.iter().map(|(d, id)| (*d, *id)).collect();
+            sorted.sort_unstable();
+            let target = sorted.iter().map(|(_, id)| *id).max().unwrap_or(tail.upto);
+            tail.merging = Some(Merging {
+                target: target.max(tail.upto),
+                sorted,
+                merged: 0,
+            });
+        }
+    }
+    let Some((table, merging)) = [Table::Texts, Table::Chunks]
+        .into_iter()
+        .zip(tails.iter())
+        .find_map(|(table, tail)| Some((table, tail.merging.as_ref()?)))
+    else {
+        // Not reached: a merge was just begun for each table. Nothing merged.
+        return Ok(MergeStep::Slice {
+            table: Table::Texts,
+            merged: 0,
+            done: false,
+        });
+    };
+    let end = (merging.merged + slice).min(merging.sorted.len());
+    // A digest indexed already (a merge cut short by a crash, done again)
+    // keeps its entry.
+    let mut insert = tx.prepare_cached(table.merge_digest())?;
+    for (d, id) in &merging.sorted[merging.merged..end] {
+        if let Some(filter) = indexed {
+            filter.insert(d);
+        }
+        insert.execute(params![&d[..], id])?;
+    }
+    let done = end == merging.sorted.len();
+    if done {
+        tx.execute(
+            "UPDATE digests_indexed SET upto = ?1 WHERE name = ?2",
+            params![merging.target, table.name()],
+        )?;
+    }
+    Ok(MergeStep::Slice {
+        table,
+        merged: end - merging.merged,
+        done,
+    })
 }
 
 /// Inserts the digests of the rows after the watermarks into the digest
 /// tables, in digest order, and moves the watermarks (in `tx`); `unindexed`
 /// is emptied by [`merged`] once that commits. The digests inserted are
 /// added to its filter as they are ([`Unindexed::indexing`]).
-pub(super) fn merge(tx: &Connection, unindexed: &mut Unindexed) -> rusqlite::Result<[i64; 2]> {
+fn merge(tx: &Connection, unindexed: &mut Unindexed) -> rusqlite::Result<[i64; 2]> {
     let mut upto = [0; 2];
     for table in [Table::Texts, Table::Chunks] {
         let before = unindexed.tails[table as usize].upto;
@@ -1075,13 +1198,37 @@ pub(super) fn merge(tx: &Connection, unindexed: &mut Unindexed) -> rusqlite::Res
     Ok(upto)
 }
 
-/// Empties `unindexed` after a [`merge`] that committed.
-pub(super) fn merged(unindexed: &mut Unindexed, upto: [i64; 2]) {
-    for (tail, upto) in unindexed.tails.iter_mut().zip(upto) {
-        tail.upto = upto;
-        tail.digests = DigestMap::default();
+/// Applies a [`merge_step`] that committed: after a whole merge, or the
+/// last slice of a table's, the entries up to the new watermark leave
+/// memory.
+pub(super) fn merged(unindexed: &mut Unindexed, step: MergeStep) {
+    match step {
+        MergeStep::Whole(upto) => {
+            for (tail, upto) in unindexed.tails.iter_mut().zip(upto) {
+                tail.upto = upto;
+                tail.digests = DigestMap::default();
+                tail.merging = None;
+            }
+            unindexed.check_rows = false;
+        }
+        MergeStep::Slice {
+            table,
+            merged,
+            done,
+        } => {
+            let tail = &mut unindexed.tails[table as usize];
+            let Some(merging) = &mut tail.merging else {
+                return;
+            };
+            merging.merged += merged;
+            if done {
+                let target = merging.target;
+                tail.upto = target;
+                tail.merging = None;
+                tail.digests.retain(|_, id| *id > target);
+            }
+        }
     }
-    unindexed.check_rows = false;
 }
 
 /// Releases references to texts (text id to references dropped): texts no
@@ -1143,10 +1290,23 @@ fn unused(
     .collect()
 }
 
+/// Deletes of texts or chunks by any store of this process so far, for a
+/// writer to tell whether a write deleted any ([`deletions`]).
+static DELETIONS: AtomicU64 = AtomicU64::new(0);
+
+/// How many deletes of texts or chunks this process's stores have run. A
+/// store that reads it before and after a write of its own (under its
+/// writer lock) knows the write deleted none if it has not moved; another
+/// store's delete only makes it think one might have.
+pub(super) fn deletions() -> u64 {
+    DELETIONS.load(Ordering::Relaxed)
+}
+
 /// Deletes rows of `table`, their digests and their counts. (A row after
 /// the watermark is in the writer's memory, not in the digest table: the
 /// writer checks its entries against their rows after a delete.)
 fn delete(tx: &mut dyn SqlTx, table: Table, ids: SqlValue) -> Result<(), StoreError> {
+    DELETIONS.fetch_add(1, Ordering::Relaxed);
     let list = tx.dialect().in_ints("$1");
     let (name, digests) = (table.name(), table.digests());
     tx.execute(
