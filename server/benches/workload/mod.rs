@@ -451,11 +451,24 @@ pub async fn send_range(
     }
 }
 
+/// How long each accepted export took, from its first attempt to its 200:
+/// what an exporter waits (the server answers once the spans are committed).
+static EXPORT_TIMES: std::sync::Mutex<Vec<std::time::Duration>> = std::sync::Mutex::new(Vec::new());
+
+/// The times of the exports accepted since the last call, sorted.
+pub fn export_times() -> Vec<std::time::Duration> {
+    let mut times = std::mem::take(&mut *EXPORT_TIMES.lock().unwrap());
+    times.sort_unstable();
+    times
+}
+
 /// Posts a request, again after a pause while the server answers 503 (busy).
 async fn post_until_accepted(addr: SocketAddr, body: &[u8]) {
+    let t = Instant::now();
     loop {
         let (status, _) = http(addr, "POST", "/v1/traces", body).await;
         if status == 200 {
+            EXPORT_TIMES.lock().unwrap().push(t.elapsed());
             return;
         }
         assert_eq!(status, 503);
