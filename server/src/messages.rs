@@ -17,6 +17,8 @@
 //! output (a state ends with the final reply), or the first choice of a model
 //! call's output.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use crate::semconv as k;
@@ -33,10 +35,13 @@ pub enum Role {
 }
 
 fn role_of(name: &str) -> Role {
-    match name.to_ascii_lowercase().as_str() {
-        "user" | "human" | "humanmessage" | "humanmessagechunk" => Role::User,
-        "assistant" | "ai" | "model" | "aimessage" | "aimessagechunk" => Role::Assistant,
-        _ => Role::Other,
+    let is = |names: &[&str]| names.iter().any(|n| n.eq_ignore_ascii_case(name));
+    if is(&["user", "human", "humanmessage", "humanmessagechunk"]) {
+        Role::User
+    } else if is(&["assistant", "ai", "model", "aimessage", "aimessagechunk"]) {
+        Role::Assistant
+    } else {
+        Role::Other
     }
 }
 
@@ -109,20 +114,20 @@ pub fn messages(list: &Value) -> Vec<(Role, String)> {
 }
 
 /// The last message of `role` with text.
-pub fn last_of(messages: &[(Role, String)], role: Role) -> Option<String> {
+pub fn last_of<T: AsRef<str>>(messages: &[(Role, T)], role: Role) -> Option<String> {
     messages
         .iter()
         .rev()
-        .find(|(r, text)| *r == role && !text.trim().is_empty())
-        .map(|(_, t)| t.clone())
+        .find(|(r, text)| *r == role && !text.as_ref().trim().is_empty())
+        .map(|(_, t)| t.as_ref().to_owned())
 }
 
 /// The first message of `role` with text.
-pub fn first_of(messages: &[(Role, String)], role: Role) -> Option<String> {
+pub fn first_of<T: AsRef<str>>(messages: &[(Role, T)], role: Role) -> Option<String> {
     messages
         .iter()
-        .find(|(r, text)| *r == role && !text.trim().is_empty())
-        .map(|(_, t)| t.clone())
+        .find(|(r, text)| *r == role && !text.as_ref().trim().is_empty())
+        .map(|(_, t)| t.as_ref().to_owned())
 }
 
 /// Keys under which chains and agents put what the user said.
@@ -229,11 +234,14 @@ pub fn json_attr(attrs: &Map<String, Value>, key: &str) -> Option<Value> {
     }
 }
 
-/// `(role, text)` of OpenInference's flattened `llm.{input,output}_messages.<i>.message.*`.
-fn oi_messages(attrs: &Map<String, Value>, prefix: &str) -> Vec<(Role, String)> {
+/// `(role, text)` of OpenInference's flattened `llm.{input,output}_messages.<i>.message.*`,
+/// borrowed from `attrs` where a message is one text (a model call's input
+/// repeats the conversation so far: copying every message to keep one cost
+/// a third of mapping a history-heavy span).
+fn oi_messages<'a>(attrs: &'a Map<String, Value>, prefix: &str) -> Vec<(Role, Cow<'a, str>)> {
     /// A message's role and its ordered text parts.
-    type Parts = (Option<String>, Vec<(usize, String)>);
-    let mut by_index: std::collections::BTreeMap<usize, Parts> = Default::default();
+    type Parts<'a> = (Option<&'a str>, Vec<(usize, &'a str)>);
+    let mut by_index: std::collections::BTreeMap<usize, Parts<'a>> = Default::default();
     for (key, value) in attrs {
         let Some(rest) = key.strip_prefix(prefix) else {
             continue;
@@ -246,10 +254,10 @@ fn oi_messages(attrs: &Map<String, Value>, prefix: &str) -> Vec<(Role, String)> 
         };
         let entry = by_index.entry(index).or_default();
         match field {
-            "message.role" => entry.0 = value.as_str().map(str::to_owned),
+            "message.role" => entry.0 = value.as_str(),
             "message.content" => {
                 if let Some(s) = value.as_str() {
-                    entry.1.push((0, s.to_owned()));
+                    entry.1.push((0, s));
                 }
             }
             _ => {
@@ -258,7 +266,7 @@ fn oi_messages(attrs: &Map<String, Value>, prefix: &str) -> Vec<(Role, String)> 
                     && let Some((j, "message_content.text")) = rest.split_once('.')
                     && let (Ok(j), Some(s)) = (j.parse::<usize>(), value.as_str())
                 {
-                    entry.1.push((j + 1, s.to_owned()));
+                    entry.1.push((j + 1, s));
                 }
             }
         }
@@ -270,14 +278,16 @@ fn oi_messages(attrs: &Map<String, Value>, prefix: &str) -> Vec<(Role, String)> 
             // `message.content` (part 0) says it all; instrumentations that
             // also list `message.contents` repeat it there.
             let text = match parts.first() {
-                Some((0, content)) => content.clone(),
-                _ => parts
-                    .into_iter()
-                    .map(|(_, s)| s)
-                    .collect::<Vec<_>>()
-                    .join("\n"),
+                Some((0, content)) => Cow::Borrowed(*content),
+                _ => Cow::Owned(
+                    parts
+                        .into_iter()
+                        .map(|(_, s)| s)
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                ),
             };
-            Some((role_of(&role?), text))
+            Some((role_of(role?), text))
         })
         .collect()
 }
