@@ -85,15 +85,7 @@ fn main() {
             cpu * 1e6 / spans as f64,
             cpu / elapsed.as_secs_f64()
         );
-        let times = workload::export_times();
-        let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
-        println!(
-            "export: p50 {:.1?} p99 {:.1?} max {:.1?} ({} requests, each answered once committed)",
-            at(0.5),
-            at(0.99),
-            at(1.0),
-            times.len()
-        );
+        workload::print_export_times();
         let db: u64 = std::fs::read_dir(&data_dir).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
         // The WAL is cut back to 32 MiB at each checkpoint: a bounded cost,
         // whatever the database holds, shown apart.

@@ -97,6 +97,7 @@ fn main() {
             pg_cpu * 1e6 / spans as f64,
             pg_cpu / elapsed.as_secs_f64()
         );
+        workload::print_export_times();
         let (u, sc) = (url.clone(), schema.clone());
         let (db, wal) = tokio::task::spawn_blocking(move || {
             let db = pg_one(&u, &sc, "SELECT sum(pg_total_relation_size(c.oid))::text FROM pg_class c

@@ -455,11 +455,21 @@ pub async fn send_range(
 /// what an exporter waits (the server answers once the spans are committed).
 static EXPORT_TIMES: std::sync::Mutex<Vec<std::time::Duration>> = std::sync::Mutex::new(Vec::new());
 
-/// The times of the exports accepted since the last call, sorted.
-pub fn export_times() -> Vec<std::time::Duration> {
+/// Prints the times of the exports accepted since the last call.
+pub fn print_export_times() {
     let mut times = std::mem::take(&mut *EXPORT_TIMES.lock().unwrap());
+    if times.is_empty() {
+        return;
+    }
     times.sort_unstable();
-    times
+    let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
+    println!(
+        "export: p50 {:.1?} p99 {:.1?} max {:.1?} ({} requests, each answered once committed)",
+        at(0.5),
+        at(0.99),
+        at(1.0),
+        times.len()
+    );
 }
 
 /// Posts a request, again after a pause while the server answers 503 (busy).
