@@ -849,6 +849,25 @@ pub fn backup(data_dir: &Path, dest: &Path) -> Result<BackupReport, StoreError> 
 mod tests {
     use super::*;
 
+    /// SQLite is built with the statement-journal threshold of
+    /// `.cargo/config.toml`: a span write's journals stay in memory instead
+    /// of a temporary file each (issue 14's fourteenth step).
+    #[test]
+    fn sqlite_keeps_statement_journals_of_a_megabyte_in_memory() {
+        let conn = Connection::open_in_memory().unwrap();
+        let options: Vec<String> = conn
+            .prepare("PRAGMA compile_options")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            options.iter().any(|o| o == "STMTJRNL_SPILL=1048576"),
+            "{options:?}"
+        );
+    }
+
     /// A write other than a span write keeps what the writer knows of the
     /// texts stored (the evaluation scheduler writes five times a second);
     /// one that deletes texts makes the writer check it against the rows.
