@@ -732,12 +732,14 @@ impl SqliteStore {
             std::mem::take(&mut *stored_ids),
             std::mem::take(&mut *unindexed),
         );
+        let deletions = texts::deletions();
         let outcome = conn.transaction().map_err(StoreError::from).and_then(|tx| {
             let value = f(&tx, texts)?;
             tx.commit()?;
             Ok(value)
         });
-        (*stored_ids, *unindexed) = texts.give_back(outcome.is_ok());
+        (*stored_ids, *unindexed) =
+            texts.give_back(outcome.is_ok(), texts::deletions() != deletions);
         Ok((outcome?, self.durability.written()))
     }
 }

@@ -564,7 +564,7 @@ fn resummarize(
     // References added first: a text both released and taken again (a trace
     // re-derived with the same input) must not reach zero on the way.
     texts.flush(tx)?;
-    texts.release(&mut SqliteTx(tx), released)?;
+    texts::release(&mut SqliteTx(tx), released)?;
     let touched = TouchedSessions {
         all: sessions.into_iter().collect(),
         changed: changed.into_iter().collect(),
@@ -735,7 +735,7 @@ fn delete_spans_where(
         }
     }
     tx.execute(&format!("DELETE FROM spans WHERE {condition}"), args)?;
-    texts::release(tx, released).map(|_| ())
+    texts::release(tx, released)
 }
 
 impl SpanTables for Spans {

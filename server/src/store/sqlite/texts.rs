@@ -486,9 +486,6 @@ pub(super) struct Texts {
     /// The digests stored after the digest tables' watermarks, lent by the
     /// store (every write that stores texts needs them).
     unindexed: Option<Unindexed>,
-    /// Whether this transaction deleted texts or chunks (a row id the
-    /// committed ids list may be gone then).
-    deleted: bool,
 }
 
 impl Texts {
@@ -590,17 +587,17 @@ impl Texts {
     }
 
     /// What to lend the next transaction. The row ids: with this one's if
-    /// it committed, none if it deleted texts, as lent if it rolled back (the
-    /// tables are as they were then). The digests after the watermarks: with
-    /// this one's, checked against their rows from now on if it rolled back
-    /// or deleted texts.
-    pub(super) fn give_back(&mut self, committed: bool) -> (StoredIds, Unindexed) {
+    /// it committed, none if it `deleted` texts ([`deletions`] moved), as
+    /// lent if it rolled back (the tables are as they were then). The
+    /// digests after the watermarks: with this one's, checked against their
+    /// rows from now on if it rolled back or deleted texts.
+    pub(super) fn give_back(&mut self, committed: bool, deleted: bool) -> (StoredIds, Unindexed) {
         let mut unindexed = self.unindexed.take().unwrap_or_default();
-        if !committed || self.deleted {
+        if !committed || deleted {
             unindexed.check_rows();
         }
         let mut ids = std::mem::take(&mut self.committed);
-        match (committed, self.deleted) {
+        match (committed, deleted) {
             (false, _) => {}
             (true, true) => ids = StoredIds::default(),
             (true, false) => {
@@ -613,19 +610,6 @@ impl Texts {
             }
         }
         (ids, unindexed)
-    }
-
-    /// Releases references to texts ([`release`]), remembering whether any
-    /// was deleted.
-    pub(super) fn release(
-        &mut self,
-        tx: &mut dyn SqlTx,
-        released: BTreeMap<i64, i64>,
-    ) -> Result<(), StoreError> {
-        if release(tx, released)? {
-            self.deleted = true;
-        }
-        Ok(())
     }
 
     /// Every digest this transaction found or stored (all of them stored
@@ -1119,9 +1103,10 @@ pub(super) fn merge_step(
             let mut sorted: Vec<(Digest, i64)> =
                 tail.digests.iter().map(|(d, id)| (*d, *id)).collect();
             sorted.sort_unstable();
+            // Every entry is past the watermark.
             let target = sorted.iter().map(|(_, id)| *id).max().unwrap_or(tail.upto);
             tail.merging = Some(Merging {
-                target: target.max(tail.upto),
+                target,
                 sorted,
                 merged: 0,
             });
@@ -1232,15 +1217,12 @@ pub(super) fn merged(unindexed: &mut Unindexed, step: MergeStep) {
 }
 
 /// Releases references to texts (text id to references dropped): texts no
-/// span uses any more are deleted, and the chunks no text uses any more;
-/// whether any was.
-pub(super) fn release(
-    tx: &mut dyn SqlTx,
-    released: BTreeMap<i64, i64>,
-) -> Result<bool, StoreError> {
+/// span uses any more are deleted ([`deletions`] counts it), and the
+/// chunks no text uses any more.
+pub(super) fn release(tx: &mut dyn SqlTx, released: BTreeMap<i64, i64>) -> Result<(), StoreError> {
     let texts = unused(tx, Table::Texts, released)?;
     if texts.is_empty() {
-        return Ok(false);
+        return Ok(());
     }
     let list = tx.dialect().in_ints("$1");
     let texts = SqlValue::IntList(texts);
@@ -1260,7 +1242,7 @@ pub(super) fn release(
     if !chunks.is_empty() {
         delete(tx, Table::Chunks, SqlValue::IntList(chunks))?;
     }
-    Ok(true)
+    Ok(())
 }
 
 /// Lowers the counts of `table`'s rows (row id to references dropped);
@@ -1541,7 +1523,7 @@ pub(super) fn migrate_to_chunks(conn: &Connection) -> Result<(), StoreError> {
     texts.flush(conn)?;
     conn.execute_batch("DROP TABLE texts_v1;")?;
     // Every text and chunk indexed, the watermarks at the end.
-    merge(conn, &mut texts.give_back(true).1)?;
+    merge(conn, &mut texts.give_back(true, false).1)?;
     Ok(())
 }
 
