@@ -494,6 +494,23 @@ pub(super) fn enqueue_jobs(
     Ok(queued)
 }
 
+/// A job due at `$1`: queued, or running past its lease (the partial index
+/// `evaluation_jobs_due` holds these states).
+const DUE: &str = "state IN ('queued', 'running') AND run_after_ns <= $1";
+
+/// Whether a job is due at `now` (queued, or running past its lease). The
+/// scheduler asks this of a reader before claiming: it ticks five times a
+/// second, and a claim is a write, so a server with nothing due would take
+/// the writer and sync the WAL on every tick for nothing.
+pub(super) fn any_due(tx: &mut dyn SqlTx, now: i64) -> Result<bool, StoreError> {
+    Ok(tx
+        .query_opt(
+            &format!("SELECT 1 FROM evaluation_jobs WHERE {DUE} LIMIT 1"),
+            &[now.into()],
+        )?
+        .is_some())
+}
+
 /// Takes up to `limit` due jobs for `owner`, each under a lease until
 /// `now + lease_ns` (a running job whose lease ran out is due again).
 pub(super) fn claim_jobs(
@@ -507,7 +524,7 @@ pub(super) fn claim_jobs(
     let ids: Vec<i64> = tx
         .query(
             &format!(
-                "SELECT id FROM evaluation_jobs WHERE state IN ('queued', 'running') AND run_after_ns <= $1
+                "SELECT id FROM evaluation_jobs WHERE {DUE}
                  ORDER BY run_after_ns, id LIMIT $2 {skip_locked}"
             ),
             &[now.into(), (limit as i64).into()],

@@ -2238,6 +2238,9 @@ impl<B: SqlBackend> Store for B {
         lease_ns: i64,
         limit: usize,
     ) -> Result<Vec<EvaluationJob>, StoreError> {
+        if !self.read(|tx| evaluations::any_due(tx, now_ns))? {
+            return Ok(Vec::new());
+        }
         self.write(|tx| evaluations::claim_jobs(tx, owner, now_ns, lease_ns, limit))
     }
 

@@ -871,8 +871,8 @@ mod tests {
     }
 
     /// A write other than a span write keeps what the writer knows of the
-    /// texts stored (the evaluation scheduler writes five times a second);
-    /// one that deletes texts makes the writer check it against the rows.
+    /// texts stored (a job claimed, settings saved); one that deletes texts
+    /// makes the writer check it against the rows.
     #[test]
     fn only_a_write_that_deletes_texts_makes_the_writer_check_its_texts() {
         use crate::store::Store;
@@ -910,6 +910,35 @@ mod tests {
         assert!(!checks(), "a write that deleted nothing");
         store.delete_session("p", "s").unwrap();
         assert!(checks(), "a write that deleted texts");
+    }
+
+    /// The scheduler's tick with no job due commits nothing (it asks a
+    /// reader first); with one due, the claim is a commit.
+    #[test]
+    fn claiming_with_no_job_due_commits_nothing() {
+        use crate::store::{NewJob, Store};
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_dir(dir.path()).unwrap();
+        let commits = || store.durability.commits();
+        // after any job's run_after_ns (jobs are due from when they are queued)
+        let later = i64::MAX / 2;
+        let before = commits();
+        assert!(store.claim_jobs("me", later, 1, 4).unwrap().is_empty());
+        assert_eq!(commits(), before, "a claim of nothing");
+        let job = NewJob {
+            session_id: "s".into(),
+            evaluator: "judge".into(),
+            version: 1,
+            activity_ns: 5,
+            backfill_id: None,
+        };
+        store.create_project("p", None).unwrap();
+        assert_eq!(store.enqueue_jobs("p", &[job], &[]).unwrap(), 1);
+        let queued = commits();
+        assert_eq!(store.claim_jobs("me", later, 1, 4).unwrap().len(), 1);
+        assert_eq!(commits(), queued + 1, "a claim of a due job");
+        assert!(store.claim_jobs("me", later, 1, 4).unwrap().is_empty());
+        assert_eq!(commits(), queued + 1, "its lease runs a nanosecond past");
     }
 
     /// Migration 16 gives each span its trace's row: found by project and

@@ -94,6 +94,12 @@ impl Durability {
         Written(n)
     }
 
+    /// Commits recorded so far.
+    #[cfg(test)]
+    pub(super) fn commits(&self) -> u64 {
+        self.shared.lock().written
+    }
+
     /// Returns once the commit is synced to disk (an error if a sync failed).
     pub(super) fn wait(&self, commit: Written) -> Result<(), StoreError> {
         let mut p = self.shared.lock();
