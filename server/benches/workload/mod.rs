@@ -14,7 +14,7 @@
 //!   retriever span carries its documents.
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue, any_value};
@@ -369,13 +369,18 @@ pub async fn latency(addr: SocketAddr, label: &str, paths: &[String]) {
         times.push(t.elapsed());
     }
     times.sort();
-    let pct = |q: f64| times[((q * times.len() as f64).ceil() as usize).clamp(1, times.len()) - 1];
     println!(
         "{label:<34} p50 {:>8.2?}  p95 {:>8.2?}  (n={})",
-        pct(0.5),
-        pct(0.95),
+        percentile(&times, 0.5),
+        percentile(&times, 0.95),
         times.len()
     );
+}
+
+/// The nearest-rank `q`-quantile of sorted, non-empty `times` (`1.0`: the
+/// largest).
+fn percentile(times: &[Duration], q: f64) -> Duration {
+    times[((q * times.len() as f64).ceil() as usize).clamp(1, times.len()) - 1]
 }
 
 /// User + system CPU time of this process, in seconds.
@@ -453,7 +458,7 @@ pub async fn send_range(
 
 /// How long each accepted export took, from its first attempt to its 200:
 /// what an exporter waits (the server answers once the spans are committed).
-static EXPORT_TIMES: std::sync::Mutex<Vec<std::time::Duration>> = std::sync::Mutex::new(Vec::new());
+static EXPORT_TIMES: std::sync::Mutex<Vec<Duration>> = std::sync::Mutex::new(Vec::new());
 
 /// Prints the times of the exports accepted since the last call.
 pub fn print_export_times() {
@@ -462,12 +467,11 @@ pub fn print_export_times() {
         return;
     }
     times.sort_unstable();
-    let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
     println!(
         "export: p50 {:.1?} p99 {:.1?} max {:.1?} ({} requests, each answered once committed)",
-        at(0.5),
-        at(0.99),
-        at(1.0),
+        percentile(&times, 0.5),
+        percentile(&times, 0.99),
+        percentile(&times, 1.0),
         times.len()
     );
 }
@@ -482,7 +486,7 @@ async fn post_until_accepted(addr: SocketAddr, body: &[u8]) {
             return;
         }
         assert_eq!(status, 503);
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

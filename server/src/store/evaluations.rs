@@ -498,10 +498,10 @@ pub(super) fn enqueue_jobs(
 /// `evaluation_jobs_due` holds these states).
 const DUE: &str = "state IN ('queued', 'running') AND run_after_ns <= $1";
 
-/// Whether a job is due at `now` (queued, or running past its lease). The
-/// scheduler asks this of a reader before claiming: it ticks five times a
-/// second, and a claim is a write, so a server with nothing due would take
-/// the writer and sync the WAL on every tick for nothing.
+/// Whether a job is [`DUE`] at `now`. The scheduler asks this of a reader
+/// before claiming: it ticks five times a second, and a claim is a write, so
+/// a server with nothing due would take the writer and sync the WAL on
+/// every tick for nothing.
 pub(super) fn any_due(tx: &mut dyn SqlTx, now: i64) -> Result<bool, StoreError> {
     Ok(tx
         .query_opt(

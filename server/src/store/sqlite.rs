@@ -345,8 +345,8 @@ impl SqliteStore {
     /// returns once its commit is synced. If it deleted texts (a session or
     /// spans deleted), the row ids the writer kept are forgotten and its
     /// digests after the watermarks checked against their rows. Most such
-    /// writes delete none (the evaluation scheduler claims jobs five times a
-    /// second), and ingest keeps what it knows across them.
+    /// writes delete none (a job claimed or finished, settings saved), and
+    /// ingest keeps what it knows across them.
     fn write_durably<T>(
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
@@ -871,7 +871,7 @@ mod tests {
     }
 
     /// A write other than a span write keeps what the writer knows of the
-    /// texts stored (a job claimed, settings saved); one that deletes texts
+    /// texts stored (settings saved); one that deletes texts
     /// makes the writer check it against the rows.
     #[test]
     fn only_a_write_that_deletes_texts_makes_the_writer_check_its_texts() {
