@@ -6,6 +6,7 @@
 //! ```sh
 //! BENCH_SESSIONS=10000 cargo bench -p openinference-session-server --bench ingest
 //! BENCH_ORDER=turn BENCH_SESSIONS=10000 cargo bench -p openinference-session-server --bench ingest
+//! BENCH_ORDER=split BENCH_SESSIONS=10000 cargo bench -p openinference-session-server --bench ingest
 //! BENCH_PREGENERATE=1 BENCH_SESSIONS=10000 cargo bench -p openinference-session-server --bench ingest
 //! ```
 //!
@@ -49,7 +50,7 @@ fn main() {
             workload::workload_name(),
             sample_bytes as f64 / sample_spans as f64 / 1024.0,
             if workload::pregenerated() { "before the clock starts" } else { "while sending" },
-            if by_turn { "turn" } else { "session" },
+            if workload::split_traces() { "session, each trace in two requests" } else if by_turn { "turn" } else { "session" },
             if random_ids() { "random" } else { "counting up" }
         );
         // BENCH_DIR keeps the database for inspection; by default a temp dir.

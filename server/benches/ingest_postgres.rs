@@ -9,6 +9,9 @@
 //! BENCH_SESSIONS=10000 cargo bench -p openinference-session-server --bench ingest_postgres
 //! ```
 //!
+//! `BENCH_ORDER=split` sends every trace in two requests, its root last (see
+//! `workload::split_traces`).
+//!
 //! `BENCH_SQL` runs its statements in the fresh schema before the clock
 //! starts: a schema experiment (an index or constraint dropped) without a
 //! migration.
@@ -42,10 +45,11 @@ fn main() {
         let (sample, sample_spans, sample_bytes) = workload(0..SESSIONS_PER_REQUEST.min(sessions), false);
         drop(sample);
         println!(
-            "workload: {} ({sessions} sessions, {spans} spans, {:.1} KB OTLP per span), generated {}, ids {}",
+            "workload: {} ({sessions} sessions, {spans} spans, {:.1} KB OTLP per span), generated {}, batched by {}, ids {}",
             workload::workload_name(),
             sample_bytes as f64 / sample_spans as f64 / 1024.0,
             if workload::pregenerated() { "before the clock starts" } else { "while sending" },
+            if workload::split_traces() { "session, each trace in two requests" } else { "session" },
             if random_ids() { "random" } else { "counting up" }
         );
         let url = std::env::var("OI_SESSIONS_TEST_DATABASE_URL")

@@ -153,8 +153,9 @@ fn postgres_stores_nul_characters() {
 }
 
 /// Long texts are compressed with lz4 where the server has it (pglz was a
-/// fifth of PostgreSQL's CPU on history-heavy ingest), and a long text
-/// written so reads back exactly.
+/// fifth of PostgreSQL's CPU on history-heavy ingest): a trace's input, here;
+/// a span's long text (in its body, compressed by the server) reads back
+/// exactly.
 #[test]
 fn postgres_compresses_long_texts_with_lz4() {
     use conformance::record;
@@ -184,7 +185,7 @@ fn postgres_compresses_long_texts_with_lz4() {
     let stored: Option<String> = client
         .query_one(
             &format!(
-                "SELECT pg_column_compression(input_value) FROM \"{}\".spans",
+                "SELECT pg_column_compression(input_value) FROM \"{}\".traces",
                 schema.0
             ),
             &[],

@@ -121,25 +121,25 @@ pub fn read_span_events(facts: &mut SpanFacts, events: &[Value]) {
     }
 }
 
-/// Derives the facts of one span from its attributes.
-pub fn derive_facts(attrs: &Map<String, Value>, prices: &PriceTable) -> SpanFacts {
+/// What a span says of its turn's words: its input and output values and
+/// their types, what the user said and what the assistant answered.
+struct SpanTexts {
+    input_value: Option<String>,
+    input_mime: Option<String>,
+    output_value: Option<String>,
+    output_mime: Option<String>,
+    user_text: Option<String>,
+    reply_text: Option<String>,
+}
+
+/// The [`SpanTexts`] of a span from its attributes (its own events may add
+/// the user's and assistant's words: [`read_span_events`]).
+fn span_texts(attrs: &Map<String, Value>, is_llm: bool) -> SpanTexts {
     let io = |key: &str| match attrs.get(key) {
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
         Some(Value::Null) | None => None,
         Some(Value::String(_)) => None,
         Some(other) => Some(other.to_string()),
-    };
-    let oi_kind = text(attrs, k::OI_SPAN_KIND).map(|s| s.to_ascii_uppercase());
-    let operation = text(attrs, k::GEN_AI_OPERATION);
-    let prompt = k::PROMPT_TOKEN_KEYS.iter().find_map(|key| int(attrs, key));
-    let completion = k::COMPLETION_TOKEN_KEYS
-        .iter()
-        .find_map(|key| int(attrs, key));
-    let is_llm = match (&oi_kind, &operation) {
-        (Some(kind), _) => kind == "LLM",
-        (None, Some(op)) => k::GEN_AI_LLM_OPERATIONS.contains(&op.as_str()),
-        // An unlabelled span that reports usage is a model call.
-        (None, None) => prompt.is_some() || completion.is_some(),
     };
     let input_value = io(k::INPUT_VALUE).or_else(|| io(k::VERCEL_PROMPT));
     let input_mime = text(attrs, k::INPUT_MIME).or_else(|| {
@@ -164,6 +164,45 @@ pub fn derive_facts(attrs: &Map<String, Value>, prices: &PriceTable) -> SpanFact
             read(&output_value, &output_mime).and_then(|v| messages::assistant_words(&v)),
         )
     };
+    SpanTexts {
+        input_value,
+        input_mime,
+        output_value,
+        output_mime,
+        user_text,
+        reply_text,
+    }
+}
+
+/// Derives again the texts of a span's facts (`input_value` to `reply_text`)
+/// from its attributes and events as stored, exactly as ingest derived them:
+/// for a backend that keeps them in the span's body only.
+pub fn rederive_texts(facts: &mut SpanFacts, attrs: &Map<String, Value>, events: &[Value]) {
+    let texts = span_texts(attrs, facts.is_llm);
+    facts.input_value = texts.input_value;
+    facts.input_mime = texts.input_mime;
+    facts.output_value = texts.output_value;
+    facts.output_mime = texts.output_mime;
+    facts.user_text = texts.user_text;
+    facts.reply_text = texts.reply_text;
+    read_span_events(facts, events);
+}
+
+/// Derives the facts of one span from its attributes.
+pub fn derive_facts(attrs: &Map<String, Value>, prices: &PriceTable) -> SpanFacts {
+    let oi_kind = text(attrs, k::OI_SPAN_KIND).map(|s| s.to_ascii_uppercase());
+    let operation = text(attrs, k::GEN_AI_OPERATION);
+    let prompt = k::PROMPT_TOKEN_KEYS.iter().find_map(|key| int(attrs, key));
+    let completion = k::COMPLETION_TOKEN_KEYS
+        .iter()
+        .find_map(|key| int(attrs, key));
+    let is_llm = match (&oi_kind, &operation) {
+        (Some(kind), _) => kind == "LLM",
+        (None, Some(op)) => k::GEN_AI_LLM_OPERATIONS.contains(&op.as_str()),
+        // An unlabelled span that reports usage is a model call.
+        (None, None) => prompt.is_some() || completion.is_some(),
+    };
+    let texts = span_texts(attrs, is_llm);
     let mut tokens = TokenCount::default();
     let mut cost = Cost::default();
     if is_llm {
@@ -223,12 +262,12 @@ pub fn derive_facts(attrs: &Map<String, Value>, prices: &PriceTable) -> SpanFact
             .or_else(|| first_text(&metadata, k::METADATA_USER_KEYS)),
         oi_kind,
         is_llm,
-        input_value,
-        input_mime,
-        output_value,
-        output_mime,
-        user_text,
-        reply_text,
+        input_value: texts.input_value,
+        input_mime: texts.input_mime,
+        output_value: texts.output_value,
+        output_mime: texts.output_mime,
+        user_text: texts.user_text,
+        reply_text: texts.reply_text,
         tokens,
         cost,
         tags,

@@ -219,6 +219,109 @@ pub fn split_and_order_do_not_matter<S: Store>(mut open: impl FnMut() -> S) {
     assert_eq!(whole.3.session_conflicts, ["b"]);
 }
 
+/// A turn's words do not depend on batches: a trace whose spans arrive one
+/// by one (its summary derived again from the spans stored before, as the
+/// backend keeps them) reads as when they arrive together: the input and
+/// output values, the user's words from a model call's messages, the reply
+/// from a span's own GenAI events, a NUL in what the user said.
+pub fn turn_words_do_not_depend_on_batches<S: Store>(mut open: impl FnMut() -> S) {
+    let root_input = r#"{"request_id": 7}"#;
+    let mut spans = vec![
+        record(
+            "p",
+            9,
+            1,
+            None,
+            0,
+            json!({
+                "session.id": "talk",
+                "openinference.span.kind": "CHAIN",
+                "input.value": root_input,
+                "input.mime_type": "application/json",
+                "output.value": r#"{"status": 200}"#,
+                "output.mime_type": "application/json",
+            }),
+        ),
+        record(
+            "p",
+            9,
+            2,
+            Some(1),
+            1,
+            json!({
+                "openinference.span.kind": "LLM",
+                "llm.input_messages.0.message.role": "system",
+                "llm.input_messages.0.message.content": "You are terse.",
+                "llm.input_messages.1.message.role": "user",
+                "llm.input_messages.1.message.content": "How warm is it in Paris?\u{0}",
+                "llm.output_messages.0.message.role": "assistant",
+                "llm.output_messages.0.message.content": "Let me look.",
+            }),
+        ),
+        record(
+            "p",
+            9,
+            3,
+            Some(1),
+            2,
+            json!({"openinference.span.kind": "LLM", "llm.model_name": "m"}),
+        ),
+    ];
+    spans[2].events = vec![
+        json!({"name": "gen_ai.user.message", "time": "2026-09-21T00:00:02Z",
+               "attributes": {"content": "And in Rome?"}}),
+        json!({"name": "gen_ai.choice", "time": "2026-09-21T00:00:02Z",
+               "attributes": {"index": 0, "message": {"content": "21 degrees in Paris."}}}),
+    ];
+    let asking = &mut spans[2];
+    openinference_session_server::otlp::map::read_span_events(&mut asking.facts, &asking.events);
+    let read = |store: &S| {
+        let turns = store
+            .turns(
+                "p",
+                "talk",
+                &PageQuery {
+                    limit: 10,
+                    cursor: None,
+                },
+            )
+            .expect("turns");
+        assert_eq!(turns.data.len(), 1);
+        let turn = &turns.data[0];
+        (turn.input.clone(), turn.output.clone())
+    };
+    let whole_store = open();
+    whole_store.write(&spans).expect("write all");
+    let whole = read(&whole_store);
+    let (input, output) = whole.clone();
+    let input = input.expect("an input");
+    // A backend that cannot store a NUL replaces it.
+    assert_eq!(
+        input.value.trim_end_matches(['\0', '\u{FFFD}']),
+        "How warm is it in Paris?"
+    );
+    assert_eq!(input.raw_value.as_deref(), Some(root_input));
+    assert_eq!(output.expect("an output").value, "21 degrees in Paris.");
+    for rotation in 0..spans.len() {
+        for reversed in [false, true] {
+            let store = open();
+            let mut order = spans.clone();
+            order.rotate_left(rotation);
+            if reversed {
+                order.reverse();
+            }
+            for s in &order {
+                store.write(std::slice::from_ref(s)).expect("write");
+            }
+            assert_eq!(
+                read(&store),
+                whole,
+                "rotation {rotation}, reversed {reversed}"
+            );
+        }
+    }
+}
+
 /// Keys: the same session id in two projects is two sessions.
 pub fn sessions_are_keyed_by_project<S: Store>(store: S) {
     store
@@ -1418,6 +1521,7 @@ macro_rules! conformance_suite {
             a_store_read_for_copy_writes_the_same_store,
             session_totals_do_not_depend_on_batches,
             split_and_order_do_not_matter,
+            turn_words_do_not_depend_on_batches,
         );
     };
     // Clauses that open several stores (each kept open to the test's end):

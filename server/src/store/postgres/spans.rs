@@ -237,12 +237,6 @@ pub(super) fn write_batch(
     let mut c_user: Vec<Option<&str>> = Vec::with_capacity(n);
     let mut c_oi_kind: Vec<Option<&str>> = Vec::with_capacity(n);
     let mut c_is_llm: Vec<bool> = Vec::with_capacity(n);
-    let mut c_in: Vec<Option<&str>> = Vec::with_capacity(n);
-    let mut c_in_mime: Vec<Option<&str>> = Vec::with_capacity(n);
-    let mut c_out: Vec<Option<&str>> = Vec::with_capacity(n);
-    let mut c_out_mime: Vec<Option<&str>> = Vec::with_capacity(n);
-    let mut c_last_user: Vec<Option<&str>> = Vec::with_capacity(n);
-    let mut c_reply: Vec<Option<&str>> = Vec::with_capacity(n);
     let mut c_tok: [Vec<i64>; 3] = Default::default();
     let mut c_cost: [Vec<f64>; 3] = Default::default();
     let mut c_tags: Vec<Json<&[String]>> = Vec::with_capacity(n);
@@ -265,12 +259,6 @@ pub(super) fn write_batch(
         c_user.push(f.user_id.as_deref());
         c_oi_kind.push(f.oi_kind.as_deref());
         c_is_llm.push(f.is_llm);
-        c_in.push(f.input_value.as_deref());
-        c_in_mime.push(f.input_mime.as_deref());
-        c_out.push(f.output_value.as_deref());
-        c_out_mime.push(f.output_mime.as_deref());
-        c_last_user.push(f.user_text.as_deref());
-        c_reply.push(f.reply_text.as_deref());
         c_tok[0].push(f.tokens.prompt);
         c_tok[1].push(f.tokens.completion);
         c_tok[2].push(f.tokens.total);
@@ -284,46 +272,18 @@ pub(super) fn write_batch(
     let inserted = tx.pg_query(
         "INSERT INTO spans (trace_id, span_id, project_id, parent_span_id, name, kind,
             status_code, status_message, start_ns, end_ns, session_id, user_id, oi_kind, is_llm,
-            input_value, input_mime, output_value, output_mime, last_user, reply,
             prompt_tokens, completion_tokens, total_tokens, cost_prompt, cost_completion,
             cost_total, tags, metadata, body)
          SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::int8[], $4::bytea[], $5::text[],
             $6::text[], $7::int4[], $8::text[], $9::int8[], $10::int8[], $11::text[], $12::text[],
-            $13::text[], $14::bool[], $15::text[], $16::text[], $17::text[], $18::text[],
-            $19::text[], $20::text[], $21::int8[], $22::int8[], $23::int8[], $24::float8[],
-            $25::float8[], $26::float8[], $27::jsonb[], $28::jsonb[], $29::bytea[])
+            $13::text[], $14::bool[], $15::int8[], $16::int8[], $17::int8[], $18::float8[],
+            $19::float8[], $20::float8[], $21::jsonb[], $22::jsonb[], $23::bytea[])
          ON CONFLICT (project_id, trace_id, span_id) DO NOTHING
          RETURNING project_id, trace_id, span_id",
         &[
-            &c_trace,
-            &c_span,
-            &c_pid,
-            &c_parent,
-            &c_name,
-            &c_kind,
-            &c_status,
-            &c_message,
-            &c_start,
-            &c_end,
-            &c_session,
-            &c_user,
-            &c_oi_kind,
-            &c_is_llm,
-            &c_in,
-            &c_in_mime,
-            &c_out,
-            &c_out_mime,
-            &c_last_user,
-            &c_reply,
-            &c_tok[0],
-            &c_tok[1],
-            &c_tok[2],
-            &c_cost[0],
-            &c_cost[1],
-            &c_cost[2],
-            &c_tags,
-            &c_meta,
-            &c_body,
+            &c_trace, &c_span, &c_pid, &c_parent, &c_name, &c_kind, &c_status, &c_message,
+            &c_start, &c_end, &c_session, &c_user, &c_oi_kind, &c_is_llm, &c_tok[0], &c_tok[1],
+            &c_tok[2], &c_cost[0], &c_cost[1], &c_cost[2], &c_tags, &c_meta, &c_body,
         ],
     )?;
     let inserted: HashSet<(i64, [u8; 16], [u8; 8])> = inserted
@@ -390,17 +350,23 @@ fn resummarize(
     if !stored.is_empty() {
         let (s_pids, s_ids): (Vec<i64>, Vec<&[u8]>) =
             stored.keys().map(|(p, t)| (*p, &t[..])).unzip();
-        let columns: Vec<String> = FACT_COLUMNS.iter().map(|c| format!("s.{c}")).collect();
         for r in tx.pg_query(
             &format!(
-                "SELECT s.project_id, s.trace_id, {} FROM spans s
+                "SELECT s.project_id, s.trace_id, {}, s.body FROM spans s
                  JOIN unnest($1::int8[], $2::bytea[]) AS k(pid, tid)
                    ON s.trace_id = k.tid AND s.project_id = k.pid",
-                columns.join(", ")
+                stored_fact_columns()
             ),
             &[&s_pids, &s_ids],
         )? {
-            let facts = facts_row(&mut pg_row(&r)?, 2)?;
+            let mut row = pg_row(&r)?;
+            let mut facts = facts_row(&mut row, 2)?;
+            let body = decode_body(row.blob(2 + FACT_COLUMNS.len())?)?;
+            crate::otlp::map::rederive_texts(&mut facts, &body.a, &body.e);
+            let facts = match clean_facts(&facts) {
+                Cow::Borrowed(_) => facts,
+                Cow::Owned(cleaned) => cleaned,
+            };
             all_facts
                 .entry((r.get(0), id16(r.get(1))))
                 .or_default()
@@ -584,6 +550,32 @@ pub(super) fn write_events(
         .collect();
     resummarize(tx, touched)?;
     Ok(outcome)
+}
+
+/// The facts a span's body holds, which `spans` keeps no column of: its
+/// input and output and the turn's words derived from them (issue 14: they
+/// were 2 kB of a history-heavy span's 3.4 kB, a second copy of its body's
+/// largest attributes).
+const FACTS_IN_BODY: [&str; 6] = [
+    "input_value",
+    "input_mime",
+    "output_value",
+    "output_mime",
+    "last_user",
+    "reply",
+];
+
+/// [`FACT_COLUMNS`] of `spans s`, a null where the body holds the fact
+/// ([`FACTS_IN_BODY`], derived again from it on read).
+fn stored_fact_columns() -> String {
+    FACT_COLUMNS
+        .iter()
+        .map(|c| match FACTS_IN_BODY.contains(c) {
+            true => "NULL::text".to_owned(),
+            false => format!("s.{c}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A trace: its project's row id and its id.
