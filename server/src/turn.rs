@@ -95,30 +95,62 @@ fn plain(value: String) -> Io {
     }
 }
 
-/// Reads a turn's input or output (the rule table of `docs/server.md`, "Read:
-/// turns"). The topmost span that has the value decides: what it says the
-/// person said (or the assistant answered) when it can tell, keeping the raw
-/// value beside; else, when its value is JSON nobody can read words out of,
-/// the turn's model call's words (`fallback`: the first call for the input,
-/// the last for the output); else the value as it is. Without any span
-/// having the value, the model calls' words.
-fn turn_io(
+/// Which spans a turn's input or output is read from (the rule table of
+/// `docs/server.md`, "Read: turns"), decided by which spans have a value and
+/// words, not by the texts themselves: the topmost span that has the value,
+/// and the model call's words (`fallback`: the first call for the input, the
+/// last for the output), else the topmost span that has words.
+struct IoSources {
+    /// The topmost span that has the value.
+    topmost: Option<usize>,
+    /// The model call whose words stand in, when it has words.
+    fallback: Option<usize>,
+    /// Without either, the topmost span that has words.
+    first_words: Option<usize>,
+}
+
+fn io_sources(
     order: &[usize],
+    spans: &[&SpanFacts],
+    has_value: impl Fn(&SpanFacts) -> bool,
+    has_words: impl Fn(&SpanFacts) -> bool,
+    fallback: Option<usize>,
+) -> IoSources {
+    let topmost = order.iter().copied().find(|&i| has_value(spans[i]));
+    let fallback = fallback.filter(|&j| has_words(spans[j]));
+    let first_words = match (topmost, fallback) {
+        (None, None) => order.iter().copied().find(|&i| has_words(spans[i])),
+        _ => None,
+    };
+    IoSources {
+        topmost,
+        fallback,
+        first_words,
+    }
+}
+
+/// Reads a turn's input or output from its [`IoSources`]. The topmost span
+/// that has the value decides: what it says the person said (or the
+/// assistant answered) when it can tell, keeping the raw value beside; else,
+/// when its value is JSON nobody can read words out of, the turn's model
+/// call's words; else the value as it is. Without any span having the value,
+/// the model calls' words.
+fn read_io(
+    sources: &IoSources,
     spans: &[&SpanFacts],
     value: impl Fn(&SpanFacts) -> (Option<&String>, Option<&String>),
     words: impl Fn(&SpanFacts) -> Option<&String>,
-    fallback: Option<usize>,
 ) -> Option<Io> {
     let read = |text: &String, raw: &String| Io {
         value: text.clone(),
         mime_type: "text/plain".to_owned(),
         raw_value: Some(raw.clone()),
     };
-    let fallback_words = fallback.and_then(|j| words(spans[j]));
-    for &i in order {
+    let fallback_words = sources.fallback.and_then(|j| words(spans[j]));
+    if let Some(i) = sources.topmost {
         let s = spans[i];
         let (Some(v), mime) = value(s) else {
-            continue;
+            return None;
         };
         if let Some(w) = words(s) {
             return Some(read(w, v));
@@ -135,9 +167,22 @@ fn turn_io(
         });
     }
     fallback_words
-        .or_else(|| order.iter().find_map(|&i| words(spans[i])))
+        .or_else(|| sources.first_words.and_then(|i| words(spans[i])))
         .cloned()
         .map(plain)
+}
+
+/// A text of a span's facts that a summary may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FactText {
+    /// `input_value`.
+    Input,
+    /// `output_value`.
+    Output,
+    /// `user_text`.
+    UserWords,
+    /// `reply_text`.
+    ReplyWords,
 }
 
 /// The spans with what their GenAI events (log records joined by span id) say
@@ -160,6 +205,87 @@ fn with_events(spans: &[&SpanFacts], events: &[EventFacts]) -> Vec<SpanFacts> {
             span
         })
         .collect()
+}
+
+/// The spans' indexes, topmost first ([`depths`], then start, then span id).
+fn topmost_first(spans: &[&SpanFacts]) -> Vec<usize> {
+    let depth = depths(spans);
+    let mut order: Vec<usize> = (0..spans.len()).collect();
+    order.sort_by_key(|&i| (depth[i], spans[i].start_ns, spans[i].span_id));
+    order
+}
+
+/// Where the turn's input and output come from.
+fn turn_sources(spans: &[&SpanFacts], order: &[usize]) -> [IoSources; 2] {
+    // The turn's first model call that says what the user said, and its last
+    // that says what the assistant answered.
+    let first_call = (0..spans.len())
+        .filter(|&i| spans[i].is_llm && spans[i].user_text.is_some())
+        .min_by_key(|&i| (spans[i].start_ns, spans[i].span_id));
+    let last_call = (0..spans.len())
+        .filter(|&i| spans[i].is_llm && spans[i].reply_text.is_some())
+        .max_by_key(|&i| (spans[i].end_ns, spans[i].start_ns, spans[i].span_id));
+    [
+        io_sources(
+            order,
+            spans,
+            |s| s.input_value.is_some(),
+            |s| s.user_text.is_some(),
+            first_call,
+        ),
+        io_sources(
+            order,
+            spans,
+            |s| s.output_value.is_some(),
+            |s| s.reply_text.is_some(),
+            last_call,
+        ),
+    ]
+}
+
+/// The texts [`summarize`] reads of `spans` (by index), knowing only which
+/// they have: a store that keeps its spans' texts apart reads these and
+/// leaves the others unread (any value standing for them: it is never
+/// looked at). A text the span lacks and a GenAI event gives is not listed.
+pub fn texts_read<S: Borrow<SpanFacts>>(
+    spans: &[S],
+    events: &[EventFacts],
+) -> BTreeSet<(usize, FactText)> {
+    let spans: Vec<&SpanFacts> = spans.iter().map(Borrow::borrow).collect();
+    let with_them;
+    let joined: Vec<&SpanFacts> = match events.is_empty() {
+        true => spans.clone(),
+        false => {
+            with_them = with_events(&spans, events);
+            with_them.iter().collect()
+        }
+    };
+    let order = topmost_first(&joined);
+    let [input, output] = turn_sources(&joined, &order);
+    let mut read = BTreeSet::new();
+    for (sources, value, words) in [
+        (input, FactText::Input, FactText::UserWords),
+        (output, FactText::Output, FactText::ReplyWords),
+    ] {
+        if let Some(i) = sources.topmost {
+            read.insert((i, value));
+            read.insert((i, words));
+        }
+        for i in [sources.fallback, sources.first_words]
+            .into_iter()
+            .flatten()
+        {
+            read.insert((i, words));
+        }
+    }
+    let own = |&(i, text): &(usize, FactText)| match text {
+        FactText::Input => spans[i].input_value.is_some(),
+        FactText::Output => spans[i].output_value.is_some(),
+        FactText::UserWords => spans[i].user_text.is_some(),
+        FactText::ReplyWords => spans[i].reply_text.is_some(),
+    };
+    read.retain(own);
+    read
 }
 
 /// Applies the trace rules to all spans of one trace and the GenAI events
@@ -200,30 +326,19 @@ fn summarize_spans(spans: &[&SpanFacts]) -> TraceSummary {
         .min_by_key(|s| (s.start_ns, s.span_id))
         .map(|s| s.span_id);
 
-    let depth = depths(spans);
-    let mut order: Vec<usize> = (0..spans.len()).collect();
-    order.sort_by_key(|&i| (depth[i], spans[i].start_ns, spans[i].span_id));
-    // The turn's first model call that says what the user said, and its last
-    // that says what the assistant answered.
-    let first_call = (0..spans.len())
-        .filter(|&i| spans[i].is_llm && spans[i].user_text.is_some())
-        .min_by_key(|&i| (spans[i].start_ns, spans[i].span_id));
-    let last_call = (0..spans.len())
-        .filter(|&i| spans[i].is_llm && spans[i].reply_text.is_some())
-        .max_by_key(|&i| (spans[i].end_ns, spans[i].start_ns, spans[i].span_id));
-    summary.input = turn_io(
-        &order,
+    let order = topmost_first(spans);
+    let [input, output] = turn_sources(spans, &order);
+    summary.input = read_io(
+        &input,
         spans,
         |s| (s.input_value.as_ref(), s.input_mime.as_ref()),
         |s| s.user_text.as_ref(),
-        first_call,
     );
-    summary.output = turn_io(
-        &order,
+    summary.output = read_io(
+        &output,
         spans,
         |s| (s.output_value.as_ref(), s.output_mime.as_ref()),
         |s| s.reply_text.as_ref(),
-        last_call,
     );
 
     let counted = counted_calls(spans);
@@ -441,5 +556,77 @@ mod tests {
     fn hostile_parent_cycle_terminates() {
         let t = summarize(&[span(1, Some(2), 1, None), span(2, Some(1), 2, None)], &[]);
         assert_eq!(t.span_count, 2);
+    }
+
+    /// Every text `texts_read` leaves out, replaced, changes no summary.
+    #[test]
+    fn a_summary_reads_only_the_texts_it_lists() {
+        let unread = |spans: &[SpanFacts], events: &[EventFacts]| -> Vec<SpanFacts> {
+            let read = texts_read(spans, events);
+            let mark = |i: usize, text: FactText, value: &mut Option<String>| {
+                if value.is_some() && !read.contains(&(i, text)) {
+                    *value = Some("{\"unread\": true}".to_owned());
+                }
+            };
+            let mut spans = spans.to_vec();
+            for (i, s) in spans.iter_mut().enumerate() {
+                mark(i, FactText::Input, &mut s.input_value);
+                mark(i, FactText::Output, &mut s.output_value);
+                mark(i, FactText::UserWords, &mut s.user_text);
+                mark(i, FactText::ReplyWords, &mut s.reply_text);
+            }
+            spans
+        };
+        let mut plain_root = span(1, None, 1, None);
+        plain_root.input_value = Some("hi there".into());
+        plain_root.output_value = Some("hello".into());
+        let mut speaking_root = chain(1, None, 1, "{\"messages\": []}", "{\"messages\": []}");
+        speaking_root.user_text = Some("this turn's question".into());
+        let mut silent_llm = span(4, Some(1), 3, None);
+        silent_llm.is_llm = true;
+        let event = EventFacts {
+            span_id: [4; 8],
+            time_ns: 5,
+            seq: 0,
+            user_message: Some("from an event".into()),
+            reply: Some("an event's reply".into()),
+        };
+        let cases: Vec<(Vec<SpanFacts>, Vec<EventFacts>)> = vec![
+            (
+                vec![
+                    chain(1, None, 1, "{\"state\": 1}", "{\"state\": 2}"),
+                    llm(3, 1, 5, "question again", "final reply"),
+                    llm(2, 1, 2, "the question", "I will call a tool"),
+                ],
+                vec![],
+            ),
+            (
+                vec![plain_root, llm(2, 1, 2, "with history", "hello!")],
+                vec![],
+            ),
+            (
+                vec![speaking_root, llm(2, 1, 2, "from the call", "call reply")],
+                vec![],
+            ),
+            (
+                vec![
+                    llm(2, 1, 2, "no root yet", "a reply"),
+                    llm(3, 2, 3, "deeper", "deeper reply"),
+                ],
+                vec![],
+            ),
+            (
+                vec![
+                    chain(1, None, 1, "{\"state\": 1}", "{\"state\": 2}"),
+                    silent_llm,
+                ],
+                vec![event],
+            ),
+        ];
+        for (spans, events) in cases {
+            let whole = summarize(&spans, &events);
+            assert!(whole.input.is_some() && whole.output.is_some());
+            assert_eq!(summarize(&unread(&spans, &events), &events), whole);
+        }
     }
 }

@@ -22,7 +22,7 @@ use crate::store::queries::{
 };
 use crate::store::sql::{SpanTables, SqlTx, SqlValue};
 use crate::store::{StoreError, WriteOutcome};
-use crate::turn;
+use crate::turn::{self, FactText};
 
 fn json_text<T: serde::Serialize>(v: &T) -> String {
     // Serializing our own maps and lists cannot fail.
@@ -182,25 +182,77 @@ fn project_id(
     Ok(id)
 }
 
-/// The facts of every stored span of a trace (texts joined back in).
-fn load_facts(tx: &Transaction<'_>, trace_rowid: i64) -> Result<Vec<SpanFacts>, StoreError> {
-    // The interned columns are read through `texts`, in FACT_COLUMNS order.
+/// The facts of a stored trace's spans with their texts unread: a text a
+/// span has stands as an empty string, its row id in `texts` beside
+/// (`input`, `output`, `last user`, `reply`). [`read_texts`] then reads those
+/// the summary reads: a split trace's second write read every stored text
+/// before (the history its model calls were sent, decompressed), for the
+/// three or four a turn shows.
+fn load_facts(
+    tx: &Transaction<'_>,
+    trace_rowid: i64,
+) -> Result<(Vec<SpanFacts>, Vec<[Option<i64>; 4]>), StoreError> {
+    // In FACT_COLUMNS order, then the four text ids.
     const SELECT: &str = "SELECT span_id, parent_span_id, start_ns, end_ns, status_code,
-            session_id, user_id, oi_kind, is_llm, oi_text(ti.body), input_mime,
-            oi_text(tout.body), output_mime, oi_text(tu.body), oi_text(tr.body), prompt_tokens, completion_tokens, total_tokens,
-            cost_prompt, cost_completion, cost_total, tags, metadata
-         FROM spans
-         LEFT JOIN texts ti ON ti.id = input_text
-         LEFT JOIN texts tout ON tout.id = output_text
-         LEFT JOIN texts tu ON tu.id = last_user_text
-         LEFT JOIN texts tr ON tr.id = reply_text
-         WHERE trace_rowid = $1";
+            session_id, user_id, oi_kind, is_llm, iif(input_text IS NULL, NULL, ''), input_mime,
+            iif(output_text IS NULL, NULL, ''), output_mime, iif(last_user_text IS NULL, NULL, ''),
+            iif(reply_text IS NULL, NULL, ''), prompt_tokens, completion_tokens, total_tokens,
+            cost_prompt, cost_completion, cost_total, tags, metadata,
+            input_text, output_text, last_user_text, reply_text
+         FROM spans WHERE trace_rowid = $1";
     debug_assert_eq!(FACT_COLUMNS.len(), 23);
-    SqliteTx(tx)
-        .query(SELECT, &[trace_rowid.into()])?
-        .iter_mut()
-        .map(|r| facts_row(r, 0))
-        .collect()
+    let mut facts = Vec::new();
+    let mut ids = Vec::new();
+    for mut r in SqliteTx(tx).query(SELECT, &[trace_rowid.into()])? {
+        facts.push(facts_row(&mut r, 0)?);
+        ids.push([
+            r.opt_int(23)?,
+            r.opt_int(24)?,
+            r.opt_int(25)?,
+            r.opt_int(26)?,
+        ]);
+    }
+    Ok((facts, ids))
+}
+
+/// Reads into `facts` the texts a summary of them with `events` reads
+/// ([`turn::texts_read`]), by their ids from [`load_facts`].
+fn read_texts(
+    tx: &Transaction<'_>,
+    facts: &mut [SpanFacts],
+    ids: &[[Option<i64>; 4]],
+    events: &[EventFacts],
+) -> Result<(), StoreError> {
+    let wanted: Vec<(usize, FactText, i64)> = turn::texts_read(facts, events)
+        .into_iter()
+        .filter_map(|(i, text)| Some((i, text, ids[i][text as usize]?)))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let mut texts: HashMap<i64, String> = HashMap::with_capacity(wanted.len());
+    let list: Vec<i64> = wanted.iter().map(|w| w.2).collect();
+    let sql = format!(
+        "SELECT id, oi_text(body) FROM texts WHERE id {}",
+        SqliteTx(tx).dialect().in_ints("$1")
+    );
+    for mut r in SqliteTx(tx).query(&sql, &[SqlValue::IntList(list)])? {
+        texts.insert(r.int(0)?, r.text(1)?);
+    }
+    for (i, text, id) in wanted {
+        let value = texts
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| StoreError::Corrupt(format!("text {id} missing")))?;
+        let f = &mut facts[i];
+        *match text {
+            FactText::Input => &mut f.input_value,
+            FactText::Output => &mut f.output_value,
+            FactText::UserWords => &mut f.user_text,
+            FactText::ReplyWords => &mut f.reply_text,
+        } = Some(value);
+    }
+    Ok(())
 }
 
 /// Stores a trace's summary in the row its spans point at (`trace.row.rowid`,
@@ -506,8 +558,13 @@ fn resummarize(
     // In row id order: new traces' rows append.
     for mut trace in touched.by_rowid.into_values() {
         let pid = trace.project_id;
+        let events = if any_events {
+            load_event_facts(tx, pid, &trace.trace_id)?
+        } else {
+            Vec::new()
+        };
         // A trace first seen in this batch has all its spans in memory.
-        let loaded: Vec<SpanFacts>;
+        let mut loaded: Vec<SpanFacts>;
         let (facts, old) = if trace.row.stored {
             let old = tx
                 .prepare_cached(
@@ -521,15 +578,12 @@ fn resummarize(
             for id in [old_input, old_output].into_iter().flatten() {
                 *released.entry(id).or_default() += 1;
             }
-            loaded = load_facts(tx, trace.row.rowid)?;
+            let text_ids;
+            (loaded, text_ids) = load_facts(tx, trace.row.rowid)?;
+            read_texts(tx, &mut loaded, &text_ids, &events)?;
             (loaded.iter().collect(), old_session)
         } else {
             (std::mem::take(&mut trace.new_facts), None)
-        };
-        let events = if any_events {
-            load_event_facts(tx, pid, &trace.trace_id)?
-        } else {
-            Vec::new()
         };
         let summary = turn::summarize(&facts, &events);
         let new = match &summary.session_id {
