@@ -182,6 +182,10 @@ fn project_id(
     Ok(id)
 }
 
+/// A stored span's texts in `texts`, in [`FactText`] order: input, output,
+/// what the user said, the reply.
+type TextIds = [Option<i64>; 4];
+
 /// The facts of a stored trace's spans with their texts unread: a text a
 /// span has stands as an empty string, its row id in `texts` beside
 /// (`input`, `output`, `last user`, `reply`). [`read_texts`] then reads those
@@ -191,7 +195,7 @@ fn project_id(
 fn load_facts(
     tx: &Transaction<'_>,
     trace_rowid: i64,
-) -> Result<(Vec<SpanFacts>, Vec<[Option<i64>; 4]>), StoreError> {
+) -> Result<(Vec<SpanFacts>, Vec<TextIds>), StoreError> {
     // In FACT_COLUMNS order, then the four text ids.
     const SELECT: &str = "SELECT span_id, parent_span_id, start_ns, end_ns, status_code,
             session_id, user_id, oi_kind, is_llm, iif(input_text IS NULL, NULL, ''), input_mime,
@@ -220,7 +224,7 @@ fn load_facts(
 fn read_texts(
     tx: &Transaction<'_>,
     facts: &mut [SpanFacts],
-    ids: &[[Option<i64>; 4]],
+    ids: &[TextIds],
     events: &[EventFacts],
 ) -> Result<(), StoreError> {
     let wanted: Vec<(usize, FactText, i64)> = turn::texts_read(facts, events)
