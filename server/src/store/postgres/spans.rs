@@ -555,15 +555,8 @@ pub(super) fn write_events(
 /// The facts a span's body holds, which `spans` keeps no column of: its
 /// input and output and the turn's words derived from them (issue 14: they
 /// were 2 kB of a history-heavy span's 3.4 kB, a second copy of its body's
-/// largest attributes).
-const FACTS_IN_BODY: [&str; 6] = [
-    "input_value",
-    "input_mime",
-    "output_value",
-    "output_mime",
-    "last_user",
-    "reply",
-];
+/// largest attributes): [`FACT_COLUMNS`] from `input_value` to `reply`.
+const FACTS_IN_BODY: &[&str] = FACT_COLUMNS.split_at(9).1.split_at(6).0;
 
 /// [`FACT_COLUMNS`] of `spans s`, a null where the body holds the fact
 /// ([`FACTS_IN_BODY`], derived again from it on read).
