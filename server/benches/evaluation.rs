@@ -22,7 +22,7 @@ use openinference_session_server::store::sqlite::SqliteStore;
 use openinference_session_server::{AppState, serve};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use workload::{SESSIONS_PER_REQUEST, TURNS, send_all};
+use workload::{SESSIONS_PER_REQUEST, send_all, turns};
 
 /// A fake judge: answers every chat completion at once with a verdict.
 async fn fake_judge(calls: Arc<AtomicUsize>) -> SocketAddr {
@@ -132,7 +132,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000);
-    let spans = (sessions * TURNS * 3) as f64;
+    let spans = (sessions * turns() * 3) as f64;
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
         let calls = Arc::new(AtomicUsize::new(0));

@@ -7,6 +7,7 @@
 //! BENCH_SESSIONS=10000 cargo bench -p openinference-session-server --bench ingest
 //! BENCH_ORDER=turn BENCH_SESSIONS=10000 cargo bench -p openinference-session-server --bench ingest
 //! BENCH_ORDER=split BENCH_SESSIONS=10000 cargo bench -p openinference-session-server --bench ingest
+//! BENCH_TURNS=50 BENCH_SESSIONS=2000 cargo bench -p openinference-session-server --bench ingest
 //! BENCH_PREGENERATE=1 BENCH_SESSIONS=10000 cargo bench -p openinference-session-server --bench ingest
 //! ```
 //!
@@ -24,8 +25,8 @@ use std::time::Instant;
 use openinference_session_server::store::sqlite::SqliteStore;
 use openinference_session_server::{AppState, serve};
 use workload::{
-    SESSIONS_PER_REQUEST, TURNS, cpu_seconds, first_trace_hex, latency, peak_rss_kb, random_ids,
-    send_all, workload,
+    SESSIONS_PER_REQUEST, cpu_seconds, first_trace_hex, latency, peak_rss_kb, random_ids, send_all,
+    turns, workload,
 };
 
 fn main() {
@@ -40,9 +41,9 @@ fn main() {
         .unwrap_or(4);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
-        let spans = sessions * TURNS * 3;
+        let spans = sessions * turns() * 3;
         let by_turn = std::env::var("BENCH_ORDER").is_ok_and(|v| v == "turn");
-        let group = if by_turn { SESSIONS_PER_REQUEST * TURNS } else { SESSIONS_PER_REQUEST };
+        let group = if by_turn { SESSIONS_PER_REQUEST * turns() } else { SESSIONS_PER_REQUEST };
         let (sample, sample_spans, sample_bytes) = workload(0..SESSIONS_PER_REQUEST.min(sessions), false);
         drop(sample);
         println!(
@@ -79,7 +80,7 @@ fn main() {
         println!(
             "ingest: {spans} spans in {elapsed:.2?} = {:.0} spans/s end to end ({clients} clients, {} spans a request, committed when acknowledged)",
             spans as f64 / elapsed.as_secs_f64(),
-            SESSIONS_PER_REQUEST * TURNS * 3
+            workload::SPANS_PER_REQUEST
         );
         println!(
             "cpu: {:.0} µs per span (server and load generator together, {:.2} cores busy)",

@@ -25,8 +25,8 @@ use std::time::Instant;
 use openinference_session_server::store::postgres::PostgresStore;
 use openinference_session_server::{AppState, serve};
 use workload::{
-    SESSIONS_PER_REQUEST, TURNS, cpu_seconds, first_trace_hex, latency, peak_rss_kb, random_ids,
-    send_all, workload,
+    SESSIONS_PER_REQUEST, cpu_seconds, first_trace_hex, latency, peak_rss_kb, random_ids, send_all,
+    turns, workload,
 };
 
 fn main() {
@@ -41,7 +41,7 @@ fn main() {
         .unwrap_or(4);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
-        let spans = sessions * TURNS * 3;
+        let spans = sessions * turns() * 3;
         let (sample, sample_spans, sample_bytes) = workload(0..SESSIONS_PER_REQUEST.min(sessions), false);
         drop(sample);
         println!(
@@ -92,7 +92,7 @@ fn main() {
         println!(
             "ingest: {spans} spans in {elapsed:.2?} = {:.0} spans/s end to end ({clients} clients, {} spans a request, committed when acknowledged)",
             spans as f64 / elapsed.as_secs_f64(),
-            SESSIONS_PER_REQUEST * TURNS * 3
+            workload::SPANS_PER_REQUEST
         );
         println!(
             "cpu: {:.0} µs per span in oi-sessions and the load generator ({:.2} cores busy), {:.0} µs per span in postgresql ({:.2} cores busy)",

@@ -20,7 +20,7 @@ use openinference_session_server::store::Store;
 use openinference_session_server::store::queries::{now_ns, set_clock_offset};
 use openinference_session_server::store::sqlite::SqliteStore;
 use openinference_session_server::{AppState, retention, serve};
-use workload::{SESSIONS_PER_REQUEST, TURNS, send_all, send_range};
+use workload::{SESSIONS_PER_REQUEST, send_all, send_range, turns};
 
 const HOUR: i64 = 3_600_000_000_000;
 
@@ -45,7 +45,7 @@ fn main() {
         let server = tokio::spawn(serve(listener, None, state, async {
             let _ = stopped.await;
         }));
-        let spans = |n: usize| (n * TURNS * 3) as f64;
+        let spans = |n: usize| (n * turns() * 3) as f64;
         let t = Instant::now();
         send_all(addr, sessions, 4, SESSIONS_PER_REQUEST, false).await;
         println!("filled: {} spans in {:.1} s", spans(sessions), t.elapsed().as_secs_f64());

@@ -1,6 +1,6 @@
 //! The synthetic chat workloads and the measuring helpers shared by the
 //! server's benchmarks (`ingest.rs` on SQLite, `ingest_postgres.rs` on
-//! PostgreSQL, ...): sessions of 10 turns, 3 spans a turn, LLM spans carrying
+//! PostgreSQL, ...): sessions of 10 turns (`BENCH_TURNS`), 3 spans a turn, LLM spans carrying
 //! the growing conversation, as OTLP/HTTP protobuf bodies; a minimal HTTP
 //! client; read latency percentiles; this process's CPU time and peak RSS.
 //!
@@ -23,9 +23,20 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-pub const TURNS: usize = 10;
+/// Turns a session has: `BENCH_TURNS`, 10 by default.
+pub fn turns() -> usize {
+    std::env::var("BENCH_TURNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(10)
+}
 /// 17 sessions x 10 turns x 3 spans = 510 spans a request (the SDK's batch is 512).
 pub const SESSIONS_PER_REQUEST: usize = 17;
+
+/// Spans a request carries (the last of a range may carry fewer), whatever
+/// the sessions' turns.
+pub const SPANS_PER_REQUEST: usize = SESSIONS_PER_REQUEST * 10 * 3;
 
 /// `tag.tags`: a list of strings.
 fn tags(tags: &[&str]) -> KeyValue {
@@ -86,7 +97,7 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The trace id of turn `n` (session `n / TURNS`, turn `n % TURNS`).
+/// The trace id of turn `n` (session `n / turns()`, turn `n % turns()`).
 pub fn trace_id(n: u64) -> [u8; 16] {
     let mut id = [0u8; 16];
     if random_ids() {
@@ -112,7 +123,7 @@ pub fn span_id(n: u64, k: u8) -> [u8; 8] {
 
 /// The hex trace id of the first turn of `session`, for reading it back.
 pub fn first_trace_hex(session: usize) -> String {
-    trace_id((session * TURNS) as u64)
+    trace_id((session * turns()) as u64)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
@@ -186,8 +197,8 @@ pub fn workload(sessions: std::ops::Range<usize>, by_turn: bool) -> (Vec<Vec<u8>
     let mut spans: Vec<(usize, Span)> = Vec::new();
     for s in sessions {
         let mut history: Vec<(String, String)> = Vec::new();
-        for t in 0..TURNS {
-            let n = (s * TURNS + t) as u64;
+        for t in 0..turns() {
+            let n = (s * turns() + t) as u64;
             let trace_id = trace_id(n);
             let start = base + n * 1_000_000_000;
             let question = sentence(n, 25);
@@ -331,7 +342,7 @@ pub fn workload(sessions: std::ops::Range<usize>, by_turn: bool) -> (Vec<Vec<u8>
     let total = spans.len();
     let mut bytes = 0;
     let requests: Vec<Vec<Span>> = spans
-        .chunks(SESSIONS_PER_REQUEST * TURNS * 3)
+        .chunks(SPANS_PER_REQUEST)
         .flat_map(|chunk| match split_traces() {
             false => vec![chunk.to_vec()],
             true => {

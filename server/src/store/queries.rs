@@ -739,9 +739,110 @@ pub struct TouchedSessions {
     /// Of those, the ones a trace stored before left, joined or was
     /// re-derived in: what their traces hold may have changed.
     pub changed: Vec<i64>,
-    /// The row ids of the traces the write stored first: all the sessions
-    /// not `changed` gained.
+    /// The row ids of the traces the write stored first, and of those stored
+    /// before that stay in their session and were taken out of its sums
+    /// ([`take_out_of_sessions`]): all the sessions not `changed` gained.
     pub new_traces: Vec<i64>,
+}
+
+/// What a stored trace gives its session's filter rows (`session_users`,
+/// `session_tags`, `session_metadata`), as it was before a write summarizes
+/// the trace anew.
+#[derive(Debug, Default)]
+pub struct FilterHeld {
+    /// The trace's user (`session_users`).
+    pub user_id: Option<String>,
+    /// Its tags (`session_tags`).
+    pub tags: Vec<String>,
+    /// Its metadata (`session_metadata`).
+    pub metadata: Map<String, Value>,
+}
+
+impl FilterHeld {
+    /// From the trace row's `user_id`, `tags` and `metadata` (JSON).
+    pub fn from_row(user_id: Option<String>, tags: &Value, metadata: &Value) -> Self {
+        Self {
+            user_id,
+            tags: serde_json::from_value(tags.clone()).unwrap_or_default(),
+            metadata: metadata.as_object().cloned().unwrap_or_default(),
+        }
+    }
+
+    /// Whether `summary`, the trace summarized anew in the same session,
+    /// gives every row this gave: the session then needs only the rows it
+    /// adds, as for a new trace.
+    pub fn kept_by(&self, summary: &TraceSummary) -> bool {
+        (self.user_id.is_none() || self.user_id == summary.user_id)
+            && self.tags.iter().all(|t| summary.tags.contains(t))
+            && self
+                .metadata
+                .iter()
+                .all(|(k, v)| summary.metadata.get(k) == Some(v))
+    }
+}
+
+/// Token sums below this are exact whichever way a backend adds them (SQLite
+/// adds in floating point, [`super::sql::Dialect::saturating_add`]) and far
+/// from saturating: only such sums are taken from.
+const EXACT_SUMS_BELOW: i64 = 1 << 52;
+
+/// Takes stored traces that stay in their sessions out of those sessions'
+/// counts and token and cost sums, before they are stored anew and added back
+/// as new traces are ([`TouchedSessions::new_traces`]): a trace that gained
+/// spans changes its session by its difference, where the session was summed
+/// over all its traces again (every turn, in a long conversation whose turns
+/// arrive in two exports each). Start and end are left: a trace's spans only
+/// grow, so its new range covers its old one. Returns the sessions taken
+/// from; one whose sums are not [`EXACT_SUMS_BELOW`] is left for the caller
+/// to recompute whole ([`TouchedSessions::changed`]).
+pub fn take_out_of_sessions(
+    tx: &mut dyn SqlTx,
+    traces: &[i64],
+) -> Result<BTreeSet<i64>, StoreError> {
+    if traces.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let d = tx.dialect();
+    let tokens = ["prompt_tokens", "completion_tokens", "total_tokens"];
+    let costs = ["cost_prompt", "cost_completion", "cost_total"];
+    let mut set: Vec<String> = vec![
+        "num_traces = sessions.num_traces - a.num_traces".to_owned(),
+        "num_traces_with_error = sessions.num_traces_with_error - a.num_traces_with_error"
+            .to_owned(),
+    ];
+    let mut sums: Vec<String> = vec![
+        "count(*) AS num_traces".to_owned(),
+        "count(*) FILTER (WHERE t.has_error) AS num_traces_with_error".to_owned(),
+    ];
+    let mut exact: Vec<String> = Vec::new();
+    for c in tokens {
+        set.push(format!("{c} = sessions.{c} - a.{c}"));
+        sums.push(format!("{} AS {c}", d.saturating_sum(&format!("t.{c}"))));
+        exact.push(format!(
+            "sessions.{c} < {EXACT_SUMS_BELOW} AND a.{c} < {EXACT_SUMS_BELOW}"
+        ));
+    }
+    for c in costs {
+        set.push(format!(
+            "{c} = (round(sessions.{c} * {COST_UNITS}) - a.{c}) / {COST_UNITS}"
+        ));
+        sums.push(format!("sum(round(t.{c} * {COST_UNITS})) AS {c}"));
+    }
+    let rows = tx.query(
+        &format!(
+            "UPDATE sessions SET {}
+             FROM (SELECT t.session_rowid AS id, {} FROM traces t
+                   WHERE t.id {} AND t.session_rowid IS NOT NULL GROUP BY t.session_rowid) a
+             WHERE sessions.id = a.id AND {}
+             RETURNING sessions.id",
+            set.join(", "),
+            sums.join(", "),
+            d.in_ints("$1"),
+            exact.join(" AND ")
+        ),
+        &[SqlValue::IntList(traces.to_vec())],
+    )?;
+    rows.into_iter().map(|r| r.int(0)).collect()
 }
 
 /// Brings sessions' aggregates up to date with the write: a `changed`

@@ -322,6 +322,132 @@ pub fn turn_words_do_not_depend_on_batches<S: Store>(mut open: impl FnMut() -> S
     }
 }
 
+/// A session's filter rows and sums follow traces whose spans arrive over
+/// several writes: a root arriving late that changes the trace's user and
+/// metadata takes the old rows away; one that only adds keeps them and adds
+/// its own; the session's counts, tokens and times equal those of the same
+/// spans written at once, in every order of the writes.
+pub fn session_filters_follow_traces_split_across_writes<S: Store>(mut open: impl FnMut() -> S) {
+    let child = |t: u8, user: &str, tags: Value, metadata: &str, tokens: i64| {
+        record(
+            "p",
+            t,
+            2,
+            Some(1),
+            i64::from(t) * 10 + 1,
+            json!({"session.id": "s", "user.id": user, "tag.tags": tags, "metadata": metadata,
+                   "openinference.span.kind": "LLM", "llm.token_count.prompt": tokens,
+                   "llm.token_count.completion": 1}),
+        )
+    };
+    let root = |t: u8, user: &str, tags: Value, metadata: &str| {
+        record(
+            "p",
+            t,
+            1,
+            None,
+            i64::from(t) * 10,
+            json!({"session.id": "s", "user.id": user, "tag.tags": tags, "metadata": metadata}),
+        )
+    };
+    let writes: Vec<Vec<SpanRecord>> = vec![
+        // Trace 1: its root changes the user and a metadata value.
+        vec![child(
+            1,
+            "child-user",
+            json!(["early"]),
+            r#"{"stage": "draft"}"#,
+            5,
+        )],
+        // Trace 2: its root only adds a tag and a key.
+        vec![child(2, "u2", json!(["t"]), r#"{"k": "v"}"#, 7)],
+        vec![
+            root(
+                1,
+                "root-user",
+                json!(["late"]),
+                r#"{"stage": "final", "lang": "fr"}"#,
+            ),
+            root(2, "u2", json!(["t", "more"]), r#"{"k": "v", "extra": "1"}"#),
+        ],
+        vec![
+            root(3, "u3", json!([]), "{}"),
+            child(3, "u3", json!([]), "{}", 11),
+        ],
+    ];
+    let filtered = |store: &S, f: &dyn Fn(&mut SessionQuery)| {
+        let mut q = SessionQuery {
+            page: PageQuery {
+                limit: 10,
+                cursor: None,
+            },
+            ..Default::default()
+        };
+        f(&mut q);
+        let page = store.sessions("p", &q).expect("sessions");
+        page.data
+            .into_iter()
+            .map(|s| s.session_id)
+            .collect::<Vec<_>>()
+    };
+    let state = |store: &S| {
+        let mut found = Vec::new();
+        for user in ["child-user", "root-user", "u2", "u3"] {
+            found.push(filtered(store, &|q| q.user_id = Some(user.to_owned())));
+        }
+        for tag in ["early", "late", "t", "more"] {
+            found.push(filtered(store, &|q| q.tag = Some(tag.to_owned())));
+        }
+        for (k, v) in [
+            ("stage", "draft"),
+            ("stage", "final"),
+            ("lang", "fr"),
+            ("k", "v"),
+            ("extra", "1"),
+        ] {
+            found.push(filtered(store, &|q| {
+                q.metadata = vec![(k.to_owned(), v.to_owned())]
+            }));
+        }
+        let s = store.session("p", "s").expect("session");
+        let totals = (
+            s.num_traces,
+            s.token_count,
+            s.start_time,
+            s.end_time,
+            s.duration_ms.to_bits(),
+        );
+        (found, totals)
+    };
+    let whole = open();
+    whole.write(&writes.concat()).expect("all at once");
+    let expected = state(&whole);
+    let some = vec!["s".to_owned()];
+    let none: Vec<String> = Vec::new();
+    assert_eq!(
+        expected.0,
+        [
+            &none, &some, &some, &some, // users: the root's wins
+            &some, &some, &some, &some, // tags: every span's
+            &none, &some, &some, &some, &some, // metadata: the root's value wins
+        ]
+        .map(Vec::clone)
+    );
+    assert_eq!(expected.1.0, 3);
+    assert_eq!(expected.1.1.prompt, 23);
+    let mut orders = vec![writes.clone()];
+    let mut reversed = writes.clone();
+    reversed.reverse();
+    orders.push(reversed);
+    for order in orders {
+        let store = open();
+        for batch in &order {
+            store.write(batch).expect("write");
+        }
+        assert_eq!(state(&store), expected);
+    }
+}
+
 /// Keys: the same session id in two projects is two sessions.
 pub fn sessions_are_keyed_by_project<S: Store>(store: S) {
     store
@@ -1522,6 +1648,7 @@ macro_rules! conformance_suite {
             session_totals_do_not_depend_on_batches,
             split_and_order_do_not_matter,
             turn_words_do_not_depend_on_batches,
+            session_filters_follow_traces_split_across_writes,
         );
     };
     // Clauses that open several stores (each kept open to the test's end):

@@ -19,8 +19,9 @@ use super::{PgTx, clean, clean_json, clean_opt, json_has_nul, pg_row};
 use crate::model::{EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, TraceSummary};
 use crate::store::compression;
 use crate::store::queries::{
-    EVENT_FACT_COLUMNS, FACT_COLUMNS, SPAN_INFO_COLUMNS, TouchedSessions, event_facts_row,
-    facts_row, refresh_sessions, search_texts, search_trigrams, span_row,
+    EVENT_FACT_COLUMNS, FACT_COLUMNS, FilterHeld, SPAN_INFO_COLUMNS, TouchedSessions,
+    event_facts_row, facts_row, refresh_sessions, search_texts, search_trigrams, span_row,
+    take_out_of_sessions,
 };
 use crate::store::sql::{SpanTables, SqlTx, SqlValue};
 use crate::store::{StoreError, WriteOutcome};
@@ -337,13 +338,19 @@ fn resummarize(
     let t_pids: Vec<i64> = touched.keys().map(|(p, _)| *p).collect();
     let t_ids: Vec<&[u8]> = touched.keys().map(|(_, t)| &t[..]).collect();
     let mut stored: HashMap<(i64, [u8; 16]), Option<i64>> = HashMap::new();
+    // Each stored trace's row id and the filter rows it gave its session.
+    let mut held: HashMap<(i64, [u8; 16]), (i64, FilterHeld)> = HashMap::new();
     for r in tx.pg_query(
-        "SELECT t.project_id, t.trace_id, t.session_rowid FROM traces t
+        "SELECT t.project_id, t.trace_id, t.session_rowid, t.id, t.user_id, t.tags, t.metadata
+         FROM traces t
          JOIN unnest($1::int8[], $2::bytea[]) AS k(pid, tid)
            ON t.project_id = k.pid AND t.trace_id = k.tid",
         &[&t_pids, &t_ids],
     )? {
-        stored.insert((r.get(0), id16(r.get(1))), r.get(2));
+        let key = (r.get(0), id16(r.get(1)));
+        stored.insert(key, r.get(2));
+        let filter_rows = FilterHeld::from_row(r.get(4), &r.get::<_, Value>(5), &r.get(6));
+        held.insert(key, (r.get(3), filter_rows));
     }
     // A trace stored before has spans from earlier writes: read them all back.
     let mut all_facts: HashMap<(i64, [u8; 16]), Vec<SpanFacts>> = HashMap::new();
@@ -450,24 +457,43 @@ fn resummarize(
             "a session was deleted before it was locked".to_owned(),
         ));
     }
-    // Traces stored before: the sessions they leave or join are re-derived
-    // whole; the others only gained the traces this write stores first.
+    // Traces stored before that stay in their session, giving it every
+    // filter row they gave: taken out of its sums before they are stored
+    // anew, then added back as the traces this write stores first are. The
+    // sessions the others leave or join are re-derived whole.
+    let new_session = |key: &TraceKey, summary: &TraceSummary| {
+        let sid = summary.session_id.as_ref()?;
+        session_rowids.get(&(key.0, sid.clone())).copied()
+    };
+    let may_stay = |key: &TraceKey, summary: &TraceSummary| {
+        let old = (*stored.get(key)?)?;
+        let (rowid, filter_rows) = held.get(key)?;
+        (new_session(key, summary) == Some(old) && filter_rows.kept_by(summary))
+            .then_some((old, *rowid))
+    };
+    let staying: Vec<i64> = summaries
+        .iter()
+        .filter_map(|(key, summary)| may_stay(key, summary).map(|(_, rowid)| rowid))
+        .collect();
+    let taken = take_out_of_sessions(tx, &staying)?;
+    let stays = |key: &TraceKey, summary: &TraceSummary| {
+        may_stay(key, summary).is_some_and(|(session, _)| taken.contains(&session))
+    };
     let changed: BTreeSet<i64> = summaries
         .iter()
-        .filter_map(|(key, summary)| Some((stored.get(key)?, key.0, summary)))
-        .flat_map(|(&old, pid, summary)| {
-            let new = summary
-                .session_id
-                .as_ref()
-                .and_then(|sid| session_rowids.get(&(pid, sid.clone())).copied());
-            [old, new]
-        })
+        .filter(|(key, summary)| stored.contains_key(key) && !stays(key, summary))
+        .flat_map(|(key, summary)| [stored[key], new_session(key, summary)])
         .flatten()
         .collect();
-    // The row ids of the traces not stored before.
+    let added: HashSet<TraceKey> = summaries
+        .iter()
+        .filter(|(key, summary)| !stored.contains_key(key) || stays(key, summary))
+        .map(|(key, _)| *key)
+        .collect();
+    // The row ids of the traces not stored before, and of those staying.
     let new_traces = upsert_traces(tx, &summaries, &session_rowids)?
         .into_iter()
-        .filter(|(key, _)| !stored.contains_key(key))
+        .filter(|(key, _)| added.contains(key))
         .map(|(_, id)| id)
         .collect();
     let touched = TouchedSessions {

@@ -17,8 +17,8 @@ use super::texts::{self, Digest, INTERN_MIN_BYTES, Known, Texts, pack_ids, unpac
 use crate::model::{EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, TraceSummary};
 use crate::store::compression::{self, Dictionaries};
 use crate::store::queries::{
-    EVENT_FACT_COLUMNS, FACT_COLUMNS, SPAN_INFO_COLUMNS, TouchedSessions, event_facts_row,
-    facts_row, refresh_sessions, search_texts, span_row,
+    EVENT_FACT_COLUMNS, FACT_COLUMNS, FilterHeld, SPAN_INFO_COLUMNS, TouchedSessions,
+    event_facts_row, facts_row, refresh_sessions, search_texts, span_row, take_out_of_sessions,
 };
 use crate::store::sql::{SpanTables, SqlTx, SqlValue};
 use crate::store::{StoreError, WriteOutcome};
@@ -569,16 +569,28 @@ fn resummarize(
         };
         // A trace first seen in this batch has all its spans in memory.
         let mut loaded: Vec<SpanFacts>;
+        let mut held = FilterHeld::default();
         let (facts, old) = if trace.row.stored {
             let old = tx
                 .prepare_cached(
-                    "SELECT session_rowid, input_text, output_text FROM traces WHERE id = ?1",
+                    "SELECT session_rowid, input_text, output_text, user_id, tags, metadata
+                     FROM traces WHERE id = ?1",
                 )?
                 .query_row(params![trace.row.rowid], |r| {
-                    Ok([r.get::<_, Option<i64>>(0)?, r.get(1)?, r.get(2)?])
+                    let json = |at| -> rusqlite::Result<Value> {
+                        let text: Option<String> = r.get(at)?;
+                        Ok(text
+                            .and_then(|t| serde_json::from_str(&t).ok())
+                            .unwrap_or_default())
+                    };
+                    Ok((
+                        [r.get::<_, Option<i64>>(0)?, r.get(1)?, r.get(2)?],
+                        FilterHeld::from_row(r.get(3)?, &json(4)?, &json(5)?),
+                    ))
                 })
                 .optional()?;
-            let [old_session, old_input, old_output] = old.unwrap_or_default();
+            let ([old_session, old_input, old_output], filter_rows) = old.unwrap_or_default();
+            held = filter_rows;
             for id in [old_input, old_output].into_iter().flatten() {
                 *released.entry(id).or_default() += 1;
             }
@@ -609,8 +621,16 @@ fn resummarize(
                 }
             }),
         };
+        // A stored trace that stays in its session, giving it every filter
+        // row it gave, is taken out of its sums before it is stored anew and
+        // added back as a new trace is.
+        let stays = trace.row.stored
+            && old.is_some()
+            && old == new
+            && held.kept_by(&summary)
+            && !take_out_of_sessions(&mut SqliteTx(tx), &[trace.row.rowid])?.is_empty();
         upsert_trace(tx, &trace, &summary, new, texts)?;
-        if trace.row.stored {
+        if trace.row.stored && !stays {
             changed.extend(old);
             changed.extend(new);
         } else {
