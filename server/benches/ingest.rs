@@ -7,7 +7,7 @@
 //! BENCH_SESSIONS=10000 cargo bench -p openinference-session-server --bench ingest
 //! BENCH_ORDER=turn BENCH_SESSIONS=10000 cargo bench -p openinference-session-server --bench ingest
 //! BENCH_ORDER=split BENCH_SESSIONS=10000 cargo bench -p openinference-session-server --bench ingest
-//! BENCH_TURNS=50 BENCH_SESSIONS=2000 cargo bench -p openinference-session-server --bench ingest
+//! BENCH_TURNS=50 BENCH_ORDER=turn,split BENCH_SESSIONS=2000 cargo bench -p openinference-session-server --bench ingest
 //! BENCH_PREGENERATE=1 BENCH_SESSIONS=10000 cargo bench -p openinference-session-server --bench ingest
 //! ```
 //!
@@ -42,7 +42,7 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
         let spans = sessions * turns() * 3;
-        let by_turn = std::env::var("BENCH_ORDER").is_ok_and(|v| v == "turn");
+        let by_turn = workload::ordered_by("turn");
         let group = if by_turn { SESSIONS_PER_REQUEST * turns() } else { SESSIONS_PER_REQUEST };
         let (sample, sample_spans, sample_bytes) = workload(0..SESSIONS_PER_REQUEST.min(sessions), false);
         drop(sample);
@@ -51,7 +51,12 @@ fn main() {
             workload::workload_name(),
             sample_bytes as f64 / sample_spans as f64 / 1024.0,
             if workload::pregenerated() { "before the clock starts" } else { "while sending" },
-            if workload::split_traces() { "session, each trace in two requests" } else if by_turn { "turn" } else { "session" },
+            match (by_turn, workload::split_traces()) {
+                (true, true) => "turn, each trace in two requests",
+                (true, false) => "turn",
+                (false, true) => "session, each trace in two requests",
+                (false, false) => "session",
+            },
             if random_ids() { "random" } else { "counting up" }
         );
         // BENCH_DIR keeps the database for inspection; by default a temp dir.

@@ -46,7 +46,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
-    let by_turn = std::env::var("BENCH_ORDER").is_ok_and(|v| v == "turn");
+    let by_turn = workload::ordered_by("turn");
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open_dir(dir.path()).unwrap();
     let prices = PriceTable::default();

@@ -138,13 +138,19 @@ pub fn history_heavy() -> bool {
     }
 }
 
-/// Whether `BENCH_ORDER=split` asks for every trace in two requests: a
+/// Whether `BENCH_ORDER=split` (or `turn,split`) asks for every trace in two requests: a
 /// request's traces without their roots, then their roots in the next one,
 /// as an SDK exports spans as they end when a batch closes mid-turn. Each
 /// root then joins a trace stored before: the store summarizes it anew from
 /// the spans it holds (the worst case of traces split across exports).
 pub fn split_traces() -> bool {
-    std::env::var("BENCH_ORDER").is_ok_and(|v| v == "split")
+    ordered_by("split")
+}
+
+/// Whether `BENCH_ORDER` (a comma-separated list: `turn`, `split`) holds
+/// `order`.
+pub fn ordered_by(order: &str) -> bool {
+    std::env::var("BENCH_ORDER").is_ok_and(|v| v.split(',').any(|o| o.trim() == order))
 }
 
 /// The workload's name, for the benchmarks' reports.
