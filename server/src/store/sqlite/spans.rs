@@ -559,7 +559,9 @@ fn resummarize(
         .query_row([], |r| r.get::<_, bool>(0))?;
     // References the re-derived traces no longer hold (text id to count).
     let mut released: BTreeMap<i64, i64> = BTreeMap::new();
-    // In row id order: new traces' rows append.
+    // Summarized first, then stored in row id order (new traces' rows
+    // append).
+    let mut summarized = Vec::with_capacity(touched.by_rowid.len());
     for mut trace in touched.by_rowid.into_values() {
         let pid = trace.project_id;
         let events = if any_events {
@@ -622,14 +624,22 @@ fn resummarize(
             }),
         };
         // A stored trace that stays in its session, giving it every filter
-        // row it gave, is taken out of its sums before it is stored anew and
-        // added back as a new trace is.
-        let stays = trace.row.stored
-            && old.is_some()
-            && old == new
-            && held.kept_by(&summary)
-            && !take_out_of_sessions(&mut SqliteTx(tx), &[trace.row.rowid])?.is_empty();
+        // row it gave, may be taken out of its sums and added back as a new
+        // trace is.
+        let may_stay = trace.row.stored && old.is_some() && old == new && held.kept_by(&summary);
+        summarized.push((trace, summary, old, new, may_stay));
+    }
+    // Taken out together (one statement, however many traces of a session
+    // stay), before any is stored anew.
+    let staying: Vec<i64> = summarized
+        .iter()
+        .filter(|s| s.4)
+        .map(|s| s.0.row.rowid)
+        .collect();
+    let taken = take_out_of_sessions(&mut SqliteTx(tx), &staying)?;
+    for (trace, summary, old, new, may_stay) in summarized {
         upsert_trace(tx, &trace, &summary, new, texts)?;
+        let stays = may_stay && old.is_some_and(|session| taken.contains(&session));
         if trace.row.stored && !stays {
             changed.extend(old);
             changed.extend(new);
