@@ -252,16 +252,9 @@ pub fn texts_read<S: Borrow<SpanFacts>>(
     events: &[EventFacts],
 ) -> BTreeSet<(usize, FactText)> {
     let spans: Vec<&SpanFacts> = spans.iter().map(Borrow::borrow).collect();
-    let with_them;
-    let joined: Vec<&SpanFacts> = match events.is_empty() {
-        true => spans.clone(),
-        false => {
-            with_them = with_events(&spans, events);
-            with_them.iter().collect()
-        }
-    };
-    let order = topmost_first(&joined);
-    let [input, output] = turn_sources(&joined, &order);
+    let [input, output] = joined_with_events(&spans, events, |joined| {
+        turn_sources(joined, &topmost_first(joined))
+    });
     let mut read = BTreeSet::new();
     for (sources, value, words) in [
         (input, FactText::Input, FactText::UserWords),
@@ -294,11 +287,21 @@ pub fn texts_read<S: Borrow<SpanFacts>>(
 /// without copying them.
 pub fn summarize<S: Borrow<SpanFacts>>(spans: &[S], events: &[EventFacts]) -> TraceSummary {
     let spans: Vec<&SpanFacts> = spans.iter().map(Borrow::borrow).collect();
+    joined_with_events(&spans, events, summarize_spans)
+}
+
+/// `f` of the spans with what the events say ([`with_events`]); of the spans
+/// themselves, uncopied, when there are no events (nearly always).
+fn joined_with_events<R>(
+    spans: &[&SpanFacts],
+    events: &[EventFacts],
+    f: impl FnOnce(&[&SpanFacts]) -> R,
+) -> R {
     if events.is_empty() {
-        summarize_spans(&spans)
+        f(spans)
     } else {
-        let joined = with_events(&spans, events);
-        summarize_spans(&joined.iter().collect::<Vec<_>>())
+        let joined = with_events(spans, events);
+        f(&joined.iter().collect::<Vec<_>>())
     }
 }
 

@@ -760,11 +760,14 @@ pub struct FilterHeld {
 
 impl FilterHeld {
     /// From the trace row's `user_id`, `tags` and `metadata` (JSON).
-    pub fn from_row(user_id: Option<String>, tags: &Value, metadata: &Value) -> Self {
+    pub fn from_row(user_id: Option<String>, tags: Value, metadata: Value) -> Self {
         Self {
             user_id,
-            tags: serde_json::from_value(tags.clone()).unwrap_or_default(),
-            metadata: metadata.as_object().cloned().unwrap_or_default(),
+            tags: serde_json::from_value(tags).unwrap_or_default(),
+            metadata: match metadata {
+                Value::Object(m) => m,
+                _ => Map::new(),
+            },
         }
     }
 

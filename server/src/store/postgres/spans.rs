@@ -349,7 +349,7 @@ fn resummarize(
     )? {
         let key = (r.get(0), id16(r.get(1)));
         stored.insert(key, r.get(2));
-        let filter_rows = FilterHeld::from_row(r.get(4), &r.get::<_, Value>(5), &r.get(6));
+        let filter_rows = FilterHeld::from_row(r.get(4), r.get(5), r.get(6));
         held.insert(key, (r.get(3), filter_rows));
     }
     // A trace stored before has spans from earlier writes: read them all back.

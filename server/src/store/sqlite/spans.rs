@@ -587,7 +587,7 @@ fn resummarize(
                     };
                     Ok((
                         [r.get::<_, Option<i64>>(0)?, r.get(1)?, r.get(2)?],
-                        FilterHeld::from_row(r.get(3)?, &json(4)?, &json(5)?),
+                        FilterHeld::from_row(r.get(3)?, json(4)?, json(5)?),
                     ))
                 })
                 .optional()?;
