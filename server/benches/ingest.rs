@@ -8,13 +8,18 @@
 //! BENCH_ORDER=turn BENCH_SESSIONS=10000 cargo bench -p openinference-session-server --bench ingest
 //! BENCH_ORDER=split BENCH_SESSIONS=10000 cargo bench -p openinference-session-server --bench ingest
 //! BENCH_TURNS=50 BENCH_ORDER=turn,split BENCH_SESSIONS=2000 cargo bench -p openinference-session-server --bench ingest
+//! BENCH_SPANS_PER_REQUEST=1 BENCH_ORDER=turn,ended BENCH_CLIENTS=16 BENCH_SESSIONS=1000 cargo bench -p openinference-session-server --bench ingest
 //! BENCH_PREGENERATE=1 BENCH_SESSIONS=10000 cargo bench -p openinference-session-server --bench ingest
 //! ```
 //!
 //! `BENCH_PREGENERATE=1` generates every request before the clock starts, so
 //! the load generator's CPU does not count (clients on other machines).
 //! `BENCH_RANDOM_IDS=1` gives trace and span ids random-looking, as SDKs make
-//! them (by default they count up).
+//! them (by default they count up). `BENCH_SPANS_PER_REQUEST` sets a request's
+//! spans (510 by default; 1 is a simple span processor's export), and
+//! `BENCH_ORDER=ended` sends each trace's spans in the order they end, the
+//! root last. Each client keeps its connection alive, as exporters do.
+//! `BENCH_DEBUG=1` prints the body of every answer other than 200.
 
 #[allow(dead_code)] // the helpers other benches use
 mod workload;
@@ -51,12 +56,7 @@ fn main() {
             workload::workload_name(),
             sample_bytes as f64 / sample_spans as f64 / 1024.0,
             if workload::pregenerated() { "before the clock starts" } else { "while sending" },
-            match (by_turn, workload::split_traces()) {
-                (true, true) => "turn, each trace in two requests",
-                (true, false) => "turn",
-                (false, true) => "session, each trace in two requests",
-                (false, false) => "session",
-            },
+            workload::order_name(by_turn),
             if random_ids() { "random" } else { "counting up" }
         );
         // BENCH_DIR keeps the database for inspection; by default a temp dir.
@@ -85,7 +85,7 @@ fn main() {
         println!(
             "ingest: {spans} spans in {elapsed:.2?} = {:.0} spans/s end to end ({clients} clients, {} spans a request, committed when acknowledged)",
             spans as f64 / elapsed.as_secs_f64(),
-            workload::SPANS_PER_REQUEST
+            workload::spans_per_request()
         );
         println!(
             "cpu: {:.0} µs per span (server and load generator together, {:.2} cores busy)",

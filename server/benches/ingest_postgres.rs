@@ -49,7 +49,7 @@ fn main() {
             workload::workload_name(),
             sample_bytes as f64 / sample_spans as f64 / 1024.0,
             if workload::pregenerated() { "before the clock starts" } else { "while sending" },
-            if workload::split_traces() { "session, each trace in two requests" } else { "session" },
+            workload::order_name(false),
             if random_ids() { "random" } else { "counting up" }
         );
         let url = std::env::var("OI_SESSIONS_TEST_DATABASE_URL")
@@ -92,7 +92,7 @@ fn main() {
         println!(
             "ingest: {spans} spans in {elapsed:.2?} = {:.0} spans/s end to end ({clients} clients, {} spans a request, committed when acknowledged)",
             spans as f64 / elapsed.as_secs_f64(),
-            workload::SPANS_PER_REQUEST
+            workload::spans_per_request()
         );
         println!(
             "cpu: {:.0} µs per span in oi-sessions and the load generator ({:.2} cores busy), {:.0} µs per span in postgresql ({:.2} cores busy)",

@@ -35,8 +35,17 @@ pub fn turns() -> usize {
 pub const SESSIONS_PER_REQUEST: usize = 17;
 
 /// Spans a request carries (the last of a range may carry fewer), whatever
-/// the sessions' turns.
-pub const SPANS_PER_REQUEST: usize = SESSIONS_PER_REQUEST * 10 * 3;
+/// the sessions' turns: `BENCH_SPANS_PER_REQUEST`, by default 510 (an SDK
+/// batch processor's 512, rounded to whole turns). `1` is what a simple span
+/// processor sends (Phoenix's `register()` default): each span in a request
+/// of its own as it ends.
+pub fn spans_per_request() -> usize {
+    std::env::var("BENCH_SPANS_PER_REQUEST")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(SESSIONS_PER_REQUEST * 10 * 3)
+}
 
 /// `tag.tags`: a list of strings.
 fn tags(tags: &[&str]) -> KeyValue {
@@ -147,10 +156,29 @@ pub fn split_traces() -> bool {
     ordered_by("split")
 }
 
+/// Whether `BENCH_ORDER=ended` (in a list: `turn,ended`) asks for each
+/// trace's spans in the order they end, the root last, as an SDK exports
+/// them; by default the root comes first.
+pub fn ended_order() -> bool {
+    ordered_by("ended")
+}
+
 /// Whether `BENCH_ORDER` (a comma-separated list: `turn`, `split`) holds
 /// `order`.
 pub fn ordered_by(order: &str) -> bool {
     std::env::var("BENCH_ORDER").is_ok_and(|v| v.split(',').any(|o| o.trim() == order))
+}
+
+/// How the requests hold the workload's spans, for the benchmarks' reports.
+pub fn order_name(by_turn: bool) -> String {
+    let mut name = String::from(if by_turn { "turn" } else { "session" });
+    if split_traces() {
+        name.push_str(", each trace in two requests");
+    }
+    if ended_order() {
+        name.push_str(", each trace's spans as they end");
+    }
+    name + &format!(", {} spans a request", spans_per_request())
 }
 
 /// The workload's name, for the benchmarks' reports.
@@ -210,6 +238,7 @@ pub fn workload(sessions: std::ops::Range<usize>, by_turn: bool) -> (Vec<Vec<u8>
             let question = sentence(n, 25);
             let answer = sentence(n ^ 0xabc, 60);
             let id = |k: u8| span_id(n, k).to_vec();
+            let first_of_turn = spans.len();
             let mut llm_attrs = vec![
                 kv("openinference.span.kind", "LLM"),
                 kv("llm.model_name", "gpt-4o-mini"),
@@ -339,6 +368,10 @@ pub fn workload(sessions: std::ops::Range<usize>, by_turn: bool) -> (Vec<Vec<u8>
                     ..Default::default()
                 },
             ));
+            if ended_order() {
+                // The retriever ends first, then the model call, the root last.
+                spans[first_of_turn..].rotate_left(1);
+            }
         }
     }
     if by_turn {
@@ -348,7 +381,7 @@ pub fn workload(sessions: std::ops::Range<usize>, by_turn: bool) -> (Vec<Vec<u8>
     let total = spans.len();
     let mut bytes = 0;
     let requests: Vec<Vec<Span>> = spans
-        .chunks(SPANS_PER_REQUEST)
+        .chunks(spans_per_request())
         .flat_map(|chunk| match split_traces() {
             false => vec![chunk.to_vec()],
             true => {
@@ -477,6 +510,7 @@ pub async fn send_range(
         .map(|_| {
             let next = next.clone();
             tokio::spawn(async move {
+                let mut exporter = Exporter::new(addr);
                 loop {
                     let first = next.fetch_add(group, std::sync::atomic::Ordering::Relaxed);
                     if first >= sessions {
@@ -484,7 +518,7 @@ pub async fn send_range(
                     }
                     let (bodies, _, _) = workload(first..(first + group).min(sessions), by_turn);
                     for body in &bodies {
-                        post_until_accepted(addr, body).await;
+                        post_until_accepted(&mut exporter, body).await;
                     }
                 }
             })
@@ -515,11 +549,72 @@ pub fn print_export_times() {
     );
 }
 
+/// One exporter's connection, kept alive from request to request as OTLP
+/// exporters keep theirs (a connection a request would cost a small request
+/// more than its spans).
+pub struct Exporter {
+    addr: SocketAddr,
+    stream: Option<tokio::io::BufReader<tokio::net::TcpStream>>,
+}
+
+impl Exporter {
+    pub fn new(addr: SocketAddr) -> Self {
+        Self { addr, stream: None }
+    }
+
+    /// POSTs `body` to `/v1/traces`: the response's status.
+    async fn post(&mut self, body: &[u8]) -> u16 {
+        use tokio::io::AsyncBufReadExt;
+        let stream = match &mut self.stream {
+            Some(stream) => stream,
+            None => {
+                let stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+                // As exporters' HTTP clients do (urllib3, undici): else the
+                // body waits for the ack of the head, delayed 40 ms.
+                stream.set_nodelay(true).unwrap();
+                self.stream.insert(tokio::io::BufReader::new(stream))
+            }
+        };
+        let head = format!(
+            "POST /v1/traces HTTP/1.1\r\nhost: b\r\ncontent-type: application/x-protobuf\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.get_mut().write_all(head.as_bytes()).await.unwrap();
+        stream.get_mut().write_all(body).await.unwrap();
+        let (mut status, mut length, mut close) = (0, 0, false);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            stream.read_line(&mut line).await.unwrap();
+            let l = line.trim_end().to_ascii_lowercase();
+            if l.is_empty() {
+                break;
+            }
+            if status == 0 {
+                status = l[9..12].parse().unwrap();
+            } else if let Some(v) = l.strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            } else if l == "connection: close" {
+                close = true;
+            }
+        }
+        let mut rest = vec![0; length];
+        stream.read_exact(&mut rest).await.unwrap();
+        if close {
+            self.stream = None;
+        }
+        if status != 200 && std::env::var_os("BENCH_DEBUG").is_some() {
+            eprintln!("{status}: {}", String::from_utf8_lossy(&rest));
+        }
+        status
+    }
+}
+
 /// Posts a request, again after a pause while the server answers 503 (busy).
-async fn post_until_accepted(addr: SocketAddr, body: &[u8]) {
+async fn post_until_accepted(exporter: &mut Exporter, body: &[u8]) {
     let t = Instant::now();
     loop {
-        let (status, _) = http(addr, "POST", "/v1/traces", body).await;
+        let status = exporter.post(body).await;
         if status == 200 {
             EXPORT_TIMES.lock().unwrap().push(t.elapsed());
             return;
@@ -552,10 +647,11 @@ pub async fn send_bodies(addr: SocketAddr, bodies: std::sync::Arc<Vec<Vec<u8>>>,
         .map(|_| {
             let (next, bodies) = (next.clone(), bodies.clone());
             tokio::spawn(async move {
+                let mut exporter = Exporter::new(addr);
                 while let Some(body) =
                     bodies.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
                 {
-                    post_until_accepted(addr, body).await;
+                    post_until_accepted(&mut exporter, body).await;
                 }
             })
         })
