@@ -26,6 +26,7 @@ use crate::model::{EventRecord, SpanRecord};
 pub mod data_dir;
 mod digest_filter;
 mod durability;
+mod group;
 mod schema;
 mod spans;
 mod texts;
@@ -59,7 +60,7 @@ const MAX_IDLE_READERS: usize = 8;
 /// A SQLite database.
 pub struct SqliteStore {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    writer: group::WriterLock,
     readers: Mutex<Vec<Connection>>,
     /// The integrity check run when the store opened.
     integrity: Option<IntegrityCheck>,
@@ -352,9 +353,9 @@ impl SqliteStore {
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let (value, commit) = {
-            let mut conn = self.writer.lock().map_err(|_| poisoned())?;
+            let mut writer = self.writer_alone()?;
             let deletions = texts::deletions();
-            let tx = conn.transaction()?;
+            let tx = writer.conn.transaction()?;
             // A write that fails rolls back: the tables are as the writer knew them.
             let value = f(&tx)?;
             tx.commit()?;
@@ -429,7 +430,7 @@ impl SqliteStore {
         let durability = durability::Durability::start(Path::new(&wal))?;
         Ok(Self {
             path: path.to_owned(),
-            writer: Mutex::new(writer),
+            writer: group::WriterLock::new(writer),
             readers: Mutex::new(Vec::new()),
             integrity,
             _lock: None,
@@ -624,7 +625,8 @@ impl SqlBackend for SqliteStore {
     }
 
     fn give_back_free_pages(&self) -> Result<u64, StoreError> {
-        let conn = self.writer.lock().map_err(|_| poisoned())?;
+        let writer = self.writer_alone()?;
+        let conn = &writer.conn;
         let mode: i64 = conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
         if mode != 2 {
             // a database made before incremental vacuum: freed pages are
@@ -681,8 +683,8 @@ impl SqlBackend for SqliteStore {
     fn write_logged_events(&self, events: &[EventRecord]) -> Result<WriteOutcome, StoreError> {
         // Re-deriving traces may store and release texts.
         let mut texts = texts::Texts::default();
-        let (outcome, commit) = self.write_texts(&mut texts, |tx, texts| {
-            spans::write_events(tx, events, texts)
+        let (outcome, commit) = self.write_texts(&mut texts, events.len(), |conn, texts| {
+            spans::write_events(conn, events, texts)
         })?;
         self.durability.wait(commit)?;
         Ok(outcome)
@@ -691,8 +693,8 @@ impl SqlBackend for SqliteStore {
     fn write_spans(&self, spans: &[SpanRecord]) -> Result<WriteOutcome, StoreError> {
         // Encoding runs on the caller's thread, concurrently, before the writer.
         let (prepared, mut texts) = spans::prepare(spans, &self.known_texts, &self.dictionaries);
-        let (outcome, commit) = self.write_texts(&mut texts, |tx, texts| {
-            spans::write_batch(tx, &prepared, texts)
+        let (outcome, commit) = self.write_texts(&mut texts, spans.len(), |conn, texts| {
+            spans::write_batch(conn, &prepared, texts)
         })?;
         // The next request may take the writer while this commit is synced;
         // what was encoded for it is freed before the wait.
@@ -704,43 +706,120 @@ impl SqlBackend for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Runs `f` in a transaction of the writer that may store texts:
-    /// `texts` is lent what the writer keeps across such writes (the row ids
-    /// it used lately, the digests after the watermarks) and gives it back
-    /// as the outcome says. A trained dictionary is stored, and the digests
-    /// merged when due, first, in commits of their own. Returns with the
-    /// commit to wait for.
+    /// The writer for a write of its own: the group of span writes open, if
+    /// one is, is committed first.
+    fn writer_alone(&self) -> Result<std::sync::MutexGuard<'_, group::Writer>, StoreError> {
+        let mut writer = self.writer.lock()?;
+        self.commit_group(&mut writer)?;
+        Ok(writer)
+    }
+
+    /// Commits the open group of span writes, if any.
+    fn commit_group(&self, writer: &mut group::Writer) -> Result<(), StoreError> {
+        match writer.commit(|| self.durability.written()) {
+            Some(Err(e)) => {
+                self.forget_uncommitted_texts();
+                Err(e)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// After a group rolled back: the row ids its members kept may name rows
+    /// that are gone; the digests after the watermarks are checked against
+    /// their rows.
+    fn forget_uncommitted_texts(&self) {
+        if let Ok(mut ids) = self.stored_ids.lock() {
+            *ids = texts::StoredIds::default();
+        }
+        if let Ok(mut unindexed) = self.unindexed.lock() {
+            unindexed.check_rows();
+        }
+    }
+
+    /// Runs `f`, a write of `spans` spans that may store texts, in the group
+    /// of span writes the writer has open (opening one if none is), and
+    /// returns once the group committed, with the commit to wait for. If the
+    /// group rolled back for another member's failure, `f` runs again in a
+    /// transaction of its own.
     fn write_texts<T>(
         &self,
         texts: &mut texts::Texts,
-        f: impl FnOnce(&rusqlite::Transaction<'_>, &mut texts::Texts) -> Result<T, StoreError>,
+        spans: usize,
+        mut f: impl FnMut(&Connection, &mut texts::Texts) -> Result<T, StoreError>,
     ) -> Result<(T, durability::Written), StoreError> {
-        let mut conn = self.writer.lock().map_err(|_| poisoned())?;
-        if let Some(trained) = self.dictionaries.take_trained() {
-            // Its own commit, before any frame compressed with it: the WAL
-            // keeps the order, so a frame never outlives it.
-            if let Err(e) = store_dictionary(&conn, &self.dictionaries, trained) {
-                tracing::warn!("a compression dictionary not stored: {e}");
+        if let Some(written) = self.write_in_group(texts, spans, &mut f, false)? {
+            return Ok(written);
+        }
+        texts.restart();
+        self.write_in_group(texts, spans, &mut f, true)?
+            .ok_or_else(|| StoreError::Backend("a write alone rolled back without an error".into()))
+    }
+
+    /// [`Self::write_texts`]'s one attempt, `alone` or in a group: `None` if
+    /// the group rolled back for another member. `texts` is lent what the
+    /// writer keeps across such writes (the row ids it used lately, the
+    /// digests after the watermarks) and gives it back as the outcome says.
+    /// A trained dictionary is stored, and the digests merged when due,
+    /// first, in commits of their own, when a group opens.
+    fn write_in_group<T>(
+        &self,
+        texts: &mut texts::Texts,
+        spans: usize,
+        f: &mut impl FnMut(&Connection, &mut texts::Texts) -> Result<T, StoreError>,
+        alone: bool,
+    ) -> Result<Option<(T, durability::Written)>, StoreError> {
+        let mut writer = self.writer.lock()?;
+        if alone {
+            self.commit_group(&mut writer)?;
+        }
+        if !writer.is_open() {
+            if let Some(trained) = self.dictionaries.take_trained() {
+                // Its own commit, before any frame compressed with it: the WAL
+                // keeps the order, so a frame never outlives it.
+                if let Err(e) = store_dictionary(&writer.conn, &self.dictionaries, trained) {
+                    tracing::warn!("a compression dictionary not stored: {e}");
+                }
             }
+            let mut unindexed = self.unindexed.lock().map_err(|_| poisoned())?;
+            if unindexed.merge_due() {
+                merge_digests(&mut writer.conn, &mut unindexed);
+            }
+            drop(unindexed);
+            writer.begin()?;
         }
-        let mut stored_ids = self.stored_ids.lock().map_err(|_| poisoned())?;
-        let mut unindexed = self.unindexed.lock().map_err(|_| poisoned())?;
-        if unindexed.merge_due() {
-            merge_digests(&mut conn, &mut unindexed);
+        let member = {
+            let mut stored_ids = self.stored_ids.lock().map_err(|_| poisoned())?;
+            let mut unindexed = self.unindexed.lock().map_err(|_| poisoned())?;
+            texts.lend(
+                std::mem::take(&mut *stored_ids),
+                std::mem::take(&mut *unindexed),
+            );
+            let deletions = texts::deletions();
+            let member = writer.member(spans, |conn| f(conn, texts));
+            (*stored_ids, *unindexed) =
+                texts.give_back(member.is_ok(), texts::deletions() != deletions);
+            member
+        };
+        let (value, outcome) = match member {
+            Ok(member) => member,
+            Err(e) => {
+                // The group rolled back with this member's write: forgotten
+                // before the next write may borrow what it held.
+                self.forget_uncommitted_texts();
+                return Err(e);
+            }
+        };
+        if writer.commit_due(self.writer.waiting(), alone) {
+            // Its members, this one too, hear how it went from the outcome.
+            let _ = self.commit_group(&mut writer);
         }
-        texts.lend(
-            std::mem::take(&mut *stored_ids),
-            std::mem::take(&mut *unindexed),
-        );
-        let deletions = texts::deletions();
-        let outcome = conn.transaction().map_err(StoreError::from).and_then(|tx| {
-            let value = f(&tx, texts)?;
-            tx.commit()?;
-            Ok(value)
-        });
-        (*stored_ids, *unindexed) =
-            texts.give_back(outcome.is_ok(), texts::deletions() != deletions);
-        Ok((outcome?, self.durability.written()))
+        drop(writer);
+        match outcome.wait(&self.writer) {
+            group::Ended::Committed(commit) => Ok(Some((value, commit))),
+            group::Ended::RolledBack(e) if alone => Err(e),
+            group::Ended::RolledBack(_) => Ok(None),
+        }
     }
 }
 
@@ -870,6 +949,144 @@ mod tests {
         );
     }
 
+    /// A span of its own trace and session (`n`), with a text to store.
+    fn one_span(n: u8) -> crate::model::SpanRecord {
+        let attributes = serde_json::json!({
+            "session.id": format!("s{n}"),
+            "input.value": format!("question {n}, long enough to be stored as a text of its own"),
+        })
+        .as_object()
+        .unwrap()
+        .clone();
+        crate::model::SpanRecord {
+            project: "p".into(),
+            trace_id: [n; 16],
+            span_id: [n; 8],
+            parent_span_id: None,
+            name: "turn".into(),
+            kind: crate::model::SpanKind::Internal,
+            start_ns: 1,
+            end_ns: 2,
+            status_code: 0,
+            status_message: String::new(),
+            facts: crate::otlp::map::derive_facts(&attributes, &Default::default()),
+            attributes,
+            events: Vec::new(),
+        }
+    }
+
+    /// Runs `writes` on threads of their own while the test holds the
+    /// writer, releases it once all of them wait for it, and returns their
+    /// results with the commits they made.
+    fn grouped<T: Send>(
+        store: &SqliteStore,
+        writes: Vec<Box<dyn FnOnce() -> T + Send + '_>>,
+    ) -> (Vec<T>, u64) {
+        let before = store.durability.commits();
+        let held = store.writer.lock().unwrap();
+        let n = writes.len();
+        let results = std::thread::scope(|scope| {
+            let threads: Vec<_> = writes.into_iter().map(|w| scope.spawn(w)).collect();
+            // The lock's own count: every write has asked for the writer.
+            while store.writer.waiting() < n {
+                std::thread::yield_now();
+            }
+            drop(held);
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        (results, store.durability.commits() - before)
+    }
+
+    fn stored_sessions(store: &SqliteStore) -> Vec<String> {
+        use crate::store::Store;
+        let query = crate::store::SessionQuery {
+            page: crate::store::PageQuery {
+                limit: 100,
+                cursor: None,
+            },
+            ..Default::default()
+        };
+        let mut ids: Vec<String> = Store::sessions(store, "p", &query)
+            .unwrap()
+            .data
+            .into_iter()
+            .map(|s| s.session_id)
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Span writes that wait for the writer share its transaction: one
+    /// commit for all, each answered after it, each span stored.
+    #[test]
+    fn span_writes_waiting_for_the_writer_share_one_commit() {
+        use crate::store::Store;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_dir(dir.path()).unwrap();
+        type Write<'a> = Box<dyn FnOnce() -> Result<WriteOutcome, StoreError> + Send + 'a>;
+        let writes: Vec<Write> = (1..=3)
+            .map(|n| {
+                let store = &store;
+                Box::new(move || Store::write(store, &[one_span(n)])) as Write
+            })
+            .collect();
+        let (results, commits) = grouped(&store, writes);
+        for r in results {
+            assert_eq!(r.unwrap().inserted, 1);
+        }
+        assert_eq!(commits, 1, "three writes, one group");
+        assert_eq!(stored_sessions(&store), ["s1", "s2", "s3"]);
+        // A write alone after them: a group of its own.
+        let before = store.durability.commits();
+        Store::write(&store, &[one_span(4)]).unwrap();
+        assert_eq!(store.durability.commits(), before + 1);
+    }
+
+    /// A write that fails in a group rolls the group back; the others write
+    /// again on their own: their spans are stored, nothing of the failed
+    /// one is.
+    #[test]
+    fn a_write_that_fails_in_a_group_costs_the_others_nothing() {
+        use crate::store::Store;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_dir(dir.path()).unwrap();
+        let s = &store;
+        let writes: Vec<Box<dyn FnOnce() -> Result<(), StoreError> + Send>> = vec![
+            Box::new(move || Store::write(s, &[one_span(1)]).map(|_| ())),
+            Box::new(move || {
+                let mut texts = texts::Texts::default();
+                s.write_texts(&mut texts, 1, |conn, _| {
+                    conn.execute("INSERT INTO projects (name) VALUES ('poisoned')", [])?;
+                    Err::<(), _>(StoreError::Corrupt(
+                        "a stored trace that does not read".into(),
+                    ))
+                })
+                .map(|_| ())
+            }),
+            Box::new(move || Store::write(s, &[one_span(2)]).map(|_| ())),
+        ];
+        let (results, _) = grouped(&store, writes);
+        assert!(results[0].is_ok(), "{:?}", results[0]);
+        assert!(
+            matches!(results[1], Err(StoreError::Corrupt(_))),
+            "{:?}",
+            results[1]
+        );
+        assert!(results[2].is_ok(), "{:?}", results[2]);
+        assert_eq!(stored_sessions(&store), ["s1", "s2"]);
+        let poisoned: i64 = store
+            .writer_alone()
+            .unwrap()
+            .conn
+            .query_row(
+                "SELECT count(*) FROM projects WHERE name = 'poisoned'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(poisoned, 0);
+    }
+
     /// A write other than a span write keeps what the writer knows of the
     /// texts stored (settings saved); one that deletes texts
     /// makes the writer check it against the rows.
@@ -975,8 +1192,9 @@ mod tests {
             tx.commit().unwrap();
         }
         let store = SqliteStore::open_file(&path).unwrap();
-        let held = store.writer.lock().unwrap();
+        let held = store.writer_alone().unwrap();
         let rows: Vec<(i64, i64)> = held
+            .conn
             .prepare("SELECT id, trace_rowid FROM spans ORDER BY id")
             .unwrap()
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))

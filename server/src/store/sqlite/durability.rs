@@ -60,6 +60,7 @@ pub(super) struct Durability {
 
 /// A commit written to the WAL, not yet known to be synced.
 #[must_use = "a commit is durable only once waited for"]
+#[derive(Clone, Copy)]
 pub(super) struct Written(u64);
 
 impl Durability {

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value};
 
 use super::SqliteTx;
@@ -167,7 +167,7 @@ fn parse_body(json: &[u8]) -> Result<Body, StoreError> {
 }
 
 fn project_id(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     name: &str,
     cache: &mut HashMap<String, i64>,
 ) -> rusqlite::Result<i64> {
@@ -193,7 +193,7 @@ type TextIds = [Option<i64>; 4];
 /// before (the history its model calls were sent, decompressed), for the
 /// three or four a turn shows.
 fn load_facts(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     trace_rowid: i64,
 ) -> Result<(Vec<SpanFacts>, Vec<TextIds>), StoreError> {
     // In FACT_COLUMNS order, then the four text ids.
@@ -222,7 +222,7 @@ fn load_facts(
 /// Reads into `facts` the texts a summary of them with `events` reads
 /// ([`turn::texts_read`]), by their ids from [`load_facts`].
 fn read_texts(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     facts: &mut [SpanFacts],
     ids: &[TextIds],
     events: &[EventFacts],
@@ -263,7 +263,7 @@ fn read_texts(
 /// taken before they were written); its input and output (the turn's words,
 /// also some span's facts) as references to `texts`, counted in `texts`.
 fn upsert_trace(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     trace: &TouchedTrace<'_>,
     s: &TraceSummary,
     session_rowid: Option<i64>,
@@ -345,7 +345,7 @@ fn upsert_trace(
 /// Stores a batch in the writer's transaction and re-derives every trace and
 /// session it touched.
 pub(super) fn write_batch(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     spans: &[Prepared<'_>],
     texts: &mut Texts,
 ) -> Result<WriteOutcome, StoreError> {
@@ -481,7 +481,7 @@ impl<'a> Touched<'a> {
     /// table: no one else takes the id in between).
     fn row(
         &mut self,
-        tx: &Transaction<'_>,
+        tx: &Connection,
         project_id: i64,
         trace_id: &[u8; 16],
     ) -> rusqlite::Result<TraceRow> {
@@ -532,7 +532,7 @@ impl<'a> Touched<'a> {
 
 /// The row id of trace `trace_id` of project `project_id`, if it is stored.
 fn stored_trace(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     project_id: i64,
     trace_id: &[u8; 16],
 ) -> rusqlite::Result<Option<i64>> {
@@ -543,11 +543,7 @@ fn stored_trace(
 
 /// Re-applies the trace rules to every touched trace (its spans and its
 /// events) and recomputes every session a trace left or joined.
-fn resummarize(
-    tx: &Transaction<'_>,
-    touched: Touched<'_>,
-    texts: &mut Texts,
-) -> Result<(), StoreError> {
+fn resummarize(tx: &Connection, touched: Touched<'_>, texts: &mut Texts) -> Result<(), StoreError> {
     let mut sessions = BTreeSet::new();
     let mut changed = BTreeSet::new();
     let mut new_traces = Vec::new();
@@ -663,7 +659,7 @@ fn resummarize(
 
 /// The facts of a trace's stored GenAI events.
 fn load_event_facts(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     project_id: i64,
     trace_id: &[u8; 16],
 ) -> Result<Vec<EventFacts>, StoreError> {
@@ -684,7 +680,7 @@ fn load_event_facts(
 /// stored traces they belong to; an event whose span has not arrived waits
 /// for it (the span's write reads it).
 pub(super) fn write_events(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     events: &[EventRecord],
     texts: &mut Texts,
 ) -> Result<WriteOutcome, StoreError> {

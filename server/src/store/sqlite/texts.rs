@@ -612,6 +612,13 @@ impl Texts {
         (ids, unindexed)
     }
 
+    /// Forgets what a transaction rolled back held, for the same write to run
+    /// again (a new text not worked out any more is encoded by the writer).
+    pub(super) fn restart(&mut self) {
+        self.texts.clear();
+        self.chunks.clear();
+    }
+
     /// Every digest this transaction found or stored (all of them stored
     /// once it commits).
     pub(super) fn digests(&self) -> impl Iterator<Item = &Digest> {

@@ -1,0 +1,211 @@
+//! Span writes that arrive while the writer is busy share one transaction:
+//! group commit at the write, not only at the sync ([`super::durability`]).
+//!
+//! A request committed alone writes every page it changed to the WAL. One
+//! span (what a simple span processor sends, Phoenix's `register()` default)
+//! changes some twenty pages (the span, its trace, its session and their
+//! indexes, the texts' counts): 80 kB of WAL and page cache writes for a
+//! 1.8 kB span, measured. Requests that wait for the writer instead join the
+//! transaction the writer has open, and the member that finds no one
+//! waiting, or the group full, commits for all. Every member is answered
+//! only after that commit, then only once it is synced: durable before
+//! acknowledged stays true.
+//!
+//! A member whose write fails rolls the whole group back (SQLite savepoints,
+//! one a member, made SQLite fail span writes with `SQLITE_FULL` once a
+//! group held several requests: not used). The others write again, each in
+//! a transaction of its own ([`Ended::RolledBack`]): one request whose write
+//! fails (a corrupt stored trace it joins) costs the requests grouped with
+//! it a second write, never their spans.
+//!
+//! Invariant: the writer lock is released with a group open only while
+//! another write is counted as waiting for it; every write that takes the
+//! lock either joins the group or commits it first, so an open group always
+//! ends, committed or rolled back, and its members hear which.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+
+use super::durability::Written;
+use super::poisoned;
+use crate::store::StoreError;
+
+/// Spans a group holds before its member commits even with writes waiting:
+/// a bound on the transaction's size and on how long its first member waits.
+const GROUP_MAX_SPANS: usize = 4_096;
+
+/// How long a group stays open before its member commits even with writes
+/// waiting (the first member's answer waits for the whole group).
+const GROUP_MAX_OPEN: Duration = Duration::from_millis(50);
+
+/// The writer's connection and the group of span writes it holds open.
+pub(super) struct Writer {
+    pub(super) conn: Connection,
+    open: Option<Group>,
+}
+
+/// Span writes in one open transaction.
+struct Group {
+    began: Instant,
+    spans: usize,
+    outcome: Arc<Outcome>,
+}
+
+/// How a group's transaction ended.
+#[derive(Clone)]
+pub(super) enum Ended {
+    /// Committed: the commit to wait for.
+    Committed(Written),
+    /// Rolled back (a member's write or the commit failed): nothing of it
+    /// is stored.
+    RolledBack(StoreError),
+}
+
+/// How a group's transaction ended, for its members.
+#[derive(Default)]
+pub(super) struct Outcome {
+    ended: Mutex<Option<Ended>>,
+    changed: Condvar,
+}
+
+impl Outcome {
+    fn publish(&self, result: Ended) {
+        *self.ended.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+        self.changed.notify_all();
+    }
+
+    /// How the group ended, once it did. A writer that panicked with the
+    /// group open poisons the lock: nobody would end it, so that ends the
+    /// wait as a rollback.
+    pub(super) fn wait(&self, lock: &WriterLock) -> Ended {
+        let mut ended = self.ended.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(result) = &*ended {
+                return result.clone();
+            }
+            if lock.writer.is_poisoned() {
+                return Ended::RolledBack(poisoned());
+            }
+            ended = self
+                .changed
+                .wait_timeout(ended, Duration::from_millis(100))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+}
+
+/// The writer, behind its lock, with a count of the writes waiting for it.
+pub(super) struct WriterLock {
+    writer: Mutex<Writer>,
+    waiting: AtomicUsize,
+}
+
+impl WriterLock {
+    pub(super) fn new(conn: Connection) -> Self {
+        Self {
+            writer: Mutex::new(Writer { conn, open: None }),
+            waiting: AtomicUsize::new(0),
+        }
+    }
+
+    /// The writer, as it is: with the group open, if one is.
+    pub(super) fn lock(&self) -> Result<MutexGuard<'_, Writer>, StoreError> {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let writer = self.writer.lock();
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        writer.map_err(|_| poisoned())
+    }
+
+    /// Writes waiting for the lock now.
+    pub(super) fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
+    }
+}
+
+impl Writer {
+    /// Whether a group is open.
+    pub(super) fn is_open(&self) -> bool {
+        self.open.is_some()
+    }
+
+    /// Opens a group's transaction.
+    pub(super) fn begin(&mut self) -> Result<(), StoreError> {
+        debug_assert!(self.open.is_none());
+        self.conn.execute_batch("BEGIN")?;
+        self.open = Some(Group {
+            began: Instant::now(),
+            spans: 0,
+            outcome: Arc::default(),
+        });
+        Ok(())
+    }
+
+    /// Runs `write` of `spans` spans in the open group: the group's outcome
+    /// to wait for, or `write`'s error (the group is then rolled back, and
+    /// its other members told).
+    pub(super) fn member<T>(
+        &mut self,
+        spans: usize,
+        write: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<(T, Arc<Outcome>), StoreError> {
+        let Some(group) = &mut self.open else {
+            return Err(StoreError::Backend("a span write outside a group".into()));
+        };
+        group.spans += spans;
+        let outcome = Arc::clone(&group.outcome);
+        match write(&self.conn) {
+            Ok(value) => Ok((value, outcome)),
+            Err(e) => {
+                self.abort(e.clone());
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether the group's last member commits it: no write is waiting to
+    /// join, or the group is full, or `alone` (a write that must not share).
+    pub(super) fn commit_due(&self, waiting: usize, alone: bool) -> bool {
+        self.open.as_ref().is_none_or(|group| {
+            alone
+                || waiting == 0
+                || group.spans >= GROUP_MAX_SPANS
+                || group.began.elapsed() >= GROUP_MAX_OPEN
+        })
+    }
+
+    /// Commits the open group, if any (`written` records the commit), and
+    /// tells its members. On failure the transaction is rolled back.
+    pub(super) fn commit(
+        &mut self,
+        written: impl FnOnce() -> Written,
+    ) -> Option<Result<(), StoreError>> {
+        let group = self.open.take()?;
+        let (ended, result) = match self.conn.execute_batch("COMMIT") {
+            Ok(()) => (Ended::Committed(written()), Ok(())),
+            Err(e) => {
+                if !self.conn.is_autocommit() {
+                    // SQLite left it open (busy): nothing of it is kept.
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                }
+                let e = StoreError::from(e);
+                (Ended::RolledBack(e.clone()), Err(e))
+            }
+        };
+        group.outcome.publish(ended);
+        Some(result)
+    }
+
+    /// Rolls the open group back and tells its members why.
+    fn abort(&mut self, why: StoreError) {
+        if let Some(group) = self.open.take() {
+            if !self.conn.is_autocommit() {
+                let _ = self.conn.execute_batch("ROLLBACK");
+            }
+            group.outcome.publish(Ended::RolledBack(why));
+        }
+    }
+}
