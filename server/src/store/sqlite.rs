@@ -1095,29 +1095,7 @@ mod tests {
         use crate::store::Store;
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open_dir(dir.path()).unwrap();
-        let attributes = serde_json::json!({
-            "session.id": "s",
-            "input.value": "a question long enough to be stored as a text of its own",
-        })
-        .as_object()
-        .unwrap()
-        .clone();
-        let record = crate::model::SpanRecord {
-            project: "p".into(),
-            trace_id: [1; 16],
-            span_id: [1; 8],
-            parent_span_id: None,
-            name: "turn".into(),
-            kind: crate::model::SpanKind::Internal,
-            start_ns: 1,
-            end_ns: 2,
-            status_code: 0,
-            status_message: String::new(),
-            facts: crate::otlp::map::derive_facts(&attributes, &Default::default()),
-            attributes,
-            events: Vec::new(),
-        };
-        Store::write(&store, &[record]).unwrap();
+        Store::write(&store, &[one_span(1)]).unwrap();
         let checks = || store.unindexed.lock().unwrap().checks_rows();
         assert!(!checks());
         assert!(store.claim_jobs("me", 0, 1, 4).unwrap().is_empty());
@@ -1125,7 +1103,7 @@ mod tests {
             .set_project_settings("p", &Default::default())
             .unwrap();
         assert!(!checks(), "a write that deleted nothing");
-        store.delete_session("p", "s").unwrap();
+        store.delete_session("p", "s1").unwrap();
         assert!(checks(), "a write that deleted texts");
     }
 
