@@ -59,11 +59,13 @@ pub const VERSION: &str = concat!(
     ")"
 );
 
-/// Exports processed (decoded, mapped, stored) at once, over both transports;
-/// a request waits for a slot briefly, then gets 503 with `Retry-After`.
+/// Exports of the largest default size processed (decoded, mapped, stored) at
+/// once, over both transports; smaller ones take a share of the slots by
+/// their size ([`request::processing_slot`]); a request waits for its share
+/// briefly, then gets 503 with `Retry-After`.
 ///
-/// One writer commits them in turn, so a few suffice; the bound is also what
-/// caps the memory decoding takes (see `docs/server.md`, "Limits").
+/// One writer commits large ones in turn, so a few suffice; the bound is also
+/// what caps the memory decoding takes (see `docs/server.md`, "Limits").
 pub const MAX_CONCURRENT_EXPORTS: usize = 4;
 
 /// Most spans (or log records) one export may carry; more is a 413 asking for
@@ -86,7 +88,8 @@ pub struct AppState {
     pub api_key: Option<Arc<str>>,
     /// Prices for calls that report no cost.
     pub prices: Arc<PriceTable>,
-    /// Slots among the exports being processed ([`MAX_CONCURRENT_EXPORTS`]).
+    /// Slots among the exports being processed ([`MAX_CONCURRENT_EXPORTS`]
+    /// of the largest size, [`request::PROCESSING_PERMITS`] permits).
     pub ingest_permits: Arc<Semaphore>,
     /// The bytes of request bodies being received at once
     /// ([`request::RECEIVING_BUDGET_BYTES`]), one permit per byte.
@@ -114,7 +117,7 @@ impl AppState {
             max_request_bytes: config::DEFAULT_MAX_REQUEST_BYTES,
             api_key: None,
             prices: Arc::new(PriceTable::default()),
-            ingest_permits: Arc::new(Semaphore::new(MAX_CONCURRENT_EXPORTS)),
+            ingest_permits: Arc::new(Semaphore::new(request::PROCESSING_PERMITS)),
             receiving: Arc::new(Semaphore::new(request::RECEIVING_BUDGET_BYTES)),
             body_buffers: Arc::default(),
             body_timeout: BODY_TIMEOUT,

@@ -40,6 +40,17 @@ pub const RECEIVING_BUDGET_BYTES: usize = 96 << 20;
 /// before it is answered 503 (a short queue absorbs bursts).
 pub const PROCESSING_WAIT: Duration = Duration::from_secs(1);
 
+/// The body bytes one permit of the processing slots stands for: an export
+/// takes a permit for each started unit of its body, so that many small
+/// exports are processed at once (the writer writes them together, and
+/// they mostly wait for its commit) where only a few large ones are.
+pub const PROCESSING_UNIT_BYTES: usize = 64 << 10;
+
+/// Permits of the processing slots: [`crate::MAX_CONCURRENT_EXPORTS`]
+/// exports of the default largest size, or 1,024 of 64 kB or less.
+pub const PROCESSING_PERMITS: usize = crate::MAX_CONCURRENT_EXPORTS
+    * crate::config::DEFAULT_MAX_REQUEST_BYTES.div_ceil(PROCESSING_UNIT_BYTES);
+
 /// The limits a request body is read within.
 #[derive(Clone)]
 pub struct BodyLimits {
@@ -256,10 +267,19 @@ where
     }
 }
 
-/// A slot among the requests being processed (decoded, mapped, stored),
-/// waited for at most [`PROCESSING_WAIT`], else 503.
-pub async fn processing_slot(slots: &Arc<Semaphore>) -> Result<OwnedSemaphorePermit, ApiError> {
-    tokio::time::timeout(PROCESSING_WAIT, slots.clone().acquire_owned())
+/// A slot among the requests being processed (decoded, mapped, stored) for
+/// a body of `bytes` bytes, decoded (a compressed body counts as the largest
+/// it may inflate to), waited for at most [`PROCESSING_WAIT`], else 503. A
+/// body larger than the slots' budget takes all of it: processed alone.
+pub async fn processing_slot(
+    slots: &Arc<Semaphore>,
+    bytes: usize,
+) -> Result<OwnedSemaphorePermit, ApiError> {
+    let permits = bytes
+        .div_ceil(PROCESSING_UNIT_BYTES)
+        .clamp(1, PROCESSING_PERMITS);
+    let permits = u32::try_from(permits).unwrap_or(u32::MAX);
+    tokio::time::timeout(PROCESSING_WAIT, slots.clone().acquire_many_owned(permits))
         .await
         .ok()
         .and_then(Result::ok)

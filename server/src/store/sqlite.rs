@@ -57,10 +57,17 @@ pub const DB_FILE: &str = "oi-sessions.sqlite3";
 
 const MAX_IDLE_READERS: usize = 8;
 
+/// Span writes of at most this many spans are queued and written together
+/// with the others queued meanwhile (`group.rs`); larger ones are a write
+/// each, their fixed cost small beside their spans'.
+const QUEUED_MAX_SPANS: usize = 32;
+
 /// A SQLite database.
 pub struct SqliteStore {
     path: PathBuf,
     writer: group::WriterLock,
+    /// Small span writes waiting to be written together (`group.rs`).
+    queued: Mutex<Vec<group::Queued>>,
     readers: Mutex<Vec<Connection>>,
     /// The integrity check run when the store opened.
     integrity: Option<IntegrityCheck>,
@@ -431,6 +438,7 @@ impl SqliteStore {
         Ok(Self {
             path: path.to_owned(),
             writer: group::WriterLock::new(writer),
+            queued: Mutex::default(),
             readers: Mutex::new(Vec::new()),
             integrity,
             _lock: None,
@@ -691,11 +699,17 @@ impl SqlBackend for SqliteStore {
     }
 
     fn write_spans(&self, spans: &[SpanRecord]) -> Result<WriteOutcome, StoreError> {
+        if spans.len() <= QUEUED_MAX_SPANS
+            && let Some(outcome) = self.write_queued(spans)?
+        {
+            return Ok(outcome);
+        }
         // Encoding runs on the caller's thread, concurrently, before the writer.
         let (prepared, mut texts) = spans::prepare(spans, &self.known_texts, &self.dictionaries);
-        let (outcome, commit) = self.write_texts(&mut texts, spans.len(), |conn, texts| {
+        let (stored, commit) = self.write_texts(&mut texts, spans.len(), |conn, texts| {
             spans::write_batch(conn, &prepared, texts)
         })?;
+        let outcome = spans::counted(&stored);
         // The next request may take the writer while this commit is synced;
         // what was encoded for it is freed before the wait.
         self.known_texts.remember(texts.digests());
@@ -756,23 +770,20 @@ impl SqliteStore {
             .ok_or_else(|| StoreError::Backend("a write alone rolled back without an error".into()))
     }
 
-    /// [`Self::write_texts`]'s one attempt, `alone` or in a group: `None` if
-    /// the group rolled back for another member. `texts` is lent what the
-    /// writer keeps across such writes (the row ids it used lately, the
-    /// digests after the watermarks) and gives it back as the outcome says.
-    /// A trained dictionary is stored, and the digests merged when due,
-    /// first, in commits of their own, when a group opens.
-    fn write_in_group<T>(
+    /// Runs `f`, a write of `spans` spans, in the writer's open group
+    /// (opening one if none is): its value and the group's outcome to wait
+    /// for. `texts` is lent what the writer keeps across such writes (the
+    /// row ids it used lately, the digests after the watermarks) and gives
+    /// it back as the outcome says. A trained dictionary is stored, and the
+    /// digests merged when due, first, in commits of their own, when a group
+    /// opens.
+    fn member<T>(
         &self,
+        writer: &mut group::Writer,
         texts: &mut texts::Texts,
         spans: usize,
         f: &mut impl FnMut(&Connection, &mut texts::Texts) -> Result<T, StoreError>,
-        alone: bool,
-    ) -> Result<Option<(T, durability::Written)>, StoreError> {
-        let mut writer = self.writer.lock()?;
-        if alone {
-            self.commit_group(&mut writer)?;
-        }
+    ) -> Result<(T, Arc<group::Outcome>), StoreError> {
         if !writer.is_open() {
             if let Some(trained) = self.dictionaries.take_trained() {
                 // Its own commit, before any frame compressed with it: the WAL
@@ -801,21 +812,113 @@ impl SqliteStore {
                 texts.give_back(member.is_ok(), texts::deletions() != deletions);
             member
         };
-        let (value, outcome) = match member {
-            Ok(member) => member,
-            Err(e) => {
-                // The group rolled back with this member's write: forgotten
-                // before the next write may borrow what it held.
-                self.forget_uncommitted_texts();
-                return Err(e);
+        if member.is_err() {
+            // The group rolled back with this write: forgotten before the
+            // next write may borrow what it held.
+            self.forget_uncommitted_texts();
+        }
+        member
+    }
+
+    /// Queues a small request's spans and waits until a write holding the
+    /// writer (this one, if no other takes the queue first) has written them
+    /// with the others queued meanwhile, and their group committed: `None`
+    /// if they were not written or their group rolled back (the request then
+    /// writes again on its own).
+    fn write_queued(&self, spans: &[SpanRecord]) -> Result<Option<WriteOutcome>, StoreError> {
+        let end = Arc::new(group::Slot::default());
+        self.queued
+            .lock()
+            .map_err(|_| poisoned())?
+            .push(group::Queued {
+                spans: spans.to_vec(),
+                end: Arc::clone(&end),
+            });
+        {
+            let mut writer = self.writer.lock()?;
+            // The writes of the requests written here wait for the writer
+            // only to find nothing left to do: they are not writes to wait
+            // for before committing.
+            let others = self.write_queue(&mut writer).saturating_sub(1);
+            if writer.commit_due(self.writer.waiting().saturating_sub(others), false) {
+                // Its members hear how it went from the outcome.
+                let _ = self.commit_group(&mut writer);
             }
+        }
+        match end.wait(&self.writer, || group::QueuedEnd::Again) {
+            group::QueuedEnd::Again => Ok(None),
+            group::QueuedEnd::Written(outcome, group) => match group.ended(&self.writer) {
+                group::Ended::Committed(commit) => {
+                    self.durability.wait(commit)?;
+                    Ok(Some(outcome))
+                }
+                group::Ended::RolledBack(_) => Ok(None),
+            },
+        }
+    }
+
+    /// Writes every queued request in one write of the writer's group, and
+    /// tells each what became of its spans (every one hears, whatever
+    /// fails). Returns how many requests it took from the queue.
+    fn write_queue(&self, writer: &mut group::Writer) -> usize {
+        let queued = match self.queued.lock() {
+            Ok(mut queued) => std::mem::take(&mut *queued),
+            // Their writes hear from the writer's lock (poisoned too).
+            Err(_) => return 0,
         };
+        let requests = queued.len();
+        if requests == 0 {
+            return 0;
+        }
+        let mut ends = Vec::with_capacity(queued.len());
+        let mut all = Vec::new();
+        for request in queued {
+            ends.push((request.end, request.spans.len()));
+            all.extend(request.spans);
+        }
+        let (prepared, mut texts) = spans::prepare(&all, &self.known_texts, &self.dictionaries);
+        let written = self.member(writer, &mut texts, all.len(), &mut |conn, texts| {
+            spans::write_batch(conn, &prepared, texts)
+        });
+        match written {
+            Ok((stored, outcome)) => {
+                self.known_texts.remember(texts.digests());
+                let mut at = 0;
+                for (end, n) in ends {
+                    let counted = spans::counted(&stored[at..at + n]);
+                    end.fill(group::QueuedEnd::Written(counted, Arc::clone(&outcome)));
+                    at += n;
+                }
+            }
+            Err(_) => {
+                for (end, _) in ends {
+                    end.fill(group::QueuedEnd::Again);
+                }
+            }
+        }
+        requests
+    }
+
+    /// [`Self::write_texts`]'s one attempt, `alone` or in a group ([`Self::member`]):
+    /// `None` if the group rolled back for another member.
+    fn write_in_group<T>(
+        &self,
+        texts: &mut texts::Texts,
+        spans: usize,
+        f: &mut impl FnMut(&Connection, &mut texts::Texts) -> Result<T, StoreError>,
+        alone: bool,
+    ) -> Result<Option<(T, durability::Written)>, StoreError> {
+        let mut writer = self.writer.lock()?;
+        if alone {
+            self.commit_group(&mut writer)?;
+        }
+        let (value, outcome) = self.member(&mut writer, texts, spans, f)?;
         if writer.commit_due(self.writer.waiting(), alone) {
             // Its members, this one too, hear how it went from the outcome.
             let _ = self.commit_group(&mut writer);
         }
         drop(writer);
-        match outcome.wait(&self.writer) {
+        match outcome.ended(&self.writer) {
             group::Ended::Committed(commit) => Ok(Some((value, commit))),
             group::Ended::RolledBack(e) if alone => Err(e),
             group::Ended::RolledBack(_) => Ok(None),
@@ -1017,24 +1120,32 @@ mod tests {
     }
 
     /// Span writes that wait for the writer share its transaction: one
-    /// commit for all, each answered after it, each span stored.
+    /// commit for all, each answered after it with its own spans' counts
+    /// (small ones are written together, in one write), each span stored.
     #[test]
     fn span_writes_waiting_for_the_writer_share_one_commit() {
         use crate::store::Store;
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open_dir(dir.path()).unwrap();
         type Write<'a> = Box<dyn FnOnce() -> Result<WriteOutcome, StoreError> + Send + 'a>;
-        let writes: Vec<Write> = (1..=3)
+        // The last sends the first's span again.
+        let writes: Vec<Write> = [1, 2, 3, 1]
+            .into_iter()
             .map(|n| {
                 let store = &store;
                 Box::new(move || Store::write(store, &[one_span(n)])) as Write
             })
             .collect();
         let (results, commits) = grouped(&store, writes);
-        for r in results {
-            assert_eq!(r.unwrap().inserted, 1);
+        let results: Vec<WriteOutcome> = results.into_iter().map(Result::unwrap).collect();
+        assert_eq!(commits, 1, "four writes, one group");
+        for r in &results[1..3] {
+            assert_eq!((r.inserted, r.duplicates), (1, 0));
         }
-        assert_eq!(commits, 1, "three writes, one group");
+        // Whichever came first stored the span, the other found it.
+        let (first, again) = (&results[0], &results[3]);
+        assert_eq!(first.inserted + again.inserted, 1);
+        assert_eq!(first.duplicates + again.duplicates, 1);
         assert_eq!(stored_sessions(&store), ["s1", "s2", "s3"]);
         // A write alone after them: a group of its own.
         let before = store.durability.commits();

@@ -11,16 +11,27 @@
 //! only after that commit, then only once it is synced: durable before
 //! acknowledged stays true.
 //!
+//! Small requests (a few spans) go further: each is queued ([`Queued`]),
+//! and the first write to hold the writer writes every request queued
+//! meanwhile as one write of the group: one summary pass over their traces,
+//! one refresh of their sessions, one set of statements, where a write each
+//! cost a request of one span five times what ten spans in one write cost.
+//! Each request still hears its own counts, and is answered once the group
+//! committed.
+//!
 //! A member whose write fails rolls the whole group back (SQLite savepoints,
 //! one a member, made SQLite fail span writes with `SQLITE_FULL` once a
 //! group held several requests: not used). The others write again, each in
 //! a transaction of its own ([`Ended::RolledBack`]): one request whose write
 //! fails (a corrupt stored trace it joins) costs the requests grouped with
-//! it a second write, never their spans.
+//! it a second write, never their spans. Queued requests written together
+//! whose write fails each write again on their own the same way
+//! ([`QueuedEnd::Again`]).
 //!
 //! Invariant: the writer lock is released with a group open only while
-//! another write is counted as waiting for it; every write that takes the
-//! lock either joins the group or commits it first, so an open group always
+//! another write is counted as waiting for it, and every write that takes
+//! the lock decides again (commits the group, or leaves it to a write still
+//! waiting; a write of its own commits it first): an open group always
 //! ends, committed or rolled back, and its members hear which.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,7 +42,8 @@ use rusqlite::Connection;
 
 use super::durability::Written;
 use super::poisoned;
-use crate::store::StoreError;
+use crate::model::SpanRecord;
+use crate::store::{StoreError, WriteOutcome};
 
 /// Spans a group holds before its member commits even with writes waiting:
 /// a bound on the transaction's size and on how long its first member waits.
@@ -64,38 +76,76 @@ pub(super) enum Ended {
     RolledBack(StoreError),
 }
 
-/// How a group's transaction ended, for its members.
-#[derive(Default)]
-pub(super) struct Outcome {
-    ended: Mutex<Option<Ended>>,
-    changed: Condvar,
+/// A value one thread fills and others wait for.
+pub(super) struct Slot<T> {
+    value: Mutex<Option<T>>,
+    filled: Condvar,
 }
 
-impl Outcome {
-    fn publish(&self, result: Ended) {
-        *self.ended.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
-        self.changed.notify_all();
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Self {
+            value: Mutex::new(None),
+            filled: Condvar::new(),
+        }
+    }
+}
+
+impl<T: Clone> Slot<T> {
+    pub(super) fn fill(&self, value: T) {
+        *self.value.lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
+        self.filled.notify_all();
     }
 
-    /// How the group ended, once it did. A writer that panicked with the
-    /// group open poisons the lock: nobody would end it, so that ends the
-    /// wait as a rollback.
-    pub(super) fn wait(&self, lock: &WriterLock) -> Ended {
-        let mut ended = self.ended.lock().unwrap_or_else(|e| e.into_inner());
+    /// The value, once filled. A writer that panicked poisons the writer's
+    /// lock: nobody would fill the slot then, so that ends the wait with
+    /// `abandoned`.
+    pub(super) fn wait(&self, lock: &WriterLock, abandoned: impl Fn() -> T) -> T {
+        let mut value = self.value.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            if let Some(result) = &*ended {
-                return result.clone();
+            if let Some(value) = &*value {
+                return value.clone();
             }
             if lock.writer.is_poisoned() {
-                return Ended::RolledBack(poisoned());
+                return abandoned();
             }
-            ended = self
-                .changed
-                .wait_timeout(ended, Duration::from_millis(100))
+            value = self
+                .filled
+                .wait_timeout(value, Duration::from_millis(100))
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
     }
+}
+
+/// How a group's transaction ended, for its members.
+pub(super) type Outcome = Slot<Ended>;
+
+impl Outcome {
+    /// How the group ended, once it did.
+    pub(super) fn ended(&self, lock: &WriterLock) -> Ended {
+        self.wait(lock, || Ended::RolledBack(poisoned()))
+    }
+}
+
+/// A small request's spans, queued for the next write that holds the
+/// writer: the requests queued meanwhile are written together, in one
+/// write of the group (one summary of their traces, one refresh of their
+/// sessions, one set of statements), where a write each cost five times as
+/// much for requests of one span.
+pub(super) struct Queued {
+    pub(super) spans: Vec<SpanRecord>,
+    pub(super) end: Arc<Slot<QueuedEnd>>,
+}
+
+/// What became of a [`Queued`] request's spans.
+#[derive(Clone)]
+pub(super) enum QueuedEnd {
+    /// Written in the group whose outcome this is.
+    Written(WriteOutcome, Arc<Outcome>),
+    /// Not written (the write of the queued requests failed): the request
+    /// writes again on its own.
+    Again,
 }
 
 /// The writer, behind its lock, with a count of the writes waiting for it.
@@ -139,7 +189,7 @@ impl Writer {
         self.open = Some(Group {
             began: Instant::now(),
             spans: 0,
-            outcome: Arc::default(),
+            outcome: Arc::new(Outcome::default()),
         });
         Ok(())
     }
@@ -195,7 +245,7 @@ impl Writer {
                 (Ended::RolledBack(e.clone()), Err(e))
             }
         };
-        group.outcome.publish(ended);
+        group.outcome.fill(ended);
         Some(result)
     }
 
@@ -205,7 +255,7 @@ impl Writer {
             if !self.conn.is_autocommit() {
                 let _ = self.conn.execute_batch("ROLLBACK");
             }
-            group.outcome.publish(Ended::RolledBack(why));
+            group.outcome.fill(Ended::RolledBack(why));
         }
     }
 }

@@ -342,14 +342,25 @@ fn upsert_trace(
     Ok(())
 }
 
+/// How many of a write's spans were stored, by [`write_batch`]'s flags.
+pub(super) fn counted(stored: &[bool]) -> WriteOutcome {
+    let inserted = stored.iter().filter(|s| **s).count();
+    WriteOutcome {
+        inserted,
+        duplicates: stored.len() - inserted,
+    }
+}
+
 /// Stores a batch in the writer's transaction and re-derives every trace and
-/// session it touched.
+/// session it touched. Returns whether each span was stored (false for a
+/// span stored before).
 pub(super) fn write_batch(
     tx: &Connection,
     spans: &[Prepared<'_>],
     texts: &mut Texts,
-) -> Result<WriteOutcome, StoreError> {
-    let mut outcome = WriteOutcome::default();
+) -> Result<Vec<bool>, StoreError> {
+    // Whether each span was stored (false: a repeat).
+    let mut stored = Vec::with_capacity(spans.len());
     let mut projects = HashMap::new();
     let mut touched = Touched::default();
     // The spans this write added to traces it created: the only spans such a
@@ -377,8 +388,8 @@ pub(super) fn write_batch(
             } else {
                 !added_to_new.insert((row.rowid, s.span_id))
             };
+            stored.push(!repeated);
             if repeated {
-                outcome.duplicates += 1;
                 continue;
             }
             let f = &s.facts;
@@ -434,7 +445,6 @@ pub(super) fn write_batch(
                     refs
                 },
             ])?;
-            outcome.inserted += 1;
             let trace = touched.touch(pid, &s.trace_id, row);
             if !trace.row.stored {
                 trace.new_facts.push(&s.facts);
@@ -442,7 +452,7 @@ pub(super) fn write_batch(
         }
     }
     resummarize(tx, touched, texts)?;
-    Ok(outcome)
+    Ok(stored)
 }
 
 /// A trace a write touched.
