@@ -232,14 +232,14 @@ impl<S: Signal> tower::Service<http::Request<tonic::body::Body>> for OtlpService
                 Ok(received) => received,
                 Err(e) => return Ok(refuse(e.to_grpc())),
             };
-            // A compressed message may inflate to the limit.
             let compressed = parts.headers.contains_key("grpc-encoding");
-            let decoded_bytes = if compressed {
-                state.max_request_bytes
-            } else {
-                received.bytes.len()
-            };
-            let _slot = match processing_slot(&state.ingest_permits, decoded_bytes).await {
+            let slot = processing_slot(
+                &state.ingest_permits,
+                received.bytes.len(),
+                compressed,
+                state.max_request_bytes,
+            );
+            let _slot = match slot.await {
                 Ok(slot) => slot,
                 Err(e) => return Ok(refuse(e.to_grpc())),
             };

@@ -265,13 +265,13 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Re
     let (bytes, share) = read_body(headers, body, &state.body_limits())
         .await?
         .into_parts();
-    // A gzip body may inflate to the limit.
-    let decoded_bytes = if gzip {
-        state.max_request_bytes
-    } else {
-        bytes.len()
-    };
-    let slot = processing_slot(&state.ingest_permits, decoded_bytes).await?;
+    let slot = processing_slot(
+        &state.ingest_permits,
+        bytes.len(),
+        gzip,
+        state.max_request_bytes,
+    )
+    .await?;
     Ok(Received {
         _slot: slot,
         _share: share,

@@ -268,14 +268,17 @@ where
 }
 
 /// A slot among the requests being processed (decoded, mapped, stored) for
-/// a body of `bytes` bytes, decoded (a compressed body counts as the largest
-/// it may inflate to), waited for at most [`PROCESSING_WAIT`], else 503. A
+/// a body of `received` bytes, waited for at most [`PROCESSING_WAIT`], else
+/// 503: a `compressed` body counts as the most it may inflate to, `limit`. A
 /// body larger than the slots' budget takes all of it: processed alone.
 pub async fn processing_slot(
     slots: &Arc<Semaphore>,
-    bytes: usize,
+    received: usize,
+    compressed: bool,
+    limit: usize,
 ) -> Result<OwnedSemaphorePermit, ApiError> {
-    let permits = bytes
+    let decoded = if compressed { limit } else { received };
+    let permits = decoded
         .div_ceil(PROCESSING_UNIT_BYTES)
         .clamp(1, PROCESSING_PERMITS);
     let permits = u32::try_from(permits).unwrap_or(u32::MAX);
