@@ -739,6 +739,17 @@ impl SqliteStore {
         }
     }
 
+    /// Ends a write's turn at the writer: commits the open group if no
+    /// other write waits to join it (`aside`: waiting writes known to have
+    /// nothing left to do), if it is full, or if the write is `alone`. Its
+    /// members, this one too, hear how it went from the group's outcome.
+    fn commit_if_due(&self, writer: &mut group::Writer, aside: usize, alone: bool) {
+        let waiting = self.writer.waiting().saturating_sub(aside);
+        if writer.commit_due(waiting, alone) {
+            let _ = self.commit_group(writer);
+        }
+    }
+
     /// After a group rolled back: the row ids its members kept may name rows
     /// that are gone; the digests after the watermarks are checked against
     /// their rows.
@@ -840,10 +851,7 @@ impl SqliteStore {
             // only to find nothing left to do: they are not writes to wait
             // for before committing.
             let others = self.write_queue(&mut writer).saturating_sub(1);
-            if writer.commit_due(self.writer.waiting().saturating_sub(others), false) {
-                // Its members hear how it went from the outcome.
-                let _ = self.commit_group(&mut writer);
-            }
+            self.commit_if_due(&mut writer, others, false);
         }
         match end.wait(&self.writer, || group::QueuedEnd::Again) {
             group::QueuedEnd::Again => Ok(None),
@@ -913,10 +921,7 @@ impl SqliteStore {
             self.commit_group(&mut writer)?;
         }
         let (value, outcome) = self.member(&mut writer, texts, spans, f)?;
-        if writer.commit_due(self.writer.waiting(), alone) {
-            // Its members, this one too, hear how it went from the outcome.
-            let _ = self.commit_group(&mut writer);
-        }
+        self.commit_if_due(&mut writer, 0, alone);
         drop(writer);
         match outcome.ended(&self.writer) {
             group::Ended::Committed(commit) => Ok(Some((value, commit))),

@@ -234,28 +234,31 @@ impl Writer {
         written: impl FnOnce() -> Written,
     ) -> Option<Result<(), StoreError>> {
         let group = self.open.take()?;
-        let (ended, result) = match self.conn.execute_batch("COMMIT") {
-            Ok(()) => (Ended::Committed(written()), Ok(())),
-            Err(e) => {
-                if !self.conn.is_autocommit() {
-                    // SQLite left it open (busy): nothing of it is kept.
-                    let _ = self.conn.execute_batch("ROLLBACK");
-                }
-                let e = StoreError::from(e);
-                (Ended::RolledBack(e.clone()), Err(e))
+        match self.conn.execute_batch("COMMIT") {
+            Ok(()) => {
+                group.outcome.fill(Ended::Committed(written()));
+                Some(Ok(()))
             }
-        };
-        group.outcome.fill(ended);
-        Some(result)
+            Err(e) => {
+                let e = StoreError::from(e);
+                self.roll_back(group, e.clone());
+                Some(Err(e))
+            }
+        }
     }
 
     /// Rolls the open group back and tells its members why.
     fn abort(&mut self, why: StoreError) {
         if let Some(group) = self.open.take() {
-            if !self.conn.is_autocommit() {
-                let _ = self.conn.execute_batch("ROLLBACK");
-            }
-            group.outcome.fill(Ended::RolledBack(why));
+            self.roll_back(group, why);
         }
+    }
+
+    fn roll_back(&mut self, group: Group, why: StoreError) {
+        if !self.conn.is_autocommit() {
+            // SQLite may have left it open (a busy commit): nothing is kept.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        group.outcome.fill(Ended::RolledBack(why));
     }
 }
