@@ -640,18 +640,28 @@ pub fn pregenerate(sessions: usize, group: usize, by_turn: bool) -> Vec<Vec<u8>>
         .collect()
 }
 
-/// Sends `bodies` over `clients` connections at once, each taking the next.
+/// Sends `bodies` over `clients` connections at once, each taking the next;
+/// with [`split_traces`], the next two (a request's traces without their
+/// roots, then the roots), sent in that order, as one SDK exports one batch
+/// at a time and the turn's root after its model call (taken one each, two
+/// exporters sent the halves at once and the roots, the smaller request,
+/// often came first).
 pub async fn send_bodies(addr: SocketAddr, bodies: std::sync::Arc<Vec<Vec<u8>>>, clients: usize) {
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let taken = if split_traces() { 2 } else { 1 };
     let tasks: Vec<_> = (0..clients)
         .map(|_| {
             let (next, bodies) = (next.clone(), bodies.clone());
             tokio::spawn(async move {
                 let mut exporter = Exporter::new(addr);
-                while let Some(body) =
-                    bodies.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
-                {
-                    post_until_accepted(&mut exporter, body).await;
+                loop {
+                    let first = next.fetch_add(taken, std::sync::atomic::Ordering::Relaxed);
+                    if first >= bodies.len() {
+                        break;
+                    }
+                    for body in &bodies[first..(first + taken).min(bodies.len())] {
+                        post_until_accepted(&mut exporter, body).await;
+                    }
                 }
             })
         })

@@ -22,11 +22,13 @@ use super::sql::{
 };
 use super::{IntegrityCheck, StoreError, WriteOutcome};
 use crate::model::{EventRecord, SpanRecord};
+use recent::RecentTraces;
 
 pub mod data_dir;
 mod digest_filter;
 mod durability;
 mod group;
+mod recent;
 mod schema;
 mod spans;
 mod texts;
@@ -691,9 +693,10 @@ impl SqlBackend for SqliteStore {
     fn write_logged_events(&self, events: &[EventRecord]) -> Result<WriteOutcome, StoreError> {
         // Re-deriving traces may store and release texts.
         let mut texts = texts::Texts::default();
-        let (outcome, commit) = self.write_texts(&mut texts, events.len(), |conn, texts| {
-            spans::write_events(conn, events, texts)
-        })?;
+        let (outcome, commit) =
+            self.write_texts(&mut texts, events.len(), |conn, texts, recent| {
+                spans::write_events(conn, events, texts, recent)
+            })?;
         self.durability.wait(commit)?;
         Ok(outcome)
     }
@@ -706,9 +709,10 @@ impl SqlBackend for SqliteStore {
         }
         // Encoding runs on the caller's thread, concurrently, before the writer.
         let (prepared, mut texts) = spans::prepare(spans, &self.known_texts, &self.dictionaries);
-        let (stored, commit) = self.write_texts(&mut texts, spans.len(), |conn, texts| {
-            spans::write_batch(conn, &prepared, texts)
-        })?;
+        let (stored, commit) =
+            self.write_texts(&mut texts, spans.len(), |conn, texts, recent| {
+                spans::write_batch(conn, &prepared, texts, recent)
+            })?;
         let outcome = spans::counted(&stored);
         // The next request may take the writer while this commit is synced;
         // what was encoded for it is freed before the wait.
@@ -725,6 +729,8 @@ impl SqliteStore {
     fn writer_alone(&self) -> Result<std::sync::MutexGuard<'_, group::Writer>, StoreError> {
         let mut writer = self.writer.lock()?;
         self.commit_group(&mut writer)?;
+        // Such a write may delete traces or their spans.
+        writer.recent.forget();
         Ok(writer)
     }
 
@@ -771,7 +777,7 @@ impl SqliteStore {
         &self,
         texts: &mut texts::Texts,
         spans: usize,
-        mut f: impl FnMut(&Connection, &mut texts::Texts) -> Result<T, StoreError>,
+        mut f: impl FnMut(&Connection, &mut texts::Texts, &mut RecentTraces) -> Result<T, StoreError>,
     ) -> Result<(T, durability::Written), StoreError> {
         if let Some(written) = self.write_in_group(texts, spans, &mut f, false)? {
             return Ok(written);
@@ -793,7 +799,7 @@ impl SqliteStore {
         writer: &mut group::Writer,
         texts: &mut texts::Texts,
         spans: usize,
-        f: &mut impl FnMut(&Connection, &mut texts::Texts) -> Result<T, StoreError>,
+        f: &mut impl FnMut(&Connection, &mut texts::Texts, &mut RecentTraces) -> Result<T, StoreError>,
     ) -> Result<(T, Arc<group::Outcome>), StoreError> {
         if !writer.is_open() {
             if let Some(trained) = self.dictionaries.take_trained() {
@@ -818,7 +824,7 @@ impl SqliteStore {
                 std::mem::take(&mut *unindexed),
             );
             let deletions = texts::deletions();
-            let member = writer.member(spans, |conn| f(conn, texts));
+            let member = writer.member(spans, |conn, recent| f(conn, texts, recent));
             (*stored_ids, *unindexed) =
                 texts.give_back(member.is_ok(), texts::deletions() != deletions);
             member
@@ -885,8 +891,8 @@ impl SqliteStore {
             all.extend(request.spans);
         }
         let (prepared, mut texts) = spans::prepare(&all, &self.known_texts, &self.dictionaries);
-        let written = self.member(writer, &mut texts, all.len(), &mut |conn, texts| {
-            spans::write_batch(conn, &prepared, texts)
+        let written = self.member(writer, &mut texts, all.len(), &mut |conn, texts, recent| {
+            spans::write_batch(conn, &prepared, texts, recent)
         });
         match written {
             Ok((stored, outcome)) => {
@@ -913,7 +919,7 @@ impl SqliteStore {
         &self,
         texts: &mut texts::Texts,
         spans: usize,
-        f: &mut impl FnMut(&Connection, &mut texts::Texts) -> Result<T, StoreError>,
+        f: &mut impl FnMut(&Connection, &mut texts::Texts, &mut RecentTraces) -> Result<T, StoreError>,
         alone: bool,
     ) -> Result<Option<(T, durability::Written)>, StoreError> {
         let mut writer = self.writer.lock()?;
@@ -1158,6 +1164,58 @@ mod tests {
         assert_eq!(store.durability.commits(), before + 1);
     }
 
+    /// A span of trace `trace` (session `s{trace}`) under a parent not sent:
+    /// the trace's root is still to come.
+    fn child_span(trace: u8, span: u8) -> crate::model::SpanRecord {
+        let mut s = one_span(trace);
+        s.span_id = [span; 8];
+        s.parent_span_id = Some([0xEE; 8]);
+        s.facts.span_id = s.span_id;
+        s.facts.parent_span_id = s.parent_span_id;
+        s
+    }
+
+    fn span_count(store: &SqliteStore, trace: u8) -> i64 {
+        use crate::store::Store;
+        Store::trace(store, "p", &[trace; 16])
+            .unwrap()
+            .trace
+            .span_count
+    }
+
+    /// The writer keeps a trace whose root is still to come, and forgets it
+    /// when its write rolls back and before a write other than a span
+    /// write: the trace's next span is summarized with the spans stored,
+    /// none rolled back or deleted.
+    #[test]
+    fn a_trace_the_writer_keeps_is_forgotten_with_a_rollback_or_another_write() {
+        use crate::store::Store;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_dir(dir.path()).unwrap();
+        let kept = || store.writer.lock().unwrap().recent.len();
+        Store::write(&store, &[child_span(1, 1)]).unwrap();
+        assert_eq!(kept(), 1, "a trace without its root is kept");
+        // A second span's write that fails after the trace was summarized.
+        let second = [child_span(1, 2)];
+        let (prepared, mut texts) =
+            spans::prepare(&second, &store.known_texts, &store.dictionaries);
+        let failed = store.write_texts(&mut texts, 1, |conn, texts, recent| {
+            spans::write_batch(conn, &prepared, texts, recent)?;
+            Err::<(), _>(StoreError::Corrupt("after the summary".into()))
+        });
+        assert!(matches!(failed, Err(StoreError::Corrupt(_))));
+        Store::write(&store, &[child_span(1, 3)]).unwrap();
+        assert_eq!(span_count(&store, 1), 2, "the span rolled back is counted");
+        assert_eq!(kept(), 1);
+        // The session deleted with its traces, then the trace sent again, its
+        // root first (at the row the deleted trace had), then a span.
+        Store::delete_session(&store, "p", "s1").unwrap();
+        Store::write(&store, &[one_span(1)]).unwrap();
+        Store::write(&store, &[child_span(1, 4)]).unwrap();
+        assert_eq!(span_count(&store, 1), 2, "the deleted spans are counted");
+        assert_eq!(kept(), 0, "a trace with its root is not kept");
+    }
+
     /// A write that fails in a group rolls the group back; the others write
     /// again on their own: their spans are stored, nothing of the failed
     /// one is.
@@ -1171,7 +1229,7 @@ mod tests {
             Box::new(move || Store::write(s, &[one_span(1)]).map(|_| ())),
             Box::new(move || {
                 let mut texts = texts::Texts::default();
-                s.write_texts(&mut texts, 1, |conn, _| {
+                s.write_texts(&mut texts, 1, |conn, _, _| {
                     conn.execute("INSERT INTO projects (name) VALUES ('poisoned')", [])?;
                     Err::<(), _>(StoreError::Corrupt(
                         "a stored trace that does not read".into(),

@@ -42,6 +42,7 @@ use rusqlite::Connection;
 
 use super::durability::Written;
 use super::poisoned;
+use super::recent::RecentTraces;
 use crate::model::SpanRecord;
 use crate::store::{StoreError, WriteOutcome};
 
@@ -53,10 +54,13 @@ const GROUP_MAX_SPANS: usize = 4_096;
 /// waiting (the first member's answer waits for the whole group).
 const GROUP_MAX_OPEN: Duration = Duration::from_millis(50);
 
-/// The writer's connection and the group of span writes it holds open.
+/// The writer's connection, the group of span writes it holds open, and
+/// what it knows of the traces it summarized last (forgotten whenever its
+/// transaction rolls back).
 pub(super) struct Writer {
     pub(super) conn: Connection,
     open: Option<Group>,
+    pub(super) recent: RecentTraces,
 }
 
 /// Span writes in one open transaction.
@@ -157,7 +161,11 @@ pub(super) struct WriterLock {
 impl WriterLock {
     pub(super) fn new(conn: Connection) -> Self {
         Self {
-            writer: Mutex::new(Writer { conn, open: None }),
+            writer: Mutex::new(Writer {
+                conn,
+                open: None,
+                recent: RecentTraces::default(),
+            }),
             waiting: AtomicUsize::new(0),
         }
     }
@@ -200,14 +208,14 @@ impl Writer {
     pub(super) fn member<T>(
         &mut self,
         spans: usize,
-        write: impl FnOnce(&Connection) -> Result<T, StoreError>,
+        write: impl FnOnce(&Connection, &mut RecentTraces) -> Result<T, StoreError>,
     ) -> Result<(T, Arc<Outcome>), StoreError> {
         let Some(group) = &mut self.open else {
             return Err(StoreError::Backend("a span write outside a group".into()));
         };
         group.spans += spans;
         let outcome = Arc::clone(&group.outcome);
-        match write(&self.conn) {
+        match write(&self.conn, &mut self.recent) {
             Ok(value) => Ok((value, outcome)),
             Err(e) => {
                 self.abort(e.clone());
@@ -255,6 +263,7 @@ impl Writer {
     }
 
     fn roll_back(&mut self, group: Group, why: StoreError) {
+        self.recent.forget();
         if !self.conn.is_autocommit() {
             // SQLite may have left it open (a busy commit): nothing is kept.
             let _ = self.conn.execute_batch("ROLLBACK");

@@ -13,6 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value};
 
 use super::SqliteTx;
+use super::recent::{KeptSpan, RECENT_HELD_SPANS, RecentTrace, RecentTraces, TextIds};
 use super::texts::{self, Digest, INTERN_MIN_BYTES, Known, Texts, pack_ids, unpack_ids};
 use crate::model::{EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, TraceSummary};
 use crate::store::compression::{self, Dictionaries};
@@ -182,10 +183,6 @@ fn project_id(
     Ok(id)
 }
 
-/// A stored span's texts in `texts`, in [`FactText`] order: input, output,
-/// what the user said, the reply.
-type TextIds = [Option<i64>; 4];
-
 /// The facts of a stored trace's spans with their texts unread: a text a
 /// span has stands as an empty string, its row id in `texts` beside
 /// (`input`, `output`, `last user`, `reply`). [`read_texts`] then reads those
@@ -219,18 +216,29 @@ fn load_facts(
     Ok((facts, ids))
 }
 
-/// Reads into `facts` the texts a summary of them with `events` reads
-/// ([`turn::texts_read`]), by their ids from [`load_facts`].
+/// Reads into the stored spans `kept` the texts they have unread that a
+/// summary of them, then the write's `new` spans, with `events` reads
+/// ([`turn::texts_read`]).
 fn read_texts(
     tx: &Connection,
-    facts: &mut [SpanFacts],
-    ids: &[TextIds],
+    kept: &mut [KeptSpan],
+    new: &[&SpanFacts],
     events: &[EventFacts],
 ) -> Result<(), StoreError> {
-    let wanted: Vec<(usize, FactText, i64)> = turn::texts_read(facts, events)
-        .into_iter()
-        .filter_map(|(i, text)| Some((i, text, ids[i][text as usize]?)))
-        .collect();
+    if kept.iter().all(|k| !k.unread.contains(&true)) {
+        return Ok(());
+    }
+    let wanted: Vec<(usize, FactText, i64)> = {
+        let spans: Vec<&SpanFacts> = kept
+            .iter()
+            .map(|k| &k.facts)
+            .chain(new.iter().copied())
+            .collect();
+        turn::texts_read(&spans, events)
+            .into_iter()
+            .filter_map(|(i, text)| Some((i, text, kept.get(i)?.unread_id(text)?)))
+            .collect()
+    };
     if wanted.is_empty() {
         return Ok(());
     }
@@ -248,13 +256,8 @@ fn read_texts(
             .get(&id)
             .cloned()
             .ok_or_else(|| StoreError::Corrupt(format!("text {id} missing")))?;
-        let f = &mut facts[i];
-        *match text {
-            FactText::Input => &mut f.input_value,
-            FactText::Output => &mut f.output_value,
-            FactText::UserWords => &mut f.user_text,
-            FactText::ReplyWords => &mut f.reply_text,
-        } = Some(value);
+        *kept[i].text(text) = Some(value);
+        kept[i].unread[text as usize] = false;
     }
     Ok(())
 }
@@ -262,13 +265,14 @@ fn read_texts(
 /// Stores a trace's summary in the row its spans point at (`trace.row.rowid`,
 /// taken before they were written); its input and output (the turn's words,
 /// also some span's facts) as references to `texts`, counted in `texts`.
+/// Returns the row ids of its input's and output's texts.
 fn upsert_trace(
     tx: &Connection,
     trace: &TouchedTrace<'_>,
     s: &TraceSummary,
     session_rowid: Option<i64>,
     texts: &mut Texts,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<[Option<i64>; 2]> {
     let mut io = |io: &Option<crate::model::Io>| -> rusqlite::Result<_> {
         let value = io
             .as_ref()
@@ -339,7 +343,7 @@ fn upsert_trace(
         search_output,
         trace.row.rowid,
     ])?;
-    Ok(())
+    Ok([iv, ov])
 }
 
 /// How many of a write's spans were stored, by [`write_batch`]'s flags.
@@ -358,6 +362,7 @@ pub(super) fn write_batch(
     tx: &Connection,
     spans: &[Prepared<'_>],
     texts: &mut Texts,
+    recent: &mut RecentTraces,
 ) -> Result<Vec<bool>, StoreError> {
     // Whether each span was stored (false: a repeat).
     let mut stored = Vec::with_capacity(spans.len());
@@ -445,13 +450,13 @@ pub(super) fn write_batch(
                     refs
                 },
             ])?;
-            let trace = touched.touch(pid, &s.trace_id, row);
-            if !trace.row.stored {
-                trace.new_facts.push(&s.facts);
-            }
+            touched
+                .touch(pid, &s.trace_id, row)
+                .new
+                .push((&s.facts, [input, output, last_user, reply]));
         }
     }
-    resummarize(tx, touched, texts)?;
+    resummarize(tx, touched, texts, recent)?;
     Ok(stored)
 }
 
@@ -461,9 +466,9 @@ struct TouchedTrace<'a> {
     trace_id: [u8; 16],
     /// The trace's row: stored, or the id its row will take.
     row: TraceRow,
-    /// The facts of the spans the write added to a trace not stored before
-    /// (all its spans), borrowed from the records written.
-    new_facts: Vec<&'a SpanFacts>,
+    /// The facts of the spans the write added, borrowed from the records
+    /// written, with the row ids of their texts.
+    new: Vec<(&'a SpanFacts, TextIds)>,
 }
 
 /// Where a trace's row is: its id, and whether it was stored before the write.
@@ -535,7 +540,7 @@ impl<'a> Touched<'a> {
             project_id,
             trace_id: *trace_id,
             row,
-            new_facts: Vec::new(),
+            new: Vec::new(),
         })
     }
 }
@@ -552,8 +557,16 @@ fn stored_trace(
 }
 
 /// Re-applies the trace rules to every touched trace (its spans and its
-/// events) and recomputes every session a trace left or joined.
-fn resummarize(tx: &Connection, touched: Touched<'_>, texts: &mut Texts) -> Result<(), StoreError> {
+/// events) and recomputes every session a trace left or joined. A stored
+/// trace the writer summarized lately is summarized from what it kept of
+/// it ([`RecentTraces`]), another from its row and spans read back; a trace
+/// left without a root (its root still to come, in a later export) is kept.
+fn resummarize(
+    tx: &Connection,
+    touched: Touched<'_>,
+    texts: &mut Texts,
+    recent: &mut RecentTraces,
+) -> Result<(), StoreError> {
     let mut sessions = BTreeSet::new();
     let mut changed = BTreeSet::new();
     let mut new_traces = Vec::new();
@@ -565,52 +578,79 @@ fn resummarize(tx: &Connection, touched: Touched<'_>, texts: &mut Texts) -> Resu
         .query_row([], |r| r.get::<_, bool>(0))?;
     // References the re-derived traces no longer hold (text id to count).
     let mut released: BTreeMap<i64, i64> = BTreeMap::new();
+    // Spans held to be kept once their traces are stored: a bound on what a
+    // write holds, however many large stored traces it touches.
+    let mut holding = 0;
     // Summarized first, then stored in row id order (new traces' rows
     // append).
     let mut summarized = Vec::with_capacity(touched.by_rowid.len());
-    for mut trace in touched.by_rowid.into_values() {
+    for trace in touched.by_rowid.into_values() {
         let pid = trace.project_id;
         let events = if any_events {
             load_event_facts(tx, pid, &trace.trace_id)?
         } else {
             Vec::new()
         };
-        // A trace first seen in this batch has all its spans in memory.
-        let mut loaded: Vec<SpanFacts>;
         let mut held = FilterHeld::default();
-        let (facts, old) = if trace.row.stored {
-            let old = tx
-                .prepare_cached(
-                    "SELECT session_rowid, input_text, output_text, user_id, tags, metadata
-                     FROM traces WHERE id = ?1",
-                )?
-                .query_row(params![trace.row.rowid], |r| {
-                    let json = |at| -> rusqlite::Result<Value> {
-                        let text: Option<String> = r.get(at)?;
-                        Ok(text
-                            .and_then(|t| serde_json::from_str(&t).ok())
-                            .unwrap_or_default())
-                    };
-                    Ok((
-                        [r.get::<_, Option<i64>>(0)?, r.get(1)?, r.get(2)?],
-                        FilterHeld::from_row(r.get(3)?, json(4)?, json(5)?),
-                    ))
-                })
-                .optional()?;
-            let ([old_session, old_input, old_output], filter_rows) = old.unwrap_or_default();
-            held = filter_rows;
-            for id in [old_input, old_output].into_iter().flatten() {
-                *released.entry(id).or_default() += 1;
-            }
-            let text_ids;
-            (loaded, text_ids) = load_facts(tx, trace.row.rowid)?;
-            read_texts(tx, &mut loaded, &text_ids, &events)?;
-            (loaded.iter().collect(), old_session)
-        } else {
-            (std::mem::take(&mut trace.new_facts), None)
+        // The stored spans (with the write's new ones if read back), and the
+        // write's new spans apart.
+        let (mut kept, new, old): (Vec<KeptSpan>, &[(&SpanFacts, TextIds)], _) =
+            if !trace.row.stored {
+                (Vec::new(), &trace.new, None)
+            } else {
+                let (old, kept, new) = match recent.take(trace.row.rowid, pid, &trace.trace_id) {
+                    Some(r) => {
+                        held = r.held;
+                        (
+                            [r.session_rowid, r.input_text, r.output_text],
+                            r.spans,
+                            &trace.new[..],
+                        )
+                    }
+                    None => {
+                        let old = tx
+                        .prepare_cached(
+                            "SELECT session_rowid, input_text, output_text, user_id, tags, metadata
+                             FROM traces WHERE id = ?1",
+                        )?
+                        .query_row(params![trace.row.rowid], |r| {
+                            let json = |at| -> rusqlite::Result<Value> {
+                                let text: Option<String> = r.get(at)?;
+                                Ok(text
+                                    .and_then(|t| serde_json::from_str(&t).ok())
+                                    .unwrap_or_default())
+                            };
+                            Ok((
+                                [r.get::<_, Option<i64>>(0)?, r.get(1)?, r.get(2)?],
+                                FilterHeld::from_row(r.get(3)?, json(4)?, json(5)?),
+                            ))
+                        })
+                        .optional()?;
+                        let (old, filter_rows) = old.unwrap_or_default();
+                        held = filter_rows;
+                        // Read back with the write's new spans among them.
+                        let (facts, ids) = load_facts(tx, trace.row.rowid)?;
+                        let kept = facts
+                            .into_iter()
+                            .zip(ids)
+                            .map(|(f, ids)| KeptSpan::unread(f, ids))
+                            .collect();
+                        (old, kept, &[][..])
+                    }
+                };
+                let [old_session, old_input, old_output] = old;
+                for id in [old_input, old_output].into_iter().flatten() {
+                    *released.entry(id).or_default() += 1;
+                }
+                (kept, new, old_session)
+            };
+        let new_facts: Vec<&SpanFacts> = new.iter().map(|n| n.0).collect();
+        read_texts(tx, &mut kept, &new_facts, &events)?;
+        let summary = {
+            let spans: Vec<&SpanFacts> = kept.iter().map(|k| &k.facts).chain(new_facts).collect();
+            turn::summarize(&spans, &events)
         };
-        let summary = turn::summarize(&facts, &events);
-        let new = match &summary.session_id {
+        let new_session = match &summary.session_id {
             None => None,
             Some(sid) => Some(match session_rowids.get(&(pid, sid.clone())) {
                 Some(id) => *id,
@@ -632,8 +672,24 @@ fn resummarize(tx: &Connection, touched: Touched<'_>, texts: &mut Texts) -> Resu
         // A stored trace that stays in its session, giving it every filter
         // row it gave, may be taken out of its sums and added back as a new
         // trace is.
-        let may_stay = trace.row.stored && old.is_some() && old == new && held.kept_by(&summary);
-        summarized.push((trace, summary, old, new, may_stay));
+        let may_stay =
+            trace.row.stored && old.is_some() && old == new_session && held.kept_by(&summary);
+        // Kept while its root is to come: the write that brings it reads
+        // nothing back.
+        let spans = kept.len() + new.len();
+        let keep = summary.root_span_id.is_none() && holding + spans <= RECENT_HELD_SPANS;
+        let kept = if keep {
+            holding += spans;
+            let mut all = kept;
+            all.extend(
+                new.iter()
+                    .map(|(f, ids)| KeptSpan::read((*f).clone(), *ids)),
+            );
+            Some(all)
+        } else {
+            None
+        };
+        summarized.push((trace, summary, old, new_session, may_stay, kept));
     }
     // Taken out together (one statement, however many traces of a session
     // stay), before any is stored anew.
@@ -643,8 +699,8 @@ fn resummarize(tx: &Connection, touched: Touched<'_>, texts: &mut Texts) -> Resu
         .map(|s| s.0.row.rowid)
         .collect();
     let taken = take_out_of_sessions(&mut SqliteTx(tx), &staying)?;
-    for (trace, summary, old, new, may_stay) in summarized {
-        upsert_trace(tx, &trace, &summary, new, texts)?;
+    for (trace, summary, old, new, may_stay, kept) in summarized {
+        let [input_text, output_text] = upsert_trace(tx, &trace, &summary, new, texts)?;
         let stays = may_stay && old.is_some_and(|session| taken.contains(&session));
         if trace.row.stored && !stays {
             changed.extend(old);
@@ -654,6 +710,24 @@ fn resummarize(tx: &Connection, touched: Touched<'_>, texts: &mut Texts) -> Resu
         }
         sessions.extend(old);
         sessions.extend(new);
+        if let Some(spans) = kept {
+            recent.keep(
+                trace.row.rowid,
+                RecentTrace {
+                    project_id: trace.project_id,
+                    trace_id: trace.trace_id,
+                    session_rowid: new,
+                    input_text,
+                    output_text,
+                    held: FilterHeld {
+                        user_id: summary.user_id,
+                        tags: summary.tags,
+                        metadata: summary.metadata,
+                    },
+                    spans,
+                },
+            );
+        }
     }
     // References added first: a text both released and taken again (a trace
     // re-derived with the same input) must not reach zero on the way.
@@ -693,6 +767,7 @@ pub(super) fn write_events(
     tx: &Connection,
     events: &[EventRecord],
     texts: &mut Texts,
+    recent: &mut RecentTraces,
 ) -> Result<WriteOutcome, StoreError> {
     let mut outcome = WriteOutcome::default();
     let mut projects = HashMap::new();
@@ -731,7 +806,7 @@ pub(super) fn write_events(
             touched.touch(pid, &e.trace_id, stored);
         }
     }
-    resummarize(tx, touched, texts)?;
+    resummarize(tx, touched, texts, recent)?;
     Ok(outcome)
 }
 

@@ -1,0 +1,314 @@
+//! What the writer knows of the traces it summarized last, so that a trace
+//! whose spans arrive in two exports is summarized again without reading
+//! back its row and its spans.
+//!
+//! An SDK's batch processor exports spans as they end: a chat turn's model
+//! call ends in one export and the turn's root, seconds later, in the next.
+//! The second write summarizes the trace anew from all its spans; it read
+//! the trace's row and every stored span's facts back from the database,
+//! which with the session's refresh made a turn split in two cost half
+//! again the turn written whole (issue 14, eighteenth step). The writer now
+//! keeps, for the traces it summarized last, what it wrote: the trace row's
+//! columns a later summary compares against, and its spans' facts, long
+//! texts by their row ids only (read back if a summary reads them).
+//!
+//! Invariant: an entry is what the writer's open transaction holds for its
+//! trace. Every span write that summarizes a trace takes its entry and
+//! keeps the new one; the writer forgets every entry when its transaction
+//! rolls back, and before any write other than a span write (such a write
+//! may delete traces or their spans: retention, a session's deletion).
+//! Entries are bounded in bytes ([`RECENT_MAX_BYTES`]); the trace summarized
+//! longest ago leaves first.
+
+use std::collections::{HashMap, VecDeque};
+
+use serde_json::Value;
+
+use crate::model::SpanFacts;
+use crate::store::queries::FilterHeld;
+use crate::turn::FactText;
+
+/// A span's texts in `texts`, in [`FactText`] order: input, output, what
+/// the user said, the reply.
+pub(super) type TextIds = [Option<i64>; 4];
+
+/// The texts kept with a span's facts are at most this long; a longer one
+/// (a model call's request JSON with the whole conversation) is kept by its
+/// row id and read back only when a summary reads it.
+const KEPT_TEXT_BYTES: usize = 512;
+
+/// What the writer keeps of recent traces, in bytes (estimated): about
+/// 16,000 light spans, several exports' worth of traces whose roots are
+/// still to come. A trace alone larger than an eighth of it is not kept.
+const RECENT_MAX_BYTES: usize = 8 << 20;
+
+/// Spans one write holds to keep (of the rootless traces it summarized)
+/// until its traces are stored: however many large stored traces a write
+/// touches, it holds at most this many spans' facts more than before.
+pub(super) const RECENT_HELD_SPANS: usize = 16_384;
+
+/// A stored span as the writer keeps it.
+pub(super) struct KeptSpan {
+    pub(super) facts: SpanFacts,
+    /// The row ids of the span's texts, where known.
+    pub(super) ids: TextIds,
+    /// Which texts stand as an empty string in `facts`, to be read by id.
+    pub(super) unread: [bool; 4],
+}
+
+impl KeptSpan {
+    /// A span whose present texts are all in `facts`, with their row ids.
+    pub(super) fn read(facts: SpanFacts, ids: TextIds) -> Self {
+        Self {
+            facts,
+            ids,
+            unread: [false; 4],
+        }
+    }
+
+    /// A span read back with its texts unread ([`TextIds`] of the texts it has).
+    pub(super) fn unread(facts: SpanFacts, ids: TextIds) -> Self {
+        Self {
+            facts,
+            ids,
+            unread: ids.map(|id| id.is_some()),
+        }
+    }
+
+    /// The text `which` of the facts.
+    pub(super) fn text(&mut self, which: FactText) -> &mut Option<String> {
+        text_of(&mut self.facts, which)
+    }
+
+    /// The row id of text `which`, if it is to be read.
+    pub(super) fn unread_id(&self, which: FactText) -> Option<i64> {
+        let at = which as usize;
+        if self.unread[at] { self.ids[at] } else { None }
+    }
+
+    /// Drops the texts longer than [`KEPT_TEXT_BYTES`] whose row ids are
+    /// known (they become unread), and estimates what the span then holds.
+    fn shed(&mut self) -> usize {
+        let mut bytes = std::mem::size_of::<Self>();
+        for which in [
+            FactText::Input,
+            FactText::Output,
+            FactText::UserWords,
+            FactText::ReplyWords,
+        ] {
+            let at = which as usize;
+            let known = self.ids[at].is_some();
+            if let Some(text) = text_of(&mut self.facts, which) {
+                if known && text.len() > KEPT_TEXT_BYTES {
+                    *text = String::new();
+                    self.unread[at] = true;
+                }
+                bytes += text.len();
+            }
+        }
+        let f = &self.facts;
+        for s in [
+            &f.session_id,
+            &f.user_id,
+            &f.oi_kind,
+            &f.input_mime,
+            &f.output_mime,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            bytes += s.len();
+        }
+        bytes += f.tags.iter().map(|t| t.len() + 24).sum::<usize>();
+        bytes += f
+            .metadata
+            .iter()
+            .map(|(k, v)| {
+                k.len()
+                    + 64
+                    + match v {
+                        Value::String(s) => s.len(),
+                        other => other.to_string().len(),
+                    }
+            })
+            .sum::<usize>();
+        bytes
+    }
+}
+
+/// The text `which` of a span's facts.
+fn text_of(f: &mut SpanFacts, which: FactText) -> &mut Option<String> {
+    match which {
+        FactText::Input => &mut f.input_value,
+        FactText::Output => &mut f.output_value,
+        FactText::UserWords => &mut f.user_text,
+        FactText::ReplyWords => &mut f.reply_text,
+    }
+}
+
+/// A trace as the writer last stored it.
+pub(super) struct RecentTrace {
+    pub(super) project_id: i64,
+    pub(super) trace_id: [u8; 16],
+    /// The trace row's session, input and output texts.
+    pub(super) session_rowid: Option<i64>,
+    pub(super) input_text: Option<i64>,
+    pub(super) output_text: Option<i64>,
+    /// What the row gives its session's filter rows.
+    pub(super) held: FilterHeld,
+    /// All its spans.
+    pub(super) spans: Vec<KeptSpan>,
+}
+
+/// The traces the writer summarized last, by row id.
+#[derive(Default)]
+pub(super) struct RecentTraces {
+    by_rowid: HashMap<i64, (u64, usize, RecentTrace)>,
+    /// Row ids in the order kept, with the count each was kept at: an
+    /// entry kept again leaves its old place stale.
+    order: VecDeque<(i64, u64)>,
+    kept: u64,
+    bytes: usize,
+}
+
+impl RecentTraces {
+    /// Takes the entry of the trace at `rowid`, if it is this trace's.
+    pub(super) fn take(
+        &mut self,
+        rowid: i64,
+        project_id: i64,
+        trace_id: &[u8; 16],
+    ) -> Option<RecentTrace> {
+        let (_, bytes, trace) = self.by_rowid.remove(&rowid)?;
+        self.bytes -= bytes;
+        (trace.project_id == project_id && trace.trace_id == *trace_id).then_some(trace)
+    }
+
+    /// Keeps `trace`, stored at `rowid`, its long texts shed; the traces kept
+    /// longest ago leave while the whole is over [`RECENT_MAX_BYTES`].
+    pub(super) fn keep(&mut self, rowid: i64, mut trace: RecentTrace) {
+        let bytes = trace.spans.iter_mut().map(KeptSpan::shed).sum::<usize>();
+        if let Some((_, old, _)) = self.by_rowid.remove(&rowid) {
+            self.bytes -= old;
+        }
+        if bytes > RECENT_MAX_BYTES / 8 {
+            return;
+        }
+        self.kept += 1;
+        self.by_rowid.insert(rowid, (self.kept, bytes, trace));
+        self.order.push_back((rowid, self.kept));
+        self.bytes += bytes;
+        while self.bytes > RECENT_MAX_BYTES {
+            let Some((oldest, at)) = self.order.pop_front() else {
+                break;
+            };
+            if self.by_rowid.get(&oldest).is_some_and(|e| e.0 == at)
+                && let Some((_, gone, _)) = self.by_rowid.remove(&oldest)
+            {
+                self.bytes -= gone;
+            }
+        }
+        // Stale places go once they outnumber the entries.
+        if self.order.len() > 2 * self.by_rowid.len() + 1024 {
+            let by_rowid = &self.by_rowid;
+            self.order
+                .retain(|(rowid, at)| by_rowid.get(rowid).is_some_and(|e| e.0 == *at));
+        }
+    }
+
+    /// Forgets every trace: the writer's transaction rolled back, or a write
+    /// other than a span write is about to run.
+    pub(super) fn forget(&mut self) {
+        *self = Self::default();
+    }
+
+    /// Estimated bytes kept.
+    #[cfg(test)]
+    pub(super) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Traces kept.
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.by_rowid.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trace(n: u8, spans: usize, text: usize) -> RecentTrace {
+        RecentTrace {
+            project_id: 1,
+            trace_id: [n; 16],
+            session_rowid: None,
+            input_text: None,
+            output_text: None,
+            held: FilterHeld::default(),
+            spans: (0..spans)
+                .map(|i| {
+                    KeptSpan::read(
+                        SpanFacts {
+                            span_id: [i as u8; 8],
+                            input_value: Some("x".repeat(text)),
+                            ..Default::default()
+                        },
+                        [Some(i as i64), None, None, None],
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn what_is_kept_stays_under_its_bound_oldest_leaving_first() {
+        let mut recent = RecentTraces::default();
+        for n in 0..=255u8 {
+            recent.keep(i64::from(n), trace(n, 200, 400));
+            assert!(
+                recent.bytes() <= RECENT_MAX_BYTES,
+                "{} bytes",
+                recent.bytes()
+            );
+        }
+        assert!(recent.len() < 256, "nothing left");
+        assert!(recent.take(255, 1, &[255; 16]).is_some(), "the newest left");
+        assert!(recent.take(0, 1, &[0; 16]).is_none(), "the oldest stayed");
+    }
+
+    #[test]
+    fn long_texts_are_kept_by_row_id_and_another_trace_at_the_row_is_not_taken() {
+        let mut recent = RecentTraces::default();
+        recent.keep(7, trace(7, 2, KEPT_TEXT_BYTES + 1));
+        assert!(
+            recent.take(7, 1, &[8; 16]).is_none(),
+            "another trace's entry"
+        );
+        recent.keep(7, trace(7, 2, KEPT_TEXT_BYTES + 1));
+        let mut kept = recent.take(7, 1, &[7; 16]).expect("kept");
+        assert_eq!(kept.spans[1].unread_id(FactText::Input), Some(1));
+        assert_eq!(kept.spans[1].text(FactText::Input).as_deref(), Some(""));
+        recent.keep(7, trace(7, 2, KEPT_TEXT_BYTES));
+        let mut kept = recent.take(7, 1, &[7; 16]).expect("kept");
+        assert_eq!(kept.spans[0].unread_id(FactText::Input), None);
+        assert_eq!(
+            kept.spans[0]
+                .text(FactText::Input)
+                .as_ref()
+                .map(String::len),
+            Some(KEPT_TEXT_BYTES)
+        );
+        assert_eq!(recent.bytes(), 0);
+    }
+
+    #[test]
+    fn a_trace_too_large_is_not_kept() {
+        let mut recent = RecentTraces::default();
+        recent.keep(1, trace(1, 1, 10));
+        recent.keep(1, trace(1, RECENT_MAX_BYTES / 8 / 400 + 1, 400));
+        assert_eq!(recent.len(), 0, "the old entry of the row stays");
+        assert_eq!(recent.bytes(), 0);
+    }
+}
