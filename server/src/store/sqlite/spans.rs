@@ -545,6 +545,30 @@ impl<'a> Touched<'a> {
     }
 }
 
+/// A stored trace row's session, input and output texts, and the filter
+/// rows it gives its session.
+fn trace_row(tx: &Connection, rowid: i64) -> rusqlite::Result<([Option<i64>; 3], FilterHeld)> {
+    let row = tx
+        .prepare_cached(
+            "SELECT session_rowid, input_text, output_text, user_id, tags, metadata
+             FROM traces WHERE id = ?1",
+        )?
+        .query_row(params![rowid], |r| {
+            let json = |at| -> rusqlite::Result<Value> {
+                let text: Option<String> = r.get(at)?;
+                Ok(text
+                    .and_then(|t| serde_json::from_str(&t).ok())
+                    .unwrap_or_default())
+            };
+            Ok((
+                [r.get(0)?, r.get(1)?, r.get(2)?],
+                FilterHeld::from_row(r.get(3)?, json(4)?, json(5)?),
+            ))
+        })
+        .optional()?;
+    Ok(row.unwrap_or_default())
+}
+
 /// The row id of trace `trace_id` of project `project_id`, if it is stored.
 fn stored_trace(
     tx: &Connection,
@@ -608,25 +632,7 @@ fn resummarize(
                         )
                     }
                     None => {
-                        let old = tx
-                        .prepare_cached(
-                            "SELECT session_rowid, input_text, output_text, user_id, tags, metadata
-                             FROM traces WHERE id = ?1",
-                        )?
-                        .query_row(params![trace.row.rowid], |r| {
-                            let json = |at| -> rusqlite::Result<Value> {
-                                let text: Option<String> = r.get(at)?;
-                                Ok(text
-                                    .and_then(|t| serde_json::from_str(&t).ok())
-                                    .unwrap_or_default())
-                            };
-                            Ok((
-                                [r.get::<_, Option<i64>>(0)?, r.get(1)?, r.get(2)?],
-                                FilterHeld::from_row(r.get(3)?, json(4)?, json(5)?),
-                            ))
-                        })
-                        .optional()?;
-                        let (old, filter_rows) = old.unwrap_or_default();
+                        let (old, filter_rows) = trace_row(tx, trace.row.rowid)?;
                         held = filter_rows;
                         // Read back with the write's new spans among them.
                         let (facts, ids) = load_facts(tx, trace.row.rowid)?;
