@@ -37,15 +37,12 @@ pub(super) type TextIds = [Option<i64>; 4];
 /// row id and read back only when a summary reads it.
 const KEPT_TEXT_BYTES: usize = 512;
 
-/// What the writer keeps of recent traces, in bytes (estimated): about
-/// 16,000 light spans, several exports' worth of traces whose roots are
-/// still to come. A trace alone larger than an eighth of it is not kept.
-const RECENT_MAX_BYTES: usize = 8 << 20;
-
-/// Spans one write holds to keep (of the rootless traces it summarized)
-/// until its traces are stored: however many large stored traces a write
-/// touches, it holds at most this many spans' facts more than before.
-pub(super) const RECENT_HELD_SPANS: usize = 16_384;
+/// What the writer keeps of recent traces, in bytes (estimated, [`shed`]):
+/// about 16,000 light spans, several exports' worth of traces whose roots
+/// are still to come. A trace alone larger than an eighth of it is not
+/// kept, and a write holds at most this much of the traces it summarized
+/// until they are stored, however many large stored traces it touches.
+pub(super) const RECENT_MAX_BYTES: usize = 8 << 20;
 
 /// A stored span as the writer keeps it.
 pub(super) struct KeptSpan {
@@ -86,8 +83,7 @@ impl KeptSpan {
         if self.unread[at] { self.ids[at] } else { None }
     }
 
-    /// Drops the texts longer than [`KEPT_TEXT_BYTES`] whose row ids are
-    /// known (they become unread), and estimates what the span then holds.
+    /// [`shed`] for one span.
     fn shed(&mut self) -> usize {
         let mut bytes = std::mem::size_of::<Self>();
         for which in [
@@ -134,6 +130,13 @@ impl KeptSpan {
             .sum::<usize>();
         bytes
     }
+}
+
+/// Readies a trace's spans to be kept: drops their texts longer than
+/// [`KEPT_TEXT_BYTES`] whose row ids are known (they become unread), and
+/// estimates the bytes they then hold.
+pub(super) fn shed(spans: &mut [KeptSpan]) -> usize {
+    spans.iter_mut().map(KeptSpan::shed).sum()
 }
 
 /// The text `which` of a span's facts.
@@ -184,10 +187,10 @@ impl RecentTraces {
         (trace.project_id == project_id && trace.trace_id == *trace_id).then_some(trace)
     }
 
-    /// Keeps `trace`, stored at `rowid`, its long texts shed; the traces kept
-    /// longest ago leave while the whole is over [`RECENT_MAX_BYTES`].
-    pub(super) fn keep(&mut self, rowid: i64, mut trace: RecentTrace) {
-        let bytes = trace.spans.iter_mut().map(KeptSpan::shed).sum::<usize>();
+    /// Keeps `trace`, stored at `rowid`, its spans [`shed`] to `bytes`; the
+    /// traces kept longest ago leave while the whole is over
+    /// [`RECENT_MAX_BYTES`].
+    pub(super) fn keep(&mut self, rowid: i64, trace: RecentTrace, bytes: usize) {
         if let Some((_, old, _)) = self.by_rowid.remove(&rowid) {
             self.bytes -= old;
         }
@@ -239,6 +242,11 @@ impl RecentTraces {
 mod tests {
     use super::*;
 
+    fn keep(recent: &mut RecentTraces, rowid: i64, mut trace: RecentTrace) {
+        let bytes = shed(&mut trace.spans);
+        recent.keep(rowid, trace, bytes);
+    }
+
     fn trace(n: u8, spans: usize, text: usize) -> RecentTrace {
         RecentTrace {
             project_id: 1,
@@ -266,7 +274,7 @@ mod tests {
     fn what_is_kept_stays_under_its_bound_oldest_leaving_first() {
         let mut recent = RecentTraces::default();
         for n in 0..=255u8 {
-            recent.keep(i64::from(n), trace(n, 200, 400));
+            keep(&mut recent, i64::from(n), trace(n, 200, 400));
             assert!(
                 recent.bytes() <= RECENT_MAX_BYTES,
                 "{} bytes",
@@ -281,16 +289,16 @@ mod tests {
     #[test]
     fn long_texts_are_kept_by_row_id_and_another_trace_at_the_row_is_not_taken() {
         let mut recent = RecentTraces::default();
-        recent.keep(7, trace(7, 2, KEPT_TEXT_BYTES + 1));
+        keep(&mut recent, 7, trace(7, 2, KEPT_TEXT_BYTES + 1));
         assert!(
             recent.take(7, 1, &[8; 16]).is_none(),
             "another trace's entry"
         );
-        recent.keep(7, trace(7, 2, KEPT_TEXT_BYTES + 1));
+        keep(&mut recent, 7, trace(7, 2, KEPT_TEXT_BYTES + 1));
         let mut kept = recent.take(7, 1, &[7; 16]).expect("kept");
         assert_eq!(kept.spans[1].unread_id(FactText::Input), Some(1));
         assert_eq!(kept.spans[1].text(FactText::Input).as_deref(), Some(""));
-        recent.keep(7, trace(7, 2, KEPT_TEXT_BYTES));
+        keep(&mut recent, 7, trace(7, 2, KEPT_TEXT_BYTES));
         let mut kept = recent.take(7, 1, &[7; 16]).expect("kept");
         assert_eq!(kept.spans[0].unread_id(FactText::Input), None);
         assert_eq!(
@@ -306,8 +314,12 @@ mod tests {
     #[test]
     fn a_trace_too_large_is_not_kept() {
         let mut recent = RecentTraces::default();
-        recent.keep(1, trace(1, 1, 10));
-        recent.keep(1, trace(1, RECENT_MAX_BYTES / 8 / 400 + 1, 400));
+        keep(&mut recent, 1, trace(1, 1, 10));
+        keep(
+            &mut recent,
+            1,
+            trace(1, RECENT_MAX_BYTES / 8 / 400 + 1, 400),
+        );
         assert_eq!(recent.len(), 0, "the old entry of the row stays");
         assert_eq!(recent.bytes(), 0);
     }

@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value};
 
 use super::SqliteTx;
-use super::recent::{KeptSpan, RECENT_HELD_SPANS, RecentTrace, RecentTraces, TextIds};
+use super::recent::{self, KeptSpan, RECENT_MAX_BYTES, RecentTrace, RecentTraces, TextIds};
 use super::texts::{self, Digest, INTERN_MIN_BYTES, Known, Texts, pack_ids, unpack_ids};
 use crate::model::{EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, TraceSummary};
 use crate::store::compression::{self, Dictionaries};
@@ -602,7 +602,7 @@ fn resummarize(
         .query_row([], |r| r.get::<_, bool>(0))?;
     // References the re-derived traces no longer hold (text id to count).
     let mut released: BTreeMap<i64, i64> = BTreeMap::new();
-    // Spans held to be kept once their traces are stored: a bound on what a
+    // Bytes held to be kept once their traces are stored: a bound on what a
     // write holds, however many large stored traces it touches.
     let mut holding = 0;
     // Summarized first, then stored in row id order (new traces' rows
@@ -682,16 +682,17 @@ fn resummarize(
             trace.row.stored && old.is_some() && old == new_session && held.kept_by(&summary);
         // Kept while its root is to come: the write that brings it reads
         // nothing back.
-        let spans = kept.len() + new.len();
-        let keep = summary.root_span_id.is_none() && holding + spans <= RECENT_HELD_SPANS;
-        let kept = if keep {
-            holding += spans;
+        let kept = if summary.root_span_id.is_none() {
             let mut all = kept;
             all.extend(
                 new.iter()
                     .map(|(f, ids)| KeptSpan::read((*f).clone(), *ids)),
             );
-            Some(all)
+            let bytes = recent::shed(&mut all);
+            (holding + bytes <= RECENT_MAX_BYTES).then(|| {
+                holding += bytes;
+                (all, bytes)
+            })
         } else {
             None
         };
@@ -716,7 +717,7 @@ fn resummarize(
         }
         sessions.extend(old);
         sessions.extend(new);
-        if let Some(spans) = kept {
+        if let Some((spans, bytes)) = kept {
             recent.keep(
                 trace.row.rowid,
                 RecentTrace {
@@ -732,6 +733,7 @@ fn resummarize(
                     },
                     spans,
                 },
+                bytes,
             );
         }
     }
