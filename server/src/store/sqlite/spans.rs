@@ -273,10 +273,25 @@ fn upsert_trace(
     session_rowid: Option<i64>,
     texts: &mut Texts,
 ) -> rusqlite::Result<[Option<i64>; 2]> {
+    // The turn's words are mostly some new span's text, hashed before the
+    // writer lock: hashed again only if not.
+    let digest_of = |text: &str| {
+        trace
+            .new
+            .iter()
+            .flat_map(|n| {
+                let f = n.facts;
+                [&f.input_value, &f.output_value, &f.user_text, &f.reply_text]
+                    .into_iter()
+                    .zip(n.digests)
+            })
+            .find_map(|(t, d)| (t.as_deref() == Some(text)).then_some(*d).flatten())
+            .unwrap_or_else(|| texts::digest(text.as_bytes()))
+    };
     let mut io = |io: &Option<crate::model::Io>| -> rusqlite::Result<_> {
         let value = io
             .as_ref()
-            .map(|i| texts.intern(tx, &i.value, &texts::digest(i.value.as_bytes())))
+            .map(|i| texts.intern(tx, &i.value, &digest_of(&i.value)))
             .transpose()?;
         Ok((
             value,
@@ -450,14 +465,24 @@ pub(super) fn write_batch(
                     refs
                 },
             ])?;
-            touched
-                .touch(pid, &s.trace_id, row)
-                .new
-                .push((&s.facts, [input, output, last_user, reply]));
+            touched.touch(pid, &s.trace_id, row).new.push(NewSpan {
+                facts: &s.facts,
+                ids: [input, output, last_user, reply],
+                digests: &p.fact_digests,
+            });
         }
     }
     resummarize(tx, touched, texts, recent)?;
     Ok(stored)
+}
+
+/// A span a write added: its facts, borrowed from the record written, the
+/// row ids of their texts and the digests they were hashed to before the
+/// writer lock.
+struct NewSpan<'a> {
+    facts: &'a SpanFacts,
+    ids: TextIds,
+    digests: &'a [Option<Digest>; 4],
 }
 
 /// A trace a write touched.
@@ -466,9 +491,8 @@ struct TouchedTrace<'a> {
     trace_id: [u8; 16],
     /// The trace's row: stored, or the id its row will take.
     row: TraceRow,
-    /// The facts of the spans the write added, borrowed from the records
-    /// written, with the row ids of their texts.
-    new: Vec<(&'a SpanFacts, TextIds)>,
+    /// The spans the write added.
+    new: Vec<NewSpan<'a>>,
 }
 
 /// Where a trace's row is: its id, and whether it was stored before the write.
@@ -618,39 +642,38 @@ fn resummarize(
         let mut held = FilterHeld::default();
         // The stored spans (with the write's new ones if read back), and the
         // write's new spans apart.
-        let (mut kept, new, old): (Vec<KeptSpan>, &[(&SpanFacts, TextIds)], _) =
-            if !trace.row.stored {
-                (Vec::new(), &trace.new, None)
-            } else {
-                let (old, kept, new) = match recent.take(trace.row.rowid, pid, &trace.trace_id) {
-                    Some(r) => {
-                        held = r.held;
-                        (
-                            [r.session_rowid, r.input_text, r.output_text],
-                            r.spans,
-                            &trace.new[..],
-                        )
-                    }
-                    None => {
-                        let (old, filter_rows) = trace_row(tx, trace.row.rowid)?;
-                        held = filter_rows;
-                        // Read back with the write's new spans among them.
-                        let (facts, ids) = load_facts(tx, trace.row.rowid)?;
-                        let kept = facts
-                            .into_iter()
-                            .zip(ids)
-                            .map(|(f, ids)| KeptSpan::unread(f, ids))
-                            .collect();
-                        (old, kept, &[][..])
-                    }
-                };
-                let [old_session, old_input, old_output] = old;
-                for id in [old_input, old_output].into_iter().flatten() {
-                    *released.entry(id).or_default() += 1;
+        let (mut kept, new, old): (Vec<KeptSpan>, &[NewSpan<'_>], _) = if !trace.row.stored {
+            (Vec::new(), &trace.new, None)
+        } else {
+            let (old, kept, new) = match recent.take(trace.row.rowid, pid, &trace.trace_id) {
+                Some(r) => {
+                    held = r.held;
+                    (
+                        [r.session_rowid, r.input_text, r.output_text],
+                        r.spans,
+                        &trace.new[..],
+                    )
                 }
-                (kept, new, old_session)
+                None => {
+                    let (old, filter_rows) = trace_row(tx, trace.row.rowid)?;
+                    held = filter_rows;
+                    // Read back with the write's new spans among them.
+                    let (facts, ids) = load_facts(tx, trace.row.rowid)?;
+                    let kept = facts
+                        .into_iter()
+                        .zip(ids)
+                        .map(|(f, ids)| KeptSpan::unread(f, ids))
+                        .collect();
+                    (old, kept, &[][..])
+                }
             };
-        let new_facts: Vec<&SpanFacts> = new.iter().map(|n| n.0).collect();
+            let [old_session, old_input, old_output] = old;
+            for id in [old_input, old_output].into_iter().flatten() {
+                *released.entry(id).or_default() += 1;
+            }
+            (kept, new, old_session)
+        };
+        let new_facts: Vec<&SpanFacts> = new.iter().map(|n| n.facts).collect();
         read_texts(tx, &mut kept, &new_facts, &events)?;
         let summary = {
             let spans: Vec<&SpanFacts> = kept.iter().map(|k| &k.facts).chain(new_facts).collect();
@@ -684,10 +707,7 @@ fn resummarize(
         // nothing back.
         let kept = if summary.root_span_id.is_none() {
             let mut all = kept;
-            all.extend(
-                new.iter()
-                    .map(|(f, ids)| KeptSpan::read((*f).clone(), *ids)),
-            );
+            all.extend(new.iter().map(|n| KeptSpan::read(n.facts.clone(), n.ids)));
             let bytes = recent::shed(&mut all);
             (holding + bytes <= RECENT_MAX_BYTES).then(|| {
                 holding += bytes;
