@@ -8,9 +8,10 @@
 //! the trace's row and every stored span's facts back from the database,
 //! which with the session's refresh made a turn split in two cost half
 //! again the turn written whole (issue 14, eighteenth step). The writer now
-//! keeps, for the traces it summarized last, what it wrote: the trace row's
-//! columns a later summary compares against, and its spans' facts, long
-//! texts by their row ids only (read back if a summary reads them).
+//! keeps, for the traces it summarized last whose roots are still to come,
+//! what it wrote: the trace row's columns a later summary compares against,
+//! and its spans' facts, long texts by their row ids only (read back if a
+//! summary reads them). A trace written whole is not kept.
 //!
 //! Invariant: an entry is what the writer's open transaction holds for its
 //! trace. Every span write that summarizes a trace takes its entry and
