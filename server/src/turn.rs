@@ -185,6 +185,36 @@ pub enum FactText {
     ReplyWords,
 }
 
+impl FactText {
+    /// Every text of a span's facts, in the order stores list them.
+    pub const ALL: [FactText; 4] = [Self::Input, Self::Output, Self::UserWords, Self::ReplyWords];
+
+    /// This text of `facts`.
+    pub fn of(self, facts: &SpanFacts) -> &Option<String> {
+        match self {
+            Self::Input => &facts.input_value,
+            Self::Output => &facts.output_value,
+            Self::UserWords => &facts.user_text,
+            Self::ReplyWords => &facts.reply_text,
+        }
+    }
+
+    /// This text of `facts`, to change.
+    pub fn of_mut(self, facts: &mut SpanFacts) -> &mut Option<String> {
+        match self {
+            Self::Input => &mut facts.input_value,
+            Self::Output => &mut facts.output_value,
+            Self::UserWords => &mut facts.user_text,
+            Self::ReplyWords => &mut facts.reply_text,
+        }
+    }
+}
+
+/// A span's texts, in [`FactText::ALL`] order.
+pub fn fact_texts(facts: &SpanFacts) -> [&Option<String>; 4] {
+    FactText::ALL.map(|text| text.of(facts))
+}
+
 /// The spans with what their GenAI events (log records joined by span id) say
 /// of their model calls, where the span itself does not say it: the last user
 /// message among a span's events, and its first reply.
@@ -271,13 +301,7 @@ pub fn texts_read<S: Borrow<SpanFacts>>(
             read.insert((i, words));
         }
     }
-    let own = |&(i, text): &(usize, FactText)| match text {
-        FactText::Input => spans[i].input_value.is_some(),
-        FactText::Output => spans[i].output_value.is_some(),
-        FactText::UserWords => spans[i].user_text.is_some(),
-        FactText::ReplyWords => spans[i].reply_text.is_some(),
-    };
-    read.retain(own);
+    read.retain(|&(i, text)| text.of(spans[i]).is_some());
     read
 }
 

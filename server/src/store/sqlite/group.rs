@@ -262,6 +262,9 @@ impl Writer {
         }
     }
 
+    /// Rolls `group`'s transaction back, forgets the traces the writer kept
+    /// ([`RecentTraces`]: they may hold what was rolled back) and tells the
+    /// members why.
     fn roll_back(&mut self, group: Group, why: StoreError) {
         self.recent.forget();
         if !self.conn.is_autocommit() {

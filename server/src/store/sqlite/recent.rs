@@ -75,7 +75,7 @@ impl KeptSpan {
 
     /// The text `which` of the facts.
     pub(super) fn text(&mut self, which: FactText) -> &mut Option<String> {
-        text_of(&mut self.facts, which)
+        which.of_mut(&mut self.facts)
     }
 
     /// The row id of text `which`, if it is to be read.
@@ -87,15 +87,10 @@ impl KeptSpan {
     /// [`shed`] for one span.
     fn shed(&mut self) -> usize {
         let mut bytes = std::mem::size_of::<Self>();
-        for which in [
-            FactText::Input,
-            FactText::Output,
-            FactText::UserWords,
-            FactText::ReplyWords,
-        ] {
+        for which in FactText::ALL {
             let at = which as usize;
             let known = self.ids[at].is_some();
-            if let Some(text) = text_of(&mut self.facts, which) {
+            if let Some(text) = which.of_mut(&mut self.facts) {
                 if known && text.len() > KEPT_TEXT_BYTES {
                     *text = String::new();
                     self.unread[at] = true;
@@ -138,16 +133,6 @@ impl KeptSpan {
 /// estimates the bytes they then hold.
 pub(super) fn shed(spans: &mut [KeptSpan]) -> usize {
     spans.iter_mut().map(KeptSpan::shed).sum()
-}
-
-/// The text `which` of a span's facts.
-fn text_of(f: &mut SpanFacts, which: FactText) -> &mut Option<String> {
-    match which {
-        FactText::Input => &mut f.input_value,
-        FactText::Output => &mut f.output_value,
-        FactText::UserWords => &mut f.user_text,
-        FactText::ReplyWords => &mut f.reply_text,
-    }
 }
 
 /// A trace as the writer last stored it.

@@ -134,8 +134,8 @@ pub(super) fn prepare<'a>(
             });
             let stored = compression::compress_body(compressor.as_mut(), json.as_bytes());
             let f = &record.facts;
-            let fact_digests = [&f.input_value, &f.output_value, &f.user_text, &f.reply_text]
-                .map(|t| fact_digest(t.as_deref(), &texts, &mut digests));
+            let fact_digests =
+                turn::fact_texts(f).map(|t| fact_digest(t.as_deref(), &texts, &mut digests));
             Prepared {
                 record,
                 body: stored,
@@ -147,9 +147,7 @@ pub(super) fn prepare<'a>(
     let fresh = match compressor.as_mut() {
         Some(compressor) => {
             let all = prepared.iter().flat_map(|p| {
-                let f = &p.record.facts;
-                let facts = [&f.input_value, &f.output_value, &f.user_text, &f.reply_text];
-                let facts = facts
+                let facts = turn::fact_texts(&p.record.facts)
                     .into_iter()
                     .zip(&p.fact_digests)
                     .filter_map(|(t, d)| Some((t.as_deref()?, (*d)?)));
@@ -279,12 +277,7 @@ fn upsert_trace(
         trace
             .new
             .iter()
-            .flat_map(|n| {
-                let f = n.facts;
-                [&f.input_value, &f.output_value, &f.user_text, &f.reply_text]
-                    .into_iter()
-                    .zip(n.digests)
-            })
+            .flat_map(|n| turn::fact_texts(n.facts).into_iter().zip(n.digests))
             .find_map(|(t, d)| (t.as_deref() == Some(text)).then_some(*d).flatten())
             .unwrap_or_else(|| texts::digest(text.as_bytes()))
     };
@@ -414,9 +407,8 @@ pub(super) fn write_batch(
             }
             let f = &s.facts;
             let [input, output, last_user, reply] = {
-                let fact_texts = [&f.input_value, &f.output_value, &f.user_text, &f.reply_text];
                 let mut ids = [None; 4];
-                for (i, (text, d)) in fact_texts.iter().zip(&p.fact_digests).enumerate() {
+                for (i, (text, d)) in turn::fact_texts(f).iter().zip(&p.fact_digests).enumerate() {
                     if let (Some(text), Some(d)) = (text, d) {
                         ids[i] = Some(texts.intern(tx, text, d)?);
                     }
