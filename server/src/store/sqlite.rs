@@ -11,6 +11,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ToSql};
@@ -69,7 +70,7 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: group::WriterLock,
     /// Small span writes waiting to be written together (`group.rs`).
-    queued: Mutex<Vec<group::Queued>>,
+    queued: Mutex<group::Queue>,
     readers: Mutex<Vec<Connection>>,
     /// The integrity check run when the store opened.
     integrity: Option<IntegrityCheck>,
@@ -746,12 +747,11 @@ impl SqliteStore {
     }
 
     /// Ends a write's turn at the writer: commits the open group if no
-    /// other write waits to join it (`aside`: waiting writes known to have
-    /// nothing left to do), if it is full, or if the write is `alone`. Its
-    /// members, this one too, hear how it went from the group's outcome.
-    fn commit_if_due(&self, writer: &mut group::Writer, aside: usize, alone: bool) {
-        let waiting = self.writer.waiting().saturating_sub(aside);
-        if writer.commit_due(waiting, alone) {
+    /// other write waits to join it, if it is full, or if the write is
+    /// `alone`. Its members, this one too, hear how it went from the group's
+    /// outcome.
+    fn commit_if_due(&self, writer: &mut group::Writer, alone: bool) {
+        if writer.commit_due(self.writer.waiting(), alone) {
             let _ = self.commit_group(writer);
         }
     }
@@ -837,52 +837,75 @@ impl SqliteStore {
         member
     }
 
-    /// Queues a small request's spans and waits until a write holding the
-    /// writer (this one, if no other takes the queue first) has written them
-    /// with the others queued meanwhile, and their group committed: `None`
-    /// if they were not written or their group rolled back (the request then
-    /// writes again on its own).
+    /// Queues a small request's spans and waits until they are written,
+    /// with the others queued meanwhile, by the thread draining the queue
+    /// (this one, if none was), and their group committed: `None` if they
+    /// were not written or their group rolled back (the request then writes
+    /// again on its own).
     fn write_queued(&self, spans: &[SpanRecord]) -> Result<Option<WriteOutcome>, StoreError> {
         let end = Arc::new(group::Slot::default());
-        self.queued
+        let drains = self
+            .queued
             .lock()
             .map_err(|_| poisoned())?
             .push(group::Queued {
                 spans: spans.to_vec(),
                 end: Arc::clone(&end),
             });
-        {
-            let mut writer = self.writer.lock()?;
-            // The writes of the requests written here wait for the writer
-            // only to find nothing left to do: they are not writes to wait
-            // for before committing.
-            let others = self.write_queue(&mut writer).saturating_sub(1);
-            self.commit_if_due(&mut writer, others, false);
+        if drains {
+            self.drain_queue()?;
         }
-        match end.wait(&self.writer, || group::QueuedEnd::Again) {
-            group::QueuedEnd::Again => Ok(None),
-            group::QueuedEnd::Written(outcome, group) => match group.ended(&self.writer) {
-                group::Ended::Committed(commit) => {
-                    self.durability.wait(commit)?;
-                    Ok(Some(outcome))
+        loop {
+            match end.wait(&self.writer, || group::QueuedEnd::Again) {
+                group::QueuedEnd::Drain => {
+                    end.clear();
+                    self.drain_queue()?;
                 }
-                group::Ended::RolledBack(_) => Ok(None),
-            },
+                group::QueuedEnd::Again => return Ok(None),
+                group::QueuedEnd::Written(outcome, group) => {
+                    return match group.ended(&self.writer) {
+                        group::Ended::Committed(commit) => {
+                            self.durability.wait(commit)?;
+                            Ok(Some(outcome))
+                        }
+                        group::Ended::RolledBack(_) => Ok(None),
+                    };
+                }
+            }
+        }
+    }
+
+    /// Drains the queue of small requests: writes what is queued, as one
+    /// write of the writer's group, then again what was queued meanwhile,
+    /// until the queue is empty. It leaves the queue to its oldest request's
+    /// thread ([`group::Queue::drains_on`]) when another write waits for the
+    /// writer (a stream of small requests never keeps the writer from
+    /// others), or after [`group::DRAIN_MAX`] (nor its own request's answer).
+    fn drain_queue(&self) -> Result<(), StoreError> {
+        let began = Instant::now();
+        let mut writer = self.writer.lock()?;
+        loop {
+            self.write_queue(&mut writer);
+            self.commit_if_due(&mut writer, false);
+            let hand_off = self.writer.waiting() > 0 || began.elapsed() >= group::DRAIN_MAX;
+            let mut queue = self.queued.lock().map_err(|_| poisoned())?;
+            if !queue.drains_on(hand_off) {
+                return Ok(());
+            }
         }
     }
 
     /// Writes every queued request in one write of the writer's group, and
     /// tells each what became of its spans (every one hears, whatever
-    /// fails). Returns how many requests it took from the queue.
-    fn write_queue(&self, writer: &mut group::Writer) -> usize {
+    /// fails).
+    fn write_queue(&self, writer: &mut group::Writer) {
         let queued = match self.queued.lock() {
-            Ok(mut queued) => std::mem::take(&mut *queued),
+            Ok(mut queue) => queue.take(),
             // Their writes hear from the writer's lock (poisoned too).
-            Err(_) => return 0,
+            Err(_) => return,
         };
-        let requests = queued.len();
-        if requests == 0 {
-            return 0;
+        if queued.is_empty() {
+            return;
         }
         let mut ends = Vec::with_capacity(queued.len());
         let mut all = Vec::new();
@@ -910,7 +933,6 @@ impl SqliteStore {
                 }
             }
         }
-        requests
     }
 
     /// [`Self::write_texts`]'s one attempt, `alone` or in a group ([`Self::member`]):
@@ -927,7 +949,7 @@ impl SqliteStore {
             self.commit_group(&mut writer)?;
         }
         let (value, outcome) = self.member(&mut writer, texts, spans, f)?;
-        self.commit_if_due(&mut writer, 0, alone);
+        self.commit_if_due(&mut writer, alone);
         drop(writer);
         match outcome.ended(&self.writer) {
             group::Ended::Committed(commit) => Ok(Some((value, commit))),
@@ -1101,8 +1123,9 @@ mod tests {
         let n = writes.len();
         let results = std::thread::scope(|scope| {
             let threads: Vec<_> = writes.into_iter().map(|w| scope.spawn(w)).collect();
-            // The lock's own count: every write has asked for the writer.
-            while store.writer.waiting() < n {
+            // Every write has asked for the writer (the lock's own count) or
+            // is queued for the one that drains the queue.
+            while store.writer.waiting() + store.queued.lock().unwrap().writes_waiting() < n {
                 std::thread::yield_now();
             }
             drop(held);
@@ -1150,6 +1173,7 @@ mod tests {
         let (results, commits) = grouped(&store, writes);
         let results: Vec<WriteOutcome> = results.into_iter().map(Result::unwrap).collect();
         assert_eq!(commits, 1, "four writes, one group");
+        assert_eq!(store.queued.lock().unwrap().writes_waiting(), 0);
         for r in &results[1..3] {
             assert_eq!((r.inserted, r.duplicates), (1, 0));
         }

@@ -101,6 +101,11 @@ impl<T: Clone> Slot<T> {
         self.filled.notify_all();
     }
 
+    /// Empties the slot, to be filled again.
+    pub(super) fn clear(&self) {
+        *self.value.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
     /// The value, once filled. A writer that panicked poisons the writer's
     /// lock: nobody would fill the slot then, so that ends the wait with
     /// `abandoned`.
@@ -150,6 +155,63 @@ pub(super) enum QueuedEnd {
     /// Not written (the write of the queued requests failed): the request
     /// writes again on its own.
     Again,
+    /// Not written yet: the request's thread is to drain the queue, its
+    /// drainer having left it to another write waiting for the writer.
+    Drain,
+}
+
+/// How long one thread drains the queue of small requests before it leaves
+/// the queue to another (its own request's answer waits meanwhile).
+pub(super) const DRAIN_MAX: Duration = Duration::from_millis(5);
+
+/// The small requests waiting to be written, and whether one request's
+/// thread is draining them. Only the drainer takes the writer's lock for
+/// them: the others wait for their answer alone, where each taking the
+/// lock in turn, to find its spans written, cost every request a thread
+/// hand-off on the writer's path.
+#[derive(Default)]
+pub(super) struct Queue {
+    requests: Vec<Queued>,
+    draining: bool,
+}
+
+impl Queue {
+    /// Queues `request`: true if its thread is to drain the queue (no other
+    /// thread is).
+    pub(super) fn push(&mut self, request: Queued) -> bool {
+        self.requests.push(request);
+        !std::mem::replace(&mut self.draining, true)
+    }
+
+    /// Requests queued whose threads do not wait for the writer's lock:
+    /// all but the drainer's.
+    #[cfg(test)]
+    pub(super) fn writes_waiting(&self) -> usize {
+        self.requests.len() - usize::from(self.draining && !self.requests.is_empty())
+    }
+
+    /// The requests queued, taken by the drainer to write.
+    pub(super) fn take(&mut self) -> Vec<Queued> {
+        std::mem::take(&mut self.requests)
+    }
+
+    /// After the drainer's write: whether it writes again (requests were
+    /// queued meanwhile, and it is not to `hand_off`). Else it stops
+    /// draining: the queue is empty (the next request queued drains), or the
+    /// oldest request's thread is to drain next.
+    pub(super) fn drains_on(&mut self, hand_off: bool) -> bool {
+        match self.requests.first() {
+            None => {
+                self.draining = false;
+                false
+            }
+            Some(oldest) if hand_off => {
+                oldest.end.fill(QueuedEnd::Drain);
+                false
+            }
+            Some(_) => true,
+        }
+    }
 }
 
 /// The writer, behind its lock, with a count of the writes waiting for it.
@@ -272,5 +334,53 @@ impl Writer {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
         group.outcome.fill(Ended::RolledBack(why));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> (Queued, Arc<Slot<QueuedEnd>>) {
+        let end = Arc::new(Slot::default());
+        let queued = Queued {
+            spans: Vec::new(),
+            end: Arc::clone(&end),
+        };
+        (queued, end)
+    }
+
+    fn told(end: &Slot<QueuedEnd>) -> Option<&'static str> {
+        match &*end.value.lock().unwrap() {
+            None => None,
+            Some(QueuedEnd::Drain) => Some("drain"),
+            Some(_) => Some("other"),
+        }
+    }
+
+    /// One thread drains at a time: the first request queued, or the
+    /// oldest one when the drainer hands off; the next request queued after
+    /// the queue ran empty drains again.
+    #[test]
+    fn one_request_drains_the_queue_and_hands_it_to_the_oldest() {
+        let mut queue = Queue::default();
+        let (first, _) = request();
+        let (second, _) = request();
+        assert!(queue.push(first), "no one drains: the first request does");
+        assert!(!queue.push(second), "the second waits for its answer");
+        assert_eq!(queue.take().len(), 2);
+        let (third, third_end) = request();
+        let (fourth, fourth_end) = request();
+        assert!(!queue.push(third), "queued while the drainer writes");
+        assert!(!queue.push(fourth));
+        assert!(queue.drains_on(false), "the drainer writes again");
+        assert_eq!(told(&third_end), None);
+        assert!(!queue.drains_on(true), "it hands off");
+        assert_eq!(told(&third_end), Some("drain"), "to the oldest");
+        assert_eq!(told(&fourth_end), None);
+        assert_eq!(queue.take().len(), 2, "which drains all queued");
+        assert!(!queue.drains_on(false), "the queue ran empty");
+        let (fifth, _) = request();
+        assert!(queue.push(fifth), "the next request queued drains");
     }
 }
