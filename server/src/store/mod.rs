@@ -40,6 +40,7 @@ pub mod compression;
 pub mod evaluations;
 pub mod postgres;
 pub mod queries;
+pub(crate) mod queue;
 pub mod retention;
 pub mod sql;
 pub mod sqlite;
@@ -337,6 +338,18 @@ pub struct WriteOutcome {
     pub inserted: usize,
     /// Spans already stored (ignored).
     pub duplicates: usize,
+}
+
+impl WriteOutcome {
+    /// The counts of a write's spans by its flags, one a span: stored (true)
+    /// or a repeat.
+    pub fn counted(stored: &[bool]) -> Self {
+        let inserted = stored.iter().filter(|s| **s).count();
+        Self {
+            inserted,
+            duplicates: stored.len() - inserted,
+        }
+    }
 }
 
 /// A storage backend. See the module documentation for the contract.

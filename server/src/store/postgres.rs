@@ -13,8 +13,8 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::error::Error as StdError;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use postgres::error::SqlState;
@@ -23,6 +23,7 @@ use postgres::{Client, IsolationLevel, NoTls, Row, Statement, Transaction};
 use serde_json::Value;
 
 use super::evaluations::Lifecycle;
+use super::queue;
 use super::sql::{Args, Dialect, Side, SqlBackend, SqlRow, SqlTx, SqlValue, TraceIo};
 use super::{IntegrityCheck, StoreError, WriteOutcome};
 use crate::model::{EventRecord, SpanRecord};
@@ -87,6 +88,8 @@ pub struct PostgresStore {
     schema: Option<String>,
     idle: Mutex<Vec<Conn>>,
     lifecycle: Lifecycle,
+    /// Small span writes waiting to be written together ([`queue`]).
+    queued: Mutex<queue::Queue<()>>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -222,6 +225,7 @@ impl PostgresStore {
             schema,
             idle: Mutex::new(Vec::new()),
             lifecycle: Lifecycle::default(),
+            queued: Mutex::default(),
         };
         let mut conn = store.connect()?;
         if let Some(schema) = &store.schema {
@@ -610,8 +614,69 @@ impl SqlBackend for PostgresStore {
     }
 
     fn write_spans(&self, spans: &[SpanRecord]) -> Result<WriteOutcome, StoreError> {
+        if spans.len() <= queue::QUEUED_MAX_SPANS
+            && let Some(outcome) = self.write_queued(spans)?
+        {
+            return Ok(outcome);
+        }
         // Encoding runs on the caller's thread, before a connection is taken.
         let prepared = spans::prepare(spans);
-        self.write_tx(|tx| spans::write_batch(tx, &prepared))
+        let stored = self.write_tx(|tx| spans::write_batch(tx, &prepared))?;
+        Ok(WriteOutcome::counted(&stored))
+    }
+}
+
+impl PostgresStore {
+    /// Queues a small request's spans and waits until they are written,
+    /// with the others queued meanwhile, by the thread draining the queue
+    /// (this one, if none was), and committed: `None` if their write failed
+    /// (the request then writes again on its own). Small writes of the same
+    /// sessions would otherwise wait on each other's trace and session locks
+    /// through every commit, one at a time.
+    fn write_queued(&self, spans: &[SpanRecord]) -> Result<Option<WriteOutcome>, StoreError> {
+        let end = Arc::new(queue::Slot::default());
+        let drains = self.queue()?.push(queue::Queued {
+            spans: spans.to_vec(),
+            end: Arc::clone(&end),
+        });
+        if drains {
+            self.drain_queue()?;
+        }
+        loop {
+            // The drainer answers every request it took, even if it panics.
+            match end.wait(|| None) {
+                queue::QueuedEnd::Drain => {
+                    end.clear();
+                    self.drain_queue()?;
+                }
+                queue::QueuedEnd::Again => return Ok(None),
+                queue::QueuedEnd::Written(outcome, ()) => return Ok(Some(outcome)),
+            }
+        }
+    }
+
+    /// Drains the queue of small requests: writes what is queued in one
+    /// transaction, then again what was queued meanwhile, until the queue
+    /// is empty or after [`queue::DRAIN_MAX`] (then its oldest request's
+    /// thread drains on).
+    fn drain_queue(&self) -> Result<(), StoreError> {
+        let began = Instant::now();
+        loop {
+            let (all, ends) = queue::gathered(self.queue()?.take());
+            let prepared = spans::prepare(&all);
+            match self.write_tx(|tx| spans::write_batch(tx, &prepared)) {
+                Ok(stored) => ends.answer(Some((&stored, ()))),
+                Err(_) => ends.answer(None),
+            }
+            if !self.queue()?.drains_on(began.elapsed() >= queue::DRAIN_MAX) {
+                return Ok(());
+            }
+        }
+    }
+
+    fn queue(&self) -> Result<std::sync::MutexGuard<'_, queue::Queue<()>>, StoreError> {
+        self.queued
+            .lock()
+            .map_err(|_| StoreError::Backend("span write queue lock poisoned".to_owned()))
     }
 }

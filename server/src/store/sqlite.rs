@@ -18,6 +18,7 @@ use rusqlite::{Connection, ToSql};
 
 use super::compression::{self, Dictionaries};
 use super::evaluations::Lifecycle;
+use super::queue;
 use super::sql::{
     Args, Dialect, Side, SqlBackend, SqlRow, SqlTx, SqlValue, TraceIo, apply_migrations,
 };
@@ -60,17 +61,12 @@ pub const DB_FILE: &str = "oi-sessions.sqlite3";
 
 const MAX_IDLE_READERS: usize = 8;
 
-/// Span writes of at most this many spans are queued and written together
-/// with the others queued meanwhile (`group.rs`); larger ones are a write
-/// each, their fixed cost small beside their spans'.
-const QUEUED_MAX_SPANS: usize = 32;
-
 /// A SQLite database.
 pub struct SqliteStore {
     path: PathBuf,
     writer: group::WriterLock,
     /// Small span writes waiting to be written together (`group.rs`).
-    queued: Mutex<group::Queue>,
+    queued: Mutex<queue::Queue<Arc<group::Outcome>>>,
     readers: Mutex<Vec<Connection>>,
     /// The integrity check run when the store opened.
     integrity: Option<IntegrityCheck>,
@@ -703,7 +699,7 @@ impl SqlBackend for SqliteStore {
     }
 
     fn write_spans(&self, spans: &[SpanRecord]) -> Result<WriteOutcome, StoreError> {
-        if spans.len() <= QUEUED_MAX_SPANS
+        if spans.len() <= queue::QUEUED_MAX_SPANS
             && let Some(outcome) = self.write_queued(spans)?
         {
             return Ok(outcome);
@@ -714,7 +710,7 @@ impl SqlBackend for SqliteStore {
             self.write_texts(&mut texts, spans.len(), |conn, texts, recent| {
                 spans::write_batch(conn, &prepared, texts, recent)
             })?;
-        let outcome = spans::counted(&stored);
+        let outcome = WriteOutcome::counted(&stored);
         // The next request may take the writer while this commit is synced;
         // what was encoded for it is freed before the wait.
         self.known_texts.remember(texts.digests());
@@ -843,12 +839,12 @@ impl SqliteStore {
     /// were not written or their group rolled back (the request then writes
     /// again on its own).
     fn write_queued(&self, spans: &[SpanRecord]) -> Result<Option<WriteOutcome>, StoreError> {
-        let end = Arc::new(group::Slot::default());
+        let end = Arc::new(queue::Slot::default());
         let drains = self
             .queued
             .lock()
             .map_err(|_| poisoned())?
-            .push(group::Queued {
+            .push(queue::Queued {
                 spans: spans.to_vec(),
                 end: Arc::clone(&end),
             });
@@ -856,7 +852,7 @@ impl SqliteStore {
             self.drain_queue()?;
         }
         loop {
-            match end.wait(&self.writer, || group::QueuedEnd::Again) {
+            match end.wait(|| self.writer.abandoned(|| group::QueuedEnd::Again)) {
                 group::QueuedEnd::Drain => {
                     end.clear();
                     self.drain_queue()?;
@@ -878,16 +874,16 @@ impl SqliteStore {
     /// Drains the queue of small requests: writes what is queued, as one
     /// write of the writer's group, then again what was queued meanwhile,
     /// until the queue is empty. It leaves the queue to its oldest request's
-    /// thread ([`group::Queue::drains_on`]) when another write waits for the
+    /// thread ([`queue::Queue::drains_on`]) when another write waits for the
     /// writer (a stream of small requests never keeps the writer from
-    /// others), or after [`group::DRAIN_MAX`] (nor its own request's answer).
+    /// others), or after [`queue::DRAIN_MAX`] (nor its own request's answer).
     fn drain_queue(&self) -> Result<(), StoreError> {
         let began = Instant::now();
         let mut writer = self.writer.lock()?;
         loop {
             self.write_queue(&mut writer);
             self.commit_if_due(&mut writer, false);
-            let hand_off = self.writer.waiting() > 0 || began.elapsed() >= group::DRAIN_MAX;
+            let hand_off = self.writer.waiting() > 0 || began.elapsed() >= queue::DRAIN_MAX;
             let mut queue = self.queued.lock().map_err(|_| poisoned())?;
             if !queue.drains_on(hand_off) {
                 return Ok(());
@@ -907,12 +903,7 @@ impl SqliteStore {
         if queued.is_empty() {
             return;
         }
-        let mut ends = Vec::with_capacity(queued.len());
-        let mut all = Vec::new();
-        for request in queued {
-            ends.push((request.end, request.spans.len()));
-            all.extend(request.spans);
-        }
+        let (all, ends) = queue::gathered(queued);
         let (prepared, mut texts) = spans::prepare(&all, &self.known_texts, &self.dictionaries);
         let written = self.member(writer, &mut texts, all.len(), &mut |conn, texts, recent| {
             spans::write_batch(conn, &prepared, texts, recent)
@@ -920,18 +911,9 @@ impl SqliteStore {
         match written {
             Ok((stored, outcome)) => {
                 self.known_texts.remember(texts.digests());
-                let mut at = 0;
-                for (end, n) in ends {
-                    let counted = spans::counted(&stored[at..at + n]);
-                    end.fill(group::QueuedEnd::Written(counted, Arc::clone(&outcome)));
-                    at += n;
-                }
+                ends.answer(Some((&stored, outcome)));
             }
-            Err(_) => {
-                for (end, _) in ends {
-                    end.fill(group::QueuedEnd::Again);
-                }
-            }
+            Err(_) => ends.answer(None),
         }
     }
 
@@ -1125,7 +1107,7 @@ mod tests {
             let threads: Vec<_> = writes.into_iter().map(|w| scope.spawn(w)).collect();
             // Every write has asked for the writer (the lock's own count) or
             // is queued for the one that drains the queue.
-            while store.writer.waiting() + store.queued.lock().unwrap().writes_waiting() < n {
+            while store.writer.waiting() + store.queued.lock().unwrap().not_draining() < n {
                 std::thread::yield_now();
             }
             drop(held);
@@ -1173,7 +1155,7 @@ mod tests {
         let (results, commits) = grouped(&store, writes);
         let results: Vec<WriteOutcome> = results.into_iter().map(Result::unwrap).collect();
         assert_eq!(commits, 1, "four writes, one group");
-        assert_eq!(store.queued.lock().unwrap().writes_waiting(), 0);
+        assert_eq!(store.queued.lock().unwrap().not_draining(), 0);
         for r in &results[1..3] {
             assert_eq!((r.inserted, r.duplicates), (1, 0));
         }

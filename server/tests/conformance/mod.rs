@@ -130,6 +130,73 @@ pub fn idempotent_writes<S: Store>(store: S) {
 /// Order independence: the root's session id wins even when the root arrives
 /// last, the trace moves, the emptied session disappears and the loser stays
 /// visible as a conflict.
+/// Small writes at once (what a simple span processor sends, from as many
+/// threads as its app serves requests with; a backend may write them
+/// together) each hear their own counts: a span another write also carries
+/// is stored once, counted as stored by one of the two, a repeat by the
+/// other; every span is stored, each trace and session summarized with all
+/// of its spans (two model calls of 10 tokens under a root).
+pub fn small_writes_at_once_each_hear_their_own_counts<S: Store>(store: S) {
+    let turn = |session: u8, span: u8, parent: Option<u8>| {
+        record(
+            "p",
+            session,
+            span,
+            parent,
+            i64::from(span),
+            match parent {
+                None => {
+                    json!({"session.id": format!("s{session}"), "openinference.span.kind": "CHAIN"})
+                }
+                Some(_) => json!({"openinference.span.kind": "LLM", "llm.token_count.total": 10}),
+            },
+        )
+    };
+    // Eight sessions of three spans, a write each, and the first session's
+    // root once more.
+    let mut writes: Vec<Vec<SpanRecord>> = (1..=8u8)
+        .flat_map(|session| {
+            [
+                vec![turn(session, 1, None)],
+                vec![turn(session, 2, Some(1))],
+                vec![turn(session, 3, Some(1))],
+            ]
+        })
+        .collect();
+    writes.push(vec![turn(1, 1, None)]);
+    let outcomes: Vec<(usize, usize)> = std::thread::scope(|scope| {
+        let threads: Vec<_> = writes
+            .iter()
+            .map(|w| {
+                let store = &store;
+                scope.spawn(move || store.write(w).expect("write"))
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| {
+                let o = t.join().expect("writer");
+                (o.inserted, o.duplicates)
+            })
+            .collect()
+    });
+    for o in &outcomes[1..24] {
+        assert_eq!(*o, (1, 0), "{outcomes:?}");
+    }
+    let (first, again) = (outcomes[0], outcomes[24]);
+    assert_eq!(first.0 + again.0, 1, "{outcomes:?}");
+    assert_eq!(first.1 + again.1, 1, "{outcomes:?}");
+    for session in 1..=8u8 {
+        let s = store.session("p", &format!("s{session}")).expect("session");
+        assert_eq!(s.num_traces, 1);
+        assert_eq!(s.token_count.total, 20, "session s{session}");
+        assert_eq!(
+            store.trace("p", &[session; 16]).expect("trace").spans.len(),
+            3
+        );
+    }
+}
+
 pub fn root_arriving_last_moves_the_trace<S: Store>(store: S) {
     store
         .write(&[record(
@@ -1610,6 +1677,7 @@ macro_rules! conformance_suite {
     ($open:expr) => {
         $crate::conformance_suite!(@tests $open;
             idempotent_writes,
+            small_writes_at_once_each_hear_their_own_counts,
             root_arriving_last_moves_the_trace,
             sessions_are_keyed_by_project,
             project_last_activity_is_its_latest_trace_end,

@@ -193,12 +193,13 @@ fn project_ids(
 }
 
 /// Stores a batch in one transaction and re-derives every trace and session it
-/// touched, under per-trace advisory locks and session row locks.
+/// touched, under per-trace advisory locks and session row locks. Returns
+/// whether each span was stored (false for a span stored before, or earlier
+/// in the batch).
 pub(super) fn write_batch(
     tx: &mut PgTx<'_, '_>,
     spans: &[Prepared<'_>],
-) -> Result<WriteOutcome, StoreError> {
-    let mut outcome = WriteOutcome::default();
+) -> Result<Vec<bool>, StoreError> {
     let names: BTreeSet<String> = spans
         .iter()
         .map(|p| clean(&p.record.project).into_owned())
@@ -220,7 +221,6 @@ pub(super) fn write_batch(
     let mut order: Vec<usize> = (0..spans.len()).collect();
     order.sort_by_key(|&i| (keys[i], i));
     order.dedup_by_key(|i| keys[*i]);
-    outcome.duplicates = spans.len() - order.len();
 
     // Columns as arrays: the whole batch is one INSERT ... SELECT FROM unnest.
     let n = order.len();
@@ -291,10 +291,13 @@ pub(super) fn write_batch(
         .iter()
         .map(|r| (r.get(0), id16(r.get(1)), id8(r.get(2))))
         .collect();
-    outcome.inserted = inserted.len();
-    outcome.duplicates += n - inserted.len();
+    // The first of a batch's repeats is the one in `order`.
+    let mut stored = vec![false; spans.len()];
+    for &i in &order {
+        stored[i] = inserted.contains(&keys[i]);
+    }
     if inserted.is_empty() {
-        return Ok(outcome);
+        return Ok(stored);
     }
 
     // Traces this batch added spans to, with the facts of the spans added.
@@ -309,7 +312,7 @@ pub(super) fn write_batch(
         }
     }
     resummarize(tx, touched)?;
-    Ok(outcome)
+    Ok(stored)
 }
 
 /// Re-applies the trace rules to every touched trace (the facts of the spans

@@ -354,15 +354,6 @@ fn upsert_trace(
     Ok([iv, ov])
 }
 
-/// How many of a write's spans were stored, by [`write_batch`]'s flags.
-pub(super) fn counted(stored: &[bool]) -> WriteOutcome {
-    let inserted = stored.iter().filter(|s| **s).count();
-    WriteOutcome {
-        inserted,
-        duplicates: stored.len() - inserted,
-    }
-}
-
 /// Stores a batch in the writer's transaction and re-derives every trace and
 /// session it touched. Returns whether each span was stored (false for a
 /// span stored before).
