@@ -65,7 +65,7 @@ const MAX_IDLE_READERS: usize = 8;
 pub struct SqliteStore {
     path: PathBuf,
     writer: group::WriterLock,
-    /// Small span writes waiting to be written together (`group.rs`).
+    /// Small span writes waiting to be written together (`store/queue.rs`).
     queued: Mutex<queue::Queue<Arc<group::Outcome>>>,
     readers: Mutex<Vec<Connection>>,
     /// The integrity check run when the store opened.
