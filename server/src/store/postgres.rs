@@ -13,8 +13,8 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::error::Error as StdError;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use postgres::error::SqlState;
@@ -634,49 +634,23 @@ impl PostgresStore {
     /// sessions would otherwise wait on each other's trace and session locks
     /// through every commit, one at a time.
     fn write_queued(&self, spans: &[SpanRecord]) -> Result<Option<WriteOutcome>, StoreError> {
-        let end = Arc::new(queue::Slot::default());
-        let drains = self.queue()?.push(queue::Queued {
-            spans: spans.to_vec(),
-            end: Arc::clone(&end),
-        });
-        if drains {
-            self.drain_queue()?;
-        }
-        loop {
-            // The drainer answers every request it took, even if it panics.
-            match end.wait(|| None) {
-                queue::QueuedEnd::Drain => {
-                    end.clear();
-                    self.drain_queue()?;
-                }
-                queue::QueuedEnd::Again => return Ok(None),
-                queue::QueuedEnd::Written(outcome, ()) => return Ok(Some(outcome)),
-            }
-        }
+        // The drainer answers every request it took, even if it panics.
+        let written = queue::write_queued(&self.queued, spans, || self.drain_queue(), || None)?;
+        Ok(written.map(|(outcome, ())| outcome))
     }
 
-    /// Drains the queue of small requests: writes what is queued in one
-    /// transaction, then again what was queued meanwhile, until the queue
-    /// is empty or after [`queue::DRAIN_MAX`] (then its oldest request's
-    /// thread drains on).
+    /// Drains the queue of small requests ([`queue::drain`]), each time
+    /// what is queued in one transaction.
     fn drain_queue(&self) -> Result<(), StoreError> {
-        let began = Instant::now();
-        loop {
-            let (all, ends) = queue::gathered(self.queue()?.take());
-            let prepared = spans::prepare(&all);
-            match self.write_tx(|tx| spans::write_batch(tx, &prepared)) {
-                Ok(stored) => ends.answer(Some((&stored, ()))),
-                Err(_) => ends.answer(None),
-            }
-            if !self.queue()?.drains_on(began.elapsed() >= queue::DRAIN_MAX) {
-                return Ok(());
-            }
-        }
-    }
-
-    fn queue(&self) -> Result<std::sync::MutexGuard<'_, queue::Queue<()>>, StoreError> {
-        self.queued
-            .lock()
-            .map_err(|_| StoreError::Backend("span write queue lock poisoned".to_owned()))
+        queue::drain(
+            &self.queued,
+            |all| {
+                let prepared = spans::prepare(all);
+                let stored = self.write_tx(|tx| spans::write_batch(tx, &prepared)).ok()?;
+                Some((stored, ()))
+            },
+            // Its writers are many: nothing waits for this one.
+            || false,
+        )
     }
 }

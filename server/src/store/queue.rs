@@ -23,11 +23,11 @@
 //! Invariant: while requests are queued, exactly one thread drains, or is
 //! told to; every request taken from the queue hears how its write ended.
 
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use crate::model::SpanRecord;
-use crate::store::WriteOutcome;
+use crate::store::{StoreError, WriteOutcome};
 
 /// Span writes of at most this many spans are queued and written together
 /// with the others queued meanwhile; larger ones are a write each, their
@@ -167,14 +167,82 @@ impl<T: Clone> Queue<T> {
     }
 }
 
+/// Queues a small request's `spans` and waits for how their write ended:
+/// their counts and what the backend tells with them, or `None` if the
+/// write failed (the request then writes on its own). The calling thread
+/// drains the queue itself (`drain`, which calls [`drain`]) when no other
+/// does, or when the drainer leaves the queue to it; `abandoned` as for
+/// [`Slot::wait`].
+pub fn write_queued<T: Clone>(
+    queue: &Mutex<Queue<T>>,
+    spans: &[SpanRecord],
+    drain: impl Fn() -> Result<(), StoreError>,
+    abandoned: impl Fn() -> Option<QueuedEnd<T>>,
+) -> Result<Option<(WriteOutcome, T)>, StoreError> {
+    let end = Arc::new(Slot::default());
+    let drains = lock(queue)?.push(Queued {
+        spans: spans.to_vec(),
+        end: Arc::clone(&end),
+    });
+    if drains {
+        drain()?;
+    }
+    loop {
+        match end.wait(&abandoned) {
+            QueuedEnd::Drain => {
+                end.clear();
+                drain()?;
+            }
+            QueuedEnd::Again => return Ok(None),
+            QueuedEnd::Written(outcome, also) => return Ok(Some((outcome, also))),
+        }
+    }
+}
+
+/// Drains the queue, as the thread whose turn it is: `write` writes the
+/// spans of the requests queued as one write (whether each was stored, and
+/// what to tell with the counts; `None` if it failed), then again those
+/// queued meanwhile, until the queue is empty. It leaves the queue to its
+/// oldest request's thread ([`Queue::drains_on`]) when `others_waiting`
+/// (writes other than these wait for the backend's writer) or after
+/// [`DRAIN_MAX`].
+pub fn drain<T: Clone>(
+    queue: &Mutex<Queue<T>>,
+    mut write: impl FnMut(&[SpanRecord]) -> Option<(Vec<bool>, T)>,
+    others_waiting: impl Fn() -> bool,
+) -> Result<(), StoreError> {
+    let began = Instant::now();
+    loop {
+        let (all, ends) = gathered(lock(queue)?.take());
+        if !all.is_empty() {
+            let written = write(&all);
+            ends.answer(
+                written
+                    .as_ref()
+                    .map(|(stored, also)| (&stored[..], also.clone())),
+            );
+        }
+        let hand_off = others_waiting() || began.elapsed() >= DRAIN_MAX;
+        if !lock(queue)?.drains_on(hand_off) {
+            return Ok(());
+        }
+    }
+}
+
+fn lock<T>(queue: &Mutex<Queue<T>>) -> Result<MutexGuard<'_, Queue<T>>, StoreError> {
+    queue
+        .lock()
+        .map_err(|_| StoreError::Backend("span write queue lock poisoned".to_owned()))
+}
+
 /// The requests of one write, each to be told how it ended: if dropped
 /// before (the write panicked), each hears [`QueuedEnd::Again`], so that no
 /// request waits for an answer that will not come.
-pub struct Ends<T: Clone>(Vec<(Arc<Slot<QueuedEnd<T>>>, usize)>);
+struct Ends<T: Clone>(Vec<(Arc<Slot<QueuedEnd<T>>>, usize)>);
 
 /// The spans of `queued` requests, as one write, and the requests to tell,
 /// with their span counts, in order.
-pub fn gathered<T: Clone>(queued: Vec<Queued<T>>) -> (Vec<SpanRecord>, Ends<T>) {
+fn gathered<T: Clone>(queued: Vec<Queued<T>>) -> (Vec<SpanRecord>, Ends<T>) {
     let mut ends = Vec::with_capacity(queued.len());
     let mut all = Vec::new();
     for request in queued {
@@ -188,7 +256,7 @@ impl<T: Clone> Ends<T> {
     /// Tells each request how the write ended: its spans' counts, by the
     /// write's `stored` flags (one a span, in the order [`gathered`] gave),
     /// and `also`; [`QueuedEnd::Again`] if the write failed.
-    pub fn answer(mut self, written: Option<(&[bool], T)>) {
+    fn answer(mut self, written: Option<(&[bool], T)>) {
         let ends = std::mem::take(&mut self.0);
         match written {
             Some((stored, also)) => {

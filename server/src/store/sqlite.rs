@@ -11,7 +11,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ToSql};
@@ -839,82 +838,50 @@ impl SqliteStore {
     /// were not written or their group rolled back (the request then writes
     /// again on its own).
     fn write_queued(&self, spans: &[SpanRecord]) -> Result<Option<WriteOutcome>, StoreError> {
-        let end = Arc::new(queue::Slot::default());
-        let drains = self
-            .queued
-            .lock()
-            .map_err(|_| poisoned())?
-            .push(queue::Queued {
-                spans: spans.to_vec(),
-                end: Arc::clone(&end),
-            });
-        if drains {
-            self.drain_queue()?;
-        }
-        loop {
-            match end.wait(|| self.writer.abandoned(|| group::QueuedEnd::Again)) {
-                group::QueuedEnd::Drain => {
-                    end.clear();
-                    self.drain_queue()?;
-                }
-                group::QueuedEnd::Again => return Ok(None),
-                group::QueuedEnd::Written(outcome, group) => {
-                    return match group.ended(&self.writer) {
-                        group::Ended::Committed(commit) => {
-                            self.durability.wait(commit)?;
-                            Ok(Some(outcome))
-                        }
-                        group::Ended::RolledBack(_) => Ok(None),
-                    };
-                }
-            }
-        }
-    }
-
-    /// Drains the queue of small requests: writes what is queued, as one
-    /// write of the writer's group, then again what was queued meanwhile,
-    /// until the queue is empty. It leaves the queue to its oldest request's
-    /// thread ([`queue::Queue::drains_on`]) when another write waits for the
-    /// writer (a stream of small requests never keeps the writer from
-    /// others), or after [`queue::DRAIN_MAX`] (nor its own request's answer).
-    fn drain_queue(&self) -> Result<(), StoreError> {
-        let began = Instant::now();
-        let mut writer = self.writer.lock()?;
-        loop {
-            self.write_queue(&mut writer);
-            self.commit_if_due(&mut writer, false);
-            let hand_off = self.writer.waiting() > 0 || began.elapsed() >= queue::DRAIN_MAX;
-            let mut queue = self.queued.lock().map_err(|_| poisoned())?;
-            if !queue.drains_on(hand_off) {
-                return Ok(());
-            }
-        }
-    }
-
-    /// Writes every queued request in one write of the writer's group, and
-    /// tells each what became of its spans (every one hears, whatever
-    /// fails).
-    fn write_queue(&self, writer: &mut group::Writer) {
-        let queued = match self.queued.lock() {
-            Ok(mut queue) => queue.take(),
-            // Their writes hear from the writer's lock (poisoned too).
-            Err(_) => return,
+        let written = queue::write_queued(
+            &self.queued,
+            spans,
+            || self.drain_queue(),
+            || self.writer.abandoned(|| group::QueuedEnd::Again),
+        )?;
+        let Some((outcome, group)) = written else {
+            return Ok(None);
         };
-        if queued.is_empty() {
-            return;
-        }
-        let (all, ends) = queue::gathered(queued);
-        let (prepared, mut texts) = spans::prepare(&all, &self.known_texts, &self.dictionaries);
-        let written = self.member(writer, &mut texts, all.len(), &mut |conn, texts, recent| {
-            spans::write_batch(conn, &prepared, texts, recent)
-        });
-        match written {
-            Ok((stored, outcome)) => {
-                self.known_texts.remember(texts.digests());
-                ends.answer(Some((&stored, outcome)));
+        match group.ended(&self.writer) {
+            group::Ended::Committed(commit) => {
+                self.durability.wait(commit)?;
+                Ok(Some(outcome))
             }
-            Err(_) => ends.answer(None),
+            group::Ended::RolledBack(_) => Ok(None),
         }
+    }
+
+    /// Drains the queue of small requests ([`queue::drain`]), each time
+    /// what is queued as one write of the writer's group, holding the
+    /// writer throughout; it leaves the queue to another when a write waits
+    /// for the writer (a stream of small requests never keeps the writer
+    /// from others).
+    fn drain_queue(&self) -> Result<(), StoreError> {
+        let mut writer = self.writer.lock()?;
+        queue::drain(
+            &self.queued,
+            |all| {
+                let (prepared, mut texts) =
+                    spans::prepare(all, &self.known_texts, &self.dictionaries);
+                let written = self.member(
+                    &mut writer,
+                    &mut texts,
+                    all.len(),
+                    &mut |conn, texts, recent| spans::write_batch(conn, &prepared, texts, recent),
+                );
+                if written.is_ok() {
+                    self.known_texts.remember(texts.digests());
+                }
+                self.commit_if_due(&mut writer, false);
+                written.ok()
+            },
+            || self.writer.waiting() > 0,
+        )
     }
 
     /// [`Self::write_texts`]'s one attempt, `alone` or in a group ([`Self::member`]):
