@@ -29,6 +29,61 @@ fn sqlite_reopens_with_data_and_schema() {
     assert_eq!(store.session("p", "s1").unwrap().num_traces, 1);
 }
 
+/// SQLite does not enforce its foreign keys (a lookup a row and a statement
+/// journal a statement on the write path): every deletion removes what
+/// points at the row itself. After each kind of deletion (a session deleted,
+/// a session emptied by its trace moving away, a project deleted, a purge)
+/// no row points at one that is gone, as `oi-sessions check` reads them.
+#[test]
+fn sqlite_deletions_leave_no_row_pointing_at_a_gone_one() {
+    use conformance::record;
+    use openinference_session_server::store::Store;
+    use serde_json::json;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_dir(dir.path()).unwrap();
+    let held = |session: &str, user: &str| {
+        json!({"session.id": session, "user.id": user, "tag.tags": ["vip", session],
+               "metadata": format!("{{\"plan\": \"{session}\"}}")})
+    };
+    let no_gone_parent = |step: &str| {
+        let check = store.full_check().unwrap();
+        assert!(check.ok, "after {step}: {}", check.detail);
+    };
+    store
+        .write(&[
+            record("p", 1, 1, None, 0, held("a", "ann")),
+            record("p", 2, 1, None, 1, held("a", "ann")),
+            record("p", 3, 1, None, 2, held("b", "bob")),
+            // A trace whose child names one session, and its root later another.
+            record("p", 4, 2, Some(1), 3, held("c", "cat")),
+            record("q", 5, 1, None, 0, held("d", "dan")),
+        ])
+        .unwrap();
+    no_gone_parent("the writes");
+    store.delete_session("p", "a").unwrap();
+    no_gone_parent("a session deleted");
+    store
+        .write(&[record("p", 4, 1, None, 3, held("e", "eve"))])
+        .unwrap();
+    assert!(
+        store.session("p", "c").is_err(),
+        "the session its trace left"
+    );
+    no_gone_parent("a session emptied by its trace moving away");
+    store.delete_project("q").unwrap();
+    no_gone_parent("a project deleted");
+    store.set_default_retention(1);
+    let now = openinference_session_server::store::queries::now_ns();
+    assert_eq!(
+        store
+            .purge_expired(now + 1_000_000_000, 10)
+            .unwrap()
+            .deleted,
+        2
+    );
+    no_gone_parent("a purge");
+}
+
 /// A deleted session leaves none of its texts in the file, while a text that
 /// another session shares stays.
 #[test]

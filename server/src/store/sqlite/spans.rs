@@ -367,9 +367,12 @@ pub(super) fn write_batch(
     let mut stored = Vec::with_capacity(spans.len());
     let mut projects = HashMap::new();
     let mut touched = Touched::default();
+    // Sized for the write: growing them as spans came was 1% of the
+    // writer's instructions.
+    touched.rows.reserve(spans.len());
     // The spans this write added to traces it created: the only spans such a
     // trace has, so a repeat is found without searching the index.
-    let mut added_to_new: HashSet<(i64, [u8; 8])> = HashSet::new();
+    let mut added_to_new: HashSet<(i64, [u8; 8])> = HashSet::with_capacity(spans.len());
     {
         let mut exists =
             tx.prepare_cached("SELECT 1 FROM spans WHERE trace_rowid = ?1 AND span_id = ?2")?;
