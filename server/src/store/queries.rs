@@ -857,8 +857,7 @@ pub fn take_out_of_sessions(
 /// server's clock at the write (arrival, not the spans' own times, so a
 /// client's clock or a replay of old spans cannot make a live session idle).
 pub fn refresh_sessions(tx: &mut dyn SqlTx, touched: &TouchedSessions) -> Result<(), StoreError> {
-    let ids = &touched.all[..];
-    if ids.is_empty() {
+    if touched.all.is_empty() {
         return Ok(());
     }
     let d = tx.dialect();
@@ -1036,13 +1035,18 @@ pub fn refresh_sessions(tx: &mut dyn SqlTx, touched: &TouchedSessions) -> Result
             )?;
         }
     }
-    tx.execute(
-        &format!(
-            "DELETE FROM sessions WHERE id {list}
-             AND NOT EXISTS (SELECT 1 FROM traces t WHERE t.session_rowid = sessions.id)"
-        ),
-        &[SqlValue::IntList(ids.to_vec())],
-    )?;
+    // Only a session a stored trace left can be left without traces (a
+    // session that only gained keeps what it had): a write of new turns
+    // looks for none.
+    if !touched.changed.is_empty() {
+        tx.execute(
+            &format!(
+                "DELETE FROM sessions WHERE id {list}
+                 AND NOT EXISTS (SELECT 1 FROM traces t WHERE t.session_rowid = sessions.id)"
+            ),
+            &[SqlValue::IntList(touched.changed.clone())],
+        )?;
+    }
     Ok(())
 }
 
