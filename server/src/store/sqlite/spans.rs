@@ -670,15 +670,25 @@ fn resummarize(
             Some(sid) => Some(match session_rowids.get(&(pid, sid.clone())) {
                 Some(id) => *id,
                 None => {
-                    tx.prepare_cached(
-                        "INSERT OR IGNORE INTO sessions (project_id, session_id) VALUES (?1, ?2)",
-                    )?
-                    .execute(params![pid, sid])?;
-                    let id = tx
+                    // Looked up first: most turns join a session stored
+                    // before, and an `INSERT OR IGNORE` that finds it costs
+                    // a second search of the same index (the single writer
+                    // inserts between the two alone).
+                    let stored = tx
                         .prepare_cached(
                             "SELECT id FROM sessions WHERE project_id = ?1 AND session_id = ?2",
                         )?
-                        .query_row(params![pid, sid], |r| r.get::<_, i64>(0))?;
+                        .query_row(params![pid, sid], |r| r.get::<_, i64>(0))
+                        .optional()?;
+                    let id = match stored {
+                        Some(id) => id,
+                        None => tx
+                            .prepare_cached(
+                                "INSERT INTO sessions (project_id, session_id) VALUES (?1, ?2)
+                                 RETURNING id",
+                            )?
+                            .query_row(params![pid, sid], |r| r.get::<_, i64>(0))?,
+                    };
                     session_rowids.insert((pid, sid.clone()), id);
                     id
                 }
