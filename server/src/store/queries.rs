@@ -743,6 +743,12 @@ pub struct TouchedSessions {
     /// before that stay in their session and were taken out of its sums
     /// ([`take_out_of_sessions`]): all the sessions not `changed` gained.
     pub new_traces: Vec<i64>,
+    /// Of `new_traces`, those whose session may lack a filter row they give
+    /// (`session_users`, `session_tags`, `session_metadata`). A backend that
+    /// knows nothing of what sessions hold lists them all; SQLite's writer
+    /// leaves out a trace whose session it knows holds its rows (a chat's
+    /// turns repeat their user, tags and metadata).
+    pub filter_rows_of: Vec<i64>,
 }
 
 /// What a stored trace gives its session's filter rows (`session_users`,
@@ -1014,7 +1020,7 @@ pub fn refresh_sessions(tx: &mut dyn SqlTx, touched: &TouchedSessions) -> Result
                 &[SqlValue::IntList(touched.changed.clone())],
             )?;
         }
-        if !touched.new_traces.is_empty() {
+        if !touched.filter_rows_of.is_empty() {
             // A new trace holding what an earlier trace of its session holds
             // (the same tags, the same metadata: a chat's turns mostly do)
             // brings no row the session lacks: by induction from the
@@ -1031,7 +1037,7 @@ pub fn refresh_sessions(tx: &mut dyn SqlTx, touched: &TouchedSessions) -> Result
             };
             tx.execute(
                 &insert(&format!("t.id {list} AND t.session_rowid IS NOT NULL{new}")),
-                &[SqlValue::IntList(touched.new_traces.clone())],
+                &[SqlValue::IntList(touched.filter_rows_of.clone())],
             )?;
         }
     }

@@ -661,6 +661,97 @@ pub fn paging_is_complete_and_stable<S: Store>(store: S) {
 }
 
 /// Filters of the session list.
+/// The sessions a filter on a user, a tag or a metadata entry finds, in
+/// session id order.
+fn filtered<S: Store>(
+    store: &S,
+    user: Option<&str>,
+    tag: Option<&str>,
+    metadata: Option<(&str, &str)>,
+) -> Vec<String> {
+    let q = SessionQuery {
+        page: PageQuery {
+            limit: 50,
+            cursor: None,
+        },
+        user_id: user.map(str::to_owned),
+        tag: tag.map(str::to_owned),
+        metadata: metadata
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .into_iter()
+            .collect(),
+        ..Default::default()
+    };
+    let mut ids: Vec<String> = store
+        .sessions("p", &q)
+        .expect("list")
+        .data
+        .into_iter()
+        .map(|s| s.session_id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// A session's filter rows follow a trace that leaves it and a new trace
+/// that brings the same user, tag and metadata back: the rows the leaving
+/// trace alone gave go, and come back with the new one (a backend that
+/// remembers what sessions hold must forget a session a trace left).
+pub fn session_filters_follow_a_trace_that_leaves_and_one_that_returns<S: Store>(store: S) {
+    let gives = |session: &str, user: &str, tag: &str| {
+        json!({"session.id": session, "user.id": user, "tag.tags": [tag],
+               "metadata": format!("{{\"k\": \"{tag}\"}}")})
+    };
+    let finds = |store: &S| {
+        (
+            filtered(store, Some("ux"), None, None),
+            filtered(store, None, Some("x"), None),
+            filtered(store, None, None, Some(("k", "x"))),
+        )
+    };
+    store
+        .write(&[
+            // Trace 1's child first: the trace is in "s" until its root says otherwise.
+            record("p", 1, 2, Some(1), 0, gives("s", "ux", "x")),
+            record("p", 2, 1, None, 1, gives("s", "uy", "y")),
+        ])
+        .expect("write");
+    let s = vec!["s".to_owned()];
+    assert_eq!(finds(&store), (s.clone(), s.clone(), s.clone()));
+    store
+        .write(&[record("p", 1, 1, None, 0, gives("other", "ux", "x"))])
+        .expect("the root moves trace 1");
+    let other = vec!["other".to_owned()];
+    assert_eq!(
+        finds(&store),
+        (other.clone(), other.clone(), other.clone()),
+        "the rows only trace 1 gave left \"s\" with it"
+    );
+    store
+        .write(&[record("p", 3, 1, None, 2, gives("s", "ux", "x"))])
+        .expect("a new turn gives them again");
+    let both = vec!["other".to_owned(), "s".to_owned()];
+    assert_eq!(finds(&store), (both.clone(), both.clone(), both));
+}
+
+/// A session written after another was deleted has every filter row its
+/// traces give, though it may take the deleted session's row id and its
+/// traces give what the deleted one's gave.
+pub fn session_filters_of_a_session_written_after_one_deleted<S: Store>(store: S) {
+    let gives = |session: &str| json!({"session.id": session, "user.id": "u", "tag.tags": ["t"], "metadata": "{\"k\": \"v\"}"});
+    store
+        .write(&[record("p", 1, 1, None, 0, gives("a"))])
+        .expect("write");
+    store.delete_session("p", "a").expect("delete");
+    store
+        .write(&[record("p", 2, 1, None, 1, gives("b"))])
+        .expect("write");
+    let b = vec!["b".to_owned()];
+    assert_eq!(filtered(&store, Some("u"), None, None), b);
+    assert_eq!(filtered(&store, None, Some("t"), None), b);
+    assert_eq!(filtered(&store, None, None, Some(("k", "v"))), b);
+}
+
 pub fn session_filters<S: Store>(store: S) {
     store
         .write(&[
@@ -1683,6 +1774,8 @@ macro_rules! conformance_suite {
             project_last_activity_is_its_latest_trace_end,
             paging_is_complete_and_stable,
             session_filters,
+            session_filters_follow_a_trace_that_leaves_and_one_that_returns,
+            session_filters_of_a_session_written_after_one_deleted,
             text_search_folds_unicode_case,
             text_search_pages_through_common_words,
             traces_without_a_session_are_reachable,

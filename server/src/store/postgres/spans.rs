@@ -494,7 +494,7 @@ fn resummarize(
         .map(|(key, _)| *key)
         .collect();
     // The row ids of the traces not stored before, and of those staying.
-    let new_traces = upsert_traces(tx, &summaries, &session_rowids)?
+    let new_traces: Vec<i64> = upsert_traces(tx, &summaries, &session_rowids)?
         .into_iter()
         .filter(|(key, _)| added.contains(key))
         .map(|(_, id)| id)
@@ -502,6 +502,7 @@ fn resummarize(
     let touched = TouchedSessions {
         all: ids,
         changed: changed.into_iter().collect(),
+        filter_rows_of: new_traces.clone(),
         new_traces,
     };
     refresh_sessions(tx, &touched)

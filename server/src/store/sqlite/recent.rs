@@ -13,6 +13,12 @@
 //! and its spans' facts, long texts by their row ids only (read back if a
 //! summary reads them). A trace written whole is not kept.
 //!
+//! It also knows, for the sessions it wrote to last, the filter rows
+//! (`session_users`, `session_tags`, `session_metadata`) they hold: a turn
+//! whose user, tags and metadata are those of a turn before it in its
+//! session (a chat's turns mostly are) gives its session no new row, and
+//! the write does not look for one ([`SessionRows`]).
+//!
 //! Invariant: an entry is what the writer's open transaction holds for its
 //! trace. Every span write that summarizes a trace takes its entry and
 //! keeps the new one; the writer forgets every entry when its transaction
@@ -149,9 +155,81 @@ pub(super) struct RecentTrace {
     pub(super) spans: Vec<KeptSpan>,
 }
 
-/// The traces the writer summarized last, by row id.
+/// What a trace gives its session's filter rows, as the trace row stores
+/// it: its user and its tags' and metadata's JSON (two traces equal in
+/// these give the same rows).
+#[derive(PartialEq, Eq)]
+pub(super) struct RowsGiven {
+    pub(super) user_id: Option<String>,
+    pub(super) tags: String,
+    pub(super) metadata: String,
+}
+
+impl RowsGiven {
+    fn bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.user_id.as_ref().map_or(0, String::len)
+            + self.tags.len()
+            + self.metadata.len()
+    }
+}
+
+/// What [`SessionRows`] keeps, in bytes (estimated): tens of thousands of
+/// sessions' worth. Past it, it starts over empty.
+const SESSION_ROWS_MAX_BYTES: usize = 4 << 20;
+
+/// What the rows of one session are remembered from, at most: a session
+/// whose turns each give different rows (a turn number in the metadata)
+/// is then looked up as before.
+const ROWS_GIVEN_A_SESSION: usize = 4;
+
+/// The filter rows sessions hold, by session row id: each session's as the
+/// [`RowsGiven`] of traces whose rows the writer's transaction stored in it
+/// (or found stored). Every such row stays while its session does, unless
+/// a trace leaves the session or changes in it: the write then forgets the
+/// session ([`SessionRows::forget_session`]).
+#[derive(Default)]
+pub(super) struct SessionRows {
+    by_session: HashMap<i64, Vec<RowsGiven>>,
+    bytes: usize,
+}
+
+impl SessionRows {
+    /// Whether session `session` is known to hold every row `given` gives.
+    pub(super) fn hold(&self, session: i64, given: &RowsGiven) -> bool {
+        self.by_session
+            .get(&session)
+            .is_some_and(|known| known.contains(given))
+    }
+
+    /// Notes that session `session` holds the rows `given` gives.
+    pub(super) fn learn(&mut self, session: i64, given: RowsGiven) {
+        let known = self.by_session.entry(session).or_default();
+        if known.len() >= ROWS_GIVEN_A_SESSION || known.contains(&given) {
+            return;
+        }
+        self.bytes += given.bytes();
+        known.push(given);
+        if self.bytes > SESSION_ROWS_MAX_BYTES {
+            *self = Self::default();
+        }
+    }
+
+    /// Forgets what session `session` holds: a trace left it or changed in
+    /// it, and the rows no trace gives any more are deleted.
+    pub(super) fn forget_session(&mut self, session: i64) {
+        if let Some(known) = self.by_session.remove(&session) {
+            self.bytes -= known.iter().map(RowsGiven::bytes).sum::<usize>();
+        }
+    }
+}
+
+/// The traces the writer summarized last, by row id, and the filter rows
+/// of the sessions it wrote to.
 #[derive(Default)]
 pub(super) struct RecentTraces {
+    /// Forgotten with the traces.
+    pub(super) sessions: SessionRows,
     by_rowid: HashMap<i64, (u64, usize, RecentTrace)>,
     /// Row ids in the order kept, with the count each was kept at: an
     /// entry kept again leaves its old place stale.
@@ -205,8 +283,10 @@ impl RecentTraces {
         }
     }
 
-    /// Forgets every trace: the writer's transaction rolled back, or a write
-    /// other than a span write is about to run.
+    /// Forgets every trace and every session's rows: the writer's
+    /// transaction rolled back, or a write other than a span write (which
+    /// may delete sessions, whose row ids a new session may take again) is
+    /// about to run.
     pub(super) fn forget(&mut self) {
         *self = Self::default();
     }
@@ -227,6 +307,44 @@ impl RecentTraces {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn given(user: &str, tags: &str) -> RowsGiven {
+        RowsGiven {
+            user_id: Some(user.to_owned()),
+            tags: tags.to_owned(),
+            metadata: "{}".to_owned(),
+        }
+    }
+
+    #[test]
+    fn session_rows_are_bounded_and_forgotten() {
+        let mut rows = SessionRows::default();
+        for n in 0..=ROWS_GIVEN_A_SESSION {
+            rows.learn(1, given(&format!("u{n}"), "[]"));
+        }
+        assert!(rows.hold(1, &given("u0", "[]")));
+        assert!(
+            !rows.hold(1, &given(&format!("u{ROWS_GIVEN_A_SESSION}"), "[]")),
+            "a session keeps at most ROWS_GIVEN_A_SESSION"
+        );
+        assert!(!rows.hold(2, &given("u0", "[]")), "another session's");
+        assert!(!rows.hold(1, &given("u0", "[\"t\"]")), "other tags");
+        rows.forget_session(1);
+        assert!(!rows.hold(1, &given("u0", "[]")));
+        assert_eq!(rows.bytes, 0);
+        // Past the byte bound it starts over: what it keeps stays bounded.
+        let long = "x".repeat(SESSION_ROWS_MAX_BYTES / 4);
+        for session in 0..8 {
+            rows.learn(session, given(&long, "[]"));
+            assert!(rows.bytes <= SESSION_ROWS_MAX_BYTES);
+        }
+        assert!(rows.by_session.len() < 8);
+        // Forgetting the whole writer's knowledge forgets it too.
+        let mut recent = RecentTraces::default();
+        recent.sessions.learn(1, given("u", "[]"));
+        recent.forget();
+        assert!(!recent.sessions.hold(1, &given("u", "[]")));
+    }
 
     fn keep(recent: &mut RecentTraces, rowid: i64, mut trace: RecentTrace) {
         let bytes = shed(&mut trace.spans);

@@ -13,7 +13,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value};
 
 use super::SqliteTx;
-use super::recent::{self, KeptSpan, RECENT_MAX_BYTES, RecentTrace, RecentTraces, TextIds};
+use super::recent::{
+    self, KeptSpan, RECENT_MAX_BYTES, RecentTrace, RecentTraces, RowsGiven, TextIds,
+};
 use super::texts::{self, Digest, INTERN_MIN_BYTES, Known, Texts, pack_ids, unpack_ids};
 use crate::model::{EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, TraceSummary};
 use crate::store::compression::{self, Dictionaries};
@@ -268,6 +270,7 @@ fn upsert_trace(
     tx: &Connection,
     trace: &TouchedTrace<'_>,
     s: &TraceSummary,
+    given: &RowsGiven,
     session_rowid: Option<i64>,
     texts: &mut Texts,
 ) -> rusqlite::Result<[Option<i64>; 2]> {
@@ -345,8 +348,8 @@ fn upsert_trace(
         s.cost.prompt,
         s.cost.completion,
         s.cost.total,
-        json_text(&s.tags),
-        json_text(&s.metadata),
+        given.tags,
+        given.metadata,
         search_input,
         search_output,
         trace.row.rowid,
@@ -604,6 +607,8 @@ fn resummarize(
     let mut sessions = BTreeSet::new();
     let mut changed = BTreeSet::new();
     let mut new_traces = Vec::new();
+    // Of those, the ones whose session may lack the filter rows they give.
+    let mut filter_rows_of = Vec::new();
     let mut session_rowids: HashMap<(i64, String), i64> = HashMap::new();
     // Most servers never receive an event as a log record: their traces'
     // events are not looked up one by one.
@@ -722,14 +727,27 @@ fn resummarize(
         .map(|s| s.0.row.rowid)
         .collect();
     let taken = take_out_of_sessions(&mut SqliteTx(tx), &staying)?;
+    // The rows new traces give their sessions, learned once stored.
+    let mut learned = Vec::new();
     for (trace, summary, old, new, may_stay, kept) in summarized {
-        let [input_text, output_text] = upsert_trace(tx, &trace, &summary, new, texts)?;
+        let given = RowsGiven {
+            user_id: summary.user_id.clone(),
+            tags: json_text(&summary.tags),
+            metadata: json_text(&summary.metadata),
+        };
+        let [input_text, output_text] = upsert_trace(tx, &trace, &summary, &given, new, texts)?;
         let stays = may_stay && old.is_some_and(|session| taken.contains(&session));
         if trace.row.stored && !stays {
             changed.extend(old);
             changed.extend(new);
         } else {
             new_traces.push(trace.row.rowid);
+            if let Some(session) = new {
+                if !recent.sessions.hold(session, &given) {
+                    filter_rows_of.push(trace.row.rowid);
+                }
+                learned.push((session, given));
+            }
         }
         sessions.extend(old);
         sessions.extend(new);
@@ -761,8 +779,19 @@ fn resummarize(
         all: sessions.into_iter().collect(),
         changed: changed.into_iter().collect(),
         new_traces,
+        filter_rows_of,
     };
-    refresh_sessions(&mut SqliteTx(tx), &touched)
+    refresh_sessions(&mut SqliteTx(tx), &touched)?;
+    // A changed session's rows no trace gives any more were deleted; every
+    // session a new trace joined now holds its rows. (If the transaction
+    // rolls back, the writer forgets all of it.)
+    for session in &touched.changed {
+        recent.sessions.forget_session(*session);
+    }
+    for (session, given) in learned {
+        recent.sessions.learn(session, given);
+    }
+    Ok(())
 }
 
 /// The facts of a trace's stored GenAI events.
