@@ -53,13 +53,18 @@ pub fn record(project: &str, t: u8, s: u8, p: Option<u8>, start: i64, attrs: Val
 }
 
 fn session_ids<S: Store>(store: &S, project: &str) -> Vec<String> {
+    session_ids_where(store, project, SessionQuery::default())
+}
+
+/// The ids of the sessions `q`'s filters find, in its sort, oldest first.
+fn session_ids_where<S: Store>(store: &S, project: &str, q: SessionQuery) -> Vec<String> {
     let q = SessionQuery {
         page: PageQuery {
             limit: 1000,
             cursor: None,
         },
         order: Order::Asc,
-        ..Default::default()
+        ..q
     };
     store
         .sessions(project, &q)
@@ -670,10 +675,6 @@ fn filtered<S: Store>(
     metadata: Option<(&str, &str)>,
 ) -> Vec<String> {
     let q = SessionQuery {
-        page: PageQuery {
-            limit: 50,
-            cursor: None,
-        },
         user_id: user.map(str::to_owned),
         tag: tag.map(str::to_owned),
         metadata: metadata
@@ -682,13 +683,7 @@ fn filtered<S: Store>(
             .collect(),
         ..Default::default()
     };
-    let mut ids: Vec<String> = store
-        .sessions("p", &q)
-        .expect("list")
-        .data
-        .into_iter()
-        .map(|s| s.session_id)
-        .collect();
+    let mut ids = session_ids_where(store, "p", q);
     ids.sort();
     ids
 }
