@@ -111,6 +111,12 @@ pub fn idempotent_writes<S: Store>(store: S) {
     let written = store.write(&[twice.clone(), twice]).expect("write");
     assert_eq!((written.inserted, written.duplicates), (1, 1));
     assert_eq!(store.trace("p", &[5; 16]).expect("trace").spans.len(), 1);
+    // And its trace stored before (the first copy is not yet written when
+    // the second is looked for).
+    let child = record("p", 5, 2, Some(1), 1, json!({"session.id": "s5"}));
+    let written = store.write(&[child.clone(), child]).expect("write");
+    assert_eq!((written.inserted, written.duplicates), (1, 1));
+    assert_eq!(store.trace("p", &[5; 16]).expect("trace").spans.len(), 2);
 
     // The same spans sent to another project are that project's: the first
     // project's session and trace are unchanged.
