@@ -735,6 +735,32 @@ pub fn session_filters_follow_a_trace_that_leaves_and_one_that_returns<S: Store>
     assert_eq!(finds(&store), (both.clone(), both.clone(), both));
 }
 
+/// A session its only trace left is deleted with its sums; a later turn
+/// naming it makes it anew, holding that turn alone.
+pub fn a_session_a_trace_left_is_made_anew_by_a_later_turn<S: Store>(store: S) {
+    let in_session = |session: &str| json!({"session.id": session});
+    // Trace 1's child first: the trace is in "a" until its root says otherwise.
+    store
+        .write(&[record("p", 1, 2, Some(1), 0, in_session("a"))])
+        .expect("write");
+    assert_eq!(store.session("p", "a").expect("session a").num_traces, 1);
+    store
+        .write(&[record("p", 1, 1, None, 1, in_session("b"))])
+        .expect("the root moves trace 1");
+    assert!(store.session("p", "a").is_err(), "\"a\" emptied, deleted");
+    store
+        .write(&[record("p", 2, 1, None, 2, in_session("a"))])
+        .expect("a later turn names \"a\" again");
+    assert_eq!(
+        store
+            .session("p", "a")
+            .expect("session a made anew")
+            .num_traces,
+        1
+    );
+    assert_eq!(store.session("p", "b").expect("session b").num_traces, 1);
+}
+
 /// A session written after another was deleted has every filter row its
 /// traces give, though it may take the deleted session's row id and its
 /// traces give what the deleted one's gave.
@@ -1777,6 +1803,7 @@ macro_rules! conformance_suite {
             session_filters,
             session_filters_follow_a_trace_that_leaves_and_one_that_returns,
             session_filters_of_a_session_written_after_one_deleted,
+            a_session_a_trace_left_is_made_anew_by_a_later_turn,
             text_search_folds_unicode_case,
             text_search_pages_through_common_words,
             traces_without_a_session_are_reachable,

@@ -13,9 +13,10 @@
 //! and its spans' facts, long texts by their row ids only (read back if a
 //! summary reads them). A trace written whole is not kept.
 //!
-//! It also knows, for the sessions it wrote to last, the filter rows
-//! (`session_users`, `session_tags`, `session_metadata`) they hold: a turn
-//! whose user, tags and metadata are those of a turn before it in its
+//! It also knows, for the sessions it wrote to last, their row ids and the
+//! filter rows (`session_users`, `session_tags`, `session_metadata`) they
+//! hold: the next turn of a session finds its row without a search, and a
+//! turn whose user, tags and metadata are those of a turn before it in its
 //! session (a chat's turns mostly are) gives its session no new row, and
 //! the write does not look for one ([`SessionRows`]).
 //!
@@ -183,43 +184,94 @@ const SESSION_ROWS_MAX_BYTES: usize = 4 << 20;
 /// is then looked up as before.
 const ROWS_GIVEN_A_SESSION: usize = 4;
 
-/// The filter rows sessions hold, by session row id: each session's as the
-/// [`RowsGiven`] of traces whose rows the writer's transaction stored in it
-/// (or found stored). Every such row stays while its session does, unless
-/// a trace leaves the session or changes in it: the write then forgets the
-/// session ([`SessionRows::forget_session`]).
+/// The sessions the writer's transaction wrote to or found: each one's row
+/// id by project and session id, and the filter rows it holds, as the
+/// [`RowsGiven`] of traces whose rows the transaction stored in it (or found
+/// stored). A session's row stays while the session has traces, and every
+/// such filter row while a trace gives it: a write in which a trace leaves a
+/// session or changes in it (the only way a span write deletes a session or
+/// its rows) forgets the session ([`SessionRows::forget_session`]).
 #[derive(Default)]
 pub(super) struct SessionRows {
-    by_session: HashMap<i64, Vec<RowsGiven>>,
+    by_session: HashMap<i64, KnownSession>,
+    /// Row ids by project and session id.
+    rows: HashMap<i64, HashMap<String, i64>>,
     bytes: usize,
 }
 
+#[derive(Default)]
+struct KnownSession {
+    /// Its project and session id, when its row id is kept in
+    /// [`SessionRows::rows`].
+    name: Option<(i64, String)>,
+    given: Vec<RowsGiven>,
+}
+
+/// What keeping a session's row id costs, in bytes (estimated) besides its
+/// session id, kept twice.
+const SESSION_ROW_BYTES: usize = 96;
+
 impl SessionRows {
+    /// The row id of session `session_id` of project `project_id`, if known.
+    pub(super) fn row_of(&self, project_id: i64, session_id: &str) -> Option<i64> {
+        self.rows.get(&project_id)?.get(session_id).copied()
+    }
+
+    /// Notes that session `session_id` of project `project_id` is the row
+    /// `session`.
+    pub(super) fn learn_row(&mut self, project_id: i64, session_id: &str, session: i64) {
+        let known = self.by_session.entry(session).or_default();
+        if known.name.is_some() {
+            return;
+        }
+        known.name = Some((project_id, session_id.to_owned()));
+        self.rows
+            .entry(project_id)
+            .or_default()
+            .insert(session_id.to_owned(), session);
+        self.add_bytes(SESSION_ROW_BYTES + 2 * session_id.len());
+    }
+
     /// Whether session `session` is known to hold every row `given` gives.
     pub(super) fn hold(&self, session: i64, given: &RowsGiven) -> bool {
         self.by_session
             .get(&session)
-            .is_some_and(|known| known.contains(given))
+            .is_some_and(|known| known.given.contains(given))
     }
 
     /// Notes that session `session` holds the rows `given` gives.
     pub(super) fn learn(&mut self, session: i64, given: RowsGiven) {
         let known = self.by_session.entry(session).or_default();
-        if known.len() >= ROWS_GIVEN_A_SESSION || known.contains(&given) {
+        if known.given.len() >= ROWS_GIVEN_A_SESSION || known.given.contains(&given) {
             return;
         }
-        self.bytes += given.bytes();
-        known.push(given);
+        let bytes = given.bytes();
+        known.given.push(given);
+        self.add_bytes(bytes);
+    }
+
+    /// Counts `bytes` more kept; past [`SESSION_ROWS_MAX_BYTES`], starts over
+    /// empty.
+    fn add_bytes(&mut self, bytes: usize) {
+        self.bytes += bytes;
         if self.bytes > SESSION_ROWS_MAX_BYTES {
             *self = Self::default();
         }
     }
 
-    /// Forgets what session `session` holds: a trace left it or changed in
-    /// it, and the rows no trace gives any more are deleted.
+    /// Forgets session `session`: a trace left it (it may be deleted, and
+    /// its row id taken by a new session) or changed in it (the rows no
+    /// trace gives any more are deleted).
     pub(super) fn forget_session(&mut self, session: i64) {
-        if let Some(known) = self.by_session.remove(&session) {
-            self.bytes -= known.iter().map(RowsGiven::bytes).sum::<usize>();
+        let Some(known) = self.by_session.remove(&session) else {
+            return;
+        };
+        self.bytes -= known.given.iter().map(RowsGiven::bytes).sum::<usize>();
+        if let Some((project_id, session_id)) = known.name {
+            self.bytes -= SESSION_ROW_BYTES + 2 * session_id.len();
+            if let Some(rows) = self.rows.get_mut(&project_id) {
+                rows.remove(&session_id);
+            }
         }
     }
 }
@@ -339,11 +391,27 @@ mod tests {
             assert!(rows.bytes <= SESSION_ROWS_MAX_BYTES);
         }
         assert!(rows.by_session.len() < 8);
+        // Row ids: by project and session id, forgotten with the session.
+        let mut rows = SessionRows::default();
+        rows.learn_row(1, "s", 7);
+        rows.learn(7, given("u", "[]"));
+        assert_eq!(rows.row_of(1, "s"), Some(7));
+        assert_eq!(rows.row_of(2, "s"), None, "another project's");
+        rows.forget_session(7);
+        assert_eq!(rows.row_of(1, "s"), None);
+        assert_eq!(rows.bytes, 0);
+        for session in 0..(SESSION_ROWS_MAX_BYTES / SESSION_ROW_BYTES) as i64 {
+            rows.learn_row(1, &session.to_string(), session);
+            assert!(rows.bytes <= SESSION_ROWS_MAX_BYTES);
+        }
+        assert!(rows.row_of(1, "0").is_none(), "started over past the bound");
         // Forgetting the whole writer's knowledge forgets it too.
         let mut recent = RecentTraces::default();
         recent.sessions.learn(1, given("u", "[]"));
+        recent.sessions.learn_row(1, "s", 1);
         recent.forget();
         assert!(!recent.sessions.hold(1, &given("u", "[]")));
+        assert_eq!(recent.sessions.row_of(1, "s"), None);
     }
 
     fn keep(recent: &mut RecentTraces, rowid: i64, mut trace: RecentTrace) {

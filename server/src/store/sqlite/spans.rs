@@ -660,7 +660,6 @@ fn resummarize(
     let mut new_traces = Vec::new();
     // Of those, the ones whose session may lack the filter rows they give.
     let mut filter_rows_of = Vec::new();
-    let mut session_rowids: HashMap<(i64, String), i64> = HashMap::new();
     // Most servers never receive an event as a log record: their traces'
     // events are not looked up one by one.
     let any_events = tx
@@ -723,8 +722,8 @@ fn resummarize(
         };
         let new_session = match &summary.session_id {
             None => None,
-            Some(sid) => Some(match session_rowids.get(&(pid, sid.clone())) {
-                Some(id) => *id,
+            Some(sid) => Some(match recent.sessions.row_of(pid, sid) {
+                Some(id) => id,
                 None => {
                     // Looked up first: most turns join a session stored
                     // before, and an `INSERT OR IGNORE` that finds it costs
@@ -745,7 +744,7 @@ fn resummarize(
                             )?
                             .query_row(params![pid, sid], |r| r.get::<_, i64>(0))?,
                     };
-                    session_rowids.insert((pid, sid.clone()), id);
+                    recent.sessions.learn_row(pid, sid, id);
                     id
                 }
             }),
