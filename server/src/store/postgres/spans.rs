@@ -736,7 +736,7 @@ fn span_columns() -> String {
 }
 
 /// A span as (row id, trace id, span), its attributes decoded from its body,
-/// from a row of [`SPAN_COLUMNS`].
+/// from a row of [`span_columns`].
 fn read_span(mut r: crate::store::sql::SqlRow) -> Result<(i64, [u8; 16], SpanInfo), StoreError> {
     let body = decode_body(r.blob(8)?)?;
     let span = span_row(&mut r, body.a, body.e)?;

@@ -275,6 +275,7 @@ fn read_texts(
 /// Returns the row ids of its input's and output's texts.
 fn upsert_trace(
     tx: &Connection,
+    rows: &mut RowBatch<'static>,
     trace: &TouchedTrace<'_>,
     s: &TraceSummary,
     given: &RowsGiven,
@@ -308,15 +309,123 @@ fn upsert_trace(
     // A raw value is some span's input or output text: point at it, no new reference.
     let ir = ir.map(|t| texts.find(tx, &t)).transpose()?.flatten();
     let or = or.map(|t| texts.find(tx, &t)).transpose()?.flatten();
-    tx.prepare_cached(
+    let owned = |value: SqliteValue| ToSqlOutput::Owned(value);
+    let text = |t: Option<String>| owned(t.map_or(SqliteValue::Null, SqliteValue::Text));
+    let int = |i: Option<i64>| owned(i.map_or(SqliteValue::Null, SqliteValue::Integer));
+    rows.push(
+        tx,
+        [
+            owned(SqliteValue::Integer(trace.project_id)),
+            owned(SqliteValue::Blob(trace.trace_id.to_vec())),
+            int(session_rowid),
+            text(s.session_id.clone()),
+            owned(SqliteValue::Text(json_text(&s.session_conflicts))),
+            text(s.user_id.clone()),
+            owned(
+                s.root_span_id
+                    .map_or(SqliteValue::Null, |r| SqliteValue::Blob(r.to_vec())),
+            ),
+            owned(SqliteValue::Integer(s.start_ns)),
+            owned(SqliteValue::Integer(s.end_ns)),
+            owned(SqliteValue::Integer(s.span_count)),
+            owned(SqliteValue::Integer(i64::from(s.has_error))),
+            int(iv),
+            text(im),
+            int(ir),
+            int(ov),
+            text(om),
+            int(or),
+            owned(SqliteValue::Integer(s.tokens.prompt)),
+            owned(SqliteValue::Integer(s.tokens.completion)),
+            owned(SqliteValue::Integer(s.tokens.total)),
+            owned(SqliteValue::Real(s.cost.prompt)),
+            owned(SqliteValue::Real(s.cost.completion)),
+            owned(SqliteValue::Real(s.cost.total)),
+            owned(SqliteValue::Text(given.tags.clone())),
+            owned(SqliteValue::Text(given.metadata.clone())),
+            text(search_input),
+            text(search_output),
+            owned(SqliteValue::Integer(trace.row.rowid)),
+        ],
+    )?;
+    Ok([iv, ov])
+}
+
+/// Most rows a [`RowBatch`] writes in one statement: SQLite's work for a
+/// statement (running its program, opening the table's and indexes'
+/// cursors, halting, resetting) is paid once for several rows.
+const ROWS_A_STATEMENT: usize = 8;
+
+/// The statements `{head} VALUES (?, ...), ... {tail}` writing 1 to
+/// [`ROWS_A_STATEMENT`] rows, one value for each column `head` lists.
+fn row_statements(head: &str, tail: &str) -> Vec<String> {
+    let listed = &head[head.find('(').unwrap_or(0)..head.find(')').unwrap_or(0)];
+    let row = format!(
+        "({})",
+        vec!["?"; listed.matches(',').count() + 1].join(", ")
+    );
+    (1..=ROWS_A_STATEMENT)
+        .map(|n| format!("{head} VALUES {} {tail}", vec![row.as_str(); n].join(", ")))
+        .collect()
+}
+
+/// Rows written [`ROWS_A_STATEMENT`] at a time by one of
+/// [`row_statements`]' statements.
+struct RowBatch<'v> {
+    /// The statement writing `n` rows is `statements[n - 1]`.
+    statements: &'static [String],
+    columns: usize,
+    values: Vec<ToSqlOutput<'v>>,
+}
+
+impl<'v> RowBatch<'v> {
+    fn new(statements: &'static [String]) -> Self {
+        // The one-row statement's placeholders.
+        let columns = statements[0].matches('?').count();
+        Self {
+            statements,
+            columns,
+            values: Vec::with_capacity(columns * statements.len()),
+        }
+    }
+
+    /// Adds a row (one value a column), writing the rows held once there
+    /// are enough for a statement.
+    fn push<const N: usize>(
+        &mut self,
+        tx: &Connection,
+        row: [ToSqlOutput<'v>; N],
+    ) -> rusqlite::Result<()> {
+        debug_assert_eq!(N, self.columns);
+        self.values.extend(row);
+        if self.values.len() == self.columns * self.statements.len() {
+            self.flush(tx)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the rows held.
+    fn flush(&mut self, tx: &Connection) -> rusqlite::Result<()> {
+        let rows = self.values.len() / self.columns;
+        if rows > 0 {
+            tx.prepare_cached(&self.statements[rows - 1])?
+                .execute(params_from_iter(self.values.iter()))?;
+        }
+        self.values.clear();
+        Ok(())
+    }
+}
+
+/// The upserts of trace rows, by the row id taken before their spans were
+/// written.
+static TRACE_UPSERTS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    row_statements(
         "INSERT INTO traces (project_id, trace_id, session_rowid, session_id, session_conflicts,
             user_id, root_span_id, start_ns, end_ns, span_count, has_error,
             input_text, input_mime, input_raw_text, output_text, output_mime, output_raw_text,
             prompt_tokens, completion_tokens, total_tokens, cost_prompt, cost_completion, cost_total,
-            tags, metadata, search_input, search_output, id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-            ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)
-         ON CONFLICT (id) DO UPDATE SET
+            tags, metadata, search_input, search_output, id)",
+        "ON CONFLICT (id) DO UPDATE SET
             session_rowid = excluded.session_rowid, session_id = excluded.session_id,
             session_conflicts = excluded.session_conflicts, user_id = excluded.user_id,
             root_span_id = excluded.root_span_id, start_ns = excluded.start_ns,
@@ -330,82 +439,20 @@ fn upsert_trace(
             cost_prompt = excluded.cost_prompt, cost_completion = excluded.cost_completion,
             cost_total = excluded.cost_total, tags = excluded.tags, metadata = excluded.metadata,
             search_input = excluded.search_input, search_output = excluded.search_output",
-    )?
-    .execute(params![
-        trace.project_id,
-        &trace.trace_id[..],
-        session_rowid,
-        s.session_id,
-        json_text(&s.session_conflicts),
-        s.user_id,
-        s.root_span_id.map(|r| r.to_vec()),
-        s.start_ns,
-        s.end_ns,
-        s.span_count,
-        s.has_error,
-        iv,
-        im,
-        ir,
-        ov,
-        om,
-        or,
-        s.tokens.prompt,
-        s.tokens.completion,
-        s.tokens.total,
-        s.cost.prompt,
-        s.cost.completion,
-        s.cost.total,
-        given.tags,
-        given.metadata,
-        search_input,
-        search_output,
-        trace.row.rowid,
-    ])?;
-    Ok([iv, ov])
-}
+    )
+});
 
-/// The columns of a span row [`insert_spans`] writes.
-const SPAN_COLUMNS: usize = 31;
-
-/// Most spans one `INSERT` writes: SQLite's work for a statement (running its
-/// program, opening the table's and index's cursors, halting, resetting) is
-/// paid once for several rows. With the span's JSON serialized before the
-/// lock, the writer's instructions fell 3-4%.
-const SPANS_A_STATEMENT: usize = 8;
-
-/// The `INSERT` of `n` span rows (1 to [`SPANS_A_STATEMENT`]).
-fn insert_spans_sql(n: usize) -> &'static str {
-    static SQL: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
-        let row = format!("({})", vec!["?"; SPAN_COLUMNS].join(", "));
-        (1..=SPANS_A_STATEMENT)
-            .map(|n| {
-                format!(
-                    "INSERT INTO spans (trace_rowid, trace_id, span_id, project_id,
-                        parent_span_id, name, kind, status_code, status_message, start_ns,
-                        end_ns, session_id, user_id, oi_kind, is_llm, input_text, input_mime,
-                        output_text, output_mime, last_user_text, reply_text, prompt_tokens,
-                        completion_tokens, total_tokens, cost_prompt, cost_completion,
-                        cost_total, tags, metadata, body, text_refs)
-                     VALUES {}",
-                    vec![row.as_str(); n].join(", ")
-                )
-            })
-            .collect()
-    });
-    &SQL[n - 1]
-}
-
-/// Inserts the span rows `rows` holds ([`SPAN_COLUMNS`] values each) in one
-/// statement, and empties it.
-fn insert_spans(tx: &Connection, rows: &mut Vec<ToSqlOutput<'_>>) -> rusqlite::Result<()> {
-    let n = rows.len() / SPAN_COLUMNS;
-    if n > 0 {
-        tx.prepare_cached(insert_spans_sql(n))?
-            .execute(params_from_iter(rows.iter()))?;
-    }
-    rows.clear();
-    Ok(())
-}
+/// The inserts of span rows.
+static SPAN_INSERTS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    row_statements(
+        "INSERT INTO spans (trace_rowid, trace_id, span_id, project_id, parent_span_id, name,
+            kind, status_code, status_message, start_ns, end_ns, session_id, user_id, oi_kind,
+            is_llm, input_text, input_mime, output_text, output_mime, last_user_text,
+            reply_text, prompt_tokens, completion_tokens, total_tokens, cost_prompt,
+            cost_completion, cost_total, tags, metadata, body, text_refs)",
+        "",
+    )
+});
 
 /// Stores a batch in the writer's transaction and re-derives every trace and
 /// session it touched. Returns whether each span was stored (false for a
@@ -431,9 +478,7 @@ pub(super) fn write_batch(
     {
         let mut exists =
             tx.prepare_cached("SELECT 1 FROM spans WHERE trace_rowid = ?1 AND span_id = ?2")?;
-        // Spans to insert, [`SPAN_COLUMNS`] values each, inserted
-        // [`SPANS_A_STATEMENT`] at a time.
-        let mut rows: Vec<ToSqlOutput<'_>> = Vec::with_capacity(SPAN_COLUMNS * SPANS_A_STATEMENT);
+        let mut rows = RowBatch::new(&SPAN_INSERTS);
         for p in spans {
             let s = p.record;
             let pid = project_id(tx, &s.project, &mut projects)?;
@@ -465,52 +510,52 @@ pub(super) fn write_batch(
             let id = |v: Option<i64>| {
                 ToSqlOutput::Owned(v.map_or(SqliteValue::Null, SqliteValue::Integer))
             };
-            rows.extend([
-                ToSqlOutput::from(row.rowid),
-                ToSqlOutput::from(&s.trace_id[..]),
-                ToSqlOutput::from(&s.span_id[..]),
-                ToSqlOutput::from(pid),
-                match &s.parent_span_id {
-                    Some(parent) => ToSqlOutput::from(&parent[..]),
-                    None => ToSqlOutput::Owned(SqliteValue::Null),
-                },
-                ToSqlOutput::from(s.name.as_str()),
-                ToSqlOutput::from(s.kind.as_str()),
-                ToSqlOutput::from(i64::from(s.status_code)),
-                ToSqlOutput::from(s.status_message.as_str()),
-                s.start_ns.to_sql()?,
-                s.end_ns.to_sql()?,
-                f.session_id.to_sql()?,
-                f.user_id.to_sql()?,
-                f.oi_kind.to_sql()?,
-                f.is_llm.to_sql()?,
-                id(input),
-                f.input_mime.to_sql()?,
-                id(output),
-                f.output_mime.to_sql()?,
-                id(last_user),
-                id(reply),
-                f.tokens.prompt.to_sql()?,
-                f.tokens.completion.to_sql()?,
-                f.tokens.total.to_sql()?,
-                f.cost.prompt.to_sql()?,
-                f.cost.completion.to_sql()?,
-                f.cost.total.to_sql()?,
-                ToSqlOutput::from(p.tags.as_str()),
-                ToSqlOutput::from(p.metadata.as_str()),
-                ToSqlOutput::from(&p.body[..]),
-                ToSqlOutput::Owned(SqliteValue::Blob(refs)),
-            ]);
-            if rows.len() == SPAN_COLUMNS * SPANS_A_STATEMENT {
-                insert_spans(tx, &mut rows)?;
-            }
+            rows.push(
+                tx,
+                [
+                    ToSqlOutput::from(row.rowid),
+                    ToSqlOutput::from(&s.trace_id[..]),
+                    ToSqlOutput::from(&s.span_id[..]),
+                    ToSqlOutput::from(pid),
+                    match &s.parent_span_id {
+                        Some(parent) => ToSqlOutput::from(&parent[..]),
+                        None => ToSqlOutput::Owned(SqliteValue::Null),
+                    },
+                    ToSqlOutput::from(s.name.as_str()),
+                    ToSqlOutput::from(s.kind.as_str()),
+                    ToSqlOutput::from(i64::from(s.status_code)),
+                    ToSqlOutput::from(s.status_message.as_str()),
+                    s.start_ns.to_sql()?,
+                    s.end_ns.to_sql()?,
+                    f.session_id.to_sql()?,
+                    f.user_id.to_sql()?,
+                    f.oi_kind.to_sql()?,
+                    f.is_llm.to_sql()?,
+                    id(input),
+                    f.input_mime.to_sql()?,
+                    id(output),
+                    f.output_mime.to_sql()?,
+                    id(last_user),
+                    id(reply),
+                    f.tokens.prompt.to_sql()?,
+                    f.tokens.completion.to_sql()?,
+                    f.tokens.total.to_sql()?,
+                    f.cost.prompt.to_sql()?,
+                    f.cost.completion.to_sql()?,
+                    f.cost.total.to_sql()?,
+                    ToSqlOutput::from(p.tags.as_str()),
+                    ToSqlOutput::from(p.metadata.as_str()),
+                    ToSqlOutput::from(&p.body[..]),
+                    ToSqlOutput::Owned(SqliteValue::Blob(refs)),
+                ],
+            )?;
             touched.touch(pid, &s.trace_id, row).new.push(NewSpan {
                 facts: &s.facts,
                 ids: [input, output, last_user, reply],
                 digests: &p.fact_digests,
             });
         }
-        insert_spans(tx, &mut rows)?;
+        rows.flush(tx)?;
     }
     resummarize(tx, touched, texts, recent)?;
     Ok(stored)
@@ -779,13 +824,15 @@ fn resummarize(
     let taken = take_out_of_sessions(&mut SqliteTx(tx), &staying)?;
     // The rows new traces give their sessions, learned once stored.
     let mut learned = Vec::new();
+    let mut trace_rows = RowBatch::new(&TRACE_UPSERTS);
     for (trace, summary, old, new, may_stay, kept) in summarized {
         let given = RowsGiven {
             user_id: summary.user_id.clone(),
             tags: json_text(&summary.tags),
             metadata: json_text(&summary.metadata),
         };
-        let [input_text, output_text] = upsert_trace(tx, &trace, &summary, &given, new, texts)?;
+        let [input_text, output_text] =
+            upsert_trace(tx, &mut trace_rows, &trace, &summary, &given, new, texts)?;
         let stays = may_stay && old.is_some_and(|session| taken.contains(&session));
         if trace.row.stored && !stays {
             changed.extend(old);
@@ -821,6 +868,7 @@ fn resummarize(
             );
         }
     }
+    trace_rows.flush(tx)?;
     // References added first: a text both released and taken again (a trace
     // re-derived with the same input) must not reach zero on the way.
     texts.flush(tx)?;
@@ -923,7 +971,7 @@ fn span_columns() -> String {
 }
 
 /// Spans with their attributes rebuilt from body and texts, as (row id, trace
-/// id, span), from rows of [`SPAN_COLUMNS`].
+/// id, span), from rows of [`span_columns`].
 fn read_spans(
     tx: &mut dyn SqlTx,
     rows: Vec<crate::store::sql::SqlRow>,
