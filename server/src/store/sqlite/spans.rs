@@ -1167,3 +1167,55 @@ impl SpanTables for Spans {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_batch_writes_every_row_in_order_whatever_the_count() {
+        static STATEMENTS: std::sync::LazyLock<Vec<String>> =
+            std::sync::LazyLock::new(|| row_statements("INSERT INTO t (a, b, c)", ""));
+        assert_eq!(STATEMENTS.len(), ROWS_A_STATEMENT);
+        for (n, sql) in STATEMENTS.iter().enumerate() {
+            assert_eq!(sql.matches('?').count(), 3 * (n + 1), "{sql}");
+        }
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, a, b, c)")
+            .unwrap();
+        for rows in [
+            0,
+            1,
+            ROWS_A_STATEMENT - 1,
+            ROWS_A_STATEMENT,
+            2 * ROWS_A_STATEMENT + 3,
+        ] {
+            conn.execute("DELETE FROM t", []).unwrap();
+            let mut batch = RowBatch::new(&STATEMENTS);
+            for i in 0..rows as i64 {
+                let text = format!("row {i}");
+                batch
+                    .push(
+                        &conn,
+                        [
+                            ToSqlOutput::from(i),
+                            ToSqlOutput::Owned(SqliteValue::Text(text)),
+                            ToSqlOutput::Owned(SqliteValue::Null),
+                        ],
+                    )
+                    .unwrap();
+            }
+            batch.flush(&conn).unwrap();
+            let written: Vec<(i64, String)> = conn
+                .prepare("SELECT a, b FROM t WHERE c IS NULL ORDER BY id")
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let expected: Vec<(i64, String)> =
+                (0..rows as i64).map(|i| (i, format!("row {i}"))).collect();
+            assert_eq!(written, expected, "{rows} rows");
+        }
+    }
+}
