@@ -275,7 +275,7 @@ fn read_texts(
 /// Returns the row ids of its input's and output's texts.
 fn upsert_trace(
     tx: &Connection,
-    rows: &mut RowBatch<'static>,
+    rows: &mut RowBatch<'_, 'static>,
     trace: &TouchedTrace<'_>,
     s: &TraceSummary,
     given: &RowsGiven,
@@ -312,42 +312,39 @@ fn upsert_trace(
     let owned = |value: SqliteValue| ToSqlOutput::Owned(value);
     let text = |t: Option<String>| owned(t.map_or(SqliteValue::Null, SqliteValue::Text));
     let int = |i: Option<i64>| owned(i.map_or(SqliteValue::Null, SqliteValue::Integer));
-    rows.push(
-        tx,
-        [
-            owned(SqliteValue::Integer(trace.project_id)),
-            owned(SqliteValue::Blob(trace.trace_id.to_vec())),
-            int(session_rowid),
-            text(s.session_id.clone()),
-            owned(SqliteValue::Text(json_text(&s.session_conflicts))),
-            text(s.user_id.clone()),
-            owned(
-                s.root_span_id
-                    .map_or(SqliteValue::Null, |r| SqliteValue::Blob(r.to_vec())),
-            ),
-            owned(SqliteValue::Integer(s.start_ns)),
-            owned(SqliteValue::Integer(s.end_ns)),
-            owned(SqliteValue::Integer(s.span_count)),
-            owned(SqliteValue::Integer(i64::from(s.has_error))),
-            int(iv),
-            text(im),
-            int(ir),
-            int(ov),
-            text(om),
-            int(or),
-            owned(SqliteValue::Integer(s.tokens.prompt)),
-            owned(SqliteValue::Integer(s.tokens.completion)),
-            owned(SqliteValue::Integer(s.tokens.total)),
-            owned(SqliteValue::Real(s.cost.prompt)),
-            owned(SqliteValue::Real(s.cost.completion)),
-            owned(SqliteValue::Real(s.cost.total)),
-            owned(SqliteValue::Text(given.tags.clone())),
-            owned(SqliteValue::Text(given.metadata.clone())),
-            text(search_input),
-            text(search_output),
-            owned(SqliteValue::Integer(trace.row.rowid)),
-        ],
-    )?;
+    rows.push([
+        owned(SqliteValue::Integer(trace.project_id)),
+        owned(SqliteValue::Blob(trace.trace_id.to_vec())),
+        int(session_rowid),
+        text(s.session_id.clone()),
+        owned(SqliteValue::Text(json_text(&s.session_conflicts))),
+        text(s.user_id.clone()),
+        owned(
+            s.root_span_id
+                .map_or(SqliteValue::Null, |r| SqliteValue::Blob(r.to_vec())),
+        ),
+        owned(SqliteValue::Integer(s.start_ns)),
+        owned(SqliteValue::Integer(s.end_ns)),
+        owned(SqliteValue::Integer(s.span_count)),
+        owned(SqliteValue::Integer(i64::from(s.has_error))),
+        int(iv),
+        text(im),
+        int(ir),
+        int(ov),
+        text(om),
+        int(or),
+        owned(SqliteValue::Integer(s.tokens.prompt)),
+        owned(SqliteValue::Integer(s.tokens.completion)),
+        owned(SqliteValue::Integer(s.tokens.total)),
+        owned(SqliteValue::Real(s.cost.prompt)),
+        owned(SqliteValue::Real(s.cost.completion)),
+        owned(SqliteValue::Real(s.cost.total)),
+        owned(SqliteValue::Text(given.tags.clone())),
+        owned(SqliteValue::Text(given.metadata.clone())),
+        text(search_input),
+        text(search_output),
+        owned(SqliteValue::Integer(trace.row.rowid)),
+    ])?;
     Ok([iv, ov])
 }
 
@@ -371,19 +368,26 @@ fn row_statements(head: &str, tail: &str) -> Vec<String> {
 
 /// Rows written [`ROWS_A_STATEMENT`] at a time by one of
 /// [`row_statements`]' statements.
-struct RowBatch<'v> {
+struct RowBatch<'c, 'v> {
+    tx: &'c Connection,
     /// The statement writing `n` rows is `statements[n - 1]`.
     statements: &'static [String],
+    /// The full statement, held while the batch lives: taken from the
+    /// connection's cache for every statement, its hundreds of values were
+    /// cleared each time it went back.
+    full: Option<rusqlite::CachedStatement<'c>>,
     columns: usize,
     values: Vec<ToSqlOutput<'v>>,
 }
 
-impl<'v> RowBatch<'v> {
-    fn new(statements: &'static [String]) -> Self {
+impl<'c, 'v> RowBatch<'c, 'v> {
+    fn new(tx: &'c Connection, statements: &'static [String]) -> Self {
         // The one-row statement's placeholders.
         let columns = statements[0].matches('?').count();
         Self {
+            tx,
             statements,
+            full: None,
             columns,
             values: Vec::with_capacity(columns * statements.len()),
         }
@@ -391,24 +395,29 @@ impl<'v> RowBatch<'v> {
 
     /// Adds a row (one value a column), writing the rows held once there
     /// are enough for a statement.
-    fn push<const N: usize>(
-        &mut self,
-        tx: &Connection,
-        row: [ToSqlOutput<'v>; N],
-    ) -> rusqlite::Result<()> {
+    fn push<const N: usize>(&mut self, row: [ToSqlOutput<'v>; N]) -> rusqlite::Result<()> {
         debug_assert_eq!(N, self.columns);
         self.values.extend(row);
         if self.values.len() == self.columns * self.statements.len() {
-            self.flush(tx)?;
+            let full = match &mut self.full {
+                Some(full) => full,
+                None => self.full.insert(
+                    self.tx
+                        .prepare_cached(&self.statements[self.statements.len() - 1])?,
+                ),
+            };
+            full.execute(params_from_iter(self.values.iter()))?;
+            self.values.clear();
         }
         Ok(())
     }
 
     /// Writes the rows held.
-    fn flush(&mut self, tx: &Connection) -> rusqlite::Result<()> {
+    fn flush(&mut self) -> rusqlite::Result<()> {
         let rows = self.values.len() / self.columns;
         if rows > 0 {
-            tx.prepare_cached(&self.statements[rows - 1])?
+            self.tx
+                .prepare_cached(&self.statements[rows - 1])?
                 .execute(params_from_iter(self.values.iter()))?;
         }
         self.values.clear();
@@ -478,7 +487,7 @@ pub(super) fn write_batch(
     {
         let mut exists =
             tx.prepare_cached("SELECT 1 FROM spans WHERE trace_rowid = ?1 AND span_id = ?2")?;
-        let mut rows = RowBatch::new(&SPAN_INSERTS);
+        let mut rows = RowBatch::new(tx, &SPAN_INSERTS);
         for p in spans {
             let s = p.record;
             let pid = project_id(tx, &s.project, &mut projects)?;
@@ -510,52 +519,49 @@ pub(super) fn write_batch(
             let id = |v: Option<i64>| {
                 ToSqlOutput::Owned(v.map_or(SqliteValue::Null, SqliteValue::Integer))
             };
-            rows.push(
-                tx,
-                [
-                    ToSqlOutput::from(row.rowid),
-                    ToSqlOutput::from(&s.trace_id[..]),
-                    ToSqlOutput::from(&s.span_id[..]),
-                    ToSqlOutput::from(pid),
-                    match &s.parent_span_id {
-                        Some(parent) => ToSqlOutput::from(&parent[..]),
-                        None => ToSqlOutput::Owned(SqliteValue::Null),
-                    },
-                    ToSqlOutput::from(s.name.as_str()),
-                    ToSqlOutput::from(s.kind.as_str()),
-                    ToSqlOutput::from(i64::from(s.status_code)),
-                    ToSqlOutput::from(s.status_message.as_str()),
-                    s.start_ns.to_sql()?,
-                    s.end_ns.to_sql()?,
-                    f.session_id.to_sql()?,
-                    f.user_id.to_sql()?,
-                    f.oi_kind.to_sql()?,
-                    f.is_llm.to_sql()?,
-                    id(input),
-                    f.input_mime.to_sql()?,
-                    id(output),
-                    f.output_mime.to_sql()?,
-                    id(last_user),
-                    id(reply),
-                    f.tokens.prompt.to_sql()?,
-                    f.tokens.completion.to_sql()?,
-                    f.tokens.total.to_sql()?,
-                    f.cost.prompt.to_sql()?,
-                    f.cost.completion.to_sql()?,
-                    f.cost.total.to_sql()?,
-                    ToSqlOutput::from(p.tags.as_str()),
-                    ToSqlOutput::from(p.metadata.as_str()),
-                    ToSqlOutput::from(&p.body[..]),
-                    ToSqlOutput::Owned(SqliteValue::Blob(refs)),
-                ],
-            )?;
+            rows.push([
+                ToSqlOutput::from(row.rowid),
+                ToSqlOutput::from(&s.trace_id[..]),
+                ToSqlOutput::from(&s.span_id[..]),
+                ToSqlOutput::from(pid),
+                match &s.parent_span_id {
+                    Some(parent) => ToSqlOutput::from(&parent[..]),
+                    None => ToSqlOutput::Owned(SqliteValue::Null),
+                },
+                ToSqlOutput::from(s.name.as_str()),
+                ToSqlOutput::from(s.kind.as_str()),
+                ToSqlOutput::from(i64::from(s.status_code)),
+                ToSqlOutput::from(s.status_message.as_str()),
+                s.start_ns.to_sql()?,
+                s.end_ns.to_sql()?,
+                f.session_id.to_sql()?,
+                f.user_id.to_sql()?,
+                f.oi_kind.to_sql()?,
+                f.is_llm.to_sql()?,
+                id(input),
+                f.input_mime.to_sql()?,
+                id(output),
+                f.output_mime.to_sql()?,
+                id(last_user),
+                id(reply),
+                f.tokens.prompt.to_sql()?,
+                f.tokens.completion.to_sql()?,
+                f.tokens.total.to_sql()?,
+                f.cost.prompt.to_sql()?,
+                f.cost.completion.to_sql()?,
+                f.cost.total.to_sql()?,
+                ToSqlOutput::from(p.tags.as_str()),
+                ToSqlOutput::from(p.metadata.as_str()),
+                ToSqlOutput::from(&p.body[..]),
+                ToSqlOutput::Owned(SqliteValue::Blob(refs)),
+            ])?;
             touched.touch(pid, &s.trace_id, row).new.push(NewSpan {
                 facts: &s.facts,
                 ids: [input, output, last_user, reply],
                 digests: &p.fact_digests,
             });
         }
-        rows.flush(tx)?;
+        rows.flush()?;
     }
     resummarize(tx, touched, texts, recent)?;
     Ok(stored)
@@ -824,7 +830,7 @@ fn resummarize(
     let taken = take_out_of_sessions(&mut SqliteTx(tx), &staying)?;
     // The rows new traces give their sessions, learned once stored.
     let mut learned = Vec::new();
-    let mut trace_rows = RowBatch::new(&TRACE_UPSERTS);
+    let mut trace_rows = RowBatch::new(tx, &TRACE_UPSERTS);
     for (trace, summary, old, new, may_stay, kept) in summarized {
         let given = RowsGiven {
             user_id: summary.user_id.clone(),
@@ -868,7 +874,7 @@ fn resummarize(
             );
         }
     }
-    trace_rows.flush(tx)?;
+    trace_rows.flush()?;
     // References added first: a text both released and taken again (a trace
     // re-derived with the same input) must not reach zero on the way.
     texts.flush(tx)?;
@@ -1191,21 +1197,18 @@ mod tests {
             2 * ROWS_A_STATEMENT + 3,
         ] {
             conn.execute("DELETE FROM t", []).unwrap();
-            let mut batch = RowBatch::new(&STATEMENTS);
+            let mut batch = RowBatch::new(&conn, &STATEMENTS);
             for i in 0..rows as i64 {
                 let text = format!("row {i}");
                 batch
-                    .push(
-                        &conn,
-                        [
-                            ToSqlOutput::from(i),
-                            ToSqlOutput::Owned(SqliteValue::Text(text)),
-                            ToSqlOutput::Owned(SqliteValue::Null),
-                        ],
-                    )
+                    .push([
+                        ToSqlOutput::from(i),
+                        ToSqlOutput::Owned(SqliteValue::Text(text)),
+                        ToSqlOutput::Owned(SqliteValue::Null),
+                    ])
                     .unwrap();
             }
-            batch.flush(&conn).unwrap();
+            batch.flush().unwrap();
             let written: Vec<(i64, String)> = conn
                 .prepare("SELECT a, b FROM t WHERE c IS NULL ORDER BY id")
                 .unwrap()
