@@ -30,6 +30,7 @@ mod digest_filter;
 mod durability;
 mod group;
 mod recent;
+mod rows;
 mod schema;
 mod spans;
 mod texts;
@@ -827,7 +828,13 @@ impl SqliteStore {
                 std::mem::take(&mut *unindexed),
             );
             let deletions = texts::deletions();
-            let member = writer.member(spans, |conn, recent| f(conn, texts, recent));
+            let member = writer.member(spans, |conn, recent| {
+                let value = f(conn, texts, recent)?;
+                // Whatever `f` stored and left to write is written before
+                // its group can commit.
+                texts.flush(conn)?;
+                Ok(value)
+            });
             (*stored_ids, *unindexed) =
                 texts.give_back(member.is_ok(), texts::deletions() != deletions);
             member

@@ -38,13 +38,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use rusqlite::functions::FunctionFlags;
-use rusqlite::types::ValueRef;
+use rusqlite::types::{ToSqlOutput, Value as SqliteValue, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::digest_filter::DigestFilter;
+use super::rows::{RowBatch, row_statements};
 use crate::store::compression::{Compressor, Dictionaries, decompress_frame};
 use crate::store::sql::{SqlTx, SqlValue};
 use crate::store::{StoreError, compression};
@@ -432,10 +433,22 @@ impl Table {
         }
     }
 
-    fn insert(self) -> &'static str {
+    /// The inserts of one to eight rows, (id, digest, body) each.
+    fn inserts(self) -> &'static [String] {
+        static TEXTS: LazyLock<Vec<String>> =
+            LazyLock::new(|| row_statements("INSERT INTO texts (id, digest, body)", ""));
+        static CHUNKS: LazyLock<Vec<String>> =
+            LazyLock::new(|| row_statements("INSERT INTO chunks (id, digest, data)", ""));
         match self {
-            Table::Texts => "INSERT INTO texts (digest, body) VALUES (?1, ?2)",
-            Table::Chunks => "INSERT INTO chunks (digest, data) VALUES (?1, ?2)",
+            Table::Texts => &TEXTS,
+            Table::Chunks => &CHUNKS,
+        }
+    }
+
+    fn last_id(self) -> &'static str {
+        match self {
+            Table::Texts => "SELECT max(id) FROM texts",
+            Table::Chunks => "SELECT max(id) FROM chunks",
         }
     }
 
@@ -469,12 +482,25 @@ impl Held {
     }
 }
 
+/// The rows of one table a transaction stored and has not written yet
+/// ([`Texts::write_rows`]): written eight a statement, not one.
+#[derive(Default)]
+struct Unwritten {
+    /// The id the next row takes, once the table's last was read: what
+    /// SQLite would give it (the largest id plus one), given here so that
+    /// the rows can wait while the spans referring to them are written.
+    next_id: Option<i64>,
+    rows: Vec<(i64, Digest, Vec<u8>)>,
+}
+
 /// Texts and chunks a write transaction stored or referenced: their ids and
 /// the references it added and has not written yet ([`Texts::flush`]).
 #[derive(Default)]
 pub(super) struct Texts {
     texts: DigestMap<Held>,
     chunks: DigestMap<Held>,
+    /// Rows stored and not written yet, by [`Table`].
+    unwritten: [Unwritten; 2],
     /// How to store the texts not known before the writer lock.
     fresh: DigestMap<NewText>,
     /// What compresses the texts worked out here (the store's dictionaries;
@@ -514,7 +540,7 @@ impl Texts {
         }
         let entry = match self.fresh.remove(d) {
             _ if let Some(id) = self.committed.texts.get(d) => Held::new(id),
-            Some(NewText::Whole(body)) => self.insert_or_find(conn, Table::Texts, d, &body)?,
+            Some(NewText::Whole(body)) => self.insert_or_find(conn, Table::Texts, d, body)?,
             // A chunked text is looked up first: storing it counts its chunks.
             fresh => match self.stored(conn, Table::Texts, d)? {
                 Some(id) => Held::new(id),
@@ -525,7 +551,7 @@ impl Texts {
                         }
                         _ => self.body(conn, text.as_bytes())?,
                     };
-                    Held::new(self.insert(conn, Table::Texts, d, &body)?)
+                    Held::new(self.insert(conn, Table::Texts, d, body)?)
                 }
             },
         };
@@ -560,13 +586,13 @@ impl Texts {
             }
             let entry = match chunk.data {
                 _ if let Some(id) = self.committed.chunks.get(&chunk.digest) => Held::new(id),
-                Some(data) => self.insert_or_find(conn, Table::Chunks, &chunk.digest, &data)?,
+                Some(data) => self.insert_or_find(conn, Table::Chunks, &chunk.digest, data)?,
                 None => match self.stored(conn, Table::Chunks, &chunk.digest)? {
                     Some(id) => Held::new(id),
                     // Known before the lock, gone since: encoded here.
                     None => {
                         let data = encode(self.compressor()?, &bytes[chunk.bytes]);
-                        Held::new(self.insert(conn, Table::Chunks, &chunk.digest, &data)?)
+                        Held::new(self.insert(conn, Table::Chunks, &chunk.digest, data)?)
                     }
                 },
             };
@@ -617,6 +643,7 @@ impl Texts {
     pub(super) fn restart(&mut self) {
         self.texts.clear();
         self.chunks.clear();
+        self.unwritten = Default::default();
     }
 
     /// Every digest this transaction found or stored (all of them stored
@@ -646,22 +673,26 @@ impl Texts {
         table: Table,
         d: &Digest,
     ) -> rusqlite::Result<Option<i64>> {
-        let unindexed = self.unindexed()?;
-        let check_rows = unindexed.check_rows;
-        let tail = &mut unindexed.tails[table as usize];
-        if let Some(&id) = tail.digests.get(d) {
-            let current = !check_rows
-                || conn
-                    .prepare_cached(table.row_digest())?
+        let (check_rows, found) = {
+            let unindexed = self.unindexed()?;
+            let found = unindexed.tails[table as usize].digests.get(d).copied();
+            (unindexed.check_rows, found)
+        };
+        if let Some(id) = found {
+            let current = !check_rows || {
+                // The row checked may be one still to write.
+                self.write_rows(conn)?;
+                conn.prepare_cached(table.row_digest())?
                     .query_row([id], |r| Ok(r.get::<_, Vec<u8>>(0)? == d[..]))
                     .optional()?
-                    == Some(true);
+                    == Some(true)
+            };
             if current {
                 return Ok(Some(id));
             }
-            tail.digests.remove(d);
+            self.unindexed()?.tails[table as usize].digests.remove(d);
         }
-        if !unindexed.may_be_indexed(d) {
+        if !self.unindexed()?.may_be_indexed(d) {
             return Ok(None);
         }
         conn.prepare_cached(table.lookup())?
@@ -669,19 +700,31 @@ impl Texts {
             .optional()
     }
 
-    /// Inserts a new text or chunk (its digest found nowhere); its count is
-    /// inserted by [`Texts::flush`], with every reference of the transaction
-    /// (one row written once, not inserted and then updated).
+    /// Stores a new text or chunk (its digest found nowhere): its row is
+    /// written by [`Texts::write_rows`], its count by [`Texts::flush`], with
+    /// every reference of the transaction (one row written once, not
+    /// inserted and then updated).
     fn insert(
         &mut self,
         conn: &Connection,
         table: Table,
         d: &Digest,
-        blob: &[u8],
+        blob: Vec<u8>,
     ) -> rusqlite::Result<i64> {
-        conn.prepare_cached(table.insert())?
-            .execute(params![&d[..], blob])?;
-        let id = conn.last_insert_rowid();
+        let unwritten = &mut self.unwritten[table as usize];
+        let id = match unwritten.next_id {
+            Some(id) => id,
+            None => {
+                let last: Option<i64> = conn
+                    .prepare_cached(table.last_id())?
+                    .query_row([], |r| r.get(0))?;
+                last.unwrap_or(0).checked_add(1).ok_or_else(|| {
+                    rusqlite::Error::ToSqlConversionFailure("no row id left".into())
+                })?
+            }
+        };
+        unwritten.next_id = id.checked_add(1);
+        unwritten.rows.push((id, *d, blob));
         let unindexed = self.unindexed()?;
         let tail = &mut unindexed.tails[table as usize];
         if id > tail.upto {
@@ -703,7 +746,7 @@ impl Texts {
         conn: &Connection,
         table: Table,
         d: &Digest,
-        blob: &[u8],
+        blob: Vec<u8>,
     ) -> rusqlite::Result<Held> {
         Ok(match self.stored(conn, table, d)? {
             Some(id) => Held::new(id),
@@ -723,9 +766,32 @@ impl Texts {
         Ok(self.compressor.insert(c))
     }
 
-    /// Writes the reference counts added by this transaction (and forgets
-    /// them: a second flush adds only what was counted after the first).
+    /// Writes the rows stored and not written yet, eight a statement: before
+    /// anything reads their tables.
+    pub(super) fn write_rows(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        for table in [Table::Texts, Table::Chunks] {
+            let rows = std::mem::take(&mut self.unwritten[table as usize].rows);
+            if rows.is_empty() {
+                continue;
+            }
+            let mut batch = RowBatch::new(conn, table.inserts());
+            for (id, d, blob) in rows {
+                batch.push([
+                    ToSqlOutput::Owned(SqliteValue::Integer(id)),
+                    ToSqlOutput::Owned(SqliteValue::Blob(d.to_vec())),
+                    ToSqlOutput::Owned(SqliteValue::Blob(blob)),
+                ])?;
+            }
+            batch.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the rows stored and the reference counts added by this
+    /// transaction (and forgets them: a second flush writes only what came
+    /// after the first).
     pub(super) fn flush(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        self.write_rows(conn)?;
         for (table, added) in [
             (Table::Texts, &mut self.texts),
             (Table::Chunks, &mut self.chunks),
@@ -1725,6 +1791,58 @@ mod tests {
     /// A database migrated to chunks before the counts had tables of their
     /// own: migration 15 moves every count there and drops the old columns;
     /// a database already in today's layout is left as it is.
+    #[test]
+    fn texts_stored_and_not_yet_written_are_found_and_written_after_the_last_row() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE texts (id INTEGER PRIMARY KEY, digest BLOB NOT NULL, body BLOB NOT NULL);
+             CREATE TABLE chunks (id INTEGER PRIMARY KEY, digest BLOB NOT NULL, data BLOB NOT NULL);
+             INSERT INTO texts VALUES (41, x'01', x'00');",
+        )
+        .unwrap();
+        create_uses_tables(&conn).unwrap();
+        create_digest_tables(&conn).unwrap();
+        let dictionaries = Arc::new(Dictionaries::default());
+        register(&conn, &dictionaries).unwrap();
+        // Rows checked against their digests, as after a rollback.
+        let mut unindexed = Unindexed::default();
+        unindexed.check_rows();
+        let mut texts = Texts::default();
+        texts.lend(StoredIds::default(), unindexed);
+        let all = [prose(3, 100), prose(4, 5000), prose(5, 120)];
+        let ids: Vec<i64> = all
+            .iter()
+            .map(|t| texts.intern(&conn, t, &digest(t.as_bytes())).unwrap())
+            .collect();
+        assert_eq!(ids, [42, 43, 44], "the ids after the table's last");
+        // Found while their rows are still to write, which checking a row
+        // writes.
+        for (text, id) in all.iter().zip(&ids) {
+            assert_eq!(texts.find(&conn, text).unwrap(), Some(*id));
+        }
+        texts.flush(&conn).unwrap();
+        let stored: Vec<(i64, String, i64)> = conn
+            .prepare(
+                "SELECT t.id, oi_text(t.body), u.refs FROM texts t JOIN text_uses u USING (id)
+                 WHERE t.id > 41 ORDER BY t.id",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let expected: Vec<(i64, String, i64)> = ids
+            .iter()
+            .zip(&all)
+            .map(|(&id, t)| (id, t.clone(), 1))
+            .collect();
+        assert_eq!(stored, expected);
+        let chunks: i64 = conn
+            .query_row("SELECT count(*) FROM chunks", [], |r| r.get(0))
+            .unwrap();
+        assert!(chunks > 1, "the long text chunked: {chunks} chunks");
+    }
+
     #[test]
     fn counts_move_to_their_own_tables() {
         let conn = Connection::open_in_memory().unwrap();
