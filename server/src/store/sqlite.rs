@@ -1206,47 +1206,63 @@ mod tests {
 
     /// A write that fails in a group rolls the group back; the others write
     /// again on their own: their spans are stored, nothing of the failed
-    /// one is.
+    /// one is. Whether the write returns an error or one of its statements
+    /// (`OR ROLLBACK`, as the writer's are: see `rows.rs`) ended the
+    /// transaction itself.
     #[test]
     fn a_write_that_fails_in_a_group_costs_the_others_nothing() {
         use crate::store::Store;
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open_dir(dir.path()).unwrap();
-        let s = &store;
-        let writes: Vec<Box<dyn FnOnce() -> Result<(), StoreError> + Send>> = vec![
-            Box::new(move || Store::write(s, &[one_span(1)]).map(|_| ())),
-            Box::new(move || {
-                let mut texts = texts::Texts::default();
-                s.write_texts(&mut texts, 1, |conn, _, _| {
-                    conn.execute("INSERT INTO projects (name) VALUES ('poisoned')", [])?;
-                    Err::<(), _>(StoreError::Corrupt(
-                        "a stored trace that does not read".into(),
-                    ))
-                })
-                .map(|_| ())
-            }),
-            Box::new(move || Store::write(s, &[one_span(2)]).map(|_| ())),
-        ];
-        let (results, _) = grouped(&store, writes);
-        assert!(results[0].is_ok(), "{:?}", results[0]);
-        assert!(
-            matches!(results[1], Err(StoreError::Corrupt(_))),
-            "{:?}",
-            results[1]
-        );
-        assert!(results[2].is_ok(), "{:?}", results[2]);
-        assert_eq!(stored_sessions(&store), ["s1", "s2"]);
-        let poisoned: i64 = store
-            .writer_alone()
-            .unwrap()
-            .conn
-            .query_row(
-                "SELECT count(*) FROM projects WHERE name = 'poisoned'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(poisoned, 0);
+        for statement_rolls_back in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = SqliteStore::open_dir(dir.path()).unwrap();
+            let s = &store;
+            let writes: Vec<Box<dyn FnOnce() -> Result<(), StoreError> + Send>> = vec![
+                Box::new(move || Store::write(s, &[one_span(1)]).map(|_| ())),
+                Box::new(move || {
+                    let mut texts = texts::Texts::default();
+                    s.write_texts(&mut texts, 1, |conn, _, _| {
+                        conn.execute("INSERT INTO projects (name) VALUES ('poisoned')", [])?;
+                        if statement_rolls_back {
+                            // A constraint failed: SQLite rolls back.
+                            conn.execute(
+                                "INSERT OR ROLLBACK INTO projects (name) VALUES (NULL)",
+                                [],
+                            )?;
+                        }
+                        Err::<(), _>(StoreError::Corrupt(
+                            "a stored trace that does not read".into(),
+                        ))
+                    })
+                    .map(|_| ())
+                }),
+                Box::new(move || Store::write(s, &[one_span(2)]).map(|_| ())),
+            ];
+            let (results, _) = grouped(&store, writes);
+            assert!(results[0].is_ok(), "{:?}", results[0]);
+            match (&results[1], statement_rolls_back) {
+                (Err(StoreError::Corrupt(_)), false) => {}
+                (Err(StoreError::Backend(e)), true) => {
+                    assert!(e.contains("NOT NULL"), "{e}")
+                }
+                (other, _) => panic!("{other:?}"),
+            }
+            assert!(results[2].is_ok(), "{:?}", results[2]);
+            assert_eq!(stored_sessions(&store), ["s1", "s2"]);
+            let poisoned: i64 = store
+                .writer_alone()
+                .unwrap()
+                .conn
+                .query_row(
+                    "SELECT count(*) FROM projects WHERE name = 'poisoned'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(poisoned, 0);
+            // The writer goes on.
+            Store::write(&store, &[one_span(3)]).unwrap();
+            assert_eq!(stored_sessions(&store), ["s1", "s2", "s3"]);
+        }
     }
 
     /// A write other than a span write keeps what the writer knows of the

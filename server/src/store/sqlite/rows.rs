@@ -2,6 +2,13 @@
 //! (running its program, opening the cursors of a table and its indexes,
 //! halting, resetting, and rusqlite's statement cache around it) is paid once
 //! for up to [`ROWS_A_STATEMENT`] rows instead of once a row.
+//!
+//! The writer's statements that write several rows say `OR ROLLBACK`: a
+//! statement that may fail halfway (a constraint the default `ABORT` undoes
+//! alone) makes SQLite copy every page it changes to a statement journal
+//! first, to undo just that statement. The writer never needs that: a write
+//! that fails rolls its whole group back ([`super::group`]), which
+//! `OR ROLLBACK` does at once.
 
 use rusqlite::types::ToSqlOutput;
 use rusqlite::{Connection, params_from_iter};

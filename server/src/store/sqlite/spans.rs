@@ -353,7 +353,7 @@ fn upsert_trace(
 /// written.
 static TRACE_UPSERTS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
     row_statements(
-        "INSERT INTO traces (project_id, trace_id, session_rowid, session_id, session_conflicts,
+        "INSERT OR ROLLBACK INTO traces (project_id, trace_id, session_rowid, session_id, session_conflicts,
             user_id, root_span_id, start_ns, end_ns, span_count, has_error,
             input_text, input_mime, input_raw_text, output_text, output_mime, output_raw_text,
             prompt_tokens, completion_tokens, total_tokens, cost_prompt, cost_completion, cost_total,
@@ -378,7 +378,7 @@ static TRACE_UPSERTS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::ne
 /// The inserts of span rows.
 static SPAN_INSERTS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
     row_statements(
-        "INSERT INTO spans (trace_rowid, trace_id, span_id, project_id, parent_span_id, name,
+        "INSERT OR ROLLBACK INTO spans (trace_rowid, trace_id, span_id, project_id, parent_span_id, name,
             kind, status_code, status_message, start_ns, end_ns, session_id, user_id, oi_kind,
             is_llm, input_text, input_mime, output_text, output_mime, last_user_text,
             reply_text, prompt_tokens, completion_tokens, total_tokens, cost_prompt,

@@ -435,10 +435,12 @@ impl Table {
 
     /// The inserts of one to eight rows, (id, digest, body) each.
     fn inserts(self) -> &'static [String] {
-        static TEXTS: LazyLock<Vec<String>> =
-            LazyLock::new(|| row_statements("INSERT INTO texts (id, digest, body)", ""));
-        static CHUNKS: LazyLock<Vec<String>> =
-            LazyLock::new(|| row_statements("INSERT INTO chunks (id, digest, data)", ""));
+        static TEXTS: LazyLock<Vec<String>> = LazyLock::new(|| {
+            row_statements("INSERT OR ROLLBACK INTO texts (id, digest, body)", "")
+        });
+        static CHUNKS: LazyLock<Vec<String>> = LazyLock::new(|| {
+            row_statements("INSERT OR ROLLBACK INTO chunks (id, digest, data)", "")
+        });
         match self {
             Table::Texts => &TEXTS,
             Table::Chunks => &CHUNKS,
@@ -454,14 +456,14 @@ impl Table {
 
     /// References added to `rows` rows, (id, count) each, in one statement:
     /// a row stored by this transaction gets its count, one stored before
-    /// has it raised.
+    /// has it raised. `OR ROLLBACK`: see [`super::rows`].
     fn add_refs(self, rows: usize) -> String {
         let table = match self {
             Table::Texts => "text_uses",
             Table::Chunks => "chunk_uses",
         };
         format!(
-            "INSERT INTO {table} (id, refs) VALUES {}
+            "INSERT OR ROLLBACK INTO {table} (id, refs) VALUES {}
              ON CONFLICT (id) DO UPDATE SET refs = refs + excluded.refs",
             vec!["(?, ?)"; rows].join(", ")
         )
