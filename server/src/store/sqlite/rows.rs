@@ -10,7 +10,7 @@
 //! that fails rolls its whole group back ([`super::group`]), which
 //! `OR ROLLBACK` does at once.
 
-use rusqlite::types::ToSqlOutput;
+use rusqlite::types::{ToSqlOutput, Value};
 use rusqlite::{Connection, params_from_iter};
 
 /// Most rows a [`RowBatch`] writes in one statement.
@@ -27,6 +27,12 @@ pub(super) fn row_statements(head: &str, tail: &str) -> Vec<String> {
     (1..=ROWS_A_STATEMENT)
         .map(|n| format!("{head} VALUES {} {tail}", vec![row.as_str(); n].join(", ")))
         .collect()
+}
+
+/// A row's value of an integer column that may be NULL, owned: a batch
+/// outlives the locals its rows are made of.
+pub(super) fn int_or_null(value: Option<i64>) -> ToSqlOutput<'static> {
+    ToSqlOutput::Owned(value.map_or(Value::Null, Value::Integer))
 }
 
 /// Rows written [`ROWS_A_STATEMENT`] at a time by one of
@@ -94,7 +100,6 @@ impl<'c, 'v> RowBatch<'c, 'v> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rusqlite::types::Value as SqliteValue;
 
     #[test]
     fn a_row_batch_writes_every_row_in_order_whatever_the_count() {
@@ -121,8 +126,8 @@ mod tests {
                 batch
                     .push([
                         ToSqlOutput::from(i),
-                        ToSqlOutput::Owned(SqliteValue::Text(text)),
-                        ToSqlOutput::Owned(SqliteValue::Null),
+                        ToSqlOutput::Owned(Value::Text(text)),
+                        ToSqlOutput::Owned(Value::Null),
                     ])
                     .unwrap();
             }

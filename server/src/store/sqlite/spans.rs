@@ -17,7 +17,7 @@ use super::SqliteTx;
 use super::recent::{
     self, KeptSpan, RECENT_MAX_BYTES, RecentTrace, RecentTraces, RowsGiven, TextIds,
 };
-use super::rows::{RowBatch, row_statements};
+use super::rows::{RowBatch, int_or_null, row_statements};
 use super::texts::{self, Digest, INTERN_MIN_BYTES, Known, Texts, pack_ids, unpack_ids};
 use crate::model::{EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, TraceSummary};
 use crate::store::compression::{self, Dictionaries};
@@ -312,11 +312,10 @@ fn upsert_trace(
     let or = or.map(|t| texts.find(tx, &t)).transpose()?.flatten();
     let owned = |value: SqliteValue| ToSqlOutput::Owned(value);
     let text = |t: Option<String>| owned(t.map_or(SqliteValue::Null, SqliteValue::Text));
-    let int = |i: Option<i64>| owned(i.map_or(SqliteValue::Null, SqliteValue::Integer));
     rows.push([
         owned(SqliteValue::Integer(trace.project_id)),
         owned(SqliteValue::Blob(trace.trace_id.to_vec())),
-        int(session_rowid),
+        int_or_null(session_rowid),
         text(s.session_id.clone()),
         owned(SqliteValue::Text(json_text(&s.session_conflicts))),
         text(s.user_id.clone()),
@@ -328,12 +327,12 @@ fn upsert_trace(
         owned(SqliteValue::Integer(s.end_ns)),
         owned(SqliteValue::Integer(s.span_count)),
         owned(SqliteValue::Integer(i64::from(s.has_error))),
-        int(iv),
+        int_or_null(iv),
         text(im),
-        int(ir),
-        int(ov),
+        int_or_null(ir),
+        int_or_null(ov),
         text(om),
-        int(or),
+        int_or_null(or),
         owned(SqliteValue::Integer(s.tokens.prompt)),
         owned(SqliteValue::Integer(s.tokens.completion)),
         owned(SqliteValue::Integer(s.tokens.total)),
@@ -440,9 +439,6 @@ pub(super) fn write_batch(
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let mut refs = Vec::with_capacity(ids.len() * 3);
             pack_ids(&ids, &mut refs);
-            let id = |v: Option<i64>| {
-                ToSqlOutput::Owned(v.map_or(SqliteValue::Null, SqliteValue::Integer))
-            };
             rows.push([
                 ToSqlOutput::from(row.rowid),
                 ToSqlOutput::from(&s.trace_id[..]),
@@ -462,12 +458,12 @@ pub(super) fn write_batch(
                 f.user_id.to_sql()?,
                 f.oi_kind.to_sql()?,
                 f.is_llm.to_sql()?,
-                id(input),
+                int_or_null(input),
                 f.input_mime.to_sql()?,
-                id(output),
+                int_or_null(output),
                 f.output_mime.to_sql()?,
-                id(last_user),
-                id(reply),
+                int_or_null(last_user),
+                int_or_null(reply),
                 f.tokens.prompt.to_sql()?,
                 f.tokens.completion.to_sql()?,
                 f.tokens.total.to_sql()?,

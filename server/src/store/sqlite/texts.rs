@@ -41,7 +41,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use rusqlite::functions::FunctionFlags;
-use rusqlite::types::{ToSqlOutput, Value as SqliteValue, ValueRef};
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::digest_filter::DigestFilter;
@@ -777,11 +777,11 @@ impl Texts {
                 continue;
             }
             let mut batch = RowBatch::new(conn, table.inserts());
-            for (id, d, blob) in rows {
+            for (id, d, blob) in &rows {
                 batch.push([
-                    ToSqlOutput::Owned(SqliteValue::Integer(id)),
-                    ToSqlOutput::Owned(SqliteValue::Blob(d.to_vec())),
-                    ToSqlOutput::Owned(SqliteValue::Blob(blob)),
+                    ToSqlOutput::from(*id),
+                    ToSqlOutput::from(&d[..]),
+                    ToSqlOutput::from(&blob[..]),
                 ])?;
             }
             batch.flush()?;
