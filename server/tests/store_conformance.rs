@@ -668,6 +668,138 @@ fn sqlite_migrates_a_database_written_by_0_1_0() {
     );
 }
 
+/// A database whose texts and chunks are addressed by another digest (SHA-256,
+/// before migration 24) is addressed anew on opening: every text, chunked or
+/// whole, compressed with the store's dictionary or alone, is found by its
+/// new digest, the same texts written again store nothing new, everything
+/// reads back, and `check` finds the digest index sound.
+#[test]
+fn sqlite_texts_stored_under_an_older_digest_are_addressed_anew() {
+    use openinference_session_server::store::Store;
+    use serde_json::json;
+    let dir = tempfile::tempdir().unwrap();
+    // A long request (chunked), a reply (a whole text), a system prompt all
+    // spans share.
+    let attributes = |i: u32| {
+        let history: String = (0..40)
+            .map(|k| {
+                format!(
+                    "Turn {k} of conversation {}: where is parcel {}? ",
+                    i % 50,
+                    k * 7 + i % 13
+                )
+            })
+            .collect();
+        json!({
+            "session.id": format!("s{}", i % 50),
+            "input.value": format!(r#"{{"messages":"{history}","model":"gpt-4o-mini"}}"#),
+            "output.value": format!(
+                "Parcel {} left the depot on day {} and arrives within {} days; its tracking code is {} and the courier calls ahead.",
+                i,
+                i % 28,
+                i % 5 + 1,
+                i * 7919 % 100_003
+            ),
+            "llm.input_messages.0.message.content": "You are a support agent for a parcel service; answer briefly and politely.",
+        })
+    };
+    let write = |store: &SqliteStore, range: std::ops::Range<u32>, first_trace: u32| {
+        let spans: Vec<_> = range
+            .map(|i| {
+                let mut r = conformance::record("p", 0, 1, None, i64::from(i), attributes(i));
+                r.trace_id = (u128::from(first_trace + i) + 1).to_be_bytes();
+                r
+            })
+            .collect();
+        for batch in spans.chunks(300) {
+            store.write(batch).unwrap();
+        }
+    };
+    let db = || rusqlite::Connection::open(dir.path().join("oi-sessions.sqlite3")).unwrap();
+    let rows = |table: &str| -> i64 {
+        db().query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    };
+    // Enough spans to train a dictionary, and some compressed with it.
+    let mut written = 0;
+    {
+        let store = SqliteStore::open_dir(dir.path()).unwrap();
+        while !store.finish_compression_training() {
+            write(&store, written..written + 300, 0);
+            written += 300;
+            assert!(written < 30_000, "no training after {written} spans");
+        }
+        write(&store, written..written + 600, 0);
+        written += 600;
+    }
+    // Blobs compressed with the dictionary: a zstd frame (after the byte
+    // saying so) that names one.
+    let dictionary_blobs = db()
+        .prepare("SELECT body FROM texts UNION ALL SELECT data FROM chunks")
+        .unwrap()
+        .query_map([], |r| r.get::<_, Vec<u8>>(0))
+        .unwrap()
+        .filter(|b| {
+            let b = b.as_ref().unwrap();
+            b.len() > 1 && zstd::zstd_safe::get_dict_id_from_frame(&b[1..]).is_some()
+        })
+        .count();
+    let (texts, chunks) = (rows("texts"), rows("chunks"));
+    assert!(texts > 0 && chunks > 0, "{texts} texts, {chunks} chunks");
+    // Every digest replaced by another function's, as a database written
+    // before migration 24 holds them, its index with them (`user_version`
+    // 25: every step of `MIGRATIONS` before it applied).
+    db().execute_batch(
+        "UPDATE texts SET digest = randomblob(16);
+         UPDATE chunks SET digest = randomblob(16);
+         DELETE FROM text_digests;
+         DELETE FROM chunk_digests;
+         INSERT INTO text_digests (digest, id) SELECT digest, id FROM texts;
+         INSERT INTO chunk_digests (digest, id) SELECT digest, id FROM chunks;
+         UPDATE digests_indexed SET upto = (SELECT max(id) FROM texts) WHERE name = 'texts';
+         UPDATE digests_indexed SET upto = (SELECT max(id) FROM chunks) WHERE name = 'chunks';
+         PRAGMA user_version = 25;",
+    )
+    .unwrap();
+    let store = SqliteStore::open_dir(dir.path()).unwrap();
+    let found = |text: &str| -> i64 {
+        db().query_row(
+            "SELECT count(*) FROM texts t JOIN text_digests d USING (id, digest) WHERE digest = ?1",
+            [&text_digest(text.as_bytes())[..]],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    for i in [0, 1, written / 2, written - 1] {
+        let a = attributes(i);
+        for key in [
+            "input.value",
+            "output.value",
+            "llm.input_messages.0.message.content",
+        ] {
+            assert_eq!(found(a[key].as_str().unwrap()), 1, "span {i}'s {key}");
+        }
+    }
+    // The same texts in new traces: found by their digests, none stored again.
+    write(&store, 0..written, written);
+    assert_eq!((rows("texts"), rows("chunks")), (texts, chunks));
+    for i in (0..written).step_by(97) {
+        for trace in [i, written + i] {
+            let t = store
+                .trace("p", &(u128::from(trace) + 1).to_be_bytes())
+                .unwrap();
+            assert_eq!(json!(t.spans[0].attributes), attributes(i), "trace {trace}");
+        }
+    }
+    drop(store);
+    let check = openinference_session_server::store::sqlite::check_dir(dir.path()).unwrap();
+    assert!(check.ok, "{}", check.detail);
+    assert!(
+        dictionary_blobs > 0,
+        "no text compressed with the dictionary"
+    );
+}
+
 /// The store trains a zstd dictionary on what it compresses, stores it
 /// before compressing anything with it, and the blobs compressed with it are
 /// smaller; every span reads back exactly, after a restart too, when the

@@ -52,7 +52,7 @@ impl Layer {
     }
 
     /// The block and the bits of `d`: a digest is already uniformly random
-    /// (SHA-256), so its two halves pick the block and the bits.
+    /// (BLAKE3), so its two halves pick the block and the bits.
     fn position(&self, d: &Digest) -> (usize, [u64; 8]) {
         let (high, low) = d.split_at(8);
         let high = u64::from_le_bytes(high.try_into().unwrap_or_default());

@@ -428,6 +428,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     // took 7.8 s to list (46 s from a cold cache). An entry is the project
     // and the row id, appended as spans are.
     Migration::Sql("CREATE INDEX spans_by_project ON spans (project_id);"),
+    // 24: texts and chunks addressed by BLAKE3 instead of SHA-256: it hashes
+    // a long text's 1 kB pieces side by side, and SHA-256 was 8-10% of
+    // history-heavy ingest's CPU (issue 14, twenty-third step). Each is read
+    // back and hashed again, and the digest index rebuilt.
+    Migration::Code(|tx| on_sqlite(tx, super::texts::address_anew)),
 ];
 
 /// Runs a migration step written against SQLite's own connection.

@@ -11,9 +11,9 @@
 //! whatever precedes it: turn 10's request shares every chunk of turn 9's but
 //! the last, and stores only what is new.
 //!
-//! Texts and chunks are addressed by SHA-256 (truncated to 128 bits): a
-//! client cannot make its text collide with another's, so a digest found is
-//! the text, without reading it back. Both are reference-counted: a span
+//! Texts and chunks are addressed by BLAKE3 (truncated to 128 bits; SHA-256
+//! until migration 24): a client cannot make its text collide with
+//! another's, so a digest found is the text, without reading it back. Both are reference-counted: a span
 //! counts one reference to each text it uses, a text one to each chunk it
 //! lists; deleting spans releases them ([`release`]). The counts live in
 //! narrow tables of their own (`text_uses`, `chunk_uses`): a text every
@@ -82,11 +82,11 @@ const ZSTD: u8 = 1;
 /// A text's chunk ids as LEB128 varints, in order.
 const CHUNKED: u8 = 2;
 
-/// The address of a text or a chunk: SHA-256, first 128 bits.
+/// The address of a text or a chunk: BLAKE3, first 128 bits.
 pub type Digest = [u8; 16];
 
 /// Hashes a [`Digest`] by its first eight bytes: they are already uniformly
-/// random (SHA-256), so hashing them again (SipHash) is wasted work.
+/// random (BLAKE3), so hashing them again (SipHash) is wasted work.
 #[derive(Default)]
 pub(super) struct DigestHasher(u64);
 
@@ -112,9 +112,9 @@ pub(super) type DigestMap<V> = HashMap<Digest, V, BuildHasherDefault<DigestHashe
 
 /// The digest a text is stored under.
 pub fn digest(bytes: &[u8]) -> Digest {
-    let full = ring::digest::digest(&ring::digest::SHA256, bytes);
+    let full = blake3::hash(bytes);
     let mut d = [0; 16];
-    d.copy_from_slice(&full.as_ref()[..16]);
+    d.copy_from_slice(&full.as_bytes()[..16]);
     d
 }
 
@@ -125,7 +125,7 @@ pub fn digest(bytes: &[u8]) -> Digest {
 ///
 /// A text is looked up by its length and its first and last 16 bytes, and
 /// taken as the one remembered under that shape only if all its bytes are
-/// equal (comparing is some twenty times cheaper than SHA-256). One text is
+/// equal (comparing is several times cheaper than hashing). One text is
 /// remembered per shape: texts made to share a shape cost a comparison each
 /// and their own hash, never a search through many.
 #[derive(Default)]
@@ -1234,7 +1234,7 @@ fn merge(tx: &Connection, unindexed: &mut Unindexed) -> rusqlite::Result<[i64; 2
         let (name, digests) = (table.name(), table.digests());
         // A row stored twice (no version does) keeps its first entry.
         let mut insert = tx.prepare(&format!(
-            "INSERT INTO {digests} (digest, id) SELECT digest, id FROM {name}
+            "INSERT OR ROLLBACK INTO {digests} (digest, id) SELECT digest, id FROM {name}
              WHERE id > ?1 ORDER BY digest ON CONFLICT (digest) DO NOTHING
              RETURNING digest"
         ))?;
@@ -1636,6 +1636,77 @@ pub(super) fn index_digests_apart(conn: &Connection) -> Result<(), StoreError> {
          ALTER TABLE chunks_apart RENAME TO chunks;",
     )?;
     create_digest_tables(conn)?;
+    merge(conn, &mut Unindexed::default())?;
+    Ok(())
+}
+
+/// Migration 24: every text and chunk addressed anew by [`digest`] (BLAKE3;
+/// SHA-256 before), read back whole a slice of rows at a time, and the
+/// digest index rebuilt. The dictionaries blobs were compressed with are
+/// loaded here (the store loads its own after migrating). A blob that cannot
+/// be read (its dictionary damaged or gone: `oi-sessions check` lists them)
+/// keeps its old digest: no text is found by it, and the same text written
+/// again is stored anew.
+pub(super) fn address_anew(conn: &Connection) -> Result<(), StoreError> {
+    const SLICE_ROWS: i64 = 4096;
+    let dictionaries = Dictionaries::default();
+    super::load_dictionaries(conn, &dictionaries)?;
+    let mut unreadable = 0;
+    for table in [Table::Chunks, Table::Texts] {
+        let (name, blob) = match table {
+            Table::Texts => ("texts", "body"),
+            Table::Chunks => ("chunks", "data"),
+        };
+        let mut read = conn.prepare(&format!(
+            "SELECT id, {blob} FROM {name} WHERE id > ?1 ORDER BY id LIMIT {SLICE_ROWS}"
+        ))?;
+        let mut write = conn.prepare(&format!("UPDATE {name} SET digest = ?2 WHERE id = ?1"))?;
+        let mut after = i64::MIN;
+        loop {
+            // Read a slice, then write it: a table is not changed under a
+            // statement reading it.
+            let mut slice: Vec<(i64, Digest)> = Vec::new();
+            let mut rows = read.query([after])?;
+            let mut rows_read = 0;
+            while let Some(row) = rows.next()? {
+                let id: i64 = row.get(0)?;
+                (after, rows_read) = (id, rows_read + 1);
+                let Ok(stored) = row.get_ref(1)?.as_blob() else {
+                    unreadable += 1;
+                    continue;
+                };
+                let bytes = match table {
+                    Table::Texts => assemble(conn, stored, &dictionaries).map(String::into_bytes),
+                    Table::Chunks => {
+                        let mut bytes = Vec::new();
+                        decode_into(stored, &mut bytes, &dictionaries).map(|()| bytes)
+                    }
+                };
+                match bytes {
+                    Ok(bytes) => slice.push((id, digest(&bytes))),
+                    Err(_) => unreadable += 1,
+                }
+            }
+            drop(rows);
+            if rows_read == 0 {
+                break;
+            }
+            for (id, d) in &slice {
+                write.execute(params![id, &d[..]])?;
+            }
+        }
+    }
+    if unreadable > 0 {
+        tracing::error!(
+            "{unreadable} stored texts or chunks could not be read to be addressed anew: \
+             `oi-sessions check` lists them"
+        );
+    }
+    conn.execute_batch(
+        "DELETE FROM text_digests;
+         DELETE FROM chunk_digests;
+         UPDATE digests_indexed SET upto = 0;",
+    )?;
     merge(conn, &mut Unindexed::default())?;
     Ok(())
 }
