@@ -10,7 +10,8 @@
 //! ```
 //!
 //! `BENCH_ORDER=split` sends every trace in two requests, its root last (see
-//! `workload::split_traces`).
+//! `workload::split_traces`); `BENCH_ORDER=turn` (in a list: `turn,ended`)
+//! sends turn t of many sessions together, as `ingest.rs` does.
 //!
 //! `BENCH_SQL` runs its statements in the fresh schema before the clock
 //! starts: a schema experiment (an index or constraint dropped) without a
@@ -42,6 +43,10 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
         let spans = sessions * turns() * 3;
+        // As the SQLite bench: `BENCH_ORDER=turn` sends turn t of many
+        // sessions together (it was ignored here: every run went by session).
+        let by_turn = workload::ordered_by("turn");
+        let group = if by_turn { SESSIONS_PER_REQUEST * turns() } else { SESSIONS_PER_REQUEST };
         let (sample, sample_spans, sample_bytes) = workload(0..SESSIONS_PER_REQUEST.min(sessions), false);
         drop(sample);
         println!(
@@ -49,7 +54,7 @@ fn main() {
             workload::workload_name(),
             sample_bytes as f64 / sample_spans as f64 / 1024.0,
             if workload::pregenerated() { "before the clock starts" } else { "while sending" },
-            workload::order_name(false),
+            workload::order_name(by_turn),
             if random_ids() { "random" } else { "counting up" }
         );
         let url = std::env::var("OI_SESSIONS_TEST_DATABASE_URL")
@@ -77,14 +82,14 @@ fn main() {
             let _ = stopped.await;
         }));
         let ready = workload::pregenerated()
-            .then(|| Arc::new(workload::pregenerate(sessions, SESSIONS_PER_REQUEST, false)));
+            .then(|| Arc::new(workload::pregenerate(sessions, group, by_turn)));
         let rss_before = peak_rss_kb();
         let t = Instant::now();
         let cpu = cpu_seconds();
         let pg_cpu = postgres_cpu_seconds();
         match ready {
             Some(bodies) => workload::send_bodies(addr, bodies, clients).await,
-            None => send_all(addr, sessions, clients, SESSIONS_PER_REQUEST, false).await,
+            None => send_all(addr, sessions, clients, group, by_turn).await,
         }
         let elapsed = t.elapsed();
         let cpu = cpu_seconds() - cpu;

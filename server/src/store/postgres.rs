@@ -30,6 +30,7 @@ use crate::model::{EventRecord, SpanRecord};
 
 mod schema;
 mod spans;
+mod write_gate;
 
 impl From<postgres::Error> for StoreError {
     fn from(e: postgres::Error) -> Self {
@@ -87,6 +88,8 @@ pub struct PostgresStore {
     /// Schema every connection works in (`search_path`), when not the default.
     schema: Option<String>,
     idle: Mutex<Vec<Conn>>,
+    /// Write transactions at once ([`write_gate`]).
+    writes: write_gate::WriteGate,
     lifecycle: Lifecycle,
     /// Small span writes waiting to be written together ([`queue`]).
     queued: Mutex<queue::Queue<()>>,
@@ -224,6 +227,7 @@ impl PostgresStore {
             config,
             schema,
             idle: Mutex::new(Vec::new()),
+            writes: write_gate::WriteGate::new(write_gate::MAX_CONCURRENT_WRITES),
             lifecycle: Lifecycle::default(),
             queued: Mutex::default(),
         };
@@ -285,8 +289,9 @@ impl PostgresStore {
         }
     }
 
-    /// Runs `f` in one read-write transaction, committed before returning;
-    /// run again from the start when another writer got in the way.
+    /// Runs `f` in one read-write transaction, committed before returning,
+    /// once the store's write gate admits it; run again from the start when
+    /// another writer got in the way.
     fn write_tx<T>(
         &self,
         mut f: impl FnMut(&mut PgTx<'_, '_>) -> Result<T, StoreError>,
@@ -294,6 +299,7 @@ impl PostgresStore {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let admitted = self.writes.enter();
             let mut conn = self.client()?;
             let result = (|| {
                 let mut tx = conn.client.transaction()?;
@@ -305,6 +311,8 @@ impl PostgresStore {
                 Ok::<_, StoreError>(value)
             })();
             self.give_back(conn);
+            // The pause before another attempt is not spent holding a place.
+            drop(admitted);
             match result {
                 Err(StoreError::Conflict(why)) if attempt < MAX_ATTEMPTS => {
                     tracing::debug!(attempt, why, "write conflict, retrying");
