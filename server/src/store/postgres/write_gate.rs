@@ -5,9 +5,9 @@
 //! sixteen exporters of 510-span requests sixteen transactions ran together:
 //! the backends waited on each other (the tables' extension lock, the WAL)
 //! and on the server's threads mid-transaction, the two cores were 1.2 busy
-//! and ingest fell from 30k spans/s with four exporters to 23-25k. Admitting
-//! [`MAX_CONCURRENT_WRITES`] at once, the others waiting for one to end
-//! before they take a connection, it ran 30-32k with sixteen as with four
+//! and ingest fell from 28-31k spans/s with four exporters to 20-24k.
+//! Admitting [`MAX_CONCURRENT_WRITES`] at once, the others waiting for one to
+//! end before they take a connection, it ran 29.5-30.4k with sixteen
 //! (`docs/benchmarks.md`, issue 14's twenty-third step). Reads are not
 //! gated.
 
