@@ -48,7 +48,7 @@ fn main() {
     rt.block_on(async move {
         let spans = sessions * turns() * 3;
         let by_turn = workload::ordered_by("turn");
-        let group = if by_turn { SESSIONS_PER_REQUEST * turns() } else { SESSIONS_PER_REQUEST };
+        let group = workload::sessions_a_group(by_turn);
         let (sample, sample_spans, sample_bytes) = workload(0..SESSIONS_PER_REQUEST.min(sessions), false);
         drop(sample);
         println!(

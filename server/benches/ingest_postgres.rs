@@ -46,7 +46,7 @@ fn main() {
         // As the SQLite bench: `BENCH_ORDER=turn` sends turn t of many
         // sessions together (it was ignored here: every run went by session).
         let by_turn = workload::ordered_by("turn");
-        let group = if by_turn { SESSIONS_PER_REQUEST * turns() } else { SESSIONS_PER_REQUEST };
+        let group = workload::sessions_a_group(by_turn);
         let (sample, sample_spans, sample_bytes) = workload(0..SESSIONS_PER_REQUEST.min(sessions), false);
         drop(sample);
         println!(

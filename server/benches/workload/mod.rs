@@ -34,6 +34,17 @@ pub fn turns() -> usize {
 /// 17 sessions x 10 turns x 3 spans = 510 spans a request (the SDK's batch is 512).
 pub const SESSIONS_PER_REQUEST: usize = 17;
 
+/// The sessions a client sends together ([`send_all`]'s `group`): a
+/// request's by session, ten requests' by turn (turn t of all of them, then
+/// turn t + 1).
+pub fn sessions_a_group(by_turn: bool) -> usize {
+    if by_turn {
+        SESSIONS_PER_REQUEST * turns()
+    } else {
+        SESSIONS_PER_REQUEST
+    }
+}
+
 /// Spans a request carries (the last of a range may carry fewer), whatever
 /// the sessions' turns: `BENCH_SPANS_PER_REQUEST`, by default 510 (an SDK
 /// batch processor's 512, rounded to whole turns). `1` is what a simple span

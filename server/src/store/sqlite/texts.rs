@@ -13,8 +13,8 @@
 //!
 //! Texts and chunks are addressed by BLAKE3 (truncated to 128 bits; SHA-256
 //! until migration 24): a client cannot make its text collide with
-//! another's, so a digest found is the text, without reading it back. Both are reference-counted: a span
-//! counts one reference to each text it uses, a text one to each chunk it
+//! another's, so a digest found is the text, without reading it back. Both
+//! are reference-counted: a span counts one reference to each text it uses, a text one to each chunk it
 //! lists; deleting spans releases them ([`release`]). The counts live in
 //! narrow tables of their own (`text_uses`, `chunk_uses`): a text every
 //! conversation uses (a system prompt, a popular document) has its count
@@ -385,6 +385,14 @@ impl Table {
         }
     }
 
+    /// Its column holding a row's stored blob.
+    fn blob_column(self) -> &'static str {
+        match self {
+            Table::Texts => "body",
+            Table::Chunks => "data",
+        }
+    }
+
     /// The table of its rows' reference counts.
     fn uses(self) -> &'static str {
         match self {
@@ -458,13 +466,10 @@ impl Table {
     /// a row stored by this transaction gets its count, one stored before
     /// has it raised. `OR ROLLBACK`: see [`super::rows`].
     fn add_refs(self, rows: usize) -> String {
-        let table = match self {
-            Table::Texts => "text_uses",
-            Table::Chunks => "chunk_uses",
-        };
         format!(
-            "INSERT OR ROLLBACK INTO {table} (id, refs) VALUES {}
+            "INSERT OR ROLLBACK INTO {} (id, refs) VALUES {}
              ON CONFLICT (id) DO UPDATE SET refs = refs + excluded.refs",
+            self.uses(),
             vec!["(?, ?)"; rows].join(", ")
         )
     }
@@ -1653,10 +1658,7 @@ pub(super) fn address_anew(conn: &Connection) -> Result<(), StoreError> {
     super::load_dictionaries(conn, &dictionaries)?;
     let mut unreadable = 0;
     for table in [Table::Chunks, Table::Texts] {
-        let (name, blob) = match table {
-            Table::Texts => ("texts", "body"),
-            Table::Chunks => ("chunks", "data"),
-        };
+        let (name, blob) = (table.name(), table.blob_column());
         let mut read = conn.prepare(&format!(
             "SELECT id, {blob} FROM {name} WHERE id > ?1 ORDER BY id LIMIT {SLICE_ROWS}"
         ))?;
