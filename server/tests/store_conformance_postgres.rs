@@ -128,6 +128,85 @@ fn postgres_concurrent_writers_agree() {
     }
 }
 
+/// Concurrent writers growing the same sessions, some with whole new traces
+/// (one upsert creates or grows and locks each session) and some with traces
+/// split across writes (the session rows locked, then re-derived), lose no
+/// trace's sums and never deadlock: every writer locks sessions in one
+/// order.
+#[test]
+fn postgres_concurrent_writers_grow_the_same_sessions() {
+    use conformance::record;
+    use serde_json::json;
+    let (_schema, store) = open_postgres();
+    let store = std::sync::Arc::new(store);
+    const SESSIONS: u8 = 5;
+    let llm = |t: u8, s: u8, parent: Option<u8>| {
+        let session = format!("s{}", t % SESSIONS);
+        let mut r = record(
+            "p",
+            t,
+            s,
+            parent,
+            i64::from(t),
+            json!({"session.id": session, "openinference.span.kind": "LLM"}),
+        );
+        r.facts.tokens.total = i64::from(t);
+        r.facts.cost.total = f64::from(t) / 1000.0;
+        r
+    };
+    // Four writers of 40 traces each, every batch a trace of each session:
+    // two send whole traces, two send a trace's model call, then its root.
+    let threads: Vec<_> = (0..4u8)
+        .map(|w| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let traces: Vec<u8> = (1..=40u8).map(|i| w * 40 + i).collect();
+                for batch in traces.chunks(usize::from(SESSIONS)) {
+                    if w % 2 == 0 {
+                        let spans: Vec<_> = batch.iter().map(|&t| llm(t, 1, None)).collect();
+                        store.write(&spans).expect("whole traces");
+                    } else {
+                        let calls: Vec<_> = batch.iter().map(|&t| llm(t, 2, Some(1))).collect();
+                        store.write(&calls).expect("model calls");
+                        let roots: Vec<_> = batch
+                            .iter()
+                            .map(|&t| {
+                                let session = format!("s{}", t % SESSIONS);
+                                record(
+                                    "p",
+                                    t,
+                                    1,
+                                    None,
+                                    i64::from(t),
+                                    json!({"session.id": session}),
+                                )
+                            })
+                            .collect();
+                        store.write(&roots).expect("roots");
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("writer thread");
+    }
+    for k in 0..SESSIONS {
+        let traces: Vec<i64> = (1..=160i64)
+            .filter(|t| t % i64::from(SESSIONS) == i64::from(k))
+            .collect();
+        let s = store.session("p", &format!("s{k}")).expect("session");
+        assert_eq!(s.num_traces, traces.len() as i64, "s{k}");
+        assert_eq!(s.token_count.total, traces.iter().sum::<i64>(), "s{k}");
+        let cost: f64 = traces.iter().map(|&t| t as f64 / 1000.0).sum();
+        assert!(
+            (s.cost.total - cost).abs() < 1e-9,
+            "s{k}: {} against {cost}",
+            s.cost.total
+        );
+    }
+}
+
 /// PostgreSQL text cannot hold NUL: such a span is still stored, its body
 /// (attributes) exact, and the derived columns carry U+FFFD instead.
 #[test]

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use super::evaluations::{self, session_idle_ns, status_at};
 use super::retention::Expiring;
-use super::sql::{Args, Side, SpanTables, SqlBackend, SqlRow, SqlTx, SqlValue};
+use super::sql::{Args, Dialect, Side, SpanTables, SqlBackend, SqlRow, SqlTx, SqlValue};
 use super::{
     AnnotationConfig, AnnotationFilter, AnnotationQuery, Backfill, Cursor, EvaluationJob,
     IdleSession, JobCounts, JobOutcome, JobQuery, NewJob, Order, PageQuery, ParentFilter,
@@ -743,6 +743,10 @@ pub struct TouchedSessions {
     /// before that stay in their session and were taken out of its sums
     /// ([`take_out_of_sessions`]): all the sessions not `changed` gained.
     pub new_traces: Vec<i64>,
+    /// Whether the sessions already hold what `new_traces` add up to
+    /// (PostgreSQL adds it as it creates or locks them, before the traces
+    /// are stored).
+    pub sums_added: bool,
     /// Of `new_traces`, those whose session may lack a filter row they give
     /// (`session_users`, `session_tags`, `session_metadata`). A backend that
     /// knows nothing of what sessions hold lists them all; SQLite's writer
@@ -868,72 +872,26 @@ pub fn refresh_sessions(tx: &mut dyn SqlTx, touched: &TouchedSessions) -> Result
     }
     let d = tx.dialect();
     let list = d.in_ints("$1");
-    // Sums saturate: no stored count can make a session's total wrap or fail.
-    // Costs are summed as whole nano-units (each trace's rounded to one):
-    // sums of integers do not depend on the order they are added in, so a
-    // session grown trace by trace ends with the total of all its traces
-    // summed at once, whichever way and in which batches they came.
     let now = now_ns();
     // `grow`: the sessions add what traces `traces` add up to to what they
     // held; else that is all they hold.
     let update = |grow: bool, traces: &str| {
-        let (start, end) = if grow {
-            (
-                "CASE WHEN sessions.num_traces = 0 OR a.new_start_ns < sessions.start_ns
-                     THEN a.new_start_ns ELSE sessions.start_ns END",
-                "CASE WHEN sessions.num_traces = 0 OR a.new_end_ns > sessions.end_ns
-                     THEN a.new_end_ns ELSE sessions.end_ns END",
-            )
-        } else {
-            ("a.new_start_ns", "a.new_end_ns")
-        };
-        let count = |column: &str| match grow {
-            true => format!("{column} = sessions.{column} + a.new_{column}"),
-            false => format!("{column} = a.new_{column}"),
-        };
-        let tokens = |column: &str| match grow {
-            true => format!(
-                "{column} = {}",
-                d.saturating_add(&format!("sessions.{column}"), &format!("a.new_{column}"))
-            ),
-            false => format!("{column} = a.new_{column}"),
-        };
-        let cost = |column: &str| match grow {
-            true => format!(
-                "{column} = (round(sessions.{column} * {COST_UNITS}) + a.new_{column}) / {COST_UNITS}"
-            ),
-            false => format!("{column} = a.new_{column} / {COST_UNITS}"),
-        };
         format!(
-            "UPDATE sessions SET start_ns = {start}, end_ns = {end},
-                duration_ns = ({end}) - ({start}), {}, {}, {}, {}, {}, {}, {}, {},
-                last_activity_ns = $2
-             FROM (SELECT t.session_rowid AS id, min(t.start_ns) AS new_start_ns,
-                     max(t.end_ns) AS new_end_ns, count(*) AS new_num_traces,
-                     count(*) FILTER (WHERE t.has_error) AS new_num_traces_with_error,
-                     {} AS new_prompt_tokens, {} AS new_completion_tokens,
-                     {} AS new_total_tokens,
-                     sum(round(t.cost_prompt * {COST_UNITS})) AS new_cost_prompt,
-                     sum(round(t.cost_completion * {COST_UNITS})) AS new_cost_completion,
-                     sum(round(t.cost_total * {COST_UNITS})) AS new_cost_total
-                   FROM traces t WHERE {traces} GROUP BY t.session_rowid) a
+            "UPDATE sessions SET {}, last_activity_ns = $2
+             FROM (SELECT t.session_rowid AS id, {} FROM traces t
+                   WHERE {traces} GROUP BY t.session_rowid) a
              WHERE sessions.id = a.id",
-            count("num_traces"),
-            count("num_traces_with_error"),
-            tokens("prompt_tokens"),
-            tokens("completion_tokens"),
-            tokens("total_tokens"),
-            cost("cost_prompt"),
-            cost("cost_completion"),
-            cost("cost_total"),
-            d.saturating_sum("t.prompt_tokens"),
-            d.saturating_sum("t.completion_tokens"),
-            d.saturating_sum("t.total_tokens"),
+            session_sums(d, grow, &|column| format!("a.new_{column}"))
+                .iter()
+                .map(|(column, value)| format!("{column} = {value}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            sums_of_traces(d, "t"),
         )
     };
     // A session that only gained traces: what they add to what it held
     // (reading this turn's trace, not the whole conversation's again).
-    if !touched.new_traces.is_empty() {
+    if !touched.new_traces.is_empty() && !touched.sums_added {
         tx.execute(
             &update(
                 true,
@@ -1054,6 +1012,100 @@ pub fn refresh_sessions(tx: &mut dyn SqlTx, touched: &TouchedSessions) -> Result
         )?;
     }
     Ok(())
+}
+
+/// What traces `{t}` add up to for their session, each sum named `new_` and
+/// its column in `sessions` (costs in whole nano-units, each trace's rounded
+/// to one): the select list of a `GROUP BY` of them by session.
+pub fn sums_of_traces(d: &dyn Dialect, t: &str) -> String {
+    format!(
+        "min({t}.start_ns) AS new_start_ns, max({t}.end_ns) AS new_end_ns,
+         count(*) AS new_num_traces,
+         count(*) FILTER (WHERE {t}.has_error) AS new_num_traces_with_error,
+         {} AS new_prompt_tokens, {} AS new_completion_tokens, {} AS new_total_tokens,
+         sum(round({t}.cost_prompt * {COST_UNITS})) AS new_cost_prompt,
+         sum(round({t}.cost_completion * {COST_UNITS})) AS new_cost_completion,
+         sum(round({t}.cost_total * {COST_UNITS})) AS new_cost_total",
+        d.saturating_sum(&format!("{t}.prompt_tokens")),
+        d.saturating_sum(&format!("{t}.completion_tokens")),
+        d.saturating_sum(&format!("{t}.total_tokens")),
+    )
+}
+
+/// A session's aggregate columns and their values from what new traces add
+/// up to ([`sums_of_traces`]; `new(column)` the sum of a column, a cost's in
+/// nano-units): with `grow`, added to what the session's row held; else all
+/// it holds. Sums saturate: no stored count can make a session's total wrap
+/// or fail. Costs are summed as whole nano-units: sums of integers do not
+/// depend on the order they are added in, so a session grown trace by trace
+/// ends with the total of all its traces summed at once, whichever way and
+/// in which batches they came.
+pub fn session_sums(
+    d: &dyn Dialect,
+    grow: bool,
+    new: &dyn Fn(&str) -> String,
+) -> Vec<(&'static str, String)> {
+    let (start, end) = match grow {
+        true => (
+            format!(
+                "CASE WHEN sessions.num_traces = 0 OR {0} < sessions.start_ns
+                 THEN {0} ELSE sessions.start_ns END",
+                new("start_ns")
+            ),
+            format!(
+                "CASE WHEN sessions.num_traces = 0 OR {0} > sessions.end_ns
+                 THEN {0} ELSE sessions.end_ns END",
+                new("end_ns")
+            ),
+        ),
+        false => (new("start_ns"), new("end_ns")),
+    };
+    let mut sums = vec![
+        ("duration_ns", format!("({end}) - ({start})")),
+        ("start_ns", start),
+        ("end_ns", end),
+    ];
+    for column in ["num_traces", "num_traces_with_error"] {
+        sums.push((
+            column,
+            match grow {
+                true => format!("sessions.{column} + {}", new(column)),
+                false => new(column),
+            },
+        ));
+    }
+    for column in ["prompt_tokens", "completion_tokens", "total_tokens"] {
+        sums.push((
+            column,
+            match grow {
+                true => d.saturating_add(&format!("sessions.{column}"), &new(column)),
+                false => new(column),
+            },
+        ));
+    }
+    for column in ["cost_prompt", "cost_completion", "cost_total"] {
+        sums.push((
+            column,
+            match grow {
+                true => format!(
+                    "(round(sessions.{column} * {COST_UNITS}) + {}) / {COST_UNITS}",
+                    new(column)
+                ),
+                false => format!("{} / {COST_UNITS}", new(column)),
+            },
+        ));
+    }
+    sums
+}
+
+/// [`session_sums`] growing a session by the row an upsert proposed for it
+/// (`excluded`, its costs in units as stored: the same round trip through
+/// nano-units a session's stored cost makes when it grows).
+pub fn session_sums_grown_by_excluded(d: &dyn Dialect) -> Vec<(&'static str, String)> {
+    session_sums(d, true, &|column| match column.starts_with("cost_") {
+        true => format!("round(excluded.{column} * {COST_UNITS})"),
+        false => format!("excluded.{column}"),
+    })
 }
 
 /// Nano-units of a currency in one of its units: a session's costs are the

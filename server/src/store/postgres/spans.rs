@@ -6,8 +6,8 @@
 //! Several servers may write at once, so a write locks what it re-derives: an
 //! advisory lock per touched trace (taken in key order, so writers never wait
 //! on each other in a cycle) before the trace's spans are read back, and the
-//! touched session rows (`FOR UPDATE`, in id order) before their aggregates are
-//! recomputed. Whoever commits last has seen every span.
+//! touched session rows (in (project, session id) order) before their
+//! aggregates are recomputed. Whoever commits last has seen every span.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -20,8 +20,8 @@ use crate::model::{EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, Tra
 use crate::store::compression;
 use crate::store::queries::{
     EVENT_FACT_COLUMNS, FACT_COLUMNS, FilterHeld, SPAN_INFO_COLUMNS, TouchedSessions,
-    event_facts_row, facts_row, refresh_sessions, search_texts, search_trigrams, span_row,
-    take_out_of_sessions,
+    event_facts_row, facts_row, now_ns, refresh_sessions, search_texts, search_trigrams,
+    session_sums, session_sums_grown_by_excluded, span_row, sums_of_traces, take_out_of_sessions,
 };
 use crate::store::sql::{SpanTables, SqlTx, SqlValue};
 use crate::store::{StoreError, WriteOutcome};
@@ -423,6 +423,27 @@ fn resummarize(
         sessions.extend(old.flatten());
         summaries.push((key, summary));
     }
+    // Every touched trace new (a turn's spans in one export, as nearly every
+    // write is): each session is created or grown by what its new traces add
+    // up to, and locked, in one upsert: one statement where creating,
+    // looking up, locking and growing it took four. What a session's growth
+    // costs is mostly the row's new version and its eleven index entries,
+    // which the upsert still writes (issue 14, twenty-fourth step).
+    if stored.is_empty() {
+        let session_rowids = grow_sessions(tx, &summaries)?;
+        let new_traces: Vec<i64> = upsert_traces(tx, &summaries, &session_rowids)?
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect();
+        let touched = TouchedSessions {
+            all: session_rowids.into_values().collect(),
+            changed: Vec::new(),
+            filter_rows_of: new_traces.clone(),
+            new_traces,
+            sums_added: true,
+        };
+        return refresh_sessions(tx, &touched);
+    }
     // Sessions created in key order, then looked up.
     let mut session_rowids: HashMap<(i64, String), i64> = HashMap::new();
     if !wanted.is_empty() {
@@ -449,10 +470,12 @@ fn resummarize(
         }
         sessions.extend(session_rowids.values().copied());
     }
-    // Lock every session this write recomputes, in id order.
+    // Lock every session this write recomputes, in key order (as
+    // `grow_sessions` does).
     let ids: Vec<i64> = sessions.iter().copied().collect();
     let locked = tx.pg_query(
-        "SELECT id FROM sessions WHERE id = ANY($1::int8[]) ORDER BY id FOR UPDATE",
+        "SELECT id FROM sessions WHERE id = ANY($1::int8[])
+         ORDER BY project_id, session_id FOR UPDATE",
         &[&ids],
     )?;
     if locked.len() != ids.len() {
@@ -504,8 +527,96 @@ fn resummarize(
         changed: changed.into_iter().collect(),
         filter_rows_of: new_traces.clone(),
         new_traces,
+        sums_added: false,
     };
     refresh_sessions(tx, &touched)
+}
+
+/// Creates or grows the sessions of traces stored first (`summaries`) by
+/// what those add up to, in one upsert that locks their rows in key order
+/// (project, session id), as every write locks sessions; returns each
+/// session's row id.
+fn grow_sessions(
+    tx: &mut PgTx<'_, '_>,
+    summaries: &[(TraceKey, TraceSummary)],
+) -> Result<HashMap<(i64, String), i64>, StoreError> {
+    let in_sessions: Vec<(i64, &str, &TraceSummary)> = summaries
+        .iter()
+        .filter_map(|((pid, _), s)| Some((*pid, s.session_id.as_deref()?, s)))
+        .collect();
+    if in_sessions.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let n = in_sessions.len();
+    let mut pid: Vec<i64> = Vec::with_capacity(n);
+    let mut session: Vec<&str> = Vec::with_capacity(n);
+    let mut start: Vec<i64> = Vec::with_capacity(n);
+    let mut end: Vec<i64> = Vec::with_capacity(n);
+    let mut error: Vec<bool> = Vec::with_capacity(n);
+    let mut tok: [Vec<i64>; 3] = Default::default();
+    let mut cost: [Vec<f64>; 3] = Default::default();
+    for (p, sid, s) in in_sessions {
+        pid.push(p);
+        session.push(sid);
+        start.push(s.start_ns);
+        end.push(s.end_ns);
+        error.push(s.has_error);
+        tok[0].push(s.tokens.prompt);
+        tok[1].push(s.tokens.completion);
+        tok[2].push(s.tokens.total);
+        cost[0].push(s.cost.prompt);
+        cost[1].push(s.cost.completion);
+        cost[2].push(s.cost.total);
+    }
+    let d = tx.dialect();
+    let fresh = session_sums(d, false, &|column| format!("a.new_{column}"));
+    let grown = session_sums_grown_by_excluded(d);
+    let columns: Vec<&str> = fresh.iter().map(|(column, _)| *column).collect();
+    let values: Vec<&str> = fresh.iter().map(|(_, value)| value.as_str()).collect();
+    let set: Vec<String> = grown
+        .iter()
+        .map(|(column, value)| format!("{column} = {value}"))
+        .collect();
+    let rows = tx.pg_query(
+        &format!(
+            "INSERT INTO sessions (project_id, session_id, {}, last_activity_ns)
+             SELECT a.project_id, a.session_id, {}, $12
+             FROM (SELECT t.project_id, t.session_id, {}
+                   FROM unnest($1::int8[], $2::text[], $3::int8[], $4::int8[], $5::bool[],
+                        $6::int8[], $7::int8[], $8::int8[], $9::float8[], $10::float8[],
+                        $11::float8[])
+                     AS t(project_id, session_id, start_ns, end_ns, has_error, prompt_tokens,
+                          completion_tokens, total_tokens, cost_prompt, cost_completion,
+                          cost_total)
+                   GROUP BY t.project_id, t.session_id) a
+             ORDER BY a.project_id, a.session_id
+             ON CONFLICT (project_id, session_id) DO UPDATE SET {},
+                last_activity_ns = excluded.last_activity_ns
+             RETURNING project_id, session_id, id",
+            columns.join(", "),
+            values.join(", "),
+            sums_of_traces(d, "t"),
+            set.join(", "),
+        ),
+        &[
+            &pid,
+            &session,
+            &start,
+            &end,
+            &error,
+            &tok[0],
+            &tok[1],
+            &tok[2],
+            &cost[0],
+            &cost[1],
+            &cost[2],
+            &now_ns(),
+        ],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| ((r.get(0), r.get(1)), r.get(2)))
+        .collect())
 }
 
 /// Stores GenAI events in one `INSERT ... SELECT FROM unnest` (a re-sent one
