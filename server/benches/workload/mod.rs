@@ -643,34 +643,47 @@ pub fn pregenerated() -> bool {
     std::env::var("BENCH_PREGENERATE").is_ok_and(|v| v == "1")
 }
 
-/// Every request body [`send_all`] would send, in its order.
-pub fn pregenerate(sessions: usize, group: usize, by_turn: bool) -> Vec<Vec<u8>> {
+/// Every request body [`send_all`] would send: each group's, in its order.
+pub fn pregenerate(sessions: usize, group: usize, by_turn: bool) -> Vec<Vec<Vec<u8>>> {
     (0..sessions)
         .step_by(group)
-        .flat_map(|first| workload(first..(first + group).min(sessions), by_turn).0)
+        .map(|first| workload(first..(first + group).min(sessions), by_turn).0)
         .collect()
 }
 
-/// Sends `bodies` over `clients` connections at once, each taking the next;
-/// with [`split_traces`], the next two (a request's traces without their
-/// roots, then the roots), sent in that order, as one SDK exports one batch
-/// at a time and the turn's root after its model call (taken one each, two
-/// exporters sent the halves at once and the roots, the smaller request,
-/// often came first).
-pub async fn send_bodies(addr: SocketAddr, bodies: std::sync::Arc<Vec<Vec<u8>>>, clients: usize) {
+/// Sends pregenerated `groups` over `clients` connections at once as
+/// [`send_all`] sends them: each client takes the next group and sends its
+/// requests in order, so a session's turns (and a split trace's halves, its
+/// roots last) come one after another from one exporter, as from one SDK.
+/// (Taking the next request instead, four clients sent four consecutive
+/// turns of the same sessions at once: their writes waited on each other's
+/// session rows, which no chat's traffic does.) With fewer groups than
+/// clients (a few hundred sessions, one span a request) each client takes
+/// the next request (with [`split_traces`], the next two: a request's traces
+/// without their roots, then the roots), so that every client sends.
+pub async fn send_bodies(
+    addr: SocketAddr,
+    groups: std::sync::Arc<Vec<Vec<Vec<u8>>>>,
+    clients: usize,
+) {
+    let groups = match groups.len() >= clients {
+        true => groups,
+        false => {
+            let taken = if split_traces() { 2 } else { 1 };
+            let bodies: Vec<Vec<u8>> = groups.iter().flatten().cloned().collect();
+            std::sync::Arc::new(bodies.chunks(taken).map(<[Vec<u8>]>::to_vec).collect())
+        }
+    };
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let taken = if split_traces() { 2 } else { 1 };
     let tasks: Vec<_> = (0..clients)
         .map(|_| {
-            let (next, bodies) = (next.clone(), bodies.clone());
+            let (next, groups) = (next.clone(), groups.clone());
             tokio::spawn(async move {
                 let mut exporter = Exporter::new(addr);
-                loop {
-                    let first = next.fetch_add(taken, std::sync::atomic::Ordering::Relaxed);
-                    if first >= bodies.len() {
-                        break;
-                    }
-                    for body in &bodies[first..(first + taken).min(bodies.len())] {
+                while let Some(bodies) =
+                    groups.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                {
+                    for body in bodies {
                         post_until_accepted(&mut exporter, body).await;
                     }
                 }
