@@ -12,11 +12,13 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use postgres::types::Json;
+use postgres::types::{Json, ToSql};
 use serde_json::{Map, Value};
 
 use super::{PgTx, clean, clean_json, clean_opt, json_has_nul, pg_row};
-use crate::model::{EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, TraceSummary};
+use crate::model::{
+    Cost, EventFacts, EventRecord, SpanFacts, SpanInfo, SpanRecord, TokenCount, TraceSummary,
+};
 use crate::store::compression;
 use crate::store::queries::{
     EVENT_FACT_COLUMNS, FACT_COLUMNS, FilterHeld, SPAN_INFO_COLUMNS, TouchedSessions,
@@ -134,6 +136,39 @@ fn clean_facts(f: &SpanFacts) -> Cow<'_, SpanFacts> {
     })
 }
 
+/// Token counts and costs as column arrays for `unnest`: prompt, completion,
+/// total.
+#[derive(Default)]
+struct UsageColumns {
+    tokens: [Vec<i64>; 3],
+    cost: [Vec<f64>; 3],
+}
+
+impl UsageColumns {
+    /// The six arrays as statement parameters, in that order, after `before`
+    /// and before `after`.
+    fn between<'a>(
+        &'a self,
+        before: &[&'a (dyn ToSql + Sync)],
+        after: &[&'a (dyn ToSql + Sync)],
+    ) -> Vec<&'a (dyn ToSql + Sync)> {
+        let mut params = before.to_vec();
+        params.extend(self.tokens.iter().map(|c| c as &(dyn ToSql + Sync)));
+        params.extend(self.cost.iter().map(|c| c as &(dyn ToSql + Sync)));
+        params.extend_from_slice(after);
+        params
+    }
+
+    fn push(&mut self, tokens: &TokenCount, cost: &Cost) {
+        self.tokens[0].push(tokens.prompt);
+        self.tokens[1].push(tokens.completion);
+        self.tokens[2].push(tokens.total);
+        self.cost[0].push(cost.prompt);
+        self.cost[1].push(cost.completion);
+        self.cost[2].push(cost.total);
+    }
+}
+
 /// The advisory lock key of a trace; a collision only serializes two writers.
 fn trace_lock_key(project_id: i64, trace_id: &[u8; 16]) -> i64 {
     let mut first = [0u8; 8];
@@ -238,8 +273,7 @@ pub(super) fn write_batch(
     let mut c_user: Vec<Option<&str>> = Vec::with_capacity(n);
     let mut c_oi_kind: Vec<Option<&str>> = Vec::with_capacity(n);
     let mut c_is_llm: Vec<bool> = Vec::with_capacity(n);
-    let mut c_tok: [Vec<i64>; 3] = Default::default();
-    let mut c_cost: [Vec<f64>; 3] = Default::default();
+    let mut c_usage = UsageColumns::default();
     let mut c_tags: Vec<Json<&[String]>> = Vec::with_capacity(n);
     let mut c_meta: Vec<Json<&Map<String, Value>>> = Vec::with_capacity(n);
     let mut c_body: Vec<&[u8]> = Vec::with_capacity(n);
@@ -260,12 +294,7 @@ pub(super) fn write_batch(
         c_user.push(f.user_id.as_deref());
         c_oi_kind.push(f.oi_kind.as_deref());
         c_is_llm.push(f.is_llm);
-        c_tok[0].push(f.tokens.prompt);
-        c_tok[1].push(f.tokens.completion);
-        c_tok[2].push(f.tokens.total);
-        c_cost[0].push(f.cost.prompt);
-        c_cost[1].push(f.cost.completion);
-        c_cost[2].push(f.cost.total);
+        c_usage.push(&f.tokens, &f.cost);
         c_tags.push(Json(&f.tags));
         c_meta.push(Json(&f.metadata));
         c_body.push(&p.body);
@@ -281,11 +310,13 @@ pub(super) fn write_batch(
             $19::float8[], $20::float8[], $21::jsonb[], $22::jsonb[], $23::bytea[])
          ON CONFLICT (project_id, trace_id, span_id) DO NOTHING
          RETURNING project_id, trace_id, span_id",
-        &[
-            &c_trace, &c_span, &c_pid, &c_parent, &c_name, &c_kind, &c_status, &c_message,
-            &c_start, &c_end, &c_session, &c_user, &c_oi_kind, &c_is_llm, &c_tok[0], &c_tok[1],
-            &c_tok[2], &c_cost[0], &c_cost[1], &c_cost[2], &c_tags, &c_meta, &c_body,
-        ],
+        &c_usage.between(
+            &[
+                &c_trace, &c_span, &c_pid, &c_parent, &c_name, &c_kind, &c_status, &c_message,
+                &c_start, &c_end, &c_session, &c_user, &c_oi_kind, &c_is_llm,
+            ],
+            &[&c_tags, &c_meta, &c_body],
+        ),
     )?;
     let inserted: HashSet<(i64, [u8; 16], [u8; 8])> = inserted
         .iter()
@@ -553,20 +584,14 @@ fn grow_sessions(
     let mut start: Vec<i64> = Vec::with_capacity(n);
     let mut end: Vec<i64> = Vec::with_capacity(n);
     let mut error: Vec<bool> = Vec::with_capacity(n);
-    let mut tok: [Vec<i64>; 3] = Default::default();
-    let mut cost: [Vec<f64>; 3] = Default::default();
+    let mut usage = UsageColumns::default();
     for (p, sid, s) in in_sessions {
         pid.push(p);
         session.push(sid);
         start.push(s.start_ns);
         end.push(s.end_ns);
         error.push(s.has_error);
-        tok[0].push(s.tokens.prompt);
-        tok[1].push(s.tokens.completion);
-        tok[2].push(s.tokens.total);
-        cost[0].push(s.cost.prompt);
-        cost[1].push(s.cost.completion);
-        cost[2].push(s.cost.total);
+        usage.push(&s.tokens, &s.cost);
     }
     let d = tx.dialect();
     let fresh = session_sums(d, false, &|column| format!("a.new_{column}"));
@@ -598,20 +623,7 @@ fn grow_sessions(
             sums_of_traces(d, "t"),
             set.join(", "),
         ),
-        &[
-            &pid,
-            &session,
-            &start,
-            &end,
-            &error,
-            &tok[0],
-            &tok[1],
-            &tok[2],
-            &cost[0],
-            &cost[1],
-            &cost[2],
-            &now_ns(),
-        ],
+        &usage.between(&[&pid, &session, &start, &end, &error], &[&now_ns()]),
     )?;
     Ok(rows
         .iter()
@@ -737,8 +749,7 @@ fn upsert_traces(
     let mut count: Vec<i64> = Vec::with_capacity(n);
     let mut error: Vec<bool> = Vec::with_capacity(n);
     let mut io: [Vec<Option<&str>>; 6] = Default::default();
-    let mut tok: [Vec<i64>; 3] = Default::default();
-    let mut cost: [Vec<f64>; 3] = Default::default();
+    let mut usage = UsageColumns::default();
     let mut tags: Vec<Value> = Vec::with_capacity(n);
     let mut metadata: Vec<Value> = Vec::with_capacity(n);
     let mut search: [Vec<Option<String>>; 2] = Default::default();
@@ -767,12 +778,7 @@ fn upsert_traces(
             io[k * 3 + 1].push(v.as_ref().map(|i| i.mime_type.as_str()));
             io[k * 3 + 2].push(v.as_ref().and_then(|i| i.raw_value.as_deref()));
         }
-        tok[0].push(s.tokens.prompt);
-        tok[1].push(s.tokens.completion);
-        tok[2].push(s.tokens.total);
-        cost[0].push(s.cost.prompt);
-        cost[1].push(s.cost.completion);
-        cost[2].push(s.cost.total);
+        usage.push(&s.tokens, &s.cost);
         tags.push(serde_json::to_value(&s.tags).unwrap_or(Value::Null));
         metadata.push(Value::Object(s.metadata.clone()));
         let (input, output) = search_texts(s);
@@ -824,12 +830,15 @@ fn upsert_traces(
             search_input = excluded.search_input, search_output = excluded.search_output,
             search_trigrams = excluded.search_trigrams
          RETURNING project_id, trace_id, id",
-        &[
-            &pid, &trace, &rowid, &session, &conflicts, &user, &root, &start, &end, &count, &error,
-            &io[0], &io[1], &io[2], &io[3], &io[4], &io[5], &tok[0], &tok[1], &tok[2], &cost[0],
-            &cost[1], &cost[2], &tags, &metadata, &search[0], &search[1], &slice[0], &slice[1],
-            &trigrams,
-        ],
+        &usage.between(
+            &[
+                &pid, &trace, &rowid, &session, &conflicts, &user, &root, &start, &end, &count,
+                &error, &io[0], &io[1], &io[2], &io[3], &io[4], &io[5],
+            ],
+            &[
+                &tags, &metadata, &search[0], &search[1], &slice[0], &slice[1], &trigrams,
+            ],
+        ),
     )?;
     Ok(new
         .iter()
