@@ -742,12 +742,11 @@ pub struct TouchedSessions {
     /// The row ids of the traces the write stored first, and of those stored
     /// before that stay in their session and were taken out of its sums
     /// ([`take_out_of_sessions`]): all the sessions not `changed` gained.
+    /// Empty when the sessions already hold their sums (PostgreSQL adds a
+    /// write of new traces to its sessions as it creates or locks them).
     pub new_traces: Vec<i64>,
-    /// Whether the sessions already hold what `new_traces` add up to
-    /// (PostgreSQL adds it as it creates or locks them, before the traces
-    /// are stored).
-    pub sums_added: bool,
-    /// Of `new_traces`, those whose session may lack a filter row they give
+    /// Of the traces the write stored first or kept in their session, those
+    /// whose session may lack a filter row they give
     /// (`session_users`, `session_tags`, `session_metadata`). A backend that
     /// knows nothing of what sessions hold lists them all; SQLite's writer
     /// leaves out a trace whose session it knows holds its rows (a chat's
@@ -891,7 +890,7 @@ pub fn refresh_sessions(tx: &mut dyn SqlTx, touched: &TouchedSessions) -> Result
     };
     // A session that only gained traces: what they add to what it held
     // (reading this turn's trace, not the whole conversation's again).
-    if !touched.new_traces.is_empty() && !touched.sums_added {
+    if !touched.new_traces.is_empty() {
         tx.execute(
             &update(
                 true,

@@ -462,16 +462,16 @@ fn resummarize(
     // which the upsert still writes (issue 14, twenty-fourth step).
     if stored.is_empty() {
         let session_rowids = grow_sessions(tx, &summaries)?;
-        let new_traces: Vec<i64> = upsert_traces(tx, &summaries, &session_rowids)?
+        let filter_rows_of: Vec<i64> = upsert_traces(tx, &summaries, &session_rowids)?
             .into_iter()
             .map(|(_, id)| id)
             .collect();
         let touched = TouchedSessions {
             all: session_rowids.into_values().collect(),
             changed: Vec::new(),
-            filter_rows_of: new_traces.clone(),
-            new_traces,
-            sums_added: true,
+            // Their sums are in the sessions already.
+            new_traces: Vec::new(),
+            filter_rows_of,
         };
         return refresh_sessions(tx, &touched);
     }
@@ -558,7 +558,6 @@ fn resummarize(
         changed: changed.into_iter().collect(),
         filter_rows_of: new_traces.clone(),
         new_traces,
-        sums_added: false,
     };
     refresh_sessions(tx, &touched)
 }

@@ -51,7 +51,7 @@ use crate::store::queue::{self, Slot};
 /// waits for every later one, and exporters that wait for their answer
 /// before they send again (every SDK's batch processor) send less the longer
 /// it takes. At 4,096 a group of batches of 510 spans took eight, and
-/// ingest ran 7-12% slower, history-heavy or light, than at 512; one span
+/// ingest ran 7-16% slower, history-heavy or light, than at 512; one span
 /// a request, as fast (issue 14, twenty-fourth step).
 const GROUP_MAX_SPANS: usize = 512;
 

@@ -805,7 +805,6 @@ fn resummarize(
         all: sessions.into_iter().collect(),
         changed: changed.into_iter().collect(),
         new_traces,
-        sums_added: false,
         filter_rows_of,
     };
     refresh_sessions(&mut SqliteTx(tx), &touched)?;
