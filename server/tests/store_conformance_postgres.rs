@@ -498,3 +498,166 @@ fn postgres_migrates_a_database_written_by_0_1_0() {
         .expect("a new write");
     assert!(store.health().writable);
 }
+
+/// The store trains a zstd dictionary on the span bodies it compresses,
+/// stores it before compressing anything with it, and the bodies compressed
+/// with it are smaller. Another server on the same database reads them
+/// (loading the dictionary when a body first names it) and stores its own
+/// under the next id; every span reads back exactly, after a restart too.
+/// `check` finds a damaged dictionary and the bodies of one that is gone,
+/// and reading them is an error, not a crash.
+#[test]
+fn postgres_trains_compression_dictionaries_and_reads_everything_back() {
+    use serde_json::json;
+    let (schema, first) = open_postgres();
+    // Open before `first` trains: it learns of the dictionary from a body.
+    let second = PostgresStore::open_in_schema(&database_url(), &schema.0).expect("second");
+    let attributes = |i: u32| {
+        json!({
+            "session.id": format!("s{}", i / 10),
+            "user.id": format!("user-{}", i % 17),
+            "llm.model_name": "gpt-4o-mini",
+            "llm.token_count.prompt": i * 7 % 1000,
+            "input.value": format!(
+                r#"{{"messages":[{{"role":"system","content":"You help with order {i}."}},{{"role":"user","content":"Where is parcel {}? I ordered it on day {}."}}],"model":"gpt-4o-mini","temperature":0.{}}}"#,
+                i * 31 % 10007,
+                i % 28,
+                i % 10
+            ),
+            "output.value": format!(
+                "Parcel {} left the depot on day {} and should arrive within {} days, tracking code {}.",
+                i * 31 % 10007,
+                i % 28 + 1,
+                i % 5 + 1,
+                i * 7919 % 100_003
+            ),
+        })
+    };
+    let trace_id = |i: u32| (u128::from(i) + 1).to_be_bytes();
+    let write = |store: &PostgresStore, range: std::ops::Range<u32>| {
+        let spans: Vec<_> = range
+            .map(|i| {
+                let mut r = conformance::record("p", 0, 1, None, i64::from(i), attributes(i));
+                r.trace_id = trace_id(i);
+                r
+            })
+            .collect();
+        for batch in spans.chunks(300) {
+            store.write(batch).unwrap();
+        }
+    };
+    let read_back = |store: &PostgresStore, range: std::ops::Range<u32>| {
+        for i in range.step_by(37) {
+            let t = store.trace("p", &trace_id(i)).unwrap();
+            assert_eq!(json!(t.spans[0].attributes), attributes(i), "span {i}");
+        }
+    };
+    let mut db = postgres::Client::connect(&url_in_schema(&schema.0), postgres::NoTls).unwrap();
+    // (dictionary named, body bytes) of the spans of traces `range`.
+    let bodies =
+        |db: &mut postgres::Client, range: std::ops::Range<u32>| -> (Vec<Option<u32>>, usize) {
+            let mut named = Vec::new();
+            let mut bytes = 0;
+            for i in range {
+                let body: Vec<u8> = db
+                    .query_one(
+                        "SELECT body FROM spans WHERE trace_id = $1",
+                        &[&&trace_id(i)[..]],
+                    )
+                    .unwrap()
+                    .get(0);
+                named.push(zstd::zstd_safe::get_dict_id_from_frame(&body).map(u32::from));
+                bytes += body.len();
+            }
+            (named, bytes)
+        };
+    // Spans until `first` has compressed enough to train; the write after
+    // the training stores the dictionary, and the writes after it use it.
+    let train = |store: &PostgresStore, from: u32| -> u32 {
+        let mut at = from;
+        while !store.finish_compression_training() {
+            write(store, at..at + 300);
+            at += 300;
+            assert!(at < from + 30_000, "no training after {} spans", at - from);
+        }
+        write(store, at..at + 300);
+        at + 300
+    };
+    let trained_at = train(&first, 0);
+    write(&first, trained_at..trained_at + 1000);
+    let (before, before_bytes) = bodies(&mut db, 0..1000);
+    let (after, after_bytes) = bodies(&mut db, trained_at..trained_at + 1000);
+    assert!(
+        before.iter().all(Option::is_none),
+        "compressed alone before"
+    );
+    assert!(
+        after.iter().all(|d| *d == Some(32_768)),
+        "bodies compressed with the dictionary: {:?}",
+        &after[..5]
+    );
+    assert!(
+        after_bytes * 10 < before_bytes * 8,
+        "span bodies {before_bytes} bytes without the dictionary, {after_bytes} with"
+    );
+    read_back(&second, 0..trained_at + 1000);
+
+    // The second server trains its own, stored under the next id.
+    let from = trained_at + 1000;
+    let end = train(&second, from) + 500;
+    write(&second, end - 500..end);
+    let ids: Vec<i32> = db
+        .query("SELECT id FROM compression_dictionaries ORDER BY id", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(ids, [32_768, 32_769]);
+    assert!(
+        bodies(&mut db, end - 500..end)
+            .0
+            .iter()
+            .all(|d| *d == Some(32_769))
+    );
+    read_back(&first, 0..end);
+    drop((first, second));
+
+    // Reopened, a store reads everything and compresses with the newest.
+    let third = PostgresStore::open_in_schema(&database_url(), &schema.0).expect("third");
+    read_back(&third, 0..end);
+    write(&third, end..end + 10);
+    assert!(
+        bodies(&mut db, end..end + 10)
+            .0
+            .iter()
+            .all(|d| *d == Some(32_769))
+    );
+    drop(third);
+    let check = PostgresStore::check(&url_in_schema(&schema.0)).expect("check");
+    assert!(check.ok, "{}", check.detail);
+
+    // A damaged dictionary, then none: `check` says which; a store still
+    // opens, reads what was compressed without it, and says which
+    // dictionary the rest needs.
+    let mut unreadable = |change: &str, reported: &str| {
+        db.batch_execute(change).unwrap();
+        let check = PostgresStore::check(&url_in_schema(&schema.0)).expect("check");
+        assert!(
+            !check.ok && check.detail.contains(reported),
+            "{}",
+            check.detail
+        );
+        let store = PostgresStore::open_in_schema(&database_url(), &schema.0).expect("open");
+        read_back(&store, 0..1000);
+        let err = store.trace("p", &trace_id(trained_at + 1)).unwrap_err();
+        assert!(err.to_string().contains("32768"), "{err}");
+    };
+    unreadable(
+        "UPDATE compression_dictionaries SET dictionary = '\\x00' WHERE id = 32768",
+        "compression dictionary 32768 is damaged",
+    );
+    unreadable(
+        "DELETE FROM compression_dictionaries",
+        "spans compressed with a dictionary the database does not hold",
+    );
+}

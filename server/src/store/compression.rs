@@ -133,8 +133,8 @@ impl Dictionaries {
         }
     }
 
-    /// The dictionaries of a store that keeps none (PostgreSQL's): every
-    /// frame compressed alone.
+    /// The dictionaries of a store that keeps none: every frame compressed
+    /// alone.
     pub fn none() -> &'static Arc<Self> {
         static NONE: std::sync::LazyLock<Arc<Dictionaries>> =
             std::sync::LazyLock::new(Arc::default);
@@ -170,6 +170,26 @@ impl Dictionaries {
         if let Ok(mut current) = self.current.write() {
             *current = Some(dictionary);
         }
+    }
+
+    /// Registers a dictionary another server stored (read from its table
+    /// when a frame named it): frames naming it read; new frames keep this
+    /// store's current dictionary.
+    pub fn register(&self, id: u32, bytes: Vec<u8>) -> Result<(), StoreError> {
+        if dictionary_id(&bytes) != Some(id) {
+            return Err(StoreError::Corrupt(format!(
+                "compression dictionary {id}: not a zstd dictionary with its id"
+            )));
+        }
+        if let Ok(mut by_id) = self.by_id.write() {
+            by_id.entry(id).or_insert_with(|| Dictionary::new(bytes));
+        }
+        Ok(())
+    }
+
+    /// Whether frames naming dictionary `id` can be read.
+    pub fn knows(&self, id: u32) -> bool {
+        self.by_id.read().is_ok_and(|d| d.contains_key(&id))
     }
 
     /// A dictionary trained and judged better than the current one, for the
@@ -372,6 +392,18 @@ pub struct Compressor {
 }
 
 impl Compressor {
+    /// Whether frames from it name a dictionary.
+    pub fn has_dictionary(&self) -> bool {
+        self.serial != 0
+    }
+
+    /// Counts `bytes` as compressed, and samples them for the next
+    /// dictionary, without compressing them (a blob stored raw, too small to
+    /// compress alone, is still what a dictionary is trained for).
+    pub fn sample(&self, bytes: &[u8]) {
+        self.dictionaries.observe(bytes);
+    }
+
     /// `bytes` as a zstd frame (with its content size, and its dictionary's
     /// id) after `prefix`; `None` if zstd fails.
     pub fn compress(&mut self, bytes: &[u8], prefix: &[u8]) -> Option<Vec<u8>> {

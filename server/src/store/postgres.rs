@@ -13,7 +13,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::error::Error as StdError;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -22,6 +22,7 @@ use postgres::types::{IsNull, ToSql, Type};
 use postgres::{Client, IsolationLevel, NoTls, Row, Statement, Transaction};
 use serde_json::Value;
 
+use super::compression::{self, Dictionaries};
 use super::evaluations::Lifecycle;
 use super::queue;
 use super::sql::{Args, Dialect, Side, SqlBackend, SqlRow, SqlTx, SqlValue, TraceIo};
@@ -93,6 +94,9 @@ pub struct PostgresStore {
     lifecycle: Lifecycle,
     /// Small span writes waiting to be written together ([`queue`]).
     queued: Mutex<queue::Queue<()>>,
+    /// The zstd dictionaries span bodies may name, and the training of the
+    /// next from what this server compresses ([`compression`]).
+    dictionaries: Arc<Dictionaries>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -101,6 +105,61 @@ impl std::fmt::Debug for PostgresStore {
             .field("database", &describe(&self.config))
             .finish_non_exhaustive()
     }
+}
+
+/// Registers the dictionaries stored in the database, oldest first (the
+/// newest compresses new bodies). A damaged one is skipped, not fatal: only
+/// the bodies compressed with it are unreadable, each read says so, and
+/// `oi-sessions check` lists it.
+fn load_dictionaries(client: &mut Client, dictionaries: &Dictionaries) -> Result<(), StoreError> {
+    for row in client.query(
+        "SELECT id, dictionary FROM compression_dictionaries ORDER BY id",
+        &[],
+    )? {
+        let (id, bytes): (i32, Vec<u8>) = (row.get(0), row.get(1));
+        let loaded = u32::try_from(id)
+            .map_err(|_| StoreError::Corrupt(format!("compression dictionary id {id}")))
+            .and_then(|id| dictionaries.load(id, bytes));
+        if let Err(e) = loaded {
+            tracing::error!("{e}: what was compressed with it cannot be read");
+        }
+    }
+    Ok(())
+}
+
+/// Dictionaries whose bytes do not carry their id, and span bodies naming a
+/// dictionary the database does not hold (read by their frames' headers
+/// alone), as `check` reports them.
+fn check_dictionaries(client: &mut Client) -> Result<Vec<String>, StoreError> {
+    let mut problems = Vec::new();
+    let mut stored = std::collections::HashSet::new();
+    for row in client.query("SELECT id, dictionary FROM compression_dictionaries", &[])? {
+        let (id, bytes): (i32, Vec<u8>) = (row.get(0), row.get(1));
+        match u32::try_from(id) {
+            Ok(id) if compression::dictionary_id(&bytes) == Some(id) => {
+                stored.insert(id);
+            }
+            _ => problems.push(format!("compression dictionary {id} is damaged")),
+        }
+    }
+    // A zstd frame's header is at most 18 bytes; its dictionary id is in it.
+    let (mut missing, mut first) = (0, None);
+    for row in client.query("SELECT id, substring(body FROM 1 FOR 18) FROM spans", &[])? {
+        let header: &[u8] = row.get(1);
+        if let Some(id) = compression::dictionary_of(header)
+            && !stored.contains(&id)
+        {
+            missing += 1;
+            first.get_or_insert((row.get::<_, i64>(0), id));
+        }
+    }
+    if let Some((span, id)) = first {
+        problems.push(format!(
+            "{missing} spans compressed with a dictionary the database does not hold \
+             (first: span row {span}, dictionary {id})"
+        ));
+    }
+    Ok(problems)
 }
 
 /// `host:port/dbname` of a configuration, never the password: for logs.
@@ -187,6 +246,11 @@ impl PostgresStore {
                     problems.push(format!("{n} {what}"));
                 }
             }
+            if version
+                .is_some_and(|v| usize::try_from(v).is_ok_and(|v| v == schema::MIGRATIONS.len()))
+            {
+                problems.extend(check_dictionaries(&mut client)?);
+            }
         }
         Ok(IntegrityCheck {
             checked_at: crate::model::rfc3339(super::queries::now_ns()),
@@ -230,6 +294,7 @@ impl PostgresStore {
             writes: write_gate::WriteGate::new(write_gate::MAX_CONCURRENT_WRITES),
             lifecycle: Lifecycle::default(),
             queued: Mutex::default(),
+            dictionaries: Arc::new(Dictionaries::training()),
         };
         let mut conn = store.connect()?;
         if let Some(schema) = &store.schema {
@@ -237,8 +302,48 @@ impl PostgresStore {
                 .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))?;
         }
         schema::migrate(&mut conn.client)?;
+        load_dictionaries(&mut conn.client, &store.dictionaries)?;
         store.give_back(conn);
         Ok(store)
+    }
+
+    /// Waits for a compression dictionary's training under way, if any, to
+    /// end (tests); whether one was. The next write stores what it trained.
+    pub fn finish_compression_training(&self) -> bool {
+        self.dictionaries.finish_training()
+    }
+
+    /// Stores the dictionary trained since the last write, if one was, then
+    /// compresses new bodies with it. Another server may store one at the
+    /// same time: the table's lock gives each its own id. A failure costs
+    /// only the dictionary (the next training offers another).
+    fn store_trained_dictionary(&self) {
+        let Some(trained) = self.dictionaries.take_trained() else {
+            return;
+        };
+        let stored = self.write_tx(|tx| {
+            tx.pg_execute(
+                "LOCK TABLE compression_dictionaries IN SHARE ROW EXCLUSIVE MODE",
+                &[],
+            )?;
+            let last: Option<i32> = tx
+                .pg_query("SELECT max(id) FROM compression_dictionaries", &[])?
+                .first()
+                .and_then(|r| r.get(0));
+            let id = last
+                .and_then(|l| u32::try_from(l).ok())
+                .map_or(compression::FIRST_DICTIONARY_ID, |l| l + 1);
+            let bytes = Dictionaries::with_id(trained.clone(), id);
+            tx.pg_execute(
+                "INSERT INTO compression_dictionaries (id, dictionary, created_ns) VALUES ($1, $2, $3)",
+                &[&i32::try_from(id).unwrap_or(i32::MAX), &bytes, &super::queries::now_ns()],
+            )?;
+            Ok((id, bytes))
+        });
+        match stored {
+            Ok((id, bytes)) => self.dictionaries.adopt(id, bytes),
+            Err(e) => tracing::warn!("a compression dictionary not stored: {e}"),
+        }
     }
 
     /// A new connection, set up for the server (its schema, no JIT).
@@ -306,6 +411,7 @@ impl PostgresStore {
                 let value = f(&mut PgTx {
                     tx: &mut tx,
                     statements: &mut conn.statements,
+                    dictionaries: &self.dictionaries,
                 })?;
                 tx.commit()?;
                 Ok::<_, StoreError>(value)
@@ -518,6 +624,8 @@ fn pg_row(r: &Row) -> Result<SqlRow, StoreError> {
 pub(crate) struct PgTx<'a, 'b> {
     tx: &'a mut Transaction<'b>,
     statements: &'a mut HashMap<String, Statement>,
+    /// The store's dictionaries, which span bodies read back may name.
+    dictionaries: &'a Arc<Dictionaries>,
 }
 
 impl PgTx<'_, '_> {
@@ -578,6 +686,10 @@ impl SqlTx for PgTx<'_, '_> {
     fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
         Ok(self.tx.batch_execute(sql)?)
     }
+
+    fn dictionaries(&self) -> &Arc<Dictionaries> {
+        self.dictionaries
+    }
 }
 
 impl SqlBackend for PostgresStore {
@@ -602,6 +714,7 @@ impl SqlBackend for PostgresStore {
             let value = f(&mut PgTx {
                 tx: &mut tx,
                 statements: &mut conn.statements,
+                dictionaries: &self.dictionaries,
             })?;
             tx.commit()?;
             Ok(value)
@@ -628,8 +741,9 @@ impl SqlBackend for PostgresStore {
             return Ok(outcome);
         }
         // Encoding runs on the caller's thread, before a connection is taken.
-        let prepared = spans::prepare(spans);
+        let prepared = spans::prepare(spans, &self.dictionaries);
         let stored = self.write_tx(|tx| spans::write_batch(tx, &prepared))?;
+        self.store_trained_dictionary();
         Ok(WriteOutcome::counted(&stored))
     }
 }
@@ -653,8 +767,9 @@ impl PostgresStore {
         queue::drain(
             &self.queued,
             |all| {
-                let prepared = spans::prepare(all);
+                let prepared = spans::prepare(all, &self.dictionaries);
                 let stored = self.write_tx(|tx| spans::write_batch(tx, &prepared)).ok()?;
+                self.store_trained_dictionary();
                 Some((stored, ()))
             },
             // Its writers are many: nothing waits for this one.

@@ -8,10 +8,13 @@
 //! SQLite reads `?1`, `?2` the same way, and its transaction rewrites one to the
 //! other. Nothing else in the shared SQL may contain a `$`.
 
+use std::sync::Arc;
+
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::StoreError;
+use super::compression::Dictionaries;
 use crate::model::{Cost, EventRecord, SpanInfo, SpanRecord, TokenCount};
 
 use super::WriteOutcome;
@@ -303,6 +306,13 @@ pub trait SqlTx {
     /// written against its own API.
     fn sqlite(&self) -> Option<&rusqlite::Connection> {
         None
+    }
+
+    /// The zstd dictionaries the blobs this transaction decodes in Rust may
+    /// name (PostgreSQL's span bodies; SQLite decodes its blobs in SQL
+    /// functions, which hold their store's).
+    fn dictionaries(&self) -> &Arc<Dictionaries> {
+        Dictionaries::none()
     }
 
     /// Runs a query expected to return at most one row.

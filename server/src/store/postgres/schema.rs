@@ -7,6 +7,7 @@ use postgres::Client;
 
 use super::PgTx;
 use crate::store::StoreError;
+use crate::store::compression::Dictionaries;
 use crate::store::queries::{backfill_search_text, search_trigrams};
 use crate::store::sql::{
     FILL_SESSION_METADATA, FILL_SESSION_TAGS, FILL_SESSION_USERS, Migration, SqlTx, SqlValue,
@@ -28,6 +29,7 @@ pub(super) const TABLES: &[&str] = &[
     "evaluation_jobs",
     "evaluation_backfills",
     "annotation_configs",
+    "compression_dictionaries",
     "session_users",
     "session_tags",
     "session_metadata",
@@ -446,6 +448,16 @@ pub(super) const MIGRATIONS: &[Migration] = &[
             DROP COLUMN output_value, DROP COLUMN output_mime,
             DROP COLUMN last_user, DROP COLUMN reply;",
     ),
+    // 25: zstd dictionaries trained on the span bodies a server compresses,
+    // as SQLite's (`compression`); bodies name theirs by id, and none is
+    // ever deleted.
+    Migration::Sql(
+        "CREATE TABLE compression_dictionaries (
+            id integer PRIMARY KEY,
+            dictionary bytea NOT NULL,
+            created_ns bigint NOT NULL
+        );",
+    ),
 ];
 
 /// Rows whose project or session is gone, which no foreign key rules out
@@ -556,6 +568,7 @@ pub(super) fn migrate(client: &mut Client) -> Result<(), StoreError> {
         &mut PgTx {
             tx: &mut tx,
             statements: &mut HashMap::new(),
+            dictionaries: Dictionaries::none(),
         },
         version,
         MIGRATIONS,

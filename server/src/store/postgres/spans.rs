@@ -11,6 +11,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use postgres::types::{Json, ToSql};
 use serde_json::{Map, Value};
@@ -51,22 +52,41 @@ fn encode_body(record: &SpanRecord, compressor: Option<&mut compression::Compres
         e: &record.events,
     })
     .unwrap_or_default();
-    if json.len() < RAW_BODY_BELOW_BYTES
-        && let Some(frame) = compression::raw_frame(&json)
-    {
-        return frame;
+    match compressor {
+        Some(c) if c.has_dictionary() => compression::compress_body(Some(c), &json),
+        Some(c) if json.len() < RAW_BODY_BELOW_BYTES => {
+            c.sample(&json);
+            compression::raw_frame(&json)
+                .unwrap_or_else(|| compression::compress_body(Some(c), &json))
+        }
+        compressor => compression::compress_body(compressor, &json),
     }
-    compression::compress_body(compressor, &json)
 }
 
 /// Bodies shorter than this are stored as they are (in a zstd frame of one
-/// raw block): compressed alone, without a dictionary, a small body saves a
-/// few bytes for the price of building zstd's tables (a retriever's 130-byte
-/// body compressed to 111).
+/// raw block) until the store has a dictionary: compressed alone, a small
+/// body saves a few bytes for the price of building zstd's tables (a
+/// retriever's 130-byte body compressed to 111); with a dictionary, whose
+/// tables are built once, it is a fraction of that.
 const RAW_BODY_BELOW_BYTES: usize = 512;
 
-fn decode_body(blob: &[u8]) -> Result<Body, StoreError> {
-    let json = compression::decompress_body(blob, compression::Dictionaries::none())?;
+/// A stored body, read with the dictionary its frame names: one another
+/// server stored since this one started is read from its table first.
+fn decode_body(tx: &mut dyn SqlTx, blob: &[u8]) -> Result<Body, StoreError> {
+    if let Some(id) = compression::dictionary_of(blob)
+        && !tx.dictionaries().knows(id)
+    {
+        let stored = tx.query_opt(
+            "SELECT dictionary FROM compression_dictionaries WHERE id = $1",
+            &[i64::from(id).into()],
+        )?;
+        // Not stored: the read below says which dictionary is missing.
+        if let Some(row) = stored {
+            let bytes = row.blob(0)?.to_vec();
+            tx.dictionaries().register(id, bytes)?;
+        }
+    }
+    let json = compression::decompress_body(blob, tx.dictionaries())?;
     serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(format!("span body: {e}")))
 }
 
@@ -77,10 +97,14 @@ pub(super) struct Prepared<'a> {
     body: Vec<u8>,
 }
 
-/// Encodes spans for the database before any connection is taken.
-pub(super) fn prepare(spans: &[SpanRecord]) -> Vec<Prepared<'_>> {
+/// Encodes spans for the database before any connection is taken, their
+/// bodies compressed with the store's current dictionary.
+pub(super) fn prepare<'a>(
+    spans: &'a [SpanRecord],
+    dictionaries: &Arc<compression::Dictionaries>,
+) -> Vec<Prepared<'a>> {
     // One zstd context for the request's spans.
-    let mut compressor = compression::Dictionaries::none().compressor();
+    let mut compressor = dictionaries.compressor();
     spans
         .iter()
         .map(|record| Prepared {
@@ -402,7 +426,7 @@ fn resummarize(
         )? {
             let mut row = pg_row(&r)?;
             let mut facts = facts_row(&mut row, 2)?;
-            let body = decode_body(row.blob(2 + FACT_COLUMNS.len())?)?;
+            let body = decode_body(tx, row.blob(2 + FACT_COLUMNS.len())?)?;
             crate::otlp::map::rederive_texts(&mut facts, &body.a, &body.e);
             let facts = match clean_facts(&facts) {
                 Cow::Borrowed(_) => facts,
@@ -856,8 +880,11 @@ fn span_columns() -> String {
 
 /// A span as (row id, trace id, span), its attributes decoded from its body,
 /// from a row of [`span_columns`].
-fn read_span(mut r: crate::store::sql::SqlRow) -> Result<(i64, [u8; 16], SpanInfo), StoreError> {
-    let body = decode_body(r.blob(8)?)?;
+fn read_span(
+    tx: &mut dyn SqlTx,
+    mut r: crate::store::sql::SqlRow,
+) -> Result<(i64, [u8; 16], SpanInfo), StoreError> {
+    let body = decode_body(tx, r.blob(8)?)?;
     let span = span_row(&mut r, body.a, body.e)?;
     Ok((r.int(9)?, r.id(10)?, span))
 }
@@ -882,7 +909,7 @@ impl SpanTables for Spans {
             &[trace_id[..].into(), project_id.into()],
         )?;
         rows.into_iter()
-            .map(|r| read_span(r).map(|(_, _, span)| span))
+            .map(|r| read_span(tx, r).map(|(_, _, span)| span))
             .collect()
     }
 
@@ -897,7 +924,7 @@ impl SpanTables for Spans {
         );
         tx.query(&sql, &[SqlValue::IntList(rowids.to_vec())])?
             .into_iter()
-            .map(read_span)
+            .map(|r| read_span(tx, r))
             .collect()
     }
 
