@@ -508,49 +508,11 @@ fn postgres_migrates_a_database_written_by_0_1_0() {
 /// and reading them is an error, not a crash.
 #[test]
 fn postgres_trains_compression_dictionaries_and_reads_everything_back() {
-    use serde_json::json;
     let (schema, first) = open_postgres();
     // Open before `first` trains: it learns of the dictionary from a body.
     let second = PostgresStore::open_in_schema(&database_url(), &schema.0).expect("second");
-    let attributes = |i: u32| {
-        json!({
-            "session.id": format!("s{}", i / 10),
-            "user.id": format!("user-{}", i % 17),
-            "llm.model_name": "gpt-4o-mini",
-            "llm.token_count.prompt": i * 7 % 1000,
-            "input.value": format!(
-                r#"{{"messages":[{{"role":"system","content":"You help with order {i}."}},{{"role":"user","content":"Where is parcel {}? I ordered it on day {}."}}],"model":"gpt-4o-mini","temperature":0.{}}}"#,
-                i * 31 % 10007,
-                i % 28,
-                i % 10
-            ),
-            "output.value": format!(
-                "Parcel {} left the depot on day {} and should arrive within {} days, tracking code {}.",
-                i * 31 % 10007,
-                i % 28 + 1,
-                i % 5 + 1,
-                i * 7919 % 100_003
-            ),
-        })
-    };
-    let trace_id = |i: u32| (u128::from(i) + 1).to_be_bytes();
-    let write = |store: &PostgresStore, range: std::ops::Range<u32>| {
-        let spans: Vec<_> = range
-            .map(|i| {
-                let mut r = conformance::record("p", 0, 1, None, i64::from(i), attributes(i));
-                r.trace_id = trace_id(i);
-                r
-            })
-            .collect();
-        for batch in spans.chunks(300) {
-            store.write(batch).unwrap();
-        }
-    };
-    let read_back = |store: &PostgresStore, range: std::ops::Range<u32>| {
-        for i in range.step_by(37) {
-            let t = store.trace("p", &trace_id(i)).unwrap();
-            assert_eq!(json!(t.spans[0].attributes), attributes(i), "span {i}");
-        }
+    use conformance::{
+        parcel_trace_id as trace_id, read_parcels_back as read_back, write_parcels as write,
     };
     let mut db = postgres::Client::connect(&url_in_schema(&schema.0), postgres::NoTls).unwrap();
     // (dictionary named, body bytes) of the spans of traces `range`.

@@ -25,6 +25,62 @@ use serde_json::{Map, Value, json};
 /// Base time of the synthetic spans, Unix ns.
 const BASE: i64 = 1_790_000_000_000_000_000;
 
+/// The attributes of a chat span about parcel `i`, for the tests that write
+/// enough spans for a store to train a compression dictionary: alike in
+/// shape, different in their numbers.
+pub fn parcel_attributes(i: u32) -> Value {
+    json!({
+        "session.id": format!("s{}", i / 10),
+        "user.id": format!("user-{}", i % 17),
+        "llm.model_name": "gpt-4o-mini",
+        "llm.token_count.prompt": i * 7 % 1000,
+        "input.value": format!(
+            r#"{{"messages":[{{"role":"system","content":"You help with order {i}."}},{{"role":"user","content":"Where is parcel {}? I ordered it on day {}."}}],"model":"gpt-4o-mini","temperature":0.{}}}"#,
+            i * 31 % 10007,
+            i % 28,
+            i % 10
+        ),
+        "output.value": format!(
+            "Parcel {} left the depot on day {} and should arrive within {} days, tracking code {}.",
+            i * 31 % 10007,
+            i % 28 + 1,
+            i % 5 + 1,
+            i * 7919 % 100_003
+        ),
+    })
+}
+
+/// The trace of parcel span `i` (one span a trace).
+pub fn parcel_trace_id(i: u32) -> [u8; 16] {
+    (u128::from(i) + 1).to_be_bytes()
+}
+
+/// Writes the parcel spans `range` to project `p`, 300 a write.
+pub fn write_parcels<S: Store>(store: &S, range: std::ops::Range<u32>) {
+    let spans: Vec<_> = range
+        .map(|i| {
+            let mut r = record("p", 0, 1, None, i64::from(i), parcel_attributes(i));
+            r.trace_id = parcel_trace_id(i);
+            r
+        })
+        .collect();
+    for batch in spans.chunks(300) {
+        store.write(batch).unwrap();
+    }
+}
+
+/// Reads every 37th parcel span of `range` back: its attributes as written.
+pub fn read_parcels_back<S: Store>(store: &S, range: std::ops::Range<u32>) {
+    for i in range.step_by(37) {
+        let t = store.trace("p", &parcel_trace_id(i)).unwrap();
+        assert_eq!(
+            json!(t.spans[0].attributes),
+            parcel_attributes(i),
+            "span {i}"
+        );
+    }
+}
+
 /// A synthetic span: trace `t`, span `s`, parent `p`, start `start` seconds
 /// after [`BASE`], with attributes.
 pub fn record(project: &str, t: u8, s: u8, p: Option<u8>, start: i64, attrs: Value) -> SpanRecord {
