@@ -143,16 +143,27 @@ fn check_dictionaries(client: &mut Client) -> Result<Vec<String>, StoreError> {
         }
     }
     // A zstd frame's header is at most 18 bytes; its dictionary id is in it.
+    // Read through a portal, a batch at a time: memory stays bounded however
+    // many spans there are.
     let (mut missing, mut first) = (0, None);
-    for row in client.query("SELECT id, substring(body FROM 1 FOR 18) FROM spans", &[])? {
-        let header: &[u8] = row.get(1);
-        if let Some(id) = compression::dictionary_of(header)
-            && !stored.contains(&id)
-        {
-            missing += 1;
-            first.get_or_insert((row.get::<_, i64>(0), id));
+    let mut tx = client.build_transaction().read_only(true).start()?;
+    let headers = tx.bind("SELECT id, substring(body FROM 1 FOR 18) FROM spans", &[])?;
+    loop {
+        let rows = tx.query_portal(&headers, 10_000)?;
+        for row in &rows {
+            let header: &[u8] = row.get(1);
+            if let Some(id) = compression::dictionary_of(header)
+                && !stored.contains(&id)
+            {
+                missing += 1;
+                first.get_or_insert((row.get::<_, i64>(0), id));
+            }
+        }
+        if rows.len() < 10_000 {
+            break;
         }
     }
+    tx.commit()?;
     if let Some((span, id)) = first {
         problems.push(format!(
             "{missing} spans compressed with a dictionary the database does not hold \
