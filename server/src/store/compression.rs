@@ -23,11 +23,12 @@
 //! where it is again a tenth better (what the application sends changed).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::store::StoreError;
+use crate::store::sql::{SqlTx, SqlValue};
 
 /// The largest span body read back (a body's size is in its frame; this
 /// bounds what a damaged one could make us allocate).
@@ -341,6 +342,121 @@ impl Dictionaries {
                     "compressed with dictionary {id}, which is not stored"
                 ))
             })
+    }
+}
+
+/// Registers the dictionaries a store's `compression_dictionaries` table
+/// holds, oldest first (the newest compresses new blobs). A damaged one is
+/// skipped, not fatal: only the blobs compressed with it are unreadable,
+/// each read says so, and `oi-sessions check` lists them.
+pub fn load_dictionaries(
+    tx: &mut dyn SqlTx,
+    dictionaries: &Dictionaries,
+) -> Result<(), StoreError> {
+    let rows = tx.query(
+        "SELECT id, dictionary FROM compression_dictionaries ORDER BY id",
+        &[],
+    )?;
+    for r in rows {
+        let loaded = r.int(0).and_then(|id| {
+            let id = u32::try_from(id)
+                .map_err(|_| StoreError::Corrupt(format!("compression dictionary id {id}")))?;
+            dictionaries.load(id, r.blob(1)?.to_vec())
+        });
+        if let Err(e) = loaded {
+            tracing::error!("{e}: what was compressed with it cannot be read");
+        }
+    }
+    Ok(())
+}
+
+/// Stores a trained dictionary in `compression_dictionaries` under the next
+/// id (a writer that is not alone locks the table first); returns the id
+/// and the bytes naming it, for [`Dictionaries::adopt`] once committed.
+pub fn store_dictionary(
+    tx: &mut dyn SqlTx,
+    trained: Vec<u8>,
+) -> Result<(u32, Vec<u8>), StoreError> {
+    let last = tx
+        .query_opt("SELECT max(id) FROM compression_dictionaries", &[])?
+        .map(|r| r.opt_int(0))
+        .transpose()?
+        .flatten();
+    let id = match last {
+        Some(last) => u32::try_from(last + 1)
+            .map_err(|_| StoreError::Corrupt(format!("compression dictionary id {last}")))?,
+        None => FIRST_DICTIONARY_ID,
+    };
+    let bytes = Dictionaries::with_id(trained, id);
+    tx.execute(
+        "INSERT INTO compression_dictionaries (id, dictionary, created_ns) VALUES ($1, $2, $3)",
+        &[
+            i64::from(id).into(),
+            SqlValue::Blob(bytes.clone()),
+            super::queries::now_ns().into(),
+        ],
+    )?;
+    Ok((id, bytes))
+}
+
+/// What `oi-sessions check` finds of a store's dictionaries: the damaged
+/// ones, and the blobs naming one the database does not hold.
+pub struct DictionaryCheck {
+    /// The stored dictionaries that carry their own id.
+    stored: HashSet<u32>,
+    /// What `check` reports, one line each.
+    pub problems: Vec<String>,
+    /// Of the table being read: its blobs naming a missing dictionary, and
+    /// the first (row id, dictionary).
+    missing: usize,
+    first: Option<(i64, u32)>,
+}
+
+impl DictionaryCheck {
+    /// Reads the stored dictionaries; one problem a damaged one.
+    pub fn read(tx: &mut dyn SqlTx) -> Result<Self, StoreError> {
+        let mut check = Self {
+            stored: HashSet::new(),
+            problems: Vec::new(),
+            missing: 0,
+            first: None,
+        };
+        for r in tx.query("SELECT id, dictionary FROM compression_dictionaries", &[])? {
+            let id = r.int(0)?;
+            match (u32::try_from(id), r.blob(1)) {
+                (Ok(id), Ok(bytes)) if dictionary_id(bytes) == Some(id) => {
+                    check.stored.insert(id);
+                }
+                _ => check
+                    .problems
+                    .push(format!("compression dictionary {id} is damaged")),
+            }
+        }
+        Ok(check)
+    }
+
+    /// Looks at a blob of the table being read, by its row id and zstd
+    /// frame (its header is enough).
+    pub fn see(&mut self, row: i64, frame: &[u8]) {
+        if let Some(id) = dictionary_of(frame)
+            && !self.stored.contains(&id)
+        {
+            self.missing += 1;
+            self.first.get_or_insert((row, id));
+        }
+    }
+
+    /// Ends the table [`see`](Self::see) looked at: one problem if any of
+    /// its blobs names a dictionary the database does not hold.
+    pub fn end_table(&mut self, table: &str) {
+        if let Some((row, id)) = self.first.take() {
+            self.problems.push(format!(
+                "{} {table} compressed with a dictionary the database does not hold \
+                 (first: row {row}, dictionary {id})",
+                self.missing
+            ));
+        }
+        self.missing = 0;
     }
 }
 

@@ -22,7 +22,7 @@ use postgres::types::{IsNull, ToSql, Type};
 use postgres::{Client, IsolationLevel, NoTls, Row, Statement, Transaction};
 use serde_json::Value;
 
-use super::compression::{self, Dictionaries};
+use super::compression::{self, Dictionaries, DictionaryCheck};
 use super::evaluations::Lifecycle;
 use super::queue;
 use super::sql::{Args, Dialect, Side, SqlBackend, SqlRow, SqlTx, SqlValue, TraceIo};
@@ -107,70 +107,31 @@ impl std::fmt::Debug for PostgresStore {
     }
 }
 
-/// Registers the dictionaries stored in the database, oldest first (the
-/// newest compresses new bodies). A damaged one is skipped, not fatal: only
-/// the bodies compressed with it are unreadable, each read says so, and
-/// `oi-sessions check` lists it.
-fn load_dictionaries(client: &mut Client, dictionaries: &Dictionaries) -> Result<(), StoreError> {
-    for row in client.query(
-        "SELECT id, dictionary FROM compression_dictionaries ORDER BY id",
-        &[],
-    )? {
-        let (id, bytes): (i32, Vec<u8>) = (row.get(0), row.get(1));
-        let loaded = u32::try_from(id)
-            .map_err(|_| StoreError::Corrupt(format!("compression dictionary id {id}")))
-            .and_then(|id| dictionaries.load(id, bytes));
-        if let Err(e) = loaded {
-            tracing::error!("{e}: what was compressed with it cannot be read");
-        }
-    }
-    Ok(())
-}
-
-/// Dictionaries whose bytes do not carry their id, and span bodies naming a
-/// dictionary the database does not hold (read by their frames' headers
-/// alone), as `check` reports them.
+/// Damaged dictionaries, and span bodies naming a dictionary the database
+/// does not hold, as `check` reports them. The bodies' headers (a zstd
+/// frame's is at most 18 bytes) are read through a portal, a batch at a
+/// time: memory stays bounded however many spans there are.
 fn check_dictionaries(client: &mut Client) -> Result<Vec<String>, StoreError> {
-    let mut problems = Vec::new();
-    let mut stored = std::collections::HashSet::new();
-    for row in client.query("SELECT id, dictionary FROM compression_dictionaries", &[])? {
-        let (id, bytes): (i32, Vec<u8>) = (row.get(0), row.get(1));
-        match u32::try_from(id) {
-            Ok(id) if compression::dictionary_id(&bytes) == Some(id) => {
-                stored.insert(id);
-            }
-            _ => problems.push(format!("compression dictionary {id} is damaged")),
-        }
-    }
-    // A zstd frame's header is at most 18 bytes; its dictionary id is in it.
-    // Read through a portal, a batch at a time: memory stays bounded however
-    // many spans there are.
-    let (mut missing, mut first) = (0, None);
+    const BATCH: i32 = 10_000;
     let mut tx = client.build_transaction().read_only(true).start()?;
+    let mut check = DictionaryCheck::read(&mut PgTx {
+        tx: &mut tx,
+        statements: &mut HashMap::new(),
+        dictionaries: Dictionaries::none(),
+    })?;
     let headers = tx.bind("SELECT id, substring(body FROM 1 FOR 18) FROM spans", &[])?;
     loop {
-        let rows = tx.query_portal(&headers, 10_000)?;
+        let rows = tx.query_portal(&headers, BATCH)?;
         for row in &rows {
-            let header: &[u8] = row.get(1);
-            if let Some(id) = compression::dictionary_of(header)
-                && !stored.contains(&id)
-            {
-                missing += 1;
-                first.get_or_insert((row.get::<_, i64>(0), id));
-            }
+            check.see(row.get(0), row.get(1));
         }
-        if rows.len() < 10_000 {
+        if rows.len() < BATCH as usize {
             break;
         }
     }
     tx.commit()?;
-    if let Some((span, id)) = first {
-        problems.push(format!(
-            "{missing} spans compressed with a dictionary the database does not hold \
-             (first: span row {span}, dictionary {id})"
-        ));
-    }
-    Ok(problems)
+    check.end_table("spans");
+    Ok(check.problems)
 }
 
 /// `host:port/dbname` of a configuration, never the password: for logs.
@@ -313,8 +274,8 @@ impl PostgresStore {
                 .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))?;
         }
         schema::migrate(&mut conn.client)?;
-        load_dictionaries(&mut conn.client, &store.dictionaries)?;
         store.give_back(conn);
+        store.read(|tx| compression::load_dictionaries(tx, &store.dictionaries))?;
         Ok(store)
     }
 
@@ -337,19 +298,7 @@ impl PostgresStore {
                 "LOCK TABLE compression_dictionaries IN SHARE ROW EXCLUSIVE MODE",
                 &[],
             )?;
-            let last: Option<i32> = tx
-                .pg_query("SELECT max(id) FROM compression_dictionaries", &[])?
-                .first()
-                .and_then(|r| r.get(0));
-            let id = last
-                .and_then(|l| u32::try_from(l).ok())
-                .map_or(compression::FIRST_DICTIONARY_ID, |l| l + 1);
-            let bytes = Dictionaries::with_id(trained.clone(), id);
-            tx.pg_execute(
-                "INSERT INTO compression_dictionaries (id, dictionary, created_ns) VALUES ($1, $2, $3)",
-                &[&i32::try_from(id).unwrap_or(i32::MAX), &bytes, &super::queries::now_ns()],
-            )?;
-            Ok((id, bytes))
+            compression::store_dictionary(tx, trained.clone())
         });
         match stored {
             Ok((id, bytes)) => self.dictionaries.adopt(id, bytes),

@@ -175,44 +175,6 @@ fn open(
     Ok(conn)
 }
 
-/// Registers the dictionaries stored in the database, oldest first (the
-/// newest compresses new blobs). A damaged one is skipped, not fatal: only
-/// the blobs compressed with it are unreadable, each read says so, and
-/// `oi-sessions check` lists them.
-fn load_dictionaries(conn: &Connection, dictionaries: &Dictionaries) -> Result<(), StoreError> {
-    let mut stmt =
-        conn.prepare("SELECT id, dictionary FROM compression_dictionaries ORDER BY id")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
-    for row in rows {
-        let (id, bytes) = row?;
-        if let Err(e) = dictionaries.load(id, bytes) {
-            tracing::error!("{e}: what was compressed with it cannot be read");
-        }
-    }
-    Ok(())
-}
-
-/// Stores a trained dictionary under the next id, then makes it the one new
-/// blobs are compressed with.
-fn store_dictionary(
-    conn: &Connection,
-    dictionaries: &Dictionaries,
-    trained: Vec<u8>,
-) -> Result<(), StoreError> {
-    let last: Option<u32> =
-        conn.query_row("SELECT max(id) FROM compression_dictionaries", [], |r| {
-            r.get(0)
-        })?;
-    let id = last.map_or(compression::FIRST_DICTIONARY_ID, |l| l + 1);
-    let bytes = Dictionaries::with_id(trained, id);
-    conn.execute(
-        "INSERT INTO compression_dictionaries (id, dictionary, created_ns) VALUES (?1, ?2, ?3)",
-        rusqlite::params![id, bytes, super::queries::now_ns()],
-    )?;
-    dictionaries.adopt(id, bytes);
-    Ok(())
-}
-
 /// Moves the next slice of the digests after the watermarks into the
 /// digest tables, in a transaction of its own; on failure they stay in
 /// memory and the next span write tries again.
@@ -430,7 +392,7 @@ impl SqliteStore {
         }
         migrate(&mut writer).map_err(guide)?;
         check_tables(&writer)?;
-        load_dictionaries(&writer, &dictionaries)?;
+        compression::load_dictionaries(&mut SqliteTx(&writer), &dictionaries)?;
         let unindexed = texts::Unindexed::load(&writer)?;
         // Checkpoints run on their own thread so that the single writer only
         // writes; the writer checkpoints itself only if the WAL grows past
@@ -809,8 +771,9 @@ impl SqliteStore {
             if let Some(trained) = self.dictionaries.take_trained() {
                 // Its own commit, before any frame compressed with it: the WAL
                 // keeps the order, so a frame never outlives it.
-                if let Err(e) = store_dictionary(&writer.conn, &self.dictionaries, trained) {
-                    tracing::warn!("a compression dictionary not stored: {e}");
+                match compression::store_dictionary(&mut SqliteTx(&writer.conn), trained) {
+                    Ok((id, bytes)) => self.dictionaries.adopt(id, bytes),
+                    Err(e) => tracing::warn!("a compression dictionary not stored: {e}"),
                 }
             }
             let mut unindexed = self.unindexed.lock().map_err(|_| poisoned())?;

@@ -46,7 +46,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::digest_filter::DigestFilter;
 use super::rows::{RowBatch, row_statements};
-use crate::store::compression::{Compressor, Dictionaries, decompress_frame};
+use crate::store::compression::{Compressor, Dictionaries, DictionaryCheck, decompress_frame};
 use crate::store::sql::{SqlTx, SqlValue};
 use crate::store::{StoreError, compression};
 
@@ -1425,19 +1425,7 @@ pub(super) fn check_digests(conn: &Connection) -> Result<Vec<String>, StoreError
 /// with a dictionary the database does not hold (or holds damaged): they
 /// cannot be read. One line a table.
 pub(super) fn check_dictionaries(conn: &Connection) -> Result<Vec<String>, StoreError> {
-    let mut problems = Vec::new();
-    let mut stored = std::collections::HashSet::new();
-    let mut stmt = conn.prepare("SELECT id, dictionary FROM compression_dictionaries")?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        let id: u32 = r.get(0)?;
-        match r.get_ref(1)? {
-            ValueRef::Blob(bytes) if compression::dictionary_id(bytes) == Some(id) => {
-                stored.insert(id);
-            }
-            _ => problems.push(format!("compression dictionary {id} is damaged")),
-        }
-    }
+    let mut check = DictionaryCheck::read(&mut super::SqliteTx(conn))?;
     for (table, column, tagged) in [
         ("texts", "body", true),
         ("chunks", "data", true),
@@ -1445,7 +1433,6 @@ pub(super) fn check_dictionaries(conn: &Connection) -> Result<Vec<String>, Store
     ] {
         let mut stmt = conn.prepare(&format!("SELECT id, {column} FROM {table}"))?;
         let mut rows = stmt.query([])?;
-        let (mut missing, mut first) = (0, None);
         while let Some(r) = rows.next()? {
             let ValueRef::Blob(blob) = r.get_ref(1)? else {
                 continue;
@@ -1455,21 +1442,11 @@ pub(super) fn check_dictionaries(conn: &Connection) -> Result<Vec<String>, Store
                 (true, _) => continue,
                 (false, _) => blob,
             };
-            if let Some(id) = compression::dictionary_of(frame)
-                && !stored.contains(&id)
-            {
-                missing += 1;
-                first.get_or_insert((r.get::<_, i64>(0)?, id));
-            }
+            check.see(r.get(0)?, frame);
         }
-        if let Some((row, id)) = first {
-            problems.push(format!(
-                "{missing} {table} compressed with a dictionary the database does not hold \
-                 (first: row {row}, dictionary {id})"
-            ));
-        }
+        check.end_table(table);
     }
-    Ok(problems)
+    Ok(check.problems)
 }
 
 /// What is wrong with the reference counts of `texts` and `chunks` (for
@@ -1655,7 +1632,7 @@ pub(super) fn index_digests_apart(conn: &Connection) -> Result<(), StoreError> {
 pub(super) fn address_anew(conn: &Connection) -> Result<(), StoreError> {
     const SLICE_ROWS: i64 = 4096;
     let dictionaries = Dictionaries::default();
-    super::load_dictionaries(conn, &dictionaries)?;
+    compression::load_dictionaries(&mut super::SqliteTx(conn), &dictionaries)?;
     let mut unreadable = 0;
     for table in [Table::Chunks, Table::Texts] {
         let (name, blob) = (table.name(), table.blob_column());
