@@ -5,8 +5,7 @@
 //! dialect's fragments, its transactions and its span write path; nothing here
 //! knows which database runs it.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::{BTreeSet, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
@@ -137,38 +136,75 @@ pub fn search_texts(summary: &TraceSummary) -> (Option<String>, Option<String>) 
     (fold(&summary.input), fold(&summary.output))
 }
 
-/// The trigrams of folded texts, sorted and distinct: every three
-/// consecutive characters of each text whose middle one is not whitespace, as
-/// an `i32` (three ASCII characters packed exactly, 7 bits each, so never
-/// negative; any other three hashed with 32-bit FNV-1a over their code points,
-/// the sign bit set). A text holding a search's folded `q` holds every
-/// trigram of `q`, so an index of them answers which traces may match and
-/// `LIKE` decides (PostgreSQL's `traces.search_trigrams`). The ones spanning
+/// The trigrams of folded texts the text search's index keeps, sorted and
+/// distinct. A text's trigrams are every three consecutive characters whose
+/// middle one is not whitespace, as an `i32` (three ASCII characters packed
+/// exactly, 7 bits each, so never negative; any other three hashed with
+/// 32-bit FNV-1a over their code points, the sign bit set). The ones spanning
 /// two words (`"d a"`) are left out: a third of a text's distinct trigrams
 /// and of the index's work for little selectivity; a word's start and end
-/// (`" ac"`, `"nd "`) stay, so a `q` of short words ("to do") still has some.
-/// Stored: the encoding must never change.
+/// (`" ac"`, `"nd "`) stay.
+///
+/// Of those, only the least (by [`trigram_rank`]) of every
+/// [`TRIGRAM_WINDOW`] consecutive ones is kept ("winnowing", as document
+/// fingerprinting does): about half of them, and each kept one is an entry
+/// of the index's that every new trace writes (the index was a sixth of
+/// PostgreSQL's CPU a span). The same function applied to a search's folded
+/// `q` gives trigrams every text holding `q` keeps too: each window of `q`'s
+/// trigrams is one of the text's, with the same least. A `q` of fewer than
+/// [`TRIGRAM_WINDOW`] trigrams (under five characters) has none, and scans;
+/// a text of fewer has none either, and no `q` the index could answer is in
+/// it. An index of every trigram (how traces were stored before) holds these
+/// too: old rows are found the same. Stored (PostgreSQL's
+/// `traces.search_trigrams`): the encoding, the rank and the window must
+/// never change.
 pub fn search_trigrams(texts: &[&str]) -> Vec<i32> {
-    // A text repeats its words, so most trigrams come again: a set keeps one
-    // of each and only those are sorted (sorting every one was most of the
-    // work for a trace).
-    let mut distinct: HashSet<i32, BuildHasherDefault<TrigramHasher>> =
-        HashSet::with_capacity_and_hasher(256, BuildHasherDefault::default());
+    let mut kept: Vec<i32> = Vec::new();
+    // A text's trigrams in order, each with its rank.
+    let mut run: Vec<(u32, i32)> = Vec::with_capacity(256);
     for text in texts {
+        run.clear();
         let mut chars = text.chars();
         let (Some(mut first), Some(mut middle)) = (chars.next(), chars.next()) else {
             continue;
         };
         for last in chars {
             if !middle.is_whitespace() {
-                distinct.insert(trigram([first, middle, last]));
+                let t = trigram([first, middle, last]);
+                run.push((trigram_rank(t), t));
             }
             (first, middle) = (middle, last);
         }
+        let mut last_kept = usize::MAX;
+        for start in 0..(run.len() + 1).saturating_sub(TRIGRAM_WINDOW) {
+            // The first least of the window: equal ranks are equal trigrams.
+            let least = (start + 1..start + TRIGRAM_WINDOW)
+                .fold(start, |at, i| if run[i].0 < run[at].0 { i } else { at });
+            // Neighbouring windows mostly share theirs: pushed once.
+            if least != last_kept {
+                kept.push(run[least].1);
+                last_kept = least;
+            }
+        }
     }
-    let mut out: Vec<i32> = distinct.into_iter().collect();
-    out.sort_unstable();
-    out
+    kept.sort_unstable();
+    kept.dedup();
+    kept
+}
+
+/// How many consecutive trigrams of a text [`search_trigrams`] keeps the
+/// least of: every `q` of at least this many trigrams has one in the index;
+/// the index holds about `2 / (window + 1)` of a text's trigrams. Stored:
+/// never changes.
+pub const TRIGRAM_WINDOW: usize = 3;
+
+/// The order [`search_trigrams`] picks trigrams by: a bijection of the 32
+/// bits (an odd multiplier, then the high half folded into the low), so
+/// different trigrams never tie and packed ASCII ones are spread. Stored:
+/// never changes.
+fn trigram_rank(trigram: i32) -> u32 {
+    let x = (trigram as u32).wrapping_mul(0x9e37_79b1);
+    x ^ (x >> 16)
 }
 
 /// One trigram as [`search_trigrams`] stores it.
@@ -181,27 +217,6 @@ fn trigram(chars: [char; 3]) -> i32 {
             h = (h ^ c as u32).wrapping_mul(0x0100_0193);
         }
         (h | 0x8000_0000) as i32
-    }
-}
-
-/// Hashes a trigram for the set of a text's distinct ones: one multiply
-/// (a trigram is already well spread; the set's table takes the top bits).
-#[derive(Default)]
-struct TrigramHasher(u64);
-
-impl Hasher for TrigramHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-    }
-
-    fn write_i32(&mut self, trigram: i32) {
-        self.0 = u64::from(trigram as u32).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
     }
 }
 
@@ -2607,24 +2622,46 @@ mod tests {
     fn search_trigrams_are_stable_and_cover_every_substring() {
         // Stored in PostgreSQL's index: these values must never change.
         let abc = (97 << 14) | (98 << 7) | 99;
-        assert_eq!(search_trigrams(&["abc"]), vec![abc]);
-        assert_eq!(search_trigrams(&["ab", "a b"]), Vec::<i32>::new());
-        let space = |a: u8, b: u8, c: u8| i32::from(a) << 14 | i32::from(b) << 7 | i32::from(c);
-        assert_eq!(
-            search_trigrams(&["to do"]),
-            vec![space(b' ', b'd', b'o'), space(b't', b'o', b' ')]
-        );
-        let [eta] = search_trigrams(&["été"])[..] else {
-            panic!("one trigram")
+        assert_eq!(trigram(['a', 'b', 'c']), abc);
+        assert!(trigram(['é', 't', 'é']) < 0, "non-ASCII is hashed, its sign bit set");
+        assert_eq!(trigram_rank(abc), 348_333_232);
+        // "abc" ranks below "bcd" and "cde": the one window keeps it.
+        assert_eq!(search_trigrams(&["abcde"]), vec![abc]);
+        // Under a window of trigrams (the word-spanning "o d" is none): none.
+        for short in ["abcd", "ab", "to do", "été"] {
+            assert_eq!(search_trigrams(&[short]), Vec::<i32>::new(), "{short:?}");
+        }
+        let text = "refund my order: ça va 🙂, a refund; the parcel never came";
+        let kept = search_trigrams(&[text, "other"]);
+        assert!(kept.windows(2).all(|w| w[0] < w[1]), "sorted, distinct");
+        let every = |t: &str| {
+            let c: Vec<char> = t.chars().collect();
+            let mut all: Vec<i32> = c
+                .windows(3)
+                .filter(|w| !w[1].is_whitespace())
+                .map(|w| trigram([w[0], w[1], w[2]]))
+                .collect();
+            let n = all.len();
+            all.sort_unstable();
+            all.dedup();
+            (n, all)
         };
-        assert!(eta < 0, "a non-ASCII trigram is hashed, its sign bit set");
-        let text = "refund my order: ça va 🙂, a refund";
-        let all = search_trigrams(&[text, "other"]);
-        assert!(all.windows(2).all(|w| w[0] < w[1]), "sorted, distinct");
+        let (_, all) = every(text);
+        assert!(kept.iter().all(|t| all.contains(t) || every("other").1.contains(t)));
+        assert!(
+            kept.len() * 10 < all.len() * 7,
+            "winnowing keeps about half: {} of {}",
+            kept.len(),
+            all.len()
+        );
+        // Every substring of a window of trigrams or more has trigrams, all
+        // of them kept for the text: the index finds every text holding it.
         for (i, _) in text.char_indices() {
-            for (j, _) in text[i..].char_indices().skip(3) {
-                let q = search_trigrams(&[&text[i..i + j]]);
-                assert!(q.iter().all(|t| all.contains(t)), "{:?}", &text[i..i + j]);
+            for (j, _) in text[i..].char_indices().skip(1) {
+                let q = &text[i..i + j];
+                let found = search_trigrams(&[q]);
+                assert_eq!(found.is_empty(), every(q).0 < TRIGRAM_WINDOW, "{q:?}");
+                assert!(found.iter().all(|t| kept.contains(t)), "{q:?}");
             }
         }
     }

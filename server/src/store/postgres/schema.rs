@@ -458,6 +458,15 @@ pub(super) const MIGRATIONS: &[Migration] = &[
             created_ns bigint NOT NULL
         );",
     ),
+    // 26: new traces' `search_trigrams` hold the winnowed trigrams
+    // (`queries::search_trigrams`, about half of them), which a server before
+    // it, searching for every trigram of `q`, would not find: the version
+    // keeps such a server out. Rows stored before hold every trigram, which
+    // the winnowed ones of any `q` are among: nothing is rewritten.
+    Migration::Sql(
+        "COMMENT ON COLUMN traces.search_trigrams IS
+            'the winnowed trigrams of search_input and search_output (queries::search_trigrams)';",
+    ),
 ];
 
 /// Rows whose project or session is gone, which no foreign key rules out
