@@ -2623,7 +2623,10 @@ mod tests {
         // Stored in PostgreSQL's index: these values must never change.
         let abc = (97 << 14) | (98 << 7) | 99;
         assert_eq!(trigram(['a', 'b', 'c']), abc);
-        assert!(trigram(['é', 't', 'é']) < 0, "non-ASCII is hashed, its sign bit set");
+        assert!(
+            trigram(['é', 't', 'é']) < 0,
+            "non-ASCII is hashed, its sign bit set"
+        );
         assert_eq!(trigram_rank(abc), 348_333_232);
         // "abc" ranks below "bcd" and "cde": the one window keeps it.
         assert_eq!(search_trigrams(&["abcde"]), vec![abc]);
@@ -2647,7 +2650,10 @@ mod tests {
             (n, all)
         };
         let (_, all) = every(text);
-        assert!(kept.iter().all(|t| all.contains(t) || every("other").1.contains(t)));
+        assert!(
+            kept.iter()
+                .all(|t| all.contains(t) || every("other").1.contains(t))
+        );
         assert!(
             kept.len() * 10 < all.len() * 7,
             "winnowing keeps about half: {} of {}",

@@ -467,6 +467,16 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         "COMMENT ON COLUMN traces.search_trigrams IS
             'the winnowed trigrams of search_input and search_output (queries::search_trigrams)';",
     ),
+    // 27: a session's uniqueness keyed by its id first, which also finds a
+    // session by its id alone (in any project), replacing 11's index: every
+    // turn writes a new version of its session's row with an entry in each
+    // of the table's indexes, one fewer now (issue 14, twenty-sixth step).
+    Migration::Sql(
+        "ALTER TABLE sessions ADD CONSTRAINT sessions_session_id_project_id_key
+            UNIQUE (session_id, project_id);
+         ALTER TABLE sessions DROP CONSTRAINT IF EXISTS sessions_project_id_session_id_key;
+         DROP INDEX IF EXISTS sessions_by_session_id;",
+    ),
 ];
 
 /// Rows whose project or session is gone, which no foreign key rules out
