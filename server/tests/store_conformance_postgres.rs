@@ -207,6 +207,93 @@ fn postgres_concurrent_writers_grow_the_same_sessions() {
     }
 }
 
+/// Concurrent writers whose turns now repeat and now change what their
+/// session last grew by (a session's row remembers its last traces' user,
+/// tags and metadata, and a turn repeating them writes no filter row):
+/// every session is found by every user, tag and metadata value its traces
+/// gave, and by no other.
+#[test]
+fn postgres_concurrent_writers_keep_every_filter_row() {
+    use conformance::{filtered, record};
+    use serde_json::json;
+    use std::collections::BTreeSet;
+    let (_schema, store) = open_postgres();
+    let store = std::sync::Arc::new(store);
+    const SESSIONS: u8 = 5;
+    // Traces of ten in a row give the same values: a session's turns repeat
+    // them twice, then change.
+    fn gives(t: u8) -> (String, String, String, String) {
+        let block = t / 10;
+        (
+            format!("s{}", t % SESSIONS),
+            format!("u{}", block % 3),
+            format!("g{}", block % 4),
+            format!("m{}", block % 6),
+        )
+    }
+    fn span(t: u8, s: u8, parent: Option<u8>) -> openinference_session_server::model::SpanRecord {
+        let (session, user, tag, meta) = gives(t);
+        let attributes = json!({"session.id": session, "user.id": user, "tag.tags": [tag],
+            "metadata": format!("{{\"k\": \"{meta}\"}}")});
+        record("p", t, s, parent, i64::from(t), attributes)
+    }
+    // Four writers of 30 traces each, every batch a trace of each session:
+    // two send whole traces, two a trace's child, then its root.
+    let threads: Vec<_> = (0..4u8)
+        .map(|w| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let traces: Vec<u8> = (0..30u8).map(|i| w * 30 + i).collect();
+                for batch in traces.chunks(usize::from(SESSIONS)) {
+                    if w % 2 == 0 {
+                        let spans: Vec<_> = batch.iter().map(|&t| span(t, 1, None)).collect();
+                        store.write(&spans).expect("whole traces");
+                    } else {
+                        let children: Vec<_> = batch.iter().map(|&t| span(t, 2, Some(1))).collect();
+                        store.write(&children).expect("children");
+                        let roots: Vec<_> = batch.iter().map(|&t| span(t, 1, None)).collect();
+                        store.write(&roots).expect("roots");
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("writer thread");
+    }
+    let expected = |pick: &dyn Fn(u8) -> String, value: &str| -> Vec<String> {
+        let found: BTreeSet<String> = (0..120u8)
+            .filter(|&t| pick(t) == value)
+            .map(|t| gives(t).0)
+            .collect();
+        found.into_iter().collect()
+    };
+    for v in 0..3 {
+        let user = format!("u{v}");
+        assert_eq!(
+            filtered(&*store, Some(&user), None, None),
+            expected(&|t| gives(t).1, &user),
+            "{user}"
+        );
+    }
+    for v in 0..4 {
+        let tag = format!("g{v}");
+        assert_eq!(
+            filtered(&*store, None, Some(&tag), None),
+            expected(&|t| gives(t).2, &tag),
+            "{tag}"
+        );
+    }
+    for v in 0..6 {
+        let meta = format!("m{v}");
+        assert_eq!(
+            filtered(&*store, None, None, Some(("k", &meta))),
+            expected(&|t| gives(t).3, &meta),
+            "{meta}"
+        );
+    }
+}
+
 /// PostgreSQL text cannot hold NUL: such a span is still stored, its body
 /// (attributes) exact, and the derived columns carry U+FFFD instead.
 #[test]

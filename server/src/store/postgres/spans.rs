@@ -485,9 +485,27 @@ fn resummarize(
     // costs is mostly the row's new version and its eleven index entries,
     // which the upsert still writes (issue 14, twenty-fourth step).
     if stored.is_empty() {
-        let session_rowids = grow_sessions(tx, &summaries)?;
+        let GrownSessions {
+            rowids: session_rowids,
+            holding_filter_rows,
+        } = grow_sessions(tx, &summaries)?;
+        // A trace whose session holds its filter rows already (the same
+        // user, tags and metadata as the turn before) looks for none.
+        let holds_its_rows = |(pid, _): &TraceKey, summary: &TraceSummary| {
+            summary
+                .session_id
+                .as_ref()
+                .and_then(|sid| session_rowids.get(&(*pid, sid.clone())))
+                .is_some_and(|rowid| holding_filter_rows.contains(rowid))
+        };
+        let held: HashSet<TraceKey> = summaries
+            .iter()
+            .filter(|(key, summary)| holds_its_rows(key, summary))
+            .map(|(key, _)| *key)
+            .collect();
         let filter_rows_of: Vec<i64> = upsert_traces(tx, &summaries, &session_rowids)?
             .into_iter()
+            .filter(|(key, _)| !held.contains(key))
             .map(|(_, id)| id)
             .collect();
         let touched = TouchedSessions {
@@ -583,7 +601,47 @@ fn resummarize(
         filter_rows_of: new_traces.clone(),
         new_traces,
     };
+    if !touched.changed.is_empty() {
+        // Their filter rows are derived again and some may go: the traces
+        // they last grew by may no longer have theirs (`grow_sessions`).
+        tx.pg_execute(
+            "UPDATE sessions SET filters_digest = 0
+             WHERE id = ANY($1::int8[]) AND filters_digest <> 0",
+            &[&touched.changed],
+        )?;
+    }
     refresh_sessions(tx, &touched)
+}
+
+/// What a trace gives its session's filter rows (`session_users`,
+/// `session_tags`, `session_metadata`: its user, tags and metadata as its
+/// row stores them), as a digest: traces with the same digest give the same
+/// rows. Never 0, which a session stores when it knows none.
+fn filters_digest(summary: &TraceSummary) -> i64 {
+    let mut hasher = blake3::Hasher::new();
+    // Writing to a hasher cannot fail.
+    let _ = serde_json::to_writer(
+        &mut hasher,
+        &(&summary.user_id, &summary.tags, &summary.metadata),
+    );
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&hasher.finalize().as_bytes()[..8]);
+    match i64::from_le_bytes(first) {
+        0 => 1,
+        digest => digest,
+    }
+}
+
+/// The sessions [`grow_sessions`] created or grew.
+struct GrownSessions {
+    /// Each session's row id.
+    rowids: HashMap<(i64, String), i64>,
+    /// Those that held the filter rows of the traces they grew by already:
+    /// the traces they last grew by had the same [`filters_digest`] (a
+    /// session's row keeps it, and forgets it when its filter rows are
+    /// derived again), and a trace's rows are written in the write that
+    /// grows its session by it.
+    holding_filter_rows: HashSet<i64>,
 }
 
 /// Creates or grows the sessions of traces stored first (`summaries`) by
@@ -593,13 +651,16 @@ fn resummarize(
 fn grow_sessions(
     tx: &mut PgTx<'_, '_>,
     summaries: &[(TraceKey, TraceSummary)],
-) -> Result<HashMap<(i64, String), i64>, StoreError> {
+) -> Result<GrownSessions, StoreError> {
     let in_sessions: Vec<(i64, &str, &TraceSummary)> = summaries
         .iter()
         .filter_map(|((pid, _), s)| Some((*pid, s.session_id.as_deref()?, s)))
         .collect();
     if in_sessions.is_empty() {
-        return Ok(HashMap::new());
+        return Ok(GrownSessions {
+            rowids: HashMap::new(),
+            holding_filter_rows: HashSet::new(),
+        });
     }
     let n = in_sessions.len();
     let mut pid: Vec<i64> = Vec::with_capacity(n);
@@ -607,6 +668,7 @@ fn grow_sessions(
     let mut start: Vec<i64> = Vec::with_capacity(n);
     let mut end: Vec<i64> = Vec::with_capacity(n);
     let mut error: Vec<bool> = Vec::with_capacity(n);
+    let mut filters: Vec<i64> = Vec::with_capacity(n);
     let mut usage = UsageColumns::default();
     for (p, sid, s) in in_sessions {
         pid.push(p);
@@ -614,6 +676,7 @@ fn grow_sessions(
         start.push(s.start_ns);
         end.push(s.end_ns);
         error.push(s.has_error);
+        filters.push(filters_digest(s));
         usage.push(&s.tokens, &s.cost);
     }
     let d = tx.dialect();
@@ -625,33 +688,52 @@ fn grow_sessions(
         .iter()
         .map(|(column, value)| format!("{column} = {value}"))
         .collect();
+    // A session's traces of this write that differ in what they give its
+    // filter rows leave it knowing none (0). Its filter digest before the
+    // update is what `SET` reads from `sessions`.
     let rows = tx.pg_query(
         &format!(
-            "INSERT INTO sessions (project_id, session_id, {}, last_activity_ns)
-             SELECT a.project_id, a.session_id, {}, $12
-             FROM (SELECT t.project_id, t.session_id, {}
+            "INSERT INTO sessions (project_id, session_id, {}, last_activity_ns, filters_digest)
+             SELECT a.project_id, a.session_id, {}, $12, a.filters
+             FROM (SELECT t.project_id, t.session_id, {},
+                       CASE WHEN min(t.filters) = max(t.filters) THEN min(t.filters) ELSE 0 END
+                           AS filters
                    FROM unnest($1::int8[], $2::text[], $3::int8[], $4::int8[], $5::bool[],
                         $6::int8[], $7::int8[], $8::int8[], $9::float8[], $10::float8[],
-                        $11::float8[])
+                        $11::float8[], $13::int8[])
                      AS t(project_id, session_id, start_ns, end_ns, has_error, prompt_tokens,
                           completion_tokens, total_tokens, cost_prompt, cost_completion,
-                          cost_total)
+                          cost_total, filters)
                    GROUP BY t.project_id, t.session_id) a
              ORDER BY a.project_id, a.session_id
              ON CONFLICT (project_id, session_id) DO UPDATE SET {},
-                last_activity_ns = excluded.last_activity_ns
-             RETURNING project_id, session_id, id",
+                last_activity_ns = excluded.last_activity_ns,
+                filters_held = excluded.filters_digest <> 0
+                    AND sessions.filters_digest = excluded.filters_digest,
+                filters_digest = excluded.filters_digest
+             RETURNING project_id, session_id, id, filters_held",
             columns.join(", "),
             values.join(", "),
             sums_of_traces(d, "t"),
             set.join(", "),
         ),
-        &usage.between(&[&pid, &session, &start, &end, &error], &[&now_ns()]),
+        &usage.between(
+            &[&pid, &session, &start, &end, &error],
+            &[&now_ns(), &filters],
+        ),
     )?;
-    Ok(rows
-        .iter()
-        .map(|r| ((r.get(0), r.get(1)), r.get(2)))
-        .collect())
+    let mut grown = GrownSessions {
+        rowids: HashMap::with_capacity(rows.len()),
+        holding_filter_rows: HashSet::new(),
+    };
+    for r in &rows {
+        let rowid: i64 = r.get(2);
+        grown.rowids.insert((r.get(0), r.get(1)), rowid);
+        if r.get::<_, bool>(3) {
+            grown.holding_filter_rows.insert(rowid);
+        }
+    }
+    Ok(grown)
 }
 
 /// Stores GenAI events in one `INSERT ... SELECT FROM unnest` (a re-sent one
