@@ -4,8 +4,10 @@
 
 mod conformance;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use openinference_session_server::model::SpanRecord;
 use openinference_session_server::store::Store;
 use openinference_session_server::store::postgres::PostgresStore;
 
@@ -88,7 +90,7 @@ fn postgres_concurrent_writers_agree() {
     use conformance::record;
     use serde_json::json;
     let (_schema, store) = open_postgres();
-    let store = std::sync::Arc::new(store);
+    let store = Arc::new(store);
     // 8 traces of 6 spans; each thread writes one span of every trace, the root
     // (with the winning session id) from the last thread.
     let threads: Vec<_> = (0..6u8)
@@ -128,6 +130,46 @@ fn postgres_concurrent_writers_agree() {
     }
 }
 
+/// Four writers at once of `per_writer` traces each (numbered from `first`),
+/// every batch a trace of each of `sessions` sessions: two send whole traces
+/// (`whole`), two each trace's child (`child`), then its root (`root`), in
+/// writes of their own.
+fn four_writers(
+    store: &Arc<PostgresStore>,
+    first: u8,
+    per_writer: u8,
+    sessions: u8,
+    whole: fn(u8) -> SpanRecord,
+    child: fn(u8) -> SpanRecord,
+    root: fn(u8) -> SpanRecord,
+) {
+    let threads: Vec<_> = (0..4u8)
+        .map(|w| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let traces: Vec<u8> = (0..per_writer)
+                    .map(|i| first + w * per_writer + i)
+                    .collect();
+                for batch in traces.chunks(usize::from(sessions)) {
+                    let write = |make: fn(u8) -> SpanRecord, what: &str| {
+                        let spans: Vec<_> = batch.iter().map(|&t| make(t)).collect();
+                        store.write(&spans).expect(what);
+                    };
+                    if w % 2 == 0 {
+                        write(whole, "whole traces");
+                    } else {
+                        write(child, "children");
+                        write(root, "roots");
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("writer thread");
+    }
+}
+
 /// Concurrent writers growing the same sessions, some with whole new traces
 /// (one upsert creates or grows and locks each session) and some with traces
 /// split across writes (the session rows locked, then re-derived), lose no
@@ -138,9 +180,9 @@ fn postgres_concurrent_writers_grow_the_same_sessions() {
     use conformance::record;
     use serde_json::json;
     let (_schema, store) = open_postgres();
-    let store = std::sync::Arc::new(store);
+    let store = Arc::new(store);
     const SESSIONS: u8 = 5;
-    let llm = |t: u8, s: u8, parent: Option<u8>| {
+    fn llm(t: u8, s: u8, parent: Option<u8>) -> SpanRecord {
         let session = format!("s{}", t % SESSIONS);
         let mut r = record(
             "p",
@@ -153,44 +195,27 @@ fn postgres_concurrent_writers_grow_the_same_sessions() {
         r.facts.tokens.total = i64::from(t);
         r.facts.cost.total = f64::from(t) / 1000.0;
         r
-    };
-    // Four writers of 40 traces each, every batch a trace of each session:
-    // two send whole traces, two send a trace's model call, then its root.
-    let threads: Vec<_> = (0..4u8)
-        .map(|w| {
-            let store = store.clone();
-            std::thread::spawn(move || {
-                let traces: Vec<u8> = (1..=40u8).map(|i| w * 40 + i).collect();
-                for batch in traces.chunks(usize::from(SESSIONS)) {
-                    if w % 2 == 0 {
-                        let spans: Vec<_> = batch.iter().map(|&t| llm(t, 1, None)).collect();
-                        store.write(&spans).expect("whole traces");
-                    } else {
-                        let calls: Vec<_> = batch.iter().map(|&t| llm(t, 2, Some(1))).collect();
-                        store.write(&calls).expect("model calls");
-                        let roots: Vec<_> = batch
-                            .iter()
-                            .map(|&t| {
-                                let session = format!("s{}", t % SESSIONS);
-                                record(
-                                    "p",
-                                    t,
-                                    1,
-                                    None,
-                                    i64::from(t),
-                                    json!({"session.id": session}),
-                                )
-                            })
-                            .collect();
-                        store.write(&roots).expect("roots");
-                    }
-                }
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().expect("writer thread");
     }
+    // The model call is the child; the root names the session alone.
+    four_writers(
+        &store,
+        1,
+        40,
+        SESSIONS,
+        |t| llm(t, 1, None),
+        |t| llm(t, 2, Some(1)),
+        |t| {
+            let session = format!("s{}", t % SESSIONS);
+            record(
+                "p",
+                t,
+                1,
+                None,
+                i64::from(t),
+                json!({"session.id": session}),
+            )
+        },
+    );
     for k in 0..SESSIONS {
         let traces: Vec<i64> = (1..=160i64)
             .filter(|t| t % i64::from(SESSIONS) == i64::from(k))
@@ -218,7 +243,7 @@ fn postgres_concurrent_writers_keep_every_filter_row() {
     use serde_json::json;
     use std::collections::BTreeSet;
     let (_schema, store) = open_postgres();
-    let store = std::sync::Arc::new(store);
+    let store = Arc::new(store);
     const SESSIONS: u8 = 5;
     // Traces of ten in a row give the same values: a session's turns repeat
     // them twice, then change.
@@ -237,30 +262,15 @@ fn postgres_concurrent_writers_keep_every_filter_row() {
             "metadata": format!("{{\"k\": \"{meta}\"}}")});
         record("p", t, s, parent, i64::from(t), attributes)
     }
-    // Four writers of 30 traces each, every batch a trace of each session:
-    // two send whole traces, two a trace's child, then its root.
-    let threads: Vec<_> = (0..4u8)
-        .map(|w| {
-            let store = store.clone();
-            std::thread::spawn(move || {
-                let traces: Vec<u8> = (0..30u8).map(|i| w * 30 + i).collect();
-                for batch in traces.chunks(usize::from(SESSIONS)) {
-                    if w % 2 == 0 {
-                        let spans: Vec<_> = batch.iter().map(|&t| span(t, 1, None)).collect();
-                        store.write(&spans).expect("whole traces");
-                    } else {
-                        let children: Vec<_> = batch.iter().map(|&t| span(t, 2, Some(1))).collect();
-                        store.write(&children).expect("children");
-                        let roots: Vec<_> = batch.iter().map(|&t| span(t, 1, None)).collect();
-                        store.write(&roots).expect("roots");
-                    }
-                }
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().expect("writer thread");
-    }
+    four_writers(
+        &store,
+        0,
+        30,
+        SESSIONS,
+        |t| span(t, 1, None),
+        |t| span(t, 2, Some(1)),
+        |t| span(t, 1, None),
+    );
     let expected = |pick: &dyn Fn(u8) -> String, value: &str| -> Vec<String> {
         let found: BTreeSet<String> = (0..120u8)
             .filter(|&t| pick(t) == value)
@@ -373,7 +383,7 @@ fn postgres_delete_racing_writes_stays_consistent() {
     use openinference_session_server::store::{PageQuery, StoreError, TraceQuery};
     use serde_json::json;
     let (schema, store) = open_postgres();
-    let store = std::sync::Arc::new(store);
+    let store = Arc::new(store);
     let writer = {
         let store = store.clone();
         std::thread::spawn(move || {
@@ -473,7 +483,7 @@ fn postgres_delete_project_racing_writes_leaves_nothing_behind() {
     use serde_json::json;
     use std::sync::atomic::{AtomicBool, Ordering};
     let (schema, store) = open_postgres();
-    let store = std::sync::Arc::new(store);
+    let store = Arc::new(store);
     for round in 0..3 {
         let project = format!("p{round}");
         let writers: Vec<_> = (0..2u8)
