@@ -304,6 +304,57 @@ fn postgres_concurrent_writers_keep_every_filter_row() {
     }
 }
 
+/// Writers sending the same spans at once (an exporter's retry racing its
+/// first attempt, or two servers given one batch): spans are inserted as
+/// new, and a write that meets one stored meanwhile runs again skipping it.
+/// Every span is stored once and counted once as inserted; no write fails.
+#[test]
+fn postgres_writers_of_the_same_spans_store_each_once() {
+    use conformance::record;
+    use serde_json::json;
+    let (_schema, store) = open_postgres();
+    let store = Arc::new(store);
+    // Three batches of ten traces, each a root and a child, in sessions s0-s4.
+    let batch = |b: u8| -> Vec<SpanRecord> {
+        (b * 10 + 1..=b * 10 + 10)
+            .flat_map(|t| {
+                let session = json!({"session.id": format!("s{}", t % 5)});
+                [
+                    record("p", t, 1, None, i64::from(t), session),
+                    record("p", t, 2, Some(1), i64::from(t), json!({})),
+                ]
+            })
+            .collect()
+    };
+    let threads: Vec<_> = (0..4u8)
+        .map(|w| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                // Each writer its own order of the same batches.
+                let mut counts = (0, 0);
+                for b in [w % 3, (w + 1) % 3, (w + 2) % 3] {
+                    let outcome = store.write(&batch(b)).expect("no write fails");
+                    counts.0 += outcome.inserted;
+                    counts.1 += outcome.duplicates;
+                }
+                counts
+            })
+        })
+        .collect();
+    let (inserted, duplicates) = threads
+        .into_iter()
+        .map(|t| t.join().expect("writer thread"))
+        .fold((0, 0), |a, c| (a.0 + c.0, a.1 + c.1));
+    assert_eq!(inserted, 60, "every span counted inserted once");
+    assert_eq!(duplicates, 3 * 60);
+    for k in 0..5u8 {
+        let s = store.session("p", &format!("s{k}")).expect("session");
+        assert_eq!(s.num_traces, 6, "s{k}");
+    }
+    let t = store.trace("p", &[7; 16]).expect("trace 7");
+    assert_eq!(t.spans.len(), 2);
+}
+
 /// PostgreSQL text cannot hold NUL: such a span is still stored, its body
 /// (attributes) exact, and the derived columns carry U+FFFD instead.
 #[test]

@@ -702,7 +702,9 @@ impl SqlBackend for PostgresStore {
         }
         // Encoding runs on the caller's thread, before a connection is taken.
         let prepared = spans::prepare(spans, &self.dictionaries);
-        let stored = self.write_tx(|tx| spans::write_batch(tx, &prepared))?;
+        let mut some_stored_before = false;
+        let stored =
+            self.write_tx(|tx| spans::write_batch(tx, &prepared, &mut some_stored_before))?;
         self.store_trained_dictionary();
         Ok(WriteOutcome::counted(&stored))
     }
@@ -728,7 +730,10 @@ impl PostgresStore {
             &self.queued,
             |all| {
                 let prepared = spans::prepare(all, &self.dictionaries);
-                let stored = self.write_tx(|tx| spans::write_batch(tx, &prepared)).ok()?;
+                let mut some_stored_before = false;
+                let stored = self
+                    .write_tx(|tx| spans::write_batch(tx, &prepared, &mut some_stored_before))
+                    .ok()?;
                 self.store_trained_dictionary();
                 Some((stored, ()))
             },

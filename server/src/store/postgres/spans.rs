@@ -13,6 +13,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
+use postgres::error::SqlState;
 use postgres::types::{Json, ToSql};
 use serde_json::{Map, Value};
 
@@ -258,6 +259,7 @@ fn project_ids(
 pub(super) fn write_batch(
     tx: &mut PgTx<'_, '_>,
     spans: &[Prepared<'_>],
+    some_stored_before: &mut bool,
 ) -> Result<Vec<bool>, StoreError> {
     let names: BTreeSet<String> = spans
         .iter()
@@ -323,17 +325,29 @@ pub(super) fn write_batch(
         c_meta.push(Json(&f.metadata));
         c_body.push(&p.body);
     }
+    // Spans are nearly always new: inserted as such, without `ON CONFLICT`'s
+    // speculative insertion (a WAL record and a visit of the row's page more
+    // for every span: a fifth of the insert). A span stored before (an
+    // exporter sending again) fails the insert; the write is then run again
+    // skipping the stored ones (`some_stored_before`).
+    let skip_stored = match *some_stored_before {
+        true => "ON CONFLICT (project_id, trace_id, span_id) DO NOTHING",
+        false => "",
+    };
     let inserted = tx.pg_query(
-        "INSERT INTO spans (trace_id, span_id, project_id, parent_span_id, name, kind,
-            status_code, status_message, start_ns, end_ns, session_id, user_id, oi_kind, is_llm,
-            prompt_tokens, completion_tokens, total_tokens, cost_prompt, cost_completion,
-            cost_total, tags, metadata, body)
-         SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::int8[], $4::bytea[], $5::text[],
-            $6::text[], $7::int4[], $8::text[], $9::int8[], $10::int8[], $11::text[], $12::text[],
-            $13::text[], $14::bool[], $15::int8[], $16::int8[], $17::int8[], $18::float8[],
-            $19::float8[], $20::float8[], $21::jsonb[], $22::jsonb[], $23::bytea[])
-         ON CONFLICT (project_id, trace_id, span_id) DO NOTHING
-         RETURNING project_id, trace_id, span_id",
+        &format!(
+            "INSERT INTO spans (trace_id, span_id, project_id, parent_span_id, name, kind,
+                status_code, status_message, start_ns, end_ns, session_id, user_id, oi_kind,
+                is_llm, prompt_tokens, completion_tokens, total_tokens, cost_prompt,
+                cost_completion, cost_total, tags, metadata, body)
+             SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::int8[], $4::bytea[], $5::text[],
+                $6::text[], $7::int4[], $8::text[], $9::int8[], $10::int8[], $11::text[],
+                $12::text[], $13::text[], $14::bool[], $15::int8[], $16::int8[], $17::int8[],
+                $18::float8[], $19::float8[], $20::float8[], $21::jsonb[], $22::jsonb[],
+                $23::bytea[])
+             {skip_stored}
+             RETURNING project_id, trace_id, span_id"
+        ),
         &c_usage.between(
             &[
                 &c_trace, &c_span, &c_pid, &c_parent, &c_name, &c_kind, &c_status, &c_message,
@@ -341,7 +355,16 @@ pub(super) fn write_batch(
             ],
             &[&c_tags, &c_meta, &c_body],
         ),
-    )?;
+    );
+    let inserted = match inserted {
+        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) && !*some_stored_before => {
+            *some_stored_before = true;
+            return Err(StoreError::Conflict(format!(
+                "a span was stored before, written again skipping it: {e}"
+            )));
+        }
+        other => other?,
+    };
     let inserted: HashSet<(i64, [u8; 16], [u8; 8])> = inserted
         .iter()
         .map(|r| (r.get(0), id16(r.get(1)), id8(r.get(2))))
@@ -503,7 +526,7 @@ fn resummarize(
             .filter(|(key, summary)| holds_its_rows(key, summary))
             .map(|(key, _)| *key)
             .collect();
-        let filter_rows_of: Vec<i64> = upsert_traces(tx, &summaries, &session_rowids)?
+        let filter_rows_of: Vec<i64> = insert_traces(tx, &summaries, &session_rowids, New::Only)?
             .into_iter()
             .filter(|(key, _)| !held.contains(key))
             .map(|(_, id)| id)
@@ -590,7 +613,7 @@ fn resummarize(
         .map(|(key, _)| *key)
         .collect();
     // The row ids of the traces not stored before, and of those staying.
-    let new_traces: Vec<i64> = upsert_traces(tx, &summaries, &session_rowids)?
+    let new_traces: Vec<i64> = insert_traces(tx, &summaries, &session_rowids, New::OrStored)?
         .into_iter()
         .filter(|(key, _)| added.contains(key))
         .map(|(_, id)| id)
@@ -832,14 +855,43 @@ fn stored_fact_columns() -> String {
 /// A trace: its project's row id and its id.
 type TraceKey = (i64, [u8; 16]);
 
+/// What [`insert_traces`] does with a trace stored before: it takes the
+/// new summary.
+const UPDATE_STORED_TRACES: &str = "ON CONFLICT (project_id, trace_id) DO UPDATE SET
+            session_rowid = excluded.session_rowid, session_id = excluded.session_id,
+            session_conflicts = excluded.session_conflicts, user_id = excluded.user_id,
+            root_span_id = excluded.root_span_id, start_ns = excluded.start_ns,
+            end_ns = excluded.end_ns, span_count = excluded.span_count,
+            has_error = excluded.has_error, input_value = excluded.input_value,
+            input_mime = excluded.input_mime, input_raw = excluded.input_raw,
+            output_value = excluded.output_value, output_mime = excluded.output_mime,
+            output_raw = excluded.output_raw, prompt_tokens = excluded.prompt_tokens,
+            completion_tokens = excluded.completion_tokens, total_tokens = excluded.total_tokens,
+            cost_prompt = excluded.cost_prompt, cost_completion = excluded.cost_completion,
+            cost_total = excluded.cost_total, tags = excluded.tags, metadata = excluded.metadata,
+            search_input = excluded.search_input, search_output = excluded.search_output,
+            search_trigrams = excluded.search_trigrams";
+
+/// Whether the traces [`insert_traces`] writes may be stored already.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum New {
+    /// None is: each trace's advisory lock is held and it was looked for.
+    Only,
+    /// Some are: they are updated.
+    OrStored,
+}
+
 /// Writes the traces' summaries: one `INSERT ... SELECT FROM unnest` for the
 /// whole batch (each trace appears once), with the trigrams the text search's
 /// index holds, worked out here: `pg_trgm` extracting them was most of
-/// PostgreSQL's CPU for a trace. Returns each trace's key and row id.
-fn upsert_traces(
+/// PostgreSQL's CPU for a trace. Traces stored before are updated; when none
+/// is, the insert has no `ON CONFLICT` (its speculative insertion costs a WAL
+/// record more a row). Returns each trace's key and row id.
+fn insert_traces(
     tx: &mut PgTx<'_, '_>,
     summaries: &[((i64, [u8; 16]), TraceSummary)],
     session_rowids: &HashMap<(i64, String), i64>,
+    new: New,
 ) -> Result<Vec<(TraceKey, i64)>, postgres::Error> {
     let n = summaries.len();
     let mut pid: Vec<i64> = Vec::with_capacity(n);
@@ -898,8 +950,13 @@ fn upsert_traces(
         search[0].push(input);
         search[1].push(output);
     }
-    let new = tx.pg_query(
-        "INSERT INTO traces (project_id, trace_id, session_rowid, session_id,
+    let update_stored = match new {
+        New::Only => "",
+        New::OrStored => UPDATE_STORED_TRACES,
+    };
+    let rows = tx.pg_query(
+        &format!(
+            "INSERT INTO traces (project_id, trace_id, session_rowid, session_id,
             session_conflicts, user_id, root_span_id, start_ns, end_ns, span_count, has_error,
             input_value, input_mime, input_raw, output_value, output_mime, output_raw,
             prompt_tokens, completion_tokens, total_tokens, cost_prompt, cost_completion,
@@ -920,21 +977,9 @@ fn upsert_traces(
                  input_raw, output_value, output_mime, output_raw, prompt_tokens,
                  completion_tokens, total_tokens, cost_prompt, cost_completion, cost_total, tags,
                  metadata, search_input, search_output, lo, hi)
-         ON CONFLICT (project_id, trace_id) DO UPDATE SET
-            session_rowid = excluded.session_rowid, session_id = excluded.session_id,
-            session_conflicts = excluded.session_conflicts, user_id = excluded.user_id,
-            root_span_id = excluded.root_span_id, start_ns = excluded.start_ns,
-            end_ns = excluded.end_ns, span_count = excluded.span_count,
-            has_error = excluded.has_error, input_value = excluded.input_value,
-            input_mime = excluded.input_mime, input_raw = excluded.input_raw,
-            output_value = excluded.output_value, output_mime = excluded.output_mime,
-            output_raw = excluded.output_raw, prompt_tokens = excluded.prompt_tokens,
-            completion_tokens = excluded.completion_tokens, total_tokens = excluded.total_tokens,
-            cost_prompt = excluded.cost_prompt, cost_completion = excluded.cost_completion,
-            cost_total = excluded.cost_total, tags = excluded.tags, metadata = excluded.metadata,
-            search_input = excluded.search_input, search_output = excluded.search_output,
-            search_trigrams = excluded.search_trigrams
-         RETURNING project_id, trace_id, id",
+         {update_stored}
+         RETURNING project_id, trace_id, id"
+        ),
         &usage.between(
             &[
                 &pid, &trace, &rowid, &session, &conflicts, &user, &root, &start, &end, &count,
@@ -945,7 +990,7 @@ fn upsert_traces(
             ],
         ),
     )?;
-    Ok(new
+    Ok(rows
         .iter()
         .map(|r| ((r.get(0), id16(r.get(1))), r.get(2)))
         .collect())
