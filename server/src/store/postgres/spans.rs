@@ -330,8 +330,12 @@ pub(super) fn write_batch(
     // for every span: a fifth of the insert). A span stored before (an
     // exporter sending again) fails the insert; the write is then run again
     // skipping the stored ones (`some_stored_before`).
+    // Inserted as new, every span is: nothing to read back.
     let skip_stored = match *some_stored_before {
-        true => "ON CONFLICT (project_id, trace_id, span_id) DO NOTHING",
+        true => {
+            "ON CONFLICT (project_id, trace_id, span_id) DO NOTHING
+             RETURNING project_id, trace_id, span_id"
+        }
         false => "",
     };
     let inserted = tx.pg_query(
@@ -345,8 +349,7 @@ pub(super) fn write_batch(
                 $12::text[], $13::text[], $14::bool[], $15::int8[], $16::int8[], $17::int8[],
                 $18::float8[], $19::float8[], $20::float8[], $21::jsonb[], $22::jsonb[],
                 $23::bytea[])
-             {skip_stored}
-             RETURNING project_id, trace_id, span_id"
+             {skip_stored}"
         ),
         &c_usage.between(
             &[
@@ -365,10 +368,13 @@ pub(super) fn write_batch(
         }
         other => other?,
     };
-    let inserted: HashSet<(i64, [u8; 16], [u8; 8])> = inserted
-        .iter()
-        .map(|r| (r.get(0), id16(r.get(1)), id8(r.get(2))))
-        .collect();
+    let inserted: HashSet<(i64, [u8; 16], [u8; 8])> = match *some_stored_before {
+        true => inserted
+            .iter()
+            .map(|r| (r.get(0), id16(r.get(1)), id8(r.get(2))))
+            .collect(),
+        false => order.iter().map(|&i| keys[i]).collect(),
+    };
     // The first of a batch's repeats is the one in `order`.
     let mut stored = vec![false; spans.len()];
     for &i in &order {
