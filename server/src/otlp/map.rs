@@ -174,10 +174,11 @@ fn span_texts(attrs: &Map<String, Value>, is_llm: bool) -> SpanTexts {
     }
 }
 
-/// Derives again the texts of a span's facts (`input_value` to `reply_text`)
-/// from its attributes and events as stored, exactly as ingest derived them:
-/// for a backend that keeps them in the span's body only.
-pub fn rederive_texts(facts: &mut SpanFacts, attrs: &Map<String, Value>, events: &[Value]) {
+/// Derives again a span's facts kept in its body only (`input_value` to
+/// `reply_text`, tags and metadata) from its attributes and events as
+/// stored, exactly as ingest derived them.
+pub fn rederive_from_body(facts: &mut SpanFacts, attrs: &Map<String, Value>, events: &[Value]) {
+    (facts.tags, facts.metadata) = span_tags_and_metadata(attrs);
     let texts = span_texts(attrs, facts.is_llm);
     facts.input_value = texts.input_value;
     facts.input_mime = texts.input_mime;
@@ -186,6 +187,37 @@ pub fn rederive_texts(facts: &mut SpanFacts, attrs: &Map<String, Value>, events:
     facts.user_text = texts.user_text;
     facts.reply_text = texts.reply_text;
     read_span_events(facts, events);
+}
+
+/// A span's tags and metadata from its attributes: `tag.tags` (an array, or
+/// its JSON), `metadata` (an object, or its JSON) with the flat
+/// `metadata.*` keys it lacks.
+fn span_tags_and_metadata(attrs: &Map<String, Value>) -> (Vec<String>, Map<String, Value>) {
+    let tags = match attrs.get(k::TAGS) {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|t| t.as_str().map(str::to_owned))
+            .collect(),
+        Some(Value::String(s)) => serde_json::from_str::<Vec<String>>(s).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let mut metadata = match attrs.get(k::METADATA) {
+        Some(Value::String(s)) => serde_json::from_str::<Map<String, Value>>(s).unwrap_or_default(),
+        Some(Value::Object(o)) => o.clone(),
+        _ => Map::new(),
+    };
+    for (key, value) in attrs {
+        if let Some(name) = k::FLAT_METADATA_PREFIXES
+            .iter()
+            .find_map(|prefix| key.strip_prefix(prefix))
+            .filter(|name| !name.is_empty())
+        {
+            metadata
+                .entry(name.to_owned())
+                .or_insert_with(|| value.clone());
+        }
+    }
+    (tags, metadata)
 }
 
 /// Derives the facts of one span from its attributes.
@@ -231,30 +263,7 @@ pub fn derive_facts(attrs: &Map<String, Value>, prices: &PriceTable) -> SpanFact
                 .unwrap_or_default()
         };
     }
-    let tags = match attrs.get(k::TAGS) {
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|t| t.as_str().map(str::to_owned))
-            .collect(),
-        Some(Value::String(s)) => serde_json::from_str::<Vec<String>>(s).unwrap_or_default(),
-        _ => Vec::new(),
-    };
-    let mut metadata = match attrs.get(k::METADATA) {
-        Some(Value::String(s)) => serde_json::from_str::<Map<String, Value>>(s).unwrap_or_default(),
-        Some(Value::Object(o)) => o.clone(),
-        _ => Map::new(),
-    };
-    for (key, value) in attrs {
-        if let Some(name) = k::FLAT_METADATA_PREFIXES
-            .iter()
-            .find_map(|prefix| key.strip_prefix(prefix))
-            .filter(|name| !name.is_empty())
-        {
-            metadata
-                .entry(name.to_owned())
-                .or_insert_with(|| value.clone());
-        }
-    }
+    let (tags, metadata) = span_tags_and_metadata(attrs);
     SpanFacts {
         session_id: first_text(attrs, k::SESSION_KEYS)
             .or_else(|| first_text(&metadata, k::METADATA_SESSION_KEYS)),

@@ -487,6 +487,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         "ALTER TABLE sessions ADD COLUMN filters_digest bigint NOT NULL DEFAULT 0,
             ADD COLUMN filters_held boolean NOT NULL DEFAULT false;",
     ),
+    // 29: a span's tags and metadata live in its body alone, derived again
+    // when its trace is summarized anew (`otlp::map::rederive_from_body`), as
+    // its input and output since 24: a second copy, parsed as `jsonb` for
+    // every span. Nothing read them but that.
+    Migration::Sql("ALTER TABLE spans DROP COLUMN tags, DROP COLUMN metadata;"),
 ];
 
 /// Rows whose project or session is gone, which no foreign key rules out

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use postgres::error::SqlState;
-use postgres::types::{Json, ToSql};
+use postgres::types::ToSql;
 use serde_json::{Map, Value};
 
 use super::{PgTx, clean, clean_json, clean_opt, json_has_nul, pg_row};
@@ -300,8 +300,6 @@ pub(super) fn write_batch(
     let mut c_oi_kind: Vec<Option<&str>> = Vec::with_capacity(n);
     let mut c_is_llm: Vec<bool> = Vec::with_capacity(n);
     let mut c_usage = UsageColumns::default();
-    let mut c_tags: Vec<Json<&[String]>> = Vec::with_capacity(n);
-    let mut c_meta: Vec<Json<&Map<String, Value>>> = Vec::with_capacity(n);
     let mut c_body: Vec<&[u8]> = Vec::with_capacity(n);
     for &i in &order {
         let p = &spans[i];
@@ -321,8 +319,6 @@ pub(super) fn write_batch(
         c_oi_kind.push(f.oi_kind.as_deref());
         c_is_llm.push(f.is_llm);
         c_usage.push(&f.tokens, &f.cost);
-        c_tags.push(Json(&f.tags));
-        c_meta.push(Json(&f.metadata));
         c_body.push(&p.body);
     }
     // Spans are nearly always new: inserted as such, without `ON CONFLICT`'s
@@ -343,12 +339,11 @@ pub(super) fn write_batch(
             "INSERT INTO spans (trace_id, span_id, project_id, parent_span_id, name, kind,
                 status_code, status_message, start_ns, end_ns, session_id, user_id, oi_kind,
                 is_llm, prompt_tokens, completion_tokens, total_tokens, cost_prompt,
-                cost_completion, cost_total, tags, metadata, body)
+                cost_completion, cost_total, body)
              SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::int8[], $4::bytea[], $5::text[],
                 $6::text[], $7::int4[], $8::text[], $9::int8[], $10::int8[], $11::text[],
                 $12::text[], $13::text[], $14::bool[], $15::int8[], $16::int8[], $17::int8[],
-                $18::float8[], $19::float8[], $20::float8[], $21::jsonb[], $22::jsonb[],
-                $23::bytea[])
+                $18::float8[], $19::float8[], $20::float8[], $21::bytea[])
              {skip_stored}"
         ),
         &c_usage.between(
@@ -356,7 +351,7 @@ pub(super) fn write_batch(
                 &c_trace, &c_span, &c_pid, &c_parent, &c_name, &c_kind, &c_status, &c_message,
                 &c_start, &c_end, &c_session, &c_user, &c_oi_kind, &c_is_llm,
             ],
-            &[&c_tags, &c_meta, &c_body],
+            &[&c_body],
         ),
     );
     let inserted = match inserted {
@@ -456,7 +451,7 @@ fn resummarize(
             let mut row = pg_row(&r)?;
             let mut facts = facts_row(&mut row, 2)?;
             let body = decode_body(tx, row.blob(2 + FACT_COLUMNS.len())?)?;
-            crate::otlp::map::rederive_texts(&mut facts, &body.a, &body.e);
+            crate::otlp::map::rederive_from_body(&mut facts, &body.a, &body.e);
             let facts = match clean_facts(&facts) {
                 Cow::Borrowed(_) => facts,
                 Cow::Owned(cleaned) => cleaned,
@@ -850,9 +845,12 @@ const FACTS_IN_BODY: &[&str] = FACT_COLUMNS.split_at(9).1.split_at(6).0;
 fn stored_fact_columns() -> String {
     FACT_COLUMNS
         .iter()
-        .map(|c| match FACTS_IN_BODY.contains(c) {
-            true => "NULL::text".to_owned(),
-            false => format!("s.{c}"),
+        .map(|&c| match c {
+            // In the body alone since migration 29.
+            "tags" => "'[]'::jsonb".to_owned(),
+            "metadata" => "'{}'::jsonb".to_owned(),
+            c if FACTS_IN_BODY.contains(&c) => "NULL::text".to_owned(),
+            c => format!("s.{c}"),
         })
         .collect::<Vec<_>>()
         .join(", ")
