@@ -285,6 +285,18 @@ impl PostgresStore {
         self.dictionaries.finish_training()
     }
 
+    /// Writes encoded spans in one transaction ([`spans::write_batch`]), run
+    /// again from the start on a conflict (a span met stored is one: the
+    /// next run skips the stored ones), then stores a dictionary trained
+    /// meanwhile. Returns whether each span was stored.
+    fn write_prepared(&self, prepared: &[spans::Prepared<'_>]) -> Result<Vec<bool>, StoreError> {
+        let mut some_stored_before = false;
+        let stored =
+            self.write_tx(|tx| spans::write_batch(tx, prepared, &mut some_stored_before))?;
+        self.store_trained_dictionary();
+        Ok(stored)
+    }
+
     /// Stores the dictionary trained since the last write, if one was, then
     /// compresses new bodies with it. Another server may store one at the
     /// same time: the table's lock gives each its own id. A failure costs
@@ -702,10 +714,7 @@ impl SqlBackend for PostgresStore {
         }
         // Encoding runs on the caller's thread, before a connection is taken.
         let prepared = spans::prepare(spans, &self.dictionaries);
-        let mut some_stored_before = false;
-        let stored =
-            self.write_tx(|tx| spans::write_batch(tx, &prepared, &mut some_stored_before))?;
-        self.store_trained_dictionary();
+        let stored = self.write_prepared(&prepared)?;
         Ok(WriteOutcome::counted(&stored))
     }
 }
@@ -730,11 +739,7 @@ impl PostgresStore {
             &self.queued,
             |all| {
                 let prepared = spans::prepare(all, &self.dictionaries);
-                let mut some_stored_before = false;
-                let stored = self
-                    .write_tx(|tx| spans::write_batch(tx, &prepared, &mut some_stored_before))
-                    .ok()?;
-                self.store_trained_dictionary();
+                let stored = self.write_prepared(&prepared).ok()?;
                 Some((stored, ()))
             },
             // Its writers are many: nothing waits for this one.

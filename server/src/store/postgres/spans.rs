@@ -323,10 +323,10 @@ pub(super) fn write_batch(
     }
     // Spans are nearly always new: inserted as such, without `ON CONFLICT`'s
     // speculative insertion (a WAL record and a visit of the row's page more
-    // for every span: a fifth of the insert). A span stored before (an
-    // exporter sending again) fails the insert; the write is then run again
-    // skipping the stored ones (`some_stored_before`).
-    // Inserted as new, every span is: nothing to read back.
+    // for every span: a fifth of the insert), and with nothing read back
+    // (every one is inserted). A span stored before (an exporter sending
+    // again) fails the insert; the write is then run again skipping the
+    // stored ones and returning the others (`some_stored_before`).
     let skip_stored = match *some_stored_before {
         true => {
             "ON CONFLICT (project_id, trace_id, span_id) DO NOTHING
@@ -506,7 +506,7 @@ fn resummarize(
     // write is): each session is created or grown by what its new traces add
     // up to, and locked, in one upsert: one statement where creating,
     // looking up, locking and growing it took four. What a session's growth
-    // costs is mostly the row's new version and its eleven index entries,
+    // costs is mostly the row's new version and its ten index entries,
     // which the upsert still writes (issue 14, twenty-fourth step).
     if stored.is_empty() {
         let GrownSessions {
